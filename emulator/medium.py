@@ -1,0 +1,297 @@
+"""The HAN radio medium: one shared 2.4 GHz IEEE 802.15.4 channel per home.
+
+Implements the PHY side of the HAN (issue 2, item 4; HAN spec notes 2.4 "PHY/MAC timing"):
+
+ - airtime: 2.4 GHz O-QPSK carries 250 kbit/s = 32 us per byte; each PPDU adds 6 bytes of
+   synchronisation header and PHR (4 preamble + 1 SFD + 1 length), so a PSDU of C{n} bytes
+   (the MPDU including its FCS, at most aMaxPHYPacketSize = 127) occupies the air for
+   C{(6 + n) * 32} us (a 127-byte frame: 4.256 ms);
+ - broadcast medium: every other attached radio whose receiver is on at the end of the
+   airtime hears the frame, subject to the impairments of its (sender, receiver) pair
+   (L{emulator.impairments.ImpairmentPath}, random stream derived from the run seed, the
+   medium's name and both node names, so adding a node never changes another pair's stream);
+ - collisions: all radios of a home are in range of each other, so two transmissions that
+   overlap in time destroy each other for every receiver (a radio that is transmitting cannot
+   receive either: half duplex);
+ - CCA: L{RadioPort.channel_busy} is true while another radio's transmission is on the air;
+ - corruption flips bits in the receiver's copy, so the 802.15.4 FCS fails at the MAC.
+
+Every transmission goes to the capture sink (LINKTYPE 195, one interface per medium) at its
+start time.  The MAC (C{protocols.ieee802154.mac}) uses exactly L{RadioPort.transmit},
+L{RadioPort.channel_busy} and L{RadioPort.set_rx_enabled}, and implements
+C{frame_received(psdu)}.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from emulator.capture import LINKTYPE_IEEE802_15_4_WITHFCS, CaptureSink
+from emulator.impairments import ImpairmentPath, ImpairmentSpec, flip_bits
+from emulator.rng import derive_rng
+
+__all__ = ["HanMedium", "RadioPort", "RadioReceiver", "airtime", "MAX_PSDU_SIZE",
+           "EVENT_REASONS", "INJECT_SENDER"]
+
+_log = Logger()
+
+#: aMaxPHYPacketSize (IEEE 802.15.4-2006 6.4.1)
+MAX_PSDU_SIZE = 127
+#: seconds per byte at 250 kbit/s
+BYTE_TIME = 32e-6
+#: SHR (preamble 4 + SFD 1) + PHR (1) bytes sent before the PSDU
+PHY_OVERHEAD_BYTES = 6
+#: every reason passed to C{on_event}
+EVENT_REASONS = ("tx", "delivered", "loss", "burst_loss", "outage", "queue_full", "corrupt",
+                 "collision", "rx_off", "duplicate")
+#: the sender name used for frames put on the air by L{HanMedium.inject}
+INJECT_SENDER = "<inject>"
+
+
+def airtime(psdu_len: int) -> float:
+    """Return the seconds a PSDU of C{psdu_len} bytes occupies the air (SHR + PHR + PSDU)."""
+    return (PHY_OVERHEAD_BYTES + psdu_len) * 32 / 1_000_000
+
+
+class RadioReceiver(Protocol):
+    """What a radio's owner (the MAC) implements."""
+
+    def frame_received(self, psdu: bytes) -> None:
+        """Called with every frame this radio hears (possibly corrupted: check the FCS)."""
+
+
+class _Transmission:
+    __slots__ = ("sender", "port", "psdu", "start", "end", "collided")
+
+    def __init__(self, sender: str, port: "RadioPort | None", psdu: bytes, start: float,
+                 end: float) -> None:
+        self.sender = sender
+        self.port = port
+        self.psdu = psdu
+        self.start = start
+        self.end = end
+        self.collided = False
+
+
+class RadioPort:
+    """One node's radio on a L{HanMedium} (returned by L{HanMedium.attach}).
+
+    @ivar name: the node's name (unique on the medium).
+    @ivar rx_enabled: whether the receiver is on (initially C{True}).
+    @ivar attached: C{False} after L{detach}.
+    """
+
+    __slots__ = ("medium", "name", "receiver", "rx_enabled", "attached", "attached_at")
+
+    def __init__(self, medium: "HanMedium", name: str, receiver: RadioReceiver, now: float) -> None:
+        self.medium = medium
+        self.name = name
+        self.receiver = receiver
+        self.rx_enabled = True
+        self.attached = True
+        self.attached_at = now
+
+    def transmit(self, psdu: bytes) -> float:
+        """Put a PSDU (MPDU including FCS, at most 127 bytes) on the air now.
+
+        @return: the airtime in seconds; receivers get the frame when it ends.
+        @raise ValueError: the PSDU is longer than 127 bytes.
+        @raise RuntimeError: the radio was detached.
+        """
+        if not self.attached:
+            raise RuntimeError(f"radio {self.name!r} is detached from {self.medium.name!r}")
+        return self.medium._transmit(self.name, self, psdu)
+
+    def channel_busy(self) -> bool:
+        """Clear channel assessment: C{True} while another radio's transmission is on the air."""
+        medium = self.medium
+        now = medium.clock.seconds()
+        for tx in medium._on_air:
+            if tx.port is not self and tx.end > now:
+                return True
+        return False
+
+    def set_rx_enabled(self, on: bool) -> None:
+        """Turn the receiver on or off (a sleepy device turns it off between polls)."""
+        self.rx_enabled = bool(on)
+
+    def detach(self) -> None:
+        """Remove this radio from the medium (it hears nothing more; pending deliveries to it
+        are dropped).  Its name may be attached again."""
+        if self.attached:
+            self.attached = False
+            self.medium._detach(self)
+
+    def __repr__(self) -> str:
+        return f"<RadioPort {self.name} on {self.medium.name}>"
+
+
+class HanMedium:
+    """One home's 802.15.4 channel: airtime, broadcast, collisions, impairments, capture.
+
+    @param clock: the C{IReactorTime} (a L{emulator.clock.VirtualClock} for soak runs).
+    @param seed: the run seed (per-pair random streams are derived from it).
+    @param name: the medium's name, e.g. the home's name (part of every pair's stream name).
+    @param channel: the 2.4 GHz channel, 11..26 (for the capture description).
+    @param impairments: applied independently to each (sender, receiver) pair (C{None}: none);
+        see also L{set_pair_impairments}.
+    @param capture: a L{CaptureSink}: the medium registers one interface (link type 195) and
+        captures every transmission at its start.
+    @param interface_name: the capture interface's name (default: C{name}).
+    @param on_event: called with a reason from L{EVENT_REASONS} for every event.
+
+    @ivar counts: events counted by reason (also the C{on_event} reasons), plus
+        C{"receiver_error"} for receivers that raised.
+    """
+
+    def __init__(self, clock: IReactorTime, seed: int, name: str, *, channel: int = 11,
+                 impairments: ImpairmentSpec | None = None, capture: CaptureSink | None = None,
+                 interface_name: str | None = None,
+                 on_event: Callable[[str], None] | None = None) -> None:
+        if not 11 <= channel <= 26:
+            raise ValueError(f"channel must be a 2.4 GHz channel 11..26, got {channel!r}")
+        self.clock = clock
+        self.seed = seed
+        self.name = name
+        self.channel = channel
+        self.impairments = impairments
+        self.on_event = on_event
+        self.counts: dict[str, int] = dict.fromkeys(EVENT_REASONS, 0)
+        self.counts["receiver_error"] = 0
+        self._ports: dict[str, RadioPort] = {}
+        self._on_air: list[_Transmission] = []
+        self._paths: dict[tuple[str, str], ImpairmentPath] = {}
+        self._pair_specs: dict[tuple[str, str], ImpairmentSpec | None] = {}
+        self.capture = capture
+        self.interface_id = 0
+        self.interface_name = interface_name or name
+        if capture is not None and hasattr(capture, "add_interface"):
+            self.interface_id = capture.add_interface(
+                self.interface_name,
+                f"IEEE 802.15.4 2.4 GHz O-QPSK channel {channel}: {name}",
+                LINKTYPE_IEEE802_15_4_WITHFCS, 256)
+
+    # -- topology -----------------------------------------------------------------------------
+
+    def attach(self, name: str, receiver: RadioReceiver) -> RadioPort:
+        """Attach a radio named C{name}; C{receiver.frame_received(psdu)} gets what it hears.
+
+        @raise ValueError: a radio with that name is already attached.
+        """
+        if name in self._ports:
+            raise ValueError(f"a radio named {name!r} is already attached to {self.name!r}")
+        if name == INJECT_SENDER:
+            raise ValueError(f"{INJECT_SENDER!r} is reserved")
+        port = RadioPort(self, name, receiver, self.clock.seconds())
+        self._ports[name] = port
+        return port
+
+    def _detach(self, port: RadioPort) -> None:
+        if self._ports.get(port.name) is port:
+            del self._ports[port.name]
+
+    @property
+    def ports(self) -> dict[str, RadioPort]:
+        """The attached radios by name (a copy)."""
+        return dict(self._ports)
+
+    def set_pair_impairments(self, sender: str, receiver: str, spec: ImpairmentSpec | None) -> None:
+        """Override the impairments for frames from C{sender} heard by C{receiver} (resets that
+        pair's state; its random stream restarts from its derived seed)."""
+        self._pair_specs[(sender, receiver)] = spec
+        self._paths.pop((sender, receiver), None)
+
+    def path(self, sender: str, receiver: str) -> ImpairmentPath:
+        """Return the L{ImpairmentPath} of the (sender, receiver) pair (created on first use)."""
+        key = (sender, receiver)
+        p = self._paths.get(key)
+        if p is None:
+            spec = self._pair_specs.get(key, self.impairments)
+            p = self._paths[key] = ImpairmentPath(
+                spec, derive_rng(self.seed, "han-medium", self.name, sender, receiver))
+        return p
+
+    # -- the air ------------------------------------------------------------------------------
+
+    def _event(self, reason: str) -> None:
+        self.counts[reason] += 1
+        if self.on_event is not None:
+            self.on_event(reason)
+
+    def inject(self, psdu: bytes) -> float:
+        """Put arbitrary bytes (at most 127) on the air, as if from an unknown transmitter
+        named L{INJECT_SENDER}.  Return the airtime."""
+        return self._transmit(INJECT_SENDER, None, psdu)
+
+    def _transmit(self, sender: str, port: RadioPort | None, psdu: bytes) -> float:
+        n = len(psdu)
+        if n > MAX_PSDU_SIZE:
+            raise ValueError(f"PSDU of {n} bytes exceeds aMaxPHYPacketSize ({MAX_PSDU_SIZE})")
+        psdu = bytes(psdu)
+        now = self.clock.seconds()
+        duration = (PHY_OVERHEAD_BYTES + n) * 32 / 1_000_000
+        tx = _Transmission(sender, port, psdu, now, now + duration)
+        on_air = self._on_air
+        for other in on_air:
+            if other.end > now:
+                other.collided = True
+                tx.collided = True
+        on_air.append(tx)
+        if self.capture is not None:
+            self.capture.capture(self.interface_id, now, psdu)
+        self._event("tx")
+        self.clock.callLater(duration, self._end, tx)
+        return duration
+
+    def _end(self, tx: _Transmission) -> None:
+        self._on_air.remove(tx)
+        now = self.clock.seconds()
+        psdu = tx.psdu
+        n = len(psdu)
+        for port in list(self._ports.values()):
+            if port is tx.port or port.attached_at > tx.start or not port.attached:
+                continue
+            if not port.rx_enabled:
+                self._event("rx_off")
+                continue
+            if tx.collided:
+                self._event("collision")
+                continue
+            path = self.path(tx.sender, port.name)
+            deliveries = path.decide(now, n)
+            if not deliveries:
+                self._event(path.last_drop or "loss")
+                continue
+            for d in deliveries:
+                if d.duplicate:
+                    self._event("duplicate")
+                if d.corrupt_bits:
+                    self._event("corrupt")
+                    data = flip_bits(psdu, d.corrupt_bits)
+                else:
+                    data = psdu
+                if d.delay > 0.0:
+                    self.clock.callLater(d.delay, self._late_delivery, port, data)
+                else:
+                    self._deliver(port, data)
+
+    def _late_delivery(self, port: RadioPort, data: bytes) -> None:
+        if not (port.attached and port.rx_enabled):
+            self._event("rx_off")
+            return
+        self._deliver(port, data)
+
+    def _deliver(self, port: RadioPort, data: bytes) -> None:
+        self._event("delivered")
+        try:
+            port.receiver.frame_received(data)
+        except Exception:
+            self.counts["receiver_error"] += 1
+            _log.failure("radio {name} on {medium} raised in frame_received",
+                         name=port.name, medium=self.name)
+
+    def __repr__(self) -> str:
+        return f"<HanMedium {self.name} channel {self.channel}: {len(self._ports)} radios>"
