@@ -299,6 +299,11 @@ class MessagePayloadCrypto:
         #: set when a decrypt or encrypt was attempted (so callers know the payload had secrets)
         self.used = False
 
+    @property
+    def has_key(self) -> bool:
+        """True if this message's encryption key is available."""
+        return self._key is not None
+
     def decrypt(self, blob: bytes) -> bytes | None:
         """Plaintext of ciphertext || 12-byte tag, or C{None} without a key."""
         self.used = True
