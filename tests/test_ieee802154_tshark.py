@@ -1,0 +1,129 @@
+"""tshark decodes our MAC frames (LINKTYPE 195, IEEE802_15_4_WITHFCS) as we meant them.
+
+The frames are written to a pcap by a tiny writer in this file; tshark's 802.15.4 and ZigBee
+beacon dissectors are the independent reference.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from protocols.ieee802154 import (
+    Beacon, SuperframeSpec, ZigbeeBeaconPayload, ack_frame, association_request_frame,
+    association_response_frame, beacon_frame, beacon_request_frame, coordinator_realignment_frame,
+    data_frame, data_request_frame, disassociation_notification_frame, encode_mac,
+    encode_zigbee_beacon_payload, orphan_notification_frame,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+
+CH_EUI = 0x00124B0001020304
+GSME_EUI = 0x00124B00AABBCCDD
+PAN = 0x1A62
+LINKTYPE_IEEE802_15_4_WITHFCS = 195
+# An unsecured ZigBee NWK command frame (FCF 0x0009: command, protocol version 2), 0x4b2a -> 0x0000,
+# radius 1, seq 7, NWK Leave (0x04) with options 0, so the MAC payload dissects as ZigBee NWK.
+NWK_LEAVE = bytes.fromhex("0900" "0000" "2a4b" "01" "07" "04" "00")
+
+
+def write_pcap(path, psdus, linktype=LINKTYPE_IEEE802_15_4_WITHFCS):
+    """Classic libpcap file: global header then one record per PSDU, 10 ms apart."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for i, psdu in enumerate(psdus):
+            f.write(struct.pack("<IIII", 1_700_000_000, i * 10_000, len(psdu), len(psdu)))
+            f.write(psdu)
+
+
+FIELDS = ["frame.number", "wpan.fcs_ok", "wpan.frame_type", "wpan.cmd", "wpan.seq_no", "wpan.dst_pan",
+          "wpan.dst16", "wpan.dst64", "wpan.src16", "wpan.src64", "wpan.ack_request", "wpan.pending",
+          "wpan.assoc.status", "wpan.cinfo.alloc_addr", "wpan.assoc_permit", "wpan.bcn_coord",
+          "zbee_beacon.protocol", "zbee_beacon.profile", "zbee_beacon.version", "zbee_beacon.router",
+          "zbee_beacon.depth", "zbee_beacon.end_dev", "zbee_beacon.ext_panid", "zbee_beacon.tx_offset",
+          "zbee_beacon.update_id", "wpan.realign.addr", "wpan.realign.pan", "wpan.realign.channel", "wpan.disassoc.reason", "_ws.malformed",
+          "_ws.expert.severity"]
+
+
+def tshark_fields(path):
+    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
+    for name in FIELDS:
+        cmd += ["-e", name]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
+    rows = []
+    for line in out.splitlines():
+        values = line.split("\t")
+        rows.append(dict(zip(FIELDS, values + [""] * (len(FIELDS) - len(values)))))
+    return rows
+
+
+def test_tshark_decodes_join_frames(tmp_path):
+    zb = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(CH_EUI, router_capacity=True, end_device_capacity=True,
+                                                          device_depth=0, nwk_update_id=3))
+    frames = [
+        data_frame(0x10, PAN, 0x0000, 0x4B2A, NWK_LEAVE),                                      # 1
+        ack_frame(0x10),                                                                       # 2
+        beacon_request_frame(0x11),                                                            # 3
+        beacon_frame(0x99, PAN, 0x0000, Beacon(SuperframeSpec(pan_coordinator=True, association_permit=True),
+                                               payload=zb)),                                   # 4
+        association_request_frame(0x12, PAN, 0x0000, GSME_EUI, 0x80),                          # 5
+        data_request_frame(0x13, PAN, 0x0000, GSME_EUI),                                       # 6
+        ack_frame(0x13, frame_pending=True),                                                   # 7
+        association_response_frame(0x20, PAN, GSME_EUI, CH_EUI, 0x4B2A, 0),                    # 8
+        data_request_frame(0x14, PAN, 0x0000, 0x4B2A),                                         # 9
+        data_frame(0x15, PAN, 0xFFFF, 0x0000, NWK_LEAVE),                                       # 10
+        disassociation_notification_frame(0x16, PAN, CH_EUI, GSME_EUI, 2),                     # 11
+        orphan_notification_frame(0x17, GSME_EUI),                                             # 12
+        coordinator_realignment_frame(0x21, PAN, CH_EUI, 0x0001, 15, 0x4B2A, GSME_EUI),        # 13
+    ]
+    path = tmp_path / "mac.pcap"
+    write_pcap(path, [encode_mac(f) for f in frames])
+    rows = tshark_fields(path)
+    assert len(rows) == len(frames)
+    for row, frame in zip(rows, frames):
+        assert row["wpan.fcs_ok"] in ("1", "True"), row
+        assert row["_ws.malformed"] == "", row
+        assert row["_ws.expert.severity"] == "" or int(row["_ws.expert.severity"], 0) < 0x00600000, row
+        assert int(row["wpan.frame_type"], 0) == frame.frame_type, row
+        assert int(row["wpan.seq_no"]) == frame.seq, row
+        if frame.command_id is not None:
+            assert int(row["wpan.cmd"], 0) == frame.command_id, row
+    r = {i + 1: row for i, row in enumerate(rows)}
+    assert r[1]["wpan.dst16"] == "0x0000" and r[1]["wpan.src16"] == "0x4b2a"
+    assert r[1]["wpan.ack_request"] in ("1", "True")
+    assert r[10]["wpan.dst16"] == "0xffff" and r[10]["wpan.ack_request"] in ("0", "False")
+    assert r[7]["wpan.pending"] in ("1", "True")
+    # beacon + ZigBee beacon payload
+    assert r[4]["wpan.assoc_permit"] in ("1", "True") and r[4]["wpan.bcn_coord"] in ("1", "True")
+    assert int(r[4]["zbee_beacon.protocol"], 0) == 0
+    assert int(r[4]["zbee_beacon.profile"], 0) == 2
+    assert int(r[4]["zbee_beacon.version"], 0) == 2
+    assert r[4]["zbee_beacon.router"] in ("1", "True") and r[4]["zbee_beacon.end_dev"] in ("1", "True")
+    assert int(r[4]["zbee_beacon.depth"], 0) == 0
+    assert r[4]["zbee_beacon.ext_panid"] == "00:12:4b:00:01:02:03:04"
+    assert int(r[4]["zbee_beacon.tx_offset"], 0) == 0xFFFFFF
+    assert int(r[4]["zbee_beacon.update_id"], 0) == 3
+    # association
+    assert r[5]["wpan.src64"] == "00:12:4b:00:aa:bb:cc:dd" and r[5]["wpan.cinfo.alloc_addr"] in ("1", "True")
+    assert r[6]["wpan.src64"] == "00:12:4b:00:aa:bb:cc:dd"
+    assert r[8]["wpan.dst64"] == "00:12:4b:00:aa:bb:cc:dd" and r[8]["wpan.src64"] == "00:12:4b:00:01:02:03:04"
+    assert int(r[8]["wpan.assoc.status"], 0) == 0
+    assert r[9]["wpan.src16"] == "0x4b2a"
+    assert int(r[11]["wpan.disassoc.reason"], 0) == 2
+    # wpan.realign.addr names both short-address fields; the first is the coordinator's.
+    assert r[13]["wpan.realign.addr"] == "0x0001" and r[13]["wpan.realign.pan"] == "0x1a62"
+    assert r[13]["wpan.realign.channel"] == "15" and r[13]["wpan.dst64"] == "00:12:4b:00:aa:bb:cc:dd"
+
+
+def test_tshark_flags_corrupted_fcs(tmp_path):
+    good = encode_mac(data_frame(1, PAN, 0x0000, 0x4B2A, NWK_LEAVE))
+    bad = bytearray(good)
+    bad[-3] ^= 0x20
+    path = tmp_path / "bad.pcap"
+    write_pcap(path, [good, bytes(bad)])
+    rows = tshark_fields(path)
+    assert rows[0]["wpan.fcs_ok"] in ("1", "True")
+    assert rows[1]["wpan.fcs_ok"] in ("0", "False")
