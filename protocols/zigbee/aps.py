@@ -68,8 +68,9 @@ class ApsFrame:
     Data frames and data acks carry C{dst_endpoint} (unicast/broadcast delivery) or
     C{group} (group delivery, as Wireshark reads it); data frames and data acks carry C{cluster}, C{profile}, C{src_endpoint};
     command frames and command acks (C{ack_format}) carry only the counter.
-    C{fragmentation} other than 0 (or C{extended_header}) adds the extended header with
-    C{block_number} and, on acks, C{ack_bitfield}.
+    C{fragmentation} other than 0 adds the extended header with C{block_number} and, on
+    acks, C{ack_bitfield}; C{extended_header} forces an extended header without
+    fragmentation (the decoder sets it only in that case).
     """
 
     frame_type: int = APS_FRAME_DATA
@@ -184,7 +185,8 @@ def _parse_header(data: bytes) -> tuple[tuple, int]:
                 bitfield = data[off]
                 off += 1
     return (ftype, delivery, counter, dst_ep, group, cluster, profile, src_ep,
-            bool(fc & _FC_SECURITY), bool(fc & _FC_ACK_REQUEST), ack_format, ext, frag, block, bitfield), off
+            bool(fc & _FC_SECURITY), bool(fc & _FC_ACK_REQUEST), ack_format, ext and not frag, frag, block,
+            bitfield), off
 
 
 def aps_header_length(data: bytes) -> int:

@@ -261,7 +261,7 @@ def unsecure_nwk(data: bytes, key: KeyArg, level: int = DEFAULT_SECURITY_LEVEL,
     src = aux.source if aux.source is not None else source
     if src is None:
         raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
-    ctl = data[off] | level
+    ctl = (data[off] & 0xF8) | level  # the receiver substitutes its own level
     nonce = _NONCE.pack(src, aux.frame_counter, ctl)
     aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
     k = _effective_key(_resolve(key, aux, off), aux.key_id)
@@ -321,7 +321,7 @@ def unsecure_aps(data: bytes, key: KeyArg, source: int | None = None,
     src = aux.source if aux.source is not None else source
     if src is None:
         raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
-    ctl = data[off] | level
+    ctl = (data[off] & 0xF8) | level  # the receiver substitutes its own level
     nonce = _NONCE.pack(src, aux.frame_counter, ctl)
     aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
     k = _effective_key(_resolve(key, aux, off), aux.key_id)
