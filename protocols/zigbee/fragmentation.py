@@ -140,7 +140,7 @@ class FragmentSender:
         window's missing blocks unchanged).
         """
         if block_number == self.window_start:
-            for i in range(8):
+            for i in range(self.window_size):  # bits beyond the window are set to 1 anyway
                 if ack_bitfield & (1 << i):
                     b = block_number + i
                     if b < self.total:
@@ -184,10 +184,13 @@ class Reassembler:
 
     @param timeout: seconds a transfer may stay incomplete since its last block
         (apsFragmentationTimeout-like); checked against the C{now} values passed in.
+        A completed transfer is remembered for the same time: its blocks are then
+        answered as duplicates with a full ack (APS duplicate rejection), never
+        delivered twice.
     @param window_size: apsMaxWindowSize of the sender (1..8).
     """
 
-    __slots__ = ("timeout", "window_size", "_transfers")
+    __slots__ = ("timeout", "window_size", "_transfers", "_completed")
 
     def __init__(self, timeout: float, window_size: int = DEFAULT_WINDOW_SIZE) -> None:
         if not 1 <= window_size <= MAX_WINDOW_SIZE:
@@ -195,6 +198,9 @@ class Reassembler:
         self.timeout = timeout
         self.window_size = window_size
         self._transfers: dict[Hashable, _Transfer] = {}
+        # key -> (total blocks, deadline): finished transfers, so that a retransmitted
+        # block (its ack was lost) is re-acknowledged instead of starting a new transfer
+        self._completed: dict[Hashable, tuple[int, float]] = {}
 
     def __len__(self) -> int:
         return len(self._transfers)
@@ -207,6 +213,18 @@ class Reassembler:
         @param fragmentation: 1 first block (C{block_number} = total count), 2 later block
             (C{block_number} = index).
         """
+        done = self._completed.get(key)
+        if done is not None:
+            if now > done[1]:
+                del self._completed[key]
+            else:
+                total = done[0]
+                index = 0 if fragmentation == APS_FRAGMENTATION_FIRST else block_number
+                if fragmentation not in (APS_FRAGMENTATION_FIRST, APS_FRAGMENTATION_SUBSEQUENT) \
+                        or index >= total:
+                    return ReassemblyResult("rejected", reason="block does not fit a completed transfer")
+                start = (index // self.window_size) * self.window_size
+                return ReassemblyResult("duplicate", None, BlockAck(start, 0xFF))
         t = self._transfers.get(key)
         if t is not None and now > t.deadline:
             del self._transfers[key]
@@ -239,6 +257,7 @@ class Reassembler:
         ack = self._advance(t, index)
         if t.total is not None and len(t.blocks) == t.total:
             del self._transfers[key]
+            self._completed[key] = (t.total, now + self.timeout)
             data = b"".join(t.blocks[i] for i in range(t.total))
             return ReassemblyResult("complete", data, ack)
         return ReassemblyResult("duplicate" if duplicate else "accepted", None, ack)
@@ -270,6 +289,8 @@ class Reassembler:
 
     def expire(self, now: float) -> list[Hashable]:
         """Drop transfers whose deadline has passed; return their keys."""
+        for k in [k for k, (_, deadline) in self._completed.items() if now > deadline]:
+            del self._completed[k]
         gone = [k for k, t in self._transfers.items() if now > t.deadline]
         for k in gone:
             del self._transfers[k]
