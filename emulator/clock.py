@@ -119,23 +119,40 @@ class VirtualDelayedCall:
 
 
 @implementer(IReactorTime)
+@implementer(IReactorTime)
 class VirtualClock:
     """A deterministic virtual-time C{IReactorTime}: time only moves when driven.
 
     Drive it with L{advance}, L{run_until}, L{run_until_idle} or L{step}.  The time seen by a
     call while it runs (L{seconds}) is the time it was due.
 
+    Internally the heap is split in two levels so that it stays small and cache-friendly with
+    100k+ pending timers: calls due in the current time bucket (C{bucket_width} seconds wide)
+    are in a binary heap of C{(time, seq, call)} entries; later calls wait, unsorted, in one
+    list per bucket, and a heap of bucket numbers says which bucket comes next.  A bucket is
+    heapified when time reaches it.  With every call in one bucket this is a plain heap.
+
+    @param start: the initial time.
+    @param bucket_width: width of a time bucket in seconds (a tuning knob, not a semantic one).
+
     @ivar errors: number of calls that raised an exception (each one is logged).
     @ivar calls_run: number of calls run so far.
     """
 
-    def __init__(self, start: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, *, bucket_width: float = 1.0) -> None:
         if not math.isfinite(start):
             raise ValueError(f"start must be a finite number, got {start!r}")
+        if not (bucket_width > 0 and math.isfinite(bucket_width)):
+            raise ValueError(f"bucket_width must be a positive number, got {bucket_width!r}")
         self._now = float(start)
-        self._heap: list[tuple[float, int, VirtualDelayedCall]] = []
+        self._inv_w = 1.0 / float(bucket_width)
+        self._near: list[tuple[float, int, VirtualDelayedCall]] = []
+        self._far: dict[int, list[tuple[float, int, VirtualDelayedCall]]] = {}
+        self._far_keys: list[int] = []
+        self._cur = math.floor(self._now * self._inv_w)
         self._seq = 0
-        self._dead = 0
+        self._entries = 0   # entries in near + far (live, postponed or dead)
+        self._dead = 0      # entries that no longer match their call
         self.errors = 0
         self.calls_run = 0
 
@@ -156,16 +173,41 @@ class VirtualClock:
         seq = self._seq = self._seq + 1
         when = self._now + delay
         call = VirtualDelayedCall(self, when, seq, callable, args, kw)
-        entry = (when, seq, call)
-        call._entry = entry
-        heappush(self._heap, entry)
+        entry = call._entry = (when, seq, call)
+        self._entries += 1
+        idx = math.floor(when * self._inv_w)
+        if idx <= self._cur:
+            heappush(self._near, entry)
+        else:
+            lst = self._far.get(idx)
+            if lst is None:
+                self._far[idx] = [entry]
+                heappush(self._far_keys, idx)
+            else:
+                lst.append(entry)
         return call
 
     def getDelayedCalls(self) -> list[VirtualDelayedCall]:
         """Return all pending calls (in no particular order)."""
-        return [e[2] for e in self._heap if e[2]._entry is e]
+        out = [e[2] for e in self._near if e[2]._entry is e]
+        for lst in self._far.values():
+            out.extend(e[2] for e in lst if e[2]._entry is e)
+        return out
 
     # -- scheduling internals -----------------------------------------------------------------
+
+    def _push(self, entry: tuple[float, int, VirtualDelayedCall]) -> None:
+        self._entries += 1
+        idx = math.floor(entry[0] * self._inv_w)
+        if idx <= self._cur:
+            heappush(self._near, entry)
+        else:
+            lst = self._far.get(idx)
+            if lst is None:
+                self._far[idx] = [entry]
+                heappush(self._far_keys, idx)
+            else:
+                lst.append(entry)
 
     def _reschedule(self, call: VirtualDelayedCall, when: float) -> None:
         if not math.isfinite(when):
@@ -173,42 +215,63 @@ class VirtualClock:
         seq = self._seq = self._seq + 1
         entry = call._entry
         call.seq = seq
-        if entry is not None and when >= entry[0]:
-            # later than (or equal to) the heap entry: lazily re-pushed when it surfaces
-            call.time = when
-            return
         call.time = when
-        new = (when, seq, call)
-        call._entry = new
-        heappush(self._heap, new)
+        if entry is not None and when >= entry[0]:
+            return  # later than its entry: re-pushed lazily when the entry surfaces
+        new = call._entry = (when, seq, call)
+        self._push(new)
         self._dead_added()
 
     def _dead_added(self) -> None:
         self._dead += 1
-        heap = self._heap
-        if self._dead > (len(heap) >> 1) and len(heap) > _COMPACT_MIN:
-            live = [e for e in heap if e[2]._entry is e]
-            heapify(live)
-            self._heap = live
-            self._dead = 0
+        if self._dead > (self._entries >> 1) and self._entries > _COMPACT_MIN:
+            self._compact()
 
-    def _settle(self) -> tuple[float, int, VirtualDelayedCall] | None:
-        """Drop dead entries and re-push postponed ones at the top; return the live top."""
-        heap = self._heap
-        while heap:
-            entry = heap[0]
-            call = entry[2]
-            if call._entry is not entry:
-                heappop(heap)
-                self._dead -= 1
-                continue
-            if call.seq != entry[1]:
-                new = (call.time, call.seq, call)
-                call._entry = new
-                heapreplace(heap, new)
-                continue
-            return entry
-        return None
+    def _compact(self) -> None:
+        near = [e for e in self._near if e[2]._entry is e]
+        heapify(near)
+        total = len(near)
+        far = {}
+        for idx, lst in self._far.items():
+            live = [e for e in lst if e[2]._entry is e]
+            if live:
+                far[idx] = live
+                total += len(live)
+        keys = list(far)
+        heapify(keys)
+        self._near, self._far, self._far_keys = near, far, keys
+        self._entries = total
+        self._dead = 0
+
+    def _top(self) -> tuple[float, int, VirtualDelayedCall] | None:
+        """Drop dead entries, re-push postponed ones, pull buckets; return the live top entry."""
+        while True:
+            near = self._near
+            while near:
+                entry = near[0]
+                call = entry[2]
+                if call._entry is not entry:
+                    heappop(near)
+                    self._entries -= 1
+                    self._dead -= 1
+                    continue
+                if call.seq != entry[1]:  # postponed
+                    heappop(near)
+                    self._entries -= 1
+                    new = call._entry = (call.time, call.seq, call)
+                    self._push(new)
+                    continue
+                return entry
+            if not self._far_keys:
+                return None
+            self._pull()
+
+    def _pull(self) -> None:
+        idx = heappop(self._far_keys)
+        lst = self._far.pop(idx)
+        heapify(lst)
+        self._near = lst
+        self._cur = idx
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -222,9 +285,7 @@ class VirtualClock:
         self.calls_run += 1
         try:
             func(*args, **kw)
-        except BaseException as e:  # noqa: BLE001 - a call must never stop the clock
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
+        except Exception:  # a call must never stop the clock
             self.errors += 1
             _log.failure("Unhandled error in virtual delayed call {func!r}", func=func)
 
@@ -236,28 +297,32 @@ class VirtualClock:
         """
         if not t >= self._now:
             raise ValueError(f"cannot run until {t!r}: the time is already {self._now!r}")
-        heap = self._heap
         n = 0
-        while heap:
-            entry = heap[0]
-            if entry[0] > t:
+        run = self._run
+        while True:
+            near = self._near
+            if near:
+                entry = near[0]
+                if entry[0] > t:  # every other entry (near or far) is later still
+                    break
+                call = entry[2]
+                heappop(near)
+                self._entries -= 1
+                if call._entry is not entry:
+                    self._dead -= 1
+                    continue
+                if call.seq != entry[1]:  # postponed: re-push at its new time
+                    new = call._entry = (call.time, call.seq, call)
+                    self._push(new)
+                    continue
+                if entry[0] > self._now:
+                    self._now = entry[0]
+                run(call)
+                n += 1
+            elif self._far_keys:
+                self._pull()
+            else:
                 break
-            call = entry[2]
-            if call._entry is not entry:
-                heappop(heap)
-                self._dead -= 1
-                continue
-            if call.seq != entry[1]:  # postponed: re-push at its new time
-                new = (call.time, call.seq, call)
-                call._entry = new
-                heapreplace(heap, new)
-                continue
-            heappop(heap)
-            if entry[0] > self._now:
-                self._now = entry[0]
-            self._run(call)
-            n += 1
-            heap = self._heap
         self._now = t
         return n
 
@@ -272,10 +337,11 @@ class VirtualClock:
 
     def step(self) -> bool:
         """Run the next pending call (moving time to it).  Return C{False} if none was pending."""
-        entry = self._settle()
+        entry = self._top()
         if entry is None:
             return False
-        heappop(self._heap)
+        heappop(self._near)
+        self._entries -= 1
         if entry[0] > self._now:
             self._now = entry[0]
         self._run(entry[2])
@@ -297,9 +363,9 @@ class VirtualClock:
 
     def pending_count(self) -> int:
         """Return the number of pending (not cancelled, not yet run) calls."""
-        return len(self._heap) - self._dead
+        return self._entries - self._dead
 
     def next_time(self) -> float | None:
         """Return the time of the next pending call, or C{None} when idle."""
-        entry = self._settle()
+        entry = self._top()
         return None if entry is None else entry[0]
