@@ -31,8 +31,14 @@ from protocols.ieee802154.frames import (
     FRAME_ACK, FRAME_BEACON, FRAME_COMMAND, FRAME_DATA, NO_SHORT_ADDRESS, MacFrame, ack_frame,
     address_mode, data_frame, decode_mac, encode_ack, encode_mac, fcs, fcs_table_driven,
 )
+from protocols.ieee802154.mac import (
+    CHANNEL_ACCESS_FAILURE, FRAME_TOO_LONG, INVALID_PARAMETER, NO_ACK, NO_BEACON, NO_DATA, SUCCESS,
+    TRANSACTION_EXPIRED, TRANSACTION_OVERFLOW, MacLayer, MacUser, PanDescriptor,
+)
 
 __all__ = [
+    "MacLayer", "MacUser", "PanDescriptor", "SUCCESS", "CHANNEL_ACCESS_FAILURE", "FRAME_TOO_LONG",
+    "INVALID_PARAMETER", "NO_ACK", "NO_BEACON", "NO_DATA", "TRANSACTION_EXPIRED", "TRANSACTION_OVERFLOW",
     "A_MAX_PHY_PACKET_SIZE", "ADDR_EXTENDED", "ADDR_NONE", "ADDR_SHORT", "BROADCAST_ADDRESS",
     "BROADCAST_PAN_ID", "FRAME_ACK", "FRAME_BEACON", "FRAME_COMMAND", "FRAME_DATA", "NO_SHORT_ADDRESS",
     "MacFrame", "ack_frame", "address_mode", "data_frame", "decode_mac", "encode_ack", "encode_mac", "fcs",
