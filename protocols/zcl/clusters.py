@@ -299,7 +299,7 @@ def _command(cluster_id: int, direction: int, command_id: "int | str") -> Comman
                          f"{c.name} has no {d} command {command_id!r}") from None
 
 
-def encode_command(cluster_id: int, direction: int, command_id: "int | str",
+def encode_command(cluster_id: int, direction: int, command_id: "int | str", /,
                    **fields: Any) -> bytes:
     """Encode the payload of a cluster-specific command from its field values.
 
@@ -318,10 +318,18 @@ def decode_command(cluster_id: int, direction: int, command_id: int,
     return _command(cluster_id, direction, command_id).decode(payload)
 
 
-def cluster_frame(cluster_id: int, direction: int, command_id: "int | str", tsn: int, *,
+def cluster_frame(cluster_id: int, direction: int, command_id: "int | str", tsn: int, /,
+                  fields: Mapping[str, Any] | None = None, *,
                   disable_default_response: bool = False,
-                  manufacturer_code: int | None = None, **fields: Any) -> ZclFrame:
-    """Build the L{ZclFrame} of a cluster-specific command from its field values."""
+                  manufacturer_code: int | None = None, **more_fields: Any) -> ZclFrame:
+    """Build the L{ZclFrame} of a cluster-specific command from its field values.
+
+    Field values come from the C{fields} mapping and keyword arguments; a command field whose
+    name clashes with a parameter here (e.g. ConfigureNotificationFlags' C{manufacturer_code})
+    must be given in C{fields}.
+    """
     cmd = _command(cluster_id, direction, command_id)
-    return ZclFrame(FRAME_TYPE_CLUSTER, cmd.command_id, tsn, cmd.encode(fields), direction,
+    values = dict(fields or {})
+    values.update(more_fields)
+    return ZclFrame(FRAME_TYPE_CLUSTER, cmd.command_id, tsn, cmd.encode(values), direction,
                     disable_default_response, manufacturer_code)
