@@ -39,7 +39,11 @@ def read_message(arg: str) -> bytes:
     """Message bytes from a file path or a literal: hex first, then base64 (spec section 7)."""
     path = Path(arg)
     text: str | None
-    if len(arg) < 4096 and path.is_file():
+    try:
+        is_file = len(arg) < 4096 and path.is_file()
+    except OSError:          # e.g. a long hex string is not a valid file name
+        is_file = False
+    if is_file:
         raw = path.read_bytes()
         if raw[:1] in (b"\xdd", b"\xdf"):
             return raw

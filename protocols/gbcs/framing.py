@@ -142,7 +142,10 @@ class OtherInformation:
             raise CodecError("other_information.message_code", base, f"need 2 bytes, have {n}")
         code = _U16.unpack_from(data, 0)[0]
         if n == 2:
-            return cls(code)
+            oi = _SIMPLE_OI.get(code)
+            if oi is None:
+                oi = _SIMPLE_OI[code] = cls(code)
+            return oi
         if n < 10:
             raise CodecError("other_information.supplementary_remote_party_id", base + 2,
                              f"truncated: need 8 bytes, have {n - 2}")
@@ -197,6 +200,10 @@ class OtherInformation:
             return out
         except struct.error as e:
             raise CodecError("other_information", 0, f"value out of range: {e}") from None
+
+
+#: shared OtherInformation objects for the common 2-byte form (at most 65,536; immutable)
+_SIMPLE_OI: dict[int, OtherInformation] = {}
 
 
 # --------------------------------------------------------------------------- General-Signing
@@ -348,6 +355,10 @@ def _decode_general_signing(buf: bytes, start: int, end: int) -> tuple[GeneralSi
     return gs, content_start, content_end
 
 
+_EMPTY_DD_HEADER = bytes(6)
+_EMPTY_FIELDS = (b"", b"", b"", b"", b"")
+
+
 def decode_frame(data: bytes) -> Frame:
     """Decode a whole GBCS message (DD-wrapped or DF-only) into a L{Frame}."""
     if not data:
@@ -358,13 +369,17 @@ def decode_frame(data: bytes) -> Frame:
         return Frame(gs, None, bytes(data), cstart, cend - 1)
     if tag != GENERAL_CIPHERING_TAG:
         raise CodecError("tag", 0, f"expected 0xDD (General-Ciphering) or 0xDF (General-Signing), found 0x{tag:02X}")
-    off = 1
-    fields = []
-    for name in ("transaction_id", "originator_system_title", "recipient_system_title",
-                 "date_time", "other_information"):
-        value, off = _decode_octet_string(data, off, f"general_ciphering.{name}")
-        fields.append(value)
-    _need(data, off, 1, "general_ciphering.key_info")
+    if data[1:7] == _EMPTY_DD_HEADER:     # GBCS: every header field empty, key-info absent
+        fields = _EMPTY_FIELDS
+        off = 6
+    else:
+        off = 1
+        fields = []
+        for name in ("transaction_id", "originator_system_title", "recipient_system_title",
+                     "date_time", "other_information"):
+            value, off = _decode_octet_string(data, off, f"general_ciphering.{name}")
+            fields.append(value)
+        _need(data, off, 1, "general_ciphering.key_info")
     if data[off] != 0:
         raise CodecError("general_ciphering.key_info", off,
                          "key-info must be absent (00) in GBCS: keys are static, agreed per use case")

@@ -298,7 +298,7 @@ def tree_to_frame(tree: dict, payloads: PayloadCodec | None = None,
     code = _int(_get(tree, "message_code"), "message_code", 16)
     cra_name = _get(tree, "cra")
     cra = _CRA_BY_NAME.get(cra_name) if isinstance(cra_name, str) else cra_name
-    if cra not in CRA_NAMES:
+    if isinstance(cra, bool) or not isinstance(cra, int) or cra not in CRA_NAMES:
         raise CodecError("cra", 0, f"must be one of {sorted(_CRA_BY_NAME)}, got {cra_name!r}")
     oi_tree = tree.get("other_information") or {}
     srp = _opt(oi_tree, "supplementary_remote_party_id")
@@ -506,6 +506,8 @@ def check_conformance(data: bytes, crypto: GbcsCrypto | None, *,
         msg = decode_message(data, crypto, payloads=payloads)
     except CodecError as e:
         return fail(e)
+    except Exception as e:  # a codec bug must show up as a failure of this file, not end the run
+        return ConformanceResult("failed", "decode", 0, f"unexpected {type(e).__name__}: {e}")
     frame = msg.frame
     v = msg.verification
     if v.mac == FAILED:
@@ -531,6 +533,8 @@ def check_conformance(data: bytes, crypto: GbcsCrypto | None, *,
         return ConformanceResult("failed", f"rebuild.{e.field}", e.offset, e.reason)
     except (TypeError, ValueError) as e:
         return ConformanceResult("failed", "rebuild", 0, f"tree not JSON-serialisable: {e}")
+    except Exception as e:  # as above: report, do not crash the run
+        return ConformanceResult("failed", "rebuild", 0, f"unexpected {type(e).__name__}: {e}")
     diff = first_difference(data, rebuilt)
     if diff is not None:
         where = field_at(frame, diff, len(data)) if diff < len(data) else "end"
