@@ -356,6 +356,33 @@ def test_indirect_frame_lost_stays_queued_until_next_poll(net):
     assert_idle(clock, ch, esme, gsme)
 
 
+def test_indirect_resend_after_lost_ack_is_a_duplicate(net):
+    clock, medium, ch, esme = net
+    gsme = add_gsme(clock, medium)
+    ch.mac.mcps_data_request(0x4B2A, b"once", indirect=True, handle="o")
+    lost = []
+
+    def drop_childs_data_ack(sender, receiver, frame):
+        # the child's Ack to the data frame (the 2nd frame the child sends) is lost once
+        if sender == "gsme" and frame.frame_type == FRAME_ACK and not lost:
+            lost.append(frame)
+            return True
+        return False
+
+    medium.drop = drop_childs_data_ack
+    gsme.mac.mlme_poll_request()
+    run(clock, 0.2)
+    gsme.mac.mlme_poll_request()
+    run(clock, 0.2)
+    assert gsme.user.events == [("data", 0x0000, b"once", False), ("poll_confirm", SUCCESS),
+                                ("poll_confirm", SUCCESS)]
+    assert gsme.counts["rx_duplicate"] == 1
+    data = [f for _, n, f in medium.frames() if n == "ch" and f.frame_type == FRAME_DATA]
+    assert len(data) == 2 and data[0].seq == data[1].seq
+    assert ch.user.events == [("data_confirm", "o", SUCCESS)]
+    assert_idle(clock, ch, esme, gsme)
+
+
 def test_poll_without_answer_is_no_ack(net):
     clock, medium, ch, esme = net
     gsme = add_gsme(clock, medium)
@@ -538,3 +565,116 @@ def test_initial_sequence_numbers_come_from_rng():
 def test_slots_keep_state_small(net):
     _, _, ch, _ = net
     assert not hasattr(ch.mac, "__dict__")
+
+
+# --- many nodes, loss and collisions: every request gets exactly one confirm ------------------
+
+class LossyMedium(Medium):
+    """Overlapping transmissions destroy each other; each delivery is also lost with
+    probability C{loss} (seeded)."""
+
+    def __init__(self, clock, loss, seed):
+        super().__init__(clock)
+        self.rng = random.Random(seed)
+        self.loss = loss
+        self.active = []          # [start, end, collided]
+        self.collisions = 0
+
+    def start(self, sender, psdu, t):
+        now = self.clock.seconds()
+        self.active = [a for a in self.active if a[1] > now]
+        record = [now, now + t, False]
+        for other in self.active:
+            other[2] = record[2] = True
+            self.collisions += 1
+        self.active.append(record)
+        self.air.append((now, sender.name, psdu))
+        self.clock.callLater(t, self.finish, sender, psdu, record)
+
+    def finish(self, sender, psdu, record):
+        if record[2]:
+            return
+        for radio in list(self.radios):
+            if radio is sender or not radio.rx_on or self.rng.random() < self.loss:
+                continue
+            radio.mac.frame_received(psdu)
+
+    def busy(self):
+        now = self.clock.seconds()
+        return any(a[0] <= now < a[1] for a in self.active)
+
+
+class LossyRadio(Radio):
+    def transmit(self, psdu):
+        t = airtime(psdu)
+        self.medium.start(self, psdu, t)
+        return t
+
+    def channel_busy(self):
+        return self.medium.busy()
+
+
+def test_many_nodes_with_loss_nothing_lost_silently():
+    clock = Clock()
+    medium = LossyMedium(clock, loss=0.2, seed=99)
+    nodes = []
+    for i in range(6):
+        node = Node(clock, medium, f"n{i}", ESME_EUI + i, pan_coordinator=(i == 0), seed=100 + i)
+        medium.radios.remove(node.radio)
+        node.radio = LossyRadio(medium, f"n{i}")
+        node.radio.mac = node.mac
+        node.mac.radio = node.radio
+        node.radio.rx_on = True
+        node.mac.set_pan_id(PAN)
+        node.mac.set_short_address(i)
+        nodes.append(node)
+    nodes[0].mac.mlme_start(PAN, 0, b"")
+    sleepy = Node(clock, medium, "s", GSME_EUI, rx_on_when_idle=False, seed=7)
+    medium.radios.remove(sleepy.radio)
+    sleepy.radio = LossyRadio(medium, "s")
+    sleepy.radio.mac = sleepy.mac
+    sleepy.mac.radio = sleepy.radio
+    sleepy.mac.set_pan_id(PAN)
+    sleepy.mac.set_short_address(0x4B2A)
+    sleepy.mac.set_coordinator(0x0000)
+    rng = random.Random(3)
+    sent = {}
+    for k in range(300):
+        src = nodes[rng.randrange(1, 6)]
+        payload = b"m%d" % k
+        sent[payload] = src
+        clock.callLater(rng.uniform(0, 20), src.mac.mcps_data_request, 0x0000, payload, handle=payload)
+    for k in range(40):
+        payload = b"i%d" % k
+        clock.callLater(rng.uniform(0, 20), nodes[0].mac.mcps_data_request, 0x4B2A, payload,
+                        indirect=True, handle=payload)
+    for k in range(200):
+        clock.callLater(0.1 * k + 0.05, sleepy.mac.mlme_poll_request)
+    run(clock, 40.0)
+    # every direct request: exactly one confirm; SUCCESS means the coordinator got it (exactly once)
+    received = [e[2] for e in nodes[0].user.events if e[0] == "data"]
+    assert len(received) == len(set(received))
+    confirms = {}
+    for node in nodes[1:]:
+        for e in node.user.events:
+            if e[0] == "data_confirm":
+                assert e[1] not in confirms
+                confirms[e[1]] = e[2]
+    assert set(confirms) == set(sent)
+    for payload, status in confirms.items():
+        assert status in (SUCCESS, NO_ACK, CHANNEL_ACCESS_FAILURE)
+        if status == SUCCESS:
+            assert payload in received
+    assert sum(s == SUCCESS for s in confirms.values()) >= 0.9 * len(sent)
+    # indirect frames: one confirm each (delivered or expired); delivered at most once to the child
+    indirect = {e[1]: e[2] for e in nodes[0].user.events if e[0] == "data_confirm"}
+    assert set(indirect) == {b"i%d" % k for k in range(40)}
+    got = [e[2] for e in sleepy.user.events if e[0] == "data"]
+    assert len(got) == len(set(got))        # a re-sent indirect frame keeps its DSN: no duplicates
+    for payload, status in indirect.items():
+        assert status in (SUCCESS, TRANSACTION_EXPIRED)
+        if status == SUCCESS:
+            assert payload in got
+    assert medium.collisions > 0 and sum(n.counts["tx_retry"] for n in nodes) > 0
+    assert all(n.counts["rx_error"] == 0 for n in nodes + [sleepy])
+    assert_idle(clock)

@@ -12,8 +12,8 @@ the 2.4 GHz O-QPSK timing of ``han-zigbee-wireshark.md`` section 2.4:
 - duplicate rejection by (source address, DSN) (7.5.6.2);
 - indirect transmission (7.5.6.3): frames for rx-off children wait in a transaction queue for
   macTransactionPersistenceTime (7.68 s); the Ack to a Data Request carries the frame-pending bit
-  when something is queued for the requester; a failed indirect frame stays queued until the
-  child polls again (7.5.6.4.3);
+  when something is queued for the requester; a failed indirect frame stays queued, with its DSN,
+  until the child polls again (7.5.6.4.3), so a copy the child did get is dropped as a duplicate;
 - active scan (7.5.2.1.2), association (7.5.3.1) with the indirect Association Response fetched by a
   Data Request after macResponseWaitTime, polling (MLME-POLL), and the coordinator's side (Beacon in
   answer to a Beacon Request, Association Request to the upper layer, Association Response queued).
@@ -168,7 +168,7 @@ class _Transaction:
     """One entry of the indirect transaction queue."""
 
     __slots__ = ("dst_addr", "frame", "handle", "is_association", "timer", "in_transit", "expired",
-                 "short_address", "status")
+                 "short_address", "status", "seq")
 
     def __init__(self, dst_addr: int, frame: MacFrame, handle: object, is_association: bool) -> None:
         self.dst_addr = dst_addr
@@ -180,6 +180,7 @@ class _Transaction:
         self.expired = False
         self.short_address = 0xFFFF
         self.status = 0
+        self.seq: int | None = None     # DSN, fixed at the first attempt so a re-send is a duplicate
 
 
 def _no_count(name: str) -> None:
@@ -463,6 +464,8 @@ class MacLayer:
             key = frame.src_addr if frame.src_mode == ADDR_SHORT else frame.src_addr | (1 << 64)
             if self._last_dsn.get(key) == frame.seq:
                 self._count("rx_duplicate")
+                if ft == FRAME_DATA and not broadcast:
+                    self._polled_data_arrived()     # a re-sent indirect frame still answers the poll
                 return
             self._last_dsn[key] = frame.seq
         if ft == FRAME_DATA:
@@ -776,7 +779,9 @@ class MacLayer:
         if first is None:
             return
         first.in_transit = True
-        seq = self._next_dsn()
+        seq = first.seq
+        if seq is None:
+            seq = first.seq = self._next_dsn()
         frame = replace(first.frame, seq=seq, frame_pending=more)
         self._enqueue(_TxJob(_K_INDIRECT, encode_mac(frame), seq, frame.ack_request, first.handle, first))
 
