@@ -1,1 +1,22 @@
-"""TODO docstring."""
+"""Application behaviour of the emulated devices (one class per GBCS device type).
+
+L{build_device} maps a topology L{DeviceSpec} to its class: C{CH} (CHF + GPF,
+L{emulator.devices.hub}), C{ESME} and C{GSME} (L{emulator.devices.meters}), C{IHD}.
+Nothing runs until the device's C{power_on} time.
+"""
+
+from __future__ import annotations
+
+from emulator.devices.base import HanDevice
+from emulator.devices.hub import CommsHub
+from emulator.devices.meters import Esme, Gsme, Ihd
+
+DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd}
+
+
+def build_device(home, spec, seed: int, errors: list[str]) -> HanDevice:
+    """Create (not yet power on) the device described by C{spec} in C{home}."""
+    return DEVICE_CLASSES[spec.kind](home, spec, seed)
+
+
+__all__ = ["build_device", "DEVICE_CLASSES", "HanDevice", "CommsHub", "Esme", "Gsme", "Ihd"]

@@ -1,0 +1,318 @@
+"""What every emulated HAN device has: a radio on the home's medium, a MAC, a ZigBee stack,
+ZCL endpoints, and the plumbing from counters to Prometheus.
+
+A device is built when it powers on (its C{power_on} time in the topology): the MAC
+attaches to the medium then, and the stack starts joining (or, for the CH, forms the
+network).  Incoming ZCL frames are dispatched to the device's attribute servers and
+cluster handlers; ZCL requests the device makes are matched with their responses by
+transaction sequence number, with a timeout, so every request ends as answered or
+timed out -- never silently lost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable
+
+from twisted.logger import Logger
+
+from emulator.rng import derive_rng
+from emulator.topology import DeviceSpec
+from protocols.errors import CodecError
+from protocols.ieee802154.mac import MacLayer
+from protocols.zcl import foundation as zf
+from protocols.zcl.clusters import get_cluster
+from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, DIRECTION_SERVER_TO_CLIENT, FRAME_TYPE_CLUSTER,
+                                 FRAME_TYPE_GLOBAL, ZclFrame, decode_zcl, encode_zcl)
+from protocols.zcl.server import AttributeServer, default_response
+from protocols.zigbee.stack import ApsIndication, ZigbeeStack
+from protocols.zigbee.zdo import SimpleDescriptor
+
+log = Logger(namespace="smets.device")
+
+#: ZCL UTCTime epoch (2000-01-01T00:00:00Z) in Unix seconds
+ZCL_EPOCH = 946684800
+PROFILE_SE = 0x0109
+CLUSTER_BASIC = 0x0000
+CLUSTER_TIME = 0x000A
+CLUSTER_PRICE = 0x0700
+CLUSTER_METERING = 0x0702
+
+#: profile-wide response commands (matched to our requests by TSN)
+_GLOBAL_RESPONSES = frozenset({0x01, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x12, 0x14, 0x16})
+
+#: counter names that are events, not drops (they are kept per device but not exported as drops)
+_EVENTS = frozenset({
+    "tx", "rx", "tx_ack", "tx_retry", "join_attempt", "aps_retry", "nwk_command", "indirect_queued",
+    "broadcast_duplicate", "rx_filtered", "rx_off", "ack_skipped", "interpan_ignored", "nwk_not_for_us",
+})
+
+
+class _Request:
+    __slots__ = ("callback", "timer", "dst", "cluster")
+
+    def __init__(self, callback, timer, dst: int, cluster: int) -> None:
+        self.callback = callback
+        self.timer = timer
+        self.dst = dst
+        self.cluster = cluster
+
+    def matches(self, ind: ApsIndication) -> bool:
+        return self.cluster == ind.cluster and (self.dst == ind.src_short or self.dst >= 0xFFF8)
+
+
+class HanDevice:
+    """Base of every HAN device.  Subclasses set L{kind}, L{role}, L{rx_on_when_idle} and
+    implement L{endpoints_and_servers} and the behaviour hooks."""
+
+    kind = "?"
+    role = "router"
+    rx_on_when_idle = True
+    device_id = 0x0000
+    manufacturer_name = "SMETS Emulator"
+    model = "emulated"
+
+    def __init__(self, home, spec: DeviceSpec, seed: int) -> None:
+        self.home = home
+        self.spec = spec
+        self.seed = seed
+        self.clock = home.clock
+        self.metrics = home.metrics
+        self.rng = derive_rng(seed, home.spec.name, spec.name, "application")
+        self.counts: Counter[str] = Counter()
+        self.powered = False
+        self.joined_at: float | None = None
+        self.started_at: float | None = None
+        self.stack: ZigbeeStack | None = None
+        self.mac: MacLayer | None = None
+        self.port = None
+        self.servers: dict[tuple[int, int], AttributeServer] = {}
+        self.cluster_handlers: dict[tuple[int, int], Callable[[ApsIndication, ZclFrame], None]] = {}
+        self._requests: dict[int, _Request] = {}
+        self._tsn = self.rng.randrange(256)
+        self._join_failures = 0
+
+    # ---------------------------------------------------------------- life cycle
+
+    def power_on(self) -> None:
+        """Attach the radio, build MAC and stack, start joining (or forming)."""
+        home = self.home
+        seed, hname, name = self.seed, home.spec.name, self.spec.name
+        self.started_at = self.clock.seconds()
+        self.stack = ZigbeeStack(self.clock, derive_rng(seed, hname, name, "zigbee"), self.spec.eui64,
+                                 role=self.role, rx_on_when_idle=self.rx_on_when_idle, user=self,
+                                 count=self._count, key_sink=home.add_key)
+        self.port = home.medium.attach(name, self)
+        self.mac = MacLayer(self.clock, derive_rng(seed, hname, name, "mac"), self.port, self.spec.eui64,
+                            self.stack, rx_on_when_idle=self.rx_on_when_idle,
+                            pan_coordinator=self.role == "coordinator", counters=self._count)
+        self.stack.attach_mac(self.mac)
+        for descriptor in self.endpoint_descriptors():
+            self.stack.add_endpoint(descriptor, self._aps_data)
+        self.powered = True
+        self.start()
+
+    def frame_received(self, psdu: bytes) -> None:
+        """The medium's delivery: hand the PSDU to the MAC (which never raises)."""
+        if self.mac is not None:
+            self.mac.frame_received(psdu)
+
+    def start(self) -> None:
+        """Begin the device's behaviour once powered (default: join the HAN)."""
+        self.stack.set_trust_center_link_key(self.install_code_link_key())
+        self.stack.join()
+
+    def install_code_link_key(self) -> bytes:
+        from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
+        return install_code_to_link_key(append_install_code_crc(self.spec.install_code))
+
+    # ---------------------------------------------------------------- counters
+
+    def _count(self, name: str) -> None:
+        self.counts[name] += 1
+        kind = self.kind
+        m = self.metrics
+        if name == "tx":
+            m.frames_sent.labels("han", kind).inc()
+        elif name == "rx":
+            m.frames_received.labels("han", kind).inc()
+        elif name == "tx_retry":
+            m.mac_retries.labels(kind).inc()
+        elif name not in _EVENTS and not name.startswith("malformed:"):
+            m.frames_dropped.labels("han", name).inc()
+
+    # ---------------------------------------------------------------- joining
+
+    def stack_joined(self) -> None:
+        self.joined_at = self.clock.seconds()
+        self._join_failures = 0
+        self.metrics.joins.labels(self.kind, "joined").inc()
+        self.metrics.devices_up.labels(self.kind).inc()
+        log.info("{home}/{name} ({kind} {eui:016X}) joined the HAN as 0x{short:04X}",
+                 home=self.home.spec.name, name=self.spec.name, kind=self.kind, eui=self.spec.eui64,
+                 short=self.stack.short)
+        self.joined()
+
+    def stack_join_failed(self, reason: str) -> None:
+        self._join_failures += 1
+        self.metrics.joins.labels(self.kind, reason).inc()
+        backoff = min(300.0, 2.0 * 2 ** min(self._join_failures, 8)) * self.rng.uniform(0.8, 1.2)
+        log.info("{home}/{name} ({kind}) could not join ({reason}); retrying in {backoff:.0f} s",
+                 home=self.home.spec.name, name=self.spec.name, kind=self.kind, reason=reason, backoff=backoff)
+        self.clock.callLater(backoff, self.stack.join)
+
+    def joined(self) -> None:
+        """Hook: the device has the network key and has announced itself."""
+
+    # ---------------------------------------------------------------- endpoints
+
+    def endpoint_descriptors(self) -> list[SimpleDescriptor]:
+        """The simple descriptors of this device's application endpoints."""
+        return []
+
+    def add_server(self, endpoint: int, cluster_id: int, values: dict[str, Any], *, client_side: bool = False,
+                   accept_reports: bool = False) -> AttributeServer:
+        """Serve C{cluster_id} on C{endpoint} with the named attribute values."""
+        cluster = get_cluster(cluster_id)
+        server = AttributeServer.with_defaults(cluster, list(values), values, client_side=client_side,
+                                               accept_reports=accept_reports, first_tsn=self.rng.randrange(256))
+        self.servers[(endpoint, cluster_id)] = server
+        return server
+
+    def basic_values(self, power_source: int) -> dict[str, Any]:
+        return {"ZCLVersion": 3, "ApplicationVersion": 1, "StackVersion": 2, "HWVersion": 1,
+                "ManufacturerName": self.manufacturer_name, "ModelIdentifier": self.model,
+                "DateCode": "20260101", "PowerSource": power_source, "PhysicalEnvironment": 1}
+
+    def refresh(self, endpoint: int, cluster_id: int) -> None:
+        """Hook: bring attribute values up to date before a read."""
+
+    def _aps_data(self, ind: ApsIndication) -> None:
+        if ind.profile != PROFILE_SE:
+            self._count("wrong_profile")
+            return
+        try:
+            frame = decode_zcl(ind.payload)
+        except CodecError:
+            self._count("zcl_malformed")
+            return
+        try:
+            self._zcl_received(ind, frame)
+        except CodecError:
+            self._count("zcl_malformed")
+            if frame.frame_type == FRAME_TYPE_CLUSTER and not frame.disable_default_response:
+                self.reply(ind, default_response(frame, zf.Status.MALFORMED_COMMAND))
+
+    def _zcl_received(self, ind: ApsIndication, frame: ZclFrame) -> None:
+        key = (ind.dst_endpoint, ind.cluster)
+        # responses to requests we made (same TSN, cluster and peer)
+        is_global_response = frame.frame_type == FRAME_TYPE_GLOBAL and frame.command_id in _GLOBAL_RESPONSES
+        req = self._requests.get(frame.tsn)
+        if req is not None and req.matches(ind) and (is_global_response or frame.frame_type == FRAME_TYPE_CLUSTER):
+            del self._requests[frame.tsn]
+            if req.timer.active():
+                req.timer.cancel()
+            req.callback(ind, frame)
+            return
+        if is_global_response:
+            if frame.command_id != 0x0B:
+                self._count("zcl_unexpected_response")
+            return
+        handler = self.cluster_handlers.get(key)
+        if handler is not None and frame.frame_type == FRAME_TYPE_CLUSTER:
+            handler(ind, frame)
+            return
+        server = self.servers.get(key)
+        if server is None:
+            self._count("zcl_unsupported_cluster")
+            if not frame.disable_default_response and ind.dst_endpoint != 0xFF:
+                status = zf.Status.UNSUPPORTED_CLUSTER if hasattr(zf.Status, "UNSUPPORTED_CLUSTER") \
+                    else zf.Status.UNSUP_CLUSTER_COMMAND
+                self.reply(ind, default_response(frame, status))
+            return
+        if frame.frame_type == FRAME_TYPE_GLOBAL and frame.command_id == 0x0A:
+            response = server.handle_report(frame)
+        else:
+            if frame.frame_type == FRAME_TYPE_GLOBAL and frame.command_id == 0x00:
+                self.refresh(ind.dst_endpoint, ind.cluster)
+            response = server.handle(frame)
+        if response is not None:
+            self.reply(ind, response)
+
+    def reply(self, ind: ApsIndication, frame: ZclFrame) -> None:
+        """Send C{frame} back to the originator of C{ind}."""
+        self.stack.send_data(ind.src_short, ind.src_endpoint, ind.dst_endpoint, ind.cluster, encode_zcl(frame),
+                             aps_security=ind.aps_secured)
+
+    # ---------------------------------------------------------------- requests
+
+    def next_tsn(self) -> int:
+        self._tsn = (self._tsn + 1) & 0xFF
+        return self._tsn
+
+    def request(self, dst_short: int, dst_endpoint: int, src_endpoint: int, cluster: int, frame: ZclFrame,
+                on_response: Callable[[ApsIndication | None, ZclFrame | None], None], timeout: float = 8.0) -> None:
+        """Send a ZCL request; C{on_response(ind, frame)} or C{on_response(None, None)} on timeout."""
+        old = self._requests.pop(frame.tsn, None)
+        if old is not None and old.timer.active():
+            old.timer.cancel()
+            old.callback(None, None)
+        timer = self.clock.callLater(timeout, self._request_timeout, frame.tsn)
+        self._requests[frame.tsn] = _Request(on_response, timer, dst_short, cluster)
+        self.stack.send_data(dst_short, dst_endpoint, src_endpoint, cluster, encode_zcl(frame))
+
+    def _request_timeout(self, tsn: int) -> None:
+        req = self._requests.pop(tsn, None)
+        if req is not None:
+            req.callback(None, None)
+
+    def read_attributes(self, dst_short: int, dst_endpoint: int, src_endpoint: int, cluster: int,
+                        attribute_ids: tuple[int, ...],
+                        on_response: Callable[[dict[int, Any] | None], None], timeout: float = 8.0) -> None:
+        """Read Attributes; C{on_response({attr: value})} (only successful records) or C{None}."""
+        frame = zf.global_frame(zf.ReadAttributes(tuple(attribute_ids)), self.next_tsn(), DIRECTION_CLIENT_TO_SERVER)
+
+        def done(ind, rsp) -> None:
+            if rsp is None or rsp.command_id != 0x01:
+                on_response(None)
+                return
+            try:
+                records = zf.ReadAttributesResponse.decode(rsp.payload).records
+            except CodecError:
+                self._count("zcl_malformed")
+                on_response(None)
+                return
+            on_response({r.attribute_id: r.value for r in records if r.status == 0})
+
+        self.request(dst_short, dst_endpoint, src_endpoint, cluster, frame, done, timeout)
+
+    def cluster_command(self, cluster_id: int, direction: int, name: str, **fields: Any) -> ZclFrame:
+        from protocols.zcl.clusters import cluster_frame
+        return cluster_frame(cluster_id, direction, name, self.next_tsn(), **fields)
+
+    # ---------------------------------------------------------------- reporting
+
+    def summary(self) -> str:
+        state = f"joined at +{self.joined_at - self.home.start_time:.1f} s" if self.joined_at is not None \
+            else "not joined"
+        if self.kind == "CH" and self.powered:
+            state = "network formed"
+        drops = {k: v for k, v in sorted(self.counts.items()) if k not in _EVENTS and not k.startswith("malformed:")}
+        extra = self.describe()
+        return (f"{self.spec.name} ({self.kind} {self.spec.eui64:016X}): {state}; frames sent {self.counts['tx']}, "
+                f"received {self.counts['rx']}, MAC retries {self.counts['tx_retry']}"
+                + (f"; {extra}" if extra else "")
+                + (f"; drops {dict(drops)}" if drops else ""))
+
+    def describe(self) -> str:
+        """Hook: device-specific figures for the run summary."""
+        return ""
+
+
+def utc_now(clock) -> int:
+    """ZCL UTCTime of the clock's current time."""
+    return int(clock.seconds()) - ZCL_EPOCH
+
+
+__all__ = ["HanDevice", "ZCL_EPOCH", "PROFILE_SE", "CLUSTER_BASIC", "CLUSTER_TIME", "CLUSTER_PRICE",
+           "CLUSTER_METERING", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now"]

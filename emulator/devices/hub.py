@@ -1,0 +1,151 @@
+"""The Communications Hub: CHF (coordinator, trust centre, time source) and GPF (gas mirror).
+
+CHF (GBCS "Communications Hub Function"): forms the HAN, keeps the device log (the
+whitelist of EUI-64 + install code the joining rules check, spec 3.5), hands out the
+network key and application link keys, and serves the Time cluster as the HAN's time
+master (TimeStatus 0x09: Master | Superseding) and Basic.
+
+GPF (GBCS "Gas Proxy Function"): answers the GSME's RequestMirror with a mirror endpoint
+on the hub, accepts ConfigureMirror, and holds the Metering attributes the GSME reports,
+so that an IHD can read gas consumption at any time although the meter sleeps.
+"""
+
+from __future__ import annotations
+
+from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
+                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, utc_now)
+from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
+from protocols.zcl import foundation as zf
+from protocols.zcl.server import default_response
+from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
+from protocols.zigbee.zdo import SimpleDescriptor
+
+CHF_ENDPOINT = 0x01
+FIRST_MIRROR_ENDPOINT = 0x02
+DEVICE_ID_ESP = 0x0500  # Energy Service Interface
+DEVICE_ID_METER = 0x0501
+TIME_STATUS_MASTER_SUPERSEDING = 0x09
+
+
+class CommsHub(HanDevice):
+    """CH = CHF + GPF on one radio (the PAN coordinator)."""
+
+    kind = "CH"
+    role = "coordinator"
+    rx_on_when_idle = True
+    device_id = DEVICE_ID_ESP
+    model = "emulated Communications Hub"
+
+    def __init__(self, home, spec, seed) -> None:
+        super().__init__(home, spec, seed)
+        # the CHF device log: EUI-64 -> registered install code (16 bytes, no CRC)
+        self.device_log: dict[int, bytes] = {}
+        self.kinds: dict[int, str] = {}
+        for dev in home.spec.devices:
+            self.kinds[dev.eui64] = dev.kind
+            if dev is not spec and dev.registered_install_code is not None:
+                self.device_log[dev.eui64] = dev.registered_install_code
+        self.mirrors: dict[int, int] = {}  # GSME EUI-64 -> mirror endpoint
+        self.joins: dict[str, int] = {}
+        self.mirror_reports = 0
+
+    def endpoint_descriptors(self) -> list[SimpleDescriptor]:
+        eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
+                                (CLUSTER_BASIC, CLUSTER_TIME, CLUSTER_PRICE), (CLUSTER_METERING,))]
+        for ep in sorted(self.mirrors.values()):
+            eps.append(self._mirror_descriptor(ep))
+        return eps
+
+    @staticmethod
+    def _mirror_descriptor(endpoint: int) -> SimpleDescriptor:
+        return SimpleDescriptor(endpoint, PROFILE_SE, DEVICE_ID_METER, 0, (CLUSTER_BASIC, CLUSTER_METERING), ())
+
+    def start(self) -> None:
+        home = self.home
+        home.add_key(home.spec.network_key, "network key #0")
+        for dev in home.spec.devices:
+            if dev.registered_install_code is not None:
+                key = install_code_to_link_key(append_install_code_crc(dev.registered_install_code))
+                home.add_key(key, f"{dev.name} install-code link key")
+        self.add_server(CHF_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=1))
+        self.add_server(CHF_ENDPOINT, CLUSTER_TIME, {"Time": 0, "TimeStatus": TIME_STATUS_MASTER_SUPERSEDING,
+                                                     "TimeZone": 0, "DstShift": 0})
+        self.add_server(CHF_ENDPOINT, CLUSTER_PRICE, {"CommodityType": 1}, client_side=True)
+        self.cluster_handlers[(CHF_ENDPOINT, CLUSTER_METERING)] = self._metering_client_command
+        # the anchor CH uses its own EUI-64 as the extended PAN id
+        beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
+        self.stack.form_network(home.spec.pan_id, home.spec.network_key, authorize=self._authorize,
+                                on_device_joined=self._device_joined, beacon_payload=beacon)
+        self.joined_at = self.clock.seconds()
+        self.metrics.devices_up.labels(self.kind).inc()
+
+    def _authorize(self, eui: int) -> bytes | None:
+        code = self.device_log.get(eui)
+        if code is None:
+            return None
+        return install_code_to_link_key(append_install_code_crc(code))
+
+    def _device_joined(self, eui: int, short: int, outcome: str) -> None:
+        self.joins[outcome] = self.joins.get(outcome, 0) + 1
+
+    def refresh(self, endpoint: int, cluster_id: int) -> None:
+        if cluster_id == CLUSTER_TIME:
+            self.servers[(endpoint, cluster_id)].values[0x0000] = utc_now(self.clock)
+
+    # -------------------------------------------------------------------- GPF mirroring
+
+    def _metering_client_command(self, ind, frame) -> None:
+        """Metering commands a meter (server) sends to us as client: RequestMirror, ConfigureMirror."""
+        if frame.direction != 1:
+            self._count("zcl_unexpected_direction")
+            return
+        if frame.command_id == 0x01:  # RequestMirror
+            endpoint = self._mirror_for(ind.src_eui)
+            rsp = self.cluster_command(CLUSTER_METERING, DIRECTION_CLIENT_TO_SERVER, "RequestMirrorResponse",
+                                       endpoint_id=endpoint if endpoint is not None else 0xFFFF)
+            rsp = type(rsp)(rsp.frame_type, rsp.command_id, frame.tsn, rsp.payload, rsp.direction, True, None)
+            self.reply(ind, rsp)
+            return
+        if frame.command_id == 0x02:  # RemoveMirror
+            endpoint = self.mirrors.pop(ind.src_eui, None) if ind.src_eui is not None else None
+            rsp = self.cluster_command(CLUSTER_METERING, DIRECTION_CLIENT_TO_SERVER, "MirrorRemoved",
+                                       endpoint_id=endpoint if endpoint is not None else 0xFFFF)
+            self.reply(ind, type(rsp)(rsp.frame_type, rsp.command_id, frame.tsn, rsp.payload, rsp.direction, True,
+                                      None))
+            return
+        if not frame.disable_default_response:
+            self.reply(ind, default_response(frame, zf.Status.UNSUP_CLUSTER_COMMAND))
+
+    def _mirror_for(self, eui: int | None) -> int | None:
+        if eui is None or self.kinds.get(eui) != "GSME":
+            return None
+        endpoint = self.mirrors.get(eui)
+        if endpoint is None:
+            endpoint = FIRST_MIRROR_ENDPOINT + len(self.mirrors)
+            self.mirrors[eui] = endpoint
+            self.add_server(endpoint, CLUSTER_BASIC, self.basic_values(power_source=3))
+            server = self.add_server(endpoint, CLUSTER_METERING, {
+                "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 1, "Multiplier": 1,
+                "Divisor": 1000, "SummationFormatting": 0x7B, "MeteringDeviceType": 128 + 1,
+            }, accept_reports=True)
+            self.cluster_handlers[(endpoint, CLUSTER_METERING)] = self._mirror_command
+            self.stack.add_endpoint(self._mirror_descriptor(endpoint), self._aps_data)
+            self._mirror_server = server
+        return endpoint
+
+    def _mirror_command(self, ind, frame) -> None:
+        if frame.command_id == 0x08 and frame.direction == 1:  # ConfigureMirror
+            if not frame.disable_default_response:
+                self.reply(ind, default_response(frame, zf.Status.SUCCESS))
+            return
+        if not frame.disable_default_response:
+            self.reply(ind, default_response(frame, zf.Status.UNSUP_CLUSTER_COMMAND))
+
+    def _zcl_received(self, ind, frame) -> None:
+        if frame.frame_type == 0 and frame.command_id == 0x0A and ind.dst_endpoint in self.mirrors.values():
+            self.mirror_reports += 1
+        super()._zcl_received(ind, frame)
+
+    def describe(self) -> str:
+        return (f"device log {len(self.device_log)} entries, joins {dict(sorted(self.joins.items()))}, "
+                f"mirrors {len(self.mirrors)}, mirror reports {self.mirror_reports}")

@@ -1,0 +1,177 @@
+"""The twistd service maker: C{twistd -n smets --topology FILE [options]}.
+
+Builds a named C{MultiService}: the emulation itself (every home of the topology on
+its own HAN medium) and, with C{--metrics-port}, a C{/metrics} web server on loopback.
+
+With C{--virtual} the run happens in virtual time: a heap-based scheduler
+(L{emulator.clock.VirtualClock}) jumps from event to event as fast as the CPU allows,
+in slices between which the real reactor stays responsive (metrics, signals); when the
+C{--duration} is reached the capture is closed and the process exits 0.  Without it the
+reactor's own clock drives the same code in real time until stopped (or for
+C{--duration} seconds when given).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from twisted.application import service
+from twisted.logger import Logger
+from twisted.python import usage
+
+from emulator.topology import TopologyError, load_topology
+
+log = Logger(namespace="smets")
+
+
+class Options(usage.Options):
+    """Command line of C{twistd smets}."""
+
+    synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
+               "[--metrics-port PORT]"
+    longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
+                "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
+                "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
+    optFlags = [
+        ["virtual", None, "run in fast deterministic virtual time, then exit"],
+    ]
+    optParameters = [
+        ["topology", "t", None, "topology YAML file (see topologies/)"],
+        ["duration", "d", None, "seconds of emulated time to run (required with --virtual)", float],
+        ["seed", "s", 1, "run seed: every random choice derives from it", int],
+        ["pcap", "p", None, "write every frame to this pcapng file"],
+        ["keys", "k", None, "write the Wireshark zigbee_pc_keys table to this file"],
+        ["metrics-port", "m", None, "serve Prometheus /metrics on 127.0.0.1:PORT", int],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["topology"]:
+            raise usage.UsageError("--topology FILE is required")
+        if self["virtual"] and self["duration"] is None:
+            raise usage.UsageError("--virtual needs --duration SECONDS")
+        if self["duration"] is not None and self["duration"] <= 0:
+            raise usage.UsageError(f"--duration must be positive, got {self['duration']}")
+        if self["metrics-port"] is not None and not 0 <= self["metrics-port"] <= 65535:
+            raise usage.UsageError(f"--metrics-port must be 0-65535, got {self['metrics-port']}")
+        try:
+            self["parsed-topology"] = load_topology(self["topology"], self["seed"])
+        except TopologyError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+class EmulationService(service.Service):
+    """Runs one topology: builds the estate at start, closes captures at stop."""
+
+    name = "emulation"
+
+    def __init__(self, options: Options, reactor) -> None:
+        self._options = options
+        self._reactor = reactor
+        self._estate = None
+        self._files: list = []
+        self.exit_code = 0
+
+    def startService(self) -> None:  # noqa: N802
+        super().startService()
+        self._reactor.callWhenRunning(self._begin)
+
+    def _begin(self) -> None:
+        from emulator.estate import Estate
+        from emulator.metrics import Metrics
+
+        opts = self._options
+        topology = opts["parsed-topology"]
+        virtual = bool(opts["virtual"])
+        if virtual:
+            from emulator.clock import VirtualClock
+            clock = VirtualClock(start=topology.start_time)
+        else:
+            clock = self._reactor
+        metrics = self._options.get("metrics-object") or Metrics()
+        self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
+                              pcap_path=opts["pcap"], keys_path=opts["keys"])
+        self._estate.start()
+        duration = opts["duration"]
+        log.info("smets: topology {name!r} ({homes} home(s), {devices} device(s)), seed {seed}, "
+                 "{mode} time{dur}",
+                 name=topology.name, homes=len(topology.homes),
+                 devices=sum(len(h.devices) for h in topology.homes), seed=opts["seed"],
+                 mode="virtual" if virtual else "real",
+                 dur=f", {duration:g} s" if duration else ", until stopped")
+        if virtual:
+            self._run_virtual(clock, clock.seconds() + duration, clock.seconds(), time.monotonic())
+        elif duration:
+            self._reactor.callLater(duration, self._finish)
+
+    def _run_virtual(self, clock, end: float, begin: float, wall_start: float, last_report=None) -> None:
+        # One slice of emulated time, then give the real reactor a turn.
+        slice_end = min(end, clock.seconds() + 300.0)
+        try:
+            clock.run_until(slice_end)
+        except Exception:
+            log.failure("smets: the emulation failed")
+            self.exit_code = 1
+            self._finish()
+            return
+        self._estate.metrics.virtual_seconds.set(clock.seconds() - begin)
+        now_wall = time.monotonic()
+        if last_report is None or now_wall - last_report >= 2.0 or slice_end >= end:
+            done = (clock.seconds() - begin) / (end - begin)
+            log.info("smets: {pct:5.1f}% of {total:g} s emulated, {rate:,.0f} virtual s per wall s, "
+                     "{events} events pending",
+                     pct=100 * done, total=end - begin,
+                     rate=(clock.seconds() - begin) / max(now_wall - wall_start, 1e-9),
+                     events=clock.pending_count())
+            last_report = now_wall
+        if slice_end >= end:
+            self._finish()
+        else:
+            self._reactor.callLater(0, self._run_virtual, clock, end, begin, wall_start, last_report)
+
+    def _finish(self) -> None:
+        if self._estate is not None:
+            summary = self._estate.close()
+            for line in summary:
+                log.info("smets: {line}", line=line)
+            if self._estate.errors:
+                self.exit_code = 1
+        code = self.exit_code
+        if code:
+            def _exit() -> None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+            self._reactor.addSystemEventTrigger("after", "shutdown", _exit)
+        if self._reactor.running:
+            self._reactor.stop()
+
+    def stopService(self) -> None:  # noqa: N802
+        if self._estate is not None and not self._estate.closed:
+            self._estate.close()
+        return super().stopService()
+
+
+def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N802 (twistd's name)
+    """Build the service tree for C{options} (twistd calls this after choosing the reactor)."""
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+        reactor = _reactor
+    top = service.MultiService()
+    emulation = EmulationService(options, reactor)
+    emulation.setServiceParent(top)
+    if options["metrics-port"] is not None:
+        from twisted.application.internet import StreamServerEndpointService
+        from twisted.internet.endpoints import TCP4ServerEndpoint
+        from twisted.web.server import Site
+
+        from emulator.metrics import Metrics, metrics_resource
+
+        metrics = Metrics()
+        options["metrics-object"] = metrics
+        endpoint = TCP4ServerEndpoint(reactor, options["metrics-port"], interface="127.0.0.1")
+        web = StreamServerEndpointService(endpoint, Site(metrics_resource(metrics)))
+        web.setName("metrics")
+        web.setServiceParent(top)
+    return top

@@ -1,0 +1,381 @@
+"""Topology files: YAML that says which homes exist, what is in them and how their radios behave.
+
+Example (``topologies/single-home.yaml``)::
+
+    name: single-home
+    start_time: "2026-03-02T00:00:00Z"
+    homes:
+      - name: home-0001
+        han: {channel: 15, impairments: {loss: 0.0}}
+        devices:
+          - {kind: CH, name: ch}
+          - {kind: ESME, name: esme}
+          - {kind: GSME, name: gsme, wake_interval: 1800}
+          - {kind: IHD, name: ihd, read_interval: 10}
+
+Every error is reported as ``file:line: message`` (L{TopologyError}), pointing at the
+offending key or value, and the whole file is checked before anything runs.  Values a
+topology leaves out (EUI-64s, install codes, network keys, PAN ids) are derived from the
+run seed and the names, so the same topology and seed always build the same estate.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from emulator.impairments import ImpairmentSpec
+from emulator.rng import derive_bytes, derive_seed
+
+#: device kinds the emulator can host on a HAN, and the options each accepts
+#: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
+DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "CH": {"gpf_eui64": str, "permit_join": bool},
+    "ESME": {"mean_power_w": (int, float)},
+    "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float)},
+    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float)},
+}
+_COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "kind": str, "name": str, "eui64": str, "install_code": str,
+    "registered_install_code": str, "whitelisted": bool, "power_on": (int, float),
+}
+_HOME_KEYS = {"name", "han", "devices"}
+_HAN_KEYS = {"channel", "pan_id", "network_key", "impairments"}
+_TOP_KEYS = {"name", "description", "start_time", "homes"}
+_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+
+
+class TopologyError(ValueError):
+    """A topology file is invalid; C{str()} is C{file:line: message}."""
+
+    def __init__(self, filename: str, line: int, message: str) -> None:
+        self.filename = filename
+        self.line = line
+        self.message = message
+        super().__init__(f"{filename}:{line}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """One HAN device of a home, with every default already resolved."""
+
+    kind: str
+    name: str
+    eui64: int
+    install_code: bytes  # 16 bytes, without CRC (the device's own code)
+    registered_install_code: bytes | None  # what the CH device log holds; None = not whitelisted
+    power_on: float  # seconds after the start of the run
+    params: dict[str, Any] = field(default_factory=dict)
+    gpf_eui64: int | None = None  # CH only
+
+
+@dataclass(frozen=True, slots=True)
+class HomeSpec:
+    """One premises: a HAN radio medium and the devices on it."""
+
+    name: str
+    index: int
+    channel: int
+    pan_id: int
+    network_key: bytes
+    impairments: ImpairmentSpec
+    devices: tuple[DeviceSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """A whole topology file, validated."""
+
+    name: str
+    description: str
+    start_time: float  # Unix seconds of the virtual clock's origin
+    homes: tuple[HomeSpec, ...]
+    filename: str
+
+
+# --- YAML with line numbers ------------------------------------------------------------
+
+class _Map(dict):
+    """A YAML mapping that remembers the line of itself and of each key."""
+
+    line: int
+    key_lines: dict[str, int]
+
+
+class _Seq(list):
+    line: int
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    out = _Map()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            raise TopologyError(loader.name, key_node.start_mark.line + 1,
+                                f"mapping keys must be strings, got {key!r}")
+        if key in out:
+            raise TopologyError(loader.name, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(n, deep=True) for n in node.value)
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+# --- validation --------------------------------------------------------------------------
+
+class _Checker:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    def fail(self, line: int, message: str) -> TopologyError:
+        return TopologyError(self.filename, line, message)
+
+    def mapping(self, value: Any, line: int, what: str) -> _Map:
+        if not isinstance(value, _Map):
+            raise self.fail(getattr(value, "line", line), f"{what} must be a mapping, got {_describe(value)}")
+        return value
+
+    def keys(self, m: _Map, allowed: set[str] | dict, what: str) -> None:
+        for key in m:
+            if key not in allowed:
+                raise self.fail(m.key_lines[key],
+                                f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})")
+
+    def typed(self, m: _Map, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        value = m[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            ok = False
+        else:
+            ok = isinstance(value, kinds)
+        if not ok:
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(m.key_lines[key], f"{what}.{key} must be {names}, got {_describe(value)}")
+        return value
+
+    def hexbytes(self, m: _Map, key: str, size: int, what: str) -> bytes:
+        text = str(m[key]).replace(":", "").replace("-", "").replace(" ", "")
+        if not _HEX.match(text) or len(text) != 2 * size:
+            raise self.fail(m.key_lines[key], f"{what}.{key} must be {size} bytes of hex ({2 * size} digits), "
+                                              f"got {m[key]!r}")
+        return bytes.fromhex(text)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, _Map):
+        return "a mapping"
+    if isinstance(value, _Seq):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _parse_time(checker: _Checker, m: _Map, key: str) -> float:
+    value = m[key]
+    if isinstance(value, _dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise checker.fail(m.key_lines[key], f"start_time must be an ISO 8601 date-time, got {value!r}")
+    else:
+        raise checker.fail(m.key_lines[key], f"start_time must be an ISO 8601 date-time, got {_describe(value)}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.timestamp()
+
+
+DEFAULT_START_TIME = _dt.datetime(2026, 3, 2, tzinfo=_dt.timezone.utc).timestamp()
+
+
+def load_topology(path: str, seed: int) -> Topology:
+    """Read and validate a topology file; derive every default from C{seed}.
+
+    @raise TopologyError: for any problem, naming file and line.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise TopologyError(path, 0, f"cannot read topology: {e.strerror}") from None
+    return parse_topology(text, path, seed)
+
+
+def parse_topology(text: str, filename: str, seed: int) -> Topology:
+    """Validate topology YAML given as text (see L{load_topology})."""
+    checker = _Checker(filename)
+    loader = _Loader(text)
+    loader.name = filename
+    try:
+        doc = loader.get_single_data()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise TopologyError(filename, line, f"invalid YAML: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise TopologyError(filename, 0, f"invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+    if doc is None:
+        raise TopologyError(filename, 1, "topology file is empty")
+    top = checker.mapping(doc, 1, "the topology")
+    checker.keys(top, _TOP_KEYS, "the topology")
+    if "homes" not in top:
+        raise checker.fail(top.line, "the topology has no 'homes' list")
+    name = checker.typed(top, "name", str, "topology") if "name" in top else "topology"
+    description = checker.typed(top, "description", str, "topology") if "description" in top else ""
+    start = _parse_time(checker, top, "start_time") if "start_time" in top else DEFAULT_START_TIME
+    homes_raw = top["homes"]
+    if not isinstance(homes_raw, _Seq) or not homes_raw:
+        raise checker.fail(top.key_lines["homes"], "'homes' must be a non-empty list")
+    homes: list[HomeSpec] = []
+    home_names: dict[str, int] = {}
+    for index, raw in enumerate(homes_raw):
+        home = _parse_home(checker, raw, index, homes_raw.line, seed)
+        if home.name in home_names:
+            raise checker.fail(raw.key_lines.get("name", raw.line),
+                               f"duplicate home name {home.name!r} (first on line {home_names[home.name]})")
+        home_names[home.name] = raw.key_lines.get("name", raw.line)
+        homes.append(home)
+    return Topology(name, description, start, tuple(homes), filename)
+
+
+def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -> HomeSpec:
+    home = checker.mapping(raw, line, f"homes[{index}]")
+    checker.keys(home, _HOME_KEYS, f"homes[{index}]")
+    name = checker.typed(home, "name", str, f"homes[{index}]") if "name" in home else f"home-{index + 1:04d}"
+    if not re.match(r"^[A-Za-z0-9_.-]{1,40}$", name):
+        raise checker.fail(home.key_lines["name"],
+                           f"home name {name!r} must be 1-40 letters, digits, '-', '_' or '.'")
+    what = f"home {name!r}"
+    han = checker.mapping(home["han"], home.key_lines["han"], f"{what}.han") if "han" in home else _empty_map(home)
+    checker.keys(han, _HAN_KEYS, f"{what}.han")
+    channel = 11 + derive_seed(seed, name, "channel") % 16
+    if "channel" in han:
+        channel = checker.typed(han, "channel", int, f"{what}.han")
+        if not 11 <= channel <= 26:
+            raise checker.fail(han.key_lines["channel"], f"{what}.han.channel must be 11-26 (2.4 GHz), got {channel}")
+    pan_id = 1 + derive_seed(seed, name, "pan_id") % 0xFFFE
+    if "pan_id" in han:
+        pan_id = checker.typed(han, "pan_id", int, f"{what}.han")
+        if not 0 <= pan_id <= 0xFFFE:
+            raise checker.fail(han.key_lines["pan_id"], f"{what}.han.pan_id must be 0x0000-0xFFFE, got {pan_id:#x}")
+    network_key = derive_bytes(seed, name, "network_key", n=16)
+    if "network_key" in han:
+        network_key = checker.hexbytes(han, "network_key", 16, f"{what}.han")
+    impairments = ImpairmentSpec()
+    if "impairments" in han:
+        imp = han["impairments"]
+        imp_line = han.key_lines["impairments"]
+        if imp is not None:
+            imp_map = checker.mapping(imp, imp_line, f"{what}.han.impairments")
+            try:
+                impairments = ImpairmentSpec.from_dict(dict(imp_map))
+            except (ValueError, TypeError) as e:
+                bad = next((k for k in imp_map if str(k) in str(e)), None)
+                raise checker.fail(imp_map.key_lines[bad] if bad else imp_line,
+                                   f"{what}.han.impairments: {e}") from None
+    if "devices" not in home:
+        raise checker.fail(home.line, f"{what} has no 'devices' list")
+    devs_raw = home["devices"]
+    if not isinstance(devs_raw, _Seq) or not devs_raw:
+        raise checker.fail(home.key_lines["devices"], f"{what}.devices must be a non-empty list")
+    devices: list[DeviceSpec] = []
+    seen: dict[str, int] = {}
+    euis: dict[int, int] = {}
+    for dev_index, dev_raw in enumerate(devs_raw):
+        dev = _parse_device(checker, dev_raw, devs_raw.line, index, dev_index, name, seed)
+        dev_line = dev_raw.line
+        if dev.name in seen:
+            raise checker.fail(dev_raw.key_lines.get("name", dev_line),
+                               f"duplicate device name {dev.name!r} in {what} (first on line {seen[dev.name]})")
+        if dev.eui64 in euis:
+            raise checker.fail(dev_raw.key_lines.get("eui64", dev_line),
+                               f"duplicate EUI-64 {dev.eui64:016X} in {what} (first on line {euis[dev.eui64]})")
+        seen[dev.name] = dev_line
+        euis[dev.eui64] = dev_line
+        devices.append(dev)
+    chs = [d for d in devices if d.kind == "CH"]
+    if len(chs) != 1:
+        raise checker.fail(home.key_lines["devices"],
+                           f"{what} must have exactly one CH (Communications Hub), found {len(chs)}")
+    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices))
+
+
+def _empty_map(parent: _Map) -> _Map:
+    m = _Map()
+    m.line = parent.line
+    m.key_lines = {}
+    return m
+
+
+def _parse_eui(checker: _Checker, m: _Map, key: str, what: str) -> int:
+    return int.from_bytes(checker.hexbytes(m, key, 8, what), "big")
+
+
+def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_index: int,
+                  home_name: str, seed: int) -> DeviceSpec:
+    dev = checker.mapping(raw, line, f"home {home_name!r} devices[{dev_index}]")
+    what = f"home {home_name!r} devices[{dev_index}]"
+    if "kind" not in dev:
+        raise checker.fail(dev.line, f"{what} has no 'kind' (one of {', '.join(DEVICE_KINDS)})")
+    kind = checker.typed(dev, "kind", str, what)
+    if kind not in DEVICE_KINDS:
+        raise checker.fail(dev.key_lines["kind"],
+                           f"{what}.kind {kind!r} is not a device kind this emulator hosts "
+                           f"(one of {', '.join(DEVICE_KINDS)})")
+    allowed = {**_COMMON_DEVICE_KEYS, **DEVICE_KINDS[kind]}
+    checker.keys(dev, allowed, f"{what} ({kind})")
+    for key, typ in allowed.items():
+        if key in dev:
+            checker.typed(dev, key, typ, what)
+    name = dev.get("name", kind.lower())
+    what = f"device {name!r} of home {home_name!r}"
+    # Default EUI-64s: a made-up OUI block, one per home and device slot.
+    eui = 0x00DB_1200_0000_0000 | (home_index + 1) << 16 | (dev_index + 1) << 4
+    if "eui64" in dev:
+        eui = _parse_eui(checker, dev, "eui64", what)
+        if eui in (0, 0xFFFF_FFFF_FFFF_FFFF):
+            raise checker.fail(dev.key_lines["eui64"], f"{what}.eui64 {eui:016X} is reserved")
+    code = derive_bytes(seed, home_name, name, "install_code", n=16)
+    if "install_code" in dev:
+        code = checker.hexbytes(dev, "install_code", 16, what)
+    registered: bytes | None = code
+    if "registered_install_code" in dev:
+        registered = checker.hexbytes(dev, "registered_install_code", 16, what)
+    if dev.get("whitelisted", True) is False:
+        registered = None
+    for key in ("wake_interval", "read_interval", "gas_read_interval", "mean_power_w", "mean_gas_m3_per_day"):
+        if key in dev and dev[key] <= 0:
+            raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
+    power_on = 0.0 if kind == "CH" else 1.0 + (derive_seed(seed, home_name, name, "power_on") % 4000) / 1000.0
+    if "power_on" in dev:
+        power_on = float(dev["power_on"])
+        if power_on < 0:
+            raise checker.fail(dev.key_lines["power_on"], f"{what}.power_on must be >= 0, got {power_on}")
+    gpf = None
+    if kind == "CH":
+        gpf = eui + 1 if "gpf_eui64" not in dev else _parse_eui(checker, dev, "gpf_eui64", what)
+        registered = None
+    params = {k: v for k, v in dev.items() if k in DEVICE_KINDS[kind] and k != "gpf_eui64"}
+    return DeviceSpec(kind, name, eui, code, registered, power_on, params, gpf)
