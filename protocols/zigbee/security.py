@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from protocols.errors import CodecError
 from protocols.zigbee import aps as _aps
+from protocols.zigbee._fast import fast_constructor
 from protocols.zigbee import nwk as _nwk
 from protocols.zigbee.keys import key_load_key, key_transport_key
 
@@ -117,12 +118,18 @@ def encode_aux_header(aux: AuxHeader) -> bytes:
     return out
 
 
+#: Positional, unvalidated AuxHeader constructor (key_id, frame_counter, source, key_seq, level).
+_make_aux = fast_constructor(AuxHeader)
+
+
 def decode_aux_header(data: bytes, offset: int = 0) -> tuple[AuxHeader, int]:
     """Decode an auxiliary header at C{offset}; return it and the offset after it."""
     n = len(data)
     if offset + 5 > n:
         raise CodecError("aux.frame_counter", offset, "truncated auxiliary security header")
     ctl, counter = _CTL_CNT.unpack_from(data, offset)
+    if ctl & 0xC0:
+        raise CodecError("aux.security_control", offset, "reserved bits 6-7 set")
     off = offset + 5
     src = None
     if ctl & _EXT_NONCE:
@@ -137,9 +144,7 @@ def decode_aux_header(data: bytes, offset: int = 0) -> tuple[AuxHeader, int]:
             raise CodecError("aux.key_seq", off, "truncated")
         seq = data[off]
         off += 1
-    if ctl & 0xC0:
-        raise CodecError("aux.security_control", offset, "reserved bits 6-7 set")
-    return AuxHeader(key_id, counter, src, seq, ctl & 7), off
+    return _make_aux(key_id, counter, src, seq, ctl & 7), off
 
 
 def ccm_nonce(source: int, frame_counter: int, security_control: int) -> bytes:
@@ -152,6 +157,7 @@ def ccm_nonce(source: int, frame_counter: int, security_control: int) -> bytes:
 
 _CACHE_LIMIT = 4096
 _ccm_cache: dict[int, dict[bytes, AESCCM]] = {4: {}, 8: {}, 16: {}}
+_ccm4 = _ccm_cache[4]
 _derived_cache: dict[tuple[bytes, int], bytes] = {}
 
 
@@ -159,8 +165,8 @@ def _ccm(key: bytes, mic_len: int) -> AESCCM:
     cache = _ccm_cache[mic_len]
     c = cache.get(key)
     if c is None:
-        if len(key) != 16:
-            raise CodecError("key", 0, f"key must be 16 bytes, got {len(key)}")
+        if type(key) is not bytes or len(key) != 16:
+            raise CodecError("key", 0, "key must be 16 bytes")
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         c = cache[key] = AESCCM(key, tag_length=mic_len)
@@ -189,7 +195,10 @@ def _mic_len(level: int) -> int:
 
 def _seal(key: bytes, level: int, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
     if level == 5:
-        return _ccm(key, 4).encrypt(nonce, plaintext, aad)
+        c = _ccm4.get(key)
+        if c is None:
+            c = _ccm(key, 4)
+        return c.encrypt(nonce, plaintext, aad)
     m = _mic_len(level)
     if level >= 4:
         return _ccm(key, m).encrypt(nonce, plaintext, aad)
@@ -201,6 +210,11 @@ def _open(key: bytes, level: int, nonce: bytes, aad: bytes, secured: bytes, mic_
     if len(secured) < m:
         raise CodecError("mic", mic_offset, f"truncated: {len(secured)} < {m} bytes")
     try:
+        if level == 5:
+            c = _ccm4.get(key)
+            if c is None:
+                c = _ccm(key, 4)
+            return c.decrypt(nonce, secured, aad)
         if level >= 4:
             return _ccm(key, m).decrypt(nonce, secured, aad)
         plain = secured[:-m]
@@ -212,11 +226,31 @@ def _open(key: bytes, level: int, nonce: bytes, aad: bytes, secured: bytes, mic_
 
 
 def _resolve(key: KeyArg, aux: AuxHeader, offset: int) -> bytes:
-    if not isinstance(key, (bytes, bytearray)):
-        key = key(aux)
-        if key is None:
-            raise CodecError("key", offset, f"no key for key id {aux.key_id}")
+    if type(key) is bytes:
+        return key
+    if isinstance(key, bytearray):
+        return bytes(key)
+    key = key(aux)
+    if key is None:
+        raise CodecError("key", offset, f"no key for key id {aux.key_id}")
     return bytes(key)
+
+
+def _unsecure(data: bytes, off: int, key: KeyArg, level: int, source: int | None) -> tuple[AuxHeader, bytes]:
+    """Parse the aux header at C{off}, decrypt and verify what follows; return (aux, plaintext)."""
+    aux, end = decode_aux_header(data, off)
+    src = aux.source
+    if src is None:
+        src = source
+        if src is None:
+            raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
+    ctl = (data[off] & 0xF8) | level  # the receiver substitutes its own level
+    nonce = _NONCE.pack(src, aux.frame_counter, ctl)
+    aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
+    k = key if type(key) is bytes else _resolve(key, aux, off)
+    if aux.key_id >= 2:
+        k = _effective_key(k, aux.key_id)
+    return aux, _open(k, level, nonce, aad, data[end:], end)
 
 
 # --------------------------------------------------------------------------------------
@@ -232,14 +266,13 @@ def secure_nwk(frame: _nwk.NwkFrame, key: bytes, frame_counter: int, source: int
     the air, C{level} in nonce and AAD.
     """
     header = _nwk.encode_nwk_header(frame, True)
-    ctl = 0x08 | _EXT_NONCE  # key id 1 (network key), ext nonce, level 0 on air
     try:
-        aux_tail = _CTL_CNT_SRC_SEQ.pack(ctl | level, frame_counter, source, key_seq)
+        aux_aad = _CTL_CNT_SRC_SEQ.pack(0x28 | level, frame_counter, source, key_seq)
+        nonce = _NONCE.pack(source, frame_counter, 0x28 | level)
     except struct.error as e:
         raise CodecError("aux", len(header), f"cannot encode: {e}") from None
-    nonce = _NONCE.pack(source, frame_counter, ctl | level)
-    sealed = _seal(key, level, nonce, header + aux_tail, frame.payload)
-    return header + bytes((ctl,)) + aux_tail[1:] + sealed
+    # on air: key id 1 (network key) + ext nonce, level 0 -> 0x28
+    return header + b"\x28" + aux_aad[1:] + _seal(key, level, nonce, header + aux_aad, frame.payload)
 
 
 def unsecure_nwk(data: bytes, key: KeyArg, level: int = DEFAULT_SECURITY_LEVEL,
@@ -253,21 +286,14 @@ def unsecure_nwk(data: bytes, key: KeyArg, level: int = DEFAULT_SECURITY_LEVEL,
     @raise CodecError: bad header, unsecured frame (field C{nwk.frame_control.security}),
         no key (C{key}), MIC failure (C{mic}).
     """
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     f, off = _nwk._parse_header(data)
     if not f[3]:
         raise CodecError("nwk.frame_control.security", 0, "frame is not secured")
-    aux, end = decode_aux_header(data, off)
-    src = aux.source if aux.source is not None else source
-    if src is None:
-        raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
-    ctl = (data[off] & 0xF8) | level  # the receiver substitutes its own level
-    nonce = _NONCE.pack(src, aux.frame_counter, ctl)
-    aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
-    k = _effective_key(_resolve(key, aux, off), aux.key_id)
-    plain = _open(k, level, nonce, aad, data[end:], end)
-    return _nwk.NwkFrame(f[6], f[7], f[5], plain, f[0], f[1], f[2], True, f[4],
-                         f[8], f[9], f[10], f[11], f[12]), aux
+    aux, plain = _unsecure(data, off, key, level, source)
+    return _nwk._make_nwk(f[5], f[6], f[7], plain, f[0], f[1], f[2], True, f[4],
+                          f[8], f[9], f[10], f[11], f[12]), aux
 
 
 # --------------------------------------------------------------------------------------
@@ -288,19 +314,20 @@ def secure_aps(frame: _aps.ApsFrame, key: bytes, frame_counter: int, source: int
     header = _aps.encode_aps_header(frame, True)
     ctl = ((key_id & 3) << 3) | (_EXT_NONCE if ext_nonce else 0)
     try:
-        aux = _CTL_CNT.pack(ctl, frame_counter)
         if ext_nonce:
-            aux += _Q.pack(source)
+            aux_aad = _CTL_CNT_SRC.pack(ctl | level, frame_counter, source)
+        else:
+            aux_aad = _CTL_CNT.pack(ctl | level, frame_counter)
         if key_id == KEY_ID_NETWORK:
             if key_seq is None:
-                raise CodecError("aux.key_seq", len(header) + len(aux), "required for key id 1")
-            aux += bytes((key_seq,))
+                raise CodecError("aux.key_seq", len(header) + len(aux_aad), "required for key id 1")
+            aux_aad += bytes((key_seq,))
         nonce = _NONCE.pack(source, frame_counter, ctl | level)
     except (struct.error, TypeError) as e:
         raise CodecError("aux", len(header), f"cannot encode: {e}") from None
-    aad = header + bytes((ctl | level,)) + aux[1:]
-    sealed = _seal(_effective_key(key, key_id), level, nonce, aad, frame.payload)
-    return header + aux + sealed
+    if key_id >= 2:
+        key = _effective_key(key, key_id)
+    return header + bytes((ctl,)) + aux_aad[1:] + _seal(key, level, nonce, header + aux_aad, frame.payload)
 
 
 def unsecure_aps(data: bytes, key: KeyArg, source: int | None = None,
@@ -313,21 +340,14 @@ def unsecure_aps(data: bytes, key: KeyArg, source: int | None = None,
         extended nonce (e.g. from the NWK source IEEE field or an address map).
     @return: (frame with the plaintext payload and C{security=True}, aux header).
     """
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     f, off = _aps._parse_header(data)
     if not f[8]:
         raise CodecError("aps.frame_control.security", 0, "frame is not secured")
-    aux, end = decode_aux_header(data, off)
-    src = aux.source if aux.source is not None else source
-    if src is None:
-        raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
-    ctl = (data[off] & 0xF8) | level  # the receiver substitutes its own level
-    nonce = _NONCE.pack(src, aux.frame_counter, ctl)
-    aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
-    k = _effective_key(_resolve(key, aux, off), aux.key_id)
-    plain = _open(k, level, nonce, aad, data[end:], end)
-    return _aps.ApsFrame(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], plain, True, f[9], f[10],
-                         f[11], f[12], f[13], f[14]), aux
+    aux, plain = _unsecure(data, off, key, level, source)
+    return _aps._make_aps(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], plain, True, f[9], f[10],
+                          f[11], f[12], f[13], f[14]), aux
 
 
 # --------------------------------------------------------------------------------------
