@@ -678,3 +678,26 @@ def test_many_nodes_with_loss_nothing_lost_silently():
     assert medium.collisions > 0 and sum(n.counts["tx_retry"] for n in nodes) > 0
     assert all(n.counts["rx_error"] == 0 for n in nodes + [sleepy])
     assert_idle(clock)
+
+
+def test_frame_for_polling_child_goes_ahead_of_the_queue(net):
+    clock, medium, ch, esme = net
+    gsme = add_gsme(clock, medium)
+    ch.mac.mcps_data_request(0x4B2A, b"for the child", indirect=True, handle="c")
+
+    def load_ch_when_polled(sender, receiver, frame):
+        # just before the CH hears the Data Request, give it six broadcasts to send
+        if receiver == "ch" and frame.frame_type == FRAME_COMMAND and frame.payload == b"\x04":
+            for i in range(6):
+                ch.mac.mcps_data_request(0xFFFF, b"busy %d" % i, handle=i)
+        return False
+
+    medium.drop = load_ch_when_polled
+    gsme.mac.mlme_poll_request()
+    run(clock, 0.5)
+    data = [f.payload for _, n, f in medium.frames() if n == "ch" and f.frame_type == FRAME_DATA]
+    # "busy 0" was already in CSMA-CA; the child's frame overtakes the other five
+    assert data == [b"busy 0", b"for the child"] + [b"busy %d" % i for i in range(1, 6)]
+    assert ("data", 0x0000, b"for the child", False) in gsme.user.events
+    assert gsme.user.events[-1] == ("poll_confirm", SUCCESS)
+    assert_idle(clock, ch, esme, gsme)

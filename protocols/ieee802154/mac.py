@@ -8,7 +8,9 @@ the 2.4 GHz O-QPSK timing of ``han-zigbee-wireshark.md`` section 2.4:
   no Ack arrives within macAckWaitDuration (864 us after the end of our transmission);
 - unslotted CSMA-CA (7.5.1.4): aUnitBackoffPeriod 320 us, macMinBE 3, macMaxBE 5,
   macMaxCSMABackoffs 4, the CCA being C{radio.channel_busy()};
-- one transmission in flight, a FIFO queue behind it, SIFS/LIFS between frames;
+- one transmission in flight, a FIFO queue behind it (except that a frame answering a child's
+  Data Request goes first: the child listens only for macMaxFrameTotalWaitTime), SIFS/LIFS
+  between frames;
 - duplicate rejection by (source address, DSN) (7.5.6.2);
 - indirect transmission (7.5.6.3): frames for rx-off children wait in a transaction queue for
   macTransactionPersistenceTime (7.68 s); the Ack to a Data Request carries the frame-pending bit
@@ -783,7 +785,9 @@ class MacLayer:
         if seq is None:
             seq = first.seq = self._next_dsn()
         frame = replace(first.frame, seq=seq, frame_pending=more)
-        self._enqueue(_TxJob(_K_INDIRECT, encode_mac(frame), seq, frame.ack_request, first.handle, first))
+        # The child is awake only for macMaxFrameTotalWaitTime: its frame goes ahead of the queue.
+        self._queue.appendleft(_TxJob(_K_INDIRECT, encode_mac(frame), seq, frame.ack_request, first.handle, first))
+        self._start_next()
 
     def _add_transaction(self, entry: _Transaction) -> None:
         if len(self._indirect) >= MAX_INDIRECT_TRANSACTIONS:
