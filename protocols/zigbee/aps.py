@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass
 
 from protocols.errors import CodecError
+from protocols.zigbee._fast import fast_constructor
 
 __all__ = [
     "APS_FRAME_DATA", "APS_FRAME_COMMAND", "APS_FRAME_ACK", "APS_FRAME_INTERPAN",
@@ -55,9 +56,6 @@ _FC_SECURITY = 0x20
 _FC_ACK_REQUEST = 0x40
 _FC_EXT_HEADER = 0x80
 
-_EP_CL_PR_EP = struct.Struct("<BHHB")  # dst endpoint, cluster, profile, src endpoint
-_G_CL_PR_EP = struct.Struct("<HHHB")   # group, cluster, profile, src endpoint
-_CL_PR_EP = struct.Struct("<HHB")
 _Q = struct.Struct("<Q")
 
 
@@ -104,23 +102,32 @@ class ApsFrame:
         return fc
 
 
+#: Positional, unvalidated ApsFrame constructor for decoders (field order of ApsFrame).
+_make_aps = fast_constructor(ApsFrame)
+
+_UNICAST_HDR = struct.Struct("<BBHHBB")  # fc, dst endpoint, cluster, profile, src endpoint, counter
+_GROUP_HDR = struct.Struct("<BHHHBB")    # fc, group, cluster, profile, src endpoint, counter
+
+
 def encode_aps_header(frame: ApsFrame, force_security: bool = False) -> bytes:
     """Encode the APS header (frame control .. extended header), without payload."""
+    ftype = frame.frame_type
+    frag = frame.fragmentation
+    fc = ((ftype & 3) | ((frame.delivery_mode & 3) << 2) | (_FC_ACK_FORMAT if frame.ack_format else 0)
+          | (_FC_SECURITY if (frame.security or force_security) else 0)
+          | (_FC_ACK_REQUEST if frame.ack_request else 0)
+          | (_FC_EXT_HEADER if (frag or frame.extended_header) else 0))
     try:
-        fc = frame.frame_control() | (_FC_SECURITY if force_security else 0)
-        ftype = frame.frame_type
         if ftype == APS_FRAME_DATA or (ftype == APS_FRAME_ACK and not frame.ack_format):
             if frame.delivery_mode == APS_DELIVERY_GROUP:
-                out = bytes((fc,)) + _G_CL_PR_EP.pack(frame.group, frame.cluster, frame.profile,
-                                                      frame.src_endpoint)
+                out = _GROUP_HDR.pack(fc, frame.group, frame.cluster, frame.profile, frame.src_endpoint,
+                                      frame.counter)
             else:
-                out = bytes((fc,)) + _EP_CL_PR_EP.pack(frame.dst_endpoint, frame.cluster, frame.profile,
-                                                       frame.src_endpoint)
-            out += bytes((frame.counter,))
+                out = _UNICAST_HDR.pack(fc, frame.dst_endpoint, frame.cluster, frame.profile, frame.src_endpoint,
+                                        frame.counter)
         else:
             out = bytes((fc, frame.counter))
         if fc & _FC_EXT_HEADER:
-            frag = frame.fragmentation
             out += bytes((frag & 3,))
             if frag:
                 out += bytes((frame.block_number,))
@@ -149,20 +156,20 @@ def _parse_header(data: bytes) -> tuple[tuple, int]:
     if delivery == 1:
         raise CodecError("aps.frame_control.delivery_mode", 0, "reserved delivery mode 1")
     dst_ep = group = cluster = profile = src_ep = None
-    off = 1
     if ftype == APS_FRAME_DATA or (ftype == APS_FRAME_ACK and not ack_format):
         if delivery == APS_DELIVERY_GROUP:
             if n < 9:
                 raise CodecError("aps.header", 1, "truncated group addressing fields")
-            group, cluster, profile, src_ep = _G_CL_PR_EP.unpack_from(data, 1)
-            off = 8
+            _, group, cluster, profile, src_ep, counter = _GROUP_HDR.unpack_from(data)
+            off = 9
         else:
             if n < 8:
                 raise CodecError("aps.header", 1, "truncated endpoint/cluster/profile fields")
-            dst_ep, cluster, profile, src_ep = _EP_CL_PR_EP.unpack_from(data, 1)
-            off = 7
-    counter = data[off]
-    off += 1
+            _, dst_ep, cluster, profile, src_ep, counter = _UNICAST_HDR.unpack_from(data)
+            off = 8
+    else:
+        counter = data[1]
+        off = 2
     frag = 0
     block = bitfield = None
     ext = bool(fc & _FC_EXT_HEADER)
@@ -196,10 +203,11 @@ def aps_header_length(data: bytes) -> int:
 
 def decode_aps(data: bytes) -> ApsFrame:
     """Decode an APS frame (header + raw payload).  Raises CodecError on bad input."""
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     f, off = _parse_header(data)
-    return ApsFrame(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], data[off:], f[8], f[9], f[10],
-                    f[11], f[12], f[13], f[14])
+    return _make_aps(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], data[off:], f[8], f[9], f[10],
+                     f[11], f[12], f[13], f[14])
 
 
 # --------------------------------------------------------------------------------------

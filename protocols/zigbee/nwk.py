@@ -23,6 +23,7 @@ import struct
 from dataclasses import dataclass, field
 
 from protocols.errors import CodecError
+from protocols.zigbee._fast import fast_constructor
 
 __all__ = [
     "NWK_FRAME_DATA", "NWK_FRAME_COMMAND", "NWK_FRAME_INTERPAN",
@@ -112,22 +113,35 @@ class NwkFrame:
         return fc
 
 
+#: Positional, unvalidated NwkFrame constructor for decoders (field order of NwkFrame).
+_make_nwk = fast_constructor(NwkFrame)
+
+
 def encode_nwk_header(frame: NwkFrame, force_security: bool = False) -> bytes:
     """Encode the NWK header only (everything before the payload).
 
     @param force_security: set the security bit even if C{frame.security} is false
         (used by L{protocols.zigbee.security.secure_nwk}).
     """
+    dst_ieee = frame.dst_ieee
+    src_ieee = frame.src_ieee
+    mcast = frame.multicast_control
+    sr = frame.source_route
+    fc = ((frame.frame_type & 3) | ((frame.protocol_version & 0xF) << 2) | ((frame.discover_route & 3) << 6)
+          | (_FC_SECURITY if (frame.security or force_security) else 0)
+          | (_FC_END_DEVICE_INITIATOR if frame.end_device_initiator else 0))
     try:
-        fc = frame.frame_control() | (_FC_SECURITY if force_security else 0)
+        if dst_ieee is None and src_ieee is None and mcast is None and sr is None:
+            return _HDR.pack(fc, frame.dst, frame.src, frame.radius, frame.seq)
+        fc |= ((_FC_DST_IEEE if dst_ieee is not None else 0) | (_FC_SRC_IEEE if src_ieee is not None else 0)
+               | (_FC_MULTICAST if mcast is not None else 0) | (_FC_SOURCE_ROUTE if sr is not None else 0))
         out = _HDR.pack(fc, frame.dst, frame.src, frame.radius, frame.seq)
-        if frame.dst_ieee is not None:
-            out += _Q.pack(frame.dst_ieee)
-        if frame.src_ieee is not None:
-            out += _Q.pack(frame.src_ieee)
-        if frame.multicast_control is not None:
-            out += bytes((frame.multicast_control,))
-        sr = frame.source_route
+        if dst_ieee is not None:
+            out += _Q.pack(dst_ieee)
+        if src_ieee is not None:
+            out += _Q.pack(src_ieee)
+        if mcast is not None:
+            out += bytes((mcast,))
         if sr is not None:
             out += bytes((len(sr.relays), sr.relay_index)) + b"".join(_H.pack(r) for r in sr.relays)
     except (struct.error, ValueError, TypeError, OverflowError) as e:
@@ -188,11 +202,12 @@ def nwk_header_length(data: bytes) -> int:
 
 def decode_nwk(data: bytes) -> NwkFrame:
     """Decode a NWK frame (header + raw payload).  Raises CodecError on bad input."""
-    data = bytes(data)
+    if type(data) is not bytes:
+        data = bytes(data)
     (ftype, ver, disc, sec, radius, dst, src, seq, dst_ieee, src_ieee, mcast, sroute, edi), off = \
         _parse_header(data)
-    return NwkFrame(dst, src, seq, data[off:], ftype, ver, disc, sec, radius,
-                    dst_ieee, src_ieee, mcast, sroute, edi)
+    return _make_nwk(dst, src, seq, data[off:], ftype, ver, disc, sec, radius,
+                     dst_ieee, src_ieee, mcast, sroute, edi)
 
 
 # --------------------------------------------------------------------------------------
