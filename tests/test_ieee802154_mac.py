@@ -17,7 +17,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from protocols.ieee802154 import (
-    ASSOCIATION_PAN_ACCESS_DENIED, CAP_ALLOCATE_ADDRESS, CHANNEL_ACCESS_FAILURE, FRAME_ACK, FRAME_BEACON,
+    ASSOCIATION_PAN_ACCESS_DENIED, CAP_ALLOCATE_ADDRESS, CHANNEL_ACCESS_FAILURE, FRAME_ACK,
     FRAME_COMMAND, FRAME_DATA, NO_ACK, NO_DATA, SUCCESS, TRANSACTION_EXPIRED, MacLayer, ZigbeeBeaconPayload,
     data_frame, decode_command, decode_mac, encode_mac, encode_zigbee_beacon_payload, fcs,
 )

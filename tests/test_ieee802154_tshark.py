@@ -44,8 +44,8 @@ FIELDS = ["frame.number", "wpan.fcs_ok", "wpan.frame_type", "wpan.cmd", "wpan.se
           "wpan.assoc.status", "wpan.cinfo.alloc_addr", "wpan.assoc_permit", "wpan.bcn_coord",
           "zbee_beacon.protocol", "zbee_beacon.profile", "zbee_beacon.version", "zbee_beacon.router",
           "zbee_beacon.depth", "zbee_beacon.end_dev", "zbee_beacon.ext_panid", "zbee_beacon.tx_offset",
-          "zbee_beacon.update_id", "wpan.realign.addr", "wpan.realign.pan", "wpan.realign.channel", "wpan.disassoc.reason", "_ws.malformed",
-          "_ws.expert.severity"]
+          "zbee_beacon.update_id", "wpan.realign.addr", "wpan.realign.pan", "wpan.realign.channel",
+          "wpan.disassoc.reason", "_ws.malformed", "_ws.expert.severity"]
 
 
 def tshark_fields(path):
@@ -58,6 +58,12 @@ def tshark_fields(path):
         values = line.split("\t")
         rows.append(dict(zip(FIELDS, values + [""] * (len(FIELDS) - len(values)))))
     return rows
+
+
+def tshark_warnings(path):
+    """Frames with a malformed mark or any expert item of severity Warning (0x00600000) or worse."""
+    cmd = ["tshark", "-n", "-r", str(path), "-Y", "_ws.malformed || _ws.expert.severity >= 0x00600000"]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 def test_tshark_decodes_join_frames(tmp_path):
@@ -83,6 +89,7 @@ def test_tshark_decodes_join_frames(tmp_path):
     write_pcap(path, [encode_mac(f) for f in frames])
     rows = tshark_fields(path)
     assert len(rows) == len(frames)
+    assert tshark_warnings(path) == ""
     for row, frame in zip(rows, frames):
         assert row["wpan.fcs_ok"] in ("1", "True"), row
         assert row["_ws.malformed"] == "", row
@@ -127,3 +134,109 @@ def test_tshark_flags_corrupted_fcs(tmp_path):
     rows = tshark_fields(path)
     assert rows[0]["wpan.fcs_ok"] in ("1", "True")
     assert rows[1]["wpan.fcs_ok"] in ("0", "False")
+
+
+# --- frames produced by the MAC machine itself ---------------------------------------------
+
+class _Air:
+    """A minimal medium: everyone hears everyone at the end of the airtime; keeps a pcap log."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.macs = {}
+        self.rx = {}
+        self.log = []
+
+    def port(self, name):
+        air = self
+
+        class Port:
+            def transmit(self, psdu):
+                t = (len(psdu) + 6) * 32e-6
+                air.log.append((air.clock.seconds(), psdu))
+                air.clock.callLater(t, air.deliver, name, psdu)
+                return t
+
+            def channel_busy(self):
+                return False
+
+            def set_rx_enabled(self, on):
+                air.rx[name] = on
+
+        return Port()
+
+    def deliver(self, sender, psdu):
+        for name, mac in self.macs.items():
+            if name != sender and self.rx.get(name):
+                mac.frame_received(psdu)
+
+
+class _Upper:
+    def __init__(self):
+        self.events = []
+
+    def __getattr__(self, name):
+        def record(*args):
+            self.events.append((name,) + args)
+            return (0x4B2A, 0) if name == "mlme_associate_indication" else None
+        return record
+
+
+def test_tshark_pairs_every_ack_of_a_mac_join(tmp_path):
+    import random
+
+    from twisted.internet.task import Clock
+
+    from protocols.ieee802154 import MacLayer
+    clock = Clock()
+    air = _Air(clock)
+    ch_user, gsme_user = _Upper(), _Upper()
+    ch = MacLayer(clock, random.Random(1), air.port("ch"), CH_EUI, ch_user, rx_on_when_idle=True, pan_coordinator=True)
+    gsme = MacLayer(clock, random.Random(2), air.port("gsme"), GSME_EUI, gsme_user, rx_on_when_idle=False)
+    air.macs = {"ch": ch, "gsme": gsme}
+    ch.mlme_start(PAN, 0x0000, encode_zigbee_beacon_payload(ZigbeeBeaconPayload(CH_EUI)))
+    ch.set_association_permit(True)
+
+    def step(seconds):
+        end = clock.seconds() + seconds
+        while clock.getDelayedCalls() and min(c.getTime() for c in clock.getDelayedCalls()) <= end:
+            clock.advance(max(min(c.getTime() for c in clock.getDelayedCalls()) - clock.seconds(), 0))
+        clock.advance(end - clock.seconds())
+
+    gsme.mlme_scan_request(0.1)
+    step(0.2)
+    gsme.mlme_associate_request(0x0000, PAN, 0x80)
+    step(1.0)
+    ch.mcps_data_request(0x4B2A, NWK_LEAVE, indirect=True)
+    gsme.mlme_poll_request()
+    step(0.2)
+    gsme.mlme_poll_request()
+    step(0.2)
+    assert ("mlme_associate_confirm", 0x4B2A, 0) in gsme_user.events
+
+    path = tmp_path / "mac_join.pcap"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_IEEE802_15_4_WITHFCS))
+        for t, psdu in air.log:
+            f.write(struct.pack("<IIII", 1_700_000_000 + int(t), round((t % 1) * 1e6), len(psdu), len(psdu)))
+            f.write(psdu)
+    assert tshark_warnings(path) == ""
+    cmd = ["tshark", "-2", "-n", "-r", str(path), "-o", "wpan.802154_ack_tracking:TRUE", "-T", "fields",
+           "-e", "frame.number", "-e", "wpan.frame_type", "-e", "wpan.ack_request", "-e", "wpan.ack_in",
+           "-e", "wpan.ack_to", "-e", "wpan.cmd", "-e", "wpan.fcs_ok", "-e", "wpan.pending"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert len(rows) == len(air.log)
+    commands = []
+    for number, ftype, ack_request, ack_in, ack_to, command, fcs_ok, pending in rows:
+        assert fcs_ok in ("1", "True")
+        if ack_request in ("1", "True"):
+            assert ack_in, f"frame {number}: tshark found no Ack"
+        if int(ftype, 0) == 2:
+            assert ack_to, f"Ack {number} answers nothing"
+        if command:
+            commands.append(int(command, 0))
+    # Beacon Request, Association Request, Data Request, Association Response, then two polls
+    assert commands == [0x07, 0x01, 0x04, 0x02, 0x04, 0x04]
+    pendings = [r[7] for r in rows if int(r[1], 0) == 2]
+    assert pendings.count("1") + pendings.count("True") == 2    # Acks to the two polls that found data
