@@ -107,7 +107,7 @@ def test_encode_rejects_out_of_range(frame: ZclFrame) -> None:
         encode_zcl(frame)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None, database=None)
 @given(st.binary(max_size=12))
 def test_decode_garbage_raises_only_codec_error(data: bytes) -> None:
     try:
