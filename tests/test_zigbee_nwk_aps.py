@@ -218,3 +218,26 @@ def test_garbage_raises_only_codec_error(data):
                  end_device_initiator=st.booleans()))
 def test_nwk_round_trip_property(f):
     assert decode_nwk(encode_nwk(f)) == f
+
+
+def _valid_corpus():
+    out = [encode_nwk_command(c) for c in NWK_COMMANDS] + [encode_aps_command(c) for c in APS_COMMANDS]
+    out.append(encode_nwk(NwkFrame(dst=1, src=2, seq=3, payload=b"ab", src_ieee=DEV, dst_ieee=TC,
+                                   multicast_control=1, source_route=SourceRoute(0, (1, 2)))))
+    out.append(encode_aps(ApsFrame(aps.APS_FRAME_ACK, counter=4, dst_endpoint=1, cluster=1, profile=1,
+                                   src_endpoint=1, fragmentation=1, block_number=0, ack_bitfield=1)))
+    out.append(encode_aps(ApsFrame(aps.APS_FRAME_DATA, aps.APS_DELIVERY_GROUP, 1, group=5, cluster=1, profile=1,
+                                   src_endpoint=1, payload=b"x")))
+    return out
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(_valid_corpus()), st.integers(0, 60), st.binary(min_size=1, max_size=3), st.booleans())
+def test_mutated_valid_frames_raise_only_codec_error(data, pos, junk, truncate):
+    pos = pos % (len(data) + 1)
+    bad = data[:pos] if truncate else data[:pos] + junk + data[pos + len(junk):]
+    for fn in (decode_nwk, decode_aps, decode_nwk_command, decode_aps_command):
+        try:
+            fn(bad)
+        except CodecError:
+            pass

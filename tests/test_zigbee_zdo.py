@@ -117,3 +117,15 @@ def test_garbage_raises_only_codec_error(cluster, data):
         decode_zdp(cluster, data)
     except CodecError:
         pass
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(MESSAGES), st.integers(0, 40), st.binary(min_size=1, max_size=3), st.booleans())
+def test_mutated_valid_messages_raise_only_codec_error(msg, pos, junk, truncate):
+    data = encode_zdp(1, msg)
+    pos = pos % (len(data) + 1)
+    bad = data[:pos] if truncate else data[:pos] + junk + data[pos + len(junk):]
+    try:
+        decode_zdp(msg.CLUSTER_ID, bad, strict=True)
+    except CodecError:
+        pass

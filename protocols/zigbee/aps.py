@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 
 from protocols.errors import CodecError
-from protocols.zigbee._fast import fast_constructor
+from protocols.zigbee._fast import fast_constructor, fast_init
 
 __all__ = [
     "APS_FRAME_DATA", "APS_FRAME_COMMAND", "APS_FRAME_ACK", "APS_FRAME_INTERPAN",
@@ -59,6 +59,7 @@ _FC_EXT_HEADER = 0x80
 _Q = struct.Struct("<Q")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ApsFrame:
     """An APS frame (2.2.5.1).  Fields that a frame type does not carry are C{None}.

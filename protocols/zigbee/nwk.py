@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass, field
 
 from protocols.errors import CodecError
-from protocols.zigbee._fast import fast_constructor
+from protocols.zigbee._fast import fast_constructor, fast_init
 
 __all__ = [
     "NWK_FRAME_DATA", "NWK_FRAME_COMMAND", "NWK_FRAME_INTERPAN",
@@ -71,6 +71,7 @@ class SourceRoute:
     relays: tuple[int, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NwkFrame:
     """A NWK frame (3.3.1).  Optional fields are C{None} when absent.

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from protocols.errors import CodecError
 from protocols.zigbee import aps as _aps
-from protocols.zigbee._fast import fast_constructor
+from protocols.zigbee._fast import fast_constructor, fast_init
 from protocols.zigbee import nwk as _nwk
 from protocols.zigbee.keys import key_load_key, key_transport_key
 
@@ -80,6 +80,7 @@ _I = struct.Struct("<I")
 KeyArg = Union[bytes, Callable[["AuxHeader"], Union[bytes, None]]]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AuxHeader:
     """Auxiliary security header (4.5.1).
@@ -238,18 +239,43 @@ def _resolve(key: KeyArg, aux: AuxHeader, offset: int) -> bytes:
 
 def _unsecure(data: bytes, off: int, key: KeyArg, level: int, source: int | None) -> tuple[AuxHeader, bytes]:
     """Parse the aux header at C{off}, decrypt and verify what follows; return (aux, plaintext)."""
-    aux, end = decode_aux_header(data, off)
-    src = aux.source
-    if src is None:
-        src = source
+    ctl = data[off] if off < len(data) else 0
+    if ctl == 0x28 and level == 5 and len(data) >= off + 18:
+        # hot path: NWK security (network key, ext nonce, level 0 on the air)
+        _, counter, src, seq = _CTL_CNT_SRC_SEQ.unpack_from(data, off)
+        aux = _make_aux(1, counter, src, seq, 0)
+        end = off + 14
+        nonce = _NONCE.pack(src, counter, 0x2D)
+        aad = data[:off] + b"\x2d" + data[off + 1:end]
+    elif (ctl == 0x20 or ctl == 0x30) and level == 5 and len(data) >= off + 17:
+        # hot path: APS security with the link key / key-transport key, ext nonce
+        _, counter, src = _CTL_CNT_SRC.unpack_from(data, off)
+        aux = _make_aux(ctl >> 3 & 3, counter, src, None, 0)
+        end = off + 13
+        ctl |= 5
+        nonce = _NONCE.pack(src, counter, ctl)
+        aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
+    else:
+        aux, end = decode_aux_header(data, off)
+        src = aux.source
         if src is None:
-            raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
-    ctl = (data[off] & 0xF8) | level  # the receiver substitutes its own level
-    nonce = _NONCE.pack(src, aux.frame_counter, ctl)
-    aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
+            src = source
+            if src is None:
+                raise CodecError("aux.source", off, "no extended nonce and no source EUI-64 given")
+        ctl = (ctl & 0xF8) | level  # the receiver substitutes its own level
+        nonce = _NONCE.pack(src, aux.frame_counter, ctl)
+        aad = data[:off] + bytes((ctl,)) + data[off + 1:end]
     k = key if type(key) is bytes else _resolve(key, aux, off)
     if aux.key_id >= 2:
         k = _effective_key(k, aux.key_id)
+    if level == 5:
+        c = _ccm4.get(k)
+        if c is not None and len(data) - end >= 4:
+            try:
+                return aux, c.decrypt(nonce, data[end:], aad)
+            except InvalidTag:
+                raise CodecError("mic", len(data) - 4,
+                                 "MIC check failed (wrong key, nonce or corrupted frame)") from None
     return aux, _open(k, level, nonce, aad, data[end:], end)
 
 
