@@ -123,8 +123,10 @@ def test_against_scapy_zse_commands() -> None:
     assert encode_command(0x0700, C2S, "GetScheduledPrices", start_time=5,
                           number_of_events=3) == \
         bytes(ZCLPriceGetScheduledPrices(start_time=5, number_of_events=3))
+    # scapy's rate_label has no length octet of its own (a scapy gap): give it the ZCL
+    # octet string (length-prefixed) as raw bytes.
     scapy_price = ZCLPricePublishPrice(
-        provider_id=0x11223344, rate_label=b"Standard", issuer_event_id=9, current_time=100,
+        provider_id=0x11223344, rate_label=b"\x08Standard", issuer_event_id=9, current_time=100,
         unit_of_measure=0, currency=826, price_trailing_digit=0x51, number_of_price_tiers=0x21,
         start_time=90, duration_in_minutes=30, price=2734, price_ratio=0xFF,
         generation_price=0xFFFFFFFF, generation_price_ratio=0xFF,
