@@ -20,7 +20,7 @@ big-endian "as printed" value; the codec writes them little-endian as on the air
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from protocols.errors import CodecError
 from protocols.zigbee._fast import fast_constructor, fast_init

@@ -75,7 +75,6 @@ _CTL_CNT = struct.Struct("<BI")
 _CTL_CNT_SRC = struct.Struct("<BIQ")
 _CTL_CNT_SRC_SEQ = struct.Struct("<BIQB")
 _Q = struct.Struct("<Q")
-_I = struct.Struct("<I")
 
 KeyArg = Union[bytes, Callable[["AuxHeader"], Union[bytes, None]]]
 
