@@ -21,7 +21,7 @@ from protocols.ieee802154 import (
     PanIdConflictNotification, SuperframeSpec, ZigbeeBeaconPayload, ack_frame, association_request_frame,
     association_response_frame, beacon_frame, beacon_request_frame, coordinator_realignment_frame, data_frame,
     data_request_frame, decode_beacon, decode_command, decode_mac, decode_zigbee_beacon_payload,
-    disassociation_notification_frame, encode_ack, encode_beacon, encode_command, encode_mac,
+    disassociation_notification_frame, encode_ack, encode_beacon, encode_command, encode_data_frame, encode_mac,
     encode_zigbee_beacon_payload, fcs, fcs_table_driven, orphan_notification_frame,
 )
 
@@ -152,6 +152,22 @@ def test_matches_scapy_beacon_request():
     assert encode_mac(beacon_request_frame(3)) == ref
 
 
+_any_address = st.one_of(st.integers(0, 0xFFFF), st.integers(0x10000, 2**64 - 1))
+
+
+@given(st.integers(0, 255), _any_address, _any_address, st.integers(0, 0xFFFF), st.binary(max_size=80),
+       st.booleans(), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_encode_data_frame_fast_path(seq, dst, src, pan, payload, ack, pending):
+    try:
+        expected = encode_mac(data_frame(seq, pan, dst, src, payload, ack_request=ack, frame_pending=pending))
+    except CodecError:
+        with pytest.raises(CodecError):
+            encode_data_frame(seq, pan, dst, src, payload, ack_request=ack, frame_pending=pending)
+        return
+    assert encode_data_frame(seq, pan, dst, src, payload, ack_request=ack, frame_pending=pending) == expected
+
+
 # --- commands and beacon round trips ---------------------------------------------------------
 
 @pytest.mark.parametrize("command, raw", [
@@ -228,14 +244,19 @@ def test_reserved_and_unsupported_fcf(fcf):
 
 def test_encode_rejects_values_that_do_not_fit():
     with pytest.raises(CodecError) as info:
-        encode_mac(data_frame(1, PAN, 0x0000, 0x4B2A, b"x").__class__(
-            FRAME_DATA, seq=1, dst_mode=ADDR_SHORT, dst_pan=PAN, dst_addr=0x1FFFF, pan_id_compression=True,
-            src_mode=ADDR_SHORT, src_pan=PAN, src_addr=1))
+        encode_mac(MacFrame(FRAME_DATA, seq=1, dst_mode=ADDR_SHORT, dst_pan=PAN, dst_addr=0x1FFFF,
+                            pan_id_compression=True, src_mode=ADDR_SHORT, src_pan=PAN, src_addr=1))
     assert info.value.field == "dst_addr"
     with pytest.raises(CodecError):
         encode_mac(data_frame(1, PAN, 0, 1, bytes(120)))     # > aMaxPHYPacketSize
     with pytest.raises(CodecError):
         encode_mac(MacFrame(FRAME_DATA, dst_mode=1, dst_pan=1, dst_addr=1))
+    with pytest.raises(CodecError) as info:
+        encode_mac(MacFrame(FRAME_DATA, seq=256))
+    assert info.value.field == "seq"
+    with pytest.raises(CodecError) as info:
+        encode_mac(MacFrame(FRAME_DATA, dst_mode=ADDR_SHORT, dst_pan=None, dst_addr=1))
+    assert info.value.field == "dst_pan"
 
 
 # --- properties ------------------------------------------------------------------------------

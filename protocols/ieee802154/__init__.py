@@ -29,7 +29,7 @@ from protocols.ieee802154.commands import (
 from protocols.ieee802154.frames import (
     A_MAX_PHY_PACKET_SIZE, ADDR_EXTENDED, ADDR_NONE, ADDR_SHORT, BROADCAST_ADDRESS, BROADCAST_PAN_ID,
     FRAME_ACK, FRAME_BEACON, FRAME_COMMAND, FRAME_DATA, NO_SHORT_ADDRESS, MacFrame, ack_frame,
-    address_mode, data_frame, decode_mac, encode_ack, encode_mac, fcs, fcs_table_driven,
+    address_mode, data_frame, decode_mac, encode_ack, encode_data_frame, encode_mac, fcs, fcs_table_driven,
 )
 from protocols.ieee802154.mac import (
     CHANNEL_ACCESS_FAILURE, FRAME_TOO_LONG, INVALID_PARAMETER, NO_ACK, NO_BEACON, NO_DATA, SUCCESS,
@@ -41,7 +41,8 @@ __all__ = [
     "INVALID_PARAMETER", "NO_ACK", "NO_BEACON", "NO_DATA", "TRANSACTION_EXPIRED", "TRANSACTION_OVERFLOW",
     "A_MAX_PHY_PACKET_SIZE", "ADDR_EXTENDED", "ADDR_NONE", "ADDR_SHORT", "BROADCAST_ADDRESS",
     "BROADCAST_PAN_ID", "FRAME_ACK", "FRAME_BEACON", "FRAME_COMMAND", "FRAME_DATA", "NO_SHORT_ADDRESS",
-    "MacFrame", "ack_frame", "address_mode", "data_frame", "decode_mac", "encode_ack", "encode_mac", "fcs",
+    "MacFrame", "ack_frame", "address_mode", "data_frame", "decode_mac", "encode_ack", "encode_data_frame",
+    "encode_mac", "fcs",
     "fcs_table_driven",
     "ASSOCIATION_PAN_ACCESS_DENIED", "ASSOCIATION_PAN_AT_CAPACITY", "ASSOCIATION_SUCCESS",
     "CAP_ALLOCATE_ADDRESS", "CAP_ALTERNATE_PAN_COORDINATOR", "CAP_DEVICE_TYPE_FFD", "CAP_POWER_SOURCE_MAINS",

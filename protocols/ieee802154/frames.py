@@ -32,7 +32,7 @@ __all__ = [
     "ADDR_NONE", "ADDR_SHORT", "ADDR_EXTENDED",
     "BROADCAST_ADDRESS", "BROADCAST_PAN_ID", "NO_SHORT_ADDRESS", "A_MAX_PHY_PACKET_SIZE",
     "MacFrame", "encode_mac", "decode_mac", "fcs", "fcs_table_driven",
-    "address_mode", "data_frame", "ack_frame", "encode_ack",
+    "address_mode", "data_frame", "encode_data_frame", "ack_frame", "encode_ack",
 ]
 
 #: Frame Control frame-type values (802.15.4-2006 table 79).
@@ -366,9 +366,37 @@ def data_frame(seq: int, pan_id: int, dst_addr: int, src_addr: int, payload: byt
     """
     if dst_addr == BROADCAST_ADDRESS:
         ack_request = False
-    return MacFrame(FRAME_DATA, False, frame_pending, ack_request, True, 0, seq & 0xFF,
-                    address_mode(dst_addr), pan_id, dst_addr,
-                    address_mode(src_addr), pan_id, src_addr, payload)
+    return _make_frame(FRAME_DATA, False, frame_pending, ack_request, True, 0, seq & 0xFF,
+                       ADDR_SHORT if dst_addr <= 0xFFFF else ADDR_EXTENDED, pan_id, dst_addr,
+                       ADDR_SHORT if src_addr <= 0xFFFF else ADDR_EXTENDED, pan_id, src_addr, payload)
+
+
+def encode_data_frame(seq: int, pan_id: int, dst_addr: int, src_addr: int, payload: bytes, *,
+                      ack_request: bool = True, frame_pending: bool = False) -> bytes:
+    """Fast path: the PSDU of C{encode_mac(data_frame(...))} with the same arguments, without
+    building the L{MacFrame}.
+
+    @raise CodecError: as L{encode_mac}.
+    """
+    dst_mode = ADDR_SHORT if dst_addr <= 0xFFFF else ADDR_EXTENDED
+    src_mode = ADDR_SHORT if src_addr <= 0xFFFF else ADDR_EXTENDED
+    if dst_addr == BROADCAST_ADDRESS:
+        ack_request = False
+    fcf = (FRAME_DATA | _FCF_PAN_ID_COMPRESSION | (_FCF_ACK_REQUEST if ack_request else 0)
+           | (_FCF_PENDING if frame_pending else 0) | (dst_mode << 10) | (src_mode << 14))
+    plan = _DECODE_PLANS.get(fcf)
+    if plan is None:
+        plan = _plan_for(fcf)
+    try:
+        body = plan.struct.pack(fcf, seq & 0xFF, pan_id, dst_addr, src_addr) + payload
+    except (struct.error, TypeError):
+        return encode_mac(data_frame(seq, pan_id, dst_addr, src_addr, payload, ack_request=ack_request,
+                                     frame_pending=frame_pending))      # raises the precise CodecError
+    if len(body) > A_MAX_PHY_PACKET_SIZE - 2:
+        raise CodecError("payload", plan.header_len,
+                         f"MPDU of {len(body) + 2} bytes exceeds aMaxPHYPacketSize ({A_MAX_PHY_PACKET_SIZE})")
+    crc = crc_hqx(body.translate(_REFLECT), 0)
+    return body + bytes((_REFLECT[crc >> 8], _REFLECT[crc & 0xFF]))
 
 
 def ack_frame(seq: int, frame_pending: bool = False) -> MacFrame:

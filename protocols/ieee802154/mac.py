@@ -47,7 +47,7 @@ from protocols.ieee802154.commands import (
 )
 from protocols.ieee802154.frames import (
     ADDR_EXTENDED, ADDR_NONE, ADDR_SHORT, BROADCAST_ADDRESS, BROADCAST_PAN_ID, FRAME_ACK, FRAME_BEACON,
-    FRAME_COMMAND, FRAME_DATA, NO_SHORT_ADDRESS, MacFrame, data_frame, decode_mac, encode_ack, encode_mac,
+    FRAME_COMMAND, FRAME_DATA, NO_SHORT_ADDRESS, MacFrame, data_frame, decode_mac, encode_ack, encode_data_frame, encode_mac,
 )
 
 __all__ = [
@@ -312,7 +312,7 @@ class MacLayer:
                 encode_mac(template)
             else:
                 seq = self._next_dsn()
-                psdu = encode_mac(data_frame(seq, self.pan_id, dst_addr, src, payload, ack_request=ack_request))
+                psdu = encode_data_frame(seq, self.pan_id, dst_addr, src, payload, ack_request=ack_request)
         except CodecError as exc:
             status = FRAME_TOO_LONG if exc.field == "payload" else INVALID_PARAMETER
             self.clock.callLater(0, self.user.mcps_data_confirm, handle, status)
