@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from protocols.errors import CodecError
+from protocols.zcl._fast import fast_init
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_GLOBAL, ZclFrame)
 from protocols.zcl.types import DATA_TYPES, decode_value, encode_value
 
@@ -192,6 +193,7 @@ class ReadAttributes(_Command):
         return cls(tuple(_u16(payload, i) for i in range(0, n, 2)))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReadAttributeStatusRecord:
     """Read attribute status record: identifier, status and (on success) type and value."""
@@ -237,6 +239,7 @@ class ReadAttributesResponse(_Command):
 
 # --- Write Attributes ------------------------------------------------------------------------
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WriteAttributeRecord:
     """Write attribute record: identifier, data type and value."""
@@ -307,6 +310,7 @@ class WriteAttributesNoResponse(_Command):
         return cls(_decode_write_records(payload, cls.__name__))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WriteAttributeStatusRecord:
     """Write attribute status record; C{attribute_id} is C{None} in the single SUCCESS record
@@ -430,6 +434,7 @@ class ConfigureReporting(_Command):
         return cls(tuple(records))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AttributeStatusRecord:
     """Attribute status record of a Configure Reporting Response (ZCL 2.5.8.1); direction
@@ -474,6 +479,7 @@ class ConfigureReportingResponse(_Command):
 
 # --- Read Reporting Configuration ------------------------------------------------------------
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AttributeRecord:
     """Attribute record of Read Reporting Configuration: direction and identifier."""
@@ -554,6 +560,7 @@ class ReadReportingConfigurationResponse(_Command):
 
 # --- Report Attributes -----------------------------------------------------------------------
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AttributeReport:
     """Attribute report record: identifier, data type and value."""
@@ -617,6 +624,7 @@ class DiscoverAttributes(_Command):
         return cls(_u16(payload, 0), payload[2])
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AttributeInformation:
     """Attribute information of a Discover Attributes Response: identifier and data type."""
@@ -708,6 +716,7 @@ class DiscoverAttributesExtended(DiscoverAttributes):
     command_id: ClassVar[int] = 0x15
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ExtendedAttributeInformation:
     """Extended attribute information: identifier, data type and access control bits

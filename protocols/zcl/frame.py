@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocols.errors import CodecError
+from protocols.zcl._fast import fast_init
 
 __all__ = [
     "ZclFrame", "encode_zcl", "decode_zcl",
@@ -33,6 +34,7 @@ _DIRECTION = 0x08
 _DISABLE_DEFAULT_RESPONSE = 0x10
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ZclFrame:
     """One ZCL frame.
