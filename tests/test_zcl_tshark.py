@@ -642,15 +642,24 @@ def _canon(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def test_attribute_ids_and_names_match_wireshark(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def value_strings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[int, str]]:
+    """tshark's value strings (C{tshark -G values}) of the zbee_zcl* fields."""
+    d = tmp_path_factory.mktemp("ws_values")
     out = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True,
-                         env=dict(os.environ, WIRESHARK_CONFIG_DIR=str(tmp_path)),
-                         check=True, timeout=60).stdout
-    ws: dict[str, dict[int, str]] = {k: {} for k in _WS_ATTR_TABLES}
+                         env=dict(os.environ, WIRESHARK_CONFIG_DIR=str(d)),
+                         check=True, timeout=120).stdout
+    ws: dict[str, dict[int, str]] = {}
     for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 4 and parts[0] == "V" and parts[1] in ws:
-            ws[parts[1]][int(parts[2], 0)] = parts[3]
+        if line.startswith("V\tzbee_zcl"):
+            parts = line.split("\t")
+            if len(parts) == 4:
+                ws.setdefault(parts[1], {})[int(parts[2], 0)] = parts[3]
+    return ws
+
+
+def test_attribute_ids_and_names_match_wireshark(value_strings) -> None:
+    ws = {k: value_strings.get(k, {}) for k in _WS_ATTR_TABLES}
     mismatches, checked = [], 0
     for field, cluster in _WS_ATTR_TABLES.items():
         assert ws[field], f"no value strings for {field}"
@@ -669,3 +678,14 @@ def test_attribute_ids_and_names_match_wireshark(tmp_path) -> None:
                                   f"Wireshark {label!r}")
     assert not mismatches, "\n".join(mismatches)
     assert checked > 1000
+
+
+def test_command_ids_and_names_match_wireshark(value_strings) -> None:
+    tables = {f"zbee_zcl_se.{abbr}.cmd.srv_{d}.id": (cluster, 0 if d == "rx" else 1)
+              for abbr, cluster in (("met", METERING), ("price", PRICE))
+              for d in ("rx", "tx")}
+    ws = {k: value_strings[k] for k in tables}
+    for field, (cluster, direction) in tables.items():
+        ours = {i: _canon(c.name) for i, c in cluster.commands(direction).items()}
+        theirs = {i: _canon(n.replace("(s)", "s")) for i, n in ws[field].items()}
+        assert ours == theirs, field
