@@ -55,9 +55,8 @@ def fragment_frames(template: ApsFrame, asdu: bytes, max_block_size: int) -> lis
     """Return the APS data frames carrying C{asdu} in blocks, built from C{template}.
 
     The template gives addressing, cluster, profile, endpoints, counter and ack request;
-    its payload and fragmentation fields are replaced.  A single-block ASDU still uses
-    the extended header (fragmentation = 1, block count 1) only if it had to be split;
-    otherwise a plain frame is returned.
+    its payload and fragmentation fields are replaced.  An ASDU that fits in one block
+    comes back as a single unfragmented frame (no extended header).
     """
     blocks = split_asdu(asdu, max_block_size)
     if len(blocks) == 1:
