@@ -19,12 +19,13 @@ C2S, S2C = 0, 1
 
 
 def test_cluster_ids() -> None:
+    # han-zigbee-wireshark.md 4 (Wireshark's cluster table)
     assert {c.cluster_id: c.name for c in clusters().values()} == {
         0x0000: "Basic", 0x0003: "Identify", 0x000A: "Time", 0x0700: "Price",
-        0x0702: "Metering"}
+        0x0702: "Metering", 0x0704: "Tunneling", 0x0800: "KeyEstablishment"}
     assert get_cluster(0x0702) is METERING
     with pytest.raises(CodecError):
-        get_cluster(0x0704)
+        get_cluster(0x0705)
 
 
 # han-zigbee-wireshark.md 4.4 (names verified against tshark's value strings)
@@ -188,3 +189,42 @@ def test_codec_errors(call) -> None:
 
 def test_trailing_octets_from_newer_versions_are_ignored() -> None:
     assert decode_command(0x0702, C2S, 0x01, b"\x7b\x00\xaa") == {"endpoint_id": 0x7B}
+
+
+def test_tunneling_payloads_from_the_research_notes() -> None:
+    # 4.6: RequestTunnel: protocol (u8), manufacturer code (u16 LE), flow control (bool),
+    # max incoming transfer size (u16 LE); GB-HRGP is protocol 6.
+    wire = encode_command(0x0704, C2S, "RequestTunnel", protocol_id=6, manufacturer_code=0xFFFF,
+                          flow_control_support=False, maximum_incoming_transfer_size=1500)
+    assert wire == bytes.fromhex("06" "ffff" "00" "dc05")
+    assert encode_command(0x0704, S2C, "RequestTunnelResponse", tunnel_id=0, tunnel_status=0,
+                          maximum_incoming_transfer_size=1500) == bytes.fromhex("0000" "00"
+                                                                                 "dc05")
+    # TransferData: tunnel id + data; GB-HRGP GET is the single octet 0x01
+    assert encode_command(0x0704, C2S, "TransferData", tunnel_id=0, data=b"\x01") == \
+        b"\x00\x00\x01"
+    assert decode_command(0x0704, S2C, 0x01, b"\x00\x00\x02\x00\xdd") == {
+        "tunnel_id": 0, "data": b"\x02\x00\xdd"}
+    assert [c.name for c in get_cluster(0x0704).commands(C2S).values()] == [
+        "RequestTunnel", "CloseTunnel", "TransferData", "TransferDataError", "AckTransferData",
+        "ReadyData", "GetSupportedTunnelProtocols"]
+    assert [c.name for c in get_cluster(0x0704).commands(S2C).values()] == [
+        "RequestTunnelResponse", "TransferData", "TransferDataError", "AckTransferData",
+        "ReadyData", "SupportedTunnelProtocolsResponse", "TunnelClosureNotification"]
+
+
+def test_key_establishment_formats_from_the_research_notes() -> None:
+    ke = get_cluster(0x0800)
+    assert ke.attributes[0].name == "KeyEstablishmentSuite" and ke.attributes[0].default == 2
+    cert = bytes(74)
+    wire = encode_command(0x0800, C2S, 0x00, key_establishment_suite=2,
+                          ephemeral_data_generate_time=10, confirm_key_generate_time=20,
+                          identity=cert)
+    assert wire == bytes.fromhex("0200" "0a" "14") + cert
+    assert encode_command(0x0800, S2C, "TerminateKeyEstablishment", status_code=5, wait_time=2,
+                          key_establishment_suite=2) == bytes.fromhex("05" "02" "0200")
+    with pytest.raises(CodecError):
+        encode_command(0x0800, C2S, "ConfirmKeyDataRequest",
+                       secure_message_authentication_code=bytes(15))
+    with pytest.raises(CodecError):
+        decode_command(0x0800, S2C, 0x02, bytes(15))

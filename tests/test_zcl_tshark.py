@@ -23,7 +23,7 @@ from protocols.zcl import types as T
 from protocols.zcl.clusters import cluster_frame, encode_command
 from protocols.zcl.frame import ZclFrame, encode_zcl
 from protocols.zcl.foundation import Status, global_frame
-from protocols.zcl.se import BASIC, METERING, PRICE, TIME
+from protocols.zcl.se import BASIC, KEY_ESTABLISHMENT, METERING, PRICE, TIME, TUNNELING
 from protocols.zcl.server import AttributeServer, default_response
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
@@ -279,6 +279,57 @@ CAP.add("cancel_tariff", cluster_frame(PRC, S2C, "CancelTariff", 57, provider_id
         # labels the second field "Issuer Event ID".
         PRC, zbee_zcl_se__price__cmd__srv_tx__id=[0x0E], zbee_zcl_se__price__provider_id=[1],
         zbee_zcl_se__price__issuer_event_id=[3])
+
+# Tunneling (GB-HRGP) and Key Establishment, as the GSME and CH use them.
+TUN, KE = 0x0704, 0x0800
+CAP.add("request_tunnel", cluster_frame(TUN, C2S, "RequestTunnel", 60, dict(
+    protocol_id=6, manufacturer_code=0xFFFF, flow_control_support=False,
+    maximum_incoming_transfer_size=1500)), TUN,
+    zbee_zcl_se__tun__cmd__srv_rx__id=[0], zbee_zcl_se__tun__protocol_id=[6],
+    zbee_zcl_se__tun__manufacturer_code=[0xFFFF],
+    zbee_zcl_se__tun__flow_control_supported=[False],
+    zbee_zcl_se__tun__max_in_transfer_size=[1500])
+CAP.add("request_tunnel_rsp", cluster_frame(TUN, S2C, "RequestTunnelResponse", 60,
+                                            tunnel_id=0, tunnel_status=0,
+                                            maximum_incoming_transfer_size=1500), TUN,
+        zbee_zcl_se__tun__cmd__srv_tx__id=[0], zbee_zcl_se__tun__tunnel_id=[0],
+        zbee_zcl_se__tun__max_in_transfer_size=[1500])
+CAP.add("transfer_data_get", cluster_frame(TUN, C2S, "TransferData", 61, tunnel_id=0,
+                                           data=b"\x01"), TUN,
+        zbee_zcl_se__tun__cmd__srv_rx__id=[2], zbee_zcl_se__tun__tunnel_id=[0],
+        gbcs_tunnel__command=[1])
+CAP.add("ack_transfer_data", cluster_frame(TUN, S2C, "AckTransferData", 62, tunnel_id=3,
+                                           number_of_bytes_left=1200), TUN,
+        zbee_zcl_se__tun__cmd__srv_tx__id=[3], zbee_zcl_se__tun__tunnel_id=[3],
+        zbee_zcl_se__tun__octets_left=[1200])
+CAP.add("supported_protocols_rsp", cluster_frame(
+    TUN, S2C, "SupportedTunnelProtocolsResponse", 63, protocol_list_complete=True,
+    protocols=({"manufacturer_code": 0xFFFF, "protocol_id": 6},)), TUN,
+    zbee_zcl_se__tun__cmd__srv_tx__id=[5], zbee_zcl_se__tun__protocol_list_complete=[True],
+    zbee_zcl_se__tun__protocol_count=[1], zbee_zcl_se__tun__protocol_id=[6])
+# A suite-2 implicit certificate laid out as in han-zigbee-wireshark.md 4.2 (74 octets).
+CERT = (b"\x00" + bytes.fromhex("0102030405060708") + b"\x0d" + b"\x08"
+        + bytes.fromhex("5445535453454341") + bytes(5) + b"\xff\xff\xff\xff"
+        + bytes.fromhex("00124b00aabbccdd") + b"\x88" + bytes(range(37)))
+assert len(CERT) == 74
+CAP.add("ke_initiate", cluster_frame(KE, C2S, "InitiateKeyEstablishmentRequest", 70,
+                                     key_establishment_suite=2, ephemeral_data_generate_time=10,
+                                     confirm_key_generate_time=20, identity=CERT), KE,
+        zbee_zcl_se__ke__cmd__srv_rx__id=[0], zbee_zcl_se__ke__attr__suite=[2],
+        zbee_zcl_se__ke__init__ephemeral__time=[10], zbee_zcl_se__ke__init__confirm__time=[20],
+        zbee_zcl_se__ke__cert__curve=[0x0D], zbee_zcl_se__ke__cert__hash=[0x08],
+        zbee_zcl_se__ke__cert__subject=["00124b00aabbccdd"])
+CAP.add("ke_ephemeral_rsp", cluster_frame(KE, S2C, "EphemeralDataResponse", 71,
+                                          ephemeral_data=bytes(range(1, 38))), KE,
+        zbee_zcl_se__ke__cmd__srv_tx__id=[1],
+        zbee_zcl_se__ke__qev=[bytes(range(1, 38)).hex()])
+CAP.add("ke_confirm", cluster_frame(KE, C2S, "ConfirmKeyDataRequest", 72,
+                                    secure_message_authentication_code=bytes(range(16))), KE,
+        zbee_zcl_se__ke__cmd__srv_rx__id=[2], zbee_zcl_se__ke__macu=[bytes(range(16)).hex()])
+CAP.add("ke_terminate", cluster_frame(KE, S2C, "TerminateKeyEstablishment", 73,
+                                      status_code=6, wait_time=30, key_establishment_suite=2),
+        KE, zbee_zcl_se__ke__cmd__srv_tx__id=[3], zbee_zcl_se__ke__terminate__status=[6],
+        zbee_zcl_se__ke__terminate__wait__time=[30], zbee_zcl_se__ke__attr__suite=[2])
 
 # Every Metering command, both directions: (direction, name, our fields,
 # {wireshark field suffix: our field name or (our field name, transform)}).
@@ -682,10 +733,17 @@ def test_attribute_ids_and_names_match_wireshark(value_strings) -> None:
 
 def test_command_ids_and_names_match_wireshark(value_strings) -> None:
     tables = {f"zbee_zcl_se.{abbr}.cmd.srv_{d}.id": (cluster, 0 if d == "rx" else 1)
-              for abbr, cluster in (("met", METERING), ("price", PRICE))
+              for abbr, cluster in (("met", METERING), ("price", PRICE),
+                                    ("tun", TUNNELING), ("ke", KEY_ESTABLISHMENT))
               for d in ("rx", "tx")}
     ws = {k: value_strings[k] for k in tables}
     for field, (cluster, direction) in tables.items():
         ours = {i: _canon(c.name) for i, c in cluster.commands(direction).items()}
         theirs = {i: _canon(n.replace("(s)", "s")) for i, n in ws[field].items()}
         assert ours == theirs, field
+
+
+def test_tunneling_and_key_establishment(decoded: list) -> None:
+    _check(decoded, ["request_tunnel", "request_tunnel_rsp", "transfer_data_get",
+                     "ack_transfer_data", "supported_protocols_rsp", "ke_initiate",
+                     "ke_ephemeral_rsp", "ke_confirm", "ke_terminate"])

@@ -25,6 +25,7 @@ from protocols.zcl.types import DATA_TYPES, decode_value, encode_value
 
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
+    "FixedBytes",
     "CountedList", "Record", "get_cluster", "clusters", "encode_command", "decode_command",
     "cluster_frame",
 ]
@@ -61,6 +62,24 @@ class Rest:
 
     def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
         return bytes(data[offset:]), len(data)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedBytes:
+    """A field of exactly C{size} raw octets (e.g. a 16-octet MAC)."""
+    size: int
+
+    def encode(self, value: Any) -> bytes:
+        raw = bytes(value)
+        if len(raw) != self.size:
+            raise CodecError("value", 0, f"needs {self.size} octets, got {len(raw)}")
+        return raw
+
+    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
+        end = offset + self.size
+        if end > len(data):
+            raise CodecError("value", offset, f"truncated: need {self.size} octets")
+        return bytes(data[offset:end]), end
 
 
 def _as_codec(spec: "int | FieldCodec") -> FieldCodec:

@@ -1,0 +1,64 @@
+"""Tunneling cluster (0x0704).
+
+Implements ZigBee Smart Energy 1.4 (07-5356-19) Annex D.6, "Tunneling Cluster": attribute
+CloseTunnelTimeout and the commands RequestTunnel, CloseTunnel, TransferData,
+TransferDataError, AckTransferData, ReadyData, GetSupportedTunnelProtocols (client to server)
+and RequestTunnelResponse, TransferData, TransferDataError, AckTransferData, ReadyData,
+SupportedTunnelProtocolsResponse, TunnelClosureNotification (server to client).
+
+GB smart metering carries GBCS in TransferData with protocol 6, GB-HRGP (see
+L{protocols.hrgp}); the data field is the raw tunnelled octets.
+"""
+
+from __future__ import annotations
+
+from protocols.zcl import types as t
+from protocols.zcl.clusters import ClusterDef, CountedList, Record, Rest
+from protocols.zcl.se._util import attributes, cmd, commands
+
+__all__ = ["TUNNELING", "TUNNELING_CLUSTER_ID", "PROTOCOL_GB_HRGP", "TUNNEL_STATUS_SUCCESS",
+           "TUNNEL_STATUS_BUSY", "TUNNEL_STATUS_NO_MORE_TUNNEL_IDS",
+           "TUNNEL_STATUS_PROTOCOL_NOT_SUPPORTED", "TUNNEL_STATUS_FLOW_CONTROL_NOT_SUPPORTED"]
+
+TUNNELING_CLUSTER_ID = 0x0704
+
+#: ProtocolID of GB-HRGP, the GBCS tunnel protocol.
+PROTOCOL_GB_HRGP = 6
+
+# RequestTunnelResponse TunnelStatus values (D.6.2.4.1).
+TUNNEL_STATUS_SUCCESS = 0
+TUNNEL_STATUS_BUSY = 1
+TUNNEL_STATUS_NO_MORE_TUNNEL_IDS = 2
+TUNNEL_STATUS_PROTOCOL_NOT_SUPPORTED = 3
+TUNNEL_STATUS_FLOW_CONTROL_NOT_SUPPORTED = 4
+
+U8, U16 = t.UINT8, t.UINT16
+_ID = ("tunnel_id", U16)
+
+#: The Tunneling cluster definition.
+TUNNELING = ClusterDef(
+    TUNNELING_CLUSTER_ID, "Tunneling",
+    attributes([(0x0000, "CloseTunnelTimeout", U16, "r", 0xFFFF)]),
+    server_commands=commands(
+        cmd(0x00, "RequestTunnel", ("protocol_id", t.ENUM8), ("manufacturer_code", U16),
+            ("flow_control_support", t.BOOLEAN), ("maximum_incoming_transfer_size", U16)),
+        cmd(0x01, "CloseTunnel", _ID),
+        cmd(0x02, "TransferData", _ID, ("data", Rest())),
+        cmd(0x03, "TransferDataError", _ID, ("transfer_data_status", U8)),
+        cmd(0x04, "AckTransferData", _ID, ("number_of_bytes_left", U16)),
+        cmd(0x05, "ReadyData", _ID, ("number_of_octets_left", U16)),
+        cmd(0x06, "GetSupportedTunnelProtocols", ("protocol_offset", U8)),
+    ),
+    client_commands=commands(
+        cmd(0x00, "RequestTunnelResponse", _ID, ("tunnel_status", U8),
+            ("maximum_incoming_transfer_size", U16)),
+        cmd(0x01, "TransferData", _ID, ("data", Rest())),
+        cmd(0x02, "TransferDataError", _ID, ("transfer_data_status", U8)),
+        cmd(0x03, "AckTransferData", _ID, ("number_of_bytes_left", U16)),
+        cmd(0x04, "ReadyData", _ID, ("number_of_octets_left", U16)),
+        cmd(0x05, "SupportedTunnelProtocolsResponse", ("protocol_list_complete", t.BOOLEAN),
+            ("protocols", CountedList(Record((("manufacturer_code", U16),
+                                              ("protocol_id", t.ENUM8)))))),
+        cmd(0x06, "TunnelClosureNotification", _ID),
+    ),
+)
