@@ -51,7 +51,8 @@ def test_manufacturer_specific_header() -> None:
 def _aps(zcl: bytes) -> ZigbeeClusterLibrary:
     """Dissect ZCL octets with scapy inside an APS data frame (scapy needs the cluster)."""
     aps = ZigbeeAppDataPayload(frame_control=0, aps_frametype=0, delivery_mode=0,
-                               dst_endpoint=1, cluster=0x0702, profile=0x0109, src_endpoint=1, counter=1)
+                               dst_endpoint=1, cluster=0x0702, profile=0x0109,
+                               src_endpoint=1, counter=1)
     return ZigbeeAppDataPayload(bytes(aps) + zcl)[ZigbeeClusterLibrary]
 
 

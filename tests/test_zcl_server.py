@@ -229,6 +229,9 @@ def test_mirror_accepts_reports() -> None:
     quiet = global_frame(f.ReportAttributes((f.AttributeReport(0, T.UINT48, 1),)), 6, S2C,
                          disable_default_response=True)
     assert mirror.handle_report(quiet) is None and mirror.values[0] == 1
+    # handle() routes reports to a mirror whatever their direction
+    again = global_frame(f.ReportAttributes((f.AttributeReport(0, T.UINT48, 2),)), 8, S2C)
+    assert mirror.handle(again).command_id == 0x0B and mirror.values[0] == 2
     bad = ZclFrame(0, 0x0A, 7, b"\x00\x00\x25\x01", S2C)
     assert decode_global(0x0B, mirror.handle_report(bad).payload).status == \
         Status.MALFORMED_COMMAND

@@ -1,7 +1,8 @@
 """ZigBee Cluster Library (ZCL, 07-5123) for the emulated HAN: frame codec (L{frame}), data
 types (L{types}), profile-wide commands and status codes (L{foundation}), the cluster registry
 and generic cluster-command codec (L{clusters}), a sans-IO attribute server (L{server}), and the
-Smart Energy cluster definitions (L{se}: Basic, Identify, Time, Price, Metering).
+Smart Energy cluster definitions (L{se}: Basic, Identify, Time, Price, Metering, Tunneling,
+Key Establishment).
 
 Everything here is pure: bytes in, frozen dataclasses/dicts out; one exception type,
 L{protocols.errors.CodecError}, for anything malformed.

@@ -152,9 +152,14 @@ class AttributeServer:
         (a specific response or a Default Response) or C{None} when none is due.
 
         Frames travelling the other way (not addressed to this side of the cluster) and
-        response commands are ignored (C{None}). Cluster-specific frames are not handled
-        here: they get UNSUP_CLUSTER_COMMAND (devices handle theirs before calling this).
+        response commands are ignored (C{None}), except Report Attributes when the server
+        was built with C{accept_reports} (a mirror: see L{handle_report}).
+        Cluster-specific frames are not handled here: they get UNSUP_CLUSTER_COMMAND
+        (devices handle theirs before calling this).
         """
+        if self.accept_reports and frame.command_id == 0x0A and \
+                frame.frame_type == FRAME_TYPE_GLOBAL and frame.manufacturer_code is None:
+            return self.handle_report(frame)  # a mirror takes reports whatever the direction
         if frame.direction != self._direction_in:
             return None
         if frame.frame_type != FRAME_TYPE_GLOBAL:
