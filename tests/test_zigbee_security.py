@@ -205,3 +205,18 @@ def test_nwk_secure_round_trip_property(payload, counter, src):
     frame = NwkFrame(dst=0xFFFD, src=0x1234, seq=struct.unpack("B", payload[:1] or b"\0")[0], payload=payload)
     got, aux = unsecure_nwk(secure_nwk(frame, NWK_KEY, counter, src, 1), NWK_KEY)
     assert got.payload == payload and aux.frame_counter == counter and aux.source == src
+
+
+def test_unsecure_returns_every_header_field():
+    from dataclasses import replace
+
+    from protocols.zigbee.nwk import SourceRoute
+    nf = NwkFrame(dst=0x1234, src=0x5678, seq=0x9A, payload=b"p", radius=7, discover_route=1,
+                  dst_ieee=TC, src_ieee=DEV, multicast_control=3, source_route=SourceRoute(1, (0x1111, 0x2222)),
+                  end_device_initiator=True)
+    got, _ = unsecure_nwk(secure_nwk(nf, NWK_KEY, 1, DEV, 0), NWK_KEY)
+    assert got == replace(nf, security=True)
+    af = ApsFrame(aps.APS_FRAME_DATA, aps.APS_DELIVERY_UNICAST, 0x33, 0x0A, None, 0x0702, 0x0109, 0x0B,
+                  b"zcl", ack_request=True, fragmentation=aps.APS_FRAGMENTATION_FIRST, block_number=4)
+    got, _ = unsecure_aps(secure_aps(af, LINK, 2, DEV), LINK)
+    assert got == replace(af, security=True)
