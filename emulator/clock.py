@@ -39,6 +39,9 @@ _log = Logger()
 #: compact the heap only above this size (small heaps are cheap to leave dirty)
 _COMPACT_MIN = 64
 
+#: shared stand-in for the keyword arguments of a finished call (saves an allocation per call)
+_NO_KW: dict = {}
+
 
 @implementer(IDelayedCall)
 class VirtualDelayedCall:
@@ -91,7 +94,7 @@ class VirtualDelayedCall:
         self._entry = None
         self.func = None
         self.args = ()
-        self.kw = {}
+        self.kw = _NO_KW
         self._clock._dead_added()
 
     def reset(self, secondsFromNow: float) -> None:
@@ -118,7 +121,6 @@ class VirtualDelayedCall:
         return f"<VirtualDelayedCall {state} at {self.time!r} {name}>"
 
 
-@implementer(IReactorTime)
 @implementer(IReactorTime)
 class VirtualClock:
     """A deterministic virtual-time C{IReactorTime}: time only moves when driven.
@@ -281,7 +283,7 @@ class VirtualClock:
         func, args, kw = call.func, call.args, call.kw
         call.func = None
         call.args = ()
-        call.kw = {}
+        call.kw = _NO_KW
         self.calls_run += 1
         try:
             func(*args, **kw)
