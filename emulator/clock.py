@@ -155,6 +155,7 @@ class VirtualClock:
         self._seq = 0
         self._entries = 0   # entries in near + far (live, postponed or dead)
         self._dead = 0      # entries that no longer match their call
+        self._driving = False
         self.errors = 0
         self.calls_run = 0
 
@@ -285,20 +286,26 @@ class VirtualClock:
         call.args = ()
         call.kw = _NO_KW
         self.calls_run += 1
+        self._driving = True
         try:
             func(*args, **kw)
         except Exception:  # a call must never stop the clock
             self.errors += 1
             _log.failure("Unhandled error in virtual delayed call {func!r}", func=func)
+        finally:
+            self._driving = False
 
     def run_until(self, t: float) -> int:
         """Run every pending call due at or before C{t} (including calls they schedule), then
         set the time to C{t}.  Return the number of calls run.
 
         @raise ValueError: C{t} is before the current time.
+        @raise RuntimeError: called from inside a call running on this clock.
         """
         if not t >= self._now:
             raise ValueError(f"cannot run until {t!r}: the time is already {self._now!r}")
+        if self._driving:
+            raise RuntimeError("a call running on a VirtualClock cannot drive the clock")
         n = 0
         run = self._run
         while True:
@@ -338,7 +345,12 @@ class VirtualClock:
         return self.run_until(self._now + seconds)
 
     def step(self) -> bool:
-        """Run the next pending call (moving time to it).  Return C{False} if none was pending."""
+        """Run the next pending call (moving time to it).  Return C{False} if none was pending.
+
+        @raise RuntimeError: called from inside a call running on this clock.
+        """
+        if self._driving:
+            raise RuntimeError("a call running on a VirtualClock cannot drive the clock")
         entry = self._top()
         if entry is None:
             return False

@@ -123,6 +123,16 @@ def test_exceptions_are_counted_and_do_not_stop_the_run():
     assert clock.pending_count() == 0
 
 
+def test_a_call_cannot_drive_the_clock():
+    clock = VirtualClock()
+    clock.callLater(1, clock.advance, 1)
+    clock.callLater(1, clock.step)
+    after = []
+    clock.callLater(1, after.append, "still running")
+    clock.run_until(5)
+    assert clock.errors == 2 and after == ["still running"] and clock.seconds() == 5
+
+
 def test_get_delayed_calls_and_pending_count():
     clock = VirtualClock()
     calls = [clock.callLater(i, lambda: None) for i in range(10)]
