@@ -7,7 +7,7 @@ next instead of waiting.
 
 Why not C{twisted.internet.task.Clock}: it keeps a plain list and re-sorts it on every
 C{callLater}/C{reset}, which collapses at tens of thousands of pending timers (see
-C{python -m benchmarks.clock}).  L{VirtualClock} keeps a binary heap (C{heapq}) of
+C{python -m benchmarks.clock}).  L{VirtualClock} keeps binary heaps (C{heapq}) of
 C{(time, seq, call)} entries:
 
  - C{seq} is a monotonically increasing sequence number given on every (re)scheduling, so
@@ -15,7 +15,14 @@ C{(time, seq, call)} entries:
  - C{cancel} is lazy deletion: the entry stays in the heap but no longer matches its call; the
    dead entries are counted and the heap is compacted when more than half of it is dead;
  - C{reset}/C{delay} to a later time only update the call (the stale entry is re-pushed when it
-   reaches the top); to an earlier time they push a new entry and the old one becomes dead.
+   reaches the top); to an earlier time they push a new entry and the old one becomes dead;
+ - two levels keep the working heap small and cache-friendly with 100k+ timers: entries due in
+   the current time bucket (C{bucket_width} seconds) are in the "near" heap; later ones wait,
+   unsorted, in one list per bucket, and a heap of bucket numbers says which bucket comes next
+   (it is heapified when time reaches it).  With every call in one bucket this is a plain heap.
+
+A running call may schedule, cancel and reset calls but not drive the clock (C{run_until},
+C{advance}, C{step} raise C{RuntimeError} from inside a call).
 
 Exceptions raised by a call are logged through C{twisted.logger}, counted in
 L{VirtualClock.errors} and never stop the run or corrupt the heap.
@@ -24,7 +31,7 @@ L{VirtualClock.errors} and never stop the run or corrupt the heap.
 from __future__ import annotations
 
 import math
-from heapq import heapify, heappop, heappush, heapreplace
+from heapq import heapify, heappop, heappush
 from typing import Any, Callable
 
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
