@@ -46,6 +46,8 @@ _log = Logger()
 #: compact the heap only above this size (small heaps are cheap to leave dirty)
 _COMPACT_MIN = 64
 
+_INF = float("inf")
+
 #: shared stand-in for the keyword arguments of a finished call (saves an allocation per call)
 _NO_KW: dict = {}
 
@@ -176,10 +178,10 @@ class VirtualClock:
                   **kw: Any) -> VirtualDelayedCall:
         """Schedule C{callable(*args, **kw)} to run C{delay} seconds from now.
 
-        @raise ValueError: C{delay} is negative or not a number.
+        @raise ValueError: C{delay} is negative, infinite or not a number.
         """
-        if not delay >= 0.0:  # also catches NaN
-            raise ValueError(f"delay must be >= 0 seconds, got {delay!r}")
+        if not 0.0 <= delay < _INF:  # also catches NaN
+            raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
         seq = self._seq = self._seq + 1
         when = self._now + delay
         call = VirtualDelayedCall(self, when, seq, callable, args, kw)

@@ -179,6 +179,10 @@ def test_step_run_until_idle_limit_and_errors():
         clock.advance(-1)
     with pytest.raises(ValueError):
         clock.callLater(-0.1, tick)
+    with pytest.raises(ValueError):
+        clock.callLater(float("inf"), tick)
+    with pytest.raises(ValueError):
+        clock.callLater(float("nan"), tick)
 
 
 def test_twisted_helpers_work_on_it():
