@@ -276,7 +276,9 @@ def _entity_id(cert) -> str | None:
     for attr in cert.subject.get_attributes_for_oid(ObjectIdentifier("2.5.4.45")):
         v = attr.value
         if isinstance(v, (bytes, bytearray)):
-            return hexu(bytes(v))
+            v = bytes(v)
+            # BIT STRING content: the first octet counts the unused bits
+            return hexu(v[1:] if len(v) == 9 and v[0] == 0 else v)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
