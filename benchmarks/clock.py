@@ -101,34 +101,6 @@ def _measure_ours(args, gc_enabled: bool) -> float:
     return rate
 
 
-def _per_operation(args) -> None:
-    """Rates of single operations on VirtualClock with C{--pending} timers (GC on)."""
-    rng = random.Random(args.seed + 1)
-    vc = VirtualClock()
-    calls = _preload(vc, args.pending, rng)
-    n = min(50_000, args.pending // 2)
-    delays = [rng.random() * 1000.0 for _ in range(n)]
-    rates = {}
-    t0 = time.process_time()
-    for d in delays:
-        vc.callLater(d, _noop)
-    rates["callLater"] = n / (time.process_time() - t0)
-    victims = rng.sample(calls, 2 * n)
-    t0 = time.process_time()
-    for h in victims[:n]:
-        h.cancel()
-    rates["cancel"] = n / (time.process_time() - t0)
-    t0 = time.process_time()
-    for h, d in zip(victims[n:], delays):
-        h.reset(d)
-    rates["reset"] = n / (time.process_time() - t0)
-    before = vc.calls_run
-    t0 = time.process_time()
-    vc.advance(250.0)
-    rates["expiry (advance 250 s)"] = (vc.calls_run - before) / (time.process_time() - t0)
-    print("VirtualClock per operation: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items()))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.clock", description=__doc__.split("\n\n")[0])
     ap.add_argument("--pending", type=int, default=100_000, help="pending timers (default 100000)")
@@ -148,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     # ours again with the cyclic GC off: the scheduler's own cost (100k long-lived timers make
     # CPython's full collections expensive; a soak runner can tune gc thresholds or gc.freeze())
     _measure_ours(args, gc_enabled=False)
-    _per_operation(args)
 
     # baseline: twisted.internet.task.Clock, same workload, same random draws
     rng = random.Random(args.seed)
