@@ -217,7 +217,7 @@ class Gsme(HanDevice):
     def _configure_mirror(self) -> None:
         self._begin_work()
         frame = self.cluster_command(CLUSTER_METERING, DIRECTION_SERVER_TO_CLIENT, "ConfigureMirror",
-                                     issuer_event_id=utc_now(self.clock), reporting_interval=int(self.wake_interval),
+                                     issuer_event_id=utc_now(self.clock) & 0xFFFFFFFF, reporting_interval=int(self.wake_interval),
                                      mirror_notification_reporting=False, notification_scheme=0)
         self.request(0x0000, self.mirror_endpoint, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_configured)
 

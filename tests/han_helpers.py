@@ -1,0 +1,67 @@
+"""Helpers shared by the HAN integration tests: run an estate in virtual time, read captures
+back with tshark (someone else's dissectors are the judge of what is on the wire)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from emulator.clock import VirtualClock
+from emulator.estate import Estate
+from emulator.topology import parse_topology
+
+REPO = Path(__file__).resolve().parents[1]
+SINGLE_HOME = REPO / "topologies" / "single-home.yaml"
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+
+def topology_text(impairments: str = "{}", **device_overrides: str) -> str:
+    """The shipped single-home topology, with its impairments and extra device keys replaced.
+
+    C{device_overrides} maps a device name to YAML lines appended to that device entry.
+    """
+    text = SINGLE_HOME.read_text()
+    text = text.replace("impairments: {}", f"impairments: {impairments}", 1)
+    for name, extra in device_overrides.items():
+        marker = f"name: {name}\n"
+        assert marker in text, name
+        text = text.replace(marker, marker + "".join(f"        {line}\n" for line in extra.splitlines()), 1)
+    return text
+
+
+def run_estate(tmp_path: Path, text: str, seed: int, duration: float, *, pcap: bool = True,
+               before_run=None) -> Estate:
+    """Build and run a topology in virtual time; the capture and keys land in C{tmp_path}."""
+    topology = parse_topology(text, "test.yaml", seed)
+    clock = VirtualClock(start=topology.start_time)
+    estate = Estate(topology, clock, seed, pcap_path=str(tmp_path / "han.pcapng") if pcap else None,
+                    keys_path=str(tmp_path / "zigbee_pc_keys") if pcap else None)
+    estate.start()
+    if before_run is not None:
+        before_run(estate, clock)
+    clock.run_until(topology.start_time + duration)
+    estate.close()
+    return estate
+
+
+def tshark_fields(tmp_path: Path, fields: list[str], display_filter: str | None = None,
+                  pcap: Path | None = None, keys: Path | None = None) -> list[list[str]]:
+    """Rows of C{tshark -T fields} over the capture, decrypting with the exported key table."""
+    conf = tmp_path / "wireshark-conf"
+    conf.mkdir(exist_ok=True)
+    keys = keys if keys is not None else tmp_path / "zigbee_pc_keys"
+    if keys.exists():
+        shutil.copy(keys, conf / "zigbee_pc_keys")
+    args = ["tshark", "-n", "-r", str(pcap or tmp_path / "han.pcapng"), "-T", "fields", "-E", "separator=\t"]
+    for f in fields:
+        args += ["-e", f]
+    if display_filter:
+        args += ["-Y", display_filter]
+    env = dict(os.environ, WIRESHARK_CONFIG_DIR=str(conf))
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True, timeout=300).stdout
+    return [line.split("\t") for line in out.splitlines()]

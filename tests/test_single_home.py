@@ -1,0 +1,261 @@
+"""One dual-fuel home on the emulated HAN, judged by tshark's ZigBee / ZCL dissectors.
+
+The capture is written by the emulator, the key table too; what is on the wire is read
+back by Wireshark's own dissectors, so these tests check our frames against someone
+else's understanding of IEEE 802.15.4, ZigBee PRO security and the ZCL.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.han_helpers import SINGLE_HOME, needs_tshark, run_estate, topology_text, tshark_fields
+
+DURATION = 7200
+
+
+def _twistd(tmp_path: Path, name: str, seed: int, duration: int = DURATION) -> Path:
+    pcap = tmp_path / f"{name}.pcapng"
+    keys = tmp_path / f"{name}.keys"
+    proc = subprocess.run(
+        ["twistd", "-n", "--pidfile=", "smets", "--topology", str(SINGLE_HOME), "--virtual", "--duration",
+         str(duration), "--seed", str(seed), "--pcap", str(pcap), "--keys", str(keys)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return pcap
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> Path:
+    """The README's default run, through twistd, once for the module."""
+    tmp = tmp_path_factory.mktemp("default")
+    _twistd(tmp, "a", seed=1)
+    return tmp
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(default_run: Path) -> None:
+    """The same topology and seed give a byte-identical pcapng; another seed does not."""
+    again = _twistd(default_run, "again", seed=1)
+    other = _twistd(default_run, "other", seed=2)
+    first = (default_run / "a.pcapng").read_bytes()
+    assert again.read_bytes() == first
+    assert other.read_bytes() != first
+    assert (default_run / "again.keys").read_text() == (default_run / "a.keys").read_text()
+
+
+def test_key_file_format(default_run: Path) -> None:
+    """One zigbee_pc_keys row per key: network key and every install-code link key."""
+    rows = (default_run / "a.keys").read_text().splitlines()
+    assert len(rows) >= 4
+    for row in rows:
+        key, order, label = row.split(",")
+        assert key.startswith('"') and key.endswith('"') and len(key) == 34
+        int(key.strip('"'), 16)
+        assert order == '"Normal"'
+        assert label.startswith('"home-0001 ')
+
+
+@needs_tshark
+def test_capture_decodes_in_wireshark(default_run: Path) -> None:
+    """No malformed frame, no bad FCS; NWK and the Transport Key decrypt with the key file."""
+    tmp = default_run
+    pcap, keys = tmp / "a.pcapng", tmp / "a.keys"
+    rows = tshark_fields(tmp, ["frame.number", "wpan.fcs_ok", "_ws.malformed", "zbee_nwk.security",
+                               "zbee_aps.cmd.id", "frame.interface_name"], pcap=pcap, keys=keys)
+    assert len(rows) > 2000
+    assert all(r[1] == "1" for r in rows), "every frame has a correct FCS"
+    assert not [r for r in rows if r[2]], "no malformed frames"
+    assert {r[5] for r in rows} == {"home-0001-han"}
+    network_key = next(line.split(",")[0].strip('"') for line in keys.read_text().splitlines()
+                       if "network key" in line)
+    transport = tshark_fields(tmp, ["zbee_aps.cmd.key", "zbee_aps.cmd.key_type"], "zbee_aps.cmd.id == 0x05",
+                              pcap=pcap, keys=keys)
+    network = [r[0].replace(":", "").upper() for r in transport if r[1] == "0x01"]
+    assert network == [network_key] * 3, "each joiner got the network key"
+    app = {r[0].replace(":", "").upper() for r in transport if r[1] == "0x03"}
+    assert len(app) == 1 and app <= set(keys.read_text().replace('"', "").replace(",", " ").split()), \
+        "the IHD-ESME application link key went to both and is in the key file"
+    decrypted = tshark_fields(tmp, ["frame.number"], "zbee_nwk.security == 1 && zbee_aps", pcap=pcap, keys=keys)
+    secured = [r for r in rows if r[3] == "1"]
+    assert len(decrypted) == len(secured) > 1000, "every NWK-secured frame decrypts to an APS frame"
+
+
+@needs_tshark
+def test_capture_shows_the_home_working(default_run: Path) -> None:
+    """Associations, announces, IHD reads of ESME Metering with responses, GSME polls, mirror reports."""
+    tmp = default_run
+    pcap, keys = tmp / "a.pcapng", tmp / "a.keys"
+    assoc = tshark_fields(tmp, ["wpan.cmd", "wpan.assoc.status"], "wpan.cmd == 0x01 || wpan.cmd == 0x02",
+                          pcap=pcap, keys=keys)
+    assert sum(1 for r in assoc if r[0] == "0x01") == 3
+    assert [r[1] for r in assoc if r[0] == "0x02"] == ["0x00"] * 3
+    announces = tshark_fields(tmp, ["zbee_zdp.ext_addr"], "zbee_aps.zdp_cluster == 0x0013", pcap=pcap, keys=keys)
+    assert {r[0] for r in announces} == {"00:db:12:34:56:78:90:a0", "00:db:12:34:56:78:90:a1",
+                                         "00:db:12:34:56:78:90:a7"}
+    # IHD (..a7) -> ESME (..a0) Read Attributes on Metering, and the responses back
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013", pcap=pcap, keys=keys)}
+    ihd, esme, gsme = shorts["00:db:12:34:56:78:90:a7"], shorts["00:db:12:34:56:78:90:a0"], \
+        shorts["00:db:12:34:56:78:90:a1"]
+    reads = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_zcl.cmd.tsn"],
+                          "zbee_aps.cluster == 0x0702 && zbee_zcl.cmd.id == 0x00", pcap=pcap, keys=keys)
+    answers = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_zcl.cmd.tsn", "zbee_zcl_se.met.attr_id"],
+                            "zbee_aps.cluster == 0x0702 && zbee_zcl.cmd.id == 0x01", pcap=pcap, keys=keys)
+    ihd_reads = {r[2] for r in reads if (r[0], r[1]) == (ihd, esme)}
+    answered = {r[2] for r in answers if (r[0], r[1]) == (esme, ihd)}
+    assert len(ihd_reads) >= 250  # TSNs wrap at 256: ~720 reads in two hours use them all
+    assert answered >= ihd_reads
+    assert any("0x0000" in r[3] for r in answers), "CurrentSummationDelivered is read"
+    # GSME data polls (MAC Data Request) and mirror reports to the GPF about every 30 minutes
+    polls = tshark_fields(tmp, ["wpan.src16"], f"wpan.cmd == 0x04 && wpan.src16 == {gsme}", pcap=pcap, keys=keys)
+    assert len(polls) >= 10
+    mirror = tshark_fields(tmp, ["frame.time_relative", "zbee_nwk.src", "zbee_aps.dst"],
+                           "zbee_aps.cluster == 0x0702 && zbee_zcl.cmd.id == 0x0a", pcap=pcap, keys=keys)
+    times = [float(r[0]) for r in mirror if r[1] == gsme and r[1] != "0x0000"]
+    assert len(times) >= 4
+    gaps = [b - a for a, b in zip(times[1:], times[2:])]
+    assert gaps and all(abs(g - 1800) < 5 for g in gaps), gaps
+    # the mirror request / configure exchange happened
+    met_cmds = tshark_fields(tmp, ["zbee_zcl_se.met.cmd.srv_tx.id", "zbee_zcl_se.met.cmd.srv_rx.id"],
+                             "zbee_aps.cluster == 0x0702 && zbee_zcl.type == 1", pcap=pcap, keys=keys)
+    flat = Counter(x for r in met_cmds for x in r if x)
+    assert flat["0x01"] >= 2 and flat["0x08"] >= 1  # RequestMirror + Response, ConfigureMirror
+
+
+def test_whitelist_refusal(tmp_path: Path) -> None:
+    """A device missing from the CHF device log is refused at association and never joins."""
+    estate = run_estate(tmp_path, topology_text(ihd="whitelisted: false"), seed=5, duration=900)
+    nodes = estate.homes[0].nodes
+    assert nodes["ihd"].joined_at is None
+    assert nodes["ihd"].stack.network_key is None
+    assert nodes["esme"].joined_at is not None and nodes["gsme"].joined_at is not None
+    assert nodes["ch"].counts["join_denied"] >= 2  # it keeps trying, and keeps being refused
+    metric = estate.metrics.joins.labels("IHD", "denied")._value.get()
+    assert metric >= 2
+
+
+@needs_tshark
+def test_whitelist_refusal_on_the_wire(tmp_path: Path) -> None:
+    """tshark shows the refused attempts: Association Response with status PAN access denied."""
+    run_estate(tmp_path, topology_text(ihd="whitelisted: false"), seed=5, duration=300)
+    rows = tshark_fields(tmp_path, ["wpan.dst64", "wpan.assoc.status"], "wpan.cmd == 0x02")
+    denied = [r for r in rows if r[0] == "00:db:12:34:56:78:90:a7"]
+    assert denied and all(r[1] == "0x02" for r in denied)
+
+
+def test_wrong_install_code(tmp_path: Path) -> None:
+    """With a different install code in the device log the Transport Key does not decrypt: no join."""
+    estate = run_estate(tmp_path, topology_text(
+        ihd='registered_install_code: "000102030405060708090A0B0C0D0E0F"'), seed=6, duration=900)
+    ihd = estate.homes[0].nodes["ihd"]
+    assert ihd.joined_at is None and ihd.stack.network_key is None
+    assert ihd.counts["aps_mic"] >= 2  # the key-transport key derived from its own code fails the MIC
+    assert estate.metrics.joins.labels("IHD", "no_network_key")._value.get() >= 2
+    assert estate.homes[0].nodes["esme"].joined_at is not None
+
+
+@needs_tshark
+def test_wrong_install_code_on_the_wire(tmp_path: Path) -> None:
+    """The association succeeds and the TC sends the key, but the device never announces itself."""
+    run_estate(tmp_path, topology_text(ihd='registered_install_code: "000102030405060708090A0B0C0D0E0F"'),
+               seed=6, duration=300)
+    assoc = tshark_fields(tmp_path, ["wpan.dst64", "wpan.assoc.status"], "wpan.cmd == 0x02")
+    assert ["00:db:12:34:56:78:90:a7", "0x00"] in assoc
+    announces = tshark_fields(tmp_path, ["zbee_zdp.ext_addr"], "zbee_aps.zdp_cluster == 0x0013")
+    assert ["00:db:12:34:56:78:90:a7"] not in announces
+    assert ["00:db:12:34:56:78:90:a0"] in announces
+
+
+def test_lossy_han_retries_and_reads(tmp_path: Path) -> None:
+    """20 % loss on every radio path: MAC retries happen and the IHD still gets >= 90 % of its reads."""
+    estate = run_estate(tmp_path, topology_text("{loss: 0.2}"), seed=7, duration=3600, pcap=False)
+    nodes = estate.homes[0].nodes
+    ihd = nodes["ihd"]
+    assert estate.homes[0].medium.counts["loss"] > 500
+    assert sum(n.counts["tx_retry"] for n in nodes.values()) > 200
+    assert ihd.reads_sent >= 300
+    assert ihd.reads_answered >= 0.9 * ihd.reads_sent, ihd.describe()
+    assert nodes["gsme"].reports_acked >= 1
+
+
+@needs_tshark
+def test_lossy_han_retries_visible(tmp_path: Path) -> None:
+    """In the capture the same MAC sequence number is sent again when its ack was missing."""
+    run_estate(tmp_path, topology_text("{loss: 0.2}"), seed=7, duration=600)
+    rows = tshark_fields(tmp_path, ["wpan.src16", "wpan.seq_no", "frame.len"], "wpan.frame_type == 1")
+    seen = Counter((r[0], r[1], r[2]) for r in rows)
+    assert sum(1 for c in seen.values() if c > 1) > 20
+
+
+def test_malformed_frames_are_counted_and_dropped(tmp_path: Path) -> None:
+    """Garbage on the air (bad FCS, truncated, nonsense NWK) is counted; every node keeps working."""
+    from protocols.ieee802154.frames import data_frame, encode_mac
+
+    bad: list[bytes] = []
+
+    def inject(estate, clock) -> None:
+        medium = estate.homes[0].medium
+        rng = __import__("random").Random(99)
+        pan = estate.topology.homes[0].pan_id
+
+        def garbage(i: int = 0) -> None:
+            kind = i % 4
+            if kind == 0:
+                frame = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 120)))  # random bytes
+            elif kind == 1:
+                good = encode_mac(data_frame(rng.randrange(256), pan, 0xFFFF, 0x1234, b"\x08\x00" * 10))
+                frame = good[:-2] + bytes((good[-2] ^ 0xFF, good[-1]))  # bad FCS
+            elif kind == 2:
+                frame = encode_mac(data_frame(rng.randrange(256), pan, 0xFFFF, 0x1234, b"\x0a"))  # truncated NWK
+            else:
+                nwk = bytes(rng.randrange(256) for _ in range(40))
+                frame = encode_mac(data_frame(rng.randrange(256), pan, 0xFFFF, 0x1234, b"\x08\x02" + nwk))
+            bad.append(frame)
+            medium.inject(frame)
+            clock.callLater(7.3, garbage, i + 1)
+
+        clock.callLater(60.0, garbage)
+
+    estate = run_estate(tmp_path, topology_text(), seed=8, duration=1800, pcap=False, before_run=inject)
+    nodes = estate.homes[0].nodes
+    assert len(bad) > 200
+    totals = Counter()
+    for node in nodes.values():
+        totals.update(node.counts)
+    assert totals["rx_bad_fcs"] + totals["rx_malformed"] > 50
+    assert totals["malformed"] + totals["nwk_mic"] > 20
+    ihd = nodes["ihd"]
+    assert ihd.reads_answered >= 0.95 * ihd.reads_sent and ihd.reads_sent > 150
+    assert nodes["gsme"].reports_acked >= 1
+
+
+def test_metrics_exposed(tmp_path: Path) -> None:
+    """The Prometheus registry has frames, drops, joins and devices up, labelled by kind."""
+    estate = run_estate(tmp_path, topology_text("{loss: 0.05}"), seed=9, duration=600, pcap=False)
+    text = estate.metrics.render().decode()
+    assert 'smets_frames_sent_total{medium="han",node_kind="IHD"}' in text
+    assert 'smets_frames_received_total{medium="han",node_kind="ESME"}' in text
+    assert 'smets_frames_dropped_total{medium="han",reason="loss"}' in text
+    assert 'smets_joins_total{node_kind="GSME",outcome="joined"} 1.0' in text
+    assert 'smets_devices_up{node_kind="CH"} 1.0' in text
+
+
+def test_metrics_http_resource() -> None:
+    """/metrics renders the registry with the Prometheus content type on the reactor thread."""
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from emulator.metrics import Metrics, metrics_resource
+
+    metrics = Metrics()
+    metrics.frames_sent.labels("han", "CH").inc(3)
+    root = metrics_resource(metrics)
+    request = DummyRequest([b"metrics"])
+    page = root.getChildWithDefault(b"metrics", request)
+    body = page.render_GET(request)
+    assert b'smets_frames_sent_total{medium="han",node_kind="CH"} 3.0' in body
+    assert request.responseHeaders.getRawHeaders(b"content-type")[0].startswith(b"text/plain")
+
