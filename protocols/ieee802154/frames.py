@@ -86,9 +86,13 @@ def _make_fcs_table() -> tuple[int, ...]:
 _FCS_TABLE = _make_fcs_table()
 
 
-def fcs(data: bytes) -> int:
+def fcs(data: bytes, init: int = 0) -> int:
     """Return the 802.15.4 FCS of C{data}: ITU-T CRC-16 (CRC-16/KERMIT; reflected poly 0x8408,
     init 0, no final XOR).  Check value: C{fcs(b"123456789") == 0x2189}.
+
+    C{init} (a palindromic 16-bit value such as 0 or 0xFFFF) gives the other members of the
+    reflected CRC-CCITT family, e.g. the X.25 CRC of ZigBee install codes is
+    C{fcs(code, 0xFFFF) ^ 0xFFFF}.
 
     Computed by the table-driven C CRC of L{binascii.crc_hqx} (the unreflected CRC-16/XMODEM with
     the same polynomial) on bit-reversed bytes, then bit-reversing the 16-bit result - the
@@ -98,7 +102,7 @@ def fcs(data: bytes) -> int:
     """
     if not isinstance(data, (bytes, bytearray)):
         data = bytes(data)
-    crc = crc_hqx(data.translate(_REFLECT), 0)
+    crc = crc_hqx(data.translate(_REFLECT), init)
     return _REFLECT[crc >> 8] | (_REFLECT[crc & 0xFF] << 8)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from protocols.errors import CodecError
+from protocols.ieee802154.frames import fcs
 
 __all__ = [
     "BLOCK_SIZE",
@@ -107,25 +108,10 @@ def key_load_key(link_key: bytes) -> bytes:
     return hmac_mmo(link_key, b"\x02")
 
 
-def _crc16_x25_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_X25_TABLE = _crc16_x25_table()
-
-
 def install_code_crc(code: bytes) -> int:
-    """CRC-16/X.25 (poly 0x1021 reflected, init 0xFFFF, xorout 0xFFFF) of the code bytes."""
-    crc = 0xFFFF
-    for b in code:
-        crc = (crc >> 8) ^ _X25_TABLE[(crc ^ b) & 0xFF]
-    return crc ^ 0xFFFF
+    """CRC-16/X.25 (poly 0x1021 reflected, init 0xFFFF, xorout 0xFFFF) of the code bytes:
+    the same reflected CRC-CCITT as the 802.15.4 FCS, with another init and final XOR."""
+    return fcs(bytes(code), 0xFFFF) ^ 0xFFFF
 
 
 def append_install_code_crc(code: bytes) -> bytes:
