@@ -70,6 +70,7 @@ class Estate:
         self.metrics = metrics if metrics is not None else Metrics()
         self.errors: list[str] = []
         self.closed = False
+        self.start_time = clock.seconds()
         self._pcap_file: IO[bytes] | None = open(pcap_path, "wb") if pcap_path else None
         self.capture = PcapngWriter(self._pcap_file) if self._pcap_file else None
         self.keys = KeyFileWriter(open(keys_path, "w", encoding="ascii")) if keys_path else None

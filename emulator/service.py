@@ -70,7 +70,8 @@ class EmulationService(service.Service):
         self._options = options
         self._reactor = reactor
         self._estate = None
-        self._files: list = []
+        self._pacer = None
+        self._flushed = 0.0
         self.exit_code = 0
 
     def startService(self) -> None:  # noqa: N802
@@ -84,11 +85,11 @@ class EmulationService(service.Service):
         opts = self._options
         topology = opts["parsed-topology"]
         virtual = bool(opts["virtual"])
-        if virtual:
-            from emulator.clock import VirtualClock
-            clock = VirtualClock(start=topology.start_time)
-        else:
-            clock = self._reactor
+        from emulator.clock import VirtualClock
+        # Real time runs the same scheduler, slaved to the reactor's clock (L{_pace}): the
+        # sub-millisecond MAC timings (ack turnaround, ack wait, CSMA backoffs) then keep their
+        # exact order, which chains of reactor timers firing late would not.
+        clock = VirtualClock(start=topology.start_time if virtual else self._reactor.seconds())
         metrics = self._options.get("metrics-object") or Metrics()
         self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
                               pcap_path=opts["pcap"], keys_path=opts["keys"])
@@ -102,8 +103,10 @@ class EmulationService(service.Service):
                  dur=f", {duration:g} s" if duration else ", until stopped")
         if virtual:
             self._run_virtual(clock, clock.seconds() + duration, clock.seconds(), time.monotonic())
-        elif duration:
-            self._reactor.callLater(duration, self._finish)
+        else:
+            self._pace(clock)
+            if duration:
+                self._reactor.callLater(duration, self._finish)
 
     def _run_virtual(self, clock, end: float, begin: float, wall_start: float, last_report=None) -> None:
         # One slice of emulated time, then give the real reactor a turn.
@@ -130,7 +133,27 @@ class EmulationService(service.Service):
         else:
             self._reactor.callLater(0, self._run_virtual, clock, end, begin, wall_start, last_report)
 
+    def _pace(self, clock) -> None:
+        """Real-time mode: run the emulation up to the reactor's now, then sleep until the
+        next event is due (at most 0.1 s, so the run stays responsive to new work)."""
+        self._pacer = None
+        if self._estate is None or self._estate.closed:
+            return
+        now = self._reactor.seconds()
+        if now > clock.seconds():
+            clock.run_until(now)
+            self._estate.metrics.virtual_seconds.set(clock.seconds() - self._estate.start_time)
+        if self._estate.capture is not None and now - self._flushed >= 1.0:
+            self._estate.capture.flush()  # a live Wireshark sees frames within a second
+            self._flushed = now
+        nxt = clock.next_time()
+        wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - self._reactor.seconds()))
+        self._pacer = self._reactor.callLater(wait, self._pace, clock)
+
     def _finish(self) -> None:
+        if self._pacer is not None and self._pacer.active():
+            self._pacer.cancel()
+        self._pacer = None
         if self._estate is not None:
             summary = self._estate.close()
             for line in summary:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Protocol
 
 from protocols.errors import CodecError
 from protocols.ieee802154.commands import CAP_DEVICE_TYPE_FFD, CAP_RX_ON_WHEN_IDLE
+from protocols.ieee802154.frames import ADDR_SHORT
 from protocols.zigbee import aps as _aps
 from protocols.zigbee import nwk as _nwk
 from protocols.zigbee import zdo as _zdo
@@ -475,12 +476,13 @@ class ZigbeeStack:
                                                                       aux.frame_counter):
                 self._count("nwk_replay")
                 return
-            hop_eui = aux.source
-            self._learn(mac_frame.src_addr if isinstance(mac_frame.src_addr, int) and
-                        mac_frame.src_addr < 0x10000 else head.src, hop_eui if head.radius else None)
+            if mac_frame.src_mode == ADDR_SHORT:
+                self._learn(mac_frame.src_addr, aux.source)  # the previous hop secured it
         else:
+            # Unsecured NWK frames are accepted only by a joiner, and only to carry the APS
+            # Transport Key (itself APS-secured with the key-transport key): ZigBee PRO 4.6.3.
             frame = head
-            if self.joined and not self._unsecured_allowed(frame):
+            if self.joined or len(frame.payload) < 1 or frame.payload[0] & 0x03 != _aps.APS_FRAME_COMMAND:
                 self._count("nwk_unsecured")
                 return
         if frame.src_ieee is not None:
@@ -513,9 +515,6 @@ class ZigbeeStack:
             self._count("nwk_command")
             return
         self._aps_receive(frame, dst >= 0xFFF8)
-
-    def _unsecured_allowed(self, frame) -> bool:
-        return False
 
     def _broadcast_for_me(self, dst: int) -> bool:
         if dst == 0xFFFF:
