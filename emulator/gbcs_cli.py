@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,8 +33,6 @@ from typing import Any
 from protocols.errors import CodecError
 
 __all__ = ["main", "read_message"]
-
-_DEFAULT_ACB = "90B3D51F30000002"
 
 
 def read_message(arg: str) -> bytes:
@@ -71,32 +71,48 @@ def read_message(arg: str) -> bytes:
     raise CodecError("input", 0, "neither hex nor base64 of a GBCS message")
 
 
-def _crypto(keys: str | None, acb: str):
+def _crypto(keys: str | None, acb: str | None):
+    """A GbcsCrypto over the key store; the ACB is C{--acb}, else the store's one role-4 (ACB)
+    KA certificate, else the test PKI's ACB."""
     if not keys:
         return None
-    from protocols.gbcs.crypto import GbcsCrypto
+    from protocols.gbcs.crypto import DEFAULT_ACB_EUI, GbcsCrypto
     from protocols.gbcs.keystore import KeyStore, parse_eui
-    return GbcsCrypto(KeyStore(keys), parse_eui(acb))
+    store = KeyStore(keys)
+    if acb:
+        acb_eui = parse_eui(acb)
+    else:
+        found = store.euis_with_role(4, "ka")
+        acb_eui = found[0] if len(found) == 1 else DEFAULT_ACB_EUI
+    return GbcsCrypto(store, acb_eui)
 
 
-def _print_tree(value: Any, indent: int = 0, out=sys.stdout) -> None:
+def _typed_scalar(v: Any) -> str | None:
+    """C{{"type": T, "value": scalar}} (a DLMS/ZCL datum) printed on one line as C{T = value}."""
+    if isinstance(v, dict) and set(v) == {"type", "value"} and not isinstance(v["value"], (dict, list)):
+        return f"{v['type']} = {_scalar(v['value'])}"
+    return None
+
+
+def _print_tree(value: Any, indent: int = 0, out=None) -> None:
+    out = out or sys.stdout
     pad = "  " * indent
     if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(v, (dict, list)) and v:
-                print(f"{pad}{k}:", file=out)
-                _print_tree(v, indent + 1, out)
-            else:
-                print(f"{pad}{k}: {_scalar(v)}", file=out)
+        items = value.items()
     elif isinstance(value, list):
-        for i, v in enumerate(value):
-            if isinstance(v, (dict, list)) and v:
-                print(f"{pad}[{i}]", file=out)
-                _print_tree(v, indent + 1, out)
-            else:
-                print(f"{pad}[{i}] {_scalar(v)}", file=out)
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
     else:
         print(f"{pad}{_scalar(value)}", file=out)
+        return
+    for k, v in items:
+        line = _typed_scalar(v)
+        if line is not None:
+            print(f"{pad}{k}: {line}", file=out)
+        elif isinstance(v, (dict, list)) and v:
+            print(f"{pad}{k}:", file=out)
+            _print_tree(v, indent + 1, out)
+        else:
+            print(f"{pad}{k}: {_scalar(v)}", file=out)
 
 
 def _scalar(v: Any) -> str:
@@ -223,6 +239,7 @@ def _cmd_utrn(args: argparse.Namespace) -> int:
     return 0
 
 
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="smets gbcs", description="Decode, encode and check GBCS messages.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -251,7 +268,9 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--pennies", action="store_true", help="value is in pennies (default pounds)")
     u.set_defaults(func=_cmd_utrn)
     for sp in (d, e, c, u):
-        sp.add_argument("--acb", default=_DEFAULT_ACB, help="Access Control Broker EUI-64 (command MAC key)")
+        sp.add_argument("--acb", default=None,
+                        help="Access Control Broker EUI-64 whose KA key MACs commands "
+                             "(default: the key store's ACB certificate, role 04)")
     return p
 
 
@@ -262,7 +281,14 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:          # e.g. piped into head: not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,6 +40,8 @@ def test_lookups():
     assert store.public_key(0xABABABABABABABAB) is not None
     assert store.has_private_key(0x90B3D51F30010000, "pp-ka") and not store.has_private_key(0x90B3D51F30020000, "pp-ka")
     assert store.role(0x90B3D51F30000002) == 4 and store.role(0x90B3D51F30010000, "ds") == 2
+    assert store.euis_with_role(4, "ka") == [0x90B3D51F30000002]        # the ACB (subject OU=04)
+    assert store.role(0x00DB1234567890A0) is None                        # device certs: no OU
     assert store.private_key(0x0123456789ABCDEF) is None and store.public_key(0x0123456789ABCDEF) is None
 
 

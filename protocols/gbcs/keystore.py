@@ -168,6 +168,10 @@ class KeyStore:
                 return None
         return None
 
+    def euis_with_role(self, role: int, usage: str = "ka") -> list[int]:
+        """EUIs whose (usage) organisation certificate names remote-party C{role} (parses certificates)."""
+        return [eui for eui, u in self.entries() if u == usage and self.role(eui, usage) == role]
+
     # ------------------------------------------------------------------ making keys
 
     def add(self, eui: int, usage: str, *, private_key: ec.EllipticCurvePrivateKey | None = None,
