@@ -270,9 +270,8 @@ class GbcsCrypto:
         return self.derived_key(gs.originator, recipient, gs.originator, KDF_ENCRYPTION, counter, recipient)
 
     def payload_crypto(self, gs: GeneralSigning) -> "MessagePayloadCrypto":
-        """A L{PayloadCrypto} for the sensitive parts of C{gs}'s payload."""
-        lookup = self.encryption_key(gs)
-        return MessagePayloadCrypto(lookup.key, gcm_iv(gs.originator), lookup.reason)
+        """A L{PayloadCrypto} for the sensitive parts of C{gs}'s payload (key derived on first use)."""
+        return MessagePayloadCrypto(lambda: self.encryption_key(gs), gcm_iv(gs.originator))
 
     def signing_key(self, gs: GeneralSigning) -> ec.EllipticCurvePrivateKey | None:
         """The originator's DS private key (who signs, section 2.4), if held."""
@@ -286,34 +285,55 @@ class GbcsCrypto:
 class MessagePayloadCrypto:
     """The C{PayloadCrypto} of one message: AES-GCM with AAD C{31} and the message's IV.
 
-    C{decrypt}/C{encrypt} return C{None} when no key is available (L{reason} says why);
-    a tag that does not verify raises L{CodecError}.
+    The key is derived on first use (most payloads have no encrypted part).  C{decrypt} and
+    C{encrypt} return C{None} when no key is available (L{reason} says why); a tag that does
+    not verify raises L{CodecError}.
+
+    @param key: a L{DerivedKey}, C{None}, or a callable returning a L{KeyLookup} (lazy).
     """
 
-    __slots__ = ("_key", "_iv", "reason", "used")
+    __slots__ = ("_key", "_lookup", "_iv", "_reason", "used")
 
-    def __init__(self, key: DerivedKey | None, iv: bytes, reason: str = "") -> None:
-        self._key = key
+    def __init__(self, key, iv: bytes, reason: str = "") -> None:
+        if callable(key):
+            self._lookup, self._key = key, None
+        else:
+            self._lookup, self._key = None, key
         self._iv = iv
-        self.reason = reason
+        self._reason = reason
         #: set when a decrypt or encrypt was attempted (so callers know the payload had secrets)
         self.used = False
+
+    def _resolve(self) -> DerivedKey | None:
+        if self._lookup is not None:
+            lookup = self._lookup()
+            self._lookup = None
+            self._key, self._reason = lookup.key, lookup.reason
+        return self._key
 
     @property
     def has_key(self) -> bool:
         """True if this message's encryption key is available."""
-        return self._key is not None
+        return self._resolve() is not None
+
+    @property
+    def reason(self) -> str:
+        """Why no key is available ("" when it is)."""
+        self._resolve()
+        return self._reason
 
     def decrypt(self, blob: bytes) -> bytes | None:
         """Plaintext of ciphertext || 12-byte tag, or C{None} without a key."""
         self.used = True
-        if self._key is None:
+        key = self._resolve()
+        if key is None:
             return None
-        return self._key.decrypt(self._iv, blob, ENCRYPTION_AAD)
+        return key.decrypt(self._iv, blob, ENCRYPTION_AAD)
 
     def encrypt(self, plaintext: bytes) -> bytes | None:
         """ciphertext || 12-byte tag, or C{None} without a key."""
         self.used = True
-        if self._key is None:
+        key = self._resolve()
+        if key is None:
             return None
-        return self._key.encrypt(self._iv, plaintext, ENCRYPTION_AAD)
+        return key.encrypt(self._iv, plaintext, ENCRYPTION_AAD)

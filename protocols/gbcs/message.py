@@ -25,7 +25,7 @@ encoding (documented for C{smets gbcs encode}):
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from protocols.errors import CodecError
@@ -118,22 +118,46 @@ def verify_frame(frame: Frame, crypto: GbcsCrypto | None) -> Verification:
 
 # --------------------------------------------------------------------------- decode
 
-@dataclass(slots=True)
 class DecodedMessage:
     """A message decoded completely: framing, verification and payload tree.
 
     @ivar frame: the decoded framing (L{Frame}).
     @ivar verification: MAC / signature outcome.
     @ivar payload: the payload tree from the payload codec (C{None} if not decoded).
-    @ivar opaque: payload parts left undecoded (from C{payload_fully_decoded}).
-    @ivar encryption_detail: why encrypted parts could not be decrypted (missing key), or "".
     """
 
-    frame: Frame
-    verification: Verification
-    payload: dict | None
-    opaque: list[str] = field(default_factory=list)
-    encryption_detail: str = ""
+    __slots__ = ("frame", "verification", "payload", "_codec", "_crypto", "_opaque")
+
+    def __init__(self, frame: Frame, verification: Verification, payload: dict | None,
+                 codec: PayloadCodec | None = None, crypto: MessagePayloadCrypto | None = None) -> None:
+        self.frame = frame
+        self.verification = verification
+        self.payload = payload
+        self._codec = codec
+        self._crypto = crypto
+        self._opaque: list[str] | None = None
+
+    @property
+    def opaque(self) -> list[str]:
+        """Payload parts left undecoded (C{payload_fully_decoded}); computed on first use."""
+        if self._opaque is None:
+            if self.payload is None or self._codec is None:
+                self._opaque = []
+            else:
+                self._opaque = list(self._codec.payload_fully_decoded(self.payload))
+        return self._opaque
+
+    @property
+    def encryption_detail(self) -> str:
+        """Why encrypted parts could not be decrypted (a missing key), or ""."""
+        if not self.opaque:
+            return ""
+        pc = self._crypto
+        if pc is None:
+            return "no key store"
+        if pc.used and not pc.has_key:
+            return pc.reason
+        return ""
 
     def to_tree(self) -> dict:
         """The JSON-serialisable tree (see L{message_to_tree})."""
@@ -159,14 +183,7 @@ def decode_message(data: bytes, crypto: GbcsCrypto | None = None, *,
         tree = codec.decode_payload(gs.message_code, gs.cra_flag, gs.content, pc)
     except CodecError as e:
         raise e.nested("payload", frame.content_offset) from None
-    opaque = list(codec.payload_fully_decoded(tree))
-    detail = ""
-    if opaque:
-        if pc is None:
-            detail = "no key store"
-        elif pc.used and not pc.has_key:
-            detail = pc.reason
-    return DecodedMessage(frame, verification, tree, opaque, detail)
+    return DecodedMessage(frame, verification, tree, codec, pc)
 
 
 def _eui(value: int | None) -> str | None:
