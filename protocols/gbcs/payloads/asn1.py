@@ -47,8 +47,50 @@ def schema():
     global _SPEC
     if _SPEC is None:
         import asn1tools
-        _SPEC = asn1tools.compile_files(SCHEMA_PATH, codec="der")
+        spec = asn1tools.compile_files(SCHEMA_PATH, codec="der")
+        _guard_sequence_of(spec)
+        _SPEC = spec
     return _SPEC
+
+
+def _guard_sequence_of(spec) -> None:
+    """Make this spec's SEQUENCE OF decoders fail instead of looping.
+
+    asn1tools' DER SEQUENCE OF decoder does not advance when an element's tag does not
+    match (it returns a TAG_MISMATCH marker) and loops forever on such input.  Each
+    SEQUENCE OF instance of this compiled spec (not the library class) gets a decoder
+    that raises a DecodeError when an element makes no progress.
+    """
+    from asn1tools.codecs import DecodeError, der
+    from asn1tools.codecs.ber import TAG_MISMATCH
+
+    def make(inst):
+        def decode_content(data, offset, length):
+            decoded = []
+            end = offset + length
+            while offset < end:
+                element, new = inst.element_type.decode(data, offset)
+                if element is TAG_MISMATCH or new <= offset:
+                    raise DecodeError(f"{inst.name}: unexpected element at offset {offset}")
+                decoded.append(element)
+                offset = new
+            return decoded, offset
+        return decode_content
+
+    seen: set[int] = set()
+    stack = [t.type for t in spec.types.values()]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (der.SequenceOf, der.SetOf)):
+            obj.decode_content = make(obj)
+        for v in vars(obj).values():
+            if isinstance(v, der.Type):
+                stack.append(v)
+            elif isinstance(v, (list, tuple)):
+                stack.extend(x for x in v if isinstance(x, der.Type))
 
 
 _CMD, _RSP, _ALERT = "command", "response", "alert"
@@ -165,6 +207,21 @@ def _collect_forms(data: bytes, off: int, end: int, blobs: frozenset, forms: lis
         forms.append((k, ce - cs))
         if data[off] & 0x20:
             _collect_forms(data, cs, ce, blobs, forms, depth + 1)
+        off = ce
+
+
+def _check_structure(data: bytes, off: int, end: int, depth: int = 0) -> None:
+    """Check that C{data[off:end]} is a sequence of well-nested DER TLVs.
+
+    Run before asn1tools sees the bytes: its DER decoder can loop forever on SEQUENCE OF
+    contents whose element lengths overrun their parent.
+    """
+    if depth > 40:
+        raise CodecError("asn1", off, "nesting too deep")
+    while off < end:
+        _tag_end, _k, cs, ce = _read_tlv(data, off, end, "asn1")
+        if data[off] & 0x20:
+            _check_structure(data, cs, ce, depth + 1)
         off = ce
 
 
@@ -372,6 +429,9 @@ def decode_type(type_name: str, data: bytes) -> dict:
             raise CodecError(type_name, ce, "expected exactly one DER SEQUENCE")
         value = certificate_fields(data) if type_name == "Certificate" else _csr_fields(data)
         return {"asn1_type": type_name, "value": value, "length_encoding": "der"}
+    if not data:
+        raise CodecError(type_name, 0, "empty payload")
+    _check_structure(data, 0, len(data))
     spec = schema()
     try:
         decoded, length = spec.decode_with_length(type_name, data)
@@ -430,6 +490,9 @@ def decode(message_code: int, cra: int, data: bytes) -> dict:
 
     Tries the candidate types of the use case; falls back to a structural DER decode.
     """
+    if not data:
+        raise CodecError("asn1", 0, "empty payload")
+    _check_structure(data, 0, len(data))
     candidates = MESSAGE_TYPES.get(message_code, {}).get(_role(cra), ())
     errors = []
     for name in candidates:

@@ -389,13 +389,40 @@ def _decode_untagged(data: bytes, off: int, td: dict, field: str, depth: int) ->
             items.append(item)
         return {"type": "structure", "value": items}, off
     if tag == 0x01:
+        count = td["count"]
+        if count:
+            minsize = _td_min_size(td["element"])
+            if minsize == 0:
+                raise CodecError(field, off, "compact-array element of zero size")
+            if count * minsize > len(data) - off:
+                raise CodecError(field, off, f"truncated: {count} array elements described")
         items = []
-        for _ in range(td["count"]):
+        for _ in range(count):
             item, off = _decode_untagged(data, off, td["element"], field, depth + 1)
             items.append(item)
         return {"type": "array", "value": items}, off
     # every other type: same content encoding as the tagged form
     return _decode_value(tag, data, off, None, field, depth + 1)
+
+
+def _td_min_size(td: dict) -> int:
+    """Smallest number of content bytes an element of this type description can take."""
+    t = td["type"]
+    if t == "structure":
+        return sum(_td_min_size(m) for m in td["members"])
+    if t == "array":
+        return td["count"] * _td_min_size(td["element"]) if td["count"] else 0
+    tag = _NAME_TO_TAG[t]
+    st = _INT_TYPES.get(tag) or _FLOAT_TYPES.get(tag)
+    if st is not None:
+        return st.size
+    if tag in _FIXED_OCTETS:
+        return _FIXED_OCTETS[tag]
+    if tag in (0x00, 0xFF):
+        return 0
+    if tag == 0x03:
+        return 1
+    return 1  # length-prefixed types
 
 
 def _decode_compact_array(data: bytes, off: int, field: str, depth: int) -> tuple[dict, int]:
