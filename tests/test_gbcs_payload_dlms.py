@@ -202,3 +202,21 @@ def test_protected_data_is_recognised_in_responses():
             assert "'ciphertext'" in text
             assert encode_payload(tree) == payload
     assert found >= 2
+
+
+@needs_rtds
+def test_future_dated_dlms_alerts_describe_the_command_of_their_use_case():
+    # §4.1.4: octet-string 19 = message code + originator counter + COSEM attribute descriptor;
+    # the message code must be the use case of the RTDS folder (message_codes.tsv)
+    codes = {}
+    for line in (SHARED / "spec" / "message_codes.tsv").read_text().splitlines()[1:]:
+        parts = line.split("\t")
+        codes[parts[1].split()[0]] = int(parts[0], 16)
+    n = 0
+    for name, (code, cra, payload, _c) in _rtds("ECS*_8F6[67]_*ALERT*.HEX"):
+        tree = decode_payload(code, cra, payload)
+        fd = tree["alert"]["future_dated"]
+        assert fd["message_code"] == codes[name.split("_")[0]], name
+        assert 1000 <= fd["originator_counter"] < 2000 and fd["class_id"] in dlms.COSEM_CLASS_NAMES
+        n += 1
+    assert n >= 5

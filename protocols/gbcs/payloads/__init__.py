@@ -55,14 +55,68 @@ def decode_payload(message_code: int, cra: int, data: bytes,
     if not data:
         raise CodecError("payload", 0, "empty payload")
     if asn1.handles(message_code, cra, data):
-        return asn1.decode(message_code, cra, data)
-    first = data[0]
-    if first == 0x01 and len(data) >= 2 and data[1] == 0x09:
-        return gbz.decode_gbz(data, cra, message_code, crypto)
-    if first in (0xD9, 0xDA, 0x0F):
-        return dlms.decode_apdu(data, crypto)
-    # not DLMS/GBZ and no schema for this message code: structural DER
-    return asn1.decode(message_code, cra, data)
+        tree = asn1.decode(message_code, cra, data)
+    elif data[0] == 0x01 and len(data) >= 2 and data[1] == 0x09:
+        tree = gbz.decode_gbz(data, cra, message_code, crypto)
+    elif data[0] in (0xD9, 0xDA, 0x0F):
+        tree = dlms.decode_apdu(data, crypto)
+    else:
+        # not DLMS/GBZ and no schema for this message code: structural DER
+        tree = asn1.decode(message_code, cra, data)
+    if cra == 3:
+        _annotate_alert(tree, message_code)
+    return tree
+
+
+def _alert_name(code: int) -> str | None:
+    try:
+        from protocols.gbcs.catalogue import alert_name
+    except ImportError:  # pragma: no cover - the catalogue is optional for annotations
+        return None
+    try:
+        return alert_name(code)
+    except Exception:  # pragma: no cover - annotation only, never fail a decode
+        return None
+
+
+def _annotate_alert(tree: dict, message_code: int) -> None:
+    """Add readable alert fields (alert code name, §4.1.4 use-case data); encoders ignore them."""
+    code = None
+    if tree["kind"] == "gbz":
+        code = tree.get("alert_code")
+        if code is not None:
+            name = _alert_name(code)
+            if name:
+                tree["alert_name"] = name
+        return
+    if tree["kind"] == "asn1":
+        v = tree.get("value")
+        if isinstance(v, dict) and isinstance(v.get("alertCode"), int):
+            name = _alert_name(v["alertCode"])
+            if name:
+                tree["alert_name"] = name
+        return
+    body = tree.get("notification_body") or {}
+    members = body.get("value") if body.get("type") == "structure" else None
+    if (not members or len(members) < 2 or members[0].get("type") != "long-unsigned"
+            or members[1].get("type") != "octet-string"):
+        return
+    alert: dict = {"alert_code": members[0]["value"]}
+    name = _alert_name(members[0]["value"])
+    if name:
+        alert["alert_name"] = name
+    if "date_time" in members[1]:
+        alert["time_stamp"] = members[1]["date_time"]
+    if message_code == 0x00CC and len(members) == 3 and "value" in members[2] \
+            and len(members[2]["value"]) == 38:
+        raw = bytes.fromhex(members[2]["value"])
+        # §4.1.4: message code, originator counter, COSEM attribute descriptor
+        alert["future_dated"] = {
+            "message_code": int.from_bytes(raw[0:2], "big"),
+            "originator_counter": int.from_bytes(raw[2:10], "big"),
+            "class_id": int.from_bytes(raw[10:12], "big"),
+            "obis": dlms.obis_to_str(raw[12:18]), "attribute_id": raw[18]}
+    tree["alert"] = alert
 
 
 def encode_payload(tree: dict, crypto: PayloadCrypto | None = None) -> bytes:

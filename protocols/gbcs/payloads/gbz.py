@@ -193,10 +193,13 @@ def decode_gbz(data: bytes, cra: int = 1, message_code: int | None = None,
         tree["time_stamp"] = ts
         tree["time_stamp_iso"] = gbz_time_to_iso(ts)
         off = e
-        if message_code == _FUTURE_DATED_ALERT and count:
+        # use-case data of the special alerts (§4.2); the component count byte is kept
+        # as sent but does not describe them
+        rest = len(data) - off
+        if message_code == _FUTURE_DATED_ALERT and rest:
             tree["future_dated_alert"], off = _dec_future_dated(data, off)
             count = 0
-        elif message_code == _FIRMWARE_RECEIPT_ALERT and count:
+        elif message_code == _FIRMWARE_RECEIPT_ALERT and rest:
             e = _need(data, off, 2, "firmware_receipt")
             if data[off] != 0x09:
                 raise CodecError("firmware_receipt", off, "expected octet-string tag 0x09")
@@ -205,10 +208,9 @@ def decode_gbz(data: bytes, cra: int = 1, message_code: int | None = None,
             tree["calculated_manufacturer_image_hash"] = hexu(data[e:stop])
             off = stop
             count = 0
-        elif message_code == _METER_INTEGRITY_ALERT and count:
-            e = _need(data, off, 2, "meter_integrity_other_information")
+        elif message_code == _METER_INTEGRITY_ALERT and rest == 2:
             tree["other_information"] = _BE16.unpack_from(data, off)[0]
-            off = e
+            off += 2
             count = 0
     comps = []
     for i in range(count):
