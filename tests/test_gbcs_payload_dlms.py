@@ -220,3 +220,12 @@ def test_future_dated_dlms_alerts_describe_the_command_of_their_use_case():
         assert 1000 <= fd["originator_counter"] < 2000 and fd["class_id"] in dlms.COSEM_CLASS_NAMES
         n += 1
     assert n >= 5
+
+
+def test_builders_reproduce_the_ecs12_vector():
+    cmd = dlms.access_request(
+        2, [dlms.access_request_item("set", 1, "0-0:94.44.3.2", 2)],
+        [dlms.octet_string(bytes.fromhex("07DF0105FF000000008000FF"))])
+    assert encode_payload(cmd) == ECS12_CMD
+    rsp = dlms.access_response(2, [dlms.make_data("null-data")], [("set", 0)])
+    assert encode_payload(rsp) == ECS12_RSP

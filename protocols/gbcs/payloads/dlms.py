@@ -22,6 +22,7 @@ annotations for readers (e.g. C{"date_time"} for 12-byte octet-strings).
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from typing import Any
@@ -34,7 +35,8 @@ __all__ = [
     "DATA_TAGS", "COSEM_CLASS_NAMES", "COSEM_OBJECT_NAMES", "DATA_ACCESS_RESULT",
     "ACTION_RESULT", "decode_data", "encode_data", "data_from_bytes", "data_to_bytes",
     "decode_apdu", "encode_apdu", "obis_to_str", "obis_from_str", "format_dlms_date_time",
-    "SECURITY_HEADER",
+    "SECURITY_HEADER", "make_data", "structure", "array", "octet_string",
+    "access_request_item", "access_request", "access_response", "data_notification",
 ]
 
 #: security control byte + invocation counter preceding encrypted GBCS parts (§2.3).
@@ -172,6 +174,7 @@ def obis_from_str(s: Any, field: str = "obis") -> bytes:
         raise CodecError(field, 0, f"invalid OBIS code {s!r}") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def format_dlms_date_time(b: bytes) -> str:
     """Readable form of a 12-byte DLMS date-time (wildcards shown as C{*}); annotation only."""
     year = (b[0] << 8) | b[1]
@@ -782,3 +785,75 @@ def encode_apdu(tree: dict, crypto=None) -> bytes:
         raise
     except (KeyError, TypeError, ValueError, struct.error, AttributeError) as e:
         raise CodecError("apdu", 0, f"cannot encode DLMS tree: {e!r}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# builders (for devices and the DSP building DLMS payloads)
+
+def make_data(type_name: str, value: Any = None) -> dict:
+    """A C{Data} node, e.g. C{make_data("double-long-unsigned", 1000)}."""
+    if type_name not in _NAME_TO_TAG:
+        raise CodecError("data", 0, f"unknown Data type {type_name!r}")
+    if type_name in ("null-data", "dont-care"):
+        return {"type": type_name}
+    return {"type": type_name, "value": value}
+
+
+def structure(*members: dict) -> dict:
+    """A C{structure} node of the given member nodes."""
+    return {"type": "structure", "value": list(members)}
+
+
+def array(*items: dict) -> dict:
+    """An C{array} node of the given item nodes."""
+    return {"type": "array", "value": list(items)}
+
+
+def octet_string(raw: bytes) -> dict:
+    """An C{octet-string} node holding C{raw}."""
+    return {"type": "octet-string", "value": hexu(raw)}
+
+
+def access_request_item(kind: str, class_id: int, obis: str, item_id: int,
+                        access_selector: int | None = None,
+                        access_parameters: dict | None = None) -> dict:
+    """One Access-Request-Specification: C{kind} is get, set, action, get-with-selection
+    or set-with-selection; C{item_id} is the attribute (or method) id."""
+    choice = f"access-request-{kind}"
+    if choice not in _REQ_CHOICE_IDS:
+        raise CodecError("access_request_specification", 0, f"unknown kind {kind!r}")
+    spec: dict[str, Any] = {"choice": choice, "class_id": class_id, "obis": obis,
+                            ("method_id" if kind == "action" else "attribute_id"): item_id}
+    if kind.endswith("with-selection"):
+        spec["access_selector"] = access_selector
+        spec["access_parameters"] = access_parameters
+    return spec
+
+
+def access_request(originator_counter: int, specs: list[dict], data: list[dict]) -> dict:
+    """An Access-Request tree; the invoke id follows the GBCS rule (0x20 + counter low 24 bits)."""
+    return {"kind": "dlms", "apdu": "Access-Request",
+            "long_invoke_id_and_priority": 0x20000000 | (originator_counter & 0xFFFFFF),
+            "date_time": "", "access_request_specification": specs,
+            "access_request_list_of_data": data}
+
+
+def access_response(originator_counter: int, data: list[dict],
+                    results: list[tuple[str, int]]) -> dict:
+    """An Access-Response tree; C{results} are (get|set|action, result code) pairs."""
+    specs = []
+    for kind, result in results:
+        table = ACTION_RESULT if kind == "action" else DATA_ACCESS_RESULT
+        specs.append({"choice": f"access-response-{kind}", "result": result,
+                      "result_name": table.get(result, "unknown")})
+    return {"kind": "dlms", "apdu": "Access-Response",
+            "long_invoke_id_and_priority": 0x20000000 | (originator_counter & 0xFFFFFF),
+            "date_time": "", "access_request_specification": None,
+            "access_response_list_of_data": data, "access_response_specification": specs}
+
+
+def data_notification(originator_counter: int, body: dict) -> dict:
+    """A Data-Notification (alert) tree with the given notification body."""
+    return {"kind": "dlms", "apdu": "Data-Notification",
+            "long_invoke_id_and_priority": 0x20000000 | (originator_counter & 0xFFFFFF),
+            "date_time": "", "notification_body": body}
