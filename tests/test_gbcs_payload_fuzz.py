@@ -7,7 +7,9 @@ JSON-serialisable and re-encode to exactly the input bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -85,9 +87,32 @@ def mutated(draw, kind: str):
     return code, draw(st.sampled_from([cra, 1, 2, 3])), bytes(data)
 
 
+class DecoderHang(BaseException):
+    """Raised by the time limit (a BaseException so no codec's except clause hides it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Turn a decoder that never finishes into a failure instead of a hung test run."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum, frame):
+        raise DecoderHang(f"decoder still running after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _check(code: int, cra: int, data: bytes) -> None:
     try:
-        tree = decode_payload(code, cra, data)
+        with _time_limit(5):
+            tree = decode_payload(code, cra, data)
     except CodecError:
         return
     text = json.dumps(tree)

@@ -61,7 +61,7 @@ def _guard_sequence_of(spec) -> None:
     SEQUENCE OF instance of this compiled spec (not the library class) gets a decoder
     that raises a DecodeError when an element makes no progress.
     """
-    from asn1tools.codecs import DecodeError, der
+    from asn1tools.codecs import BaseType, DecodeError, der
     from asn1tools.codecs.ber import TAG_MISMATCH
 
     def make(inst):
@@ -87,10 +87,12 @@ def _guard_sequence_of(spec) -> None:
         if isinstance(obj, (der.SequenceOf, der.SetOf)):
             obj.decode_content = make(obj)
         for v in vars(obj).values():
-            if isinstance(v, der.Type):
+            if isinstance(v, BaseType):
                 stack.append(v)
             elif isinstance(v, (list, tuple)):
-                stack.extend(x for x in v if isinstance(x, der.Type))
+                stack.extend(x for x in v if isinstance(x, BaseType))
+            elif isinstance(v, dict):
+                stack.extend(x for x in v.values() if isinstance(x, BaseType))
 
 
 _CMD, _RSP, _ALERT = "command", "response", "alert"
