@@ -15,7 +15,6 @@ from typing import IO
 from twisted.logger import Logger
 
 from emulator.metrics import Metrics
-from emulator.rng import derive_rng
 from emulator.topology import HomeSpec, Topology
 from tap.wireshark import KeyFileWriter
 

@@ -7,16 +7,13 @@ files (DCC), and A-XDR encodings written from the DLMS Green Book type table.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import decode_payload, dlms, encode_payload
+from tests.gbcs_helpers import RTDS, SHARED, needs_rtds, split_rtds
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-needs_rtds = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
 
 # GBCS notes §8.4: ECS12 command/response payloads (set IC1 0-0:94.44.3.2 attr 2 := date-time
 # 2015-01-05; response: one null data, set-result success)
@@ -24,27 +21,7 @@ ECS12_CMD = bytes.fromhex("D920000002000102000100005E2C03020201090C07DF0105FF000
 ECS12_RSP = bytes.fromhex("DA2000000200000100010200")
 
 
-def _split(hexstr: str) -> tuple[int, int, bytes, int]:
-    """(message_code, cra, payload, originator counter) of an RTDS message (§1.2/§1.3)."""
-    b = bytes.fromhex(hexstr.strip())
-
-    def ln(i):
-        x = b[i]
-        if x < 0x80:
-            return x, i + 1
-        return int.from_bytes(b[i + 1:i + 1 + (x & 0x7F)], "big"), i + 1 + (x & 0x7F)
-    i = 0
-    if b[0] == 0xDD:
-        _, i = ln(7)
-        i += 5
-    cra, counter = b[i + 2], int.from_bytes(b[i + 3:i + 11], "big")
-    i += 1 + 10 + 9 + 9
-    i += 1 + b[i]
-    n, i = ln(i)
-    code = int.from_bytes(b[i:i + 2], "big")
-    i += n
-    n, i = ln(i)
-    return code, cra, b[i:i + n], counter
+_split = split_rtds
 
 
 def _rtds(pattern: str) -> list[tuple[str, tuple]]:

@@ -8,38 +8,18 @@ message_codes.tsv), and ZCL/ZSE encodings written from the ZSE 1.4 field tables.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import decode_payload, encode_payload, gbz, zcl_commands
+from tests.gbcs_helpers import RTDS, SHARED, needs_rtds, split_rtds
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
 MESSAGE_CODES = SHARED / "spec" / "message_codes.tsv"
-needs_rtds = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
+
 
 def _split(hexstr: str) -> tuple[int, int, bytes]:
-    b = bytes.fromhex(hexstr.strip())
-
-    def ln(i):
-        x = b[i]
-        if x < 0x80:
-            return x, i + 1
-        return int.from_bytes(b[i + 1:i + 1 + (x & 0x7F)], "big"), i + 1 + (x & 0x7F)
-    i = 0
-    if b[0] == 0xDD:
-        _, i = ln(7)
-        i += 5
-    cra = b[i + 2]
-    i += 1 + 10 + 9 + 9
-    i += 1 + b[i]
-    n, i = ln(i)
-    code = int.from_bytes(b[i:i + 2], "big")
-    i += n
-    n, i = ln(i)
-    return code, cra, b[i:i + n]
+    return split_rtds(hexstr)[:3]
 
 
 def _rtds(pattern: str):

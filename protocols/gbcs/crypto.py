@@ -24,7 +24,6 @@ originator, counter, recipient); only C{cryptography} does the maths.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature, InvalidTag

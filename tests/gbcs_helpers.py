@@ -1,0 +1,42 @@
+"""Where the shared DCC reference data is, and a framing-independent splitter for it.
+
+CI clones the repository with C{shared/} beside it; tests that need the RTDS files skip
+cleanly when it is absent.  L{split_rtds} is deliberately a second, minimal reading of the
+GBCS framing (gbcs-wire-format.md 1.2/1.3), independent of L{protocols.gbcs.framing}, so the
+payload tests do not depend on the code they are not testing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+RTDS = SHARED / "rtds" / "RTDS-4.5.0"
+KEYSTORE = SHARED / "rtds" / "keystore"
+needs_rtds = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
+
+
+def split_rtds(hexstr: str) -> tuple[int, int, bytes, int]:
+    """(message code, CRA flag, payload, originator counter) of one RTDS message in hex."""
+    b = bytes.fromhex(hexstr.strip())
+
+    def length(i: int) -> tuple[int, int]:
+        x = b[i]
+        if x < 0x80:
+            return x, i + 1
+        return int.from_bytes(b[i + 1:i + 1 + (x & 0x7F)], "big"), i + 1 + (x & 0x7F)
+
+    i = 0
+    if b[0] == 0xDD:
+        _, i = length(7)
+        i += 5
+    cra, counter = b[i + 2], int.from_bytes(b[i + 3:i + 11], "big")
+    i += 1 + 10 + 9 + 9
+    i += 1 + b[i]
+    n, i = length(i)
+    code = int.from_bytes(b[i:i + 2], "big")
+    i += n
+    n, i = length(i)
+    return code, cra, b[i:i + n], counter
