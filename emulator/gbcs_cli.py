@@ -53,6 +53,9 @@ def read_message(arg: str) -> bytes:
             return raw
     else:
         text = arg
+        if "." in arg:
+            # neither hex nor base64 has a dot: it names a file, so say so rather than "not hex"
+            raise CodecError("input", 0, f"no such file: {arg}")
     compact = "".join(text.split())
     try:
         data = bytes.fromhex(compact)
