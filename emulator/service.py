@@ -6,9 +6,9 @@ its own HAN medium) and, with C{--metrics-port}, a C{/metrics} web server on loo
 With C{--virtual} the run happens in virtual time: a heap-based scheduler
 (L{emulator.clock.VirtualClock}) jumps from event to event as fast as the CPU allows,
 in slices between which the real reactor stays responsive (metrics, signals); when the
-C{--duration} is reached the capture is closed and the process exits 0.  Without it the
-reactor's own clock drives the same code in real time until stopped (or for
-C{--duration} seconds when given).
+C{--duration} is reached the capture is closed and the process exits 0 (1 if any scheduled
+call raised: that is a bug, and its traceback is in the log).  Without it the same scheduler
+is paced by the reactor's clock, in real time, until stopped (or for C{--duration} seconds).
 """
 
 from __future__ import annotations
@@ -159,6 +159,8 @@ class EmulationService(service.Service):
             for line in summary:
                 log.info("smets: {line}", line=line)
             if self._estate.errors:
+                log.error("smets: {n} scheduled call(s) raised during the run (see the tracebacks above)",
+                          n=self._estate.errors)
                 self.exit_code = 1
         code = self.exit_code
         if code:

@@ -14,7 +14,7 @@ from emulator.devices.meters import Esme, Gsme, Ihd
 DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd}
 
 
-def build_device(home, spec, seed: int, errors: list[str]) -> HanDevice:
+def build_device(home, spec, seed: int) -> HanDevice:
     """Create (not yet power on) the device described by C{spec} in C{home}."""
     return DEVICE_CLASSES[spec.kind](home, spec, seed)
 

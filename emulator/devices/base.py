@@ -226,9 +226,7 @@ class HanDevice:
         if server is None:
             self._count("zcl_unsupported_cluster")
             if not frame.disable_default_response and ind.dst_endpoint != 0xFF:
-                status = zf.Status.UNSUPPORTED_CLUSTER if hasattr(zf.Status, "UNSUPPORTED_CLUSTER") \
-                    else zf.Status.UNSUP_CLUSTER_COMMAND
-                self.reply(ind, default_response(frame, status))
+                self.reply(ind, default_response(frame, zf.Status.UNSUPPORTED_CLUSTER))
             return
         if frame.frame_type == FRAME_TYPE_GLOBAL and frame.command_id == 0x0A:
             response = server.handle_report(frame)
