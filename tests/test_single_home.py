@@ -294,3 +294,31 @@ def test_real_time_run_serves_metrics(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, out
     assert "network formed" in out and (tmp_path / "rt.pcapng").stat().st_size > 1000
+
+
+TWO_HOMES = """\
+name: street
+homes:
+  - name: no-1
+    devices: [{kind: CH, name: ch}, {kind: ESME, name: esme}, {kind: GSME, name: gsme}, {kind: IHD, name: ihd}]
+  - name: no-2
+    han: {channel: 20, impairments: {loss: 0.1}}
+    devices: [{kind: CH, name: ch}, {kind: ESME, name: esme}, {kind: IHD, name: ihd}]
+"""
+
+
+@needs_tshark
+def test_two_homes_one_interface_each(tmp_path: Path) -> None:
+    """Each home is its own medium and pcapng interface, named after it; keys are per home."""
+    estate = run_estate(tmp_path, TWO_HOMES, seed=5, duration=900)
+    for home in estate.homes:
+        assert all(n.joined_at is not None for n in home.nodes.values())
+    rows = tshark_fields(tmp_path, ["frame.interface_name", "wpan.fcs_ok", "_ws.malformed", "wpan.dst_pan"])
+    by_home = Counter(r[0] for r in rows)
+    assert set(by_home) == {"no-1-han", "no-2-han"} and min(by_home.values()) > 300
+    assert all(r[1] == "1" and not r[2] for r in rows)
+    pans = {r[0]: r[3] for r in rows if r[3] and r[3] != "0xffff"}
+    assert pans["no-1-han"] != pans["no-2-han"]
+    labels = [line.split(",")[2] for line in (tmp_path / "zigbee_pc_keys").read_text().splitlines()]
+    assert sum(label.startswith('"no-1 ') for label in labels) == 5  # network, 3 install codes, 1 app key
+    assert sum(label.startswith('"no-2 ') for label in labels) == 4
