@@ -8,6 +8,8 @@ payload tests do not depend on the code they are not testing.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,26 @@ def split_rtds(hexstr: str) -> tuple[int, int, bytes, int]:
     i += n
     n, i = length(i)
     return code, cra, b[i:i + n], counter
+
+
+class DecoderHang(BaseException):
+    """Raised by L{time_limit}; a BaseException so that no codec's C{except Exception} hides it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Turn a decoder that never finishes into a test failure instead of a hung test run."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum, frame):
+        raise DecoderHang(f"decoder still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +14,7 @@ from protocols.gbcs.framing import OtherInformation, decode_frame
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import decode_message, encode_message, message_to_tree
 from protocols.gbcs.utrn import decode_utrn
+from tests.gbcs_helpers import time_limit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RTDS = SHARED / "rtds" / "RTDS-4.5.0"
@@ -134,27 +132,6 @@ def test_mutated_rtds_framing(data):
     _only_codec_errors(decode_frame, data)
 
 
-class DecoderHang(BaseException):
-    """Raised by the time limit; a BaseException so that no codec's "except Exception" hides it."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Turn a decoder that never finishes into a test failure instead of a hang."""
-    if not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expired(signum, frame):
-        raise DecoderHang(f"decoder still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @_n(2500)
@@ -162,7 +139,7 @@ def _time_limit(seconds: float):
 @example(_ENDLESS_ASN1)
 def test_mutated_rtds_whole_message(data):
     """Framing + MAC/signature checks + (when available) payload decoding and decryption."""
-    with _time_limit(5):
+    with time_limit(5):
         msg = _only_codec_errors(decode_message, data, _CRYPTO, decode_payload=_payloads_ready())
     if msg is not None:
         tree = json.loads(json.dumps(message_to_tree(msg)))

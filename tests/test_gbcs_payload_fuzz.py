@@ -7,16 +7,14 @@ JSON-serialisable and re-encode to exactly the input bytes.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import decode_payload, dlms, encode_payload, gbz, zcl_commands
-from tests.gbcs_helpers import RTDS, split_rtds
+from tests.gbcs_helpers import RTDS, split_rtds, time_limit
 
 
 
@@ -68,31 +66,11 @@ def mutated(draw, kind: str):
     return code, draw(st.sampled_from([cra, 1, 2, 3])), bytes(data)
 
 
-class DecoderHang(BaseException):
-    """Raised by the time limit (a BaseException so no codec's except clause hides it)."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Turn a decoder that never finishes into a failure instead of a hung test run."""
-    if not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expired(signum, frame):
-        raise DecoderHang(f"decoder still running after {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _check(code: int, cra: int, data: bytes) -> None:
     try:
-        with _time_limit(5):
+        with time_limit(5):
             tree = decode_payload(code, cra, data)
     except CodecError:
         return

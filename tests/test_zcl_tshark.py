@@ -20,7 +20,7 @@ import pytest
 
 from protocols.zcl import foundation as f
 from protocols.zcl import types as T
-from protocols.zcl.clusters import cluster_frame, encode_command
+from protocols.zcl.clusters import cluster_frame
 from protocols.zcl.frame import ZclFrame, encode_zcl
 from protocols.zcl.foundation import Status, global_frame
 from protocols.zcl.se import BASIC, KEY_ESTABLISHMENT, METERING, PRICE, TIME, TUNNELING
