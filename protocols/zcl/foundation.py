@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from protocols.errors import CodecError
-from protocols.zcl._fast import fast_init
+from protocols._fast import fast_init
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_GLOBAL, ZclFrame)
 from protocols.zcl.types import DATA_TYPES, decode_value, encode_value
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocols.errors import CodecError
-from protocols.zcl._fast import fast_init
+from protocols._fast import fast_init
 
 __all__ = [
     "ZclFrame", "encode_zcl", "decode_zcl",

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass
 
 from protocols.errors import CodecError
-from protocols.zigbee._fast import fast_constructor, fast_init
+from protocols._fast import fast_constructor, fast_init
 
 __all__ = [
     "APS_FRAME_DATA", "APS_FRAME_COMMAND", "APS_FRAME_ACK", "APS_FRAME_INTERPAN",

@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass
 
 from protocols.errors import CodecError
-from protocols.zigbee._fast import fast_constructor, fast_init
+from protocols._fast import fast_constructor, fast_init
 
 __all__ = [
     "NWK_FRAME_DATA", "NWK_FRAME_COMMAND", "NWK_FRAME_INTERPAN",

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from protocols.errors import CodecError
 from protocols.zigbee import aps as _aps
-from protocols.zigbee._fast import fast_constructor, fast_init
+from protocols._fast import fast_constructor, fast_init
 from protocols.zigbee import nwk as _nwk
 from protocols.zigbee.keys import key_load_key, key_transport_key
 

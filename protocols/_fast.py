@@ -1,4 +1,4 @@
-"""Hot-path constructor for frozen, slotted dataclasses (internal).
+"""Hot-path constructors for frozen, slotted dataclasses, shared by the codecs (internal).
 
 A frozen dataclass's generated C{__init__} sets every field through
 C{object.__setattr__}, which costs about 100 ns per field.  Decoders build many such
