@@ -96,6 +96,11 @@ def test_capture_shows_the_home_working(default_run: Path) -> None:
     announces = tshark_fields(tmp, ["zbee_zdp.ext_addr"], "zbee_aps.zdp_cluster == 0x0013", pcap=pcap, keys=keys)
     assert {r[0] for r in announces} == {"00:db:12:34:56:78:90:a0", "00:db:12:34:56:78:90:a1",
                                          "00:db:12:34:56:78:90:a7"}
+    # service discovery: Match_Desc (IHD), Active_EP (ESME -> CH), Simple_Desc, with responses
+    zdp = Counter(r[0] for r in tshark_fields(tmp, ["zbee_aps.zdp_cluster"], "zbee_zdp", pcap=pcap, keys=keys))
+    for request in ("0x0004", "0x0005", "0x0006"):
+        response = "0x8" + request[3:]
+        assert zdp[request] >= 1 and zdp[response] >= 1, (request, zdp)
     # IHD (..a7) -> ESME (..a0) Read Attributes on Metering, and the responses back
     shorts = {r[1]: r[0] for r in tshark_fields(tmp, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
                                                  "zbee_aps.zdp_cluster == 0x0013", pcap=pcap, keys=keys)}

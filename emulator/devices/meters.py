@@ -20,7 +20,7 @@ from emulator.rng import derive_rng
 from protocols.zcl import foundation as zf
 from protocols.zcl.frame import ZclFrame, encode_zcl
 from protocols.zcl.server import default_response
-from protocols.zigbee.zdo import MatchDescReq, SimpleDescriptor
+from protocols.zigbee.zdo import ActiveEpReq, MatchDescReq, SimpleDescReq, SimpleDescriptor
 
 METER_ENDPOINT = 0x01
 DEVICE_ID_METER = 0x0501
@@ -63,8 +63,23 @@ class Esme(HanDevice):
         super().start()
 
     def joined(self) -> None:
-        # take the time from the CH (the HAN's time master), as every SE device does
-        self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001), self._time_read)
+        # Find the CH's Time server (its endpoint is not assumed: Active_EP then Simple_Desc
+        # of each endpoint, as a joining SE device does) and take the time from it.
+        self.stack.zdo_send(0x0000, ActiveEpReq(0x0000), self._ch_endpoints)
+
+    def _ch_endpoints(self, rsp) -> None:
+        if rsp is None or rsp.status != 0:
+            self._count("zdo_discovery_failed")
+            return
+        for endpoint in rsp.endpoints:
+            self.stack.zdo_send(0x0000, SimpleDescReq(0x0000, endpoint), self._ch_simple_descriptor)
+
+    def _ch_simple_descriptor(self, rsp) -> None:
+        if rsp is None or rsp.status != 0 or rsp.descriptor is None:
+            return
+        if CLUSTER_TIME in rsp.descriptor.in_clusters:
+            self.read_attributes(0x0000, rsp.descriptor.endpoint, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001),
+                                 self._time_read)
 
     def _time_read(self, values) -> None:
         if values and 0x0000 in values:
@@ -302,12 +317,22 @@ class Ihd(HanDevice):
         self.clock.callLater(300.0, self._discover)
 
     def _matched(self, rsp) -> None:
-        if rsp is None or rsp.status != 0 or not rsp.endpoints:
+        """A Metering server answered: ask for its simple descriptor to see what it is."""
+        if rsp is None or rsp.status != 0:
+            return
+        for endpoint in rsp.endpoints:
+            self.stack.zdo_send(rsp.nwk_addr, SimpleDescReq(rsp.nwk_addr, endpoint), self._described)
+
+    def _described(self, rsp) -> None:
+        """A meter endpoint (device id 0x0501) with Metering: the ESME itself, or the GPF's gas
+        mirror on the CH (the only meter a CH holds is a mirror)."""
+        d = rsp.descriptor if rsp is not None and rsp.status == 0 else None
+        if d is None or d.device_id != DEVICE_ID_METER or CLUSTER_METERING not in d.in_clusters:
             return
         if rsp.nwk_addr == 0x0000:
-            self.gas = (0x0000, rsp.endpoints[-1])
+            self.gas = (0x0000, d.endpoint)
         else:
-            self.electricity = (rsp.nwk_addr, rsp.endpoints[0])
+            self.electricity = (rsp.nwk_addr, d.endpoint)
 
     def _read_electricity(self) -> None:
         self.clock.callLater(self.read_interval, self._read_electricity)
