@@ -824,7 +824,12 @@ class ZigbeeStack:
 
     def zdo_send(self, dst_short: int, message, on_response: Callable[[Any], None] | None = None,
                  timeout: float = 5.0) -> None:
-        """Send a ZDP request or announcement from endpoint 0; responses go to C{on_response}."""
+        """Send a ZDP request or announcement from endpoint 0.
+
+        C{on_response(message)} gets the response with the same TSN, or C{None} after
+        C{timeout}.  For Match_Desc (usually broadcast, answered by several devices) every
+        response is passed on as it comes and C{None} still follows at the timeout.
+        """
         self._zdo_tsn = (self._zdo_tsn + 1) & 0xFF
         tsn = self._zdo_tsn
         if on_response is not None:
@@ -848,7 +853,7 @@ class ZigbeeStack:
         if ind.cluster & 0x8000:
             entry = self._zdo_waiting.get(tsn)
             if entry is not None:
-                if isinstance(msg, _zdo.MatchDescRsp) and ind.broadcast is False:
+                if isinstance(msg, _zdo.MatchDescRsp):
                     entry[0](msg)  # several devices may answer a broadcast Match_Desc: keep waiting
                     return
                 self._zdo_waiting.pop(tsn)
