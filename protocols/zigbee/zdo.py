@@ -350,6 +350,18 @@ class ActiveEpReq:
         return cls(r.u16("nwk_addr"))
 
 
+def _endpoint_list_payload(self) -> bytes:
+    """Status, NWK address, endpoint count and list: Active_EP_rsp and Match_Desc_rsp."""
+    eps = bytes(self.endpoints)
+    return struct.pack("<BHB", self.status, self.nwk_addr, len(eps)) + eps
+
+
+def _endpoint_list_read(cls, r: _Reader, count_name: str, list_name: str):
+    status, nwk = r.u8("status"), r.u16("nwk_addr")
+    n = r.u8(count_name)
+    return cls(status, nwk, tuple(r.raw(n, list_name)))
+
+
 @dataclass(frozen=True, slots=True)
 class ActiveEpRsp:
     """Active_EP_rsp (0x8005): status, NWK address, active endpoint list."""
@@ -360,14 +372,11 @@ class ActiveEpRsp:
     endpoints: tuple[int, ...] = ()
 
     def payload(self) -> bytes:
-        eps = bytes(self.endpoints)
-        return struct.pack("<BHB", self.status, self.nwk_addr, len(eps)) + eps
+        return _endpoint_list_payload(self)
 
     @classmethod
     def read(cls, r: _Reader) -> "ActiveEpRsp":
-        status, nwk = r.u8("status"), r.u16("nwk_addr")
-        n = r.u8("active_ep_count")
-        return cls(status, nwk, tuple(r.raw(n, "active_ep_list")))
+        return _endpoint_list_read(cls, r, "active_ep_count", "active_ep_list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,14 +411,11 @@ class MatchDescRsp:
     endpoints: tuple[int, ...] = ()
 
     def payload(self) -> bytes:
-        eps = bytes(self.endpoints)
-        return struct.pack("<BHB", self.status, self.nwk_addr, len(eps)) + eps
+        return _endpoint_list_payload(self)
 
     @classmethod
     def read(cls, r: _Reader) -> "MatchDescRsp":
-        status, nwk = r.u8("status"), r.u16("nwk_addr")
-        n = r.u8("match_length")
-        return cls(status, nwk, tuple(r.raw(n, "match_list")))
+        return _endpoint_list_read(cls, r, "match_length", "match_list")
 
 
 @dataclass(frozen=True, slots=True)
