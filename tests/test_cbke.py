@@ -209,6 +209,19 @@ def test_payload_round_trip_and_layout() -> None:
     assert M.encode(_SAMPLES[6]) == b"\x01\x1e\x02\x00"
 
 
+def test_payloads_agree_with_the_zcl_cluster_registry() -> None:
+    """The ZCL registry's Key Establishment definition (written separately) encodes and
+    decodes every command exactly as the CBKE codec does; the adapter can use either."""
+    from protocols.zcl import clusters as Z
+    for msg in _SAMPLES:
+        values = {f: getattr(msg, f) for f, _ in msg.LAYOUT}
+        raw = M.encode(msg)
+        assert Z.encode_command(0x0800, msg.DIRECTION, msg.COMMAND_ID, **values) == raw
+        decoded = Z.decode_command(0x0800, msg.DIRECTION, msg.COMMAND_ID, raw)
+        assert {k: (bytes(v) if isinstance(v, (bytes, bytearray)) else int(v))
+                for k, v in decoded.items()} == values
+
+
 def test_payload_decode_errors() -> None:
     with pytest.raises(CodecError, match="unknown command 0x04"):
         M.decode_command(M.CLIENT_TO_SERVER, 4, b"")
@@ -433,8 +446,9 @@ def test_certificate_of_another_device_ends_with_invalid_certificate() -> None:
 
 
 def test_stolen_certificate_fails_key_confirmation() -> None:
-    """U presents V's... no: X's certificate with its own key; issuer and subject check pass
-    (no partner known), ECQV gives a key U does not own, so V's MAC check fails."""
+    """U presents X's certificate with its own private key.  The issuer check passes and V
+    does not know whom to expect, so V accepts the certificate; ECQV gives X's public key,
+    which U's private key does not match, so the MACs differ and V's check of MACU fails."""
     impostor = type(_CREDS[EUI_U])(_CREDS[EUI_X].certificate, _CREDS[EUI_U].private_key,
                                    _CA.trusted)
     pair = Pair(u_creds=impostor, v_partner=None).run()

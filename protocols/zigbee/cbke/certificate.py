@@ -34,7 +34,6 @@ the CBKE terminate status the receiver should send.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from protocols.errors import CodecError

@@ -24,7 +24,7 @@ machine, which answers with the right terminate status.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import ClassVar
 
 from protocols.errors import CodecError
