@@ -8,6 +8,7 @@ ECDH; ECQV and ECMQV are checked by computing the same values along a second alg
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from emulator.capture import PcapngWriter
 from emulator.rng import derive_rng
 from protocols.errors import CodecError
 from protocols.ieee802154.frames import fcs
-from protocols.zcl.frame import FRAME_TYPE_CLUSTER, ZclFrame, encode_zcl
+from protocols.zcl.frame import FRAME_TYPE_GLOBAL, ZclFrame, decode_zcl, encode_zcl
 from protocols.zigbee import ecc283 as E
 from protocols.zigbee.cbke import certificate as C
 from protocols.zigbee.cbke import ecmqv as Q
@@ -259,8 +260,7 @@ def _dissect(tmp_path, commands) -> list[dict]:
     writer = PcapngWriter(buf)
     iface = writer.add_interface("han")
     for i, msg in enumerate(commands):
-        zcl = encode_zcl(ZclFrame(FRAME_TYPE_CLUSTER, msg.COMMAND_ID, i, M.encode(msg),
-                                  direction=msg.DIRECTION))
+        zcl = encode_zcl(M.zcl_frame(msg, i))
         writer.write_packet(iface, float(i), _air(zcl, i, msg.DIRECTION))
     writer.flush()
     path = tmp_path / "ke.pcapng"
@@ -337,6 +337,7 @@ class Pair:
         self.log: list[tuple[float, str, str, bytes]] = []
         self.results: dict[str, object] = {}
         self.tamper = tamper
+        self.tsn = 0
         self.u = KeyEstablishment(
             initiator=True, clock=self.clock, rng=derive_rng(seed, "u"),
             credentials=u_creds or _CREDS[EUI_U], send=self._sender("U"),
@@ -362,7 +363,10 @@ class Pair:
                 if payload is None:
                     return
             peer = self.v if who == "U" else self.u
-            self.clock.callLater(self.LATENCY, peer.receive, command.COMMAND_ID, payload)
+            self.tsn = (self.tsn + 1) & 0xFF
+            frame = dataclasses.replace(M.zcl_frame(command, self.tsn), payload=payload)
+            self.clock.callLater(self.LATENCY, peer.receive_frame,
+                                 decode_zcl(encode_zcl(frame)))
         return send
 
     def run(self, seconds: float = 120.0) -> "Pair":
@@ -396,6 +400,9 @@ def test_initiator_and_responder_establish_the_same_key() -> None:
     assert pair.log[1][3][4:] == _CREDS[EUI_V].certificate.to_bytes()
     assert [len(entry[3]) for entry in pair.log[2:]] == [37, 37, 16, 16]
     assert ru.link_key.hex() not in repr(ru)
+    core = repr(pair.u._core)
+    assert ru.link_key.hex() not in core and str(pair.u._core.ephemeral_private) not in core
+    assert str(_CREDS[EUI_U].private_key) not in core
 
 
 def test_runs_are_deterministic_and_seeded() -> None:
@@ -509,6 +516,19 @@ def test_out_of_sequence_message_is_bad_message() -> None:
     assert pair.results["V"][1].status == M.TerminateStatus.BAD_MESSAGE
     assert pair.results["U"][1].outcome is Outcome.TERMINATED_BY_PEER
     assert pair.v.counters["ignored"] == 1      # U's EphemeralDataRequest arrived too late
+
+
+def test_frames_in_the_wrong_direction_or_global_commands() -> None:
+    pair = Pair()
+    pair.u.start()
+    pair.clock.advance(0.01)
+    global_read = ZclFrame(FRAME_TYPE_GLOBAL, 0x00, 9, b"\x00\x00")   # Read Attributes
+    pair.v.receive_frame(global_read)
+    assert pair.v.counters["ignored"] == 1 and pair.v.result is None
+    pair.clock.advance(0.02)             # V has answered; now send it a server->client frame
+    pair.v.receive_frame(M.zcl_frame(M.EphemeralDataResponse(E.encode_point(E.G)), 10))
+    assert pair.v.result.status == M.TerminateStatus.BAD_MESSAGE
+    assert "wrong direction" in pair.v.result.reason
 
 
 def test_second_initiate_request_mid_session_is_bad_message() -> None:

@@ -172,8 +172,6 @@ def reconstruct_public_key(certificate: ImplicitCertificate, ca: TrustedCA) -> e
                                   "certificate.public_key_reconstruction_data", 37)
     except CodecError as exc:
         raise CertificateError(_INVALID_CERTIFICATE, str(exc)) from None
-    if certificate.public_key_reconstruction_data[0] not in (0x02, 0x03):
-        raise CertificateError(_INVALID_CERTIFICATE, "reconstruction data is not compressed")
     q = ecc283.point_add(ecc283.scalar_mult(certificate_hash(certificate), p_u), ca.public_key)
     if q.is_infinity:
         raise CertificateError(_INVALID_CERTIFICATE, "reconstructed public key is infinity")

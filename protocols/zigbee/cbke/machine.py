@@ -41,6 +41,7 @@ from automat import TypeMachineBuilder
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from protocols.errors import CodecError
+from protocols.zcl.frame import FRAME_TYPE_CLUSTER, ZclFrame
 from protocols.zigbee import ecc283
 from protocols.zigbee.cbke.certificate import (
     CERTIFICATE_SIZE, CertificateError, ImplicitCertificate, TrustedCA, reconstruct_public_key)
@@ -154,7 +155,7 @@ class _Inputs(Protocol):
 class _Core:
     initiator: bool
     clock: IReactorTime
-    rng: object
+    rng: object = field(repr=False)
     credentials: DeviceCredentials
     send: Callable[[Command], object]
     on_done: Callable[[KeyEstablishmentResult], object]
@@ -164,7 +165,7 @@ class _Core:
     timeout_margin: float
     terminate_wait_time: int
     peer: Optional[PeerIdentity] = None
-    ephemeral_private: Optional[int] = None
+    ephemeral_private: Optional[int] = field(default=None, repr=False)
     ephemeral_public: Optional[ecc283.Point] = None
     keys: Optional[SessionKeys] = None
     result: Optional[KeyEstablishmentResult] = None
@@ -394,7 +395,9 @@ class KeyEstablishment:
     @param credentials: this device's certificate, static private key and trusted CA.
     @param send: called with each command to send (a dataclass of
         L{protocols.zigbee.cbke.messages}; C{COMMAND_ID}, C{DIRECTION} and
-        L{messages.encode} give the ZCL command id, direction and payload).
+        L{messages.encode} give the ZCL command id, direction and payload, and
+        L{messages.zcl_frame} the whole ZCL frame).  Key Establishment goes with NWK
+        security only, no APS encryption (ZSE C.3.1; han-zigbee-wireshark.md 3.5).
     @param on_done: called once with the L{KeyEstablishmentResult}.
     @param partner_eui64: the peer's EUI-64 (8 octets, MSB first) if known; a certificate
         for another subject is refused with INVALID_CERTIFICATE.
@@ -457,6 +460,26 @@ class KeyEstablishment:
             self._ephemeral(message.ephemeral_data)
         else:
             self._confirm(message.secure_message_authentication_code)
+
+    def receive_frame(self, frame: ZclFrame) -> None:
+        """Feed a received ZCL frame of the Key Establishment cluster.
+
+        Global (profile-wide) commands are not for this machine and are ignored; a
+        cluster-specific frame sent in the wrong direction (a request to the initiator, a
+        response to the responder) is a BAD_MESSAGE.
+        """
+        if frame.frame_type != FRAME_TYPE_CLUSTER or frame.manufacturer_code is not None:
+            self.counters["ignored"] += 1
+            return
+        if frame.direction != self._receive_direction:
+            if self._core.result is not None:
+                self.counters["ignored"] += 1
+                return
+            self.counters["received"] += 1
+            self._reject(TerminateStatus.BAD_MESSAGE,
+                         f"command 0x{frame.command_id:02x} sent in the wrong direction")
+            return
+        self.receive(frame.command_id, frame.payload)
 
     def _reject(self, status: TerminateStatus, reason: str) -> None:
         self.counters["rejected"] += 1

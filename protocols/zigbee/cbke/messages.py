@@ -28,13 +28,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from protocols.errors import CodecError
+from protocols.zcl.frame import FRAME_TYPE_CLUSTER, ZclFrame
 
 __all__ = [
     "SUITE_2", "CLIENT_TO_SERVER", "SERVER_TO_CLIENT", "MAC_SIZE", "EPHEMERAL_DATA_SIZE",
     "TerminateStatus", "InitiateKeyEstablishmentRequest", "InitiateKeyEstablishmentResponse",
     "EphemeralDataRequest", "EphemeralDataResponse", "ConfirmKeyDataRequest",
     "ConfirmKeyDataResponse", "TerminateKeyEstablishment", "decode_command", "encode",
+    "KEY_ESTABLISHMENT_CLUSTER_ID", "zcl_frame",
 ]
+
+#: The Key Establishment cluster identifier (ZSE Table C-1).
+KEY_ESTABLISHMENT_CLUSTER_ID = 0x0800
 
 #: KeyEstablishmentSuite value of crypto suite 2 (CBKE-ECMQV, sect283k1).
 SUITE_2 = 0x0002
@@ -204,3 +209,10 @@ def decode_command(direction: int, command_id: int, payload: bytes) -> Command:
     if cls is TerminateKeyEstablishment:
         values["direction"] = direction
     return cls(**values)
+
+
+def zcl_frame(command: Command, tsn: int, *, disable_default_response: bool = False) -> ZclFrame:
+    """The ZCL frame (cluster-specific, right direction) carrying C{command}."""
+    return ZclFrame(FRAME_TYPE_CLUSTER, command.COMMAND_ID, tsn, encode(command),
+                    direction=command.DIRECTION,
+                    disable_default_response=disable_default_response)
