@@ -154,6 +154,40 @@ def test_ladder_agrees_with_affine_double_and_add() -> None:
         assert E.scalar_mult(a, pb) == E.scalar_mult(b, pa)
 
 
+def test_tau_adic_and_ladder_agree() -> None:
+    """The two scalar multiplications share no code beyond the field: they must agree, on
+    subgroup points, on points with a small-order component and for scalars above n."""
+    rng = random.Random(281)
+    t2 = E.Point(0, 1)
+    outside = E.point_add(E.G, t2)                 # order 2n: not in the subgroup
+    assert E.is_on_curve(outside)
+    points = [E.G, outside, t2, E.multiply_base(E.private_key_from_rng(rng))]
+    scalars = [1, 2, 3, 4, 5, 6, 7, E.N - 1, E.N, E.N + 1, 4 * E.N, 2 * E.N + 1,
+               rng.getrandbits(128), rng.getrandbits(283), rng.getrandbits(300)]
+    for p in points:
+        for k in scalars:
+            assert E.scalar_mult(k, p) == E.scalar_mult_ladder(k, p), (p, k)
+        assert E.scalar_mult(-5, p) == E.scalar_mult_ladder(-5, p)
+    assert not E.scalar_mult(E.N, outside).is_infinity
+    assert E.scalar_mult(2 * E.N, outside).is_infinity
+
+
+def test_tau_adic_expansion() -> None:
+    assert E._ETA[0] ** 2 - E._ETA[0] * E._ETA[1] + 2 * E._ETA[1] ** 2 == E.H * E.N
+    rng = random.Random(6)
+    for _ in range(20):
+        k = rng.getrandbits(290)
+        rho = E._reduce_scalar(k)
+        digits = E.tau_naf(*rho)
+        assert len(digits) <= E.M + 3
+        assert all(not (a and b) for a, b in zip(digits, digits[1:]))      # NAF
+        value = (0, 0)
+        for u in reversed(digits):                                          # Horner in Z[tau]
+            value = E._ztau_mul(*value, 0, 1)
+            value = (value[0] + u, value[1])
+        assert value == rho
+
+
 def test_point_of_order_two() -> None:
     t = E.Point(0, 1)               # (0, sqrt(b))
     assert E.is_on_curve(t)
