@@ -37,7 +37,8 @@ __all__ = [
     "M", "A", "B", "N", "H", "G", "INFINITY", "FIELD_OCTETS", "COMPRESSED_POINT_OCTETS",
     "UNCOMPRESSED_POINT_OCTETS", "Point", "field_mul", "field_square", "field_inverse",
     "field_to_octets", "field_from_octets", "is_on_curve", "point_add", "point_neg",
-    "point_double", "scalar_mult", "scalar_mult_ladder", "tau_naf", "multiply_base", "encode_point", "decode_point",
+    "point_double", "scalar_mult", "scalar_mult_ladder", "tau_naf", "multiply_base",
+    "encode_point", "decode_point",
     "private_key_from_rng", "public_key", "ecdh", "ecdh_cofactor",
 ]
 
