@@ -271,7 +271,7 @@ def _established(s: _Core) -> None:
 _MESSAGE_INPUTS = (_Inputs.identity_received, _Inputs.keys_derived, _Inputs.key_confirmed)
 
 
-def _finish_machine(builder, waiting, terminal, idle) -> None:
+def _finish_machine(waiting, terminal, idle) -> None:
     """Register the transitions every role shares.
 
     C{waiting}: the waiting states (with a timer); C{terminal}: Established, Terminated;
@@ -338,7 +338,7 @@ def _make_initiator():
     # before start the initiator has no session: everything received is ignored
     for inp in _MESSAGE_INPUTS + (_Inputs.rejected,):
         idle.upon(inp).loop()(_ignore)
-    _finish_machine(machine, (wait_initiate, wait_ephemeral, wait_confirm),
+    _finish_machine((wait_initiate, wait_ephemeral, wait_confirm),
                     (established, terminated), idle)
     return machine.build()
 
@@ -377,7 +377,7 @@ def _make_responder():
         idle.upon(inp).loop()(_ignore)
     _register_unexpected(wait_ephemeral, _Inputs.keys_derived, terminated)
     _register_unexpected(wait_confirm, _Inputs.key_confirmed, terminated)
-    _finish_machine(machine, (wait_ephemeral, wait_confirm), (established, terminated), idle)
+    _finish_machine((wait_ephemeral, wait_confirm), (established, terminated), idle)
     return machine.build()
 
 
@@ -387,6 +387,11 @@ _ResponderMachine = _make_responder()
 
 class KeyEstablishment:
     """One CBKE run with one partner, as initiator (ZCL client) or responder (server).
+
+    A run ends once (C{on_done}); to retry (after the peer's or our wait time) or to serve
+    another partner, make a new instance.  A responder busy with one partner answers others
+    with TerminateKeyEstablishment(NO_RESOURCES), which is the adapter's decision (it knows
+    how many runs it can hold).
 
     @param initiator: true for the initiator (the joining device), false for the responder
         (the trust centre / CH).
