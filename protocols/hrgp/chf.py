@@ -118,9 +118,9 @@ class ChfRouter:
             self.queues[eui] = _DeviceQueue(eui, sleepy, kind)
 
     def pending(self, eui: int) -> int:
-        """Messages waiting for device C{eui} (including one being pushed)."""
+        """Messages waiting for device C{eui} (including one being pushed: it stays at the head)."""
         q = self.queues.get(eui)
-        return 0 if q is None else len(q.items) + (q.in_flight is not None)
+        return 0 if q is None else len(q.items)
 
     def _outcome(self, name: str) -> str:
         self.outcomes[name] = self.outcomes.get(name, 0) + 1
@@ -146,7 +146,7 @@ class ChfRouter:
             return self._outcome("unknown_recipient")
         item = QueuedMessage(bytes(message), recipient, gs.originator, gs.originator_counter, gs.message_code,
                              gs.cra_flag, self.clock.seconds() + self.expiry)
-        if len(q.items) + (q.in_flight is not None) >= self.queue_limit:
+        if len(q.items) >= self.queue_limit:
             if q.sleepy:
                 self.alert(ALERT_GSME_COMMAND_NOT_RETRIEVED, item)
             return self._outcome("queue_full")
