@@ -259,3 +259,36 @@ def test_client_and_server_talk(clock) -> None:
     assert dev_rec.take() == [("message_received", MSG + b"\x02", 0), ("queue_empty",)]
     assert up == [RSP]
     assert dev_rec.counts == []
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_random_input_is_counted_never_raised(clock) -> None:
+    """Fuzzed TransferData and Tunneling frames: codec errors are CodecError, machines never raise."""
+    import random
+
+    from protocols.errors import CodecError
+    from protocols.hrgp.codec import decode_hrgp, from_zcl
+    from protocols.zcl.frame import decode_zcl
+
+    rng = random.Random(11)
+    m, rec = client(clock)
+    m.open()
+    tunnel_command_received(m, RequestTunnelResponse(0, 0, 1500))
+    srv, srec = server(clock)
+    srv.command_received(DEVICE, RequestTunnel())
+    for _ in range(3000):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40)))
+        if rng.random() < 0.5 and data:
+            data = bytes((rng.choice((1, 2, 3)),)) + data
+        try:
+            decode_hrgp(data)
+        except CodecError:
+            pass
+        m.transfer_data(TransferData(rng.choice((0, 1)), data))
+        srv.command_received(rng.choice((DEVICE, OTHER)), TransferData(rng.choice((0, 1)), data))
+        try:
+            from_zcl(decode_zcl(bytes((rng.choice((0x11, 0x19)), 1, rng.randrange(8))) + data))
+        except CodecError:
+            pass
+    assert rec.counts and srec.counts

@@ -83,18 +83,22 @@ def install(answers: dict[bytes, bytes], log: list, wakes: list | None = None, a
 
 
 def test_1500_octet_messages_cross_a_lossy_han(tmp_path: Path) -> None:
-    """A 1,500-octet command to the ESME and its 1,500-octet response, with 10% frame loss."""
+    """1,500-octet commands to the ESME (pushed) and the sleepy GSME (GET on wake) and their
+    1,500-octet responses, with 10% frame loss on the medium."""
     crypto = GbcsCrypto(KeyStore(KEYSTORE))
-    command = sized_message(1500, CRA_COMMAND, ACB, ESME, 0x0028, crypto)
-    response = sized_message(1500, CRA_RESPONSE, ESME, ACB, 0x0028, crypto)
-    assert decode_message(command, crypto, decode_payload=False).verification.mac == "verified"
+    answers, scheduled = {}, ""
+    for eui, code, at in ((ESME, 0x0028, 120), (GSME, 0x0075, 130)):
+        command = sized_message(1500, CRA_COMMAND, ACB, eui, code, crypto)
+        answers[command] = sized_message(1500, CRA_RESPONSE, eui, ACB, code, crypto)
+        assert decode_message(command, crypto, decode_payload=False).verification.mac == "verified"
+        scheduled += f"      - {{at: {at}, hex: {command.hex()}}}\n"
     log: list = []
-    text = _without_scheduled(topology_text("{loss: 0.1}")).replace(
-        "    han:\n", f"    gbcs_commands:\n      - {{at: 120, hex: {command.hex()}}}\n    han:\n", 1)
-    estate = run_estate(tmp_path, text, seed=3, duration=900, pcap=False, before_run=install({command: response}, log))
+    text = _without_scheduled(topology_text("{loss: 0.1}")).replace("wake_interval: 1800", "wake_interval: 600")
+    text = text.replace("    han:\n", f"    gbcs_commands:\n{scheduled}    han:\n", 1)
+    estate = run_estate(tmp_path, text, seed=3, duration=1500, pcap=False, before_run=install(answers, log))
     ch = estate.homes[0].nodes["ch"]
-    assert [(name, msg) for name, _, msg in log] == [("esme", command)]
-    assert list(ch.chf_tunnel.wan_messages) == [response]
+    assert sorted((name, msg) for name, _, msg in log) == sorted(zip(("esme", "gsme"), answers))
+    assert sorted(ch.chf_tunnel.wan_messages) == sorted(answers.values())
     lost = estate.metrics.registry.get_sample_value("smets_frames_dropped_total", {"medium": "han", "reason": "loss"})
     assert lost and lost > 50, "the medium did lose frames"
     assert estate.errors == 0
@@ -151,7 +155,8 @@ def _queue_test(tmp_path: Path, ch_options: str, n_commands: int, duration: floa
             for i, c in enumerate(commands):
                 clock.callLater(60.0 + i, lambda c=c: outcomes.append(home.nodes["ch"].chf_tunnel.from_wan(c)))
 
-    text = _without_scheduled(topology_text(ch=f"gbcs_keys: {KEYSTORE}\n{ch_options}").replace("wake_interval: 1800", "wake_interval: 600"))
+    text = topology_text(ch=f"gbcs_keys: {KEYSTORE}\n{ch_options}").replace("wake_interval: 1800", "wake_interval: 600")
+    text = _without_scheduled(text)
     estate = run_estate(tmp_path, text, seed=7, duration=duration, pcap=False,
                         before_run=install({}, log, wakes, at_wake))
     return estate, commands, outcomes, log

@@ -53,7 +53,8 @@ class CommsHub(HanDevice):
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
-                                (CLUSTER_BASIC, CLUSTER_TIME, CLUSTER_PRICE, TUNNELING_CLUSTER_ID), (CLUSTER_METERING,))]
+                                (CLUSTER_BASIC, CLUSTER_TIME, CLUSTER_PRICE, TUNNELING_CLUSTER_ID),
+                                (CLUSTER_METERING,))]
         for ep in sorted(self.mirrors.values()):
             eps.append(self._mirror_descriptor(ep))
         return eps
@@ -99,8 +100,11 @@ class CommsHub(HanDevice):
                                            queue_limit=params.get("tunnel_queue_limit", 32),
                                            queue_expiry=params.get("tunnel_queue_expiry", 86400.0))
         self.add_server(CHF_ENDPOINT, TUNNELING_CLUSTER_ID, {"CloseTunnelTimeout": min(int(timeout), 0xFFFF)})
+        from emulator.devices import DEVICE_CLASSES
         for eui in self.device_log:
-            self.chf_tunnel.add_device(eui, self.kinds.get(eui, ""))
+            kind = self.kinds.get(eui, "")
+            cls = DEVICE_CLASSES.get(kind)
+            self.chf_tunnel.add_device(eui, kind, sleepy=cls is not None and not cls.rx_on_when_idle)
         elapsed = self.clock.seconds() - self.home.start_time
         for scheduled in self.home.spec.gbcs_commands:
             self.clock.callLater(max(0.0, scheduled.at - elapsed), self.chf_tunnel.from_wan, scheduled.message)

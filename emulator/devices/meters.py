@@ -51,7 +51,8 @@ class Esme(HanDevice):
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         return [SimpleDescriptor(METER_ENDPOINT, PROFILE_SE, DEVICE_ID_METER, 0,
-                                 (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE), (CLUSTER_TIME, TUNNELING_CLUSTER_ID))]
+                                 (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE),
+                                 (CLUSTER_TIME, TUNNELING_CLUSTER_ID))]
 
     def start(self) -> None:
         # GBCS from the CHF: its receiver is on, so it keeps a tunnel open for the CHF to push into

@@ -24,7 +24,7 @@ device log for the CH).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from typing import Callable
 
 from twisted.logger import Logger
 
@@ -42,11 +42,9 @@ from protocols.zigbee.zdo import MatchDescReq
 log = Logger(namespace="smets.gbcs")
 
 __all__ = ["SilentApplication", "make_gbcs_application", "TunnelClientHost", "ChfTunnelService",
-           "TUNNELING_CLUSTER_ID", "SLEEPY_KINDS", "describe_message"]
+           "TUNNELING_CLUSTER_ID", "describe_message"]
 
 PROFILE_SE = 0x0109
-#: device kinds whose receiver is off while they sleep: the CHF queues their messages
-SLEEPY_KINDS = frozenset({"GSME"})
 
 
 def describe_message(message: bytes) -> str:
@@ -88,7 +86,7 @@ class TunnelClientHost:
     @param begin_work / end_work: keep a sleepy device awake while tunnel work is pending.
     """
 
-    GET_TIMEOUT = 15.0  # s to wait for the GET-RESPONSE to a GET
+    GET_TIMEOUT = 60.0  # s to wait for the GET-RESPONSE to a GET (a 1,500-octet one takes ~28 polls)
     REOPEN_DELAY = 30.0  # s before reopening after a failure
 
     def __init__(self, device, endpoint: int, *, keep_open: bool,
@@ -208,7 +206,6 @@ class TunnelClientHost:
     # TunnelClientEvents
     def message_received(self, message: bytes, remaining: int | None) -> None:
         self.received += 1
-        log.debug("{device} received {what}", device=self.device.spec.name, what=describe_message(message))
         self.application.receive(message)
         if remaining is not None:
             if remaining > 0:
@@ -226,8 +223,9 @@ class TunnelClientHost:
         self._reopen = None
 
     def closed(self, reason: str) -> None:
-        self._get_done()
-        if self.keep_open:
+        if self._get_timer is not None:  # a GET was lost with the tunnel: ask again on a new one
+            self.machine.get()
+        elif self.keep_open:
             self.machine.open()
 
     def failed(self, reason: str) -> None:
@@ -287,16 +285,16 @@ class ChfTunnelService:
         self.application = make_gbcs_application(hub, self._up)
         hub.cluster_handlers[(endpoint, TUNNELING_CLUSTER_ID)] = self.zcl_command
 
-    def add_device(self, eui: int, kind: str) -> None:
-        """A device entered the CHF device log."""
-        self.router.add_device(eui, sleepy=kind in SLEEPY_KINDS, kind=kind)
+    def add_device(self, eui: int, kind: str, *, sleepy: bool) -> None:
+        """A device entered the CHF device log (C{sleepy}: its receiver is off while it sleeps)."""
+        self.router.add_device(eui, sleepy=sleepy, kind=kind)
 
     # ------------------------------------------------------------------ WAN side
 
     def from_wan(self, message: bytes) -> str:
         """A remote-party GBCS message for this home arrives at the CH."""
         outcome = self.router.from_wan(message)
-        log.info("{home}/{name}: {what}: {outcome}", home=self.hub.home.spec.name, name=self.hub.spec.name,
+        log.debug("{home}/{name}: {what}: {outcome}", home=self.hub.home.spec.name, name=self.hub.spec.name,
                  what=describe_message(message), outcome=outcome)
         return outcome
 
@@ -341,7 +339,7 @@ class ChfTunnelService:
             self.router.retrieval_failed(peer, item)
 
     def _on_put(self, peer: int, message: bytes) -> None:
-        log.info("{home}/{name}: up from {eui:016X}: {what}", home=self.hub.home.spec.name, name=self.hub.spec.name,
+        log.debug("{home}/{name}: up from {eui:016X}: {what}", home=self.hub.home.spec.name, name=self.hub.spec.name,
                  eui=peer, what=describe_message(message))
         self.router.from_device(peer, message)
 
@@ -386,4 +384,5 @@ class ChfTunnelService:
     def describe(self) -> str:
         o = self.router.outcomes
         parts = ", ".join(f"{k} {v}" for k, v in sorted(o.items()))
-        return f"GBCS routed: {parts or 'none'}; tunnels open {len(self.server.tunnels)}; CHF alerts {self.alerts_raised}"
+        return (f"GBCS routed: {parts or 'none'}; tunnels open {len(self.server.tunnels)}; "
+                f"CHF alerts {self.alerts_raised}")

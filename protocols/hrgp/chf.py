@@ -59,7 +59,8 @@ class QueuedMessage:
 
 
 #: outcomes that are drops or failures (also passed to C{count}); the rest are events
-_DROPS = frozenset({"get_unknown_device", "malformed", "unknown_recipient", "queue_full", "expired", "push_failed", "retrieval_failed"})
+_DROPS = frozenset({"get_unknown_device", "malformed", "unknown_recipient", "queue_full", "expired", "push_failed",
+                    "retrieval_failed"})
 
 
 class _DeviceQueue:

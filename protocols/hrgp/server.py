@@ -60,7 +60,8 @@ class TunnelServer:
     @param max_tunnels: tunnel ids available (RequestTunnel beyond: "no more tunnel IDs").
     """
 
-    def __init__(self, clock, transmit: Callable[[int, Any, Callable[[bool], None] | None], None], *, on_get: Callable[[int], None],
+    def __init__(self, clock, transmit: Callable[[int, Any, Callable[[bool], None] | None], None], *,
+                 on_get: Callable[[int], None],
                  on_put: Callable[[int, bytes], None], on_opened: Callable[[int], None] = lambda peer: None,
                  on_closed: Callable[[int], None] = lambda peer: None, count: Callable[[str], None] = lambda n: None,
                  close_tunnel_timeout: float = DEFAULT_CLOSE_TUNNEL_TIMEOUT, max_tunnels: int = 32,
