@@ -13,6 +13,7 @@ import pytest
 
 from emulator.clock import VirtualClock
 from protocols.gbcs.crypto import GbcsCrypto
+from protocols.gbcs.framing import CRA_COMMAND, GeneralSigning, OtherInformation, encode_general_signing
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import decode_message
 from protocols.hrgp.alerts import chf_alert
@@ -88,8 +89,25 @@ def test_routes_by_business_recipient(clock) -> None:
     unknown[unknown.index(bytes.fromhex("00DB1234567890A0"))+7] = 0xEE
     assert h.router.from_wan(bytes(unknown)) == "unknown_recipient"
     assert h.counts == ["chf_malformed", "chf_unknown_recipient"]
-    h.router.from_device(GSME, b"\xDD\x01")
-    assert h.wan == [b"\xDD\x01"]
+
+
+
+def test_messages_from_devices(clock) -> None:
+    """Up to the WAN, or to another HAN device when it is the recipient; a device speaks only for itself."""
+    h = Harness(clock)
+    response = rtds("4.16_ECS17c", "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX")
+    assert h.router.from_device(ESME, response) == "upward"
+    assert h.wan == [response]
+    assert h.router.from_device(GSME, response) == "upward_wrong_originator"
+    assert h.router.from_device(ESME, b"\xDD\x01") == "upward_malformed"
+    assert h.wan == [response]
+    assert h.counts == ["chf_upward_wrong_originator", "chf_upward_malformed"]
+    # a message from the GSME whose business recipient is the ESME goes to the ESME
+    to_esme = encode_general_signing(GeneralSigning(CRA_COMMAND, 7, GSME, ESME, None, OtherInformation(0x0028),
+                                                    b"\x00", b""))
+    h.tunnel_open = True
+    assert h.router.from_device(GSME, to_esme) == "pushed"
+    assert [(eui, m) for eui, m, _ in h.pushed] == [(ESME, to_esme)]
 
 
 def test_failed_push_is_retried_not_lost(clock) -> None:

@@ -134,6 +134,20 @@ def test_sleeping_gsme_gets_the_command_at_its_next_wake(tmp_path: Path) -> None
     assert estate.errors == 0
 
 
+def test_esme_reopens_a_tunnel_the_ch_closed_for_inactivity(tmp_path: Path) -> None:
+    command, response = reference_pair(RTDS / "4.16_ECS17c" / "ECS17c_4.16_SUCCESS_COMMAND_GBCS.HEX")
+    log: list = []
+    text = _without_scheduled(topology_text(ch="close_tunnel_timeout: 100"))
+    text = text.replace("    han:\n", f"    gbcs_commands:\n      - {{at: 700, hex: {command.hex()}}}\n    han:\n", 1)
+    estate = run_estate(tmp_path, text, seed=9, duration=900, pcap=False, before_run=install({command: response}, log))
+    ch = estate.homes[0].nodes["ch"]
+    assert ch.chf_tunnel.server.closed_inactive >= 5, "idle tunnels were closed"
+    assert ch.chf_tunnel.server.opened >= ch.chf_tunnel.server.closed_inactive
+    assert [(name, msg) for name, _, msg in log] == [("esme", command)]
+    assert list(ch.chf_tunnel.wan_messages) == [response]
+    assert estate.errors == 0
+
+
 def _without_scheduled(text: str) -> str:
     """The shipped topology without its scheduled commands (the test delivers its own)."""
     start = text.index("    gbcs_commands:")

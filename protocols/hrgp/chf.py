@@ -14,7 +14,8 @@ Implements the Communications Hub Function's part of moving remote-party GBCS me
     is refused (the ones already accepted stay), and one that expires is dropped; for a
     GSME both raise the CHF alert 0x819D "GSME Command Not Retrieved";
   - messages from devices (PUT: responses and alerts) and the CHF's own alerts go up to the
-    WAN side through one callable.
+    WAN side through one callable, unless their recipient is another device on the HAN; a
+    device may only send messages that name it as their business originator.
 
 Nothing here reads a clock or touches the network: the clock is injected and every
 output is a callable the host provides.
@@ -60,7 +61,7 @@ class QueuedMessage:
 
 #: outcomes that are drops or failures (also passed to C{count}); the rest are events
 _DROPS = frozenset({"get_unknown_device", "malformed", "unknown_recipient", "queue_full", "expired", "push_failed",
-                    "retrieval_failed"})
+                    "retrieval_failed", "upward_malformed", "upward_wrong_originator"})
 
 
 class _DeviceQueue:
@@ -138,6 +139,9 @@ class ChfRouter:
             gs = decode_frame(message).signing
         except CodecError:
             return self._outcome("malformed")
+        return self._route(gs, message)
+
+    def _route(self, gs, message: bytes) -> str:
         recipient = gs.recipient
         if recipient == self.chf_eui or (self.gpf_eui is not None and recipient == self.gpf_eui):
             self.deliver_local(recipient, message)
@@ -220,10 +224,23 @@ class ChfRouter:
 
     # ------------------------------------------------------------------ from the devices
 
-    def from_device(self, eui: int, message: bytes) -> None:
-        """A device PUT a GBCS message (response or alert): send it up."""
-        self._outcome("upward")
+    def from_device(self, eui: int, message: bytes) -> str:
+        """A device PUT a GBCS message: to another device of the HAN when that is its business
+        recipient (routed as above), else up to the WAN side (responses, alerts).
+
+        A device speaks only for itself: a message whose business originator is not the device
+        that sent it (C{eui}, known from its link key) is dropped.
+        """
+        try:
+            gs = decode_frame(message).signing
+        except CodecError:
+            return self._outcome("upward_malformed")
+        if gs.originator != eui:
+            return self._outcome("upward_wrong_originator")
+        if gs.recipient in self.queues and gs.recipient != eui:
+            return self._route(gs, message)
         self.to_wan(message)
+        return self._outcome("upward")
 
     # ------------------------------------------------------------------ expiry
 
