@@ -126,7 +126,9 @@ def test_client_respects_the_server_maximum(clock) -> None:
     tunnel_command_received(m, RequestTunnelResponse(0, 0, 10))
     rec.take()
     m.put(RSP)
-    assert rec.take() == [("failed", "24 octets exceed the server's maximum incoming transfer size 10")]
+    assert rec.take() == [] and rec.counts == ["tunnel_data_too_large"]
+    m.get()
+    assert rec.take() == [TransferData(0, b"\x01")], "the tunnel stays usable"
 
 
 def test_client_closed_by_server_and_by_itself(clock) -> None:

@@ -100,6 +100,7 @@ class TunnelClientHost:
         self._discovering = False
         self._get_timer = None
         self._reopen = None
+        self._unsent = None  # the command the machine sent before the server was found
         self.core = TunnelClientCore(device.clock, self._transmit, self, device._count)
         self.machine = new_tunnel_client(self.core)
         self.application = make_gbcs_application(device, self.send)
@@ -163,6 +164,9 @@ class TunnelClientHost:
         first = self.server_endpoint is None
         self.server_endpoint = rsp.endpoints[0]
         if first:
+            unsent, self._unsent = self._unsent, None
+            if unsent is not None:
+                self._transmit(unsent)
             if self.keep_open:
                 self.machine.open()
             if self._get_timer is not None:
@@ -185,7 +189,8 @@ class TunnelClientHost:
     # ------------------------------------------------------------------ machine outputs
 
     def _transmit(self, command) -> None:
-        if self.server_endpoint is None:  # the machine's retry timer sends it again once found
+        if self.server_endpoint is None:  # sent once the server is found
+            self._unsent = command
             self._discover()
             return
         device = self.device

@@ -166,10 +166,8 @@ _open = _builder.state("open", _opened)
 
 
 def _send_data(core: TunnelClientCore, state: _Open, data: bytes) -> bool:
-    if len(data) > state.peer_maximum:
+    if len(data) > state.peer_maximum:  # the server could not take it: dropped, counted
         core.count("tunnel_data_too_large")
-        core.events.failed(f"{len(data)} octets exceed the server's maximum incoming transfer size "
-                           f"{state.peer_maximum}")
         return False
     core.transmit(TransferData(state.tunnel_id, data))
     return True
