@@ -205,10 +205,15 @@ def test_expired_command_raises_the_alert(tmp_path: Path) -> None:
 def test_default_run_carries_gbcs_and_tshark_names_each_message(tmp_path: Path) -> None:
     """The shipped single-home topology's scheduled commands on the air, as Wireshark sees them."""
     from emulator.topology import load_topology
-    expected = [split_rtds(c.message.hex())[0] for c in load_topology(str(SINGLE_HOME), 1).homes[0].gbcs_commands]
+    scheduled = [c.message for c in load_topology(str(SINGLE_HOME), 1).homes[0].gbcs_commands]
+    expected = [split_rtds(m.hex())[0] for m in scheduled]
     assert expected, "the shipped topology schedules GBCS commands"
-    estate = run_estate(tmp_path, SINGLE_HOME.read_text(), seed=1, duration=3700)
+    # the devices answer each with the response of the reference test the command comes from
+    by_bytes = {rtds(p): p for p in RTDS.glob("*/*_COMMAND_GBCS.HEX")}
+    answers = dict(reference_pair(by_bytes[m]) for m in scheduled)
+    estate = run_estate(tmp_path, SINGLE_HOME.read_text(), seed=1, duration=3700, before_run=install(answers, []))
     assert estate.errors == 0
+    assert sorted(estate.homes[0].nodes["ch"].chf_tunnel.wan_messages) == sorted(answers.values())
     rows = tshark_fields(tmp_path, ["frame.number", "_ws.malformed", "wpan.fcs_ok"])
     assert rows and not [r for r in rows if r[1]], "no malformed frames"
     assert all(r[2] == "1" for r in rows)
@@ -220,6 +225,8 @@ def test_default_run_carries_gbcs_and_tshark_names_each_message(tmp_path: Path) 
     assert requests and all(r[2] == "0x06" for r in requests), "RequestTunnel for GB-HRGP"
     downward = [int(r[4], 16) for r in tunnel if r[1] == "0x01" and r[4]]
     assert Counter(downward) == Counter(expected), "each scheduled command crossed the air once"
+    upward = [int(r[4], 16) for r in tunnel if r[0] == "0x02" and r[4]]
+    assert Counter(upward) == Counter(expected), "and each response came back (PUT) with the same message code"
     commands = Counter(r[3] for r in tunnel if r[3])
     assert commands["0x01"] >= 2 and commands["0x02"] >= 2, "GETs and GET-RESPONSEs from the sleepy GSME"
     assert commands["0x03"] >= 2, "PUTs to the ESME"
