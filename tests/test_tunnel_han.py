@@ -230,3 +230,26 @@ def test_default_run_carries_gbcs_and_tshark_names_each_message(tmp_path: Path) 
     commands = Counter(r[3] for r in tunnel if r[3])
     assert commands["0x01"] >= 2 and commands["0x02"] >= 2, "GETs and GET-RESPONSEs from the sleepy GSME"
     assert commands["0x03"] >= 2, "PUTs to the ESME"
+
+
+def test_tunnel_commands_need_the_peers_link_key(tmp_path: Path) -> None:
+    """Unsecured frames, or frames from outside the device log / not from the CH, change nothing."""
+    from protocols.hrgp.codec import RequestTunnel, TransferData, to_zcl
+    from protocols.zcl.frame import decode_zcl, encode_zcl
+    from protocols.zigbee.stack import ApsIndication
+
+    estate = run_estate(tmp_path, _without_scheduled(topology_text()), seed=2, duration=60, pcap=False)
+    home = estate.homes[0]
+    ch, esme = home.nodes["ch"], home.nodes["esme"]
+    opened = ch.chf_tunnel.server.opened
+    request = decode_zcl(encode_zcl(to_zcl(RequestTunnel(), 0, 1)))
+    push = decode_zcl(encode_zcl(to_zcl(TransferData(0, b"\x03" + bytes.fromhex("DF00")), 1, 2)))
+
+    def ind(eui, secured):
+        return ApsIndication(0x1234, eui, 1, 1, 0x0704, 0x0109, b"", secured, False)
+
+    ch.chf_tunnel.zcl_command(ind(ESME, False), request)               # not APS-secured
+    ch.chf_tunnel.zcl_command(ind(0x00DB000000000001, True), request)  # not in the device log
+    esme.tunnel.zcl_command(ind(GSME, True), push)                     # not the CH
+    assert ch.counts["tunnel_untrusted_source"] == 2 and esme.counts["tunnel_untrusted_source"] == 1
+    assert ch.chf_tunnel.server.opened == opened and esme.tunnel.received == 0

@@ -97,6 +97,8 @@ class TunnelClientHost:
         self.begin_work = begin_work
         self.end_work = end_work
         self.server_endpoint: int | None = None
+        # the CH's EUI-64: tunnel commands are taken only under the link key shared with it
+        self.hub_eui = next((d.eui64 for d in device.home.spec.devices if d.kind == "CH"), None)
         self._discovering = False
         self._get_timer = None
         self._reopen = None
@@ -241,8 +243,7 @@ class TunnelClientHost:
     # ------------------------------------------------------------------ ZCL input
 
     def zcl_command(self, ind, frame) -> None:
-        stack = self.device.stack
-        if not ind.aps_secured or ind.src_eui is None or ind.src_eui != stack.tc_eui:
+        if not ind.aps_secured or ind.src_eui is None or ind.src_eui != self.hub_eui:
             self.device._count("tunnel_untrusted_source")
             return
         if frame.direction != DIRECTION_SERVER_TO_CLIENT:
@@ -279,7 +280,8 @@ class ChfTunnelService:
         self.to_wan = to_wan if to_wan is not None else self.wan_messages.append
         self.alert_counter = 0
         self.alerts_raised = 0
-        self._peer_endpoints: dict[int, int] = {}  # device EUI-64 -> its Tunneling client endpoint
+        # device EUI-64 -> (short address, Tunneling client endpoint), from its last authenticated frame
+        self._peers: dict[int, tuple[int, int]] = {}
         clock = hub.clock
         self.server = TunnelServer(clock, self._transmit, on_get=self._on_get, on_put=self._on_put,
                                    on_opened=self._on_opened, count=hub._count,
@@ -353,9 +355,8 @@ class ChfTunnelService:
 
     def _transmit(self, peer: int, command, on_done: Callable[[bool], None] | None = None) -> None:
         hub = self.hub
-        short = hub.stack.short_of(peer)
-        endpoint = self._peer_endpoints.get(peer)
-        if short is None or endpoint is None:
+        address = self._peers.get(peer)
+        if address is None:
             hub._count("tunnel_peer_unreachable")
             if on_done is not None:
                 on_done(False)
@@ -367,6 +368,7 @@ class ChfTunnelService:
             if on_done is not None:
                 on_done(False)
             return
+        short, endpoint = address
         hub.stack.send_data(short, endpoint, self.endpoint, TUNNELING_CLUSTER_ID, encode_zcl(frame), on_done=on_done)
 
     def zcl_command(self, ind, frame) -> None:
@@ -383,7 +385,7 @@ class ChfTunnelService:
         except CodecError:
             hub._count("tunnel_malformed")
             return
-        self._peer_endpoints[eui] = ind.src_endpoint
+        self._peers[eui] = (ind.src_short, ind.src_endpoint)
         self.server.command_received(eui, command)
 
     def describe(self) -> str:
