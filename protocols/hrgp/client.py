@@ -118,7 +118,6 @@ class TunnelClientCore:
     maximum_incoming_transfer_size: int = MAX_TRANSFER_SIZE
     outbox: deque = field(default_factory=deque)
     want_get: bool = False
-    tunnel_id: int | None = None
 
     def queue_put(self, message: bytes) -> None:
         if len(self.outbox) >= self.max_outbox:
@@ -155,7 +154,6 @@ def _start_requesting(inputs: TunnelClient, core: TunnelClientCore, *args: Any) 
 
 
 def _opened(inputs: TunnelClient, core: TunnelClientCore, response: RequestTunnelResponse) -> _Open:
-    core.tunnel_id = response.tunnel_id
     return _Open(response.tunnel_id, response.maximum_incoming_transfer_size)
 
 
@@ -335,7 +333,6 @@ def _open_get(inputs: TunnelClient, core: TunnelClientCore, state: _Open) -> Non
 @_open.upon(TunnelClient.close).to(_closed)
 def _open_close(inputs: TunnelClient, core: TunnelClientCore, state: _Open) -> None:
     core.transmit(CloseTunnel(state.tunnel_id))
-    core.tunnel_id = None
     core.events.closed("closed by the device")
 
 
@@ -391,7 +388,6 @@ def _open_error(inputs: TunnelClient, core: TunnelClientCore, state: _Open, comm
 
 @_open.upon(TunnelClient.closure_notification).to(_closed)
 def _open_closure(inputs: TunnelClient, core: TunnelClientCore, state: _Open, tunnel_id: int) -> None:
-    core.tunnel_id = None
     core.events.closed("closed by the server")
 
 
