@@ -22,6 +22,7 @@ run seed and the names, so the same topology and seed always build the same esta
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,8 @@ from emulator.rng import derive_bytes, derive_seed
 #: device kinds the emulator can host on a HAN, and the options each accepts
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
 DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "CH": {"gpf_eui64": str, "permit_join": bool},
+    "CH": {"gpf_eui64": str, "permit_join": bool, "gbcs_keys": str, "close_tunnel_timeout": (int, float),
+           "tunnel_queue_limit": int, "tunnel_queue_expiry": (int, float)},
     "ESME": {"mean_power_w": (int, float)},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float)},
     "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float)},
@@ -43,7 +45,7 @@ _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
     "registered_install_code": str, "whitelisted": bool, "power_on": (int, float),
 }
-_HOME_KEYS = {"name", "han", "devices"}
+_HOME_KEYS = {"name", "han", "devices", "gbcs_commands"}
 _HAN_KEYS = {"channel", "pan_id", "network_key", "impairments"}
 _TOP_KEYS = {"name", "description", "start_time", "homes"}
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
@@ -74,6 +76,15 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledGbcs:
+    """A remote-party GBCS message delivered to the home's CH at C{at} seconds into the run."""
+
+    at: float
+    message: bytes
+    source: str  # the file it came from, or "hex"
+
+
+@dataclass(frozen=True, slots=True)
 class HomeSpec:
     """One premises: a HAN radio medium and the devices on it."""
 
@@ -84,6 +95,7 @@ class HomeSpec:
     network_key: bytes
     impairments: ImpairmentSpec
     devices: tuple[DeviceSpec, ...]
+    gbcs_commands: tuple[ScheduledGbcs, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +331,59 @@ def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -
     if len(chs) != 1:
         raise checker.fail(home.key_lines["devices"],
                            f"{what} must have exactly one CH (Communications Hub), found {len(chs)}")
-    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices))
+    commands = _parse_gbcs_commands(checker, home, what) if "gbcs_commands" in home else ()
+    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices), commands)
+
+
+def _resolve(checker: _Checker, path: str) -> str:
+    """A path from the topology, relative to the topology file's directory."""
+    if os.path.isabs(path):
+        return path
+    return os.path.join(os.path.dirname(os.path.abspath(checker.filename)), path)
+
+
+def _parse_gbcs_commands(checker: _Checker, home: _Map, what: str) -> tuple[ScheduledGbcs, ...]:
+    """C{gbcs_commands: [{at: seconds, file: RTDS .HEX file} | {at: seconds, hex: "DD..."}]}."""
+    from protocols.errors import CodecError
+    from protocols.gbcs.framing import decode_frame
+
+    raw = home["gbcs_commands"]
+    if not isinstance(raw, _Seq):
+        raise checker.fail(home.key_lines["gbcs_commands"], f"{what}.gbcs_commands must be a list, got "
+                                                            f"{_describe(raw)}")
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"{what}.gbcs_commands[{i}]"
+        m = checker.mapping(entry, raw.line, where)
+        checker.keys(m, {"at", "file", "hex"}, where)
+        if "at" not in m:
+            raise checker.fail(m.line, f"{where} has no 'at' (seconds after the start of the run)")
+        at = checker.typed(m, "at", (int, float), where)
+        if at < 0:
+            raise checker.fail(m.key_lines["at"], f"{where}.at must be >= 0, got {at}")
+        if ("file" in m) == ("hex" in m):
+            raise checker.fail(m.line, f"{where} needs exactly one of 'file' (an RTDS .HEX file) or 'hex'")
+        key = "file" if "file" in m else "hex"
+        value = checker.typed(m, key, str, where)
+        source = "hex"
+        if key == "file":
+            source = _resolve(checker, value)
+            try:
+                with open(source, encoding="ascii") as f:
+                    value = f.read()
+            except (OSError, UnicodeDecodeError) as e:
+                raise checker.fail(m.key_lines["file"], f"{where}.file: cannot read {value!r}: "
+                                                        f"{getattr(e, 'strerror', None) or e}") from None
+        text = "".join(value.split())
+        if not text or not _HEX.match(text) or len(text) % 2:
+            raise checker.fail(m.key_lines[key], f"{where}.{key}: not hex octets")
+        message = bytes.fromhex(text)
+        try:
+            decode_frame(message)
+        except CodecError as e:
+            raise checker.fail(m.key_lines[key], f"{where}.{key}: not a GBCS message: {e}") from None
+        out.append(ScheduledGbcs(float(at), message, source))
+    return tuple(out)
 
 
 def _empty_map(parent: _Map) -> _Map:
@@ -377,5 +441,13 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
     if kind == "CH":
         gpf = eui + 1 if "gpf_eui64" not in dev else _parse_eui(checker, dev, "gpf_eui64", what)
         registered = None
+    for key in ("close_tunnel_timeout", "tunnel_queue_limit", "tunnel_queue_expiry"):
+        if key in dev and dev[key] <= 0:
+            raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
     params = {k: v for k, v in dev.items() if k in DEVICE_KINDS[kind] and k != "gpf_eui64"}
+    if "gbcs_keys" in params:
+        params["gbcs_keys"] = _resolve(checker, params["gbcs_keys"])
+        if not os.path.isdir(params["gbcs_keys"]):
+            raise checker.fail(dev.key_lines["gbcs_keys"], f"{what}.gbcs_keys: {dev['gbcs_keys']!r} is not a "
+                                                           "key store directory")
     return DeviceSpec(kind, name, eui, code, registered, power_on, params, gpf)

@@ -16,6 +16,7 @@ from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRIC
                                    DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, utc_now)
 from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
 from protocols.zcl import foundation as zf
+from protocols.zcl.se.tunneling import TUNNELING_CLUSTER_ID
 from protocols.zcl.server import default_response
 from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
 from protocols.zigbee.zdo import SimpleDescriptor
@@ -45,13 +46,15 @@ class CommsHub(HanDevice):
             self.kinds[dev.eui64] = dev.kind
             if dev is not spec and dev.registered_install_code is not None:
                 self.device_log[dev.eui64] = dev.registered_install_code
+        self.chf_tunnel = None  # the GB-HRGP Tunneling server + CHF routing, built at power-on
         self.mirrors: dict[int, int] = {}  # GSME EUI-64 -> mirror endpoint
         self.joins: dict[str, int] = {}
         self.mirror_reports = 0
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
-                                (CLUSTER_BASIC, CLUSTER_TIME, CLUSTER_PRICE), (CLUSTER_METERING,))]
+                                (CLUSTER_BASIC, CLUSTER_TIME, CLUSTER_PRICE, TUNNELING_CLUSTER_ID),
+                                (CLUSTER_METERING,))]
         for ep in sorted(self.mirrors.values()):
             eps.append(self._mirror_descriptor(ep))
         return eps
@@ -72,12 +75,39 @@ class CommsHub(HanDevice):
                                                      "TimeZone": 0, "DstShift": 0})
         self.add_server(CHF_ENDPOINT, CLUSTER_PRICE, {"CommodityType": 1}, client_side=True)
         self.cluster_handlers[(CHF_ENDPOINT, CLUSTER_METERING)] = self._metering_client_command
+        self._start_gbcs()
         # the anchor CH uses its own EUI-64 as the extended PAN id
         beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
         self.stack.form_network(home.spec.pan_id, home.spec.network_key, authorize=self._authorize,
                                 on_device_joined=self._device_joined, beacon_payload=beacon)
         self.joined_at = self.clock.seconds()
         self.metrics.devices_up.labels(self.kind).inc()
+
+    # -------------------------------------------------------------------- GBCS over the tunnel
+
+    def _start_gbcs(self) -> None:
+        """Serve GB-HRGP tunnels and route GBCS (L{emulator.devices.tunnel}); schedule the
+        topology's C{gbcs_commands} as messages arriving from the WAN."""
+        from emulator.devices.tunnel import ChfTunnelService
+        params = self.spec.params
+        crypto = None
+        if "gbcs_keys" in params:
+            from protocols.gbcs.crypto import GbcsCrypto
+            from protocols.gbcs.keystore import KeyStore
+            crypto = GbcsCrypto(KeyStore(params["gbcs_keys"]))
+        timeout = params.get("close_tunnel_timeout", 0xFFFF)
+        self.chf_tunnel = ChfTunnelService(self, CHF_ENDPOINT, crypto=crypto, close_tunnel_timeout=timeout,
+                                           queue_limit=params.get("tunnel_queue_limit", 32),
+                                           queue_expiry=params.get("tunnel_queue_expiry", 86400.0))
+        self.add_server(CHF_ENDPOINT, TUNNELING_CLUSTER_ID, {"CloseTunnelTimeout": min(int(timeout), 0xFFFF)})
+        from emulator.devices import DEVICE_CLASSES
+        for eui in self.device_log:
+            kind = self.kinds.get(eui, "")
+            cls = DEVICE_CLASSES.get(kind)
+            self.chf_tunnel.add_device(eui, kind, sleepy=cls is not None and not cls.rx_on_when_idle)
+        elapsed = self.clock.seconds() - self.home.start_time
+        for scheduled in self.home.spec.gbcs_commands:
+            self.clock.callLater(max(0.0, scheduled.at - elapsed), self.chf_tunnel.from_wan, scheduled.message)
 
     def _authorize(self, eui: int) -> bytes | None:
         code = self.device_log.get(eui)
@@ -148,4 +178,5 @@ class CommsHub(HanDevice):
 
     def describe(self) -> str:
         return (f"device log {len(self.device_log)} entries, joins {dict(sorted(self.joins.items()))}, "
-                f"mirrors {len(self.mirrors)}, mirror reports {self.mirror_reports}")
+                f"mirrors {len(self.mirrors)}, mirror reports {self.mirror_reports}"
+                + (f"; {self.chf_tunnel.describe()}" if self.chf_tunnel is not None else ""))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
                                    DIRECTION_SERVER_TO_CLIENT, PROFILE_SE, ZCL_EPOCH, HanDevice, utc_now)
 from emulator.devices.load import GasLoad, HouseholdLoad
+from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
 from emulator.rng import derive_rng
 from protocols.zcl import foundation as zf
 from protocols.zcl.frame import ZclFrame, encode_zcl
@@ -46,12 +47,16 @@ class Esme(HanDevice):
         self.time_offset = 0.0
         self.reads_served = 0
         self.prices_published = 0
+        self.tunnel: TunnelClientHost | None = None  # built at power-on
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         return [SimpleDescriptor(METER_ENDPOINT, PROFILE_SE, DEVICE_ID_METER, 0,
-                                 (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE), (CLUSTER_TIME,))]
+                                 (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE),
+                                 (CLUSTER_TIME, TUNNELING_CLUSTER_ID))]
 
     def start(self) -> None:
+        # GBCS from the CHF: its receiver is on, so it keeps a tunnel open for the CHF to push into
+        self.tunnel = TunnelClientHost(self, METER_ENDPOINT, keep_open=True)
         self.add_server(METER_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=1))
         self.add_server(METER_ENDPOINT, CLUSTER_METERING, {
             "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 0, "Multiplier": 1, "Divisor": 1000,
@@ -66,6 +71,7 @@ class Esme(HanDevice):
         # Find the CH's Time server (its endpoint is not assumed: Active_EP then Simple_Desc
         # of each endpoint, as a joining SE device does) and take the time from it.
         self.stack.zdo_send(0x0000, ActiveEpReq(0x0000), self._ch_endpoints)
+        self.tunnel.start()
 
     def _ch_endpoints(self, rsp) -> None:
         if rsp is None or rsp.status != 0:
@@ -125,7 +131,8 @@ class Esme(HanDevice):
     def describe(self) -> str:
         energy, power = self.load.read(self.clock.seconds())
         return (f"register {energy / 1000:.3f} kWh, demand {power:.0f} W, reads served {self.reads_served}, "
-                f"prices published {self.prices_published}")
+                f"prices published {self.prices_published}"
+                + (f"; {self.tunnel.describe()}" if self.tunnel is not None else ""))
 
 
 class Gsme(HanDevice):
@@ -151,12 +158,16 @@ class Gsme(HanDevice):
         self.wakes = 0
         self._sleep_call = None
         self._busy = 0
+        self.tunnel: TunnelClientHost | None = None  # built at power-on
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         return [SimpleDescriptor(METER_ENDPOINT, PROFILE_SE, DEVICE_ID_METER, 0,
-                                 (CLUSTER_BASIC, CLUSTER_METERING), (CLUSTER_TIME,))]
+                                 (CLUSTER_BASIC, CLUSTER_METERING), (CLUSTER_TIME, TUNNELING_CLUSTER_ID))]
 
     def start(self) -> None:
+        # GBCS from the CHF: asleep, it GETs what the CHF queued for it each time it wakes
+        self.tunnel = TunnelClientHost(self, METER_ENDPOINT, keep_open=False, begin_work=self._begin_work,
+                                       end_work=self._end_work)
         self.add_server(METER_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=3))
         self.add_server(METER_ENDPOINT, CLUSTER_METERING, {
             "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 1, "Multiplier": 1, "Divisor": 1000,
@@ -171,6 +182,7 @@ class Gsme(HanDevice):
         self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001),
                              lambda values: self._end_work())
         self._ensure_mirror()
+        self.tunnel.poll()
         offset = self.rng.uniform(0, self.wake_interval)
         self.clock.callLater(offset, self._wake)
 
@@ -201,6 +213,7 @@ class Gsme(HanDevice):
         if not self.stack.joined:
             return
         self._awake()
+        self.tunnel.poll()
         if self.mirror_configured:
             self._report()
         else:
@@ -266,7 +279,8 @@ class Gsme(HanDevice):
 
     def describe(self) -> str:
         return (f"wakes {self.wakes}, mirror endpoint {self.mirror_endpoint}, reports {self.reports_acked}/"
-                f"{self.reports_sent} acknowledged")
+                f"{self.reports_sent} acknowledged"
+                + (f"; {self.tunnel.describe()}" if self.tunnel is not None else ""))
 
 
 class Ihd(HanDevice):
