@@ -149,7 +149,7 @@ class DccHost:
                 self.counts[codes.SUCCESS.code] += 1
                 return Answer(200, body, codes.SUCCESS.code)
             self.broker.send(dreq, self._reply_to(req, user))
-            self.gateway.commit(req)
+            self._accept(req)
             return self._ack(request_id, codes.ACKNOWLEDGEMENT, reference, variant, version)
         except DuisError as e:
             if not request_id:
@@ -177,7 +177,7 @@ class DccHost:
             raise DuisError(codes.NOT_SUPPORTED, "Header.ServiceReferenceVariant",
                             f"this DCC does not carry out {d.variant} {d.name}")
         body = service(self.inventory, req, roles, user.user_id)
-        self.gateway.commit(req)
+        self._accept(req)
         answer = self._ack(str(req.request_id), codes.ACKNOWLEDGEMENT, req.service_reference,
                            req.service_reference_variant, req.schema_version)
         self.clock.callLater(0, self._respond, req, user, codes.SUCCESS, None, body)
@@ -212,7 +212,7 @@ class DccHost:
         _check_signed_precommand(pre, req.gbcs_payload, user)
         del self._precommands[rid]
         self.broker.send(dreq, self._reply_to(dreq.request, user), signed_precommand=req.gbcs_payload)
-        self.gateway.commit(req)
+        self._accept(req)
         d = dreq.request.definition
         return self._ack(rid, codes.ACKNOWLEDGEMENT, d.service_reference, d.variant, req.schema_version)
 
@@ -237,6 +237,14 @@ class DccHost:
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=False)
         return Answer(200 if not code.is_error else 400, body, code.code)
 
+    def _accept(self, req: ServiceRequest) -> None:
+        """The request is taken: its counter is used up and its responses can be polled for."""
+        self.gateway.commit(req)
+        key = str(req.request_id)
+        if key not in self._outbox and len(self._outbox) >= self._outbox_limit:
+            self._outbox.popitem(last=False)
+        self._outbox.setdefault(key, [])
+
     def _reply_to(self, req: ServiceRequest, user: ServiceUser) -> Reply:
         def reply(code: ResponseCode, gbcs: bytes | None) -> None:
             self._respond(req, user, code, gbcs, None)
@@ -253,6 +261,7 @@ class DccHost:
         if key not in self._outbox and len(self._outbox) >= self._outbox_limit:
             self._outbox.popitem(last=False)
         self._outbox.setdefault(key, []).append(xml)
+        self._outbox.move_to_end(key)
         if self.deliver is not None and user.response_url:
             self.deliver(user, xml)
 

@@ -105,9 +105,9 @@ class InventoryDevice:
         return {r: eui for r, eui in self.registration.items() if r in roles}
 
     def move(self, status: DeviceStatus) -> None:
-        """Change status along the life cycle (InventoryError otherwise)."""
+        """Change status along the life cycle (InventoryError otherwise, also for no change)."""
         if status is self.status:
-            return
+            raise InventoryError(f"device {self.device_id:016X} is already {status.value}")
         if status not in _TRANSITIONS[self.status]:
             raise InventoryError(f"device {self.device_id:016X} cannot go from {self.status.value} to {status.value}")
         self.status = status

@@ -61,10 +61,16 @@ class RequestMatrix:
         self.references: dict[str, set[str]] = {}
         for row in rows:
             name = re.sub(r"\s+", " ", row["Service Request Name"]).strip()
+            variant = row["Service Reference Variant"].strip()
+            reference = row["Service Reference"].strip()
+            if not (variant == reference or variant.startswith(reference + ".")):
+                # the table's numeric cells lost trailing zeros (6.20.1 is listed under "6.2");
+                # a variant always names its reference (DCC's own requests say 6.20)
+                reference = variant.rsplit(".", 1)[0]
             d = ServiceRequestDef(
                 name=name.split(" (Current")[0].strip(),
-                service_reference=row["Service Reference"].strip(),
-                variant=row["Service Reference Variant"].strip(),
+                service_reference=reference,
+                variant=variant,
                 critical=_yes(row["Critical"]),
                 non_device=_yes(row["Non-Device Request"]),
                 on_demand=_yes(row["On Demand"]),

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from lxml import etree
 
-__all__ = ["DS", "SignatureInvalid", "sign", "verify", "signature_element", "issuer_serial", "C14N_EXC",
+__all__ = ["DS", "SignatureInvalid", "sign", "verify", "verify_reference", "key_info", "signature_element", "issuer_serial", "C14N_EXC",
            "ECDSA_SHA256", "ENVELOPED", "SHA256"]
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -163,15 +163,11 @@ def key_info(root: etree._Element) -> tuple[str, int] | None:
         return None
 
 
-def verify(root: etree._Element, public_key: ec.EllipticCurvePublicKey) -> None:
-    """Check the enveloped signature of C{root}'s document against C{public_key}.
-
-    @raise SignatureInvalid: naming what is wrong (missing, outside the profile, digest
-        mismatch, bad signature value).
-    """
+def _checked_reference(root: etree._Element) -> tuple[etree._Element, bytes]:
+    """Check the profile and the reference digest; return (SignedInfo, raw signature value)."""
     sig = signature_element(root)
     if sig is None:
-        raise SignatureInvalid("the request has no ds:Signature")
+        raise SignatureInvalid("the document has no ds:Signature")
     si = _one(sig, "SignedInfo")
     _algorithm(si, "CanonicalizationMethod", C14N_EXC)
     _algorithm(si, "SignatureMethod", ECDSA_SHA256)
@@ -189,10 +185,28 @@ def verify(root: etree._Element, public_key: ec.EllipticCurvePublicKey) -> None:
         raise SignatureInvalid(f"DigestValue/SignatureValue is not base64: {e}") from None
     if digest != _digest(root, sig, exclusive=transforms[-1] == C14N_EXC):
         raise SignatureInvalid("ds:DigestValue does not match the document (altered after signing)")
+    return si, value
+
+
+def verify_reference(root: etree._Element) -> None:
+    """Check only the profile and the digest of the signed document (no key needed).
+
+    @raise SignatureInvalid: as L{verify}.
+    """
+    _checked_reference(root)
+
+
+def verify(root: etree._Element, public_key: ec.EllipticCurvePublicKey) -> None:
+    """Check the enveloped signature of C{root}'s document against C{public_key}.
+
+    @raise SignatureInvalid: naming what is wrong (missing, outside the profile, digest
+        mismatch, bad signature value).
+    """
+    si, value = _checked_reference(root)
     if len(value) != 64:
         raise SignatureInvalid(f"ds:SignatureValue must be 64 bytes (r || s), got {len(value)}")
     der = encode_dss_signature(int.from_bytes(value[:32], "big"), int.from_bytes(value[32:], "big"))
     try:
         public_key.verify(der, _c14n(si), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        raise SignatureInvalid("ds:SignatureValue does not verify with the DCC User's certificate") from None
+        raise SignatureInvalid("ds:SignatureValue does not verify with the signer's certificate") from None
