@@ -249,3 +249,16 @@ def test_any_bytes_get_an_error_acknowledgement(dcc, data, interface):
     answer = dcc.handle(interface, data)
     assert answer.status == 400 and answer.code.startswith("E")
     assert parse_response(answer.body).response_code == answer.code
+
+
+def test_device_alerts_are_delivered_and_kept_in_order(dcc):
+    dcc.inventory.user(SUPPLIER).response_url = "http://127.0.0.1:1/duis"
+    gbcs = rtds_hex("4.16_ECS17c", "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX")  # any GBCS bytes
+    first = dcc.device_alert(SUPPLIER, ESME, gbcs, 7)
+    second = dcc.device_alert(SUPPLIER, ESME, gbcs[:-1], 8)
+    assert dcc.alerts(SUPPLIER, 0) == first and dcc.alerts(SUPPLIER, 1) == second
+    assert dcc.alerts(SUPPLIER, 2) is None and dcc.alerts(NETWORK_OPERATOR, 0) is None
+    assert [u for u, _ in dcc.delivered] == [SUPPLIER, SUPPLIER]
+    alert = parse_response(first)
+    assert (alert.response_id, alert.gbcs_payload) == ("00-DB-12-34-56-78-90-A0:90-B3-D5-1F-30-01-00-00:7", gbcs)
+    xmldsig.verify(alert.document, keystore().public_key(DCC, "ds"))

@@ -58,7 +58,7 @@ def server_url():
     host = build_host(config, reactor, deliver=sender)
     port = reactor.listenTCP(0, site(host), interface="127.0.0.1")
     url = f"http://127.0.0.1:{port.getHost().port}"
-    yield url, receiver, sender
+    yield url, receiver, sender, host
     pytest_twisted.blockon(defer.gatherResults([defer.maybeDeferred(port.stopListening),
                                                 defer.maybeDeferred(rport.stopListening)]))
 
@@ -80,7 +80,7 @@ def _get(url: str):
 
 @pytest_twisted.inlineCallbacks
 def test_read_inventory_ack_poll_and_delivery(server_url):
-    url, receiver, sender = server_url
+    url, receiver, sender, _ = server_url
     status, body = yield _post(f"{url}/api/v1/serviceD", signed(template(INVENTORY)))
     assert (status, parse_response(body).response_code) == (200, "I99")
     yield receiver.arrived
@@ -98,8 +98,22 @@ def test_read_inventory_ack_poll_and_delivery(server_url):
 
 
 @pytest_twisted.inlineCallbacks
+def test_alerts_are_pushed_and_polled(server_url):
+    url, receiver, _, host = server_url
+    xml = host.device_alert(SUPPLIER, 0x00DB1234567890A0, b"\xdd\x00", 9)
+    yield receiver.arrived
+    assert receiver.received == [xml]
+    status, polled = yield _get(f"{url}/api/v1/alerts?UserID=90B3D51F30010000&index=0")
+    assert (status, polled) == (200, xml)
+    status, _ = yield _get(f"{url}/api/v1/alerts?UserID=90B3D51F30010000&index=1")
+    assert status == 204
+    status, _ = yield _get(f"{url}/api/v1/alerts?UserID=nope")
+    assert status == 400
+
+
+@pytest_twisted.inlineCallbacks
 def test_each_failure_gets_its_code_over_http(server_url):
-    url, _, _ = server_url
+    url, _, _, _ = server_url
     cases = [
         ("serviceD", template(INVENTORY), "E3"),                                              # bad signature
         ("serviceD", signed(set_header(template("8.3_DECOMMISSION_DEVICE_REQUEST_DUIS.XML"),
@@ -119,7 +133,7 @@ def test_each_failure_gets_its_code_over_http(server_url):
 
 @pytest_twisted.inlineCallbacks
 def test_smets_duis_send_wait_prints_ack_then_response(server_url, tmp_path, capsys):
-    url, _, _ = server_url
+    url, _, _, _ = server_url
     request = tmp_path / "inventory.xml"
     status = yield threads.deferToThread(duis_cli.main, ["sign", str(TEMPLATES / INVENTORY), "--keys",
                                                          str(KEYSTORE), "--out", str(request)])

@@ -114,7 +114,10 @@ class DccHost:
         #: RequestID text -> (pre-command, the request it was made for, the DeviceRequest)
         self._precommands: OrderedDict[str, tuple[bytes, DeviceRequest]] = OrderedDict()
         self._pending_limit = pending_limit
-        #: answers per response code (synchronous and asynchronous)
+        #: device alerts per User, in arrival order (bounded; the count of dropped ones kept)
+        self._alerts: dict[int, list[bytes]] = {}
+        self._alerts_dropped: dict[int, int] = {}
+        #: answers per response code (synchronous and asynchronous), and "alert"
         self.counts: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ the interface
@@ -155,6 +158,36 @@ class DccHost:
             if not request_id:
                 request_id, reference, variant, version = _header_of(data)
             return self._ack(request_id, e.code, reference, variant, version, e)
+
+    def device_alert(self, user_id: int, device_id: int, gbcs: bytes, counter: int,
+                     code: ResponseCode = codes.SUCCESS) -> bytes:
+        """Hand a device alert (GBCS, from the ACB's alert routing) to a DCC User: POSTed to
+        the User's response URL and kept for polling (L{alerts}).  ResponseID is
+        device:user:counter (the alert's originator counter)."""
+        user = self.inventory.user(user_id)
+        if user is None:
+            raise KeyError(f"{format_eui(user_id)} is not a DCC User")
+        xml = response.device_alert(f"{format_eui(device_id)}:{format_eui(user_id)}:{counter}", code, gbcs,
+                                    self.clock.seconds(), signer=self._signer())
+        box = self._alerts.setdefault(user_id, [])
+        box.append(xml)
+        if len(box) > self._outbox_limit:
+            del box[0]
+            self._alerts_dropped[user_id] = self._alerts_dropped.get(user_id, 0) + 1
+        self.counts["alert"] += 1
+        if self.deliver is not None and user.response_url:
+            self.deliver(user, xml)
+        return xml
+
+    def alerts(self, user_id: int, index: int) -> bytes | None | bool:
+        """The C{index}-th alert (from 0) for a User: the XML, C{None} if not (yet) there, or
+        C{False} if it was dropped from the bounded store."""
+        dropped = self._alerts_dropped.get(user_id, 0)
+        if index < dropped:
+            return False
+        box = self._alerts.get(user_id, [])
+        i = index - dropped
+        return box[i] if 0 <= i < len(box) else None
 
     def responses(self, request_id: str) -> list[bytes] | None:
         """The responses delivered so far for C{request_id} (None: never accepted or expired)."""

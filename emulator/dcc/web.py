@@ -5,7 +5,8 @@
   - C{POST /api/v1/serviceT}: transform: the answer is the C{sr:PreCommand} of a critical request;
   - C{POST /api/v1/serviceD}: non-device requests (e.g. 8.2 Read Inventory);
   - C{GET /api/v1/response?RequestID=ID[&index=N]}: poll for the N-th (default first)
-    asynchronous response to a request: 200 with the DUIS XML, 204 not yet, 404 unknown.
+    asynchronous response to a request: 200 with the DUIS XML, 204 not yet, 404 unknown;
+  - C{GET /api/v1/alerts?UserID=EUI[&index=N]}: the N-th device alert for a User (204 not yet).
 
 The synchronous answer is the acknowledgement (I99, or the E code with HTTP 400).  Responses
 are also POSTed to the User's response URL (L{ResponseSender}).  Only translation happens
@@ -25,6 +26,7 @@ from twisted.web.http_headers import Headers
 from emulator.dcc.host import DccHost
 from emulator.dcc.inventory import ServiceUser
 from protocols.duis.request import MAX_REQUEST_BYTES
+from protocols.gbcs.keystore import parse_eui
 
 __all__ = ["duis_resource", "ResponseSender"]
 
@@ -81,6 +83,31 @@ class _Poll(resource.Resource):
         return found[index]
 
 
+class _Alerts(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, host: DccHost) -> None:
+        super().__init__()
+        self._host = host
+
+    def render_GET(self, request) -> bytes:  # noqa: N802
+        try:
+            user_id = parse_eui(request.args.get(b"UserID", [b""])[0].decode("ascii", "replace"))
+            index = int(request.args.get(b"index", [b"0"])[0])
+        except ValueError:
+            request.setResponseCode(400)
+            return b"UserID (EUI-64) and an integer index are required\n"
+        found = self._host.alerts(user_id, index)
+        if found is False:
+            request.setResponseCode(410)
+            return b"this alert was dropped from the bounded store\n"
+        if found is None:
+            request.setResponseCode(204)
+            return b""
+        request.setHeader(b"content-type", _XML)
+        return found
+
+
 def duis_resource(host: DccHost) -> resource.Resource:
     """The C{/api/v1/...} tree for a L{DccHost}."""
     root = resource.Resource()
@@ -91,6 +118,7 @@ def duis_resource(host: DccHost) -> resource.Resource:
     for letter in ("S", "T", "D"):
         v1.putChild(f"service{letter}".encode("ascii"), _Service(host, letter))
     v1.putChild(b"response", _Poll(host))
+    v1.putChild(b"alerts", _Alerts(host))
     return root
 
 
