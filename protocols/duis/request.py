@@ -205,7 +205,7 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
         raise DuisError(codes.COMMAND_VARIANT, "Header.CommandVariant",
                         f"CommandVariant {command_variant} is not allowed for {variant} {definition.name} "
                         f"(allowed: {', '.join(map(str, sorted(definition.command_variants())))})")
-    if content[0].tag is etree.Comment or etree.QName(content[0]).namespace != SR:
+    if etree.QName(content[0]).namespace != SR:
         raise DuisError(codes.SCHEMA, "Body", f"the service request element {content[0].tag!r} is not in {SR}",
                         content[0].sourceline or 0)
     return ServiceRequest(kind, request_id, command_variant, reference, variant, definition, content[0], None,
