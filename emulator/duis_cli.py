@@ -164,8 +164,9 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         keystore = KeyStore(args.keys)
     except FileNotFoundError:
         raise _UsageError(f"smets duis sign: --keys {args.keys}: not a directory") from None
-    if not 1 <= args.command_variant <= 8:
-        raise _UsageError(f"smets duis sign: --command-variant must be 1-8, got {args.command_variant}")
+    if args.command_variant not in (4, 5, 6):
+        raise _UsageError(f"smets duis sign: --command-variant must be 4, 5 or 6 (a critical variant), "
+                          f"got {args.command_variant}")
     stripped = data.strip()
     if not stripped.startswith(b"<"):
         try:
@@ -236,8 +237,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("file", metavar="FILE", help="DUIS Request or PreCommand XML, or a GBCS pre-command in hex")
     g.add_argument("--keys", required=True, help="key store directory with the User's <eui>-ds.key")
     g.add_argument("--out", help="write here instead of standard output")
-    g.add_argument("--command-variant", type=int, default=4,
-                   help="CommandVariant of a signed pre-command (default 4: send via the DCC)")
+    g.add_argument("--command-variant", type=int, default=5,
+                   help="CommandVariant of a signed pre-command (4-6; default 5, as DCC Boxed's tools send it)")
     g.set_defaults(func=_cmd_sign)
     sub.add_parser("transform", help="print the GBCS command the ACB makes from a request", add_help=False)
     return p

@@ -16,6 +16,7 @@ from emulator.dcc.config import load_dcc_config
 from emulator.dcc.inventory import DeviceStatus
 from emulator.topology import load_topology
 from protocols.duis import codes, xmldsig
+from protocols.duis.request import parse_request
 from protocols.duis.response import parse_response
 from protocols.gbcs.crypto import ecdsa_verify
 from protocols.gbcs.framing import decode_frame, signed_bytes
@@ -199,6 +200,7 @@ def test_critical_flow_precommand_user_signature_send(dcc, tmp_path):
     assert duis_cli.main(["sign", str(tmp_path / "pre.xml"), "--keys", str(KEYSTORE),
                           "--out", str(tmp_path / "signed.xml")]) == 0
     signed_pre = (tmp_path / "signed.xml").read_bytes()
+    assert parse_request(signed_pre).command_variant == 5  # the signing tool's default
     assert dcc.handle("S", signed_pre).code == "I99"
     [(request, _reply, gbcs)] = broker.sent
     assert request.request.service_reference_variant == "6.11" and request.role == "IS"

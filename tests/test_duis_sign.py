@@ -54,10 +54,10 @@ def test_precommand_xml_becomes_a_signed_precommand(tmp_path):
     (tmp_path / "pre.xml").write_bytes(precommand(
         "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000", "00-DB-12-34-56-78-90-A0:90-B3-D5-1F-30-01-00-00:1000",
         "6.11", "6.11", bytes.fromhex(pre_hex), 0.0))
-    assert duis_cli.main(["sign", str(tmp_path / "pre.xml"), "--keys", str(KEYSTORE), "--command-variant", "5",
+    assert duis_cli.main(["sign", str(tmp_path / "pre.xml"), "--keys", str(KEYSTORE), "--command-variant", "6",
                           "--out", str(tmp_path / "s.xml")]) == 0
     req = parse_request((tmp_path / "s.xml").read_bytes())
-    assert req.kind == "SignedPreCommand" and req.command_variant == 5
+    assert req.kind == "SignedPreCommand" and req.command_variant == 6
     assert str(req.request_id) == "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000"
     xmldsig.verify(req.document, keystore().public_key(0x90B3D51F30010000, "ds"))
     assert decode_frame(req.gbcs_payload).signing.signature
