@@ -264,3 +264,18 @@ def test_device_alerts_are_delivered_and_kept_in_order(dcc):
     alert = parse_response(first)
     assert (alert.response_id, alert.gbcs_payload) == ("00-DB-12-34-56-78-90-A0:90-B3-D5-1F-30-01-00-00:7", gbcs)
     xmldsig.verify(alert.document, keystore().public_key(DCC, "ds"))
+
+
+def test_a_fault_of_the_dcc_is_answered_e65_not_a_traceback(dcc):
+    class Broken:
+        def send(self, request, reply, signed_precommand=None):
+            raise RuntimeError("bug")
+
+        def transform(self, request):
+            raise RuntimeError("bug")
+
+    dcc.broker = Broken()
+    answer = dcc.handle("S", signed(template(ECS17C)))
+    assert (answer.status, answer.code) == (500, "E65")
+    assert parse_response(answer.body).request_id == "90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:1200"
+    assert dcc.errors == 1 and b"bug" not in answer.body

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from lxml import etree
+from twisted.logger import Logger
 
 from emulator.dcc.inventory import DeviceStatus, Inventory, InventoryDevice, ServiceUser
 from emulator.dcc.services import NON_DEVICE_SERVICES
@@ -39,6 +40,8 @@ from protocols.gbcs.framing import decode_frame, signed_bytes
 
 __all__ = ["DccHost", "Answer", "DeviceRequest", "AccessControlBroker", "NoTransformBroker", "INTERFACES",
            "Reply"]
+
+log = Logger(namespace="smets.dcc")
 
 #: interface letter -> what it is for
 INTERFACES = {"S": "send", "T": "transform", "D": "non-device"}
@@ -117,6 +120,8 @@ class DccHost:
         #: device alerts per User, in arrival order (bounded; the count of dropped ones kept)
         self._alerts: dict[int, list[bytes]] = {}
         self._alerts_dropped: dict[int, int] = {}
+        #: requests that failed on a fault of ours (answered E65; tracebacks in the log)
+        self.errors = 0
         #: answers per response code (synchronous and asynchronous), and "alert"
         self.counts: Counter[str] = Counter()
 
@@ -158,6 +163,14 @@ class DccHost:
             if not request_id:
                 request_id, reference, variant, version = _header_of(data)
             return self._ack(request_id, e.code, reference, variant, version, e)
+        except Exception:
+            # a bug of ours, not the User's: logged with its traceback, answered with E65
+            log.failure("dcc: request on service{interface} failed", interface=interface)
+            self.errors += 1
+            if not request_id:
+                request_id, reference, variant, version = _header_of(data)
+            return self._ack(request_id, codes.FAILED, reference, variant, version,
+                             DuisError(codes.FAILED, "dcc", "internal failure (logged)"))
 
     def device_alert(self, user_id: int, device_id: int, gbcs: bytes, counter: int,
                      code: ResponseCode = codes.SUCCESS) -> bytes:
@@ -268,7 +281,8 @@ class DccHost:
             root.append(etree.Comment(f" {code.code} {code.name}: {error.field}: {error.reason} "
                                       .replace("--", "- -")))
             body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=False)
-        return Answer(200 if not code.is_error else 400, body, code.code)
+        status = 500 if code is codes.FAILED else 400 if code.is_error else 200
+        return Answer(status, body, code.code)
 
     def _accept(self, req: ServiceRequest) -> None:
         """The request is taken: its counter is used up and its responses can be polled for."""

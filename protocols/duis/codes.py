@@ -50,8 +50,6 @@ NOT_REGISTERED = ResponseCode("E9", "UserNotRegisteredForDevice",
                               "for the target device")
 DEVICE_STATUS = ResponseCode("E10", "DeviceStatusInvalid",
                              "the device's inventory status does not allow this service request")
-DEVICE_TYPE = ResponseCode("E11", "DeviceTypeInvalid",
-                           "the service request does not apply to the target device's type")
 NOT_SUPPORTED = ResponseCode("E12", "ServiceRequestNotSupported",
                              "this DCC cannot carry out the service request (no transform for it)")
 INVALID_DATA = ResponseCode("E13", "InvalidRequestData",
@@ -59,11 +57,12 @@ INVALID_DATA = ResponseCode("E13", "InvalidRequestData",
 PRECOMMAND = ResponseCode("E14", "SignedPreCommandInvalid",
                           "the signed pre-command does not match an outstanding pre-command, "
                           "or its GBCS signature does not verify")
-FAILED = ResponseCode("E65", "ProcessingFailure", "the service request failed while being processed")
+FAILED = ResponseCode("E65", "ProcessingFailure",
+                      "the service request failed while being processed (a fault of the DCC, logged)")
 
 CODES: tuple[ResponseCode, ...] = (
     SUCCESS, ACKNOWLEDGEMENT, SCHEMA, UNKNOWN_USER, SIGNATURE, SERVICE_REFERENCE, COMMAND_VARIANT,
-    USER_ROLE, REQUEST_ID, UNKNOWN_DEVICE, NOT_REGISTERED, DEVICE_STATUS, DEVICE_TYPE, NOT_SUPPORTED,
+    USER_ROLE, REQUEST_ID, UNKNOWN_DEVICE, NOT_REGISTERED, DEVICE_STATUS, NOT_SUPPORTED,
     INVALID_DATA, PRECOMMAND, FAILED,
 )
 _BY_CODE = {c.code: c for c in CODES}
