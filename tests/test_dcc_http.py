@@ -13,6 +13,7 @@ from io import BytesIO
 import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor, threads
+from twisted.internet.task import deferLater
 from twisted.web import resource, server
 from twisted.web.client import Agent, FileBodyProducer, readBody
 from twisted.web.http_headers import Headers
@@ -95,6 +96,23 @@ def test_read_inventory_ack_poll_and_delivery(server_url):
     status, _ = yield _get(f"{url}/api/v1/response?RequestID=nothing")
     assert status == 404
     assert (sender.delivered, sender.failed) == (1, 0)
+
+
+@pytest_twisted.inlineCallbacks
+def test_undeliverable_response_is_counted_and_still_polled(server_url):
+    url, _, sender, host = server_url
+    closed = _free_port()  # nothing listens there
+    host.inventory.user(SUPPLIER).response_url = f"http://127.0.0.1:{closed}/duis"
+    status, _ = yield _post(f"{url}/api/v1/serviceD", signed(template(INVENTORY)))
+    assert status == 200
+    for _ in range(200):
+        if sender.failed:
+            break
+        yield deferLater(reactor, 0.01, lambda: None)
+    assert (sender.delivered, sender.failed) == (0, 1)
+    status, polled = yield _get(f"{url}/api/v1/response?RequestID=90-B3-D5-1F-30-01-00-00%3A"
+                                "90-B3-D5-1F-30-00-00-02%3A1000")
+    assert status == 200 and parse_response(polled).response_code == "I0"
 
 
 @pytest_twisted.inlineCallbacks

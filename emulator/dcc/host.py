@@ -114,7 +114,7 @@ class DccHost:
         self._signing = (signing_key, signing_certificate)
         self._outbox: OrderedDict[str, list[bytes]] = OrderedDict()
         self._outbox_limit = outbox_limit
-        #: RequestID text -> (pre-command, the request it was made for, the DeviceRequest)
+        #: RequestID text -> (the pre-command issued, the device request it was made for)
         self._precommands: OrderedDict[str, tuple[bytes, DeviceRequest]] = OrderedDict()
         self._pending_limit = pending_limit
         #: device alerts per User, in arrival order (bounded; the count of dropped ones kept)
