@@ -215,7 +215,8 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         from emulator.dcc.web import ResponseSender, site
 
         # The DCC answers in the reactor's (real) time: its Users are outside the emulation.
-        host = build_host(options["dcc-config"], reactor, deliver=ResponseSender(reactor))
+        host = build_host(options["dcc-config"], reactor, deliver=ResponseSender(reactor),
+                          metrics=options.get("metrics-object"))
         endpoint = TCP4ServerEndpoint(reactor, options["duis-port"], interface="127.0.0.1")
         duis = StreamServerEndpointService(endpoint, site(host))
         duis.setName("duis")

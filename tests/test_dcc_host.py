@@ -279,3 +279,16 @@ def test_a_fault_of_the_dcc_is_answered_e65_not_a_traceback(dcc):
     assert (answer.status, answer.code) == (500, "E65")
     assert parse_response(answer.body).request_id == "90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:1200"
     assert dcc.errors == 1 and b"bug" not in answer.body
+
+
+def test_answers_are_counted_in_prometheus(dcc):
+    from emulator.metrics import Metrics
+    dcc.metrics = metrics = Metrics()
+    dcc.handle("D", signed(template(INVENTORY)))
+    dcc.clock.advance(0)
+    dcc.handle("D", signed(template(INVENTORY)))
+    text = metrics.render().decode()
+    assert 'smets_duis_answers_total{code="I99",interface="D"} 1.0' in text
+    assert 'smets_duis_answers_total{code="E7",interface="D"} 1.0' in text
+    assert 'smets_duis_answers_total{code="I0",interface="async"} 1.0' in text
+    assert dict(dcc.counts) == {"I99": 1, "E7": 1, "I0": 1}

@@ -16,7 +16,7 @@ from emulator.dcc.host import DccHost
 __all__ = ["build_host"]
 
 
-def build_host(config: DccConfig, clock, deliver=None) -> DccHost:
+def build_host(config: DccConfig, clock, deliver=None, metrics=None) -> DccHost:
     """A L{DccHost} for a loaded C{dcc:} configuration; responses are XML-signed with the
     DCC's own DS key when the key store has it."""
     key = cert = None
@@ -24,4 +24,5 @@ def build_host(config: DccConfig, clock, deliver=None) -> DccHost:
         dcc = config.inventory.dcc_id
         key = config.keystore.private_key(dcc, "ds")
         cert = config.keystore.certificate(dcc, "ds")
-    return DccHost(config.inventory, clock, signing_key=key, signing_certificate=cert, deliver=deliver)
+    return DccHost(config.inventory, clock, signing_key=key, signing_certificate=cert, deliver=deliver,
+                   metrics=metrics)

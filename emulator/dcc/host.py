@@ -105,7 +105,7 @@ class DccHost:
     def __init__(self, inventory: Inventory, clock, *, broker: AccessControlBroker | None = None,
                  signing_key=None, signing_certificate=None,
                  deliver: Callable[[ServiceUser, bytes], None] | None = None,
-                 outbox_limit: int = 10_000, pending_limit: int = 10_000) -> None:
+                 outbox_limit: int = 10_000, pending_limit: int = 10_000, metrics=None) -> None:
         self.inventory = inventory
         self.clock = clock
         self.broker: AccessControlBroker = broker or NoTransformBroker()
@@ -122,8 +122,10 @@ class DccHost:
         self._alerts_dropped: dict[int, int] = {}
         #: requests that failed on a fault of ours (answered E65; tracebacks in the log)
         self.errors = 0
-        #: answers per response code (synchronous and asynchronous), and "alert"
+        #: answers per response code (synchronous, asynchronous and alerts)
         self.counts: Counter[str] = Counter()
+        #: L{emulator.metrics.Metrics} (optional): C{smets_duis_answers_total{interface, code}}
+        self.metrics = metrics
 
     # ------------------------------------------------------------------ the interface
 
@@ -131,6 +133,16 @@ class DccHost:
         """Process one request that came in on C{interface} (C{S}, C{T} or C{D})."""
         if interface not in INTERFACES:
             raise ValueError(f"unknown interface {interface!r}")
+        answer = self._handle(interface, data)
+        self._count(interface, answer.code)
+        return answer
+
+    def _count(self, interface: str, code: str) -> None:
+        self.counts[code] += 1
+        if self.metrics is not None:
+            self.metrics.duis_answers.labels(interface, code).inc()
+
+    def _handle(self, interface: str, data: bytes) -> Answer:
         request_id, reference, variant, version = "", None, None, "5.1"
         try:
             accepted = self.gateway.check(data)
@@ -154,7 +166,6 @@ class DccHost:
                 self._remember_precommand(request_id, pre, dreq)
                 body = response.precommand(request_id, req.request_id.response_id(), reference, variant, pre,
                                            self.clock.seconds(), schema_version=version, signer=self._signer())
-                self.counts[codes.SUCCESS.code] += 1
                 return Answer(200, body, codes.SUCCESS.code)
             self.broker.send(dreq, self._reply_to(req, user))
             self._accept(req)
@@ -187,7 +198,7 @@ class DccHost:
         if len(box) > self._outbox_limit:
             del box[0]
             self._alerts_dropped[user_id] = self._alerts_dropped.get(user_id, 0) + 1
-        self.counts["alert"] += 1
+        self._count("alert", code.code)
         if self.deliver is not None and user.response_url:
             self.deliver(user, xml)
         return xml
@@ -272,7 +283,6 @@ class DccHost:
 
     def _ack(self, request_id: str, code: ResponseCode, reference, variant, version: str,
              error: DuisError | None = None) -> Answer:
-        self.counts[code.code] += 1
         body = response.acknowledgement(request_id, code, reference, variant, self.clock.seconds(),
                                         schema_version=version)
         if error is not None:
@@ -303,7 +313,7 @@ class DccHost:
         xml = response.response(str(rid), rid.response_id(), code, req.service_reference,
                                 req.service_reference_variant, self.clock.seconds(), gbcs_payload=gbcs, body=body,
                                 schema_version=req.schema_version, signer=self._signer())
-        self.counts[code.code] += 1
+        self._count("async", code.code)
         key = str(rid)
         if key not in self._outbox and len(self._outbox) >= self._outbox_limit:
             self._outbox.popitem(last=False)
