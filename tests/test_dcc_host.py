@@ -292,3 +292,26 @@ def test_answers_are_counted_in_prometheus(dcc):
     assert 'smets_duis_answers_total{code="E7",interface="D"} 1.0' in text
     assert 'smets_duis_answers_total{code="I0",interface="async"} 1.0' in text
     assert dict(dcc.counts) == {"I99": 1, "E7": 1, "I0": 1}
+
+
+def test_every_duis_template_gets_a_duis_answer(dcc):
+    """Every DCC template, signed by its originator, through the host on its interface: an
+    answer with a DUIS code each time (no fault of ours), and only the codes that the data
+    explains (E2: the DCC itself as originator; E6: roles the RTDS Users do not hold)."""
+    from collections import Counter
+
+    from tests.duis_helpers import TEMPLATES
+    seen = Counter()
+    for path in sorted(TEMPLATES.glob("*.XML")):
+        req = parse_request(path.read_bytes())
+        d = req.definition
+        interface = "D" if d.non_device else "T" if d.critical else "S"
+        if req.request_id.originator not in dcc.inventory.users:
+            data = path.read_bytes()
+        else:
+            data = signed(path.read_bytes())
+        answer = dcc.handle(interface, data)
+        seen[answer.code] += 1
+        assert answer.code in ("I99", "E2", "E6", "E7", "E12", "E13"), (path.name, answer.body)
+    assert dcc.errors == 0
+    assert seen["E12"] > 200 and seen["I99"] >= 1
