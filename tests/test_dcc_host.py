@@ -315,3 +315,25 @@ def test_every_duis_template_gets_a_duis_answer(dcc):
         assert answer.code in ("I99", "E2", "E6", "E7", "E12", "E13"), (path.name, answer.body)
     assert dcc.errors == 0
     assert seen["E12"] > 200 and seen["I99"] >= 1
+
+
+def test_responses_are_kept_for_the_retention_time_only(dcc):
+    rid = "90-B3-D5-1F-30-01-00-00:90-B3-D5-1F-30-00-00-02:1000"
+    dcc.handle("D", signed(template(INVENTORY)))
+    dcc.clock.advance(0)
+    assert len(dcc.responses(rid)) == 1
+    dcc.clock.advance(dcc.retention - 1)
+    assert len(dcc.responses(rid)) == 1
+    dcc.clock.advance(2)
+    assert dcc.responses(rid) is None
+
+
+def test_outbox_is_bounded(dcc):
+    dcc._outbox_limit = 3
+    for counter in range(1000, 1005):
+        req = set_header(template(INVENTORY), RequestID=f"90-B3-D5-1F-30-01-00-00:90-B3-D5-1F-30-00-00-02:{counter}")
+        assert dcc.handle("D", signed(req)).code == "I99"
+        dcc.clock.advance(1)
+    kept = [c for c in range(1000, 1005)
+            if dcc.responses(f"90-B3-D5-1F-30-01-00-00:90-B3-D5-1F-30-00-00-02:{c}") is not None]
+    assert kept == [1002, 1003, 1004]

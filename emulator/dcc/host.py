@@ -105,15 +105,20 @@ class DccHost:
     def __init__(self, inventory: Inventory, clock, *, broker: AccessControlBroker | None = None,
                  signing_key=None, signing_certificate=None,
                  deliver: Callable[[ServiceUser, bytes], None] | None = None,
-                 outbox_limit: int = 10_000, pending_limit: int = 10_000, metrics=None) -> None:
+                 outbox_limit: int = 10_000, pending_limit: int = 10_000, retention: float = 3600.0,
+                 metrics=None) -> None:
         self.inventory = inventory
         self.clock = clock
         self.broker: AccessControlBroker = broker or NoTransformBroker()
         self.gateway = Gateway(inventory.credentials)
         self.deliver = deliver
         self._signing = (signing_key, signing_certificate)
-        self._outbox: OrderedDict[str, list[bytes]] = OrderedDict()
+        #: RequestID text -> (time of the last change, responses so far), oldest first; bounded
+        #: in number and kept C{retention} seconds after the last response (meter data is not
+        #: stored by the DCC beyond its delivery: the poll window is all it keeps)
+        self._outbox: OrderedDict[str, tuple[float, list[bytes]]] = OrderedDict()
         self._outbox_limit = outbox_limit
+        self.retention = retention
         #: RequestID text -> (the pre-command issued, the device request it was made for)
         self._precommands: OrderedDict[str, tuple[bytes, DeviceRequest]] = OrderedDict()
         self._pending_limit = pending_limit
@@ -215,8 +220,27 @@ class DccHost:
 
     def responses(self, request_id: str) -> list[bytes] | None:
         """The responses delivered so far for C{request_id} (None: never accepted or expired)."""
+        self._expire()
         found = self._outbox.get(request_id)
-        return list(found) if found is not None else None
+        return list(found[1]) if found is not None else None
+
+    def _expire(self) -> None:
+        limit = self.clock.seconds() - self.retention
+        while self._outbox:
+            key, (when, _) = next(iter(self._outbox.items()))
+            if when > limit:
+                break
+            del self._outbox[key]
+
+    def _store(self, key: str, xml: bytes | None) -> None:
+        self._expire()
+        entry = self._outbox.pop(key, None)
+        if entry is None and len(self._outbox) >= self._outbox_limit:
+            self._outbox.popitem(last=False)
+        responses = entry[1] if entry is not None else []
+        if xml is not None:
+            responses.append(xml)
+        self._outbox[key] = (self.clock.seconds(), responses)
 
     # ------------------------------------------------------------------ steps
 
@@ -297,10 +321,7 @@ class DccHost:
     def _accept(self, req: ServiceRequest) -> None:
         """The request is taken: its counter is used up and its responses can be polled for."""
         self.gateway.commit(req)
-        key = str(req.request_id)
-        if key not in self._outbox and len(self._outbox) >= self._outbox_limit:
-            self._outbox.popitem(last=False)
-        self._outbox.setdefault(key, [])
+        self._store(str(req.request_id), None)
 
     def _reply_to(self, req: ServiceRequest, user: ServiceUser) -> Reply:
         def reply(code: ResponseCode, gbcs: bytes | None) -> None:
@@ -314,11 +335,7 @@ class DccHost:
                                 req.service_reference_variant, self.clock.seconds(), gbcs_payload=gbcs, body=body,
                                 schema_version=req.schema_version, signer=self._signer())
         self._count("async", code.code)
-        key = str(rid)
-        if key not in self._outbox and len(self._outbox) >= self._outbox_limit:
-            self._outbox.popitem(last=False)
-        self._outbox.setdefault(key, []).append(xml)
-        self._outbox.move_to_end(key)
+        self._store(str(rid), xml)
         if self.deliver is not None and user.response_url:
             self.deliver(user, xml)
 
