@@ -113,3 +113,29 @@ def test_dcc_signed_response_reference_digest_verifies():
     with pytest.raises(xmldsig.SignatureInvalid, match="altered"):
         xmldsig.verify_reference(etree.fromstring(raw.replace(b"<sr:ResponseCode>I0<", b"<sr:ResponseCode>I1<")))
     assert xmldsig.key_info(etree.fromstring(raw)) == ("CN=Z1,OU=07", 50669612984035780968362471400449834504)
+
+
+def test_verification_leaves_the_document_as_it_was():
+    ks = keystore()
+    root = etree.fromstring(_sign(template(ECS17C), NETWORK_OPERATOR))
+    before = etree.tostring(root)
+    xmldsig.verify(root, ks.public_key(NETWORK_OPERATOR, "ds"))
+    with pytest.raises(xmldsig.SignatureInvalid):
+        xmldsig.verify(root, ks.public_key(SUPPLIER, "ds"))
+    assert etree.tostring(root) == before
+
+
+def test_signature_anywhere_among_the_roots_children():
+    """The enveloped transform removes the element wherever it is and keeps the text around it."""
+    ks = keystore()
+    doc = (b'<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.1">\n'
+           b'  <sr:Header/>\n  <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"/>\n'
+           b'  <sr:Body/>\n</sr:Request>')
+    root = etree.fromstring(doc)
+    xmldsig.sign(root, ks.private_key(SUPPLIER, "ds"))
+    assert etree.QName(root[1]).localname == "Signature"  # replaced where it stood
+    again = etree.fromstring(etree.tostring(root))
+    xmldsig.verify(again, ks.public_key(SUPPLIER, "ds"))
+    again[1].tail = "\n\n  "  # the text after the signature element is part of the signed document
+    with pytest.raises(xmldsig.SignatureInvalid, match="altered"):
+        xmldsig.verify(again, ks.public_key(SUPPLIER, "ds"))

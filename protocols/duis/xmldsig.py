@@ -22,7 +22,6 @@ can steer; here anything outside the profile is rejected with a specific reason.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 
 from cryptography import x509
@@ -60,32 +59,39 @@ def signature_element(root: etree._Element) -> etree._Element | None:
     return None
 
 
-def _without(root: etree._Element, sig: etree._Element | None) -> etree._Element:
-    """A copy of C{root} with C{sig} removed as the enveloped-signature transform does
-    (the element goes, the text around it stays)."""
-    if sig is None:
-        return root
-    index = list(root).index(sig)
-    clone = copy.deepcopy(root)
-    victim = clone[index]
-    tail = victim.tail
-    if tail:
-        prev = victim.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + tail
-        else:
-            clone.text = (clone.text or "") + tail
-    clone.remove(victim)
-    return clone
-
-
 def _digest(root: etree._Element, sig: etree._Element | None, exclusive: bool = False) -> bytes:
-    # XML-DSig 4.3.3.2: after the enveloped-signature transform the data is a node-set, turned
-    # into octets with inclusive Canonical XML 1.0 unless a transform names another method.
-    # (CanonicalizationMethod applies to SignedInfo only; DCC's own responses digest this way.)
-    clone = _without(root, sig)
-    return hashlib.sha256(etree.tostring(clone, method="c14n", exclusive=exclusive,
-                                         with_comments=False)).digest()
+    """SHA-256 of the document minus C{sig}, as the enveloped-signature transform leaves it
+    (the element goes, the text around it stays).
+
+    XML-DSig 4.3.3.2: after that transform the data is a node-set, turned into octets with
+    inclusive Canonical XML 1.0 unless a transform names another method (CanonicalizationMethod
+    applies to SignedInfo only; DCC's own responses digest this way).  The signature is
+    detached for the canonicalisation and put back exactly as it was (no copy of the tree).
+    """
+    if sig is None:
+        return hashlib.sha256(etree.tostring(root, method="c14n", exclusive=exclusive,
+                                             with_comments=False)).digest()
+    parent = sig.getparent()
+    index = parent.index(sig)
+    prev = sig.getprevious()
+    tail = sig.tail
+    saved = prev.tail if prev is not None else parent.text
+    parent.remove(sig)  # lxml removes the tail text with the element: keep it in the document
+    if tail:
+        if prev is not None:
+            prev.tail = (saved or "") + tail
+        else:
+            parent.text = (saved or "") + tail
+    try:
+        data = etree.tostring(root, method="c14n", exclusive=exclusive, with_comments=False)
+    finally:
+        if prev is not None:
+            prev.tail = saved
+        else:
+            parent.text = saved
+        parent.insert(index, sig)
+        sig.tail = tail
+    return hashlib.sha256(data).digest()
 
 
 def issuer_serial(certificate: x509.Certificate) -> tuple[str, int]:
