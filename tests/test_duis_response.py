@@ -33,7 +33,8 @@ def test_acknowledgement_has_the_shape_of_dccs():
     assert _shape(ours) == _shape(sample)
     assert ours.nsmap == sample.nsmap
     assert ours.findtext("{*}Header/{*}ResponseDateTime") == "2022-07-22T09:37:56.134Z"
-    for path in ("{*}Header/{*}RequestID", "{*}Header/{*}ResponseCode", "{*}Body/{*}ResponseMessage/{*}ServiceReference"):
+    for path in ("{*}Header/{*}RequestID", "{*}Header/{*}ResponseCode",
+                 "{*}Body/{*}ResponseMessage/{*}ServiceReference"):
         assert ours.findtext(path) == sample.findtext(path)
 
 

@@ -142,7 +142,8 @@ def _add_user(checker: _Checker, inventory: Inventory, keystore: KeyStore | None
             raise checker.fail(m.key_lines["roles"], f"{what}.roles must be a non-empty list of {', '.join(ROLES)}")
         bad = [r for r in roles_raw if r not in ROLES]
         if bad:
-            raise checker.fail(m.key_lines["roles"], f"{what}.roles: unknown role {bad[0]!r} (one of {', '.join(ROLES)})")
+            raise checker.fail(m.key_lines["roles"],
+                               f"{what}.roles: unknown role {bad[0]!r} (one of {', '.join(ROLES)})")
         roles = frozenset(roles_raw)
     else:
         party = keystore.role(user_id, "ds")

@@ -268,7 +268,8 @@ class DccHost:
         target = req.request_id.target
         device = self.inventory.device(target)
         if device is None:
-            raise DuisError(codes.UNKNOWN_DEVICE, "Header.RequestID", f"device {format_eui(target)} is not in the inventory")
+            raise DuisError(codes.UNKNOWN_DEVICE, "Header.RequestID",
+                            f"device {format_eui(target)} is not in the inventory")
         role = rbac.authorise_for_device(req.definition, roles, user.user_id, device.registered())
         if device.status not in _ADDRESSABLE:
             raise DuisError(codes.DEVICE_STATUS, "Header.RequestID",

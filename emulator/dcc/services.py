@@ -61,7 +61,8 @@ def _registered_supplier(device: InventoryDevice, user_id: int, roles: frozenset
     reg = device.registered()
     if not any(reg.get(r) == user_id for r in roles & {"IS", "GS", "ES"}):
         raise DuisError(codes.NOT_REGISTERED, "Body.DeviceID",
-                        f"the User {format_eui(user_id)} is not a registered supplier of {format_eui(device.device_id)}")
+                        f"the User {format_eui(user_id)} is not a registered supplier of "
+                        f"{format_eui(device.device_id)}")
 
 
 def _sub(parent: etree._Element, name: str, text: str | None) -> None:
@@ -113,7 +114,8 @@ def update_inventory(inventory: Inventory, request: ServiceRequest, roles: froze
                and etree.QName(c).localname != "DeviceID"]
     if actions != ["DeleteDevice"]:
         raise DuisError(codes.NOT_SUPPORTED, "Body.UpdateInventory",
-                        f"this DCC's Update Inventory supports DeleteDevice only, got {', '.join(actions) or 'nothing'}")
+                        "this DCC's Update Inventory supports DeleteDevice only, got "
+                        f"{', '.join(actions) or 'nothing'}")
     if device.status not in (DeviceStatus.PENDING, DeviceStatus.WHITELISTED):
         raise DuisError(codes.DEVICE_STATUS, "Body.DeviceID",
                         f"only a pending or whitelisted device can be deleted; {format_eui(device.device_id)} "

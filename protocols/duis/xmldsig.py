@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from lxml import etree
 
-__all__ = ["DS", "SignatureInvalid", "sign", "verify", "verify_reference", "key_info", "signature_element", "issuer_serial", "C14N_EXC",
+__all__ = ["DS", "SignatureInvalid", "sign", "verify", "verify_reference", "key_info", "signature_element",
+           "issuer_serial", "C14N_EXC",
            "ECDSA_SHA256", "ENVELOPED", "SHA256"]
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
