@@ -30,7 +30,7 @@ class Options(usage.Options):
     """Command line of C{twistd smets}."""
 
     synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
-               "[--metrics-port PORT] [--duis-port PORT]"
+               "[--metrics-port PORT] [--duis-port PORT [--duis-keys DIR]]"
     longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
                 "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
                 "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
@@ -47,6 +47,9 @@ class Options(usage.Options):
         ["duis-port", None, None, "serve the DUIS service-user interface (/api/v1/serviceS|T|D) on "
                                   "127.0.0.1:PORT; Users, keys and inventory from the topology's dcc: section",
          int],
+        ["duis-keys", None, None, "with --duis-port and a topology whose dcc: section names no key store: "
+                                  "write the DS keys made from the seed (DCC and Users) to this directory, "
+                                  "for smets duis sign --keys DIR"],
     ]
 
     def postOptions(self) -> None:
@@ -64,9 +67,21 @@ class Options(usage.Options):
             self["parsed-topology"] = load_topology(self["topology"], self["seed"])
             if self["duis-port"] is not None:
                 from emulator.dcc.config import load_dcc_config
-                self["dcc-config"] = load_dcc_config(self["parsed-topology"])
+                self["dcc-config"] = load_dcc_config(self["parsed-topology"], self["seed"])
         except TopologyError as e:
             raise usage.UsageError(str(e)) from None
+        if self["duis-keys"] is not None:
+            self._write_duis_keys(self["duis-keys"])
+
+    def _write_duis_keys(self, directory: str) -> None:
+        if self["duis-port"] is None:
+            raise usage.UsageError("--duis-keys needs --duis-port")
+        if not self["dcc-config"].generated_keys:
+            raise usage.UsageError("--duis-keys: the topology's dcc.keys already names the key store")
+        try:
+            self["dcc-config"].keystore.save(directory)
+        except OSError as e:
+            raise usage.UsageError(f"--duis-keys {directory}: {e.strerror or e}") from None
 
 
 class EmulationService(service.Service):

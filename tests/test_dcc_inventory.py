@@ -109,3 +109,61 @@ def test_bad_dcc_section_is_a_usage_error(tmp_path):
     path.write_text(_BASE.replace("KEYS", "no-such-dir"))
     with pytest.raises(usage.UsageError, match=r"t\.yaml:8: dcc\.keys"):
         Options().parseOptions(["--topology", str(path), "--duis-port", "0"])
+
+
+_GENERATED = """name: t
+homes:
+  - name: h1
+    devices:
+      - {kind: CH, name: ch, eui64: "00DB1234567890A2", gpf_eui64: "00DB1234567890A3"}
+      - {kind: ESME, name: esme, eui64: "00DB1234567890A0"}
+dcc:
+  users:
+    - {id: "1111111111111111", name: s, roles: [IS, GS]}
+  homes:
+    h1: {import_supplier: "1111111111111111", gas_supplier: "1111111111111111"}
+"""
+
+
+def test_users_keys_made_from_the_seed_and_written_for_signing(tmp_path):
+    from twisted.internet.task import Clock
+
+    from emulator import duis_cli
+    from emulator.dcc import build_host
+    from tests.duis_helpers import TEMPLATES
+    path = tmp_path / "t.yaml"
+    path.write_text(_GENERATED)
+    a = load_dcc_config(load_topology(str(path), 7), 7)
+    b = load_dcc_config(load_topology(str(path), 7), 7)
+    c = load_dcc_config(load_topology(str(path), 8), 8)
+    user = 0x1111111111111111
+    assert a.generated_keys and a.inventory.user(user).certificates == ()
+    num = lambda cfg: cfg.keystore.public_key(user, "ds").public_numbers()  # noqa: E731
+    assert num(a) == num(b) != num(c)
+    # twistd writes them; the User signs with them; the DCC accepts the signature
+    opts = Options()
+    keys = tmp_path / "keys"
+    opts.parseOptions(["--topology", str(path), "--seed", "7", "--duis-port", "0", "--duis-keys", str(keys)])
+    assert (keys / "1111111111111111-ds.key").is_file()
+    require_shared()
+    request = (TEMPLATES / "8.2_READ_INVENTORY_REQUEST_DUIS.XML").read_bytes().replace(
+        b"90-B3-D5-1F-30-01-00-00:90-B3-D5-1F-30-00-00-02", b"11-11-11-11-11-11-11-11:90-B3-D5-1F-30-00-00-02")
+    (tmp_path / "req.xml").write_bytes(request)
+    assert duis_cli.main(["sign", str(tmp_path / "req.xml"), "--keys", str(keys), "--out",
+                          str(tmp_path / "signed.xml")]) == 0
+    host = build_host(opts["dcc-config"], Clock())
+    assert host.handle("D", (tmp_path / "signed.xml").read_bytes()).code == "I99"
+    other = build_host(c, Clock())  # another seed, other keys: the signature does not verify
+    assert other.handle("D", (tmp_path / "signed.xml").read_bytes()).code == "E3"
+
+
+def test_duis_keys_option_mistakes(tmp_path):
+    require_shared()
+    with pytest.raises(usage.UsageError, match="already names the key store"):
+        Options().parseOptions(["--topology", str(RTDS_HOME), "--duis-port", "0", "--duis-keys", str(tmp_path)])
+    with pytest.raises(usage.UsageError, match="--duis-keys needs --duis-port"):
+        Options().parseOptions(["--topology", str(RTDS_HOME), "--duis-keys", str(tmp_path)])
+    path = tmp_path / "t.yaml"
+    path.write_text(_GENERATED.replace(", roles: [IS, GS]", ""))
+    with pytest.raises(TopologyError, match="needs roles"):
+        load_dcc_config(load_topology(str(path), 1))

@@ -19,10 +19,8 @@ __all__ = ["build_host"]
 def build_host(config: DccConfig, clock, deliver=None, metrics=None) -> DccHost:
     """A L{DccHost} for a loaded C{dcc:} configuration; responses are XML-signed with the
     DCC's own DS key when the key store has it."""
-    key = cert = None
-    if config.keystore is not None:
-        dcc = config.inventory.dcc_id
-        key = config.keystore.private_key(dcc, "ds")
-        cert = config.keystore.certificate(dcc, "ds")
+    dcc = config.inventory.dcc_id
+    key = config.keystore.private_key(dcc, "ds")
+    cert = config.keystore.certificate(dcc, "ds")
     return DccHost(config.inventory, clock, signing_key=key, signing_certificate=cert, deliver=deliver,
                    metrics=metrics)

@@ -19,18 +19,23 @@ Example (C{topologies/rtds-home.yaml})::
             - {name: gsme, status: installed, firmware: "0002012F"}   # a topology device
             - {eui64: "00DB1234567890A4", type: PPMID, status: pending} # inventory only
 
-A User's certificates are its C{<eui>-ds.pem} from the key store; roles default to the
-certificate's remote-party role (2 supplier: IS ES GS; 3 network operator: ED GT; 127 other: OU).
+A User's certificate is its C{<eui>-ds.pem} from the key store (a bare public key there does
+too); roles default to the certificate's remote-party role (2 supplier: IS ES GS; 3 network
+operator: ED GT; 127 other: OU).  Without C{keys}, the DCC's and every User's DS key pair is
+made from the run seed (the same seed, the same keys) and kept in memory: C{twistd smets
+--duis-keys DIR} writes them out for C{smets duis sign --keys DIR}; roles must then be given.
 Errors are L{TopologyError}s (C{file:line: message}), reported before anything runs.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 
 from emulator.dcc.inventory import (DEVICE_TYPES, REGISTRATION_ROLES, DeviceStatus, Inventory, InventoryDevice,
                                     InventoryError, ServiceUser)
+from emulator.rng import derive_seed
 from emulator.topology import Topology, TopologyError, _Checker, _Loader, _Map, _Seq
 from protocols.duis.matrix import ROLES
 from protocols.gbcs.keystore import KeyStore, parse_eui
@@ -55,11 +60,18 @@ _DEVICE = {"name", "eui64", "type", "status", "firmware", "manufacturer", "model
 @dataclass(frozen=True, slots=True)
 class DccConfig:
     inventory: Inventory
-    keystore: KeyStore | None
+    keystore: KeyStore
+    #: True when the keys were made from the seed (not read from a key store directory)
+    generated_keys: bool
 
 
-def load_dcc_config(topology: Topology) -> DccConfig:
-    """Build the inventory of C{topology} from its C{dcc:} section (defaults without one)."""
+def _generate(keystore: KeyStore, eui: int, seed: int) -> None:
+    keystore.generate(eui, "ds", random.Random(derive_seed(seed, "dcc", f"{eui:016x}", "ds")))
+
+
+def load_dcc_config(topology: Topology, seed: int = 1) -> DccConfig:
+    """Build the inventory of C{topology} from its C{dcc:} section (defaults without one);
+    C{seed} makes the keys when the section names no key store."""
     filename = topology.filename
     try:
         with open(filename, encoding="utf-8") as f:
@@ -82,8 +94,11 @@ def load_dcc_config(topology: Topology) -> DccConfig:
         section = checker.mapping(section, doc.key_lines["dcc"], "dcc")
     checker.keys(section, _TOP, "dcc")
     dcc_id = _eui(checker, section, "id", "dcc") if "id" in section else DEFAULT_DCC_ID
-    keystore = None
-    if "keys" in section:
+    generated = "keys" not in section
+    keystore = KeyStore()
+    if generated:
+        _generate(keystore, dcc_id, seed)
+    else:
         path = checker.typed(section, "keys", str, "dcc")
         path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(filename)), path))
         try:
@@ -92,7 +107,7 @@ def load_dcc_config(topology: Topology) -> DccConfig:
             raise checker.fail(section.key_lines["keys"], f"dcc.keys: key store directory not found: {path}") from None
     inventory = Inventory(dcc_id)
     for index, raw in enumerate(_seq(checker, section, "users", "dcc")):
-        _add_user(checker, inventory, keystore, raw, index)
+        _add_user(checker, inventory, keystore, raw, index, seed if generated else None)
     homes_cfg = checker.mapping(section["homes"], section.key_lines["homes"], "dcc.homes") \
         if "homes" in section else None
     names = {h.name for h in topology.homes}
@@ -105,7 +120,7 @@ def load_dcc_config(topology: Topology) -> DccConfig:
         cfg = homes_cfg.get(home.name) if homes_cfg is not None else None
         line = homes_cfg.key_lines.get(home.name, 0) if homes_cfg is not None else 0
         _add_home(checker, inventory, home, cfg, line)
-    return DccConfig(inventory, keystore)
+    return DccConfig(inventory, keystore, generated)
 
 
 def _seq(checker: _Checker, m: _Map, key: str, what: str) -> list:
@@ -125,15 +140,22 @@ def _eui(checker: _Checker, m: _Map, key: str, what: str) -> int:
             from None
 
 
-def _add_user(checker: _Checker, inventory: Inventory, keystore: KeyStore | None, raw, index: int) -> None:
+def _add_user(checker: _Checker, inventory: Inventory, keystore: KeyStore, raw, index: int,
+              seed: int | None) -> None:
     what = f"dcc.users[{index}]"
     m = checker.mapping(raw, getattr(raw, "line", 0), what)
     checker.keys(m, _USER, what)
     if "id" not in m:
         raise checker.fail(m.line, f"{what} needs an id (the User's EUI-64)")
     user_id = _eui(checker, m, "id", what)
-    cert = keystore.certificate(user_id, "ds") if keystore is not None else None
-    if cert is None:
+    if seed is not None:
+        if "roles" not in m:
+            raise checker.fail(m.line, f"{what} needs roles (its keys are made from the seed: no certificate "
+                                       "names its role)")
+        _generate(keystore, user_id, seed)
+    cert = keystore.certificate(user_id, "ds")
+    public = keystore.public_key(user_id, "ds")
+    if public is None:
         raise checker.fail(m.key_lines["id"], f"{what}: no certificate {user_id:016x}-ds.pem in the key store "
                                               "(dcc.keys) to check this User's signatures with")
     if "roles" in m:
@@ -156,7 +178,8 @@ def _add_user(checker: _Checker, inventory: Inventory, keystore: KeyStore | None
         raise checker.fail(m.key_lines["response_url"], f"{what}.response_url must be an http(s) URL, got {url!r}")
     name = checker.typed(m, "name", str, what) if "name" in m else f"{user_id:016X}"
     try:
-        inventory.add_user(ServiceUser(user_id, name, roles, (cert,), url))
+        inventory.add_user(ServiceUser(user_id, name, roles, (cert,) if cert is not None else (), url,
+                                       public_keys=() if cert is not None else (public,)))
     except InventoryError as e:
         raise checker.fail(m.key_lines["id"], f"{what}: {e}") from None
 

@@ -353,7 +353,7 @@ def _check_signed_precommand(pre: bytes, signed: bytes, user: ServiceUser) -> No
         raise DuisError(codes.PRECOMMAND, "GBCSPayload", "a signed pre-command is a signed General-Signing APDU (DF)")
     if signed_bytes(gs) != signed_bytes(issued):
         raise DuisError(codes.PRECOMMAND, "GBCSPayload", "the signed pre-command differs from the one issued")
-    if not any(ecdsa_verify(c.public_key(), frame.signed_data, gs.signature) for c in user.certificates):
+    if not any(ecdsa_verify(key, frame.signed_data, gs.signature) for _serial, key in user.credentials().keys):
         raise DuisError(codes.PRECOMMAND, "GBCSPayload",
                         f"the GBCS signature does not verify with {format_eui(user.user_id)}'s certificate")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from protocols.duis.gateway import UserCredentials
 
@@ -115,16 +116,20 @@ class InventoryDevice:
 
 @dataclass(slots=True)
 class ServiceUser:
-    """A DCC User: an organisation's EUI, its DUIS roles, XML-signing certificates, response URL."""
+    """A DCC User: an organisation's EUI, its DUIS roles, its signing certificates (or bare
+    public keys, for Users whose keys a topology makes), its response URL."""
 
     user_id: int
     name: str
     roles: frozenset[str]
     certificates: tuple[x509.Certificate, ...]
     response_url: str | None = None
+    public_keys: tuple[ec.EllipticCurvePublicKey, ...] = ()
 
     def credentials(self) -> UserCredentials:
-        return UserCredentials(self.user_id, self.roles, self.certificates)
+        keys = tuple((c.serial_number, c.public_key()) for c in self.certificates) + \
+            tuple((None, k) for k in self.public_keys)
+        return UserCredentials(self.user_id, self.roles, keys)
 
 
 class Inventory:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from protocols.duis import codes, rbac, xmldsig
 from protocols.duis.errors import DuisError
@@ -36,7 +36,8 @@ class UserCredentials:
 
     user_id: int
     roles: frozenset[str]
-    certificates: tuple[x509.Certificate, ...]  # XML-signing (DS) certificates
+    #: the User's signature-checking keys: (certificate serial, or None for a bare key; public key)
+    keys: tuple[tuple[int | None, ec.EllipticCurvePublicKey], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +90,19 @@ class Gateway:
     @staticmethod
     def _verify_signature(request: ServiceRequest, user: UserCredentials) -> None:
         named = xmldsig.key_info(request.document)
-        candidates = list(user.certificates)
+        candidates = list(user.keys)
         if named is not None:
-            candidates = [c for c in candidates if c.serial_number == named[1]]
+            candidates = [k for k in candidates if k[0] == named[1]]
             if not candidates:
                 raise DuisError(codes.SIGNATURE, "Signature.KeyInfo",
                                 f"the signature names certificate serial {named[1]}, which is not one of "
                                 f"{format_eui(user.user_id)}'s")
         if not candidates:
-            raise DuisError(codes.SIGNATURE, "Signature", f"no certificate on file for {format_eui(user.user_id)}")
+            raise DuisError(codes.SIGNATURE, "Signature", f"no key on file for {format_eui(user.user_id)}")
         reason = ""
-        for cert in candidates:
+        for _serial, key in candidates:
             try:
-                xmldsig.verify(request.document, cert.public_key())
+                xmldsig.verify(request.document, key)
                 return
             except xmldsig.SignatureInvalid as e:
                 reason = str(e)
