@@ -54,6 +54,7 @@ def _endpoint(url: str, data: bytes) -> str:
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise _UsageError(f"smets duis send: --url {url!r}: not an http(s) URL")
+    url = url.rstrip("/")
     if parsed.path.rstrip("/").split("/")[-1] in ("serviceS", "serviceT", "serviceD"):
         return url
     from protocols.duis.errors import DuisError
@@ -65,14 +66,16 @@ def _endpoint(url: str, data: bytes) -> str:
             letter = "D" if req.definition.non_device else "T" if req.definition.critical else "S"
     except DuisError:
         pass  # the DCC says what is wrong with it
-    return url.rstrip("/") + f"/api/v1/service{letter}"
+    return url + f"/api/v1/service{letter}"
 
 
 def _http(url: str, data: bytes | None, timeout: float) -> tuple[int, bytes]:
     req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
                                  headers={"Content-Type": "application/xml"})
+    # straight to the DCC: an http_proxy of the environment is not for the emulator's loopback
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as reply:
+        with opener.open(req, timeout=timeout) as reply:
             return reply.status, reply.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()

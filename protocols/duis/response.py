@@ -25,6 +25,7 @@ from typing import Callable
 
 from lxml import etree
 
+from protocols.duis import codes
 from protocols.duis.codes import ResponseCode
 from protocols.duis.request import SR
 from protocols.duis.xmldsig import DS
@@ -115,7 +116,7 @@ def precommand(request_id: str, response_id: str, service_reference: str, varian
                when: float, *, schema_version: str = "5.1", signer: Signer | None = None) -> bytes:
     """The GBCS pre-command of a critical request, for the User to sign and send back."""
     root = _root("PreCommand", schema_version)
-    _header(root, request_id, response_id, ResponseCode("I0", "Success", ""), when)
+    _header(root, request_id, response_id, codes.SUCCESS, when)
     msg = _sub(_sub(root, "Body"), "ResponseMessage")
     _sub(msg, "ServiceReference", service_reference)
     _sub(msg, "ServiceReferenceVariant", variant)
