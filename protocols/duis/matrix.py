@@ -40,13 +40,13 @@ class ServiceRequestDef:
 
         Non-device requests: 8.  Critical device requests: 4 (send via DCC), 5 (return the
         command for local delivery), 6 (both).  Non-critical device requests: 1 (send via DCC),
-        2 (local delivery), 3 (both); a DCC-schedulable one may also be 7 (DCC scheduled).
+        2 (local delivery), 3 (both).
         """
         if self.non_device:
             return frozenset({8})
         if self.critical:
             return frozenset({4, 5, 6})
-        return frozenset({1, 2, 3, 7}) if self.dcc_scheduled else frozenset({1, 2, 3})
+        return frozenset({1, 2, 3})
 
 
 def _yes(value: str) -> bool:
