@@ -337,3 +337,9 @@ def test_outbox_is_bounded(dcc):
     kept = [c for c in range(1000, 1005)
             if dcc.responses(f"90-B3-D5-1F-30-01-00-00:90-B3-D5-1F-30-00-00-02:{c}") is not None]
     assert kept == [1002, 1003, 1004]
+
+
+def test_non_device_body_must_be_the_services_element(dcc):
+    wrong = template(INVENTORY).replace(b"sr:ReadInventory>", b"sr:DecommissionDevice>")
+    answer = dcc.handle("D", signed(wrong))
+    assert answer.code == "E1" and b"takes sr:ReadInventory, not sr:DecommissionDevice" in answer.body

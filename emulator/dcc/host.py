@@ -253,10 +253,14 @@ class DccHost:
             raise DuisError(codes.INVALID_DATA, "Header.RequestID",
                             f"a non-device request is addressed to the DCC ({format_eui(self.inventory.dcc_id)}), "
                             f"not {format_eui(req.request_id.target)}")
-        service = NON_DEVICE_SERVICES.get(d.variant)
-        if service is None:
+        entry = NON_DEVICE_SERVICES.get(d.variant)
+        if entry is None:
             raise DuisError(codes.NOT_SUPPORTED, "Header.ServiceReferenceVariant",
                             f"this DCC does not carry out {d.variant} {d.name}")
+        element, service = entry
+        if req.name != element:
+            raise DuisError(codes.SCHEMA, "Body", f"{d.variant} {d.name} takes sr:{element}, not sr:{req.name}",
+                            req.body.sourceline or 0)
         body = service(self.inventory, req, roles, user.user_id)
         self._accept(req)
         answer = self._ack(str(req.request_id), codes.ACKNOWLEDGEMENT, req.service_reference,

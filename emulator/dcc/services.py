@@ -143,10 +143,10 @@ def device_prenotification(inventory: Inventory, request: ServiceRequest, roles:
     return None
 
 
-#: service reference variant -> the service
-NON_DEVICE_SERVICES: dict[str, NonDeviceService] = {
-    "8.2": read_inventory,
-    "8.3": decommission_device,
-    "8.4": update_inventory,
-    "12.2": device_prenotification,
+#: service reference variant -> (the DUIS body element it takes, the service)
+NON_DEVICE_SERVICES: dict[str, tuple[str, NonDeviceService]] = {
+    "8.2": ("ReadInventory", read_inventory),
+    "8.3": ("DecommissionDevice", decommission_device),
+    "8.4": ("UpdateInventory", update_inventory),
+    "12.2": ("DevicePrenotification", device_prenotification),
 }
