@@ -1,7 +1,8 @@
 """The DUIS service request matrix: service reference variants, criticality, eligible roles.
 
-C{data/duis-request-matrix.json} is DUIS's table of service requests (a copy of
-C{spec/duis/duis-request-matrix.json}): one row per service reference variant with its
+C{duis-request-matrix.json} is DUIS's table of service requests (C{spec/duis/}; the package
+copy is the one the GBCS catalogue already ships in C{protocols/gbcs/data}): one row per
+service reference variant with its
 criticality, whether it is a non-device request, on-demand / DCC-scheduled / future-dated
 patterns and the eligible DCC User roles.  Role codes are DUIS's: IS import supplier, ES
 export supplier, GS gas supplier, ED electricity distributor, GT gas transporter, RSA
@@ -92,6 +93,6 @@ def load_matrix() -> RequestMatrix:
     """The packaged matrix (parsed on first use, then shared)."""
     global _MATRIX
     if _MATRIX is None:
-        text = resources.files("protocols.duis").joinpath("data/duis-request-matrix.json").read_text("utf-8")
+        text = resources.files("protocols.gbcs").joinpath("data/duis-request-matrix.json").read_text("utf-8")
         _MATRIX = RequestMatrix(json.loads(text))
     return _MATRIX
