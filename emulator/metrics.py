@@ -38,6 +38,10 @@ class Metrics:
         self.zcl_requests = Counter(
             "smets_zcl_requests_total", "ZCL requests made by a client device, by outcome (answered, timeout)",
             ["node_kind", "outcome"], registry=r)
+        self.duis_answers = Counter(
+            "smets_duis_answers_total",
+            "DUIS answers of the DCC by interface (S, T, D; async responses, alerts) and response code",
+            ["interface", "code"], registry=r)
         self.virtual_seconds = Gauge(
             "smets_virtual_time_seconds", "Emulated time elapsed since the start of the run", registry=r)
 

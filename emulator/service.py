@@ -30,7 +30,7 @@ class Options(usage.Options):
     """Command line of C{twistd smets}."""
 
     synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
-               "[--metrics-port PORT]"
+               "[--metrics-port PORT] [--duis-port PORT [--duis-keys DIR]]"
     longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
                 "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
                 "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
@@ -44,6 +44,12 @@ class Options(usage.Options):
         ["pcap", "p", None, "write every frame to this pcapng file"],
         ["keys", "k", None, "write the Wireshark zigbee_pc_keys table to this file"],
         ["metrics-port", "m", None, "serve Prometheus /metrics on 127.0.0.1:PORT", int],
+        ["duis-port", None, None, "serve the DUIS service-user interface (/api/v1/serviceS|T|D) on "
+                                  "127.0.0.1:PORT; Users, keys and inventory from the topology's dcc: section",
+         int],
+        ["duis-keys", None, None, "with --duis-port and a topology whose dcc: section names no key store: "
+                                  "write the DS keys made from the seed (DCC and Users) to this directory, "
+                                  "for smets duis sign --keys DIR"],
     ]
 
     def postOptions(self) -> None:
@@ -55,10 +61,27 @@ class Options(usage.Options):
             raise usage.UsageError(f"--duration must be positive, got {self['duration']}")
         if self["metrics-port"] is not None and not 0 <= self["metrics-port"] <= 65535:
             raise usage.UsageError(f"--metrics-port must be 0-65535, got {self['metrics-port']}")
+        if self["duis-port"] is not None and not 0 <= self["duis-port"] <= 65535:
+            raise usage.UsageError(f"--duis-port must be 0-65535, got {self['duis-port']}")
         try:
             self["parsed-topology"] = load_topology(self["topology"], self["seed"])
+            if self["duis-port"] is not None:
+                from emulator.dcc.config import load_dcc_config
+                self["dcc-config"] = load_dcc_config(self["parsed-topology"], self["seed"])
         except TopologyError as e:
             raise usage.UsageError(str(e)) from None
+        if self["duis-keys"] is not None:
+            self._write_duis_keys(self["duis-keys"])
+
+    def _write_duis_keys(self, directory: str) -> None:
+        if self["duis-port"] is None:
+            raise usage.UsageError("--duis-keys needs --duis-port")
+        if not self["dcc-config"].generated_keys:
+            raise usage.UsageError("--duis-keys: the topology's dcc.keys already names the key store")
+        try:
+            self["dcc-config"].keystore.save(directory)
+        except OSError as e:
+            raise usage.UsageError(f"--duis-keys {directory}: {e.strerror or e}") from None
 
 
 class EmulationService(service.Service):
@@ -199,4 +222,18 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         web = StreamServerEndpointService(endpoint, Site(metrics_resource(metrics)))
         web.setName("metrics")
         web.setServiceParent(top)
+    if options["duis-port"] is not None:
+        from twisted.application.internet import StreamServerEndpointService
+        from twisted.internet.endpoints import TCP4ServerEndpoint
+
+        from emulator.dcc import build_host
+        from emulator.dcc.web import ResponseSender, site
+
+        # The DCC answers in the reactor's (real) time: its Users are outside the emulation.
+        host = build_host(options["dcc-config"], reactor, deliver=ResponseSender(reactor),
+                          metrics=options.get("metrics-object"))
+        endpoint = TCP4ServerEndpoint(reactor, options["duis-port"], interface="127.0.0.1")
+        duis = StreamServerEndpointService(endpoint, site(host))
+        duis.setName("duis")
+        duis.setServiceParent(top)
     return top

@@ -47,7 +47,7 @@ _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _HOME_KEYS = {"name", "han", "devices", "gbcs_commands"}
 _HAN_KEYS = {"channel", "pan_id", "network_key", "impairments"}
-_TOP_KEYS = {"name", "description", "start_time", "homes"}
+_TOP_KEYS = {"name", "description", "start_time", "homes", "dcc"}  # dcc: see emulator.dcc.config
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
 
 

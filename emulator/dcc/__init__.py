@@ -1,0 +1,26 @@
+"""The DCC side of the emulator: the DSP host (DUIS service-user interface, Smart Meter
+Inventory, non-device services) and its boundary to the Access Control Broker.
+
+  - L{emulator.dcc.inventory}: devices, statuses, registrations, DCC Users;
+  - L{emulator.dcc.config}: the topology's C{dcc:} section -> an inventory;
+  - L{emulator.dcc.host}: request handling (sans-IO, injected clock), the ACB interface;
+  - L{emulator.dcc.services}: non-device service requests on the inventory;
+  - L{emulator.dcc.web}: the twisted.web adapter (C{/api/v1/serviceS|T|D}, polling, delivery).
+"""
+
+from __future__ import annotations
+
+from emulator.dcc.config import DccConfig
+from emulator.dcc.host import DccHost
+
+__all__ = ["build_host"]
+
+
+def build_host(config: DccConfig, clock, deliver=None, metrics=None) -> DccHost:
+    """A L{DccHost} for a loaded C{dcc:} configuration; responses are XML-signed with the
+    DCC's own DS key when the key store has it."""
+    dcc = config.inventory.dcc_id
+    key = config.keystore.private_key(dcc, "ds")
+    cert = config.keystore.certificate(dcc, "ds")
+    return DccHost(config.inventory, clock, signing_key=key, signing_certificate=cert, deliver=deliver,
+                   metrics=metrics)
