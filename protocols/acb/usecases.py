@@ -1,0 +1,564 @@
+"""From DUIS service reference variants to GBCS use cases and their payloads.
+
+Two spec mappings live here, each declared once:
+
+  - L{SERVICES}: DUIS service reference variant -> the GBCS use case(s) it becomes on each
+    device type (DUIS 3.8 / GBCS Table 13.3.2; several use cases for one variant differ by
+    device capability, e.g. ECS26d / ECS26l, and the inventory picks with
+    L{TransformRequest.use_case}); a few variants choose by a body element (C{LogToRead},
+    C{ESMEEventLogType}, C{ReadSecurityDetails}, ...);
+  - L{USE_CASES}: GBCS use case -> how its payload is built from the DUIS body.  DLMS reads
+    take their COSEM descriptors from the payload catalogue (C{dlms_items.catalogue_items});
+    use cases with parameters map DUIS elements onto COSEM values here.
+
+Use cases the DCC originates on the user's behalf (the grouping header originator is the ACB
+and the user goes into other-information as supplementary remote party; wire-format notes
+1.5) are flagged C{acb_originated}.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Callable
+
+from protocols.gbcs import catalogue
+from protocols.gbcs.payloads import dlms
+
+from .dlms_items import (DATE_TIME_NEVER, DATE_TIME_NOW, CatalogueItem, catalogue_items, dlms_date_time,
+                         protection_parameters, range_selector)
+from .request import INVALID, UNSUPPORTED, Body, RequestError, TransformRequest
+
+__all__ = ["BuildContext", "UseCaseSpec", "USE_CASES", "SERVICES", "resolve_use_case", "supported_use_cases"]
+
+_FAR_FUTURE_YEAR = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What a payload builder may use.
+
+    @ivar counter: the GBCS originator counter of the command being built.
+    @ivar decrypting_party: who will decrypt sensitive response parts (the business originator).
+    @ivar now: the DCC's current time (injected clock).
+    """
+
+    request: TransformRequest
+    body: Body
+    counter: int
+    decrypting_party: int
+    now: datetime.datetime
+    message_code: int
+
+
+Builder = Callable[[BuildContext], dict]
+
+
+@dataclass(frozen=True, slots=True)
+class UseCaseSpec:
+    """How one GBCS use case is built.
+
+    @ivar name: GBCS use-case name (its message code comes from the catalogue).
+    @ivar build: payload tree builder.
+    @ivar acb_originated: the ACB is the grouping-header originator (user as supplementary
+        remote party).
+    """
+
+    name: str
+    build: Builder
+    acb_originated: bool = False
+
+    @property
+    def message_code(self) -> int:
+        return _message_code(catalogue_name(self.name))
+
+
+def _message_code(name: str) -> int:
+    found = catalogue.use_case_by_name(name)
+    if not found:
+        raise KeyError(f"use case {name} has no message code in the catalogue")
+    return found[0].message_code
+
+
+# --------------------------------------------------------------------------- DLMS helpers
+
+def _execution(ctx: BuildContext) -> bytes:
+    """Activation date-time of a future-dated DLMS command: now, a date, or never (cancel)."""
+    node = ctx.body.find("ExecutionDateTime")
+    if node is None:
+        return DATE_TIME_NOW
+    when = node.datetime()
+    if when.year >= _FAR_FUTURE_YEAR:
+        return DATE_TIME_NEVER
+    return dlms_date_time(when)
+
+
+def _period(ctx: BuildContext) -> tuple[datetime.datetime, datetime.datetime]:
+    p = ctx.body.require("ReadLogPeriod")
+    start, end = p.datetime("StartDateTime"), p.datetime("EndDateTime")
+    if end < start:
+        raise RequestError(INVALID, f"{p.path}.EndDateTime", "before StartDateTime")
+    return start, end
+
+
+def _reads(ctx: BuildContext, items: tuple[CatalogueItem, ...]) -> dict:
+    """Access-Request of gets (and range-selected log gets) from catalogue descriptors."""
+    specs, data = [], []
+    period = None
+    for it in items:
+        if it.kind == "get":
+            specs.append(dlms.access_request_item("get", it.class_id, it.obis, it.item_id))
+        elif it.kind == "get-with-selection" and it.selector == 1:
+            if period is None:
+                period = _period(ctx)
+            specs.append(dlms.access_request_item("get-with-selection", it.class_id, it.obis, it.item_id,
+                                                  1, range_selector(*period)))
+        else:
+            raise RequestError(UNSUPPORTED, "", f"catalogue item {it.kind} is not a read")
+        data.append(dlms.make_data("null-data"))
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def catalogue_read(ctx: BuildContext) -> dict:
+    """A DLMS read use case whose descriptors the payload catalogue lists (one variant)."""
+    variants = catalogue_items(ctx.message_code)
+    if len(variants) != 1:
+        raise RequestError(UNSUPPORTED, "", f"message code 0x{ctx.message_code:04X} has no single read layout")
+    return _reads(ctx, variants[0])
+
+
+def _is_read_layout(code: int) -> bool:
+    v = catalogue_items(code)
+    return len(v) == 1 and all(it.kind == "get" or (it.kind == "get-with-selection" and it.selector == 1)
+                               for it in v[0])
+
+
+#: Reset methods whose parameter is C{integer(0)} (Blue Book: Register, Extended/Demand
+#: register and Profile generic reset(data)).
+_RESET_METHODS = {(3, 1), (4, 1), (7, 1)}
+
+
+def _resets(ctx: BuildContext, items: list[CatalogueItem]) -> dict:
+    specs, data = [], []
+    for it in items:
+        if it.kind != "action" or (it.class_id, it.item_id) not in _RESET_METHODS:
+            raise RequestError(UNSUPPORTED, "", f"{it} is not a reset method")
+        specs.append(dlms.access_request_item("action", it.class_id, it.obis, it.item_id))
+        data.append(dlms.make_data("integer", 0))
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def catalogue_reset(ctx: BuildContext) -> dict:
+    """A DLMS use case made only of reset methods (clear a log, reset counters)."""
+    variants = catalogue_items(ctx.message_code)
+    longest = max(variants, key=len) if variants else ()
+    return _resets(ctx, list(longest))
+
+
+def _reset_selected(elements: tuple[str, ...]) -> Builder:
+    """Resets chosen by optional DUIS elements, element i selecting the catalogue's item i."""
+    def build(ctx: BuildContext) -> dict:
+        full = max(catalogue_items(ctx.message_code), key=len)
+        chosen = [it for name, it in zip(elements, full) if ctx.body.has(name)]
+        if not chosen:
+            raise RequestError(INVALID, ctx.body.path, f"at least one of {', '.join(elements)} is required")
+        return _resets(ctx, chosen)
+    return build
+
+
+def _single(kind: str, class_id: int, obis: str, item_id: int, value: Callable[[BuildContext], dict]) -> Builder:
+    def build(ctx: BuildContext) -> dict:
+        return dlms.access_request(ctx.counter, [dlms.access_request_item(kind, class_id, obis, item_id)],
+                                   [value(ctx)])
+    return build
+
+
+def _const(node: dict) -> Callable[[BuildContext], dict]:
+    return lambda ctx: node
+
+
+def _text_octets(path: str, max_len: int | None = None) -> Callable[[BuildContext], dict]:
+    def value(ctx: BuildContext) -> dict:
+        node = ctx.body.require(path)
+        raw = node.text.encode("utf-8")
+        if max_len is not None and len(raw) > max_len:
+            raise RequestError(INVALID, node.path, f"longer than {max_len} octets")
+        return dlms.octet_string(raw)
+    return value
+
+
+def _eui_octets(path: str) -> Callable[[BuildContext], dict]:
+    def value(ctx: BuildContext) -> dict:
+        node = ctx.body.require(path)
+        digits = node.text.replace("-", "")
+        if len(digits) != 16:
+            raise RequestError(INVALID, node.path, "not an EUI-64")
+        try:
+            return dlms.octet_string(bytes.fromhex(digits))
+        except ValueError:
+            raise RequestError(INVALID, node.path, "not an EUI-64") from None
+    return value
+
+
+def _protected_read(objects: tuple[tuple[int, str, int], ...], ranged: bool) -> Builder:
+    """A sensitive ESME read: Data-Protection (IC 30) get_protected_attributes (method 1).
+
+    C{objects}: the (class, OBIS, attribute) the use case protects (GBCS use-case definition);
+    C{ranged}: selective access by the DUIS ReadLogPeriod as COSEM date-times (selector 1)
+    instead of none.
+    """
+    def build(ctx: BuildContext) -> dict:
+        items = catalogue_items(ctx.message_code)
+        if len(items) != 1 or items[0][0].class_id != 30:
+            raise RequestError(UNSUPPORTED, "", "no Data-Protection object for this message code")
+        protection_object = items[0][0]
+        if ranged:
+            start, end = _period(ctx)
+            access = dlms.structure(dlms.make_data("enum", 1), dlms.structure(
+                dlms.octet_string(dlms_date_time(start)), dlms.octet_string(dlms_date_time(end))))
+        else:
+            access = dlms.structure(dlms.make_data("enum", 0), dlms.make_data("null-data"))
+        descriptors = dlms.array(*(dlms.structure(
+            dlms.make_data("long-unsigned", cls), dlms.octet_string(dlms.obis_from_str(obis)),
+            dlms.make_data("integer", attr), dlms.make_data("long-unsigned", 0), access)
+            for cls, obis, attr in objects))
+        param = dlms.structure(descriptors, protection_parameters(ctx.counter, ctx.decrypting_party,
+                                                                  ctx.request.target))
+        spec = dlms.access_request_item("action", 30, protection_object.obis, protection_object.item_id)
+        return dlms.access_request(ctx.counter, [spec], [param])
+    return build
+
+
+def _script(obis: str, script_id: int) -> Builder:
+    """Script table (IC 9) execute(script id): the load switch and tariff scripts of GBCS."""
+    return _single("action", 9, obis, 1, _const(dlms.make_data("long-unsigned", script_id)))
+
+
+def _meter_balance_reset(ctx: BuildContext) -> dict:
+    """ECS04b: Credit (IC 112) set_amount_to_value(0) on meter balance, emergency credit, debt."""
+    variants = catalogue_items(ctx.message_code)
+    specs = [dlms.access_request_item("action", it.class_id, it.obis, it.item_id) for it in variants[0]]
+    return dlms.access_request(ctx.counter, specs, [dlms.make_data("double-long", 0) for _ in specs])
+
+
+def _import_mpans(ctx: BuildContext) -> dict:
+    """ECS39a: the import MPAN(s), primary then secondary, as one ASCII octet-string."""
+    mp = ctx.body.require("ImportMPANs")
+    raw = mp.str("ImportMPAN").encode("ascii")
+    if mp.has("SecondaryImportMPAN"):
+        raw += mp.str("SecondaryImportMPAN").encode("ascii")
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 1, "0-0:94.44.34.11", 2)],
+                               [dlms.octet_string(raw)])
+
+
+def _boost_button(element: str) -> Builder:
+    """ECS62: one boolean per ALCS boost-button association (0-0:94.44.6.1..5), in DUIS order."""
+    def build(ctx: BuildContext) -> dict:
+        flags = ctx.body.all(element)
+        if not 1 <= len(flags) <= 5:
+            raise RequestError(INVALID, f"{ctx.body.path}.{element}", "1 to 5 entries expected")
+        specs, data = [], []
+        for i, flag in enumerate(flags, 1):
+            specs.append(dlms.access_request_item("set", 1, f"0-0:94.44.6.{i}", 2))
+            value = flag.bool()
+            if element.startswith("Remove"):
+                value = not value
+            data.append(_boolean(value))
+        return dlms.access_request(ctx.counter, specs, data)
+    return build
+
+
+def _boolean(value: bool) -> dict:
+    """GBCS writes TRUE as 0xFF."""
+    node = dlms.make_data("boolean", value)
+    node["raw"] = 0xFF if value else 0x00
+    return node
+
+
+def _tamper_state(ctx: BuildContext) -> dict:
+    node = ctx.body.require("SupplyTamperState")
+    states = {"Locked": True, "Unlocked": False}
+    if node.text not in states:
+        raise RequestError(INVALID, node.path, f"must be one of {sorted(states)}")
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 1, "0-0:94.44.0.4", 2)],
+                               [_boolean(states[node.text])])
+
+
+def _power_thresholds(ctx: BuildContext) -> dict:
+    """ECS34: Register monitor (IC 21) thresholds, low/medium then medium/high (W)."""
+    low = ctx.body.int("LowMediumPowerThreshold", 0, 0xFFFFFFFF)
+    high = ctx.body.int("MediumHighPowerThreshold", 0, 0xFFFFFFFF)
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 21, "0-0:16.0.0.255", 2)],
+                               [dlms.array(dlms.make_data("double-long-unsigned", low),
+                                           dlms.make_data("double-long-unsigned", high))])
+
+
+def _device_log_read(ctx: BuildContext) -> dict:
+    """CCS07: read the CHF device log and the CHF historic device log (IC 104 method 4)."""
+    specs = [dlms.access_request_item("action", 104, obis, 4) for obis in ("0-0:30.3.0.255", "0-0:30.3.1.255")]
+    return dlms.access_request(ctx.counter, specs, [dlms.make_data("null-data"), dlms.make_data("null-data")])
+
+
+def _price_secondary(ctx: BuildContext) -> dict:
+    """ECS01d: secondary-element TOU price matrix (IC 113 attr 6 passive unit charge) + activation.
+
+    Unit charge (Blue Book IC 113): charge-per-unit scaling {commodity scale 3 (kWh from Wh),
+    price scale = DUIS PriceScale}, commodity reference = the secondary active import register
+    (class 3, 1-20:1.8.0.255, attribute 2), then one (index, price) pair per TOU rate.
+    """
+    pe = ctx.body.require("PriceElements")
+    scale = pe.int("PriceScale", -128, 127)
+    prices = pe.all("ElectricityPriceElement")
+    if not prices:
+        raise RequestError(INVALID, f"{pe.path}.ElectricityPriceElement", "missing")
+    table = dlms.array(*(dlms.structure(dlms.octet_string(bytes((i,))), dlms.make_data("long", p.int(lo=-0x8000, hi=0x7FFF)))
+                         for i, p in enumerate(prices, 1)))
+    unit_charge = dlms.structure(
+        dlms.structure(dlms.make_data("integer", 3), dlms.make_data("integer", scale)),
+        dlms.structure(dlms.make_data("long-unsigned", 3), dlms.octet_string(bytes.fromhex("0114010800FF")),
+                       dlms.make_data("integer", 2)),
+        table)
+    specs = [dlms.access_request_item("set", 113, "0-0:19.20.5.255", 6),
+             dlms.access_request_item("set", 113, "0-0:19.20.5.255", 7)]
+    return dlms.access_request(ctx.counter, specs, [unit_charge, dlms.octet_string(_execution(ctx))])
+
+
+# --------------------------------------------------------------------------- the use cases
+
+def _specs() -> dict[str, UseCaseSpec]:
+    s: dict[str, UseCaseSpec] = {}
+
+    def add(name: str, build: Builder, acb: bool = False) -> None:
+        s[name] = UseCaseSpec(name, build, acb)
+
+    # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
+    for name in ("ECS17a", "ECS17c", "ECS18a", "ECS18b", "ECS20a", "ECS20d", "ECS22a", "ECS22c", "ECS23",
+                 "ECS23b", "ECS24", "ECS24b", "ECS25r1", "ECS25r2", "ECS26a", "ECS26b", "ECS26c", "ECS26d",
+                 "ECS26e", "ECS26f", "ECS26j", "ECS26k", "ECS26l", "ECS26m", "ECS27", "ECS35a", "ECS35b",
+                 "ECS35e", "ECS35f", "ECS35g", "ECS40", "ECS45", "ECS52", "ECS61a", "ECS61c", "ECS61e",
+                 "ECS82"):
+        add(name, catalogue_read)
+    for name in ("ECS21c", "ECS26i", "ECS26n", "ECS35c", "ECS35d", "ECS61d", "CCS06", "DBCH01", "DBCH02",
+                 "DBCH03"):
+        add(name, catalogue_read, acb=True)
+    # Sensitive reads through the Data-Protection object (wire-format notes 4.1.6).
+    add("ECS19", _protected_read(((1, "0-0:94.44.34.30", 2),), ranged=False))
+    add("ECS20b", _protected_read(((7, "0-0:98.1.2.255", 2),), ranged=True))
+    add("ECS20c", _protected_read(((7, "0-0:98.1.0.255", 2), (7, "0-0:98.1.1.255", 2)), ranged=True))
+    add("ECS21a", _protected_read(((7, "0-0:98.1.9.255", 2),), ranged=True))
+    add("ECS21b", _protected_read(((7, "0-0:98.1.8.255", 2),), ranged=True))
+    add("ECS22b", _protected_read(((7, "0-0:99.1.0.255", 2),), ranged=True))
+    # Resets.
+    for name in ("ECS15a", "ECS15c", "ECS29e", "ECS29f"):
+        add(name, catalogue_reset)
+    add("ECS57", _reset_selected(("MaxDemandActivePowerImportValue", "MaxDemandConfigTimeActivePowerImportValue",
+                                  "MaxDemandActivePowerExportValue")))
+    # Scripts (IC 9 execute): load switch and tariff block counter.
+    add("ECS05", _script("0-0:10.0.100.255", 99))
+    add("ECS42", _script("0-0:10.0.106.255", 51))
+    add("ECS43", _script("0-0:10.0.106.255", 52))
+    add("ECS44", _script("0-0:10.0.106.255", 54))
+    # Single-attribute writes.
+    add("ECS10", _single("set", 1, "0-2:96.13.1.255", 2, _text_octets("SupplierMessage")))
+    add("ECS14", _single("set", 1, "0-0:94.44.3.1", 2, _const(dlms.octet_string(b""))))
+    add("ECS39a", _import_mpans)
+    add("ECS39b", _single("set", 1, "1-0:0.0.2.255", 2, _text_octets("ExportMPAN")), acb=True)
+    add("ECS81", _tamper_state)
+    add("ECS34", _power_thresholds)
+    add("ECS62Add", _boost_button("AddToBoostButton"))
+    add("ECS62Remove", _boost_button("RemoveFromBoostButton"))
+    add("ECS04b", _meter_balance_reset)
+    add("ECS01d", _price_secondary)
+    add("CS01a", _single("action", 115, "0-0:19.40.0.255", 1, _text_octets("UTRN")))
+    add("DBCH05", _single("set", 1, "0-0:94.44.10.1", 2, _const(dlms.make_data("unsigned", 0))), acb=True)
+    add("CCS02", _single("action", 104, "0-0:30.3.0.255", 2, _eui_octets("DeviceID")), acb=True)
+    add("CCS07", _device_log_read, acb=True)
+    return s
+
+
+#: GBCS use case name -> how its command is built.
+USE_CASES: dict[str, UseCaseSpec] = {}
+
+
+def _use_cases() -> dict[str, UseCaseSpec]:
+    if not USE_CASES:
+        USE_CASES.update(_specs())
+    return USE_CASES
+
+
+def supported_use_cases() -> list[str]:
+    """GBCS use cases the transform builds."""
+    return sorted(_use_cases())
+
+
+# --------------------------------------------------------------------------- DUIS -> GBCS
+
+def _by_body(choices: dict[str, dict[str, tuple[str, ...]]], element: str | None = None,
+             default: dict[str, tuple[str, ...]] | None = None):
+    """A variant whose use case depends on a body element's presence or text."""
+    def resolve(body: Body) -> dict[str, tuple[str, ...]]:
+        if element is None:
+            for name, table in choices.items():
+                if body.has(name):
+                    return table
+            if default is not None:
+                return default
+            raise RequestError(INVALID, body.path, f"one of {', '.join(choices)} is required")
+        node = body.require(element)
+        if node.text not in choices:
+            raise RequestError(INVALID, node.path, f"must be one of {', '.join(choices)}")
+        return choices[node.text]
+    return resolve
+
+
+E, G, GPF, CHF = "ESME", "GSME", "GPF", "CHF"
+
+#: DUIS service reference variant -> {device type: GBCS use cases (default first)}, or a
+#: resolver choosing that table from the body.
+SERVICES: dict[str, object] = {
+    "1.1.1": {E: ("ECS01a",), G: ("GCS01a",)},
+    "1.1.2": {E: ("ECS01c",)},
+    "1.2.1": {E: ("ECS01b",), G: ("GCS01b",)},
+    "1.2.2": {E: ("ECS01d",)},
+    "1.5": _by_body({"PrepaymentMode/AdjustMeterBalance": {E: ("ECS04a",), G: ("GCS40a",)},
+                     "PrepaymentMode/ResetMeterBalance": {E: ("ECS04b",), G: ("GCS40b",)},
+                     "CreditMode/AdjustMeterBalance": {E: ("ECS04a",), G: ("GCS40c",)},
+                     "CreditMode/ResetMeterBalance": {E: ("ECS04b",), G: ("GCS40d",)}}),
+    "1.6": _by_body({"Credit": {E: ("ECS02",), G: ("GCS02",)}, "Prepayment": {E: ("ECS03",), G: ("GCS03",)}}),
+    "1.7": {E: ("ECS05",)},
+    "2.1": {E: ("ECS08", "ECS08a"), G: ("GCS05",)},
+    "2.2": {E: ("CS01a",), G: ("CS01b",)},
+    "2.3": {E: ("ECS07",), G: ("GCS04",)},
+    "2.5": {E: ("ECS09",), G: ("GCS06",)},
+    "3.1": {E: ("ECS10",), G: ("GCS07",)},
+    "3.2": {E: ("ECS12",), GPF: ("GCS09",)},
+    "3.4": {E: ("ECS16",), G: ("GCS44",)},
+    "3.5": {E: ("ECS14",), G: ("GCS11",)},
+    "4.1.1": {E: ("ECS17b",), G: ("GCS13a",), GPF: ("GCS13a",)},
+    "4.1.2": {E: ("ECS17d",), G: ("GCS13c",), GPF: ("GCS13c",)},
+    "4.1.3": {E: ("ECS17e",)},
+    "4.1.4": {G: ("GCS13b",), GPF: ("GCS13b",)},
+    "4.2": {E: ("ECS17a",)},
+    "4.3": {E: ("ECS19",), G: ("GCS14",), GPF: ("GCS14",)},
+    "4.4.2": {E: ("ECS20b",), G: ("GCS15b",), GPF: ("GCS15b",)},
+    "4.4.3": {E: ("ECS20c",), G: ("GCS15c",), GPF: ("GCS15c",)},
+    "4.4.4": {E: ("ECS20a",), G: ("GCS15d",), GPF: ("GCS15d",)},
+    "4.4.5": {E: ("ECS20d",), G: ("GCS15e",), GPF: ("GCS15e",)},
+    "4.6.1": {E: ("ECS21a",), G: ("GCS16a",), GPF: ("GCS16a",)},
+    "4.6.2": {E: ("ECS21c",)},
+    "4.8.1": {E: ("ECS22b",), G: ("GCS17",), GPF: ("GCS17",)},
+    "4.8.2": {E: ("ECS22c",)},
+    "4.8.3": {E: ("ECS22a",)},
+    "4.10": {E: ("ECS23", "ECS23b"), G: ("GCS18",), GPF: ("GCS18",)},
+    "4.11.1": {E: ("ECS24",), G: ("GCS21f",), GPF: ("GCS21f",)},
+    "4.11.2": {E: ("ECS24b",)},
+    "4.12.1": {E: ("ECS18b",)},
+    "4.12.2": {E: ("ECS18a",)},
+    "4.13": {E: ("ECS26a",), G: ("GCS21b",), GPF: ("GCS21b",)},
+    "4.14": {E: ("ECS21b",), G: ("GCS16b",), GPF: ("GCS16b",)},
+    "4.15": {E: ("ECS27",)},
+    "4.16": {E: ("ECS17c",)},
+    "4.17": {E: ("ECS66",), G: ("GCS61",), GPF: ("GCS61",)},
+    "4.18": {E: ("ECS82",), G: ("GCS60", "GCS60a"), GPF: ("GCS60", "GCS60a")},
+    "6.2.1": {E: ("ECS26b", "ECS26k")},
+    "6.2.2": {E: ("ECS26c",)},
+    "6.2.3": {E: ("ECS26d", "ECS26l"), G: ("GCS21d", "GCS21k"), GPF: ("GCS21d", "GCS21k")},
+    "6.2.4": {E: ("ECS26m", "ECS26e"), CHF: ("ECS26i", "ECS26n"), G: ("GCS21m", "GCS21e"),
+              GPF: ("GCS21m", "GCS21e")},
+    "6.2.5": {E: ("ECS26f",)},
+    "6.2.7": {E: ("ECS40",), G: ("GCS46",), GPF: ("GCS46",)},
+    "6.2.8": {G: ("GCS21a",), GPF: ("GCS21a",)},
+    "6.2.9": {E: ("ECS26j",), G: ("GCS21j",), GPF: ("GCS21j",)},
+    "6.2.10": {E: ("ECS25r1", "ECS25r2"), G: ("GCS20r",), GPF: ("GCS20r",)},
+    "6.4.1": {E: ("ECS28a",)},
+    "6.4.2": {E: ("ECS28b",)},
+    "6.5": {E: ("ECS29a", "ECS29b", "ECS29c", "ECS29d")},
+    "6.6": {G: ("GCS23",)},
+    "6.7": {G: ("GCS24", "GCS24a")},
+    "6.8": {E: ("ECS30", "ECS30a"), G: ("GCS25", "GCS25a")},
+    "6.11": {E: ("ECS70",), G: ("GCS28",)},
+    "6.12": {E: ("ECS34",)},
+    "6.13": _by_body({"Event": {E: ("ECS35a",), CHF: ("ECS35c",), G: ("CS10a",), GPF: ("CS10a",)},
+                      "Security": {E: ("ECS35b",), CHF: ("ECS35d",), G: ("CS10b",), GPF: ("CS10b",)},
+                      "PowerEvent": {E: ("ECS35e",)},
+                      "ALCSEvent": {E: ("ECS35g", "ECS35f")}}, "LogToRead"),
+    "6.14.1": {E: ("ECS46a",)},
+    "6.14.2": {E: ("ECS46c",)},
+    "6.14.3": {E: ("ECS46d",)},
+    "6.18.1": {E: ("ECS37",)},
+    "6.18.2": {E: ("ECS57",)},
+    "6.20.1": {E: ("ECS39a",), G: ("GCS41",)},
+    "6.20.2": {E: ("ECS39b",)},
+    "6.22": {E: ("ECS25a", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b", "ECS25b3"), G: ("GCS20",)},
+    "6.25": {E: ("ECS81",)},
+    "6.26": {E: ("ECS48",)},
+    "6.27": {E: ("ECS29e", "ECS29f")},
+    "6.28": {CHF: ("DBCH04",)},
+    "6.29": {CHF: ("DBCH05",)},
+    "6.30": {CHF: ("DBCH03",)},
+    "6.31": {CHF: ("DBCH01",)},
+    "6.32": {CHF: ("DBCH02",)},
+    "7.1": {E: ("ECS42",)},
+    "7.2": {E: ("ECS43",), G: ("GCS32",)},
+    "7.3": {E: ("ECS44",), G: ("GCS39",)},
+    "7.4": {E: ("ECS45",), G: ("GCS33",)},
+    "7.7": {E: ("ECS61a",)},
+    "7.9": {E: ("ECS62Add",)},
+    "7.10": {E: ("ECS62Remove",)},
+    "7.11": {E: ("ECS61c",)},
+    "7.14": {E: ("ECS61d",)},
+    "7.15": {E: ("ECS61e",)},
+    "8.9": _by_body({"ReadSecurityDetails": {CHF: ("CCS07",)}}, default={CHF: ("CCS06",)}),
+    "8.11": _by_body({"Add": {CHF: ("CCS01",)}, "Remove": {CHF: ("CCS02",)}}, "RequestType"),
+    "8.12.1": {CHF: ("CCS03",)},
+    "9.1": {E: ("ECS50",), G: ("GCS36",)},
+    "11.2": {E: ("ECS52",), G: ("GCS38",), CHF: ("ECS52",)},
+}
+
+
+def _clear_event_log(body: Body) -> dict[str, tuple[str, ...]]:
+    """3.3: ESME event or ALCS event log by ESMEEventLogType; ZigBee device event log otherwise."""
+    node = body.find("ESMEEventLogType")
+    if node is None:
+        return {G: ("CS11",), GPF: ("CS11",)}
+    table = {"ESME": {E: ("ECS15a",)}, "ALCS": {E: ("ECS15c",)}}
+    if node.text not in table:
+        raise RequestError(INVALID, node.path, f"must be one of {', '.join(table)}")
+    return table[node.text]
+
+
+SERVICES["3.3"] = _clear_event_log
+
+#: GBCS message codes whose names the catalogue spells differently from the DUIS variants.
+_CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62"}
+
+
+def catalogue_name(name: str) -> str:
+    """The GBCS catalogue name of a use case (ECS62Add / ECS62Remove are both ECS62)."""
+    return _CATALOGUE_NAME.get(name, name)
+
+
+def resolve_use_case(request: TransformRequest, body: Body) -> UseCaseSpec:
+    """The GBCS use case a request becomes, or L{RequestError} saying why none."""
+    entry = SERVICES.get(request.service_reference_variant)
+    if entry is None:
+        raise RequestError(UNSUPPORTED, "Header.ServiceReferenceVariant",
+                           f"{request.service_reference_variant} is not a device service the transform knows")
+    table = entry(body) if callable(entry) else entry
+    names = table.get(request.device_type)
+    if not names:
+        raise RequestError(INVALID, "Header.RequestID",
+                           f"service {request.service_reference_variant} does not apply to a {request.device_type}")
+    if request.use_case is not None:
+        if request.use_case not in names:
+            raise RequestError(INVALID, "Header.ServiceReferenceVariant",
+                               f"{request.use_case} is not a form of {request.service_reference_variant} "
+                               f"on a {request.device_type} ({', '.join(names)})")
+        name = request.use_case
+    else:
+        name = names[0]
+    spec = _use_cases().get(name)
+    if spec is None:
+        raise RequestError(UNSUPPORTED, "Header.ServiceReferenceVariant",
+                           f"the transform does not build {name} ({request.service_reference_variant})")
+    return spec
