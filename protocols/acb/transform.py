@@ -19,9 +19,11 @@ Sans-IO: time comes from an injected clock (C{seconds()}), keys from a L{GbcsCry
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from protocols.errors import CodecError
 from protocols.gbcs import catalogue
@@ -74,12 +76,16 @@ class Transformer:
     @param crypto: key selection and caches over the DCC key store (the ACB's KA private
         key makes the MACs).
     @param clock: injected time (C{seconds()} since the Unix epoch).
+    @param acb_counter: source of the ACB's originator counters (default: Unix milliseconds
+        of C{clock}, kept strictly increasing).
     """
 
-    def __init__(self, crypto: GbcsCrypto, clock: Clock) -> None:
+    def __init__(self, crypto: GbcsCrypto, clock: Clock,
+                 acb_counter: Callable[[], int] | None = None) -> None:
         self.crypto = crypto
         self.clock = clock
         self._acb_counter = 0
+        self._acb_counter_source = acb_counter
 
     @property
     def acb_eui(self) -> int:
@@ -90,7 +96,9 @@ class Transformer:
 
     def next_acb_counter(self) -> int:
         """The ACB's own originator counter: Unix milliseconds, strictly increasing."""
-        c = max(self._acb_counter + 1, int(self.clock.seconds() * 1000))
+        base = self._acb_counter_source() if self._acb_counter_source is not None \
+            else int(self.clock.seconds() * 1000)
+        c = max(self._acb_counter + 1, base)
         self._acb_counter = c
         return c
 
@@ -101,9 +109,11 @@ class Transformer:
         code = spec.message_code
         uc = catalogue.use_case(code)
         critical = is_critical(request.service_reference_variant, uc)
-        if spec.acb_originated:
+        urp = spec.unknown_remote_party and body.find("KAPublicSecurityCredentials")
+        if spec.acb_originated or urp:
             originator, counter = self.acb_eui, self.next_acb_counter()
-            oi = OtherInformation(code, request.originator, request.counter)
+            cert = _certificate(urp) if urp else None
+            oi = OtherInformation(code, request.originator, request.counter, None, cert)
         else:
             originator, counter = request.originator, request.counter
             oi = OtherInformation(code)
@@ -158,6 +168,17 @@ class Transformer:
             raise RequestError(BAD_SIGNATURE, "Body.SignedPreCommand",
                                f"ECDSA signature does not verify with {gs.originator:016X}'s DS key")
         return self.add_mac(gs)
+
+
+def _certificate(node: Body) -> bytes:
+    """DER X.509 certificate from a DUIS base64 element."""
+    try:
+        der = base64.b64decode("".join(node.text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(INVALID, node.path, "not base64") from None
+    if not der.startswith(b"\x30"):
+        raise RequestError(INVALID, node.path, "not a DER certificate")
+    return der
 
 
 def is_critical(variant: str, uc) -> bool:

@@ -62,11 +62,15 @@ class UseCaseSpec:
     @ivar build: payload tree builder.
     @ivar acb_originated: the ACB is the grouping-header originator (user as supplementary
         remote party).
+    @ivar unknown_remote_party: the read has a "URP" form: with DUIS
+        C{KAPublicSecurityCredentials} the ACB originates it and carries the user's KA
+        certificate in other-information, so the device can encrypt for the user.
     """
 
     name: str
     build: Builder
     acb_originated: bool = False
+    unknown_remote_party: bool = False
 
     @property
     def message_code(self) -> int:
@@ -328,8 +332,8 @@ def _price_secondary(ctx: BuildContext) -> dict:
 def _specs() -> dict[str, UseCaseSpec]:
     s: dict[str, UseCaseSpec] = {}
 
-    def add(name: str, build: Builder, acb: bool = False) -> None:
-        s[name] = UseCaseSpec(name, build, acb)
+    def add(name: str, build: Builder, acb: bool = False, urp: bool = False) -> None:
+        s[name] = UseCaseSpec(name, build, acb, urp)
 
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
     for name in ("ECS17a", "ECS17c", "ECS18a", "ECS18b", "ECS20a", "ECS20d", "ECS22a", "ECS22c", "ECS23",
@@ -346,7 +350,7 @@ def _specs() -> dict[str, UseCaseSpec]:
     add("ECS20b", _protected_read(((7, "0-0:98.1.2.255", 2),), ranged=True))
     add("ECS20c", _protected_read(((7, "0-0:98.1.0.255", 2), (7, "0-0:98.1.1.255", 2)), ranged=True))
     add("ECS21a", _protected_read(((7, "0-0:98.1.9.255", 2),), ranged=True))
-    add("ECS21b", _protected_read(((7, "0-0:98.1.8.255", 2),), ranged=True))
+    add("ECS21b", _protected_read(((7, "0-0:98.1.8.255", 2),), ranged=True), urp=True)
     add("ECS22b", _protected_read(((7, "0-0:99.1.0.255", 2),), ranged=True))
     # Resets.
     for name in ("ECS15a", "ECS15c", "ECS29e", "ECS29f"):
@@ -411,7 +415,7 @@ def _by_body(choices: dict[str, dict[str, tuple[str, ...]]], element: str | None
     return resolve
 
 
-E, G, GPF, CHF = "ESME", "GSME", "GPF", "CHF"
+E, G, GPF, CHF, PP, HC = "ESME", "GSME", "GPF", "CHF", "PPMID", "HCALCS"
 
 #: DUIS service reference variant -> {device type: GBCS use cases (default first)}, or a
 #: resolver choosing that table from the body.
@@ -512,7 +516,7 @@ SERVICES: dict[str, object] = {
     "8.11": _by_body({"Add": {CHF: ("CCS01",)}, "Remove": {CHF: ("CCS02",)}}, "RequestType"),
     "8.12.1": {CHF: ("CCS03",)},
     "9.1": {E: ("ECS50",), G: ("GCS36",)},
-    "11.2": {E: ("ECS52",), G: ("GCS38",), CHF: ("ECS52",)},
+    "11.2": {E: ("ECS52",), G: ("GCS38",), CHF: ("ECS52",), PP: ("CS08",), HC: ("CS08",)},
 }
 
 
