@@ -104,6 +104,8 @@ class Transformer:
 
     def transform(self, request: TransformRequest) -> TransformResult:
         """Transform one request; L{RequestError} names the element or reason when it cannot."""
+        if request.body is None or not isinstance(getattr(request.body, "tag", None), str):
+            raise RequestError(INVALID, "Body", "no service request element")
         body = Body(request.body)
         spec = resolve_use_case(request, body)
         code = spec.message_code

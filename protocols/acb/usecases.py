@@ -184,7 +184,10 @@ def _const(node: dict) -> Callable[[BuildContext], dict]:
 def _text_octets(path: str, max_len: int | None = None) -> Callable[[BuildContext], dict]:
     def value(ctx: BuildContext) -> dict:
         node = ctx.body.require(path)
-        raw = node.text.encode("utf-8")
+        try:
+            raw = node.text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RequestError(INVALID, node.path, "not encodable as UTF-8") from None
         if max_len is not None and len(raw) > max_len:
             raise RequestError(INVALID, node.path, f"longer than {max_len} octets")
         return dlms.octet_string(raw)
@@ -248,11 +251,18 @@ def _meter_balance_reset(ctx: BuildContext) -> dict:
 def _import_mpans(ctx: BuildContext) -> dict:
     """ECS39a: the import MPAN(s), primary then secondary, as one ASCII octet-string."""
     mp = ctx.body.require("ImportMPANs")
-    raw = mp.str("ImportMPAN").encode("ascii")
+    raw = _digits(mp.require("ImportMPAN"))
     if mp.has("SecondaryImportMPAN"):
-        raw += mp.str("SecondaryImportMPAN").encode("ascii")
+        raw += _digits(mp.require("SecondaryImportMPAN"))
     return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 1, "0-0:94.44.34.11", 2)],
                                [dlms.octet_string(raw)])
+
+
+def _digits(node: Body) -> bytes:
+    """An MPAN / MPRN: ASCII digits."""
+    if not node.text.isascii() or not node.text.isdigit():
+        raise RequestError(INVALID, node.path, "must be decimal digits")
+    return node.text.encode("ascii")
 
 
 def _boost_button(element: str) -> Builder:
