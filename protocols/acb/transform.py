@@ -122,7 +122,7 @@ class Transformer:
         ctx = BuildContext(request, body, counter, request.originator, self.now(), code)
         tree = spec.build(ctx)
         try:
-            content = encode_payload(tree)
+            content = tree if isinstance(tree, bytes) else encode_payload(tree)
         except CodecError as e:
             raise RequestError(INVALID, "Body", f"cannot encode the {spec.name} payload: {e}") from None
         gs = GeneralSigning(CRA_COMMAND, counter, originator, request.target, None, oi, content,

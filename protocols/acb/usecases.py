@@ -19,11 +19,12 @@ and the user goes into other-information as supplementary remote party; wire-for
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 from protocols.gbcs import catalogue
-from protocols.gbcs.payloads import dlms
+from protocols.gbcs.payloads import dlms, encode_payload
 
 from .dlms_items import (DATE_TIME_NEVER, DATE_TIME_NOW, CatalogueItem, catalogue_items, dlms_date_time,
                          protection_parameters, range_selector)
@@ -51,7 +52,8 @@ class BuildContext:
     message_code: int
 
 
-Builder = Callable[[BuildContext], dict]
+#: A builder returns the payload tree, or the payload bytes when it encodes them itself.
+Builder = Callable[[BuildContext], "dict | bytes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class UseCaseSpec:
         return _message_code(catalogue_name(self.name))
 
 
+@functools.cache
 def _message_code(name: str) -> int:
     found = catalogue.use_case_by_name(name)
     if not found:
@@ -123,12 +126,33 @@ def _reads(ctx: BuildContext, items: tuple[CatalogueItem, ...]) -> dict:
     return dlms.access_request(ctx.counter, specs, data)
 
 
-def catalogue_read(ctx: BuildContext) -> dict:
-    """A DLMS read use case whose descriptors the payload catalogue lists (one variant)."""
+def catalogue_read(ctx: BuildContext) -> dict | bytes:
+    """A DLMS read use case whose descriptors the payload catalogue lists (one variant).
+
+    Reads without parameters differ only in the invoke id (from the counter): their
+    Access-Request after the header is encoded once per message code.
+    """
     variants = catalogue_items(ctx.message_code)
     if len(variants) != 1:
         raise RequestError(UNSUPPORTED, "", f"message code 0x{ctx.message_code:04X} has no single read layout")
-    return _reads(ctx, variants[0])
+    items = variants[0]
+    if any(it.kind != "get" for it in items):
+        return _reads(ctx, items)
+    return _access_request_header(ctx.counter) + _plain_reads_tail(ctx.message_code)
+
+
+@functools.cache
+def _plain_reads_tail(message_code: int) -> bytes:
+    """Specification and data lists of a parameterless read (everything after the header)."""
+    items = catalogue_items(message_code)[0]
+    specs = [dlms.access_request_item("get", it.class_id, it.obis, it.item_id) for it in items]
+    tree = dlms.access_request(0, specs, [dlms.make_data("null-data") for _ in items])
+    return encode_payload(tree)[len(_access_request_header(0)):]
+
+
+def _access_request_header(counter: int) -> bytes:
+    """C{D9}, long-invoke-id-and-priority (0x20 + counter low 24 bits), empty date-time."""
+    return b"\xD9" + (0x20000000 | (counter & 0xFFFFFF)).to_bytes(4, "big") + b"\x00"
 
 
 def _is_read_layout(code: int) -> bool:
