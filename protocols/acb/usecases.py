@@ -27,7 +27,8 @@ from protocols.gbcs import catalogue
 from protocols.gbcs.payloads import dlms, encode_payload
 
 from .dlms_items import (DATE_TIME_NEVER, DATE_TIME_NOW, CatalogueItem, catalogue_items, dlms_date_time,
-                         protection_parameters, range_selector)
+                         protection_parameters, range_selector, utc_seconds)
+from .gbz_items import cluster_command, gbz_payload, gbz_time, read_attributes
 from .request import INVALID, UNSUPPORTED, Body, RequestError, TransformRequest
 
 __all__ = ["BuildContext", "UseCaseSpec", "USE_CASES", "SERVICES", "resolve_use_case", "supported_use_cases"]
@@ -361,6 +362,243 @@ def _price_secondary(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, [unit_charge, dlms.octet_string(_execution(ctx))])
 
 
+
+# --------------------------------------------------------------------------- GBZ helpers
+
+def _issuer_event_id(ctx: BuildContext) -> int:
+    """ZSE Issuer Event ID: the DCC's current UTC time (seconds since 2000)."""
+    return utc_seconds(ctx.now)
+
+
+def _zse_time(when: datetime.datetime) -> int:
+    """ZCL UTCTime of an instant; 0xFFFFFFFF is "invalid" in ZCL, so later instants clamp below it."""
+    return min(utc_seconds(when), 0xFFFFFFFE)
+
+
+def _gbz_execution(ctx: BuildContext) -> int:
+    node = ctx.body.find("ExecutionDateTime")
+    return gbz_time(node.datetime() if node is not None else None)
+
+
+def _gbz_reads(*components: tuple[str, tuple[str, ...]]) -> Builder:
+    """Attribute reads: one Read Attributes component per (cluster, ZSE attribute names)."""
+    comps = tuple(read_attributes(cluster, *names) for cluster, names in components)
+    return lambda ctx: gbz_payload(*comps)
+
+
+def _calendar_gets(issuer_calendar_id: int, calendar_type: int) -> tuple[dict, ...]:
+    """Get Day Profiles, Week Profiles, Seasons and Special Days of one calendar (all entries)."""
+    return (cluster_command("Calendar", 0x01, {"ProviderID": 0, "IssuerCalendarID": issuer_calendar_id,
+                                                "StartDayID": 1, "NumberofDays": 0}),
+            cluster_command("Calendar", 0x02, {"ProviderID": 0, "IssuerCalendarID": issuer_calendar_id,
+                                                "StartWeekID": 1, "NumberofWeeks": 0}),
+            cluster_command("Calendar", 0x03, {"ProviderID": 0, "IssuerCalendarID": issuer_calendar_id}),
+            cluster_command("Calendar", 0x04, {"StartTime": 0, "NumberofEvents": 0, "CalendarType": calendar_type,
+                                                "ProviderID": 0, "IssuerCalendarID": issuer_calendar_id}))
+
+
+#: GBCS calendar ids / types of the GSME: the tariff switching calendar (any issuer id,
+#: type 0 delivered) and the non-disablement (friendly credit) calendar (type 3).
+_TARIFF_CALENDAR = (0xFFFFFFFF, 0)
+_FRIENDLY_CREDIT_CALENDAR = (0xFFFFFFFE, 3)
+
+#: ZSE Prepayment Credit Adjustment types by DUIS UpdateMeterBalance choice (GCS40a-d).
+_CREDIT_ADJUSTMENT = {"PrepaymentMode/AdjustMeterBalance": 0, "PrepaymentMode/ResetMeterBalance": 1,
+                      "CreditMode/ResetMeterBalance": 2, "CreditMode/AdjustMeterBalance": 3}
+
+
+def _credit_adjustment(ctx: BuildContext) -> dict:
+    for path, kind in _CREDIT_ADJUSTMENT.items():
+        node = ctx.body.find(path)
+        if node is not None:
+            value = node.int(lo=-0x80000000, hi=0x7FFFFFFF) if path.endswith("Adjust" + "MeterBalance") else 0
+            return gbz_payload(cluster_command("Prepayment", 0x05, {
+                "IssuerEventID": _issuer_event_id(ctx), "StartTime": 0, "CreditAdjustmentType": kind,
+                "CreditAdjustmentValue": value}))
+    raise RequestError(INVALID, ctx.body.path, "PrepaymentMode or CreditMode adjustment expected")
+
+
+#: ZSE Payment Control Configuration bits (Prepayment cluster attribute 0x0000).
+_DISCONNECTION_ENABLED = 0x0001
+_PREPAYMENT_ENABLED = 0x0002
+_CREDIT_MANAGEMENT_ENABLED = 0x0004
+_CREDIT_DISPLAY_ENABLED = 0x0010
+_CONTACTOR_FITTED = 0x0080
+_DEBT_SUSPENDED_WHEN_DISABLED = 0x0400
+_DEBT_COLLECTED_IN_EMERGENCY_CREDIT_OFF = 0x0800
+_CREDIT_MODE = (_CREDIT_MANAGEMENT_ENABLED | _CREDIT_DISPLAY_ENABLED | _CONTACTOR_FITTED
+                | _DEBT_SUSPENDED_WHEN_DISABLED | _DEBT_COLLECTED_IN_EMERGENCY_CREDIT_OFF)
+_PREPAYMENT_MODE = (_DISCONNECTION_ENABLED | _PREPAYMENT_ENABLED | _CREDIT_MANAGEMENT_ENABLED
+                    | _CREDIT_DISPLAY_ENABLED | _CONTACTOR_FITTED)
+#: Cut-off value written with credit mode (no disablement threshold applies).
+_NO_CUT_OFF = -1
+
+
+def _change_payment_mode(ctx: BuildContext) -> dict:
+    """GCS02 / GCS03: ZSE Change Payment Mode with the DUIS suspend-debt flags and threshold."""
+    if ctx.body.has("Credit"):
+        config, cut_off = _CREDIT_MODE, _NO_CUT_OFF
+    else:
+        pp = ctx.body.require("Prepayment")
+        config = _PREPAYMENT_MODE
+        if pp.bool("SuspendDebtDisabled"):
+            config |= _DEBT_SUSPENDED_WHEN_DISABLED
+        if not pp.bool("SuspendDebtEmergency"):
+            config |= _DEBT_COLLECTED_IN_EMERGENCY_CREDIT_OFF
+        cut_off = pp.int("DisablementThreshold", -0x80000000, 0x7FFFFFFF)
+    return gbz_payload(cluster_command("Prepayment", 0x06, {
+        "ProviderID": 0, "IssuerEventID": _issuer_event_id(ctx), "ImplementationDateTime": _gbz_execution(ctx),
+        "ProposedPaymentControlConfiguration": config, "CutOffValue": cut_off}))
+
+
+def _change_supply(status: int) -> Builder:
+    """GCS32 (off = 0) / GCS39 (armed = 1): ZSE Change Supply, now, acknowledge required."""
+    return lambda ctx: gbz_payload(cluster_command("Metering", 0x0B, {
+        "ProviderID": 0, "IssuerEventID": _issuer_event_id(ctx), "RequestDateTime": 0,
+        "ImplementationDateTime": 0, "ProposedSupplyStatus": status, "SupplyControlBits": 0x01}))
+
+
+def _ascii_hex(node: Body) -> str:
+    if not node.text.isascii():
+        raise RequestError(INVALID, node.path, "must be ASCII")
+    return node.text.encode("ascii").hex().upper()
+
+
+def _display_message(ctx: BuildContext) -> dict:
+    """GCS07: ZSE Display Message, now, until replaced (duration 0xFFFF)."""
+    node = ctx.body.require("SupplierMessage")
+    return gbz_payload(cluster_command("Messaging", 0x00, {
+        "MessageID": _issuer_event_id(ctx), "MessageControl": 0, "StartTime": 0, "DurationInMinutes": 0xFFFF,
+        "Message": node.text}, server_to_client=True))
+
+
+def _top_up(ctx: BuildContext) -> dict:
+    """CS01b: ZSE Consumer Top Up from the remote (originating device 0) with the UTRN."""
+    return gbz_payload(cluster_command("Prepayment", 0x04, {
+        "OriginatingDevice": 0, "TopUpCode": _ascii_hex(ctx.body.require("UTRN"))}))
+
+
+def _update_site_id(ctx: BuildContext) -> dict:
+    """GCS41: ZSE Update Site ID with the MPRN."""
+    node = ctx.body.require("ImportMPRN")
+    _digits(node)
+    return gbz_payload(cluster_command("Device Management", 0x03, {
+        "IssuerEventID": _issuer_event_id(ctx), "SiteIDTime": 0, "ProviderID": 0, "SiteID": _ascii_hex(node)},
+        server_to_client=True))
+
+
+#: ZSE Provider Change Control of GCS44: change supplier name and contact details only.
+_SUPPLIER_DETAILS_ONLY = 0x1800
+
+
+def _supplier_name(ctx: BuildContext) -> dict:
+    """GCS44: ZSE Publish Change of Supplier carrying the supplier's name and telephone number."""
+    return gbz_payload(cluster_command("Device Management", 0x01, {
+        "CurrentProviderID": 0, "IssuerEventID": _issuer_event_id(ctx), "TariffType": 0, "ProposedProviderID": 0,
+        "ProviderChangeImplementationTime": 0, "ProviderChangeControl": _SUPPLIER_DETAILS_ONLY,
+        "ProposedProviderName": _ascii_hex(ctx.body.require("SupplierName")),
+        "ProposedProviderContactDetails": _ascii_hex(ctx.body.require("SupplierTelephoneNumber"))},
+        server_to_client=True))
+
+
+#: GSME profile data: half-hourly samples (ZSE Get Sampled Data, consumption delivered).
+_HALF_HOUR = 1800
+
+
+def _profile_data(ctx: BuildContext) -> dict:
+    """GCS17: Get Sampled Data of the half-hour consumption log over the DUIS ReadLogPeriod."""
+    start, end = _period(ctx)
+    samples = int((end - start).total_seconds()) // _HALF_HOUR + 1
+    return gbz_payload(cluster_command("Metering", 0x08, {
+        "SampleID": 0, "EarliestSampleTime": _zse_time(start), "SampleType": 0,
+        "NumberofSamples": min(samples, 0xFFFF)}))
+
+
+def _decimal(node: Body) -> tuple[int, int]:
+    """A DUIS decimal as (integer of its digits, number of decimal places)."""
+    text = node.text
+    whole, _, frac = text.partition(".")
+    if not (whole.lstrip("-").isdigit() and (frac == "" or frac.isdigit())) or not text.isascii():
+        raise RequestError(INVALID, node.path, f"not a decimal: {text!r}")
+    return int(whole + frac), len(frac)
+
+
+#: ZSE Calorific Value Unit: MJ/m3.
+_MJ_PER_M3 = 0x01
+
+
+def _gas_conversion(ctx: BuildContext) -> dict:
+    """GCS23: Publish Conversion Factor and Publish Calorific Value, now; the trailing-digit
+    fields give the decimal places (high nibble)."""
+    cf, cf_places = _decimal(ctx.body.require("ConversionFactor"))
+    cv, cv_places = _decimal(ctx.body.require("CalorificValue"))
+    if cf_places > 15 or cv_places > 15:
+        raise RequestError(INVALID, ctx.body.path, "too many decimal places")
+    ev = _issuer_event_id(ctx)
+    return gbz_payload(
+        cluster_command("Price", 0x02, {"IssuerEventID": ev, "StartTime": 0, "ConversionFactor": cf,
+                                        "ConversionFactorTrailingDigit": cf_places << 4}, server_to_client=True),
+        cluster_command("Price", 0x03, {"IssuerEventID": ev, "StartTime": 0, "CalorificValue": cv,
+                                        "CalorificValueUnit": _MJ_PER_M3,
+                                        "CalorificValueTrailingDigit": cv_places << 4}, server_to_client=True))
+
+
+#: DUIS gas billing periodicity -> number of months (ZSE duration type 0x23: months,
+#: from the start of the period).
+_BILLING_MONTHS = {"Monthly": 1, "Quarterly": 3, "SixMonthly": 6, "Annually": 12}
+_DURATION_MONTHS = 0x23
+
+
+def _gas_billing_calendar(ctx: BuildContext) -> dict:
+    """GCS25 / GCS25a: Publish Billing Period and the matching Publish Block Period."""
+    cal = ctx.body.require("GasBillingCalendar")
+    per = cal.require("Periodicity")
+    if per.text not in _BILLING_MONTHS:
+        raise RequestError(UNSUPPORTED, per.path, f"periodicity {per.text!r} is not built "
+                                                  f"(supported: {', '.join(_BILLING_MONTHS)})")
+    months = _BILLING_MONTHS[per.text]
+    start = _zse_time(cal.datetime("BillingPeriodStart"))
+    ev = _issuer_event_id(ctx)
+    return gbz_payload(
+        cluster_command("Price", 0x09, {"ProviderID": 0, "IssuerEventID": ev, "BillingPeriodStartTime": start,
+                                        "BillingPeriodDuration": months,
+                                        "BillingPeriodDurationType": _DURATION_MONTHS, "TariffType": 0},
+                        server_to_client=True),
+        cluster_command("Price", 0x01, {"ProviderID": 0, "IssuerEventID": ev, "BlockPeriodStartTime": start,
+                                        "BlockPeriodDuration": months, "BlockPeriodControl": 0x02,
+                                        "BlockPeriodDurationType": _DURATION_MONTHS, "TariffType": 0,
+                                        "TariffResolutionPeriod": 0x01}, server_to_client=True))
+
+
+#: GSME billing data logs: debt type of payment-based debt (ZSE Debt 3), and how many
+#: entries GBCS returns from the debt repayment log (10) and the top-up log (5).
+_PAYMENT_BASED_DEBT = 2
+_DEBT_LOG_ENTRIES = 10
+_TOP_UP_LOG_ENTRIES = 5
+
+
+def _debt_repayment_log(ctx: BuildContext) -> dict:
+    """GCS15d: Get Debt Repayment Log for payment-based debt, from the period start (future-dated
+    component start) to its end."""
+    start, end = _period(ctx)
+    return gbz_payload(cluster_command("Prepayment", 0x0A, {
+        "LatestEndTime": _zse_time(end), "NumberofDebts": _DEBT_LOG_ENTRIES, "DebtType": _PAYMENT_BASED_DEBT},
+        from_date_time=_zse_time(start)))
+
+
+def _top_up_log(ctx: BuildContext) -> dict:
+    """GCS15e: Get Top Up Log over the period."""
+    start, end = _period(ctx)
+    return gbz_payload(cluster_command("Prepayment", 0x08, {
+        "LatestEndTime": _zse_time(end), "NumberofRecords": _TOP_UP_LOG_ENTRIES}, from_date_time=_zse_time(start)))
+
+
+#: ZSE Events log id of the GSME's general event log (CS11 clears it).
+_GENERAL_EVENT_LOG = 3
+#: ZSE event id asking for the configuration of every event (GCS20r).
+_ALL_EVENTS = 0x81FF
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -411,6 +649,68 @@ def _specs() -> dict[str, UseCaseSpec]:
     add("DBCH05", _single("set", 1, "0-0:94.44.10.1", 2, _const(dlms.make_data("unsigned", 0))), acb=True)
     add("CCS02", _single("action", 104, "0-0:30.3.0.255", 2, _eui_octets("DeviceID")), acb=True)
     add("CCS07", _device_log_read, acb=True)
+    # GBZ (GSME / GPF) attribute reads: the ZSE attributes each GBCS use case returns.
+    add("GCS13b", _gbz_reads(("Metering", tuple(f"CurrentNoTierBlock{i}SummationDelivered" for i in range(1, 5))
+                              + ("Divisor", "Multiplier", "UnitofMeasure"))))
+    add("GCS13c", _gbz_reads(("Metering", ("Divisor", "Multiplier", "UnitofMeasure")
+                              + tuple(f"CurrentTier{i}SummationDelivered" for i in range(1, 5)))))
+    add("GCS14", _gbz_reads(("Price", ("PriceTrailingDigit", "Currency")),
+                            ("Prepayment", ("AccumulatedDebt", "EmergencyCreditRemaining", "CreditRemaining",
+                                            "DebtAmount3", "DebtAmount1", "DebtAmount2"))))
+    for name in ("GCS60", "GCS60a"):
+        add(name, _gbz_reads(("Metering", ("BillToDateDelivered",)), ("Prepayment", ("CreditRemaining",))))
+    add("GCS21a", _gbz_reads(("Price", ("CalorificValueTrailingDigit", "CalorificValueUnit", "CalorificValue",
+                                        "ConversionFactorTrailingDigit", "ConversionFactor")),
+                             ("Metering", ("UncontrolledFlowDivisor", "UncontrolledFlowMultiplier",
+                                           "UncontrolledFlowThresholdUnitofMeasure", "UncontrolledFlowThreshold",
+                                           "FlowStabilisationPeriod", "FlowMeasurementPeriod"))))
+    add("GCS21e", _gbz_reads(("Basic", ("ManufacturerName", "ModelIdentifier", "HWVersion")),
+                             ("Metering", ("SupplyDepletionState", "SupplyTamperState"))))
+    add("GCS21m", _gbz_reads(("Basic", ("ManufacturerName", "ModelIdentifier")),
+                             ("Metering", ("SupplyDepletionState", "SupplyTamperState"))))
+    add("GCS21j", _gbz_reads(("Prepayment", ("PaymentControlConfiguration",))))
+    add("GCS33", _gbz_reads(("Metering", ("RemainingBatteryLifeInDays", "SupplyStatus"))))
+    add("GCS46", _gbz_reads(("Metering", ("SiteID",))))
+    prepay_config = read_attributes("Prepayment", "DebtRecoveryTopUpPercentage3", "OverallDebtCap",
+                                    "DebtRecoveryFrequency1", "DebtRecoveryFrequency2", "CutOffValue",
+                                    "EmergencyCreditLimitAllowance", "EmergencyCreditThreshold",
+                                    "LowCreditWarningLevel", "MaxCreditLimit", "MaxCreditPerTopUp",
+                                    "DebtRecoveryAmount1", "DebtRecoveryAmount2")
+    add("GCS21b", lambda ctx: gbz_payload(prepay_config, read_attributes("Price", "PriceTrailingDigit"),
+                                          *_calendar_gets(*_FRIENDLY_CREDIT_CALENDAR)))
+    tariff = read_attributes("Price", "ThresholdDivisor", "ThresholdMultiplier", "Block1Threshold",
+                             "Block2Threshold", "Block3Threshold", "UnitofMeasure",
+                             *(f"NoTierBlock{i}Price" for i in range(1, 5)),
+                             *(f"Tier{i}Block1Price" for i in range(1, 5)),
+                             "Currency", "PriceTrailingDigit", "StandingCharge")
+    add("GCS21f", lambda ctx: gbz_payload(tariff, *_calendar_gets(*_TARIFF_CALENDAR),
+                                          cluster_command("Price", 0x00, {"CommandOptions": 0})))
+    billing_period = cluster_command("Price", 0x0B, {"EarliestStartTime": 0, "MinIssuerEventID": 0xFFFFFFFF,
+                                                     "NumberofCommands": 1, "TariffType": 0})
+    for name in ("GCS21d", "GCS21k"):
+        add(name, lambda ctx: gbz_payload(billing_period))
+    add("GCS20r", lambda ctx: gbz_payload(cluster_command("Device Management", 0x05, {"EventID": _ALL_EVENTS},
+                                                          server_to_client=True)))
+    add("GCS17", _profile_data)
+    add("GCS15d", _debt_repayment_log, acb=True)
+    add("GCS15e", _top_up_log)
+    # GBZ commands.
+    for name in ("GCS40a", "GCS40b", "GCS40c", "GCS40d"):
+        add(name, _credit_adjustment)
+    add("GCS02", _change_payment_mode)
+    add("GCS03", _change_payment_mode)
+    add("GCS06", lambda ctx: gbz_payload(cluster_command("Prepayment", 0x00, {"CommandIssueDateTime": 0,
+                                                                              "OriginatingDevice": 0})))
+    add("GCS07", _display_message)
+    add("CS11", lambda ctx: gbz_payload(cluster_command("Events", 0x01, {"LogID": _GENERAL_EVENT_LOG})))
+    add("CS01b", _top_up)
+    add("GCS32", _change_supply(0))
+    add("GCS39", _change_supply(1))
+    add("GCS41", _update_site_id)
+    add("GCS44", _supplier_name)
+    add("GCS23", _gas_conversion)
+    for name in ("GCS25", "GCS25a"):
+        add(name, _gas_billing_calendar)
     return s
 
 
