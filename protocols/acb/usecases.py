@@ -599,6 +599,111 @@ _GENERAL_EVENT_LOG = 3
 _ALL_EVENTS = 0x81FF
 
 
+# --------------------------------------------------------------------------- clocks, calendars, ASN.1
+
+def _clock_window(ctx: BuildContext) -> tuple[datetime.datetime, datetime.datetime]:
+    """DUIS CurrentDateTime and TolerancePeriod (s): the window in which the device takes the time."""
+    current = ctx.body.datetime("CurrentDateTime")
+    tolerance = ctx.body.int("TolerancePeriod", 0, 0xFFFFFFFF)
+    try:
+        return current, current + datetime.timedelta(seconds=tolerance)
+    except OverflowError:
+        raise RequestError(INVALID, f"{ctx.body.path}.TolerancePeriod", "window beyond the calendar") from None
+
+
+#: COSEM Clock time source written by ECS70 (GBCS: the time comes from the remote party).
+_CLOCK_TIME_SOURCE = 5
+
+
+def _set_clock_esme(ctx: BuildContext) -> dict:
+    """ECS70: time source, preset_adjusting_time(any preset, window start, window end),
+    adjust_to_preset_time, then read back the time and the clock status (Clock, IC 8)."""
+    start, end = _clock_window(ctx)
+    clock = "0-0:1.0.0.255"
+    specs = [dlms.access_request_item("set", 8, clock, 9), dlms.access_request_item("action", 8, clock, 5),
+             dlms.access_request_item("action", 8, clock, 4), dlms.access_request_item("get", 8, clock, 2),
+             dlms.access_request_item("get", 8, clock, 4)]
+    data = [dlms.make_data("enum", _CLOCK_TIME_SOURCE),
+            dlms.structure(dlms.octet_string(DATE_TIME_NEVER), dlms.octet_string(dlms_date_time(start)),
+                           dlms.octet_string(dlms_date_time(end))),
+            dlms.make_data("integer", 0), dlms.make_data("null-data"), dlms.make_data("null-data")]
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def _set_clock_gsme(ctx: BuildContext) -> dict:
+    """GCS28: ASN.1 SetClockCommand with the validity interval of the new time."""
+    start, end = _clock_window(ctx)
+    return {"kind": "asn1", "asn1_type": "SetClockCommand",
+            "value": {"validityIntervalStart": {"generalized_time": start.strftime("%Y%m%d%H%M%SZ")},
+                      "validityIntervalEnd": {"generalized_time": end.strftime("%Y%m%d%H%M%SZ")}},
+            "length_encoding": "der"}
+
+
+def _cosem_time(t: datetime.time) -> bytes:
+    return bytes((t.hour, t.minute, t.second, t.microsecond // 10000))
+
+
+#: COSEM date with every field "not specified" but the day of month / day of week.
+def _cosem_date(day_of_month: int = 0xFF, day_of_week: int = 0xFF) -> bytes:
+    return b"\xFF\xFF\xFF" + bytes((day_of_month, day_of_week))
+
+
+def _billing_calendar_esme(ctx: BuildContext) -> dict:
+    """ECS30: the billing single-action schedule (IC 22 0-0:15.0.0.255 execution_time) from
+    the DUIS billing time and a daily, weekly (day of week 1-7) or monthly (day 1-28) period."""
+    cal = ctx.body.require("ElectricityBillingCalendar")
+    at = _cosem_time(cal.time("BillingTime"))
+    if cal.has("Monthly"):
+        date = _cosem_date(day_of_month=cal.int("Monthly", 1, 31))
+    elif cal.has("Weekly"):
+        date = _cosem_date(day_of_week=cal.int("Weekly", 1, 7))
+    elif cal.has("Daily"):
+        date = _cosem_date()
+    else:
+        raise RequestError(UNSUPPORTED, cal.path, "only Daily, Weekly and Monthly billing periods are built")
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 22, "0-0:15.0.0.255", 4)],
+                               [dlms.array(dlms.structure(dlms.octet_string(at), dlms.octet_string(date)))])
+
+
+def _daily_block_counter_reset(ctx: BuildContext) -> dict:
+    """ECS48: the block counter reset schedule (IC 22 0-0:15.1.0.255) at midnight every day,
+    or no execution time at all when the daily reset is turned off."""
+    on = ctx.body.bool("DailyTariffBlockCounterMatrixReset")
+    entries = [dlms.structure(dlms.octet_string(bytes(4)), dlms.octet_string(_cosem_date()))] if on else []
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 22, "0-0:15.1.0.255", 4)],
+                               [dlms.array(*entries)])
+
+
+def _alcs_labels(ctx: BuildContext) -> dict:
+    """ECS46a: the label of each ALCS / HC ALCS by its DUIS index (0-0:94.44.0.(10 + index))."""
+    specs, data = [], []
+    for d in ctx.body.all("ALCSHCALCSDescription"):
+        raw = d.element.get("index", "")
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 5:
+            raise RequestError(INVALID, f"{d.path}@index", "must be 1 to 5")
+        text = d.str("SwitchDescription")
+        if not text.isascii():
+            raise RequestError(INVALID, f"{d.path}.SwitchDescription", "must be ASCII")
+        specs.append(dlms.access_request_item("set", 1, f"0-0:94.44.0.{10 + int(raw)}", 2))
+        data.append(dlms.make_data("visible-string", text))
+    if not specs:
+        raise RequestError(INVALID, f"{ctx.body.path}.ALCSHCALCSDescription", "missing")
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def _unjoin(ctx: BuildContext) -> dict:
+    """CS04B: ASN.1 UnjoinDeviceCommand naming the other device."""
+    node = ctx.body.require("OtherDeviceID")
+    digits = node.text.replace("-", "")
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        raw = b""
+    if len(raw) != 8:
+        raise RequestError(INVALID, node.path, "not an EUI-64")
+    return {"kind": "asn1", "asn1_type": "UnjoinDeviceCommand", "value": raw.hex().upper(), "length_encoding": "der"}
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -711,6 +816,17 @@ def _specs() -> dict[str, UseCaseSpec]:
     add("GCS23", _gas_conversion)
     for name in ("GCS25", "GCS25a"):
         add(name, _gas_billing_calendar)
+    # Clocks, calendars, labels, ASN.1.
+    add("ECS70", _set_clock_esme)
+    add("ECS70Commission", _set_clock_esme)
+    add("GCS28", _set_clock_gsme)
+    add("GCS28Commission", _set_clock_gsme)
+    add("ECS30", _billing_calendar_esme)
+    add("ECS48", _daily_block_counter_reset)
+    add("ECS46a", _alcs_labels)
+    add("CS04B", _unjoin)
+    add("CS08", lambda ctx: {"kind": "asn1", "asn1_type": "ReadFirmwareVersionCommand", "value": None,
+                             "length_encoding": "der"}, acb=True)
     return s
 
 
@@ -846,6 +962,8 @@ SERVICES: dict[str, object] = {
     "7.11": {E: ("ECS61c",)},
     "7.14": {E: ("ECS61d",)},
     "7.15": {E: ("ECS61e",)},
+    "8.1.1": {E: ("ECS70Commission",), G: ("GCS28Commission",)},
+    "8.8.2": {G: ("CS04B",), GPF: ("CS04B",), PP: ("CS04AC",), HC: ("CS04AC",)},
     "8.9": _by_body({"ReadSecurityDetails": {CHF: ("CCS07",)}}, default={CHF: ("CCS06",)}),
     "8.11": _by_body({"Add": {CHF: ("CCS01",)}, "Remove": {CHF: ("CCS02",)}}, "RequestType"),
     "8.12.1": {CHF: ("CCS03",)},
@@ -868,11 +986,13 @@ def _clear_event_log(body: Body) -> dict[str, tuple[str, ...]]:
 SERVICES["3.3"] = _clear_event_log
 
 #: GBCS message codes whose names the catalogue spells differently from the DUIS variants.
-_CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62"}
+_CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62", "ECS70Commission": "ECS70",
+                   "GCS28Commission": "GCS28"}
 
 
 def catalogue_name(name: str) -> str:
-    """The GBCS catalogue name of a use case (ECS62Add / ECS62Remove are both ECS62)."""
+    """The GBCS catalogue name of a use case (ECS62Add / ECS62Remove are both ECS62; the
+    commissioning forms of DUIS 8.1.1 are the ECS70 / GCS28 clock use cases)."""
     return _CATALOGUE_NAME.get(name, name)
 
 
