@@ -704,6 +704,93 @@ def _unjoin(ctx: BuildContext) -> dict:
     return {"kind": "asn1", "asn1_type": "UnjoinDeviceCommand", "value": raw.hex().upper(), "length_encoding": "der"}
 
 
+# --------------------------------------------------------------------------- voltage, maximum demand
+
+#: DUIS RMSVoltageSettings element of each Register monitor (IC 71) threshold / duration.
+_RMS_MONITORS = {"0-0:17.0.1.255": "RMSExtremeOverVoltage", "0-0:17.0.2.255": "RMSExtremeUnderVoltage",
+                 "0-0:17.0.3.255": "RMSVoltageSag", "0-0:17.0.4.255": "RMSVoltageSwell"}
+#: OBIS group C of the voltage objects of phases 1, 2, 3 (L1 32, L2 52, L3 72).
+_PHASE_OF_C = {"32": 1, "52": 2, "72": 3}
+#: Per-phase objects: (class, OBIS group D.E.F, attribute) -> DUIS PhaseVoltageSettings element.
+_PHASE_OBJECTS = {(7, "24.0.255", 4): "AverageRMSVoltageMeasurementPeriod",
+                  (1, "35.0.4", 2): "AverageRMSOverVoltageThreshold",
+                  (1, "31.0.4", 2): "AverageRMSUnderVoltageThreshold"}
+
+
+def _voltage_use_case(body: Body) -> dict[str, tuple[str, ...]]:
+    """6.5: single or poly phase settings, with or without the RMS voltage counter reset."""
+    poly = body.has("PolyPhaseVoltageSettings")
+    if not poly and not body.has("SinglePhaseVoltageSettings"):
+        raise RequestError(INVALID, body.path, "SinglePhaseVoltageSettings or PolyPhaseVoltageSettings is required")
+    keep_counters = body.has("RMSVoltageCountersNotReset")
+    name = {(False, False): "ECS29a", (True, False): "ECS29b", (False, True): "ECS29c",
+            (True, True): "ECS29d"}[(poly, keep_counters)]
+    return {E: (name,)}
+
+
+def _phase_settings(body: Body, phase: int) -> Body:
+    if body.has("SinglePhaseVoltageSettings"):
+        if phase != 1:
+            raise RequestError(INVALID, f"{body.path}.SinglePhaseVoltageSettings", "single phase settings only")
+        return body.require("SinglePhaseVoltageSettings")
+    for p in body.all("PolyPhaseVoltageSettings"):
+        if p.int("Phase", 1, 3) == phase:
+            return p.require("PhaseVoltageSettings")
+    raise RequestError(INVALID, f"{body.path}.PolyPhaseVoltageSettings", f"no settings for phase {phase}")
+
+
+def _voltage_configuration(ctx: BuildContext) -> dict:
+    """ECS29a-d: every COSEM attribute the use case writes (payload catalogue order) takes its
+    value from the DUIS element that names it; counter resets take integer 0."""
+    items = catalogue_items(ctx.message_code)
+    if len(items) != 1:
+        raise RequestError(UNSUPPORTED, "", "no single layout for this voltage use case")
+    rms = ctx.body.require("RMSVoltageSettings")
+    specs, data = [], []
+    for it in items[0]:
+        if it.kind == "action":
+            if (it.class_id, it.item_id) not in _RESET_METHODS:
+                raise RequestError(UNSUPPORTED, "", f"{it} is not a reset")
+            specs.append(dlms.access_request_item("action", it.class_id, it.obis, it.item_id))
+            data.append(dlms.make_data("integer", 0))
+            continue
+        if it.class_id == 71:
+            suffix = {4: "Threshold", 6: "MeasurementPeriod"}[it.item_id]
+            node = rms.require(_RMS_MONITORS[it.obis] + suffix)
+        else:
+            group_c, _, rest = it.obis.partition(":")[2].partition(".")
+            element = _PHASE_OBJECTS[(it.class_id, rest, it.item_id)]
+            node = _phase_settings(ctx.body, _PHASE_OF_C[group_c]).require(element)
+        specs.append(dlms.access_request_item("set", it.class_id, it.obis, it.item_id))
+        data.append(dlms.make_data("double-long-unsigned", node.int(lo=0, hi=0xFFFFFFFF)))
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+#: Maximum demand configurable period (IC 10 schedule 0-0:12.0.0.255): the script table
+#: 0-0:10.128.100.255 runs selector 1 at the start and 2 at the end, every day, from 1 January.
+_MD_SCRIPT_TABLE = bytes.fromhex("00000A8064FF")
+_EVERY_DAY = {"type": "bit-string", "bits": 7, "value": "FE"}
+_NO_SPECIAL_DAYS = {"type": "bit-string", "bits": 0, "value": ""}
+_FROM_FIRST_OF_JANUARY = bytes.fromhex("000001FFFF")
+_NO_END_DATE = bytes.fromhex("FFFFFFFFFF")
+_ANY_TIME_WINDOW = 0xFFFF
+
+
+def _md_period(ctx: BuildContext) -> dict:
+    """ECS37: the schedule entries that start and end the configurable maximum demand period."""
+    sch = ctx.body.require("MaximumDemandTimePeriodSchedule")
+    entries = []
+    for index, (element, selector) in enumerate((("StartTime", 1), ("EndTime", 2))):
+        at = sch.time(element)
+        entries.append(dlms.structure(
+            dlms.make_data("long-unsigned", index), _boolean(True), dlms.octet_string(_MD_SCRIPT_TABLE),
+            dlms.make_data("long-unsigned", selector), dlms.octet_string(_cosem_time(at)),
+            dlms.make_data("long-unsigned", _ANY_TIME_WINDOW), dict(_EVERY_DAY), dict(_NO_SPECIAL_DAYS),
+            dlms.octet_string(_FROM_FIRST_OF_JANUARY), dlms.octet_string(_NO_END_DATE)))
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 10, "0-0:12.0.0.255", 2)],
+                               [dlms.array(*entries)])
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -824,6 +911,9 @@ def _specs() -> dict[str, UseCaseSpec]:
     add("ECS30", _billing_calendar_esme)
     add("ECS48", _daily_block_counter_reset)
     add("ECS46a", _alcs_labels)
+    for name in ("ECS29a", "ECS29b", "ECS29c", "ECS29d"):
+        add(name, _voltage_configuration)
+    add("ECS37", _md_period)
     add("CS04B", _unjoin)
     add("CS08", lambda ctx: {"kind": "asn1", "asn1_type": "ReadFirmwareVersionCommand", "value": None,
                              "length_encoding": "der"}, acb=True)
@@ -926,7 +1016,7 @@ SERVICES: dict[str, object] = {
     "6.2.10": {E: ("ECS25r1", "ECS25r2"), G: ("GCS20r",), GPF: ("GCS20r",)},
     "6.4.1": {E: ("ECS28a",)},
     "6.4.2": {E: ("ECS28b",)},
-    "6.5": {E: ("ECS29a", "ECS29b", "ECS29c", "ECS29d")},
+    "6.5": _voltage_use_case,
     "6.6": {G: ("GCS23",)},
     "6.7": {G: ("GCS24", "GCS24a")},
     "6.8": {E: ("ECS30", "ECS30a"), G: ("GCS25", "GCS25a")},
