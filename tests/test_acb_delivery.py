@@ -101,3 +101,14 @@ def test_the_table_is_bounded_and_keys_are_unique(setup):
     assert not small.enqueue(1, "n", b"", 10)
     small.send_failed(99)                 # unknown keys are ignored
     assert small.state_of(99) is None
+
+
+def test_a_long_outage_does_not_grow_the_queue_without_bound(setup):
+    clock, transport, outcomes, q = setup
+    for i in range(2000):
+        q.enqueue(i, "north", b"x", deadline=clock.seconds() + 10)
+        clock.advance(1)
+    assert len(q) <= 11 and len(outcomes) >= 1989
+    assert len(q._waiting["north"]) <= 2 * len(q) + 64 + 1
+    q.link("north", True)
+    assert len(transport.sent) == len(q)

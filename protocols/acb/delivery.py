@@ -21,7 +21,7 @@ a refused send); outcomes go to C{on_outcome}.  Nothing is dropped silently.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Protocol
 
@@ -110,7 +110,7 @@ def _build():
     def requeue(inputs: CommandDelivery, core: _Core) -> None:
         core.retry_call = None
         core.state = "queued"
-        core.queue._ready[core.csp] = None
+        core.queue._wait(core)
 
     for state in (queued, in_flight, backing_off):
         @state.upon(CommandDelivery.response).to(answered)
@@ -163,6 +163,8 @@ class DeliveryQueue:
         self._outbox: list[_Core] = []
         #: CSPs to look at, in the order they became ready (a dict: ordered, unlike a set)
         self._ready: dict[str, None] = {}
+        #: per CSP, the commands waiting to be sent, in admission (or requeue) order
+        self._waiting: dict[str, deque[_Core]] = {}
         self._busy = False
 
     # ------------------------------------------------------------------ inputs
@@ -176,7 +178,7 @@ class DeliveryQueue:
         self._machines[key] = (machine, core)
         core.deadline_call = self.clock.callLater(max(0.0, deadline - self.clock.seconds()),
                                                   self._input, key, "deadline")
-        self._ready[csp] = None
+        self._wait(core)
         self._drain()
         return True
 
@@ -211,6 +213,10 @@ class DeliveryQueue:
 
     # ------------------------------------------------------------------ internals
 
+    def _wait(self, core: _Core) -> None:
+        self._waiting.setdefault(core.csp, deque()).append(core)
+        self._ready[core.csp] = None
+
     def _input(self, key: Hashable, name: str) -> None:
         entry = self._machines.get(key)
         if entry is None:
@@ -221,6 +227,10 @@ class DeliveryQueue:
     def _finish(self, core: _Core, result: str) -> None:
         core.done = True
         self._machines.pop(core.key, None)
+        waiting = self._waiting.get(core.csp)
+        if waiting is not None and len(waiting) > 2 * len(self._machines) + 64:
+            # commands that ended while waiting (a long outage): drop them from the queue
+            self._waiting[core.csp] = deque(c for c in waiting if not c.done)
         self.on_outcome(Outcome(core.key, core.csp, result, core.attempts, self.clock.seconds()))
 
     def _drain(self) -> None:
@@ -233,11 +243,14 @@ class DeliveryQueue:
                 while self._ready:
                     csp = next(iter(self._ready))
                     del self._ready[csp]
-                    if not self._link_up.get(csp, False):
+                    waiting = self._waiting.get(csp)
+                    if not waiting or not self._link_up.get(csp, False):
                         continue
-                    for machine, core in list(self._machines.values()):
-                        if core.csp == csp:
-                            machine.dispatch()
+                    while waiting:
+                        core = waiting.popleft()
+                        entry = self._machines.get(core.key)
+                        if entry is not None and entry[1] is core:
+                            entry[0].dispatch()
                 while self._outbox:
                     core = self._outbox.pop(0)
                     if core.done:
