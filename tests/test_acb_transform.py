@@ -32,8 +32,8 @@ UNSUPPORTED_USE_CASES = {
     "CS03A2NonCritical", "CS03B", "CS03CCritical", "CS03CNonCritical", "CS04ACNonCritical",
     "ECS01b", "ECS01c", "ECS02", "ECS03", "ECS07", "ECS08", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b",
     "ECS25b3", "ECS46d", "ECS47Activate", "ECS47Reset",
-    "ECS47a", "ECS50", "GCS01b", "GCS04", "GCS05", "GCS09", "GCS15c",
-    "GCS16a", "GCS20", "GCS24", "GCS24a", "GCS36", "GCS61",
+    "ECS47a", "ECS50", "GCS01b", "GCS05", "GCS09", "GCS15c",
+    "GCS16a", "GCS20", "GCS36", "GCS61",
 }
 
 

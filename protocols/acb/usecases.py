@@ -791,6 +791,82 @@ def _md_period(ctx: BuildContext) -> dict:
                                [dlms.array(*entries)])
 
 
+# --------------------------------------------------------------------------- gas debt and flow
+
+#: ZSE Debt Recovery Frequency by DUIS DebtRecoveryRatePeriod.
+_RECOVERY_FREQUENCY = {"HOURLY": 0, "DAILY": 1, "WEEKLY": 2, "MONTHLY": 3, "QUARTERLY": 4}
+#: ZSE Debt Amount Type "incremental" of debt registers 1, 2 and 3 (GBCS adds to the debts).
+_DEBT_INCREMENTAL = (1, 3, 5)
+_TIME_BASED, _PAYMENT_BASED = 0, 1
+#: Frequency field written with the payment-based debt (GCS04 carries the daily value).
+_PAYMENT_DEBT_FREQUENCY = 1
+
+
+def _gas_debt(ctx: BuildContext) -> dict:
+    """GCS04: one ZSE Change Debt per DUIS debt register (time-based debts 1 and 2 with their
+    recovery rate and period, payment-based debt 3 with its recovery percentage per payment)."""
+    ev = _issuer_event_id(ctx)
+    comps = []
+
+    def change(amount: int, method: int, amount_type: int, frequency: int, recovery: int, percentage: int) -> dict:
+        return cluster_command("Prepayment", 0x02, {
+            "IssuerEventID": ev, "DebtLabel": "", "DebtAmount": amount, "DebtRecoveryMethod": method,
+            "DebtAmountType": amount_type, "DebtRecoveryStartTime": 0, "DebtRecoveryCollectionTime": 0,
+            "DebtRecoveryFrequency": frequency, "DebtRecoveryAmount": recovery,
+            "DebtRecoveryBalancePercentage": percentage})
+
+    for i in (1, 2):
+        if ctx.body.has(f"TimeDebtRegister{i}"):
+            rec = ctx.body.require(f"GasDebtRecovery{i}")
+            period = rec.require("DebtRecoveryRatePeriod")
+            if period.text not in _RECOVERY_FREQUENCY:
+                raise RequestError(INVALID, period.path, f"must be one of {', '.join(_RECOVERY_FREQUENCY)}")
+            comps.append(change(ctx.body.int(f"TimeDebtRegister{i}", 0, 0xFFFFFFFF), _TIME_BASED,
+                                _DEBT_INCREMENTAL[i - 1], _RECOVERY_FREQUENCY[period.text],
+                                rec.int("DebtRecoveryRate", 0, 0xFFFFFFFF), 0))
+    if ctx.body.has("PaymentDebtRegister"):
+        comps.append(change(ctx.body.int("PaymentDebtRegister", 0, 0xFFFFFFFF), _PAYMENT_BASED,
+                            _DEBT_INCREMENTAL[2], _PAYMENT_DEBT_FREQUENCY, 0,
+                            ctx.body.int("DebtRecoveryPerPayment", 0, 0xFFFF)))
+    return gbz_payload(*comps)
+
+
+#: ZSE Set Supply Status value leaving a state as it is; GCS24 writes no uncontrolled-flow
+#: state change (0) and leaves the load limit state unchanged.
+_STATE_UNCHANGED = 3
+_STATES = {"Unchanged": _STATE_UNCHANGED}
+_NO_UNCONTROLLED_FLOW_CHANGE = 0
+_CUBIC_METRES = 0x01
+
+
+def _gas_flow(ctx: BuildContext) -> dict:
+    """GCS24 / GCS24a: Set Uncontrolled Flow Threshold (m3/h as an integer, or a decimal with its
+    divisor) and Set Supply Status for the tamper and depletion states."""
+    if ctx.body.has("UncontrolledGasFlowRateDecimal"):
+        value, places = _decimal(ctx.body.require("UncontrolledGasFlowRateDecimal"))
+        divisor = 10 ** places
+    else:
+        value, divisor = ctx.body.int("UncontrolledGasFlowRate", 0, 0xFFFF), 1
+    if not 0 <= value <= 0xFFFF or divisor > 0xFFFF:
+        raise RequestError(INVALID, ctx.body.path, "uncontrolled gas flow rate out of range")
+    states = {}
+    for element in ("SupplyTamperState", "SupplyDepletionState"):
+        node = ctx.body.require(element)
+        if node.text not in _STATES:
+            raise RequestError(UNSUPPORTED, node.path, f"only {', '.join(_STATES)} is built")
+        states[element] = _STATES[node.text]
+    ev = _issuer_event_id(ctx)
+    return gbz_payload(
+        cluster_command("Metering", 0x0E, {
+            "ProviderID": 0, "IssuerEventID": ev, "UncontrolledFlowThreshold": value, "UnitofMeasure": _CUBIC_METRES,
+            "Multiplier": 1, "Divisor": divisor, "StabilisationPeriod": ctx.body.int("StabilisationPeriod", 0, 0xFF),
+            "MeasurementPeriod": ctx.body.int("MeasurementPeriod", 0, 0xFFFF)}),
+        cluster_command("Metering", 0x0D, {
+            "IssuerEventID": ev, "SupplyTamperState": states["SupplyTamperState"],
+            "SupplyDepletionState": states["SupplyDepletionState"],
+            "SupplyUncontrolledFlowState": _NO_UNCONTROLLED_FLOW_CHANGE, "LoadLimitSupplyState": _STATE_UNCHANGED}))
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -914,6 +990,9 @@ def _specs() -> dict[str, UseCaseSpec]:
     for name in ("ECS29a", "ECS29b", "ECS29c", "ECS29d"):
         add(name, _voltage_configuration)
     add("ECS37", _md_period)
+    add("GCS04", _gas_debt)
+    add("GCS24", _gas_flow)
+    add("GCS24a", _gas_flow)
     add("CS04B", _unjoin)
     add("CS08", lambda ctx: {"kind": "asn1", "asn1_type": "ReadFirmwareVersionCommand", "value": None,
                              "length_encoding": "der"}, acb=True)
@@ -1018,7 +1097,7 @@ SERVICES: dict[str, object] = {
     "6.4.2": {E: ("ECS28b",)},
     "6.5": _voltage_use_case,
     "6.6": {G: ("GCS23",)},
-    "6.7": {G: ("GCS24", "GCS24a")},
+    "6.7": _by_body({"UncontrolledGasFlowRateDecimal": {G: ("GCS24a",)}}, default={G: ("GCS24",)}),
     "6.8": {E: ("ECS30", "ECS30a"), G: ("GCS25", "GCS25a")},
     "6.11": {E: ("ECS70",), G: ("GCS28",)},
     "6.12": {E: ("ECS34",)},
