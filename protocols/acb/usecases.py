@@ -338,25 +338,28 @@ def _device_log_read(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, [dlms.make_data("null-data"), dlms.make_data("null-data")])
 
 
-def _price_secondary(ctx: BuildContext) -> dict:
-    """ECS01d: secondary-element TOU price matrix (IC 113 attr 6 passive unit charge) + activation.
-
-    Unit charge (Blue Book IC 113): charge-per-unit scaling {commodity scale 3 (kWh from Wh),
-    price scale = DUIS PriceScale}, commodity reference = the secondary active import register
-    (class 3, 1-20:1.8.0.255, attribute 2), then one (index, price) pair per TOU rate.
-    """
-    pe = ctx.body.require("PriceElements")
+def _unit_charge(pe: Body) -> dict:
+    """Secondary-element unit charge (Blue Book IC 113): charge-per-unit scaling {commodity
+    scale 3 (kWh from Wh), price scale = DUIS PriceScale}, commodity reference = the secondary
+    active import register (class 3, 1-20:1.8.0.255, attribute 2), then one (rate, price) pair
+    per DUIS ElectricityPriceElement (rate = its index, else its position)."""
     scale = pe.int("PriceScale", -128, 127)
     prices = pe.all("ElectricityPriceElement")
     if not prices:
         raise RequestError(INVALID, f"{pe.path}.ElectricityPriceElement", "missing")
-    table = dlms.array(*(dlms.structure(dlms.octet_string(bytes((i,))), dlms.make_data("long", p.int(lo=-0x8000, hi=0x7FFF)))
-                         for i, p in enumerate(prices, 1)))
-    unit_charge = dlms.structure(
+    rates = [_index(p, 1, 255) if p.element.get("index") is not None else i for i, p in enumerate(prices, 1)]
+    table = dlms.array(*(dlms.structure(dlms.octet_string(bytes((r,))), dlms.make_data("long", p.int(lo=-0x8000, hi=0x7FFF)))
+                         for r, p in zip(rates, prices)))
+    return dlms.structure(
         dlms.structure(dlms.make_data("integer", 3), dlms.make_data("integer", scale)),
         dlms.structure(dlms.make_data("long-unsigned", 3), dlms.octet_string(bytes.fromhex("0114010800FF")),
                        dlms.make_data("integer", 2)),
         table)
+
+
+def _price_secondary(ctx: BuildContext) -> dict:
+    """ECS01d: secondary-element TOU price matrix (IC 113 attr 6 passive unit charge) + activation."""
+    unit_charge = _unit_charge(ctx.body.require("PriceElements"))
     specs = [dlms.access_request_item("set", 113, "0-0:19.20.5.255", 6),
              dlms.access_request_item("set", 113, "0-0:19.20.5.255", 7)]
     return dlms.access_request(ctx.counter, specs, [unit_charge, dlms.octet_string(_execution(ctx))])
@@ -867,6 +870,87 @@ def _gas_flow(ctx: BuildContext) -> dict:
             "SupplyUncontrolledFlowState": _NO_UNCONTROLLED_FLOW_CHANGE, "LoadLimitSupplyState": _STATE_UNCHANGED}))
 
 
+# --------------------------------------------------------------------------- tariffs (secondary element)
+
+def _duis_date(node: Body) -> bytes:
+    """A DUIS date with optional wildcards (Year / Month / DayOfMonth / DayOfWeek, each either
+    Specified... or NonSpecified...) as the 5-byte COSEM date."""
+    def part(name: str, size: int, lo: int, hi: int) -> bytes:
+        p = node.require(name)
+        spec = p.find(f"Specified{name}")
+        if spec is None:
+            if p.find(f"NonSpecified{name}") is None:
+                raise RequestError(INVALID, p.path, f"Specified{name} or NonSpecified{name} expected")
+            return b"\xFF" * size
+        return spec.int(lo=lo, hi=hi).to_bytes(size, "big")
+    return (part("Year", 2, 0, 0xFFFE) + part("Month", 1, 1, 12) + part("DayOfMonth", 1, 1, 31)
+            + part("DayOfWeek", 1, 1, 7))
+
+
+def _octet_id(node: Body, what: str) -> dict:
+    """Day / week / season identifiers are one-octet strings in the activity calendar."""
+    return dlms.octet_string(bytes((node.int(lo=0, hi=255),)))
+
+
+#: The secondary element's TOU rates are scripts 200 + rate of the tariff script table.
+_TARIFF_SCRIPT_TABLE = bytes.fromhex("00000A0064FF")
+_SECONDARY_SCRIPT_BASE = 200
+_MIDNIGHT_ANY_ZONE = bytes.fromhex("00000000008000FF")
+
+
+def _tariff_secondary(ctx: BuildContext) -> dict:
+    """ECS01c: the secondary element's passive activity calendar (seasons, weeks, day profiles),
+    special days and TOU price matrix, each activated at the execution date-time."""
+    table = ctx.body.require("SwitchingTable")
+    seasons = dlms.array(*(dlms.structure(
+        dlms.octet_string(_ascii_bytes(se.require("SeasonName"))),
+        dlms.octet_string(_duis_date(se.require("SeasonStartDate")) + _MIDNIGHT_ANY_ZONE[1:]),
+        _octet_id(se.require("ReferencedWeekName"), "week"))
+        for se in table.all("Seasons/Season")))
+    weeks = []
+    for wk in table.all("WeekProfiles/WeekProfile"):
+        days = sorted(wk.all("ReferencedDayName"), key=lambda d: _index(d, 1, 7))
+        if [_index(d, 1, 7) for d in days] != list(range(1, 8)):
+            raise RequestError(INVALID, f"{wk.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
+        weeks.append(dlms.structure(_octet_id(wk.require("WeekName"), "week"),
+                                    *(dlms.make_data("unsigned", d.int(lo=0, hi=255)) for d in days)))
+    day_profiles = []
+    for dp in table.all("DayProfiles/DayProfile"):
+        actions = [dlms.structure(
+            dlms.octet_string(_cosem_time(ps.time("StartTime"))), dlms.octet_string(_TARIFF_SCRIPT_TABLE),
+            dlms.make_data("long-unsigned", _SECONDARY_SCRIPT_BASE + ps.int("TOUTariffAction", 1, 48)))
+            for ps in dp.all("ProfileSchedule")]
+        day_profiles.append(dlms.structure(dlms.make_data("unsigned", dp.int("DayName", 0, 255)),
+                                           dlms.array(*actions)))
+    special = [dlms.structure(dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd.require("Date"))),
+                              dlms.make_data("unsigned", sd.int("ReferencedDayName", 0, 255)))
+               for i, sd in enumerate(ctx.body.all("SpecialDays/SpecialDay"), 1)]
+    unit_charge = _unit_charge(ctx.body.require("PriceElements"))
+    when = dlms.octet_string(_execution(ctx))
+    cal = "0-0:13.0.1.255"
+    specs = [dlms.access_request_item("set", 113, "0-0:19.20.5.255", 6),
+             dlms.access_request_item("set", 20, cal, 7), dlms.access_request_item("set", 20, cal, 8),
+             dlms.access_request_item("set", 20, cal, 9), dlms.access_request_item("set", 11, "0-1:11.0.1.255", 2),
+             dlms.access_request_item("set", 20, cal, 10), dlms.access_request_item("set", 113, "0-0:19.20.5.255", 7),
+             dlms.access_request_item("set", 9000, "0-0:94.44.128.30", 6)]
+    data = [unit_charge, seasons, dlms.array(*weeks), dlms.array(*day_profiles), dlms.array(*special),
+            when, when, when]
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def _index(node: Body, lo: int, hi: int) -> int:
+    raw = node.element.get("index", "")
+    if not raw.isascii() or not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise RequestError(INVALID, f"{node.path}@index", f"must be {lo} to {hi}")
+    return int(raw)
+
+
+def _ascii_bytes(node: Body) -> bytes:
+    if not node.text.isascii():
+        raise RequestError(INVALID, node.path, "must be ASCII")
+    return node.text.encode("ascii")
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -991,6 +1075,7 @@ def _specs() -> dict[str, UseCaseSpec]:
         add(name, _voltage_configuration)
     add("ECS37", _md_period)
     add("GCS04", _gas_debt)
+    add("ECS01c", _tariff_secondary)
     add("GCS24", _gas_flow)
     add("GCS24a", _gas_flow)
     add("CS04B", _unjoin)
