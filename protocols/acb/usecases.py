@@ -951,6 +951,47 @@ def _ascii_bytes(node: Body) -> bytes:
     return node.text.encode("ascii")
 
 
+# --------------------------------------------------------------------------- prices (primary element)
+
+#: The primary element's price matrix (IC 113 0-0:19.20.0.255 unit charge): 48 TOU rates
+#: (keys 0x01-0x30) then 4 blocks x 8 TOU rates (keys 0xA1-0xD8: block nibble A-D, rate nibble).
+_TOU_RATES = 48
+_BLOCKS, _BLOCK_TOU_RATES = 4, 8
+_PRICE_KEYS = tuple(range(1, _TOU_RATES + 1)) + tuple((0xA + b) << 4 | r for b in range(_BLOCKS)
+                                                      for r in range(1, _BLOCK_TOU_RATES + 1))
+
+
+def _price_primary(ctx: BuildContext) -> dict:
+    """ECS01b: standing charge (IC 113 0-0:19.20.4.255, no commodity) and the TOU / block / hybrid
+    price matrix of the primary element, activated at the execution date-time."""
+    el = ctx.body.require("PriceElements/ElectricityPriceElements")
+    prices = dict.fromkeys(_PRICE_KEYS, 0)
+    tariff = el.find("TOUTariff") or el.find("BlockTariff") or el.find("HybridTariff")
+    if tariff is None:
+        raise RequestError(INVALID, el.path, "TOUTariff, BlockTariff or HybridTariff is required")
+    for tp in tariff.all("TOUPrice"):
+        prices[_index(tp, 1, _TOU_RATES)] = tp.int(lo=-0x8000, hi=0x7FFF)
+    for bp in tariff.all("BlockPrices"):
+        rate = _index(bp, 1, _BLOCK_TOU_RATES)
+        for b in bp.all("BlockPrice"):
+            prices[(0x9 + _index(b, 1, _BLOCKS)) << 4 | rate] = b.int(lo=-0x8000, hi=0x7FFF)
+    standing = dlms.structure(
+        dlms.structure(dlms.make_data("integer", 0), dlms.make_data("integer", el.int("StandingChargeScale", -128, 127))),
+        dlms.structure(dlms.make_data("long-unsigned", 0), dlms.octet_string(bytes(6)), dlms.make_data("integer", 0)),
+        dlms.array(dlms.structure(dlms.octet_string(b""), dlms.make_data("long", el.int("StandingCharge", -0x8000, 0x7FFF)))))
+    matrix = dlms.structure(
+        dlms.structure(dlms.make_data("integer", 3), dlms.make_data("integer", el.int("PriceScale", -128, 127))),
+        dlms.structure(dlms.make_data("long-unsigned", 3), dlms.octet_string(bytes.fromhex("0100010800FF")),
+                       dlms.make_data("integer", 2)),
+        dlms.array(*(dlms.structure(dlms.octet_string(bytes((k,))), dlms.make_data("long", v)) for k, v in prices.items())))
+    when = dlms.octet_string(_execution(ctx))
+    specs = [dlms.access_request_item("set", 113, "0-0:19.20.4.255", 6),
+             dlms.access_request_item("set", 113, "0-0:19.20.0.255", 6),
+             dlms.access_request_item("set", 113, "0-0:19.20.4.255", 7),
+             dlms.access_request_item("set", 113, "0-0:19.20.0.255", 7)]
+    return dlms.access_request(ctx.counter, specs, [standing, matrix, when, when])
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -1076,6 +1117,7 @@ def _specs() -> dict[str, UseCaseSpec]:
     add("ECS37", _md_period)
     add("GCS04", _gas_debt)
     add("ECS01c", _tariff_secondary)
+    add("ECS01b", _price_primary)
     add("GCS24", _gas_flow)
     add("GCS24a", _gas_flow)
     add("CS04B", _unjoin)
