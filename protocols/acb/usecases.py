@@ -992,6 +992,62 @@ def _price_primary(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, [standing, matrix, when, when])
 
 
+# --------------------------------------------------------------------------- gas prices
+
+#: ISO 4217 numeric codes of the DUIS CurrencyUnits values (ECB: the euro).
+_CURRENCY = {"GBP": 826, "ECB": 978}
+#: ZSE tariff type / charging scheme: TOU tariff, block tariff (delivered).
+_TOU_TARIFF, _BLOCK_TARIFF = 0x00, 0x10
+#: GSME prices: kWh (unit of measure 0), five decimal places (trailing digit 0x50), block
+#: thresholds in kWh/1000, tier/block mode not used (0xFF), one tariff (issuer tariff id 1).
+_KWH = 0x00
+_PRICE_TRAILING_DIGIT = 0x50
+_THRESHOLD_DIVISOR = 1000
+_TIER_BLOCK_MODE_UNUSED = 0xFF
+_ISSUER_TARIFF_ID = 1
+
+
+def _gas_price(ctx: BuildContext) -> dict:
+    """GCS01b: Publish Tariff Information and Publish Price Matrix (TOU or block prices)."""
+    el = ctx.body.require("PriceElements/GasPriceElements")
+    cur = el.require("CurrencyUnits")
+    if cur.text not in _CURRENCY:
+        raise RequestError(INVALID, cur.path, f"must be one of {', '.join(_CURRENCY)}")
+    tou = el.find("TOUTariff")
+    block = el.find("BlockTariff")
+    if (tou is None) == (block is None):
+        raise RequestError(INVALID, el.path, "exactly one of TOUTariff and BlockTariff is required")
+    if tou is not None:
+        prices = [(_index(p, 1, 4), p.int(lo=0, hi=0xFFFFFFFF)) for p in tou.all("TOUPrice")]
+        scheme, tiers, thresholds, sub_payload = _TOU_TARIFF, len(prices), 0, 1
+        entries = [{"TierBlockID": i, "Price": v} for i, v in prices]
+    else:
+        prices = [(_index(p, 1, 4), p.int(lo=0, hi=0xFFFFFFFF)) for p in block.all("BlockPrice")]
+        scheme, tiers, thresholds, sub_payload = _BLOCK_TARIFF, 0, block.int("NumberOfThresholds", 0, 3), 0
+        entries = [{"TierBlockID": i - 1, "Price": v} for i, v in prices]
+    if not entries:
+        raise RequestError(INVALID, el.path, "no prices")
+    start = _gbz_execution(ctx)
+    ev = _issuer_event_id(ctx)
+    info = cluster_command("Price", 0x04, {
+        "ProviderID": 0, "IssuerEventID": ev, "IssuerTariffID": _ISSUER_TARIFF_ID, "StartTime": start,
+        "TariffTypeChargingScheme": scheme, "TariffLabel": "", "NumberofPriceTiersinUse": tiers,
+        "NumberofBlockThresholdsinUse": thresholds, "UnitofMeasure": _KWH, "Currency": _CURRENCY[cur.text],
+        "PriceTrailingDigit": _PRICE_TRAILING_DIGIT, "StandingCharge": el.int("StandingCharge", 0, 0xFFFFFFFF),
+        "TierBlockMode": _TIER_BLOCK_MODE_UNUSED, "BlockThresholdMultiplier": 1,
+        "BlockThresholdDivisor": _THRESHOLD_DIVISOR}, server_to_client=True)
+    matrix = cluster_command("Price", 0x05, {
+        "ProviderID": 0, "IssuerEventID": ev, "StartTime": _publish_start(start),
+        "IssuerTariffID": _ISSUER_TARIFF_ID, "CommandIndex": 0, "TotalNumberofCommands": 1,
+        "SubPayloadControl": sub_payload, "PriceMatrixSubPayload": entries}, server_to_client=True)
+    return gbz_payload(info, matrix)
+
+
+def _publish_start(start: int) -> int:
+    """Start time of ZSE Publish commands whose "never" is 0xFFFFFFFE (0xFFFFFFFF is invalid)."""
+    return 0xFFFFFFFE if start == 0xFFFFFFFF else start
+
+
 # --------------------------------------------------------------------------- the use cases
 
 def _specs() -> dict[str, UseCaseSpec]:
@@ -1118,6 +1174,7 @@ def _specs() -> dict[str, UseCaseSpec]:
     add("GCS04", _gas_debt)
     add("ECS01c", _tariff_secondary)
     add("ECS01b", _price_primary)
+    add("GCS01b", _gas_price)
     add("GCS24", _gas_flow)
     add("GCS24a", _gas_flow)
     add("CS04B", _unjoin)
