@@ -143,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
             req2 = fresh(req)
             pre = transformer.transform(req2)
             batch.append((req2, role, sign_precommand(pre.precommand, crypto)))
-    pos = [0]
 
     def run_critical() -> int:
         n = 0

@@ -20,7 +20,6 @@ entry point C{smets duis} calls with the arguments after C{transform}.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import time
 from pathlib import Path

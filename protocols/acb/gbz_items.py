@@ -16,7 +16,7 @@ from protocols.gbcs.payloads import gbz
 from protocols.gbcs.payloads.zcl_commands import ATTRIBUTE_NAMES
 
 from .dlms_items import utc_seconds
-from .request import INVALID, RequestError
+from .request import INVALID, RequestError, is_cancellation
 
 __all__ = ["CLUSTERS", "attribute_id", "read_attributes", "cluster_command", "gbz_payload", "gbz_time",
            "NOW", "NEVER", "FROM_NOW"]
@@ -34,8 +34,6 @@ NOW = 0
 NEVER = 0xFFFFFFFF
 #: Start time "from now" of ZSE Publish commands (0xFFFFFFFE in some GBCS use cases).
 FROM_NOW = 0xFFFFFFFE
-
-_FAR_FUTURE_YEAR = 3000
 
 
 @cache
@@ -84,9 +82,9 @@ def gbz_payload(*components: dict) -> dict:
 
 
 def gbz_time(when: datetime.datetime | None) -> int:
-    """UTC seconds since 2000 of an execution date-time: None = now (0), year >= 3000 = never."""
+    """UTC seconds since 2000 of an execution date-time: None = now (0), a cancellation = never."""
     if when is None:
         return NOW
-    if when.year >= _FAR_FUTURE_YEAR:
+    if is_cancellation(when):
         return NEVER
     return utc_seconds(when)

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 __all__ = ["RequestError", "INVALID", "NOT_ELIGIBLE", "UNSUPPORTED", "BAD_SIGNATURE", "MISMATCH", "Body", "TransformRequest", "parse_request_id", "format_eui", "DUIS_NS",
            "COMMAND_VARIANT_NON_CRITICAL", "COMMAND_VARIANT_CRITICAL",
-           "COMMAND_VARIANT_SIGNED_PRECOMMAND", "EPOCH_2000"]
+           "COMMAND_VARIANT_SIGNED_PRECOMMAND", "EPOCH_2000", "CANCELLATION_YEAR", "is_cancellation"]
 
 #: The DUIS service user gateway namespace.
 DUIS_NS = "http://www.dccinterface.co.uk/ServiceUserGateway"
@@ -31,6 +31,10 @@ DUIS_NS = "http://www.dccinterface.co.uk/ServiceUserGateway"
 COMMAND_VARIANT_NON_CRITICAL = 1
 COMMAND_VARIANT_CRITICAL = 4
 COMMAND_VARIANT_SIGNED_PRECOMMAND = 5
+
+#: DUIS cancels a future-dated request by sending it again with an execution date-time this
+#: far ahead (the templates use 3000-12-31): the command then carries "never".
+CANCELLATION_YEAR = 3000
 
 #: GBCS UTC time base (seconds since 2000-01-01T00:00:00Z).
 EPOCH_2000 = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
@@ -223,6 +227,11 @@ class Body:
             return datetime.time.fromisoformat(t)
         except ValueError:
             raise RequestError(INVALID, node.path, f"not a time: {node.text!r}") from None
+
+
+def is_cancellation(when: datetime.datetime) -> bool:
+    """True for the execution date-time that cancels a future-dated request."""
+    return when.year >= CANCELLATION_YEAR
 
 
 def parse_datetime(text: str, element: str) -> datetime.datetime:

@@ -29,11 +29,9 @@ from protocols.gbcs.payloads import dlms, encode_payload
 from .dlms_items import (DATE_TIME_NEVER, DATE_TIME_NOW, CatalogueItem, catalogue_items, dlms_date_time,
                          protection_parameters, range_selector, utc_seconds)
 from .gbz_items import cluster_command, gbz_payload, gbz_time, read_attributes
-from .request import INVALID, UNSUPPORTED, Body, RequestError, TransformRequest
+from .request import INVALID, UNSUPPORTED, Body, RequestError, TransformRequest, is_cancellation
 
 __all__ = ["BuildContext", "UseCaseSpec", "USE_CASES", "SERVICES", "resolve_use_case", "supported_use_cases"]
-
-_FAR_FUTURE_YEAR = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +94,7 @@ def _execution(ctx: BuildContext) -> bytes:
     if node is None:
         return DATE_TIME_NOW
     when = node.datetime()
-    if when.year >= _FAR_FUTURE_YEAR:
+    if is_cancellation(when):
         return DATE_TIME_NEVER
     return dlms_date_time(when)
 
@@ -154,12 +152,6 @@ def _plain_reads_tail(message_code: int) -> bytes:
 def _access_request_header(counter: int) -> bytes:
     """C{D9}, long-invoke-id-and-priority (0x20 + counter low 24 bits), empty date-time."""
     return b"\xD9" + (0x20000000 | (counter & 0xFFFFFF)).to_bytes(4, "big") + b"\x00"
-
-
-def _is_read_layout(code: int) -> bool:
-    v = catalogue_items(code)
-    return len(v) == 1 and all(it.kind == "get" or (it.kind == "get-with-selection" and it.selector == 1)
-                               for it in v[0])
 
 
 #: Reset methods whose parameter is C{integer(0)} (Blue Book: Register, Extended/Demand
@@ -887,7 +879,7 @@ def _duis_date(node: Body) -> bytes:
             + part("DayOfWeek", 1, 1, 7))
 
 
-def _octet_id(node: Body, what: str) -> dict:
+def _octet_id(node: Body) -> dict:
     """Day / week / season identifiers are one-octet strings in the activity calendar."""
     return dlms.octet_string(bytes((node.int(lo=0, hi=255),)))
 
@@ -905,14 +897,14 @@ def _tariff_secondary(ctx: BuildContext) -> dict:
     seasons = dlms.array(*(dlms.structure(
         dlms.octet_string(_ascii_bytes(se.require("SeasonName"))),
         dlms.octet_string(_duis_date(se.require("SeasonStartDate")) + _MIDNIGHT_ANY_ZONE[1:]),
-        _octet_id(se.require("ReferencedWeekName"), "week"))
+        _octet_id(se.require("ReferencedWeekName")))
         for se in table.all("Seasons/Season")))
     weeks = []
     for wk in table.all("WeekProfiles/WeekProfile"):
         days = sorted(wk.all("ReferencedDayName"), key=lambda d: _index(d, 1, 7))
         if [_index(d, 1, 7) for d in days] != list(range(1, 8)):
             raise RequestError(INVALID, f"{wk.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
-        weeks.append(dlms.structure(_octet_id(wk.require("WeekName"), "week"),
+        weeks.append(dlms.structure(_octet_id(wk.require("WeekName")),
                                     *(dlms.make_data("unsigned", d.int(lo=0, hi=255)) for d in days)))
     day_profiles = []
     for dp in table.all("DayProfiles/DayProfile"):
