@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             counter[0] += 1
             gs = s.header
             key = hashlib.sha256(b"\x00\x00\x00\x01" + secret + kdf_other_info(gs.originator, 1, counter[0],
-                                                                              gs.recipient)).digest()[:16]
+                                                                               gs.recipient)).digest()[:16]
             AESGCM(key).encrypt(gcm_iv(gs.originator), b"", MAC_AAD_PREFIX + apdu)
         return len(samples)
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             pub.verify(der, signed_bytes(gs), ec.ECDSA(hashes.SHA256()))
             counter[0] += 1
             key = hashlib.sha256(b"\x00\x00\x00\x01" + secret + kdf_other_info(gs.originator, 1, counter[0],
-                                                                              gs.recipient)).digest()[:16]
+                                                                               gs.recipient)).digest()[:16]
             AESGCM(key).encrypt(gcm_iv(gs.originator), b"", MAC_AAD_PREFIX + f.apdu)
         return len(signed_frames)
 

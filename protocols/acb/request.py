@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-__all__ = ["RequestError", "INVALID", "NOT_ELIGIBLE", "UNSUPPORTED", "BAD_SIGNATURE", "MISMATCH", "Body", "TransformRequest", "parse_request_id", "format_eui", "DUIS_NS",
+__all__ = ["RequestError", "INVALID", "NOT_ELIGIBLE", "UNSUPPORTED", "BAD_SIGNATURE", "MISMATCH", "Body",
+           "TransformRequest", "parse_request_id", "format_eui", "DUIS_NS",
            "COMMAND_VARIANT_NON_CRITICAL", "COMMAND_VARIANT_CRITICAL",
            "COMMAND_VARIANT_SIGNED_PRECOMMAND", "EPOCH_2000", "CANCELLATION_YEAR", "is_cancellation"]
 
