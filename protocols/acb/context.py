@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import random
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,7 +18,7 @@ from protocols.gbcs import catalogue
 from .request import INVALID, Body, RequestError, TransformRequest
 
 __all__ = ["BuildContext", "Builder", "UseCaseSpec", "catalogue_name", "read_period", "digits", "clock_window",
-           "index_of"]
+           "index_of", "new_cin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class BuildContext:
     @ivar counter: the GBCS originator counter of the command being built.
     @ivar decrypting_party: who will decrypt sensitive response parts (the business originator).
     @ivar now: the DCC's current time (injected clock).
+    @ivar rng: the DCC's injected randomness (values the DCC makes up, e.g. a CIN).
     """
 
     request: TransformRequest
@@ -35,6 +37,7 @@ class BuildContext:
     decrypting_party: int
     now: datetime.datetime
     message_code: int
+    rng: random.Random
 
 
 #: A builder returns the payload tree, or the payload bytes when it encodes them itself.
@@ -113,3 +116,12 @@ def index_of(node: Body, lo: int, hi: int) -> int:
     if not raw.isascii() or not raw.isdigit() or not lo <= int(raw) <= hi:
         raise RequestError(INVALID, f"{node.path}@index", f"must be {lo} to {hi}")
     return int(raw)
+
+
+#: The Customer Identification Number the DCC makes for SRV 9.1: four decimal digits (ASCII).
+CIN_DIGITS = 4
+
+
+def new_cin(ctx: BuildContext) -> bytes:
+    """A new CIN from the DCC's injected randomness (returned to the user in the DUIS response)."""
+    return "".join(str(ctx.rng.randrange(10)) for _ in range(CIN_DIGITS)).encode("ascii")

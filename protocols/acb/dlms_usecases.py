@@ -13,7 +13,7 @@ from typing import Callable
 
 from protocols.gbcs.payloads import dlms, encode_payload
 
-from .context import Body, BuildContext, Builder, clock_window, digits, index_of, read_period
+from .context import Body, BuildContext, Builder, clock_window, digits, index_of, new_cin, read_period
 from .dlms_items import (DATE_TIME_NEVER, DATE_TIME_NOW, CatalogueItem, catalogue_items, dlms_date_time,
                          protection_parameters, range_selector)
 from .request import INVALID, UNSUPPORTED, RequestError, is_cancellation
@@ -591,6 +591,7 @@ def register(add: Callable[..., None]) -> None:
     add("DBCH05", _single("set", 1, "0-0:94.44.10.1", 2, _const(dlms.make_data("unsigned", 0))), acb=True)
     add("CCS02", _single("action", 104, "0-0:30.3.0.255", 2, _eui_octets("DeviceID")), acb=True)
     add("CCS07", _device_log_read, acb=True)
+    add("ECS50", _single("set", 1, "0-3:96.13.1.255", 2, lambda ctx: dlms.octet_string(new_cin(ctx))), acb=True)
     add("ECS70", _set_clock_esme)
     add("ECS70Commission", _set_clock_esme)
     add("ECS30", _billing_calendar_esme)

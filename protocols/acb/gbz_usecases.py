@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Callable
 
-from .context import Body, BuildContext, Builder, digits, index_of, read_period
+from .context import Body, BuildContext, Builder, digits, index_of, new_cin, read_period
 from .dlms_items import utc_seconds
 from .gbz_items import cluster_command, gbz_payload, gbz_time, read_attributes
 from .request import INVALID, UNSUPPORTED, RequestError
@@ -147,6 +147,13 @@ def _update_site_id(ctx: BuildContext) -> dict:
     return gbz_payload(cluster_command("Device Management", 0x03, {
         "IssuerEventID": _issuer_event_id(ctx), "SiteIDTime": 0, "ProviderID": 0, "SiteID": _ascii_hex(node)},
         server_to_client=True))
+
+
+def _update_cin(ctx: BuildContext) -> dict:
+    """GCS36: ZSE Update CIN with a new Customer Identification Number, now."""
+    return gbz_payload(cluster_command("Device Management", 0x06, {
+        "IssuerEventID": _issuer_event_id(ctx), "ImplementationTime": 0, "ProviderID": 0,
+        "CustomerIDNumber": new_cin(ctx).hex().upper()}, server_to_client=True))
 
 
 #: ZSE Provider Change Control of GCS44: change supplier name and contact details only.
@@ -465,6 +472,7 @@ def register(add: Callable[..., None]) -> None:
     add("GCS39", _change_supply(1))
     add("GCS41", _update_site_id)
     add("GCS44", _supplier_name)
+    add("GCS36", _update_cin, acb=True)
     add("GCS23", _gas_conversion)
     for name in ("GCS25", "GCS25a"):
         add(name, _gas_billing_calendar)

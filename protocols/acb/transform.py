@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import random
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -78,12 +79,15 @@ class Transformer:
     @param clock: injected time (C{seconds()} since the Unix epoch).
     @param acb_counter: source of the ACB's originator counters (default: Unix milliseconds
         of C{clock}, kept strictly increasing).
+    @param rng: randomness for values the DCC makes up (CINs); pass one derived from the run's
+        seed (the default is seeded with 0, so runs stay reproducible).
     """
 
     def __init__(self, crypto: GbcsCrypto, clock: Clock,
-                 acb_counter: Callable[[], int] | None = None) -> None:
+                 acb_counter: Callable[[], int] | None = None, rng: random.Random | None = None) -> None:
         self.crypto = crypto
         self.clock = clock
+        self.rng = rng if rng is not None else random.Random(0)
         self._acb_counter = 0
         self._acb_counter_source = acb_counter
 
@@ -119,7 +123,7 @@ class Transformer:
         else:
             originator, counter = request.originator, request.counter
             oi = OtherInformation(code)
-        ctx = BuildContext(request, body, counter, request.originator, self.now(), code)
+        ctx = BuildContext(request, body, counter, request.originator, self.now(), code, self.rng)
         tree = spec.build(ctx)
         try:
             content = tree if isinstance(tree, bytes) else encode_payload(tree)
