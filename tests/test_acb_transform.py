@@ -28,8 +28,8 @@ from .acb_helpers import (KEYSTORE, TEMPLATES, FixedClock, need_shared, read_hex
 #: Use cases of duis-templates the transform does not build yet (GBZ payloads, ASN.1
 #: security credentials / joins, tariffs and the remaining DLMS writes).
 UNSUPPORTED_USE_CASES = {
-    "CCS01", "CCS03", "CS02aMAC", "CS02bNOByNOHandover", "CS02bSupplierBySupplier", "CS02bSupplierByTransCoS",
-    "CS02d", "CS02e", "CS02fMAC", "CS02gLoadControllerBySupplier", "CS03A1", "CS03A2Critical",
+    "CCS01", "CCS03", "CS02bNOByNOHandover", "CS02bSupplierBySupplier", "CS02bSupplierByTransCoS",
+    "CS02gLoadControllerBySupplier", "CS03A1", "CS03A2Critical",
     "CS03A2NonCritical", "CS03B", "CS03CCritical", "CS03CNonCritical", "CS04ACNonCritical",
     "ECS02", "ECS03", "ECS07", "ECS08", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b",
     "ECS25b3", "ECS46d", "ECS47Activate", "ECS47Reset",

@@ -52,6 +52,8 @@ class UseCaseSpec:
     @ivar build: payload tree builder.
     @ivar acb_originated: the ACB is the grouping-header originator (user as supplementary
         remote party).
+    @ivar acb_own_account: the ACB originates the command on its own account (no supplementary
+        remote party): the security credential reads it answers from its own trust anchor.
     @ivar unknown_remote_party: the read has a "URP" form: with DUIS
         C{KAPublicSecurityCredentials} the ACB originates it and carries the user's KA
         certificate in other-information, so the device can encrypt for the user.
@@ -61,6 +63,7 @@ class UseCaseSpec:
     build: Builder
     acb_originated: bool = False
     unknown_remote_party: bool = False
+    acb_own_account: bool = False
 
     @property
     def message_code(self) -> int:
@@ -77,7 +80,7 @@ def _message_code(name: str) -> int:
 
 #: GBCS message codes whose names the catalogue spells differently from the DUIS variants.
 _CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62", "ECS70Commission": "ECS70",
-                   "GCS28Commission": "GCS28"}
+                   "GCS28Commission": "GCS28", "CS02aMAC": "CS02a", "CS02fMAC": "CS02f"}
 
 
 def catalogue_name(name: str) -> str:

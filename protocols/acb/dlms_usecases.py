@@ -548,7 +548,7 @@ def _price_primary(ctx: BuildContext) -> dict:
 
 
 def register(add: Callable[..., None]) -> None:
-    """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False)}."""
+    """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
     for name in ("ECS17a", "ECS17c", "ECS18a", "ECS18b", "ECS20a", "ECS20d", "ECS22a", "ECS22c", "ECS23",
                  "ECS23b", "ECS24", "ECS24b", "ECS25r1", "ECS25r2", "ECS26a", "ECS26b", "ECS26c", "ECS26d",

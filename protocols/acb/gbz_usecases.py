@@ -412,7 +412,7 @@ def _publish_start(start: int) -> int:
 
 
 def register(add: Callable[..., None]) -> None:
-    """Declare the GBZ use cases: C{add(name, builder, acb=False, urp=False)}."""
+    """Declare the GBZ use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # GBZ (GSME / GPF) attribute reads: the ZSE attributes each GBCS use case returns.
     add("GCS13b", _gbz_reads(("Metering", tuple(f"CurrentNoTierBlock{i}SummationDelivered" for i in range(1, 5))
                               + ("Divisor", "Multiplier", "UnitofMeasure"))))

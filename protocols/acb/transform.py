@@ -116,7 +116,10 @@ class Transformer:
         uc = catalogue.use_case(code)
         critical = is_critical(request.service_reference_variant, uc)
         urp = spec.unknown_remote_party and body.find("KAPublicSecurityCredentials")
-        if spec.acb_originated or urp:
+        if spec.acb_own_account:
+            originator, counter = self.acb_eui, self.next_acb_counter()
+            oi = OtherInformation(code)
+        elif spec.acb_originated or urp:
             originator, counter = self.acb_eui, self.next_acb_counter()
             cert = _certificate(urp) if urp else None
             oi = OtherInformation(code, request.originator, request.counter, None, cert)

@@ -29,8 +29,8 @@ __all__ = ["BuildContext", "UseCaseSpec", "USE_CASES", "SERVICES", "resolve_use_
 def _specs() -> dict[str, UseCaseSpec]:
     s: dict[str, UseCaseSpec] = {}
 
-    def add(name: str, build: Builder, acb: bool = False, urp: bool = False) -> None:
-        s[name] = UseCaseSpec(name, build, acb, urp)
+    def add(name: str, build: Builder, acb: bool = False, urp: bool = False, acb_own: bool = False) -> None:
+        s[name] = UseCaseSpec(name, build, acb, urp, acb_own)
 
     dlms_usecases.register(add)
     gbz_usecases.register(add)
@@ -83,6 +83,13 @@ def _voltage_use_case(body: Body) -> dict[str, tuple[str, ...]]:
     name = {(False, False): "ECS29a", (True, False): "ECS29b", (False, True): "ECS29c",
             (True, True): "ECS29d"}[(poly, keep_counters)]
     return {E: (name,)}
+
+
+def _credential_details_use_case(body: Body) -> dict[str, tuple[str, ...]]:
+    """6.24.1: the load-controller form (CS02f) when a load controller's details are asked for."""
+    if any(r.text == "LoadController" for r in body.all("RemotePartyRole")):
+        return {E: ("CS02fMAC",)}
+    return {t: ("CS02aMAC",) for t in (E, G, GPF, CHF, PP, HC)}
 
 
 def _clear_event_log(body: Body) -> dict[str, tuple[str, ...]]:
@@ -173,6 +180,9 @@ SERVICES: dict[str, object] = {
     "6.20.1": {E: ("ECS39a",), G: ("GCS41",)},
     "6.20.2": {E: ("ECS39b",)},
     "6.22": {E: ("ECS25a", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b", "ECS25b3"), G: ("GCS20",)},
+    "6.24.1": lambda body: _credential_details_use_case(body),
+    "6.24.2": {t: ("CS02e",) for t in (E, G, GPF, CHF, PP, HC)},
+    "6.15.2": {t: ("CS02d",) for t in (E, G, GPF, CHF, PP, HC)},
     "6.25": {E: ("ECS81",)},
     "6.26": {E: ("ECS48",)},
     "6.27": {E: ("ECS29e", "ECS29f")},
