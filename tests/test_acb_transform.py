@@ -34,7 +34,7 @@ UNSUPPORTED_USE_CASES = {
     "CS03A2NonCritical", "CS03B", "CS03CCritical", "CS03CNonCritical", "CS04ACNonCritical",
     "ECS02", "ECS03", "ECS07", "ECS08", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b",
     "ECS25b3", "ECS46d", "ECS47Activate", "ECS47Reset",
-    "ECS47a", "GCS05", "GCS09", "GCS15c",
+    "ECS47a", "GCS09", "GCS15c",
     "GCS16a", "GCS20", "GCS61",
 }
 

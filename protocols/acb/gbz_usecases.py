@@ -411,6 +411,98 @@ def _publish_start(start: int) -> int:
     return 0xFFFFFFFE if start == 0xFFFFFFFF else start
 
 
+
+# --------------------------------------------------------------------------- gas prepayment configuration
+
+#: ZSE Calendar type of the GSME non-disablement (friendly credit) calendar.
+_FRIENDLY_CREDIT_CALENDAR_TYPE = 0x03
+#: ZCL Date "not specified": year octet 0xFF (year 1900 + 255), other octets 0xFF.
+_ZCL_YEAR_NOT_SPECIFIED = 1900 + 0xFF
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_NON_DISABLEMENT_ACTIONS = {"START": True, "STOP": False}
+
+
+def _zcl_date(node: Body) -> dict:
+    """A DUIS gas date with wildcards (Gas...WithWildcards / Specified... / NonSpecified...)."""
+    def part(container: str, name: str, lo: int, hi: int, unspecified: int) -> int:
+        p = node.require(container)
+        spec = p.find(f"Specified{name}")
+        if spec is None:
+            if p.find(f"NonSpecified{name}") is None:
+                raise RequestError(INVALID, p.path, f"Specified{name} or NonSpecified{name} expected")
+            return unspecified
+        return spec.int(lo=lo, hi=hi)
+    return {"year": part("GasYearWithWildcards", "Year", 1900, 2154, _ZCL_YEAR_NOT_SPECIFIED),
+            "month": part("GasMonthWithWildcards", "Month", 1, 12, 0xFF),
+            "day": part("GasDayOfMonthWithWildcards", "DayOfMonth", 1, 31, 0xFF),
+            "day_of_week": part("GasDayOfWeekWithWildcards", "DayOfWeek", 1, 7, 0xFF)}
+
+
+def _gas_prepay_configuration(ctx: BuildContext) -> dict:
+    """GCS05: emergency credit, debt cap, low credit level, maximum credit, then the friendly
+    credit calendar (Publish Calendar, Day Profiles, Week Profiles, Seasons, Special Days),
+    all from the execution date-time."""
+    cfg = ctx.body.require("UpdatePrepayConfigGas")
+    when = _gbz_execution(ctx)
+    ev = _issuer_event_id(ctx)
+    u32 = (0, 0xFFFFFFFF)
+    comps = [
+        cluster_command("Prepayment", 0x03, {
+            "IssuerEventID": ev, "StartTime": when, "EmergencyCreditLimit": cfg.int("EmergencyCreditLimit", *u32),
+            "EmergencyCreditThreshold": cfg.int("EmergencyCreditThreshold", *u32)}),
+        cluster_command("Prepayment", 0x0C, {
+            "ProviderID": 0, "IssuerEventID": ev, "ImplementationDateTime": when,
+            "OverallDebtCap": cfg.int("DebtRecoveryRateCap", *u32)}),
+        cluster_command("Prepayment", 0x09, {"LowCreditWarningLevel": cfg.int("LowCreditThreshold", *u32)},
+                        from_date_time=when),
+        cluster_command("Prepayment", 0x0B, {
+            "ProviderID": 0, "IssuerEventID": ev, "ImplementationDateTime": when,
+            "MaximumCreditLevel": cfg.int("MaxMeterBalance", *u32),
+            "MaximumCreditPerTopUp": cfg.int("MaxCreditThreshold", *u32)})]
+    cal = cfg.require("GasNonDisablementCalendar")
+    days = cal.all("DayProfiles/GasNonDisablementDayProfile")
+    weeks = cal.all("WeekProfiles/WeekProfile")
+    seasons = cal.all("SeasonProfiles/Season")
+    special = cal.all("SpecialDays/SpecialDay")
+    head = {"ProviderID": 0, "IssuerEventID": ev, "IssuerCalendarID": ev}
+    comps.append(cluster_command("Calendar", 0x00, {
+        **head, "StartTime": _publish_start(when), "CalendarType": _FRIENDLY_CREDIT_CALENDAR_TYPE,
+        "CalendarTimeReference": 0, "CalendarName": "", "NumberofSeasons": len(seasons),
+        "NumberofWeekProfiles": len(weeks), "NumberofDayProfiles": len(days)}, server_to_client=True))
+    for d in days:
+        entries = []
+        for a in d.all("TimeStartAction"):
+            action = a.require("NonDisablementAction")
+            if action.text not in _NON_DISABLEMENT_ACTIONS:
+                raise RequestError(INVALID, action.path, f"must be one of {', '.join(_NON_DISABLEMENT_ACTIONS)}")
+            t = a.time("StartTime")
+            entries.append({"FriendlyCreditStartTime": t.hour * 60 + t.minute,
+                            "FriendlyCreditEnable": _NON_DISABLEMENT_ACTIONS[action.text]})
+        comps.append(cluster_command("Calendar", 0x01, {
+            **head, "DayID": d.int("GasDayName", 1, 255), "TotalNumberofScheduleEntries": len(entries),
+            "CommandIndex": 0, "TotalNumberofCommands": 1, "CalendarType": _FRIENDLY_CREDIT_CALENDAR_TYPE,
+            "DayScheduleEntries": {"Entries": entries}}, server_to_client=True))
+    for w in weeks:
+        refs = sorted(w.all("ReferencedDayName"), key=lambda r: index_of(r, 1, 7))
+        if [index_of(r, 1, 7) for r in refs] != list(range(1, 8)):
+            raise RequestError(INVALID, f"{w.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
+        comps.append(cluster_command("Calendar", 0x02, {
+            **head, "WeekID": w.int("WeekName", 1, 255),
+            **{f"DayIDRef{day}": r.int(lo=1, hi=255) for day, r in zip(_DAYS, refs)}}, server_to_client=True))
+    comps.append(cluster_command("Calendar", 0x03, {
+        **head, "CommandIndex": 0, "TotalNumberofCommands": 1,
+        "SeasonEntries": [{"SeasonStartDate": _zcl_date(se.require("SeasonStartDate")),
+                           "WeekIDRef": se.int("ReferencedWeekName", 1, 255)} for se in seasons]},
+        server_to_client=True))
+    comps.append(cluster_command("Calendar", 0x04, {
+        **head, "StartTime": _publish_start(when), "CalendarType": _FRIENDLY_CREDIT_CALENDAR_TYPE,
+        "TotalNumberofSpecialDays": len(special), "CommandIndex": 0, "TotalNumberofCommands": 1,
+        "SpecialDayEntries": [{"SpecialDayDate": _zcl_date(sd.require("Date")),
+                               "DayIDRef": sd.int("ReferencedDayName", 1, 255)} for sd in special]},
+        server_to_client=True))
+    return gbz_payload(*comps)
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the GBZ use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # GBZ (GSME / GPF) attribute reads: the ZSE attributes each GBCS use case returns.
@@ -480,3 +572,4 @@ def register(add: Callable[..., None]) -> None:
     add("GCS01b", _gas_price)
     add("GCS24", _gas_flow)
     add("GCS24a", _gas_flow)
+    add("GCS05", _gas_prepay_configuration)
