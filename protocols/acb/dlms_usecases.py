@@ -547,6 +547,98 @@ def _price_primary(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, [standing, matrix, when, when])
 
 
+# --------------------------------------------------------------------------- electricity prepayment configuration
+#: The non-disablement (friendly credit) schedule runs script table 0-0:10.0.106.255,
+#: selector 32 to start and 33 to stop the non-disablement period.
+_NON_DISABLEMENT_SCRIPT_TABLE = bytes.fromhex("00000A006AFF")
+_NON_DISABLEMENT_SCRIPTS = {"START": 32, "STOP": 33}
+_WEEK = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: The period of the debt recovery rate cap: one week (s).
+_DEBT_RECOVERY_CAP_PERIOD = 7 * 24 * 3600
+
+
+def _bit_string(bits: int, set_bits: list[int]) -> dict:
+    """A DLMS bit-string of C{bits} bits (MSB first) with the given bit numbers (from 0) set."""
+    raw = bytearray((bits + 7) // 8)
+    for b in set_bits:
+        raw[b // 8] |= 0x80 >> (b % 8)
+    return {"type": "bit-string", "bits": bits, "value": raw.hex().upper()}
+
+
+def _schedule_date(node: Body) -> bytes:
+    """A DUIS schedule date C{YYYY-MM-DD} (year 65535: any year) as a 5-byte COSEM date."""
+    text = node.text.rstrip("Zz")
+    parts = text.split("-")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise RequestError(INVALID, node.path, f"not a date: {node.text!r}")
+    y, m, d = (int(p) for p in parts)
+    if not (1 <= m <= 12 and 1 <= d <= 31 and y <= 0xFFFF):
+        raise RequestError(INVALID, node.path, f"not a date: {node.text!r}")
+    return y.to_bytes(2, "big") + bytes((m, d, 0xFF))
+
+
+def _prepay_configuration(ctx: BuildContext) -> dict:
+    """ECS08 / ECS08a: credit limits and thresholds (GBCS extended data, IC 9000), the
+    non-disablement special days (IC 11) and schedule (IC 10), activated at the execution
+    date-time; the attributes come in the payload catalogue's order."""
+    cfg = ctx.body.require("UpdatePrepayConfigElectricity")
+    cal = cfg.require("ElectricityNonDisablementCalendar")
+    special_days = cal.all("ElectricitySpecialDays/SpecialDay")
+    special = dlms.array(*(dlms.structure(
+        dlms.make_data("long-unsigned", index_of(sd, 1, 0xFFFF)), dlms.octet_string(_duis_date(sd.require("Date"))),
+        dlms.make_data("unsigned", index_of(sd, 1, 255))) for sd in special_days))
+    entries = []
+    for i, sch in enumerate(cal.all("ElectricityNonDisablementSchedule"), 1):
+        script = sch.require("NonDisablementScript")
+        if script.text not in _NON_DISABLEMENT_SCRIPTS:
+            raise RequestError(INVALID, script.path, f"must be one of {', '.join(_NON_DISABLEMENT_SCRIPTS)}")
+        days = []
+        for d in sch.all("DaysOfWeekApplicability/DayOfWeekApplicability"):
+            name = d.require("DayOfWeekID")
+            if name.text not in _WEEK:
+                raise RequestError(INVALID, name.path, "not a day of the week")
+            days.append(_WEEK.index(name.text))
+        specials = [a.int("SpecialDayID", 1, len(special_days)) - 1
+                    for a in sch.all("SpecialDaysApplicability/SpecialDayApplicability")]
+        when = sch.require("ScheduleDatesAndTime")
+        entries.append(dlms.structure(
+            dlms.make_data("long-unsigned", i), _boolean(True), dlms.octet_string(_NON_DISABLEMENT_SCRIPT_TABLE),
+            dlms.make_data("long-unsigned", _NON_DISABLEMENT_SCRIPTS[script.text]),
+            dlms.octet_string(_cosem_time(when.time("SwitchTime"))), dlms.make_data("long-unsigned", 0xFFFF),
+            _bit_string(7, days), _bit_string(len(special_days), specials),
+            dlms.octet_string(_schedule_date(when.require("StartDate"))),
+            dlms.octet_string(_schedule_date(when.require("EndDate")))))
+    u31 = (0, 0x7FFFFFFF)
+    values = {"0-0:94.44.2.20": lambda: dlms.make_data("double-long", cfg.int("MaxMeterBalance", *u31)),
+              "0-0:94.44.2.10": lambda: dlms.make_data("double-long", cfg.int("MaxCreditThreshold", *u31)),
+              "0-0:94.44.128.12": lambda: dlms.make_data("long-unsigned", cfg.int("DebtRecoveryRateCap", 0, 0xFFFF)),
+              "0-0:94.44.128.13": lambda: dlms.make_data("double-long", _DEBT_RECOVERY_CAP_PERIOD),
+              "0-0:94.44.128.9": lambda: dlms.make_data("double-long", cfg.int("LowCreditThreshold", *u31)),
+              "0-0:94.44.128.2": lambda: dlms.make_data("double-long", cfg.int("EmergencyCreditLimit", *u31)),
+              "0-0:94.44.128.3": lambda: dlms.make_data("double-long", cfg.int("EmergencyCreditThreshold", *u31))}
+    activation = dlms.octet_string(_execution(ctx))
+    items = catalogue_items(ctx.message_code)
+    if len(items) != 1:
+        raise RequestError(UNSUPPORTED, "", "no single layout for this prepayment configuration")
+    specs, data = [], []
+    for it in items[0]:
+        if it.kind != "set":
+            raise RequestError(UNSUPPORTED, "", f"{it} is not a set")
+        if it.class_id == 11:
+            value = special
+        elif it.class_id == 10:
+            value = dlms.array(*entries)
+        elif it.class_id == 9000 and it.item_id == 6:
+            value = activation
+        elif it.class_id == 9000 and it.obis in values:
+            value = values[it.obis]()
+        else:
+            raise RequestError(UNSUPPORTED, "", f"no DUIS element for {it}")
+        specs.append(dlms.access_request_item("set", it.class_id, it.obis, it.item_id))
+        data.append(value)
+    return dlms.access_request(ctx.counter, specs, data)
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
@@ -602,3 +694,5 @@ def register(add: Callable[..., None]) -> None:
     add("ECS37", _md_period)
     add("ECS01c", _tariff_secondary)
     add("ECS01b", _price_primary)
+    add("ECS08", _prepay_configuration)
+    add("ECS08a", _prepay_configuration)

@@ -411,9 +411,7 @@ def _publish_start(start: int) -> int:
     return 0xFFFFFFFE if start == 0xFFFFFFFF else start
 
 
-
 # --------------------------------------------------------------------------- gas prepayment configuration
-
 #: ZSE Calendar type of the GSME non-disablement (friendly credit) calendar.
 _FRIENDLY_CREDIT_CALENDAR_TYPE = 0x03
 #: ZCL Date "not specified": year octet 0xFF (year 1900 + 255), other octets 0xFF.
