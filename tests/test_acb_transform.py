@@ -32,7 +32,7 @@ UNSUPPORTED_USE_CASES = {
     "CCS01", "CCS03", "CS02bNOByNOHandover", "CS02bSupplierBySupplier", "CS02bSupplierByTransCoS",
     "CS02gLoadControllerBySupplier", "CS03A1", "CS03A2Critical",
     "CS03A2NonCritical", "CS03B", "CS03CCritical", "CS03CNonCritical", "CS04ACNonCritical",
-    "ECS02", "ECS03", "ECS07", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b",
+    "ECS02", "ECS03", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b",
     "ECS25b3", "ECS46d", "ECS47Activate", "ECS47Reset",
     "ECS47a", "GCS09", "GCS15c",
     "GCS16a", "GCS20", "GCS61",

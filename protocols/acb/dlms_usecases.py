@@ -639,6 +639,50 @@ def _prepay_configuration(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, data)
 
 
+# --------------------------------------------------------------------------- electricity debt
+#: Debt recovery periods in seconds (IC 113 charge period) by DUIS DebtRecoveryRatePeriod.
+_RECOVERY_PERIOD_SECONDS = {"HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400}
+
+
+def _time_debt_rate(rec: Body) -> dict:
+    """Unit charge of a time-based debt: no commodity, one charge of the recovery rate."""
+    scale = rec.int("DebtRecoveryRatePriceScale", -128, 127)
+    return dlms.structure(
+        dlms.structure(dlms.make_data("integer", 0), dlms.make_data("integer", scale)),
+        dlms.structure(dlms.make_data("long-unsigned", 0), dlms.octet_string(bytes(6)), dlms.make_data("integer", 0)),
+        dlms.array(dlms.structure(dlms.octet_string(b""),
+                                  dlms.make_data("long", rec.int("DebtRecoveryRate", -0x8000, 0x7FFF)))))
+
+
+def _manage_debt(ctx: BuildContext) -> dict:
+    """ECS07: time-based debts 1 and 2 (IC 113 0-0:19.20.1/2.255: passive unit charge, period,
+    activation, total amount remaining) and the payment-based debt (0-0:19.20.3.255: recovery
+    per payment, total amount remaining)."""
+    b = ctx.body
+    recs = [b.require(f"ElecDebtRecovery{i}") for i in (1, 2)]
+    periods = []
+    for rec in recs:
+        node = rec.require("DebtRecoveryRatePeriod")
+        if node.text not in _RECOVERY_PERIOD_SECONDS:
+            raise RequestError(UNSUPPORTED, node.path, f"only {', '.join(_RECOVERY_PERIOD_SECONDS)} periods are built")
+        periods.append(_RECOVERY_PERIOD_SECONDS[node.text])
+    d1, d2, d3 = "0-0:19.20.1.255", "0-0:19.20.2.255", "0-0:19.20.3.255"
+    i31 = (-0x80000000, 0x7FFFFFFF)
+    specs = [dlms.access_request_item("set", 113, d1, 6), dlms.access_request_item("set", 113, d2, 6),
+             dlms.access_request_item("set", 113, d3, 13), dlms.access_request_item("set", 113, d1, 8),
+             dlms.access_request_item("set", 113, d2, 8), dlms.access_request_item("action", 113, d1, 2),
+             dlms.access_request_item("action", 113, d2, 2), dlms.access_request_item("action", 113, d3, 4),
+             dlms.access_request_item("action", 113, d1, 4), dlms.access_request_item("action", 113, d2, 4)]
+    data = [_time_debt_rate(recs[0]), _time_debt_rate(recs[1]),
+            dlms.make_data("long-unsigned", b.int("DebtRecoveryPerPayment", 0, 0xFFFF)),
+            dlms.make_data("double-long-unsigned", periods[0]), dlms.make_data("double-long-unsigned", periods[1]),
+            dlms.make_data("integer", 0), dlms.make_data("integer", 0),
+            dlms.make_data("double-long", b.int("PaymentDebtRegister", *i31)),
+            dlms.make_data("double-long", b.int("TimeDebtRegister1", *i31)),
+            dlms.make_data("double-long", b.int("TimeDebtRegister2", *i31))]
+    return dlms.access_request(ctx.counter, specs, data)
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
@@ -695,4 +739,5 @@ def register(add: Callable[..., None]) -> None:
     add("ECS01c", _tariff_secondary)
     add("ECS01b", _price_primary)
     add("ECS08", _prepay_configuration)
+    add("ECS07", _manage_debt)
     add("ECS08a", _prepay_configuration)
