@@ -150,7 +150,9 @@ class Body:
         self.path = path if path is not None else local_name(element)
 
     def _children(self, name: str) -> list:
-        return [c for c in self.element if isinstance(c.tag, str) and local_name(c) == name]
+        qualified = "}" + name        # any namespace, or none
+        return [c for c in self.element
+                if type(c.tag) is str and (c.tag == name or c.tag.endswith(qualified))]
 
     def find(self, path: str) -> "Body | None":
         node = self
