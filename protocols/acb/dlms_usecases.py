@@ -361,15 +361,12 @@ _PHASE_OBJECTS = {(7, "24.0.255", 4): "AverageRMSVoltageMeasurementPeriod",
                   (1, "31.0.4", 2): "AverageRMSUnderVoltageThreshold"}
 
 
-def _phase_settings(body: Body, phase: int) -> Body:
-    if body.has("SinglePhaseVoltageSettings"):
-        if phase != 1:
-            raise RequestError(INVALID, f"{body.path}.SinglePhaseVoltageSettings", "single phase settings only")
-        return body.require("SinglePhaseVoltageSettings")
-    for p in body.all("PolyPhaseVoltageSettings"):
-        if p.int("Phase", 1, 3) == phase:
-            return p.require("PhaseVoltageSettings")
-    raise RequestError(INVALID, f"{body.path}.PolyPhaseVoltageSettings", f"no settings for phase {phase}")
+def _phase_settings(body: Body) -> dict[int, Body]:
+    """The per-phase settings by phase number (1 for single phase)."""
+    single = body.find("SinglePhaseVoltageSettings")
+    if single is not None:
+        return {1: single}
+    return {p.int("Phase", 1, 3): p.require("PhaseVoltageSettings") for p in body.all("PolyPhaseVoltageSettings")}
 
 
 def _voltage_configuration(ctx: BuildContext) -> dict:
@@ -379,6 +376,7 @@ def _voltage_configuration(ctx: BuildContext) -> dict:
     if len(items) != 1:
         raise RequestError(UNSUPPORTED, "", "no single layout for this voltage use case")
     rms = ctx.body.require("RMSVoltageSettings")
+    phases = _phase_settings(ctx.body)
     specs, data = [], []
     for it in items[0]:
         if it.kind == "action":
@@ -393,7 +391,10 @@ def _voltage_configuration(ctx: BuildContext) -> dict:
         else:
             group_c, _, rest = it.obis.partition(":")[2].partition(".")
             element = _PHASE_OBJECTS[(it.class_id, rest, it.item_id)]
-            node = _phase_settings(ctx.body, _PHASE_OF_C[group_c]).require(element)
+            phase = _PHASE_OF_C[group_c]
+            if phase not in phases:
+                raise RequestError(INVALID, ctx.body.path, f"no voltage settings for phase {phase}")
+            node = phases[phase].require(element)
         specs.append(dlms.access_request_item("set", it.class_id, it.obis, it.item_id))
         data.append(dlms.make_data("double-long-unsigned", node.int(lo=0, hi=0xFFFFFFFF)))
     return dlms.access_request(ctx.counter, specs, data)
