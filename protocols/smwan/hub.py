@@ -226,10 +226,10 @@ def _attached_data(proto: _Inputs, core: HubWanEndpoint, ack: int) -> _Timers:
 
 
 def _backoff_data(proto: _Inputs, core: HubWanEndpoint) -> _Timers:
-    core._enter("backoff")
     delay = core._backoff_delay()
     core.last_backoff = delay
     core.failures += 1
+    core._enter("backoff")
     return _Timers([core.clock.callLater(delay, proto.reconnect_due)])
 
 
