@@ -113,6 +113,9 @@ def test_stream_reader_rejects_garbage():
     with pytest.raises(CodecError) as info:
         reader.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert info.value.field == "magic"
+    with pytest.raises(CodecError):
+        FrameReader().feed(b"\x16")  # shorter than a header: rejected at once, not held
+    assert FrameReader().feed(b"S") == []
 
 
 # --- profiles ------------------------------------------------------------------------------------

@@ -200,9 +200,12 @@ class FrameReader:
         buf += data
         out: list[Frame] = []
         start = 0
-        while len(buf) - start >= HEADER_SIZE:
-            if buf[start:start + 2] != MAGIC:
-                raise CodecError("magic", start, f"expected {MAGIC.hex()}, got {bytes(buf[start:start + 2]).hex()}")
+        while len(buf) > start:
+            head = bytes(buf[start:start + 2])
+            if head != MAGIC[:len(head)]:  # checked at once, so garbage never waits for a header
+                raise CodecError("magic", start, f"expected {MAGIC.hex()}, got {head.hex()}")
+            if len(buf) - start < HEADER_SIZE:
+                break
             length = (buf[start + 6] << 8) | buf[start + 7]
             if len(buf) - start < HEADER_SIZE + length + TRAILER_SIZE:
                 break
