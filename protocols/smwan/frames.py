@@ -36,6 +36,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from protocols._fast import fast_constructor
 from protocols.errors import CodecError
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "HEADER_SIZE", "TRAILER_SIZE", "OVERHEAD", "MAX_PAYLOAD",
@@ -106,6 +107,7 @@ class Frame:
 
 
 def _check(f: Frame, base: int = 0) -> None:
+    """Validate a frame being built (field ranges, then the per-type payload rules)."""
     if not isinstance(f.type, FrameType):
         raise CodecError("type", base + _OFFSETS["type"], f"unknown frame type {f.type!r}")
     if not 0 <= f.eui64 <= 0xFFFF_FFFF_FFFF_FFFF:
@@ -118,17 +120,26 @@ def _check(f: Frame, base: int = 0) -> None:
         raise CodecError("segment", base + _OFFSETS["segment"], f"must fit 8 bits, got {f.segment!r}")
     if len(f.payload) > MAX_PAYLOAD:
         raise CodecError("length", base + _OFFSETS["length"], f"payload of {len(f.payload)} octets exceeds {MAX_PAYLOAD}")
-    if f.type is FrameType.DATA:
-        if not f.payload:
+    _check_payload(f.type, f.payload, f.more_segments, f.segment, base)
+
+
+def _check_payload(ftype: FrameType, payload: bytes, more: bool, segment: int, base: int) -> None:
+    """The per-type rules (also all a decoded frame needs: the header fields are in range)."""
+    if ftype is FrameType.DATA:
+        if not payload:
             raise CodecError("payload", base + HEADER_SIZE, "DATA frame without a GBCS message")
         return
-    if f.more_segments or f.segment:
-        raise CodecError("flags", base + _OFFSETS["flags"], f"segmentation is only allowed on DATA, not {f.type.name}")
-    if f.type is FrameType.DETACH:
-        if len(f.payload) != 1:
-            raise CodecError("payload", base + HEADER_SIZE, f"DETACH carries 1 reason octet, got {len(f.payload)}")
-    elif f.payload:
-        raise CodecError("payload", base + HEADER_SIZE, f"{f.type.name} carries no payload, got {len(f.payload)} octets")
+    if more or segment:
+        raise CodecError("flags", base + _OFFSETS["flags"], f"segmentation is only allowed on DATA, not {ftype.name}")
+    if ftype is FrameType.DETACH:
+        if len(payload) != 1:
+            raise CodecError("payload", base + HEADER_SIZE, f"DETACH carries 1 reason octet, got {len(payload)}")
+    elif payload:
+        raise CodecError("payload", base + HEADER_SIZE, f"{ftype.name} carries no payload, got {len(payload)} octets")
+
+
+_make_frame = fast_constructor(Frame)
+_TYPES = {int(t): t for t in FrameType}
 
 
 def encode_frame(f: Frame) -> bytes:
@@ -148,10 +159,9 @@ def _decode_at(buf: bytes, base: int) -> tuple[Frame, int]:
         raise CodecError("magic", base, f"expected {MAGIC.hex()}, got {magic.hex()}")
     if version != VERSION:
         raise CodecError("version", base + _OFFSETS["version"], f"unsupported version {version}")
-    try:
-        ftype = FrameType(ftype)
-    except ValueError:
-        raise CodecError("type", base + _OFFSETS["type"], f"unknown frame type {ftype}") from None
+    ftype = _TYPES.get(ftype)
+    if ftype is None:
+        raise CodecError("type", base + _OFFSETS["type"], f"unknown frame type {buf[base + 3]}")
     if flags & ~_KNOWN_FLAGS:
         raise CodecError("flags", base + _OFFSETS["flags"], f"unknown flag bits {flags & ~_KNOWN_FLAGS:#04x}")
     end = base + HEADER_SIZE + length
@@ -163,13 +173,10 @@ def _decode_at(buf: bytes, base: int) -> tuple[Frame, int]:
     actual = zlib.crc32(memoryview(buf)[base:end])
     if crc != actual:
         raise CodecError("crc32", end, f"CRC-32 {crc:08x} does not match the frame ({actual:08x})")
-    frame = Frame.__new__(Frame)
     payload = bytes(buf[base + HEADER_SIZE:end])
-    for name, value in (("type", ftype), ("eui64", eui64), ("seq", seq), ("ack", ack), ("payload", payload),
-                        ("more_segments", bool(flags & FLAG_MORE_SEGMENTS)), ("segment", segment)):
-        object.__setattr__(frame, name, value)
-    _check(frame, base)
-    return frame, end + TRAILER_SIZE
+    more = bool(flags & FLAG_MORE_SEGMENTS)
+    _check_payload(ftype, payload, more, segment, base)
+    return _make_frame(ftype, eui64, seq, ack, payload, more, segment), end + TRAILER_SIZE
 
 
 def decode_frame(data: bytes) -> Frame:

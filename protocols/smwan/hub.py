@@ -238,6 +238,18 @@ _attached = _builder.state("attached", _attached_data)
 _backoff = _builder.state("backoff", _backoff_data)
 
 
+# The hot path first: automat finds a transition by a linear search in definition order.
+@_attached.upon(_Inputs.peer_frame).loop()
+def _peer_frame(proto: _Inputs, core: HubWanEndpoint, data: _Timers, frame: Frame) -> None:
+    data.calls[1].reset(core.profile.keepalive_timeout)
+    channel = core.channel
+    if frame.type is FrameType.DATA:
+        if channel.on_data(frame):
+            core._send_raw(channel.ack_frame())
+    else:  # DATA_ACK, or the DCC's KEEPALIVE echo (its ack field is current too)
+        channel.on_ack(frame.ack)
+
+
 @_idle.upon(_Inputs.start).to(_dialing)
 def _start(proto: _Inputs, core: HubWanEndpoint) -> None:
     core._enter("dialing")
@@ -280,17 +292,6 @@ def _leave_attaching(counter: str) -> Callable[..., None]:
 
 _attaching.upon(_Inputs.connection_lost).to(_backoff)(_leave_attaching("connections_lost"))
 _attaching.upon(_Inputs.peer_detached).to(_backoff)(_leave_attaching("detached_by_peer"))
-
-
-@_attached.upon(_Inputs.peer_frame).loop()
-def _peer_frame(proto: _Inputs, core: HubWanEndpoint, data: _Timers, frame: Frame) -> None:
-    data.calls[1].reset(core.profile.keepalive_timeout)
-    channel = core.channel
-    if frame.type is FrameType.DATA:
-        if channel.on_data(frame):
-            core._send_raw(channel.ack_frame())
-    else:  # DATA_ACK, or the DCC's KEEPALIVE echo (its ack field is current too)
-        channel.on_ack(frame.ack)
 
 
 @_attached.upon(_Inputs.keepalive_due).loop()
