@@ -4,7 +4,8 @@
 --   magic "SW" | version | type | flags | segment | length (u16) | EUI-64 | seq (u32) | ack (u32)
 --   | payload (length octets) | CRC-32 (IEEE, over everything before it)
 -- A DATA frame that is a whole GBCS message (no MORE_SEGMENTS flag, segment 0) is handed to
--- Wireshark's own "gbcs_message" dissector; segments of longer messages are shown as data.
+-- Wireshark's own "gbcs_message" dissector; segments of longer messages are reassembled (per
+-- direction, hub and sequence number) and the frame completing one hands the whole message over.
 --
 -- Use: tshark -X lua_script:tap/smwan.lua -r capture.pcapng
 --      (or copy this file to the personal Lua plugins folder of Wireshark).
@@ -42,6 +43,41 @@ local ef_bad_version = ProtoExpert.new("smwan.version.bad", "Unknown SMWAN versi
 smwan.experts = { ef_bad_crc, ef_bad_version }
 
 local gbcs_message = Dissector.get("gbcs_message")
+
+-- Reassembly of segmented GBCS messages (north's small frames): segments are collected per
+-- direction, hub and sequence number on the first pass; the frame carrying the last missing
+-- segment keeps the whole message, so later passes (and the GUI) show the same thing.
+local partial = {}      -- key -> { [segment] = ByteArray, last = index or nil }
+local reassembled = {}  -- frame number -> ByteArray of the whole GBCS message
+f.reassembled = ProtoField.uint16("smwan.reassembled_length", "Reassembled GBCS message length", base.DEC)
+
+local function add_segment(pinfo, key, segment, more, bytes)
+    if pinfo.visited then
+        return reassembled[pinfo.number]
+    end
+    local parts = partial[key]
+    if parts == nil then
+        parts = { segs = {} }
+        partial[key] = parts
+    end
+    parts.segs[segment] = bytes
+    if not more then
+        parts.last = segment
+    end
+    if parts.last == nil then
+        return nil
+    end
+    local whole = ByteArray.new()
+    for i = 0, parts.last do
+        if parts.segs[i] == nil then
+            return nil
+        end
+        whole:append(parts.segs[i])
+    end
+    partial[key] = nil
+    reassembled[pinfo.number] = whole
+    return whole
+end
 
 -- CRC-32 (IEEE 802.3, reflected, as zlib.crc32)
 local crc_table = {}
@@ -108,6 +144,16 @@ local function dissect_frame(tvb, pinfo, tree)
         local payload = tvb(HEADER, length)
         if ftype == 4 and not more and segment == 0 and good and gbcs_message ~= nil then
             gbcs_message:call(payload:tvb(), pinfo, tree)
+        elseif ftype == 4 and good then
+            sub:add(f.payload, payload)
+            local key = string.format("%s:%d>%s:%d/%s/%d", tostring(pinfo.src), pinfo.src_port, tostring(pinfo.dst),
+                pinfo.dst_port, tvb(8, 8):bytes():tohex(), tvb(16, 4):uint())
+            local whole = add_segment(pinfo, key, segment, more, payload:bytes())
+            if whole ~= nil and gbcs_message ~= nil then
+                local wtvb = whole:tvb("Reassembled GBCS message")
+                sub:add(f.reassembled, whole:len()):set_generated()
+                gbcs_message:call(wtvb, pinfo, tree)
+            end
         elseif ftype == 6 then
             sub:add(f.reason, payload)
         else

@@ -53,6 +53,7 @@ def test_tshark_decodes_wan_frames_and_gbcs_message_codes(tmp_path):
         "-e", "smwan.flags.more_segments", "-e", "smwan.segment", "-e", "gbcs_message.grouping_header.message_code",
         "-e", "smwan.crc32_ok", "-e", "ip.checksum.status", "-e", "tcp.checksum.status",
         "-e", "tcp.analysis.flags", "-e", "_ws.malformed", "-e", "tcp.dstport", "-e", "tcp.srcport", "-e", "smwan.seq",
+        "-e", "smwan.reassembled_length",
         "-Y", f"tcp.port == {SMWAN_PORT}").splitlines()]
     assert rows
     assert all(r[6] == "1" and r[7] == "1" for r in rows), "IP/TCP checksums must be good"
@@ -78,10 +79,12 @@ def test_tshark_decodes_wan_frames_and_gbcs_message_codes(tmp_path):
     down, up = codes("smwan-centre", False), codes("smwan-centre", True)
     assert [down[i] for i in range(len(commands))] == [code for _, _, code in commands]
     assert [up[i] for i in range(len(responses) + len(alerts))] == [code for _, _, code in responses + alerts]
-    # North: small frames, so long messages are segmented; whole ones still reach gbcs_message.
+    # North: small frames, so long messages are segmented; the dissector reassembles them and
+    # Wireshark's gbcs_message decodes every one, whole or reassembled.
     north_frames = [r for r in framed if r[0] == "smwan-north" and r[1] == "4"]
     assert any(r[2] == "1" for r in north_frames), "north should segment long GBCS messages"
-    north_up = codes("smwan-north", True)
-    sent_up = responses + alerts
-    short = {i: code for i, (_, m, code) in enumerate(sent_up) if len(m) <= DEFAULT_PROFILES["north"].max_segment}
-    assert short and north_up == short
+    north_down, north_up = codes("smwan-north", False), codes("smwan-north", True)
+    assert [north_down[i] for i in range(len(commands))] == [code for _, _, code in commands]
+    assert [north_up[i] for i in range(len(responses) + len(alerts))] == [code for _, _, code in responses + alerts]
+    reassembled = [r for r in north_frames if r[13]]
+    assert reassembled and all(r[4] for r in reassembled)
