@@ -264,13 +264,24 @@ class HubTcpConnector:
         self.port = port
         self.timeout = timeout
         self.current: _HubProtocol | None = None
+        self._pending = None  # the Deferred of a connection attempt in progress
 
     def dial(self, endpoint: HubWanEndpoint) -> None:
         client = TCP4ClientEndpoint(self.reactor, self.host, self.port, timeout=self.timeout)
-        d = connectProtocol(client, _HubProtocol(self, endpoint))
+        d = self._pending = connectProtocol(client, _HubProtocol(self, endpoint))
+
+        def done(result: Any) -> Any:
+            if self._pending is d:
+                self._pending = None
+            return result
+
+        d.addBoth(done)
         d.addErrback(lambda failure: endpoint.dial_failed())
 
     def hangup(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()  # stopped while connecting: never leave a connection behind
         current, self.current = self.current, None
         if current is not None and current.transport is not None:
             current.transport.abortConnection()

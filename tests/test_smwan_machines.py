@@ -140,6 +140,8 @@ def test_store_is_bounded_and_overflow_counted():
     assert accepted == [True] * 10 + [False] * 5
     ch = hub.channel.counts
     assert (ch["offered"], ch["accepted"], ch["store_overflow"]) == (15, 10, 5)
+    assert not hub.send_up(b"") and not hub.send_up(b"\xdf" * (256 * profile.max_segment + 1))
+    assert ch["refused"] == 2 and ch["offered"] == 17
     h.run(3000.0)
     assert [m for _, _, m in h.up] == [bytes([0xDF, i]) for i in range(10)]
     assert ch["acknowledged"] == 10 and hub.channel.stored == 0
@@ -225,3 +227,29 @@ def test_profile_impairments_merge():
     north = DEFAULT_PROFILES["north"]
     spec = profile_impairments(north, ImpairmentSpec(loss=0.05, delay=4.0))
     assert (spec.loss, spec.delay, spec.jitter, spec.rate_bps) == (0.05, 4.0, north.jitter, north.rate_bps)
+
+
+def test_dcc_forgets_the_hub_then_the_hub_is_told_to_reattach():
+    h = Harness()
+    hub = h.hub()
+    h.run(1.0)
+    h.gateway.session(EUI).detach()  # e.g. the DCC timed the hub out
+    h.gateway.send_down(EUI, b"\xdf\x01")  # queued: the hub is unreachable
+    h.run(1.0 + QUIET.keepalive_interval + 1)  # the next keep-alive is answered with DETACH
+    assert h.gateway.counts["not_attached"] == 1 and hub.counts["detached_by_peer"] == 1
+    h.run(1.0 + QUIET.keepalive_interval + QUIET.backoff_max)
+    assert hub.state == "attached" and hub.counts["attaches"] == 2
+    assert [m for _, m in h.down[EUI]] == [b"\xdf\x01"]
+
+
+def test_stop_detaches_and_cancels_every_timer():
+    h = Harness()
+    hub = h.hub()
+    h.run(1.0)
+    hub.stop()
+    h.run(2.0)
+    assert hub.state == "stopped" and not h.gateway.reachable(EUI)
+    assert h.gateway.counts["detaches"] == 1
+    sent = hub.counts["frames_sent"]
+    h.run(100000.0)
+    assert hub.counts["frames_sent"] == sent  # no keep-alive, no reconnect after stop

@@ -17,7 +17,7 @@ session, L{protocols.smwan.gateway}) use one L{Channel}: the concept lives in on
  - A message longer than the profile's C{max_segment} goes as several DATA frames with the same
    sequence number, numbered segments and the MORE_SEGMENTS flag on all but the last.
 
-Accounting (checked by the tests): C{offered = accepted + store_overflow} and
+Accounting (checked by the tests): C{offered = accepted + store_overflow + refused} and
 C{accepted = acknowledged + len(waiting) + len(in_flight)}.
 """
 
@@ -34,7 +34,7 @@ from protocols.smwan.profiles import LinkProfile
 __all__ = ["Channel", "CHANNEL_COUNTERS"]
 
 #: every counter a L{Channel} keeps
-CHANNEL_COUNTERS = ("offered", "accepted", "store_overflow", "acknowledged", "data_frames_sent",
+CHANNEL_COUNTERS = ("offered", "accepted", "store_overflow", "refused", "acknowledged", "data_frames_sent",
                     "retransmitted_frames", "rto_expiries", "delivered", "duplicates", "out_of_order",
                     "beyond_window", "bad_segments", "bad_acks")
 
@@ -81,6 +81,11 @@ class Channel:
         return self._transmit is not None
 
     @property
+    def max_message(self) -> int:
+        """Longest GBCS message the channel carries (256 segments of the profile's size)."""
+        return _MAX_SEGMENTS * self.profile.max_segment
+
+    @property
     def stored(self) -> int:
         """Messages held for the peer (waiting for the window plus sent but unacknowledged)."""
         return len(self.waiting) + len(self.in_flight)
@@ -111,12 +116,14 @@ class Channel:
     def offer(self, message: bytes) -> bool:
         """Queue one GBCS message for the peer; send it now if open and the window allows.
 
-        @return: C{False} when the store is full (counted as C{store_overflow}).
+        @return: C{False} when the store is full (counted as C{store_overflow}) or the message is
+            empty or too long for 256 segments (counted as C{refused}).
         """
         counts = self.counts
         counts["offered"] += 1
-        if not message:
-            raise ValueError("a GBCS message cannot be empty")
+        if not message or len(message) > self.max_message:
+            counts["refused"] += 1  # empty, or more than 256 segments: nothing the CHF or ACB makes
+            return False
         if self.stored >= self.profile.store_limit:
             counts["store_overflow"] += 1
             return False
@@ -142,9 +149,6 @@ class Channel:
             return
         size = self.profile.max_segment
         chunks = [message[i:i + size] for i in range(0, len(message), size)]
-        if len(chunks) > _MAX_SEGMENTS:
-            raise ValueError(f"GBCS message of {len(message)} octets needs more than {_MAX_SEGMENTS} "
-                             f"segments of {size}")
         last = len(chunks) - 1
         counts = self.counts
         for index, chunk in enumerate(chunks):

@@ -67,9 +67,11 @@ class HubSession:
             counts["superseded"] += 1
         self.channel.close()
         counts["attaches"] += 1
+        self.gateway._unbind(self)
         self.state = "attached"
         self.transmit = transmit
         self.path = path
+        self.gateway._by_path.setdefault(path, set()).add(self.eui64)
         self._send(encode_frame(Frame(FrameType.ATTACH_ACK, self.eui64, seq=self.channel.next_seq,
                                       ack=self.channel.expected)))
         self.channel.open(self._send, frame.ack)
@@ -102,6 +104,7 @@ class HubSession:
         self.state = "unreachable"
         self.channel.close()
         self.transmit = None
+        self.gateway._unbind(self)
         self.path = None
         if self._silence is not None and self._silence.active():
             self._silence.cancel()
@@ -143,6 +146,7 @@ class CspGateway:
         self.profile = profile
         self.deliver_up = deliver_up
         self.sessions: dict[int, HubSession] = {}
+        self._by_path: dict[Hashable, set[int]] = {}  # hubs attached over each connection / link
         self.counts: dict[str, int] = dict.fromkeys(GATEWAY_COUNTERS, 0)
 
     @property
@@ -202,10 +206,20 @@ class CspGateway:
 
     def connection_lost(self, path: Hashable) -> None:
         """The connection C{path} is gone: hubs attached over it become unreachable."""
-        for session in self.sessions.values():
+        for eui64 in sorted(self._by_path.pop(path, ())):
+            session = self.sessions[eui64]
             if session.path == path and session.state == "attached":
                 self.counts["connections_lost"] += 1
                 session.detach()
+
+    def _unbind(self, session: HubSession) -> None:
+        if session.path is None:
+            return
+        hubs = self._by_path.get(session.path)
+        if hubs is not None:
+            hubs.discard(session.eui64)
+            if not hubs:
+                del self._by_path[session.path]
 
     def stored(self) -> int:
         """Commands held for hubs (waiting or unacknowledged), all sessions."""
