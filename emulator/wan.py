@@ -38,7 +38,7 @@ from protocols.smwan.gateway import CspGateway
 from protocols.smwan.hub import HubWanEndpoint
 from protocols.smwan.profiles import REGIONS, LinkProfile
 
-__all__ = ["SMWAN_PORT", "profile_impairments", "EmulatedWan", "WanCapture", "GatewayTcpFactory",
+__all__ = ["SMWAN_PORT", "profile_impairments", "EmulatedWan", "Smwan", "WanCapture", "GatewayTcpFactory",
            "listen_gateway", "HubTcpConnector", "LinkConnector"]
 
 #: TCP port of the DCC's CSP gateways (real listeners default to it; captures always use it)
@@ -181,6 +181,35 @@ class EmulatedWan:
         if start:
             endpoint.start()
         return endpoint
+
+
+class Smwan:
+    """Every CSP of a topology, emulated: one L{EmulatedWan} per CSP, one link per home's hub.
+
+    The coordinator's wiring for a home (its CH device owns the CHF)::
+
+        endpoint = smwan.add_home(home_spec, deliver_down=chf_entry_point)   # DCC -> CHF
+        # and the CHF sends every response / alert up with endpoint.send_up(message)
+
+    @param deliver_up: the ACB's entry point, C{deliver_up(eui64, message)} (all CSPs).
+    """
+
+    def __init__(self, topology: Any, clock: IReactorTime, seed: int, deliver_up: Callable[[int, bytes], None],
+                 *, capture: CaptureSink | None = None) -> None:
+        self.topology = topology
+        self.wans: dict[str, EmulatedWan] = {}
+        for index, (name, csp) in enumerate(topology.csps.items(), start=1):
+            self.wans[name] = EmulatedWan(clock, csp.profile, seed, deliver_up, impairments=csp.impairments,
+                                          capture=capture, csp_index=index)
+
+    def add_home(self, home: Any, deliver_down: Callable[[bytes], None], *, start: bool = True) -> HubWanEndpoint:
+        """Make the WAN endpoint of C{home}'s Communications Hub on the home's CSP."""
+        hub = next(d for d in home.devices if d.kind == "CH")
+        return self.wans[home.csp].add_hub(hub.eui64, deliver_down, name=home.name, start=start)
+
+    def gateway_for(self, home: Any):
+        """The L{CspGateway} that serves C{home} (where the ACB sends its commands)."""
+        return self.wans[home.csp].gateway
 
 
 # --- real TCP -------------------------------------------------------------------------------------------

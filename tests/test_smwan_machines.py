@@ -253,3 +253,32 @@ def test_stop_detaches_and_cancels_every_timer():
     sent = hub.counts["frames_sent"]
     h.run(100000.0)
     assert hub.counts["frames_sent"] == sent  # no keep-alive, no reconnect after stop
+
+
+def test_topology_csps_drive_the_emulated_wans():
+    from emulator.topology import parse_topology
+    from emulator.wan import Smwan
+
+    text = """\
+csps:
+  north: {rate_bps: 4800, impairments: {loss: 0.02}}
+homes:
+  - {name: a, csp: north, devices: [{kind: CH}]}
+  - {name: b, csp: south, devices: [{kind: CH}]}
+"""
+    topology = parse_topology(text, "t.yaml", 1)
+    clock = VirtualClock()
+    up = []
+    smwan = Smwan(topology, clock, 1, lambda e, m: up.append((e, m)))
+    down = {h.name: [] for h in topology.homes}
+    endpoints = {h.name: smwan.add_home(h, down[h.name].append) for h in topology.homes}
+    north_link = smwan.wans["north"].links[endpoints["a"].eui64]
+    assert north_link.a.path.spec.rate_bps == 4800.0 and north_link.a.path.spec.loss == 0.02
+    assert endpoints["a"].profile.name == "north" and endpoints["b"].profile.name == "south"
+    clock.run_until(120.0)
+    for h in topology.homes:
+        smwan.gateway_for(h).send_down(endpoints[h.name].eui64, b"\xdf" + h.name.encode())
+        endpoints[h.name].send_up(b"\xdd" + h.name.encode())
+    clock.run_until(1200.0)
+    assert down == {"a": [b"\xdfa"], "b": [b"\xdfb"]}
+    assert sorted(up) == sorted((endpoints[n].eui64, b"\xdd" + n.encode()) for n in ("a", "b"))
