@@ -88,3 +88,25 @@ def test_tshark_decodes_wan_frames_and_gbcs_message_codes(tmp_path):
     assert [north_up[i] for i in range(len(responses) + len(alerts))] == [code for _, _, code in responses + alerts]
     reassembled = [r for r in north_frames if r[13]]
     assert reassembled and all(r[4] for r in reassembled)
+
+
+def test_tshark_flags_a_bad_crc_and_reads_detach(tmp_path):
+    require_tshark()
+    from emulator.capture import LINKTYPE_IPV4, TcpFlow
+    from protocols.smwan.frames import DetachReason, Frame, FrameType, encode_frame
+
+    good = encode_frame(Frame(FrameType.DETACH, HUB_C, payload=bytes([DetachReason.SHUTDOWN])))
+    bad = bytearray(encode_frame(Frame(FrameType.KEEPALIVE, HUB_C, ack=3)))
+    bad[-1] ^= 0x40
+    pcap = tmp_path / "crc.pcapng"
+    with PcapngWriter(open(pcap, "wb")) as writer:
+        iface = writer.add_interface("smwan-test", "", LINKTYPE_IPV4, 65535)
+        flow = TcpFlow(bytes([100, 64, 0, 1]), 50000, bytes([198, 51, 100, 1]), SMWAN_PORT, 1000, 2000)
+        for i, packet in enumerate(flow.handshake() + [flow.segment(True, bytes(bad)), flow.segment(True, good)]):
+            writer.write_packet(iface, float(i), packet)
+    rows = [line.split("\t") for line in _tshark(
+        pcap, "-T", "fields", "-E", "separator=\t", "-e", "smwan.type", "-e", "smwan.crc32_ok",
+        "-e", "smwan.detach_reason", "-e", "smwan.eui64", "-Y", "smwan").splitlines()]
+    assert rows == [["3", "0", "", "00:db:12:00:00:01:00:10"], ["6", "1", "1", "00:db:12:00:00:01:00:10"]]
+    experts = _tshark(pcap, "-Y", "smwan.crc32.bad")
+    assert experts.count("\n") == 1
