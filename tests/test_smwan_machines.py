@@ -282,3 +282,23 @@ homes:
     clock.run_until(1200.0)
     assert down == {"a": [b"\xdfa"], "b": [b"\xdfb"]}
     assert sorted(up) == sorted((endpoints[n].eui64, b"\xdd" + n.encode()) for n in ("a", "b"))
+
+
+def test_a_raising_chf_does_not_stall_the_session():
+    h = Harness()
+    got = []
+
+    def chf(message: bytes) -> None:
+        if message == b"\xdf\x02":
+            raise RuntimeError("CHF bug")
+        got.append(message)
+
+    h.down[EUI] = []
+    hub = h.wan.add_hub(EUI, chf)
+    h.run(1.0)
+    for i in range(4):
+        h.gateway.send_down(EUI, bytes([0xDF, i]))
+    h.run(2.0)
+    assert got == [b"\xdf\x00", b"\xdf\x01", b"\xdf\x03"]
+    assert hub.channel.counts["deliver_errors"] == 1
+    assert h.gateway.session(EUI).channel.stored == 0  # all acknowledged

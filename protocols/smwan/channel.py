@@ -27,6 +27,7 @@ from collections import deque
 from typing import Callable
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 
 from protocols.smwan.frames import Frame, FrameType, encode_frame
 from protocols.smwan.profiles import LinkProfile
@@ -36,9 +37,11 @@ __all__ = ["Channel", "CHANNEL_COUNTERS"]
 #: every counter a L{Channel} keeps
 CHANNEL_COUNTERS = ("offered", "accepted", "store_overflow", "refused", "acknowledged", "data_frames_sent",
                     "retransmitted_frames", "rto_expiries", "delivered", "duplicates", "out_of_order",
-                    "beyond_window", "bad_segments", "bad_acks")
+                    "beyond_window", "bad_segments", "bad_acks", "deliver_errors")
 
 _MAX_SEGMENTS = 256
+
+_log = Logger()
 
 
 class Channel:
@@ -249,7 +252,11 @@ class Channel:
             message = held.pop(self.expected)
             self.expected = (self.expected + 1) & 0xFFFF_FFFF
             counts["delivered"] += 1
-            self.deliver(message)
+            try:
+                self.deliver(message)
+            except Exception:  # the receiver's bug must not stall the session or drop the ack
+                counts["deliver_errors"] += 1
+                _log.failure("SMWAN receiver of {eui:016X} raised on a delivered message", eui=self.eui64)
         return True
 
     def _reassemble(self, frame: Frame) -> bytes | None:
