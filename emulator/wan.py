@@ -19,7 +19,6 @@ or alert, and gives its own entry point as C{deliver_down} when the endpoint is 
 from __future__ import annotations
 
 import ipaddress
-import random
 from dataclasses import fields, replace
 from typing import Any, Callable
 
