@@ -61,7 +61,11 @@ class Estate:
     """All homes of a topology on one clock."""
 
     def __init__(self, topology: Topology, clock, seed: int, *, metrics: Metrics | None = None,
-                 pcap_path: str | None = None, keys_path: str | None = None) -> None:
+                 pcap_path: str | None = None, keys_path: str | None = None,
+                 pcap_file: IO[bytes] | None = None, keys_file: IO[str] | None = None) -> None:
+        """C{pcap_path} / C{keys_path} name files to create; C{pcap_file} / C{keys_file} are files
+        already open for writing (the twistd options open them while parsing, so that a path
+        that cannot be written is a usage error before anything runs).  The estate closes them."""
         from emulator.capture import PcapngWriter
 
         self.topology = topology
@@ -70,9 +74,13 @@ class Estate:
         self.metrics = metrics if metrics is not None else Metrics()
         self.closed = False
         self.start_time = clock.seconds()
-        self._pcap_file: IO[bytes] | None = open(pcap_path, "wb") if pcap_path else None
-        self.capture = PcapngWriter(self._pcap_file) if self._pcap_file else None
-        self.keys = KeyFileWriter(open(keys_path, "w", encoding="ascii")) if keys_path else None
+        if pcap_file is None and pcap_path:
+            pcap_file = open(pcap_path, "wb")
+        if keys_file is None and keys_path:
+            keys_file = open(keys_path, "w", encoding="ascii")
+        self._pcap_file = pcap_file
+        self.capture = PcapngWriter(pcap_file) if pcap_file is not None else None
+        self.keys = KeyFileWriter(keys_file) if keys_file is not None else None
         self.homes = [Home(spec, clock, seed, self.metrics, self.capture, self.keys)
                       for spec in topology.homes]
 

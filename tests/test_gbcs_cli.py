@@ -71,8 +71,9 @@ def test_decode_signed_and_failed(capsys, tmp_path):
     data[-1] ^= 0x55
     bad = tmp_path / "bad.HEX"
     bad.write_text(data.hex().upper())
-    code, out, _ = run(capsys, "decode", str(bad), "--keys", str(KEYS), "--json", "--no-payload")
-    assert code == 0 and json.loads(out)["signature"] == "failed"
+    code, out, err = run(capsys, "decode", str(bad), "--keys", str(KEYS), "--json", "--no-payload")
+    assert code == 1 and json.loads(out)["signature"] == "failed"   # a script sees it in the exit status
+    assert "signature verification failed" in err
 
 
 def test_decode_base64_and_readable(capsys):
@@ -87,7 +88,8 @@ def test_decode_base64_and_readable(capsys):
 def test_malformed_input_one_line_error(capsys, hexstr):
     code, out, err = run(capsys, "decode", hexstr, "--no-payload")
     assert code != 0 and out == ""
-    assert re.fullmatch(r"error: \S+ at offset \d+: .+\n", err), err
+    # bytes that do not decode name a field and an offset; text that is not hex names the argument
+    assert re.fullmatch(r"smets gbcs: error: (\S+ at offset \d+|MESSAGE): .+\n", err), err
 
 
 
@@ -116,7 +118,7 @@ def test_encode_with_keys_recomputes_mac_and_signs(capsys, tmp_path):
     code, out, err = run(capsys, "encode", str(jf), "--keys", str(KEYS), "--acb", "ABABABABABABABAB")
     assert code == 0 and out.strip() == ECS12_CMD
     code, out, err = run(capsys, "encode", str(jf))                    # no key, no MAC: error
-    assert code == 1 and err.startswith("error: general_ciphering.mac at offset")
+    assert code == 2 and err.startswith("smets gbcs: error: general_ciphering.mac: no MAC given")
     # a precommand made critical: the supplier signs it when asked
     pre = next(p for p in sorted(RTDS.rglob("*_PRECOMMAND_*.HEX"))
                if "90B3D51F30010000" in p.read_text()[:80])
