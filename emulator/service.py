@@ -30,6 +30,12 @@ from emulator.topology import TopologyError, load_topology
 log = Logger(namespace="smets")
 
 
+def _runner_name() -> str:
+    """How the user started us: C{twistd}, C{twist}, or C{python -m twisted}."""
+    argv0 = Path(sys.argv[0] if sys.argv and sys.argv[0] else "twistd")
+    return f"python -m {argv0.parent.name}" if argv0.name == "__main__.py" else argv0.name
+
+
 class Options(usage.Options):
     """Command line of C{twistd smets} (and C{twist smets}).
 
@@ -73,7 +79,7 @@ class Options(usage.Options):
             self.release()
             if self.parent is None:
                 raise
-            report(f"{Path(sys.argv[0]).name} smets", str(e))
+            report(f"{_runner_name()} smets", str(e))
             raise SystemExit(EXIT_USAGE) from None
 
     def postOptions(self) -> None:  # noqa: N802 (Twisted's name)
@@ -149,6 +155,8 @@ class EmulationService(service.Service):
         self._progress = None
         self._flushed = 0.0
         self.exit_code = 0
+        #: the first reason the run failed (printed as one line before the process exits 1)
+        self.failure: str | None = None
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
@@ -159,7 +167,7 @@ class EmulationService(service.Service):
             self._start_estate()
         except Exception:
             log.failure("smets: the emulation could not start")
-            self.exit_code = 1
+            self.fail("the emulation could not start (a bug: see the traceback in the log)")
             self._finish()
 
     def _start_estate(self) -> None:
@@ -213,10 +221,12 @@ class EmulationService(service.Service):
             clock.run_until(slice_end)
         except Exception:
             log.failure("smets: the emulation failed")
-            self.exit_code = 1
+            self.fail("the emulation failed (a bug: see the traceback in the log)")
             self._finish()
             return
         self._estate.metrics.virtual_seconds.set(clock.seconds() - begin)
+        if self._failed_output():
+            return
         now_wall = time.monotonic()
         if last_report is None or now_wall - last_report >= self._options["progress"] or slice_end >= end:
             done = (clock.seconds() - begin) / (end - begin)
@@ -243,16 +253,33 @@ class EmulationService(service.Service):
                 clock.run_until(now)
             except Exception:
                 log.failure("smets: the emulation failed")
-                self.exit_code = 1
+                self.fail("the emulation failed (a bug: see the traceback in the log)")
                 self._finish()
                 return
             self._estate.metrics.virtual_seconds.set(clock.seconds() - self._estate.start_time)
         if self._estate.capture is not None and now - self._flushed >= 1.0:
             self._estate.capture.flush()  # a live Wireshark sees frames within a second
             self._flushed = now
+        if self._failed_output():
+            return
         nxt = clock.next_time()
         wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - self._reactor.seconds()))
         self._pacer = self._reactor.callLater(wait, self._pace, clock)
+
+    def _failed_output(self) -> bool:
+        """Stop the run (exit status 1) if the capture or the key table can no longer be written."""
+        if self._estate is None or self._estate.output_error is None:
+            return False
+        self.fail(self._estate.output_error)
+        self._finish()
+        return True
+
+    def fail(self, reason: str) -> None:
+        """Record why the run failed: logged now, printed as the last line, exit status 1."""
+        log.error("smets: error: {reason}", reason=reason)
+        self.exit_code = 1
+        if self.failure is None:
+            self.failure = reason
 
     def _close(self) -> None:
         """Stop the run's timers, close the capture and keys, log the per-device summary (once)."""
@@ -264,21 +291,28 @@ class EmulationService(service.Service):
             for line in self._estate.close():
                 log.info("smets: {line}", line=line)
             log.info("smets: totals: {totals}", totals=_totals_text(self._estate.metrics))
+            if self._estate.output_error and self.failure != self._estate.output_error:
+                self.fail(self._estate.output_error)
             if self._estate.errors:
-                log.error("smets: {n} scheduled call(s) raised during the run (see the tracebacks above)",
-                          n=self._estate.errors)
-                self.exit_code = 1
+                self.fail(f"{self._estate.errors} scheduled call(s) raised during the run "
+                          "(a bug: see the tracebacks in the log)")
         self._options.release()
 
     def _finish(self) -> None:
-        self._close()
+        try:
+            self._close()
+        except Exception:
+            log.failure("smets: closing the run failed")
+            self.fail("closing the run failed (a bug: see the traceback in the log)")
         code = self.exit_code
         if code:
             pidfile = self._options.get("runner-pidfile")
+            failure = self.failure or "the run failed (see the log)"
 
             def _exit() -> None:
                 # os._exit skips the runner's own clean-up: remove its pid file (if it is ours)
                 _remove_pidfile(pidfile)
+                report(f"{_runner_name()} smets", failure)
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)

@@ -11,21 +11,7 @@ import pytest
 
 from emulator.gbcs_cli import main
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYS = SHARED / "rtds" / "keystore"
-needs_shared = pytest.mark.skipif(not (RTDS.is_dir() and KEYS.is_dir()), reason="shared RTDS data not present")
-
-
-def _payloads_ready() -> bool:
-    try:
-        from protocols.gbcs import payloads
-    except ImportError:
-        return False
-    return all(hasattr(payloads, n) for n in ("decode_payload", "encode_payload", "payload_fully_decoded"))
-
-
-needs_payloads = pytest.mark.skipif(not _payloads_ready(), reason="payload codecs not available yet")
+from tests.conftest import KEYSTORE as KEYS, RTDS, needs_shared
 
 # spec section 8.4 (ACB ABAB..., user 123456789ABCDEF0, device FFFFFFFFFFFFFFFE)
 ECS12_CMD = ("DD000000000000541100000000DF0901000000000000000208123456789ABCDEF008FFFFFFFFFFFFFFFE"
@@ -43,7 +29,7 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 
 @needs_shared
-@pytest.mark.parametrize("extra", [["--no-payload"], pytest.param([], marks=needs_payloads)])
+@pytest.mark.parametrize("extra", [["--no-payload"], []])
 def test_decode_json_fields(capsys, extra):
     code, out, _ = run(capsys, "decode", ECS12_CMD, "--keys", str(KEYS), "--acb", "ABABABABABABABAB",
                        "--json", *extra)
@@ -95,7 +81,7 @@ def test_malformed_input_one_line_error(capsys, hexstr):
 
 
 @needs_shared
-@pytest.mark.parametrize("extra", [["--no-payload"], pytest.param([], marks=needs_payloads)])
+@pytest.mark.parametrize("extra", [["--no-payload"], []])
 def test_rtds_round_trip_decode_json_then_encode(capsys, tmp_path, extra):
     jf = tmp_path / "m.json"
     files = sorted(RTDS.rglob("*.HEX"))

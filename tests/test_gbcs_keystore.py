@@ -10,8 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from protocols.gbcs.keystore import KeyStore, format_eui, parse_eui
 
-KEYS = Path(__file__).resolve().parents[1].parent / "shared" / "rtds" / "keystore"
-needs_keys = pytest.mark.skipif(not KEYS.is_dir(), reason="shared RTDS key store not present")
+from tests.conftest import KEYSTORE as KEYS, needs_keys
 
 
 def _spki(key) -> bytes:
