@@ -132,6 +132,14 @@ def _crypto(keys: str | None, acb: str | None):
         raise UsageError("--keys", f"cannot read key store {keys}: {e.strerror or e}") from None
     if not store.entries():
         raise UsageError("--keys", f"no certificates or keys in {keys} (expected <eui>-<usage>.pem / .key files)")
+    for eui, usage in store.entries():      # load every key now: a damaged file is named before anything runs
+        try:
+            if store.has_private_key(eui, usage):
+                store.private_key(eui, usage)
+            store.public_key(eui, usage)
+        except (ValueError, TypeError, OSError) as e:
+            reason = (getattr(e, "strerror", None) or str(e)).split(". See ")[0]
+            raise UsageError("--keys", f"cannot load the {usage} key of {eui:016X} in {keys}: {reason}") from None
     if acb_eui is None:
         found = store.euis_with_role(4, "ka")
         acb_eui = found[0] if len(found) == 1 else DEFAULT_ACB_EUI

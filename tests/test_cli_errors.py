@@ -77,6 +77,16 @@ def test_empty_key_store(tmp_path: Path) -> None:
     assert_usage_error(proc, "smets gbcs", "--keys", "no certificates or keys")
 
 
+@needs_keys
+def test_damaged_key_store(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(KEYSTORE, damaged)
+    victim = sorted(damaged.glob("*.pem"))[0]
+    victim.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    proc = smets(tmp_path, "gbcs", "decode", ECS12_CMD, "--keys", "damaged")
+    assert_usage_error(proc, "smets gbcs", "--keys", "cannot load", victim.name[:16].upper())
+
+
 def test_acb_not_hex(tmp_path: Path) -> None:
     proc = smets(tmp_path, "gbcs", "decode", ECS12_CMD, "--acb", "nothex")
     assert_usage_error(proc, "smets gbcs", "--acb", "16 hex digits", '"nothex"')
