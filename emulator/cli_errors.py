@@ -22,7 +22,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from twisted.python import usage
 
@@ -191,7 +191,3 @@ def bind_tcp_port(option: str, port: int, interface: str = "127.0.0.1") -> socke
         raise UsageError(option, f"cannot listen on {interface}:{port}: {_why(e)}") from None
     return sock
 
-
-def main_exit(prog: str, func: Callable[[Sequence[str]], int], argv: Sequence[str]) -> None:
-    """C{sys.exit(run_command(prog, func, argv))}: for C{if __name__ == "__main__"} blocks."""
-    sys.exit(run_command(prog, func, argv))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from pathlib import Path
 
 from tests.conftest import KEYSTORE, RTDS, SHARED, needs_keys, needs_rtds, needs_shared
 

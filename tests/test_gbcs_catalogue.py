@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from protocols.gbcs.catalogue import alert_codes, alert_name, use_case, use_case_by_name, use_cases
 from protocols.gbcs.framing import decode_frame
-
 from tests.conftest import RTDS, needs_rtds
 
 

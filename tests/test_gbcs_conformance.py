@@ -6,8 +6,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
-
 from emulator.gbcs_cli import main
 
 from tests.conftest import KEYSTORE as KEYS, RTDS, needs_shared

@@ -14,8 +14,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import pytest
-
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import decode_payload, encode_payload, payload_fully_decoded
 
