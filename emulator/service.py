@@ -8,7 +8,15 @@ With C{--virtual} the run happens in virtual time: a heap-based scheduler
 in slices between which the real reactor stays responsive (metrics, signals); when the
 C{--duration} is reached the capture is closed and the process exits 0 (1 if any scheduled
 call raised: that is a bug, and its traceback is in the log).  Without it the same scheduler
-is paced by the reactor's clock, in real time, until stopped (or for C{--duration} seconds).
+is paced by the reactor's clock, in real time, until stopped (or for C{--duration} seconds),
+with a progress line every C{--progress} seconds; Ctrl-C / SIGTERM close the capture and print
+the same per-device summary.
+
+Options are checked, their files opened and the metrics port bound while they are parsed: a
+mistake is one line naming the option and exit status 2 before anything runs
+(L{emulator.cli_errors}).  A run that fails (a scheduled call raised, the capture cannot be
+written) exits 1 with the reason as its last line, and removes the twistd pid file it would
+otherwise leave behind.
 """
 
 from __future__ import annotations
