@@ -246,7 +246,8 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 _REPORT_ONLY = {"mac", "signature", "mac_detail", "signature_detail", "payload_opaque", "payload_opaque_detail"}
 
 
-def _ignored_fields(given: Any, made: Any, path: str, out: list[str]) -> None:
+def _ignored_fields(given: Any, made: Any, path: str, out: list[str],
+                    hint: str = "unknown field (the encoder would ignore it)") -> None:
     """Paths of C{given} (the JSON to encode) that the encoded message does not carry as given.
 
     C{made} is the tree decoded back from the bytes the encoder produced: a key it lacks was
@@ -261,9 +262,9 @@ def _ignored_fields(given: Any, made: Any, path: str, out: list[str]) -> None:
             if not path and key in _REPORT_ONLY:
                 continue
             if key not in made:
-                out.append(f"{sub}: unknown field (the encoder would ignore it)")
+                out.append(f"{sub}: {hint}")
                 continue
-            _ignored_fields(value, made[key], sub, out)
+            _ignored_fields(value, made[key], sub, out, hint)
     elif isinstance(given, list):
         if not isinstance(made, list):
             out.append(f"{path}: must not be a list (the decoder gives {show_value(made)})")
@@ -272,7 +273,7 @@ def _ignored_fields(given: Any, made: Any, path: str, out: list[str]) -> None:
             out.append(f"{path}: {len(given)} entries given, {len(made)} encoded (the rest is ignored)")
             return
         for i, (a, b) in enumerate(zip(given, made)):
-            _ignored_fields(a, b, f"{path}[{i}]", out)
+            _ignored_fields(a, b, f"{path}[{i}]", out, hint)
     elif isinstance(made, (dict, list)):
         out.append(f"{path}: must be a JSON {'object' if isinstance(made, dict) else 'list'}, as the decoder gives")
     elif not _same_scalar(given, made):
@@ -321,7 +322,9 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     if args.resign or _get_path(tree, "signature_field", "value") in (None, "sign"):
         recomputed.add("signature_field.value")
     problems: list[str] = []
-    _ignored_fields(tree, made, "", problems)
+    _ignored_fields(tree, made, "", problems,
+                    "unknown field (the encoder would ignore it)" if crypto is not None else
+                    "not encoded: an unknown field, or one that needs --keys (a decrypted part); remove it")
     problems = [p for p in problems if p.split(":", 1)[0] not in recomputed]
     if problems:
         extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
