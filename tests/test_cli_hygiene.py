@@ -1,5 +1,5 @@
-"""The suite cannot skip its ground truth: missing reference data fails under CI (skips with the
-missing path otherwise), and no test turns an ImportError into a skip."""
+"""The suite cannot skip its ground truth: missing reference data (or tshark) fails under CI, skips
+with what is missing otherwise, and no test turns an ImportError into a skip."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ def test_needs_missing_data():
 @pytest.mark.reference_data("{missing}")
 def test_empty_parameters_from_missing_data(x):
     pass
+
+@pytest.mark.reference_tool("no-such-dissector-program")
+def test_needs_missing_tool():
+    pass
 '''
 
 
@@ -42,14 +46,15 @@ def _run_probe(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess[st
 def test_missing_reference_data_fails_under_ci(tmp_path: Path) -> None:
     proc = _run_probe(tmp_path, "true")
     assert proc.returncode == 1, proc.stdout
-    assert "2 errors" in proc.stdout and "CI is set and the reference data missing" in proc.stdout, proc.stdout
+    assert "3 errors" in proc.stdout and "CI is set and the reference data missing" in proc.stdout, proc.stdout
     assert str(tmp_path / "not-there" / "RTDS-4.5.0") in proc.stdout
+    assert "no-such-dissector-program (not on PATH)" in proc.stdout
 
 
 def test_missing_reference_data_skips_outside_ci(tmp_path: Path) -> None:
     proc = _run_probe(tmp_path, None)
     assert proc.returncode == 0, proc.stdout
-    assert "2 skipped" in proc.stdout and "reference data missing" in proc.stdout, proc.stdout
+    assert "3 skipped" in proc.stdout and "reference data missing" in proc.stdout, proc.stdout
 
 
 def test_no_import_error_becomes_a_skip() -> None:
