@@ -171,6 +171,19 @@ def test_conformance_missing_directory(tmp_path: Path) -> None:
 
 
 @needs_shared
+def test_conformance_reports_a_file_that_is_not_a_message(tmp_path: Path) -> None:
+    folder = tmp_path / "rtds"
+    folder.mkdir()
+    good = next(iter(sorted(RTDS.rglob("*.HEX"))))
+    shutil.copy(good, folder)
+    (folder / "odd.HEX").write_text("ABC\n")
+    proc = smets(tmp_path, "gbcs", "conformance", "rtds", "--keys", str(KEYSTORE))
+    assert_usage_error(proc, "smets gbcs", "1 of 2 files failed", status=1)
+    assert "odd.HEX: rtds/odd.HEX holds an odd number of hex digits (3)" in proc.stdout, proc.stdout
+    assert "offset" not in proc.stdout and "1 passed, 1 failed, 0 skipped" in proc.stdout
+
+
+@needs_shared
 def test_conformance_more_skipped_than_passed(tmp_path: Path) -> None:
     """A key store that verifies almost nothing: the run is not a pass unless --allow-skips."""
     few = tmp_path / "few-keys"
