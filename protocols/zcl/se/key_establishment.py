@@ -27,26 +27,26 @@ SUITE_CBKE_ECMQV_283K1 = 0x0002
 CERTIFICATE_SIZE = {SUITE_CBKE_ECMQV_163K1: 48, SUITE_CBKE_ECMQV_283K1: 74}
 EPHEMERAL_DATA_SIZE = {SUITE_CBKE_ECMQV_163K1: 22, SUITE_CBKE_ECMQV_283K1: 37}
 
-_SUITE = ("key_establishment_suite", t.BITMAP16)
-_INITIATE = (_SUITE, ("ephemeral_data_generate_time", t.UINT8),
-             ("confirm_key_generate_time", t.UINT8), ("identity", Rest()))
-_TERMINATE = (("status_code", t.ENUM8), ("wait_time", t.UINT8), _SUITE)
+_SUITE = ("KeyEstablishmentSuite", t.BITMAP16)
+_INITIATE = (_SUITE, ("EphemeralDataGenerateTime", t.UINT8),
+             ("ConfirmKeyGenerateTime", t.UINT8), ("Identity", Rest()))
+_TERMINATE = (("StatusCode", t.ENUM8), ("WaitTime", t.UINT8), _SUITE)
 
 #: The Key Establishment cluster definition.
 KEY_ESTABLISHMENT = ClusterDef(
-    KEY_ESTABLISHMENT_CLUSTER_ID, "KeyEstablishment",
+    KEY_ESTABLISHMENT_CLUSTER_ID, "Key Establishment",
     attributes([(0x0000, "KeyEstablishmentSuite", t.BITMAP16, "r", SUITE_CBKE_ECMQV_283K1)]),
     server_commands=commands(
         cmd(0x00, "InitiateKeyEstablishmentRequest", *_INITIATE),
-        cmd(0x01, "EphemeralDataRequest", ("ephemeral_data", Rest())),
-        cmd(0x02, "ConfirmKeyDataRequest", ("secure_message_authentication_code",
+        cmd(0x01, "EphemeralDataRequest", ("EphemeralData", Rest())),
+        cmd(0x02, "ConfirmKeyDataRequest", ("SecureMessageAuthenticationCode",
                                             FixedBytes(16))),
         cmd(0x03, "TerminateKeyEstablishment", *_TERMINATE),
     ),
     client_commands=commands(
         cmd(0x00, "InitiateKeyEstablishmentResponse", *_INITIATE),
-        cmd(0x01, "EphemeralDataResponse", ("ephemeral_data", Rest())),
-        cmd(0x02, "ConfirmKeyDataResponse", ("secure_message_authentication_code",
+        cmd(0x01, "EphemeralDataResponse", ("EphemeralData", Rest())),
+        cmd(0x02, "ConfirmKeyDataResponse", ("SecureMessageAuthenticationCode",
                                              FixedBytes(16))),
         cmd(0x03, "TerminateKeyEstablishment", *_TERMINATE),
     ),

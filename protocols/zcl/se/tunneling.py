@@ -13,7 +13,7 @@ L{protocols.hrgp}); the data field is the raw tunnelled octets.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedList, Record, Rest
+from protocols.zcl.clusters import ClusterDef, CountedBy, Record, Rest
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["TUNNELING", "TUNNELING_CLUSTER_ID", "PROTOCOL_GB_HRGP", "TUNNEL_STATUS_SUCCESS",
@@ -33,32 +33,33 @@ TUNNEL_STATUS_PROTOCOL_NOT_SUPPORTED = 3
 TUNNEL_STATUS_FLOW_CONTROL_NOT_SUPPORTED = 4
 
 U8, U16 = t.UINT8, t.UINT16
-_ID = ("tunnel_id", U16)
+_ID = ("TunnelID", U16)
 
 #: The Tunneling cluster definition.
 TUNNELING = ClusterDef(
     TUNNELING_CLUSTER_ID, "Tunneling",
     attributes([(0x0000, "CloseTunnelTimeout", U16, "r", 0xFFFF)]),
     server_commands=commands(
-        cmd(0x00, "RequestTunnel", ("protocol_id", t.ENUM8), ("manufacturer_code", U16),
-            ("flow_control_support", t.BOOLEAN), ("maximum_incoming_transfer_size", U16)),
+        cmd(0x00, "RequestTunnel", ("ProtocolID", t.ENUM8), ("ManufacturerCode", U16),
+            ("FlowControlSupport", t.BOOLEAN), ("MaximumIncomingTransferSize", U16)),
         cmd(0x01, "CloseTunnel", _ID),
-        cmd(0x02, "TransferData", _ID, ("data", Rest())),
-        cmd(0x03, "TransferDataError", _ID, ("transfer_data_status", U8)),
-        cmd(0x04, "AckTransferData", _ID, ("number_of_bytes_left", U16)),
-        cmd(0x05, "ReadyData", _ID, ("number_of_octets_left", U16)),
-        cmd(0x06, "GetSupportedTunnelProtocols", ("protocol_offset", U8)),
+        cmd(0x02, "TransferData", _ID, ("Data", Rest())),
+        cmd(0x03, "TransferDataError", _ID, ("TransferDataStatus", U8)),
+        cmd(0x04, "AckTransferData", _ID, ("NumberOfBytesLeft", U16)),
+        cmd(0x05, "ReadyData", _ID, ("NumberOfOctetsLeft", U16)),
+        cmd(0x06, "GetSupportedTunnelProtocols", ("ProtocolOffset", U8)),
     ),
     client_commands=commands(
-        cmd(0x00, "RequestTunnelResponse", _ID, ("tunnel_status", U8),
-            ("maximum_incoming_transfer_size", U16)),
-        cmd(0x01, "TransferData", _ID, ("data", Rest())),
-        cmd(0x02, "TransferDataError", _ID, ("transfer_data_status", U8)),
-        cmd(0x03, "AckTransferData", _ID, ("number_of_bytes_left", U16)),
-        cmd(0x04, "ReadyData", _ID, ("number_of_octets_left", U16)),
-        cmd(0x05, "SupportedTunnelProtocolsResponse", ("protocol_list_complete", t.BOOLEAN),
-            ("protocols", CountedList(Record((("manufacturer_code", U16),
-                                              ("protocol_id", t.ENUM8)))))),
+        cmd(0x00, "RequestTunnelResponse", _ID, ("TunnelStatus", U8),
+            ("MaximumIncomingTransferSize", U16)),
+        cmd(0x01, "TransferData", _ID, ("Data", Rest())),
+        cmd(0x02, "TransferDataError", _ID, ("TransferDataStatus", U8)),
+        cmd(0x03, "AckTransferData", _ID, ("NumberOfBytesLeft", U16)),
+        cmd(0x04, "ReadyData", _ID, ("NumberOfOctetsLeft", U16)),
+        cmd(0x05, "SupportedTunnelProtocolsResponse", ("ProtocolListComplete", t.BOOLEAN),
+            ("ProtocolCount", U8),
+            ("ProtocolList", CountedBy("ProtocolCount", Record((("ManufacturerCode", U16),
+                                                                ("ProtocolID", t.ENUM8)))))),
         cmd(0x06, "TunnelClosureNotification", _ID),
     ),
 )
