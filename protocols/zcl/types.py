@@ -150,6 +150,8 @@ class Date(NamedTuple):
     def from_fields(cls, fields: "dict[str, int | None]") -> "Date":
         """Inverse of L{to_fields}; a missing or C{None} field is the wildcard."""
         year = fields.get("year")
+        if year is not None and not 1900 <= year < 1900 + WILDCARD:
+            raise ValueError(f"year {year} is outside 1900-2154 (2155 is the 'any' octet)")
         return cls(WILDCARD if year is None else year - 1900, _octet(fields.get("month")),
                    _octet(fields.get("day")), _octet(fields.get("day_of_week")))
 
