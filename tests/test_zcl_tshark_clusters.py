@@ -28,6 +28,7 @@ from protocols.zcl.clusters import (BitSet, CountedBy, CountedList, FixedBytes, 
                                     clusters)
 from protocols.zcl.foundation import global_frame
 from protocols.zcl.frame import encode_zcl
+from tests.test_zcl_tshark import _crc16_kermit
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None and not os.environ.get("CI"),
                                 reason="tshark not installed")
@@ -206,15 +207,6 @@ for _cid, _c in sorted(clusters().items()):
         for _i, _cmd in sorted(_c.commands(_d).items()):
             COMMANDS.append((_cid, _d, _cmd, _Samples(_cid + 40 * _i + 20 * _d)
                              .record(_cmd.fields)))
-
-
-def _crc16_kermit(data: bytes) -> int:
-    crc = 0
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return crc
 
 
 def _air(zcl: bytes, cluster: int, seq: int, direction: int) -> bytes:

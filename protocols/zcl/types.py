@@ -657,15 +657,11 @@ def scalar_decoder(type_id: int, js: bool) -> _Decoder | None:
     return (_JSON_DECODERS if js else _DECODERS).get(type_id)
 
 
-def encode_json(type_id: int, value: Any) -> bytes:
-    """Encode the JSON form of a value (see L{decode_json}) as ZCL data type C{type_id}.
-
-    @raise CodecError: unknown type, or a value that does not fit the type.
-    """
+def _encode_checked(type_id: int, value: Any, js: bool) -> bytes:
     if type_id not in _ENCODERS:
         raise CodecError("data_type", 0, f"unknown ZCL data type 0x{type_id:02X}")
     try:
-        return _encode(type_id, value, 0, True)
+        return _encode(type_id, value, 0, js)
     except CodecError:
         raise
     except (struct.error, OverflowError, TypeError, ValueError, AttributeError, KeyError,
@@ -674,21 +670,32 @@ def encode_json(type_id: int, value: Any) -> bytes:
                          f"cannot encode {value!r} as {DATA_TYPES[type_id].name}: {e}") from None
 
 
+def _decode_checked(type_id: int, data: bytes, offset: int, js: bool) -> tuple[Any, int]:
+    if type_id not in _DECODERS:
+        raise CodecError("data_type", offset, f"unknown ZCL data type 0x{type_id:02X}")
+    try:
+        return _decode(type_id, data, offset, 0, js)
+    except CodecError:
+        raise
+    except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
+        raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
+
+
+def encode_json(type_id: int, value: Any) -> bytes:
+    """Encode the JSON form of a value (see L{decode_json}) as ZCL data type C{type_id}.
+
+    @raise CodecError: unknown type, or a value that does not fit the type.
+    """
+    return _encode_checked(type_id, value, True)
+
+
 def decode_json(type_id: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
     """Decode one value of ZCL data type C{type_id} to its JSON form (re-encodes exactly).
 
     @return: C{(value, offset just past the value)}.
     @raise CodecError: unknown type or truncated data; never anything else.
     """
-    dec = _JSON_DECODERS.get(type_id)
-    if dec is None:
-        raise CodecError("data_type", offset, f"unknown ZCL data type 0x{type_id:02X}")
-    try:
-        return _decode(type_id, data, offset, 0, True)
-    except CodecError:
-        raise
-    except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
-        raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
+    return _decode_checked(type_id, data, offset, True)
 
 
 def encode_value(type_id: int, value: Any) -> bytes:
@@ -696,19 +703,7 @@ def encode_value(type_id: int, value: Any) -> bytes:
 
     @raise CodecError: unknown type, or a value that does not fit the type.
     """
-    enc = _ENCODERS.get(type_id)
-    if enc is None:
-        raise CodecError("data_type", 0, f"unknown ZCL data type 0x{type_id:02X}")
-    try:
-        if type_id in _COMPOSITE_ENC:
-            return enc(value, 0)
-        return enc(value)
-    except CodecError:
-        raise
-    except (struct.error, OverflowError, TypeError, ValueError, AttributeError,
-            UnicodeError) as e:
-        raise CodecError("value", 0,
-                         f"cannot encode {value!r} as {DATA_TYPES[type_id].name}: {e}") from None
+    return _encode_checked(type_id, value, False)
 
 
 def decode_value(type_id: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
@@ -717,12 +712,4 @@ def decode_value(type_id: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
     @return: C{(value, offset just past the value)}.
     @raise CodecError: unknown type or truncated data; never anything else.
     """
-    dec = _DECODERS.get(type_id)
-    if dec is None:
-        raise CodecError("data_type", offset, f"unknown ZCL data type 0x{type_id:02X}")
-    try:
-        return dec(data, offset)
-    except CodecError:
-        raise
-    except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
-        raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
+    return _decode_checked(type_id, data, offset, False)
