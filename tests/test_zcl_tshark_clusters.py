@@ -3,7 +3,8 @@ checked against Wireshark's ZCL / ZSE dissectors (tshark 4.0).
 
 Each command is built by the codec from sample values generated from its own layout (lists
 of two elements, sub-payloads chosen by their selector, optional fields present), sent in a
-802.15.4 / NWK / APS frame on profile 0x0109, and tshark must name the command as we do, show
+802.15.4 / NWK (secured with the network key, which tshark is given) / APS frame on profile
+0x0109 into a pcapng, and tshark must name the command as we do, show
 no malformed frame, and show every integer and octet-string field value we sent. Every
 attribute goes into a Read Attributes Response; tshark must show the same attribute ids with
 the spec's names. Where tshark 4.0's dissector genuinely lacks something, the exception lists
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -28,7 +28,11 @@ from protocols.zcl.clusters import (BitSet, CountedBy, CountedList, FixedBytes, 
                                     clusters)
 from protocols.zcl.foundation import global_frame
 from protocols.zcl.frame import encode_zcl
-from tests.test_zcl_tshark import _crc16_kermit
+from protocols.ieee802154.frames import data_frame, encode_mac
+from protocols.zigbee.aps import ApsFrame, encode_aps
+from protocols.zigbee.nwk import NwkFrame
+from protocols.zigbee.security import secure_nwk
+from emulator.capture import LINKTYPE_IEEE802_15_4_WITHFCS, PcapngWriter
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None and not os.environ.get("CI"),
                                 reason="tshark not installed")
@@ -209,29 +213,38 @@ for _cid, _c in sorted(clusters().items()):
                              .record(_cmd.fields)))
 
 
+NWK_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+COORDINATOR, DEVICE = 0x00124B0001020304, 0x00124B00AABBCCDD
+
+
 def _air(zcl: bytes, cluster: int, seq: int, direction: int) -> bytes:
+    """802.15.4 data / NWK data secured with the network key / APS data (profile 0x0109)."""
     src, dst = (0x1234, 0x0000) if direction == 0 else (0x0000, 0x1234)
-    aps = bytes((0x00, 1)) + struct.pack("<HH", cluster, 0x0109) + bytes((1, seq & 0xFF))
-    nwk = struct.pack("<HHHBB", 0x0008, dst, src, 30, seq & 0xFF)
-    mac = struct.pack("<HBHHH", 0x8861, seq & 0xFF, 0x1A62, dst, src) + nwk + aps + zcl
-    return mac + struct.pack("<H", _crc16_kermit(mac))
+    src_eui = DEVICE if direction == 0 else COORDINATOR
+    aps = encode_aps(ApsFrame(counter=seq & 0xFF, dst_endpoint=1, cluster=cluster,
+                              profile=0x0109, src_endpoint=1, payload=zcl))
+    nwk = secure_nwk(NwkFrame(dst=dst, src=src, seq=seq & 0xFF, payload=aps, src_ieee=src_eui),
+                     NWK_KEY, seq, src_eui, 0)
+    return encode_mac(data_frame(seq & 0xFF, 0x1A62, dst, src, nwk))
 
 
 ATTRIBUTE_FRAMES = []   # (cluster id, attribute ids)
 for _cid, _c in sorted(clusters().items()):
     _ids = sorted(_c.attributes)
-    for _k in range(0, len(_ids), 6):
-        ATTRIBUTE_FRAMES.append((_cid, _ids[_k:_k + 6]))
+    for _k in range(0, len(_ids), 4):
+        ATTRIBUTE_FRAMES.append((_cid, _ids[_k:_k + 4]))
 
 
 def _pdml(tmp_path_factory, frames: list[bytes]) -> list[ET.Element]:
     d = tmp_path_factory.mktemp("zcl_clusters")
-    path = d / "zcl.pcap"
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 195))
+    path = d / "zcl.pcapng"
+    with open(path, "wb") as fh, PcapngWriter(fh) as w:
+        han = w.add_interface("han", "ZCL clusters", LINKTYPE_IEEE802_15_4_WITHFCS)
         for i, fr in enumerate(frames):
-            fh.write(struct.pack("<IIII", 1700000000 + i, 0, len(fr), len(fr)) + fr)
-    out = subprocess.run(["tshark", "-n", "-r", str(path), "-T", "pdml"], capture_output=True,
+            w.write_packet(han, 1700000000 + i, fr)
+    out = subprocess.run(["tshark", "-n", "-r", str(path), "-o",
+                          f'uat:zigbee_pc_keys:"{NWK_KEY.hex().upper()}","Normal","nwk"',
+                          "-T", "pdml"], capture_output=True,
                          env=dict(os.environ, WIRESHARK_CONFIG_DIR=str(d)), check=True,
                          timeout=300).stdout
     packets = ET.fromstring(out).findall("packet")
