@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from protocols.errors import CodecError
 from protocols._fast import fast_init
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_GLOBAL, ZclFrame)
-from protocols.zcl.types import DATA_TYPES, decode_value, encode_value
+from protocols.zcl.types import DATA_TYPES, decode_json, decode_value, encode_json, encode_value
 
 __all__ = [
     "Status", "GlobalCommand", "GLOBAL_COMMANDS", "decode_global", "encode_global",
@@ -135,16 +135,17 @@ def _u16(data: bytes, pos: int) -> int:
     return data[pos] | (data[pos + 1] << 8)
 
 
-def _value(type_id: int, data: bytes, pos: int, field: str) -> tuple[Any, int]:
+def _value(type_id: int, data: bytes, pos: int, field: str,
+           js: bool = False) -> tuple[Any, int]:
     try:
-        return decode_value(type_id, data, pos)
+        return (decode_json if js else decode_value)(type_id, data, pos)
     except CodecError as e:
         raise CodecError(field, e.offset, e.reason) from None
 
 
-def _enc_value(type_id: int, value: Any, field: str) -> bytes:
+def _enc_value(type_id: int, value: Any, field: str, js: bool = False) -> bytes:
     try:
-        return encode_value(type_id, value)
+        return (encode_json if js else encode_value)(type_id, value)
     except CodecError as e:
         raise CodecError(field, 0, e.reason) from None
 
@@ -209,18 +210,18 @@ class ReadAttributesResponse(_Command):
     records: tuple[ReadAttributeStatusRecord, ...]
     command_id: ClassVar[int] = 0x01
 
-    def encode(self) -> bytes:
+    def encode(self, js: bool = False) -> bytes:
         out = []
         for r in self.records:
             out.append(_u16b(r.attribute_id, "ReadAttributesResponse.attribute_id"))
             out.append(_u8b(r.status, "ReadAttributesResponse.status"))
             if r.status == 0:
                 out.append(_u8b(r.type_id, "ReadAttributesResponse.type_id"))
-                out.append(_enc_value(r.type_id, r.value, "ReadAttributesResponse.value"))
+                out.append(_enc_value(r.type_id, r.value, "ReadAttributesResponse.value", js))
         return b"".join(out)
 
     @classmethod
-    def decode(cls, payload: bytes) -> "ReadAttributesResponse":
+    def decode(cls, payload: bytes, js: bool = False) -> "ReadAttributesResponse":
         records = []
         pos, n = 0, len(payload)
         while pos < n:
@@ -230,7 +231,7 @@ class ReadAttributesResponse(_Command):
             if status == 0:
                 _need(payload, pos, 1, "ReadAttributesResponse.type_id")
                 type_id = payload[pos]
-                value, pos = _value(type_id, payload, pos + 1, "ReadAttributesResponse.value")
+                value, pos = _value(type_id, payload, pos + 1, "ReadAttributesResponse.value", js)
                 records.append(ReadAttributeStatusRecord(attr, Status.SUCCESS, type_id, value))
             else:
                 records.append(ReadAttributeStatusRecord(attr, _STATUS[status]))
@@ -248,22 +249,24 @@ class WriteAttributeRecord:
     value: Any
 
 
-def _encode_write_records(records: tuple[WriteAttributeRecord, ...], name: str) -> bytes:
+def _encode_write_records(records: tuple[WriteAttributeRecord, ...], name: str,
+                          js: bool = False) -> bytes:
     out = []
     for r in records:
         out.append(_u16b(r.attribute_id, f"{name}.attribute_id"))
         out.append(_u8b(r.type_id, f"{name}.type_id"))
-        out.append(_enc_value(r.type_id, r.value, f"{name}.value"))
+        out.append(_enc_value(r.type_id, r.value, f"{name}.value", js))
     return b"".join(out)
 
 
-def _decode_write_records(payload: bytes, name: str) -> tuple[WriteAttributeRecord, ...]:
+def _decode_write_records(payload: bytes, name: str,
+                          js: bool = False) -> tuple[WriteAttributeRecord, ...]:
     records = []
     pos, n = 0, len(payload)
     while pos < n:
         _need(payload, pos, 3, f"{name}.record")
         attr, type_id = _u16(payload, pos), payload[pos + 2]
-        value, pos = _value(type_id, payload, pos + 3, f"{name}.value")
+        value, pos = _value(type_id, payload, pos + 3, f"{name}.value", js)
         records.append(WriteAttributeRecord(attr, type_id, value))
     return tuple(records)
 
@@ -274,12 +277,12 @@ class WriteAttributes(_Command):
     records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x02
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__)
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.records, type(self).__name__, js)
 
     @classmethod
-    def decode(cls, payload: bytes) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__))
+    def decode(cls, payload: bytes, js: bool = False) -> Any:
+        return cls(_decode_write_records(payload, cls.__name__, js))
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,12 +291,12 @@ class WriteAttributesUndivided(_Command):
     records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x03
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__)
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.records, type(self).__name__, js)
 
     @classmethod
-    def decode(cls, payload: bytes) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__))
+    def decode(cls, payload: bytes, js: bool = False) -> Any:
+        return cls(_decode_write_records(payload, cls.__name__, js))
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,12 +305,12 @@ class WriteAttributesNoResponse(_Command):
     records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x05
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__)
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.records, type(self).__name__, js)
 
     @classmethod
-    def decode(cls, payload: bytes) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__))
+    def decode(cls, payload: bytes, js: bool = False) -> Any:
+        return cls(_decode_write_records(payload, cls.__name__, js))
 
 
 @fast_init
@@ -575,13 +578,13 @@ class ReportAttributes(_Command):
     reports: tuple[AttributeReport, ...]
     command_id: ClassVar[int] = 0x0A
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.reports, "ReportAttributes")  # same layout
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.reports, "ReportAttributes", js)  # same layout
 
     @classmethod
-    def decode(cls, payload: bytes) -> "ReportAttributes":
+    def decode(cls, payload: bytes, js: bool = False) -> "ReportAttributes":
         return cls(tuple(AttributeReport(r.attribute_id, r.type_id, r.value)
-                         for r in _decode_write_records(payload, "ReportAttributes")))
+                         for r in _decode_write_records(payload, "ReportAttributes", js)))
 
 
 # --- Default Response ------------------------------------------------------------------------

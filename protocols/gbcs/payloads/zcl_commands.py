@@ -25,11 +25,12 @@ from typing import Any
 
 from protocols.errors import CodecError
 from protocols.zcl.clusters import RAW_PAYLOAD, CommandDef, clusters
+from protocols.zcl import foundation as f
 from protocols.zcl.foundation import GLOBAL_COMMANDS, Status
 from protocols.zcl.frame import decode_header, encode_header
-from protocols.zcl.types import DATA_TYPES, decode_json, encode_json
+from protocols.zcl.types import DATA_TYPES
 
-from ._wire import hexu, need, unhex
+from ._wire import hexu, unhex
 
 __all__ = [
     "CLUSTER_NAMES", "COMMANDS", "decode_zcl_frame", "encode_zcl_frame", "decode_zcl_payload",
@@ -66,155 +67,104 @@ def attribute_name(cluster_id: int, attribute_id: int) -> str | None:
     return a.name if a is not None else None
 
 
-def _value(type_id: int, data: bytes, off: int, field: str) -> tuple[Any, int]:
-    try:
-        return decode_json(type_id, data, off)
-    except CodecError as e:
-        raise CodecError(field, e.offset, e.reason) from None
-
-
-def _encode_value(type_id: int, value: Any, field: str) -> bytes:
-    try:
-        return encode_json(type_id, value)
-    except CodecError as e:
-        raise CodecError(field, 0, e.reason) from None
-
-
-def _need(data: bytes, off: int, n: int, field: str) -> int:
-    return need(data, off, n, field)
-
-
 # ---------------------------------------------------------------------------------------
-# profile-wide command payloads
+# profile-wide command payloads: decoded by L{protocols.zcl.foundation} (values in their JSON
+# form), shown as records naming each attribute from the cluster's attribute table
 
-def _dec_general(cluster_id: int, cmd: int, data: bytes, off: int, field: str) -> dict:
-    end = len(data)
-    cluster = clusters().get(cluster_id)
-    names = cluster.attributes if cluster is not None else {}
+def _attr(cluster_id: int, attribute_id: int) -> dict:
+    rec: dict[str, Any] = {"AttributeID": attribute_id}
+    name = attribute_name(cluster_id, attribute_id)
+    if name:
+        rec["AttributeName"] = name
+    return rec
 
-    def attr(rec: dict, aid: int) -> None:
-        rec["AttributeID"] = aid
-        a = names.get(aid)
-        if a is not None:
-            rec["AttributeName"] = a.name
 
-    def rd_u16(o: int, f: str) -> tuple[int, int]:
-        e = _need(data, o, 2, f)
-        return data[o] | (data[o + 1] << 8), e
+def _status(status: int) -> dict:
+    return {"Status": int(status), "StatusName": _status_name(status)}
 
+
+def _typed(type_id: int, value: Any) -> dict:
+    rec: dict[str, Any] = {"DataType": type_id}
+    if type_id in DATA_TYPES:
+        rec["DataTypeName"] = DATA_TYPES[type_id].name
+    rec["Value"] = value
+    return rec
+
+
+def _dec_general(cluster_id: int, cmd: int, data: bytes, field: str) -> dict | None:
+    """The tree of a profile-wide command GBCS carries, or None for the others."""
+    cls = GLOBAL_COMMANDS.get(cmd)
+    if cmd not in _GENERAL_IN_GBZ or cls is None:
+        return None
+    # octets a foundation decoder would not give back are refused, so every tree re-encodes
+    # to the same octets
+    if (cmd == 0x0B and len(data) != 2) or (cmd == 0x0C and len(data) != 3) or \
+            (cmd == 0x0D and data[:1] not in (b"\x00", b"\x01")):
+        raise CodecError(field, 0, f"{cls.__name__}: not a whole {cls.__name__} payload")
+    try:
+        c = cls.decode(data, js=True) if cmd in _WITH_VALUES else cls.decode(data)
+    except CodecError as e:
+        raise CodecError(f"{field}.{e.field}", e.offset, e.reason) from None
     if cmd == 0x00:
-        recs = []
-        while off < end:
-            aid, off = rd_u16(off, f"{field}.AttributeID")
-            rec: dict = {}
-            attr(rec, aid)
-            recs.append(rec)
-        return {"Attributes": recs}
-    if cmd in (0x01, 0x02, 0x03, 0x05, 0x0A):
-        recs = []
-        while off < end:
-            f = f"{field}.Records[{len(recs)}]"
-            aid, off = rd_u16(off, f + ".AttributeID")
-            rec = {}
-            attr(rec, aid)
-            if cmd == 0x01:
-                e = _need(data, off, 1, f + ".Status")
-                rec["Status"] = data[off]
-                rec["StatusName"] = _status_name(data[off])
-                off = e
-                if rec["Status"] != 0:
-                    recs.append(rec)
-                    continue
-            e = _need(data, off, 1, f + ".DataType")
-            t = data[off]
-            rec["DataType"] = t
-            if t in DATA_TYPES:
-                rec["DataTypeName"] = DATA_TYPES[t].name
-            rec["Value"], off = _value(t, data, e, f + ".Value")
-            recs.append(rec)
-        return {"Records": recs}
+        return {"Attributes": [_attr(cluster_id, a) for a in c.attribute_ids]}
+    if cmd == 0x01:
+        return {"Records": [{**_attr(cluster_id, r.attribute_id), **_status(r.status),
+                             **(_typed(r.type_id, r.value) if r.status == 0 else {})}
+                            for r in c.records]}
+    if cmd in (0x02, 0x03, 0x05, 0x0A):
+        recs = c.reports if cmd == 0x0A else c.records
+        return {"Records": [{**_attr(cluster_id, r.attribute_id), **_typed(r.type_id, r.value)}
+                            for r in recs]}
     if cmd == 0x04:
-        if end - off == 1:
-            return {"Records": [{"Status": data[off], "StatusName": _status_name(data[off])}]}
-        recs = []
-        while off < end:
-            f = f"{field}.Records[{len(recs)}]"
-            e = _need(data, off, 3, f)
-            rec = {"Status": data[off], "StatusName": _status_name(data[off])}
-            attr(rec, data[off + 1] | (data[off + 2] << 8))
-            recs.append(rec)
-            off = e
-        return {"Records": recs}
+        return {"Records": [{**_status(r.status), **({} if r.attribute_id is None else
+                                                      _attr(cluster_id, r.attribute_id))}
+                            for r in c.records]}
     if cmd == 0x0B:
-        e = _need(data, off, 2, field)
-        if e != end:
-            raise CodecError(field, e, "trailing bytes after Default Response")
-        return {"CommandID": data[off], "Status": data[off + 1],
-                "StatusName": _status_name(data[off + 1])}
+        return {"CommandID": c.response_command_id, **_status(c.status)}
     if cmd == 0x0C:
-        e = _need(data, off, 3, field)
-        if e != end:
-            raise CodecError(field, e, "trailing bytes after Discover Attributes")
-        return {"StartAttributeID": data[off] | (data[off + 1] << 8),
-                "MaximumAttributeIDs": data[off + 2]}
-    if cmd == 0x0D:
-        e = _need(data, off, 1, field)
-        res: dict = {"DiscoveryComplete": data[off], "Attributes": []}
-        off = e
-        while off < end:
-            e = _need(data, off, 3, field)
-            rec = {}
-            attr(rec, data[off] | (data[off + 1] << 8))
-            rec["DataType"] = data[off + 2]
-            res["Attributes"].append(rec)
-            off = e
-        return res
-    return None  # type: ignore[return-value]
+        return {"StartAttributeID": c.start_attribute_id,
+                "MaximumAttributeIDs": c.max_attribute_ids}
+    return {"DiscoveryComplete": int(c.discovery_complete),
+            "Attributes": [{**_attr(cluster_id, r.attribute_id), "DataType": r.type_id}
+                           for r in c.records]}
 
 
-def _enc_general(cmd: int, p: dict, out: bytearray, field: str) -> bool:
+def _enc_general(cmd: int, p: dict, field: str) -> bytes | None:
+    """Encode the tree of L{_dec_general} (None for a command it does not show)."""
+    cls = GLOBAL_COMMANDS.get(cmd)
+    if cmd not in _GENERAL_IN_GBZ or cls is None:
+        return None
     try:
         if cmd == 0x00:
-            for r in p["Attributes"]:
-                out += r["AttributeID"].to_bytes(2, "little")
-            return True
-        if cmd in (0x01, 0x02, 0x03, 0x05, 0x0A):
-            for i, r in enumerate(p["Records"]):
-                out += r["AttributeID"].to_bytes(2, "little")
-                if cmd == 0x01:
-                    out.append(r["Status"])
-                    if r["Status"] != 0:
-                        continue
-                out.append(r["DataType"])
-                out += _encode_value(r["DataType"], r.get("Value"), f"{field}.Records[{i}].Value")
-            return True
-        if cmd == 0x04:
-            recs = p["Records"]
-            if len(recs) == 1 and "AttributeID" not in recs[0]:
-                out.append(recs[0]["Status"])
-                return True
-            for r in recs:
-                out.append(r["Status"])
-                out += r["AttributeID"].to_bytes(2, "little")
-            return True
-        if cmd == 0x0B:
-            out += bytes((p["CommandID"], p["Status"]))
-            return True
-        if cmd == 0x0C:
-            out += p["StartAttributeID"].to_bytes(2, "little")
-            out.append(p["MaximumAttributeIDs"])
-            return True
-        if cmd == 0x0D:
-            out.append(int(p["DiscoveryComplete"]))
-            for r in p["Attributes"]:
-                out += r["AttributeID"].to_bytes(2, "little")
-                out.append(r["DataType"])
-            return True
-    except CodecError:
-        raise
+            c = cls(tuple(r["AttributeID"] for r in p["Attributes"]))
+        elif cmd == 0x01:
+            c = cls(tuple(f.ReadAttributeStatusRecord(r["AttributeID"], r["Status"],
+                                                      r.get("DataType"), r.get("Value"))
+                          for r in p["Records"]))
+        elif cmd in (0x02, 0x03, 0x05, 0x0A):
+            rec = f.AttributeReport if cmd == 0x0A else f.WriteAttributeRecord
+            c = cls(tuple(rec(r["AttributeID"], r["DataType"], r.get("Value"))
+                          for r in p["Records"]))
+        elif cmd == 0x04:
+            c = cls(tuple(f.WriteAttributeStatusRecord(r["Status"], r.get("AttributeID"))
+                          for r in p["Records"]))
+        elif cmd == 0x0B:
+            c = cls(p["CommandID"], p["Status"])
+        elif cmd == 0x0C:
+            c = cls(p["StartAttributeID"], p["MaximumAttributeIDs"])
+        else:
+            c = cls(p["DiscoveryComplete"], tuple(
+                f.AttributeInformation(r["AttributeID"], r["DataType"]) for r in p["Attributes"]))
+        return c.encode(js=True) if cmd in _WITH_VALUES else c.encode()
+    except CodecError as e:
+        raise CodecError(f"{field}.{e.field}", e.offset, e.reason) from None
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as e:
-        raise CodecError(field, 0, f"cannot encode {_general_name(cmd)}: {e!r}") from None
-    return False
+        raise CodecError(field, 0, f"cannot encode {cls.__name__}: {e!r}") from None
+
+
+#: the profile-wide commands shown as trees, and those of them that carry attribute values
+_GENERAL_IN_GBZ = frozenset((0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0C, 0x0D))
+_WITH_VALUES = frozenset((0x01, 0x02, 0x03, 0x05, 0x0A))
 
 
 # ---------------------------------------------------------------------------------------
@@ -236,7 +186,7 @@ def decode_zcl_payload(cluster_id: int, frame_control: int, command_id: int,
     if frame_control & 0x04:  # manufacturer specific: layout unknown
         return {RAW_PAYLOAD: hexu(payload)}
     if frame_control & 0x03 == 0:
-        res = _dec_general(cluster_id, command_id, payload, 0, field)
+        res = _dec_general(cluster_id, command_id, payload, field)
         if res is None:
             return {RAW_PAYLOAD: hexu(payload)}
         return res
@@ -257,9 +207,9 @@ def encode_zcl_payload(cluster_id: int, frame_control: int, command_id: int,
     if RAW_PAYLOAD in fields:
         return unhex(fields[RAW_PAYLOAD], field)
     if frame_control & 0x03 == 0:
-        out = bytearray()
-        if _enc_general(command_id, fields, out, field):
-            return bytes(out)
+        raw = _enc_general(command_id, fields, field)
+        if raw is not None:
+            return raw
         raise CodecError(field, 0, f"no layout for general command 0x{command_id:02X}")
     d = _command(cluster_id, frame_control, command_id)
     if d is None:
