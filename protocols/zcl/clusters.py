@@ -16,13 +16,15 @@ Command fields are named in snake_case after the spec's field names
 
 from __future__ import annotations
 
+import struct
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from protocols.errors import CodecError
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_CLUSTER, ZclFrame)
 from protocols.zcl.types import (DATA_TYPES, decode_json, decode_value, encode_json, encode_value,
-                                 scalar_decoder)
+                                 scalar_decoder, scalar_encoder)
 
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
@@ -54,15 +56,26 @@ class TypeCodec:
     """A field holding one value of a ZCL data type."""
     type_id: int
     _dec: Any = field(default=None, init=False, repr=False, compare=False)
+    _enc: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.type_id not in DATA_TYPES:
             raise ValueError(f"unknown ZCL data type 0x{self.type_id:02X}")
         object.__setattr__(self, "_dec", (scalar_decoder(self.type_id, False),
                                           scalar_decoder(self.type_id, True)))
+        object.__setattr__(self, "_enc", (scalar_encoder(self.type_id, False),
+                                          scalar_encoder(self.type_id, True)))
 
     def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
-        return (encode_json if js else encode_value)(self.type_id, value)
+        enc = self._enc[js]
+        if enc is None:
+            return (encode_json if js else encode_value)(self.type_id, value)
+        try:
+            return enc(value)
+        except (struct.error, TypeError, ValueError, OverflowError, KeyError,
+                AttributeError) as e:
+            raise CodecError("value", 0, f"cannot encode {value!r} as "
+                                         f"{DATA_TYPES[self.type_id].name}: {e}") from None
 
     def decode(self, data: bytes, offset: int, ctx: Any = None,
                js: bool = False) -> tuple[Any, int]:
@@ -122,13 +135,25 @@ def _as_codec(spec: "int | FieldCodec") -> FieldCodec:
     return TypeCodec(spec) if isinstance(spec, int) else spec
 
 
-def _compile(fields: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldCodec], ...]:
-    return tuple((name, _as_codec(spec)) for name, spec in fields)
+_NO_SCALAR = (None, None)
 
 
-def _count_fields(fields: tuple[tuple[str, FieldCodec], ...]) -> dict[str, str]:
+def _compile(fields: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldCodec, tuple, tuple], ...]:
+    """C{(name, codec, (air, JSON) scalar encoders, (air, JSON) scalar decoders)} per field:
+    plain ZCL data type fields are encoded and decoded without a call through their codec."""
+    out = []
+    for name, spec in fields:
+        codec = _as_codec(spec)
+        if isinstance(codec, TypeCodec) and codec._dec[0] is not None:
+            out.append((name, codec, codec._enc, codec._dec))
+        else:
+            out.append((name, codec, _NO_SCALAR, _NO_SCALAR))
+    return tuple(out)
+
+
+def _count_fields(fields: tuple[tuple[str, FieldCodec, tuple, tuple], ...]) -> dict[str, str]:
     """Count field name -> name of the list it counts (when the count is the plain length)."""
-    return {c.count_field: name for name, c in fields
+    return {c.count_field: name for name, c, _, _ in fields
             if isinstance(c, (CountedBy, Octets)) and c.count is None}
 
 
@@ -136,12 +161,12 @@ def _encode_fields(owner: str, fields: tuple[tuple[str, FieldCodec], ...],
                    counts: Mapping[str, str], values: Mapping[str, Any], js: bool,
                    optional_from: int | None) -> bytes:
     """Encode C{values} by the layout C{fields} (shared by L{CommandDef} and L{Record})."""
-    if not isinstance(values, Mapping):
+    if type(values) is not dict and not isinstance(values, Mapping):
         raise CodecError(owner, 0, "expected an object of fields")
     out = []
     opt = len(fields) if optional_from is None else optional_from
     ctx = values
-    for i, (name, codec) in enumerate(fields):
+    for i, (name, codec, encoders, _) in enumerate(fields):
         v = values.get(name)
         if v is None:
             if i >= opt and (not js or name not in values):
@@ -156,13 +181,15 @@ def _encode_fields(owner: str, fields: tuple[tuple[str, FieldCodec], ...],
             elif name not in values:
                 raise CodecError(f"{owner}.{name}", 0, "missing field")
         try:
-            out.append(codec.encode(v, ctx, js))
+            enc = encoders[js]
+            out.append(codec.encode(v, ctx, js) if enc is None else enc(v))
         except CodecError as e:
             f = e.field if e.field.startswith(f"{owner}.{name}") else \
                 f"{owner}.{name}" + ("" if e.field in ("value", "") else f".{e.field}")
             raise CodecError(f, 0, e.reason) from None
-        except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as e:
-            raise CodecError(f"{owner}.{name}", 0, str(e)) from None
+        except (struct.error, TypeError, ValueError, KeyError, OverflowError,
+                AttributeError) as e:
+            raise CodecError(f"{owner}.{name}", 0, f"cannot encode {v!r}: {e}") from None
     return b"".join(out)
 
 
@@ -172,13 +199,17 @@ def _decode_fields(owner: str, fields: tuple[tuple[str, FieldCodec], ...], data:
     out: dict[str, Any] = {}
     n = len(data)
     opt = len(fields) if optional_from is None else optional_from
-    for i, (name, codec) in enumerate(fields):
+    for i, (name, codec, _, decoders) in enumerate(fields):
         if pos >= n and i >= opt:
             if js:
                 break
             out[name] = None
             continue
         try:
+            dec = decoders[js]
+            if dec is not None:
+                out[name], pos = dec(data, pos)
+                continue
             v, pos = codec.decode(data, pos, out, js)
             if v is ABSENT:
                 if not js:
@@ -214,6 +245,8 @@ class Record:
 
 
 def _items(value: Any) -> list:
+    if type(value) in (list, tuple):
+        return list(value)
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise CodecError("value", 0, f"expected a list, got {type(value).__name__}")
     return list(value)
@@ -408,8 +441,9 @@ class Switch:
 
     def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
         case = self.cases.get((ctx or {}).get(self.selector))
-        if case is None or (isinstance(value, Mapping) and RAW_PAYLOAD in value):
-            if not isinstance(value, Mapping) or RAW_PAYLOAD not in value:
+        raw = isinstance(value, dict) and RAW_PAYLOAD in value
+        if case is None or raw:
+            if not raw:
                 raise CodecError("value", 0, f"no layout for {self.selector} "
                                              f"{(ctx or {}).get(self.selector)!r}: give "
                                              f"{RAW_PAYLOAD}")
@@ -475,7 +509,7 @@ class CommandDef:
     def __post_init__(self) -> None:
         compiled = _compile(self.fields)
         object.__setattr__(self, "_compiled", (compiled, _count_fields(compiled),
-                                               frozenset(n for n, _ in compiled)))
+                                               frozenset(c[0] for c in compiled)))
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -489,11 +523,11 @@ class CommandDef:
         @param js: the values are in their JSON form (as L{decode} with C{js} gives them).
         """
         fields, counts, names = self._compiled
-        if not isinstance(values, Mapping):
+        if type(values) is not dict and not isinstance(values, Mapping):
             raise CodecError(self.name, 0, "payload must be an object")
-        unknown = [k for k in values if k not in names]
-        if unknown:
-            raise CodecError(self.name, 0, f"unknown fields {sorted(unknown)}")
+        if not names.issuperset(values):
+            unknown = sorted(str(k) for k in values if k not in names)
+            raise CodecError(self.name, 0, f"unknown fields {unknown}")
         return _encode_fields(self.name, fields, counts, values, js, self.optional_from)
 
     def decode(self, payload: bytes, *, js: bool = False) -> dict[str, Any]:

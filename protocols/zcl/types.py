@@ -39,7 +39,7 @@ from protocols.errors import CodecError
 
 __all__ = [
     "DataType", "DATA_TYPES", "TimeOfDay", "Date", "ArrayValue", "WILDCARD",
-    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_decoder", "data_type", "is_analog", "is_invalid",
+    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_decoder", "scalar_encoder", "data_type", "is_analog", "is_invalid",
     "ZCL_EPOCH_UNIX", "utc_time_from_unix", "unix_from_utc_time",
     # type identifiers
     "NO_DATA", "DATA8", "DATA16", "DATA24", "DATA32", "DATA40", "DATA48", "DATA56", "DATA64",
@@ -679,6 +679,18 @@ def _decode_checked(type_id: int, data: bytes, offset: int, js: bool) -> tuple[A
         raise
     except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
         raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
+
+
+def scalar_encoder(type_id: int, js: bool) -> _Encoder | None:
+    """The encoder of a non-collection type (C{None} for collections and unknown types).
+
+    For codecs that call it per field: it raises C{struct.error}, C{TypeError},
+    C{ValueError}, C{OverflowError}, C{KeyError} or C{AttributeError} on a bad value, which
+    the caller turns into a L{CodecError} naming the field.
+    """
+    if type_id in _COMPOSITE_ENC:
+        return None
+    return (_JSON_ENCODERS if js else _ENCODERS).get(type_id)
 
 
 def encode_json(type_id: int, value: Any) -> bytes:

@@ -170,11 +170,12 @@ _WITH_VALUES = frozenset((0x01, 0x02, 0x03, 0x05, 0x0A))
 # ---------------------------------------------------------------------------------------
 # payloads and frames
 
+_DEFS: dict[tuple[int, int, int], CommandDef] = {
+    (cid, 0x08 if s2c else 0, cmd_id): d for (cid, s2c, cmd_id), (_, d) in COMMANDS.items()}
+
+
 def _command(cluster_id: int, frame_control: int, command_id: int) -> CommandDef | None:
-    c = clusters().get(cluster_id)
-    if c is None:
-        return None
-    return c.commands(1 if frame_control & 0x08 else 0).get(command_id)
+    return _DEFS.get((cluster_id, frame_control & 0x08, command_id))
 
 
 def decode_zcl_payload(cluster_id: int, frame_control: int, command_id: int,
