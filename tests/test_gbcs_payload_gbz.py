@@ -149,3 +149,24 @@ def test_consumer_top_up_carries_a_20_digit_utrn():
     assert zcl["command"] == "ConsumerTopUp"
     utrn = bytes.fromhex(zcl["payload"]["TopUpCode"]).decode("ascii")
     assert len(utrn) == 20 and utrn.isdigit()
+
+
+def test_enumerations_carry_their_zse_names_and_the_names_are_ignored_on_encode():
+    # PublishSnapshot, type 0x80 "Data Unavailable" (no sub-payload)
+    payload = bytes.fromhex("01000000" "00000000" "01" "00" "01" "00000000" "80")
+    tree = zcl_commands.decode_zcl_payload(0x0702, 0x09, 0x06, payload)
+    assert tree["SnapshotPayloadType"] == 0x80
+    assert tree["SnapshotPayloadTypeName"] == "Data Unavailable"
+    assert tree["SnapshotPayload"] == {}
+    assert zcl_commands.encode_zcl_payload(0x0702, 0x09, 0x06, tree) == payload
+    # a value with no name gets no annotation, and still round-trips
+    odd = payload[:-1] + b"\x09"
+    tree = zcl_commands.decode_zcl_payload(0x0702, 0x09, 0x06, odd)
+    assert "SnapshotPayloadTypeName" not in tree and tree["SnapshotPayload"] == {"raw_payload": ""}
+    assert zcl_commands.encode_zcl_payload(0x0702, 0x09, 0x06, tree) == odd
+    # calendar type in PublishCalendar
+    cal = bytes.fromhex("01000000" "02000000" "03000000" "00000000" "03" "00" "00" "01" "02" "03")
+    tree = zcl_commands.decode_zcl_payload(0x0707, 0x09, 0x00, cal)
+    assert tree["CalendarTypeName"] == "Friendly Credit Calendar"
+    assert tree["CalendarTimeReferenceName"] == "UTC Time"
+    assert zcl_commands.encode_zcl_payload(0x0707, 0x09, 0x00, tree) == cal

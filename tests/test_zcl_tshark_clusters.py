@@ -370,3 +370,63 @@ def test_every_attribute_in_a_read_attributes_response(attribute_packets) -> Non
                                 f"tshark {label!r}")
     assert not problems, "\n".join(problems)
     assert checked == sum(len(c.attributes) for c in clusters().values())
+
+
+# --- enumeration names against tshark's value strings --------------------------------------
+
+from protocols.zcl.se import calendar, device_management, key_establishment, metering  # noqa: E402
+from protocols.zcl.se import ota, price, tunneling  # noqa: E402
+
+ENUM_TABLES = {
+    "zbee_zcl_se.met.publish_snapshot.payload_type": metering.SNAPSHOT_PAYLOAD_TYPES,
+    "zbee_zcl_se.met.schedule_snapshot_response.snapshot_schedule_confirmation":
+        metering.SNAPSHOT_SCHEDULE_CONFIRMATIONS,
+    "zbee_zcl_se.calendar.type": calendar.CALENDAR_TYPES,
+    "zbee_zcl_se.calendar.time_reference": calendar.CALENDAR_TIME_REFERENCES,
+    "zbee_zcl_se.device_management.password_type": device_management.PASSWORD_TYPES,
+    "zbee_zcl_se.device_management.set_event_configuration.configuration_control":
+        device_management.CONFIGURATION_CONTROLS,
+    "zbee_zcl_general.ota.payload.type": ota.IMAGE_NOTIFY_PAYLOAD_TYPES,
+    "zbee_zcl_se.price.tariff.resolution_period": price.TARIFF_RESOLUTION_PERIODS,
+    "zbee_zcl_se.ke.terminate.status": key_establishment.TERMINATE_STATUS_CODES,
+    "zbee_zcl_se.tun.protocol_id": tunneling.PROTOCOL_IDS,
+    "zbee_zcl_se.tun.transfer_status": tunneling.TUNNEL_STATUS,
+    "zbee_zcl_se.tun.transfer_data_status": tunneling.TRANSFER_DATA_STATUS,
+}
+#: (tshark field, value): tshark's label where it is not the spec's name, with the reason.
+ENUM_EXCEPTIONS = {
+    ("zbee_zcl_se.met.schedule_snapshot_response.snapshot_schedule_confirmation", 3):
+        "Snapshot Cause not supported",      # tshark repeats value 2's label; ZSE D.3.2.3.1.5.1
+    ("zbee_zcl_se.tun.transfer_data_status", 0):
+        "Tunnel ID Does Not Exist",          # ZSE D.6.2.4.4.1 calls it "No such tunnel"
+}
+
+
+@pytest.fixture(scope="module")
+def value_strings(tmp_path_factory) -> dict[str, dict[int, str]]:
+    d = tmp_path_factory.mktemp("ws_values")
+    out = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True,
+                         env=dict(os.environ, WIRESHARK_CONFIG_DIR=str(d)), check=True,
+                         timeout=120).stdout
+    ws: dict[str, dict[int, str]] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0] == "V" and parts[1] in ENUM_TABLES:
+            ws.setdefault(parts[1], {})[int(parts[2], 0)] = parts[3]
+    return ws
+
+
+def test_enumeration_names_match_wireshark(value_strings) -> None:
+    problems, checked = [], 0
+    for field, ours in ENUM_TABLES.items():
+        theirs = value_strings.get(field)
+        assert theirs, f"tshark has no value strings for {field}"
+        for v, name in ours.items():
+            label = theirs.get(v)
+            assert label is not None, f"{field} {v}: tshark has no name for our {name!r}"
+            checked += 1
+            want = ENUM_EXCEPTIONS.get((field, v))
+            if (label != want) if want else (_canon(label) != _canon(name)):
+                problems.append(f"{field} {v}: ours {name!r}, tshark {label!r}")
+    assert not problems, "\n".join(problems)
+    assert checked > 50

@@ -29,7 +29,7 @@ from protocols.zcl.types import (DATA_TYPES, decode_json, decode_value, encode_j
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
     "FixedBytes", "CountedList", "CountedBy", "Switch", "RAW_PAYLOAD", "Record", "Octets",
-    "When", "BitSet", "OneOf", "ABSENT", "get_cluster", "clusters", "encode_command", "decode_command",
+    "When", "BitSet", "OneOf", "ABSENT", "Named", "get_cluster", "clusters", "encode_command", "decode_command",
     "cluster_frame",
 ]
 
@@ -83,6 +83,20 @@ class TypeCodec:
         if dec is None:
             return (decode_json if js else decode_value)(self.type_id, data, offset)
         return dec(data, offset)
+
+
+class Named(TypeCodec):
+    """An enumeration field whose values have the spec's names: the JSON form of a record
+    gets, beside the number, C{"<Field>Name"} with the name (an annotation encoders ignore).
+    """
+    __slots__ = ("names",)
+
+    def __init__(self, type_id: int, names: Mapping[int, str]) -> None:
+        TypeCodec.__init__(self, type_id)
+        object.__setattr__(self, "names", dict(names))
+
+    def __repr__(self) -> str:
+        return f"Named(0x{self.type_id:02X}, {len(self.names)} names)"
 
 
 def _octets_out(raw: bytes, js: bool) -> Any:
@@ -144,7 +158,7 @@ def _compile(fields: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldCodec, 
     out = []
     for name, spec in fields:
         codec = _as_codec(spec)
-        if isinstance(codec, TypeCodec) and codec._dec[0] is not None:
+        if type(codec) is TypeCodec and codec._dec[0] is not None:
             out.append((name, codec, codec._enc, codec._dec))
         else:
             out.append((name, codec, _NO_SCALAR, _NO_SCALAR))
@@ -216,6 +230,8 @@ def _decode_fields(owner: str, fields: tuple[tuple[str, FieldCodec], ...], data:
                     out[name] = None
                 continue
             out[name] = v
+            if js and type(codec) is Named and v in codec.names:
+                out[name + "Name"] = codec.names[v]
         except CodecError as e:
             f = e.field if e.field.startswith(f"{owner}.{name}") else \
                 f"{owner}.{name}" + ("" if e.field in ("value", "") else f".{e.field}")
@@ -508,8 +524,13 @@ class CommandDef:
 
     def __post_init__(self) -> None:
         compiled = _compile(self.fields)
+        names = {c[0] for c in compiled}
+        annotations = {c[0] + "Name" for c in compiled if type(c[1]) is Named}
+        if names & annotations:
+            raise ValueError(f"{self.name}: enumeration name keys clash with fields "
+                             f"{sorted(names & annotations)}")
         object.__setattr__(self, "_compiled", (compiled, _count_fields(compiled),
-                                               frozenset(c[0] for c in compiled)))
+                                               frozenset(names | annotations)))
 
     @property
     def field_names(self) -> tuple[str, ...]:

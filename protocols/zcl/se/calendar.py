@@ -18,10 +18,10 @@ import datetime
 from typing import Iterable, Mapping
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, ListOf, Record, Switch
+from protocols.zcl.clusters import ClusterDef, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands
 
-__all__ = ["CALENDAR", "CALENDAR_CLUSTER_ID", "DAY_SCHEDULE_ENTRIES", "active_season",
+__all__ = ["CALENDAR", "CALENDAR_CLUSTER_ID", "CALENDAR_TYPES", "CALENDAR_TIME_REFERENCES", "DAY_SCHEDULE_ENTRIES", "active_season",
            "special_day", "CALENDAR_TYPE_DELIVERED", "CALENDAR_TYPE_RECEIVED",
            "CALENDAR_TYPE_DELIVERED_AND_RECEIVED", "CALENDAR_TYPE_FRIENDLY_CREDIT",
            "CALENDAR_TYPE_AUXILIARY_LOAD_SWITCH"]
@@ -35,9 +35,19 @@ CALENDAR_TYPE_DELIVERED_AND_RECEIVED = 0x02
 CALENDAR_TYPE_FRIENDLY_CREDIT = 0x03
 CALENDAR_TYPE_AUXILIARY_LOAD_SWITCH = 0x04
 
+#: CalendarType names (D.9.2.4.1.2, Table D-180).
+CALENDAR_TYPES = {CALENDAR_TYPE_DELIVERED: "Delivered Calendar",
+                  CALENDAR_TYPE_RECEIVED: "Received Calendar",
+                  CALENDAR_TYPE_DELIVERED_AND_RECEIVED: "Delivered and Received Calendar",
+                  CALENDAR_TYPE_FRIENDLY_CREDIT: "Friendly Credit Calendar",
+                  CALENDAR_TYPE_AUXILIARY_LOAD_SWITCH: "Auxiliary Load Switch Calendar"}
+#: CalendarTimeReference (D.9.2.4.1.2, Table D-181).
+CALENDAR_TIME_REFERENCES = {0x00: "UTC Time", 0x01: "Standard Time", 0x02: "Local Time"}
+
 U8, U16, U32, E8, B8, UTC, OCT = (t.UINT8, t.UINT16, t.UINT32, t.ENUM8, t.BITMAP8, t.UTC_TIME,
                                   t.OCTET_STRING)
 
+_CALENDAR_TYPE = Named(E8, CALENDAR_TYPES)
 _TOU_ENTRIES = Record((("Entries", ListOf(Record((("RateStartTime", U16),
                                                    ("PriceTier", E8))))),))
 #: CalendarType -> the schedule entries of PublishDayProfile (D.9.2.4.2.2).
@@ -60,24 +70,24 @@ CALENDAR = ClusterDef(
                 for n in range(1, 9)]),
     server_commands=commands(
         cmd(0x00, "GetCalendar", ("EarliestStartTime", UTC), ("MinIssuerEventID", U32),
-            ("NumberofCalendars", U8), ("CalendarType", E8), ("ProviderID", U32)),
+            ("NumberofCalendars", U8), ("CalendarType", _CALENDAR_TYPE), ("ProviderID", U32)),
         cmd(0x01, "GetDayProfiles", ("ProviderID", U32), ("IssuerCalendarID", U32),
             ("StartDayID", U8), ("NumberofDays", U8)),
         cmd(0x02, "GetWeekProfiles", ("ProviderID", U32), ("IssuerCalendarID", U32),
             ("StartWeekID", U8), ("NumberofWeeks", U8)),
         cmd(0x03, "GetSeasons", ("ProviderID", U32), ("IssuerCalendarID", U32)),
         cmd(0x04, "GetSpecialDays", ("StartTime", UTC), ("NumberofEvents", U8),
-            ("CalendarType", E8), ("ProviderID", U32), ("IssuerCalendarID", U32)),
+            ("CalendarType", _CALENDAR_TYPE), ("ProviderID", U32), ("IssuerCalendarID", U32)),
         cmd(0x05, "GetCalendarCancellation"),
     ),
     client_commands=commands(
         cmd(0x00, "PublishCalendar", *_CALENDAR_REF, ("StartTime", UTC),
-            ("CalendarType", E8), ("CalendarTimeReference", E8), ("CalendarName", OCT),
+            ("CalendarType", _CALENDAR_TYPE), ("CalendarTimeReference", Named(E8, CALENDAR_TIME_REFERENCES)), ("CalendarName", OCT),
             ("NumberofSeasons", U8), ("NumberofWeekProfiles", U8),
             ("NumberofDayProfiles", U8)),
         cmd(0x01, "PublishDayProfile", *_CALENDAR_REF, ("DayID", U8),
             ("TotalNumberofScheduleEntries", U8), ("CommandIndex", U8),
-            ("TotalNumberofCommands", U8), ("CalendarType", E8),
+            ("TotalNumberofCommands", U8), ("CalendarType", _CALENDAR_TYPE),
             ("DayScheduleEntries", Switch("CalendarType", DAY_SCHEDULE_ENTRIES))),
         cmd(0x02, "PublishWeekProfile", *_CALENDAR_REF, ("WeekID", U8),
             ("DayIDRefMonday", U8), ("DayIDRefTuesday", U8), ("DayIDRefWednesday", U8),
@@ -88,12 +98,12 @@ CALENDAR = ClusterDef(
             ("SeasonEntries", ListOf(Record((("SeasonStartDate", t.DATE),
                                              ("WeekIDRef", U8)))))),
         cmd(0x04, "PublishSpecialDays", *_CALENDAR_REF, ("StartTime", UTC),
-            ("CalendarType", E8), ("TotalNumberofSpecialDays", U8), ("CommandIndex", U8),
+            ("CalendarType", _CALENDAR_TYPE), ("TotalNumberofSpecialDays", U8), ("CommandIndex", U8),
             ("TotalNumberofCommands", U8),
             ("SpecialDayEntries", ListOf(Record((("SpecialDayDate", t.DATE),
                                                  ("DayIDRef", U8)))))),
         cmd(0x05, "CancelCalendar", ("ProviderID", U32), ("IssuerCalendarID", U32),
-            ("CalendarType", E8)),
+            ("CalendarType", _CALENDAR_TYPE)),
     ),
 )
 

@@ -12,10 +12,11 @@ UpdateCIN). GBCS uses it for change of supplier / tenancy and the HAN event conf
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Record, Switch
+from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands
 
-__all__ = ["DEVICE_MANAGEMENT", "DEVICE_MANAGEMENT_CLUSTER_ID", "EVENT_CONFIGURATION_PAYLOADS"]
+__all__ = ["DEVICE_MANAGEMENT", "DEVICE_MANAGEMENT_CLUSTER_ID", "EVENT_CONFIGURATION_PAYLOADS",
+           "PASSWORD_TYPES", "CONFIGURATION_CONTROLS"]
 
 DEVICE_MANAGEMENT_CLUSTER_ID = 0x0708
 
@@ -50,6 +51,13 @@ _ATTRIBUTES = [
     (0x0401, "MediumHighThreshold", U32, "r", 0),
 ]
 
+#: PasswordType (D.10.2.4.3.1).
+PASSWORD_TYPES = {0x01: "Password 1", 0x02: "Password 2", 0x03: "Password 3",
+                  0x04: "Password 4"}
+#: ConfigurationControl (D.10.2.3.5.1).
+CONFIGURATION_CONTROLS = {0x00: "Apply by List", 0x01: "Apply by Event Group",
+                          0x02: "Apply by Log Type", 0x03: "Apply by Configuration Match"}
+
 #: ConfigurationControl -> what SetEventConfiguration applies to (D.10.2.3.5.1).
 EVENT_CONFIGURATION_PAYLOADS = {
     0x00: Record((("NumberofEvents", U8), ("EventIDs", CountedBy("NumberofEvents", U16)))),
@@ -65,7 +73,7 @@ DEVICE_MANAGEMENT = ClusterDef(
     server_commands=commands(
         cmd(0x00, "GetChangeofTenancy"),
         cmd(0x01, "GetChangeofSupplier"),
-        cmd(0x02, "RequestNewPassword", ("PasswordType", E8)),
+        cmd(0x02, "RequestNewPassword", ("PasswordType", Named(E8, PASSWORD_TYPES))),
         cmd(0x03, "GetSiteID"),
         cmd(0x04, "ReportEventConfiguration", ("CommandIndex", U8), ("TotalCommands", U8),
             ("EventConfigurationPayload", ListOf(Record((("EventID", U16),
@@ -81,12 +89,14 @@ DEVICE_MANAGEMENT = ClusterDef(
             ("ProviderChangeImplementationTime", UTC), ("ProviderChangeControl", B32),
             ("ProposedProviderName", OCT), ("ProposedProviderContactDetails", OCT)),
         cmd(0x02, "RequestNewPasswordResponse", ("IssuerEventID", U32),
-            ("ImplementationDateTime", UTC), ("DurationInMinutes", U16), ("PasswordType", E8),
+            ("ImplementationDateTime", UTC), ("DurationInMinutes", U16),
+            ("PasswordType", Named(E8, PASSWORD_TYPES)),
             ("Password", OCT)),
         cmd(0x03, "UpdateSiteID", ("IssuerEventID", U32), ("SiteIDTime", UTC),
             ("ProviderID", U32), ("SiteID", OCT)),
         cmd(0x04, "SetEventConfiguration", ("IssuerEventID", U32), ("StartDateTime", UTC),
-            ("EventConfiguration", B8), ("ConfigurationControl", E8),
+            ("EventConfiguration", B8),
+            ("ConfigurationControl", Named(E8, CONFIGURATION_CONTROLS)),
             ("EventConfigurationPayload", Switch("ConfigurationControl",
                                                  EVENT_CONFIGURATION_PAYLOADS))),
         cmd(0x05, "GetEventConfiguration", ("EventID", U16)),

@@ -12,11 +12,12 @@ itself lives elsewhere.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, FixedBytes, Rest
+from protocols.zcl.clusters import ClusterDef, FixedBytes, Named, Rest
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["KEY_ESTABLISHMENT", "KEY_ESTABLISHMENT_CLUSTER_ID", "SUITE_CBKE_ECMQV_163K1",
-           "SUITE_CBKE_ECMQV_283K1", "CERTIFICATE_SIZE", "EPHEMERAL_DATA_SIZE"]
+           "SUITE_CBKE_ECMQV_283K1", "CERTIFICATE_SIZE", "EPHEMERAL_DATA_SIZE",
+           "TERMINATE_STATUS_CODES"]
 
 KEY_ESTABLISHMENT_CLUSTER_ID = 0x0800
 
@@ -30,7 +31,11 @@ EPHEMERAL_DATA_SIZE = {SUITE_CBKE_ECMQV_163K1: 22, SUITE_CBKE_ECMQV_283K1: 37}
 _SUITE = ("KeyEstablishmentSuite", t.BITMAP16)
 _INITIATE = (_SUITE, ("EphemeralDataGenerateTime", t.UINT8),
              ("ConfirmKeyGenerateTime", t.UINT8), ("Identity", Rest()))
-_TERMINATE = (("StatusCode", t.ENUM8), ("WaitTime", t.UINT8), _SUITE)
+#: TerminateKeyEstablishment StatusCode (C.3.1.2.3.1, Table C-11).
+TERMINATE_STATUS_CODES = {0x01: "Unknown Issuer", 0x02: "Bad Key Confirm", 0x03: "Bad Message",
+                          0x04: "No Resources", 0x05: "Unsupported Suite",
+                          0x06: "Invalid Certificate"}
+_TERMINATE = (("StatusCode", Named(t.ENUM8, TERMINATE_STATUS_CODES)), ("WaitTime", t.UINT8), _SUITE)
 
 #: The Key Establishment cluster definition.
 KEY_ESTABLISHMENT = ClusterDef(

@@ -12,16 +12,22 @@ this way.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import BitSet, ClusterDef, OneOf, Octets, When
+from protocols.zcl.clusters import BitSet, ClusterDef, Named, OneOf, Octets, When
 from protocols.zcl.se._util import attributes, cmd, commands
 
-__all__ = ["OTA_UPGRADE", "OTA_UPGRADE_CLUSTER_ID"]
+__all__ = ["OTA_UPGRADE", "OTA_UPGRADE_CLUSTER_ID", "IMAGE_NOTIFY_PAYLOAD_TYPES"]
 
 OTA_UPGRADE_CLUSTER_ID = 0x0019
 
 U8, U16, U32, E8, B8, UTC, EUI64 = (t.UINT8, t.UINT16, t.UINT32, t.ENUM8, t.BITMAP8,
                                     t.UTC_TIME, t.IEEE_ADDRESS)
 _SUCCESS, _WAIT_FOR_DATA = 0x00, 0x97  # ZCL status SUCCESS, WAIT_FOR_DATA
+
+#: ImageNotify PayloadType (ZCL 11.13.3.2.1).
+IMAGE_NOTIFY_PAYLOAD_TYPES = {
+    0x00: "Query Jitter", 0x01: "Query Jitter and Manufacturer Code",
+    0x02: "Query Jitter, Manufacturer Code and Image Type",
+    0x03: "Query Jitter, Manufacturer Code, Image Type and File Version"}
 
 _IMAGE = (("ManufacturerCode", U16), ("ImageType", U16), ("FileVersion", U32))
 
@@ -67,7 +73,7 @@ OTA_UPGRADE = ClusterDef(
             ("CurrentZigBeeStackVersion", U16)),
     ),
     client_commands=commands(
-        cmd(0x00, "ImageNotify", ("PayloadType", E8), ("QueryJitter", U8),
+        cmd(0x00, "ImageNotify", ("PayloadType", Named(E8, IMAGE_NOTIFY_PAYLOAD_TYPES)), ("QueryJitter", U8),
             ("ManufacturerCode", When("PayloadType", OneOf(frozenset({1, 2, 3})), U16)),
             ("ImageType", When("PayloadType", OneOf(frozenset({2, 3})), U16)),
             ("NewFileVersion", When("PayloadType", OneOf(frozenset({3})), U32))),

@@ -12,10 +12,10 @@ PPMID's top-ups (Consumer Top Up with a 20-digit UTRN).
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, ListOf, Record, Switch
+from protocols.zcl.clusters import ClusterDef, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands
 
-__all__ = ["PREPAYMENT", "PREPAYMENT_CLUSTER_ID", "PREPAY_SNAPSHOT_PAYLOADS"]
+__all__ = ["PREPAYMENT", "PREPAYMENT_CLUSTER_ID", "PREPAY_SNAPSHOT_PAYLOADS", "ORIGINATING_DEVICES"]
 
 PREPAYMENT_CLUSTER_ID = 0x0705
 
@@ -111,6 +111,10 @@ PREPAY_SNAPSHOT_PAYLOADS = {
                ("EmergencyCreditRemaining", I32), ("CreditRemaining", I32))),
 }
 
+#: OriginatingDevice (D.7.2.4.1.2).
+ORIGINATING_DEVICES = {0x00: "Energy Service Interface", 0x01: "Meter",
+                       0x02: "In-Home Display Device"}
+
 _IMPLEMENTED = (("ProviderID", U32), ("IssuerEventID", U32), ("ImplementationDateTime", UTC))
 
 #: The Prepayment cluster definition.
@@ -119,7 +123,7 @@ PREPAYMENT = ClusterDef(
     attributes(_server_attributes()),
     server_commands=commands(
         cmd(0x00, "SelectAvailableEmergencyCredit", ("CommandIssueDateTime", UTC),
-            ("OriginatingDevice", E8)),
+            ("OriginatingDevice", Named(E8, ORIGINATING_DEVICES))),
         cmd(0x02, "ChangeDebt", ("IssuerEventID", U32), ("DebtLabel", OCT),
             ("DebtAmount", U32), ("DebtRecoveryMethod", E8), ("DebtAmountType", E8),
             ("DebtRecoveryStartTime", UTC), ("DebtRecoveryCollectionTime", U16),
@@ -127,7 +131,7 @@ PREPAYMENT = ClusterDef(
             ("DebtRecoveryBalancePercentage", U16)),
         cmd(0x03, "EmergencyCreditSetup", ("IssuerEventID", U32), ("StartTime", UTC),
             ("EmergencyCreditLimit", U32), ("EmergencyCreditThreshold", U32)),
-        cmd(0x04, "ConsumerTopUp", ("OriginatingDevice", E8), ("TopUpCode", OCT)),
+        cmd(0x04, "ConsumerTopUp", ("OriginatingDevice", Named(E8, ORIGINATING_DEVICES)), ("TopUpCode", OCT)),
         cmd(0x05, "CreditAdjustment", ("IssuerEventID", U32), ("StartTime", UTC),
             ("CreditAdjustmentType", E8), ("CreditAdjustmentValue", I32)),
         cmd(0x06, "ChangePaymentMode", *_IMPLEMENTED,

@@ -17,10 +17,11 @@ frames from SE 1.0 senders still decode (missing fields come back as C{None}).
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Record
+from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record
+from protocols.zcl.se.metering import UNITS_OF_MEASURE
 from protocols.zcl.se._util import attributes, cmd, commands
 
-__all__ = ["PRICE", "PRICE_CLUSTER_ID", "COMMODITY_ELECTRICITY", "COMMODITY_GAS"]
+__all__ = ["PRICE", "PRICE_CLUSTER_ID", "TARIFF_RESOLUTION_PERIODS", "COMMODITY_ELECTRICITY", "COMMODITY_GAS"]
 
 PRICE_CLUSTER_ID = 0x0700
 
@@ -114,6 +115,9 @@ _CLIENT_ATTRIBUTES = [
     (0x0002, "CommodityType", E8, "r", COMMODITY_ELECTRICITY),
 ]
 
+#: TariffResolutionPeriod (D.4.2.2.7.9).
+TARIFF_RESOLUTION_PERIODS = {0x00: "Not Defined", 0x01: "Block Period", 0x02: "1 Day"}
+
 _EARLIEST = (("EarliestStartTime", UTC), ("MinIssuerEventID", U32), ("NumberofCommands", U8))
 
 # Commands received by the server (client to server): D.4.2.3
@@ -149,7 +153,7 @@ def _thresholds_in_sub_payload(tier_and_count: int) -> int:
 _SERVER_GENERATED = commands(
     cmd(0x00, "PublishPrice",
         ("ProviderID", U32), ("RateLabel", OCT), ("IssuerEventID", U32),
-        ("CurrentTime", UTC), ("UnitofMeasure", E8), ("Currency", U16),
+        ("CurrentTime", UTC), ("UnitofMeasure", Named(E8, UNITS_OF_MEASURE)), ("Currency", U16),
         ("PriceTrailingDigitAndPriceTier", B8), ("NumberofPriceTiersAndRegisterTier", B8),
         ("StartTime", UTC), ("DurationInMinutes", U16), ("Price", U32),
         # SE 1.1 and later
@@ -165,7 +169,8 @@ _SERVER_GENERATED = commands(
     cmd(0x01, "PublishBlockPeriod", ("ProviderID", U32), ("IssuerEventID", U32),
         ("BlockPeriodStartTime", UTC), ("BlockPeriodDuration", U24),
         ("BlockPeriodControl", B8), ("BlockPeriodDurationType", B8),
-        ("TariffType", B8), ("TariffResolutionPeriod", E8), optional_from=5),
+        ("TariffType", B8), ("TariffResolutionPeriod", Named(E8, TARIFF_RESOLUTION_PERIODS)),
+        optional_from=5),
     cmd(0x02, "PublishConversionFactor", ("IssuerEventID", U32), ("StartTime", UTC),
         ("ConversionFactor", U32), ("ConversionFactorTrailingDigit", B8)),
     cmd(0x03, "PublishCalorificValue", ("IssuerEventID", U32), ("StartTime", UTC),
@@ -175,7 +180,8 @@ _SERVER_GENERATED = commands(
         ("IssuerTariffID", U32), ("StartTime", UTC),
         ("TariffTypeChargingScheme", B8), ("TariffLabel", OCT),
         ("NumberofPriceTiersinUse", U8), ("NumberofBlockThresholdsinUse", U8),
-        ("UnitofMeasure", E8), ("Currency", U16), ("PriceTrailingDigit", B8),
+        ("UnitofMeasure", Named(E8, UNITS_OF_MEASURE)), ("Currency", U16),
+        ("PriceTrailingDigit", B8),
         ("StandingCharge", U32), ("TierBlockMode", E8),
         ("BlockThresholdMultiplier", U24), ("BlockThresholdDivisor", U24)),
     cmd(0x05, "PublishPriceMatrix", ("ProviderID", U32), ("IssuerEventID", U32),
