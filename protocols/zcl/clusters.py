@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 from protocols.errors import CodecError
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_CLUSTER, ZclFrame)
 from protocols.zcl.types import (DATA_TYPES, decode_json, decode_value, encode_json, encode_value,
-                                 scalar_decoder, scalar_encoder)
+                                 scalar_codec)
 
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
@@ -61,10 +61,10 @@ class TypeCodec:
     def __post_init__(self) -> None:
         if self.type_id not in DATA_TYPES:
             raise ValueError(f"unknown ZCL data type 0x{self.type_id:02X}")
-        object.__setattr__(self, "_dec", (scalar_decoder(self.type_id, False),
-                                          scalar_decoder(self.type_id, True)))
-        object.__setattr__(self, "_enc", (scalar_encoder(self.type_id, False),
-                                          scalar_encoder(self.type_id, True)))
+        (air_enc, air_dec), (js_enc, js_dec) = (scalar_codec(self.type_id, False),
+                                                scalar_codec(self.type_id, True))
+        object.__setattr__(self, "_dec", (air_dec, js_dec))
+        object.__setattr__(self, "_enc", (air_enc, js_enc))
 
     def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
         enc = self._enc[js]

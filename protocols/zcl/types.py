@@ -39,7 +39,7 @@ from protocols.errors import CodecError
 
 __all__ = [
     "DataType", "DATA_TYPES", "TimeOfDay", "Date", "ArrayValue", "WILDCARD",
-    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_decoder", "scalar_encoder", "data_type", "is_analog", "is_invalid",
+    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_codec", "data_type", "is_analog", "is_invalid",
     "ZCL_EPOCH_UNIX", "utc_time_from_unix", "unix_from_utc_time",
     # type identifiers
     "NO_DATA", "DATA8", "DATA16", "DATA24", "DATA32", "DATA40", "DATA48", "DATA56", "DATA64",
@@ -647,14 +647,19 @@ def _decode(type_id: int, data: bytes, offset: int, depth: int,
     return (_JSON_DECODERS if js else _DECODERS)[type_id](data, offset)
 
 
-def scalar_decoder(type_id: int, js: bool) -> _Decoder | None:
-    """The decoder of a non-collection type (C{None} for collections and unknown types).
+def scalar_codec(type_id: int, js: bool) -> tuple[_Encoder | None, _Decoder | None]:
+    """C{(encoder, decoder)} of a non-collection type, for codecs that call them per field
+    (C{(None, None)} for collections and unknown types).
 
-    For codecs that call it per field: it raises only L{CodecError} on truncation.
+    The decoder raises only L{CodecError} (truncation). The encoder raises C{struct.error},
+    C{TypeError}, C{ValueError}, C{OverflowError}, C{KeyError} or C{AttributeError} on a bad
+    value, which the caller turns into a L{CodecError} naming the field.
     """
-    if type_id in _COMPOSITE_DEC:
-        return None
-    return (_JSON_DECODERS if js else _DECODERS).get(type_id)
+    if type_id in _COMPOSITE_ENC or type_id not in _ENCODERS:
+        return None, None
+    if js:
+        return _JSON_ENCODERS[type_id], _JSON_DECODERS[type_id]
+    return _ENCODERS[type_id], _DECODERS[type_id]
 
 
 def _encode_checked(type_id: int, value: Any, js: bool) -> bytes:
@@ -679,18 +684,6 @@ def _decode_checked(type_id: int, data: bytes, offset: int, js: bool) -> tuple[A
         raise
     except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
         raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
-
-
-def scalar_encoder(type_id: int, js: bool) -> _Encoder | None:
-    """The encoder of a non-collection type (C{None} for collections and unknown types).
-
-    For codecs that call it per field: it raises C{struct.error}, C{TypeError},
-    C{ValueError}, C{OverflowError}, C{KeyError} or C{AttributeError} on a bad value, which
-    the caller turns into a L{CodecError} naming the field.
-    """
-    if type_id in _COMPOSITE_ENC:
-        return None
-    return (_JSON_ENCODERS if js else _ENCODERS).get(type_id)
 
 
 def encode_json(type_id: int, value: Any) -> bytes:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from protocols.zcl import types as t
 from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record, Switch
-from protocols.zcl.se._util import attributes, cmd, commands
+from protocols.zcl.se._util import attributes, cmd, commands, consumption_history
 
 __all__ = ["METERING", "METERING_CLUSTER_ID", "MIRROR_REFUSED", "SNAPSHOT_PAYLOADS",
            "UNITS_OF_MEASURE", "SNAPSHOT_PAYLOAD_TYPES", "SNAPSHOT_SCHEDULE_CONFIRMATIONS",
@@ -154,20 +154,8 @@ def _server_attributes() -> list[tuple]:
     for n in range(2, 9):
         rows.append((0x0420 + 2 * (n - 2), f"PreviousDay{n}ConsumptionDelivered", U24, "rp", 0))
         rows.append((0x0421 + 2 * (n - 2), f"PreviousDay{n}ConsumptionReceived", U24, "rp", 0))
-    rows += [(0x0430, "CurrentWeekConsumptionDelivered", U24, "rp", 0),
-             (0x0431, "CurrentWeekConsumptionReceived", U24, "rp", 0),
-             (0x0432, "PreviousWeekConsumptionDelivered", U24, "rp", 0),
-             (0x0433, "PreviousWeekConsumptionReceived", U24, "rp", 0)]
-    for n in range(2, 6):
-        rows.append((0x0434 + 2 * (n - 2), f"PreviousWeek{n}ConsumptionDelivered", U24, "rp", 0))
-        rows.append((0x0435 + 2 * (n - 2), f"PreviousWeek{n}ConsumptionReceived", U24, "rp", 0))
-    rows += [(0x0440, "CurrentMonthConsumptionDelivered", U32, "rp", 0),
-             (0x0441, "CurrentMonthConsumptionReceived", U32, "rp", 0),
-             (0x0442, "PreviousMonthConsumptionDelivered", U32, "rp", 0),
-             (0x0443, "PreviousMonthConsumptionReceived", U32, "rp", 0)]
-    for n in range(2, 14):
-        rows.append((0x0444 + 2 * (n - 2), f"PreviousMonth{n}ConsumptionDelivered", U32, "rp", 0))
-        rows.append((0x0445 + 2 * (n - 2), f"PreviousMonth{n}ConsumptionReceived", U32, "rp", 0))
+    rows += consumption_history(0x0430, "Week", "Consumption", 5, U24)
+    rows += consumption_history(0x0440, "Month", "Consumption", 13, U32)
     rows += [
         (0x045C, "HistoricalFreezeTime", U16, "rp", 0),
         # D.3.2.2.6 Load Profile Configuration

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from protocols.zcl import types as t
 from protocols.zcl.clusters import ClusterDef, ListOf, Named, Record, Switch
-from protocols.zcl.se._util import attributes, cmd, commands
+from protocols.zcl.se._util import attributes, cmd, commands, consumption_history
 
 __all__ = ["PREPAYMENT", "PREPAYMENT_CLUSTER_ID", "PREPAY_SNAPSHOT_PAYLOADS", "ORIGINATING_DEVICES"]
 
@@ -78,28 +78,10 @@ def _server_attributes() -> list[tuple]:
         (0x0501, "ConsumptionUnitofMeasurement", E8, "r", 0),
         (0x0502, "CurrencyScalingFactor", E8, "r", 0),
         (0x0503, "Currency", U16, "r", 826),
-        (0x051C, "CurrentDayCostConsumptionDelivered", U48, "rp", 0),
-        (0x051D, "CurrentDayCostConsumptionReceived", U48, "rp", 0),
-        (0x051E, "PreviousDayCostConsumptionDelivered", U48, "rp", 0),
-        (0x051F, "PreviousDayCostConsumptionReceived", U48, "rp", 0),
     ]
-    for n in range(2, 9):
-        rows += [(0x0520 + 2 * (n - 2), f"PreviousDay{n}CostConsumptionDelivered", U48, "rp", 0),
-                 (0x0521 + 2 * (n - 2), f"PreviousDay{n}CostConsumptionReceived", U48, "rp", 0)]
-    rows += [(0x0530, "CurrentWeekCostConsumptionDelivered", U48, "rp", 0),
-             (0x0531, "CurrentWeekCostConsumptionReceived", U48, "rp", 0),
-             (0x0532, "PreviousWeekCostConsumptionDelivered", U48, "rp", 0),
-             (0x0533, "PreviousWeekCostConsumptionReceived", U48, "rp", 0)]
-    for n in range(2, 6):
-        rows += [(0x0534 + 2 * (n - 2), f"PreviousWeek{n}CostConsumptionDelivered", U48, "rp", 0),
-                 (0x0535 + 2 * (n - 2), f"PreviousWeek{n}CostConsumptionReceived", U48, "rp", 0)]
-    rows += [(0x0540, "CurrentMonthCostConsumptionDelivered", U48, "rp", 0),
-             (0x0541, "CurrentMonthCostConsumptionReceived", U48, "rp", 0),
-             (0x0542, "PreviousMonthCostConsumptionDelivered", U48, "rp", 0),
-             (0x0543, "PreviousMonthCostConsumptionReceived", U48, "rp", 0)]
-    for n in range(2, 14):
-        rows += [(0x0544 + 2 * (n - 2), f"PreviousMonth{n}CostConsumptionDelivered", U48, "rp", 0),
-                 (0x0545 + 2 * (n - 2), f"PreviousMonth{n}CostConsumptionReceived", U48, "rp", 0)]
+    rows += consumption_history(0x051C, "Day", "CostConsumption", 8, U48)
+    rows += consumption_history(0x0530, "Week", "CostConsumption", 5, U48)
+    rows += consumption_history(0x0540, "Month", "CostConsumption", 13, U48)
     rows.append((0x055C, "HistoricalFreezeTime", U16, "r", 0))
     return rows
 
