@@ -23,7 +23,7 @@ import pytest
 
 from protocols.zcl import foundation as f
 from protocols.zcl import types as T
-from protocols.zcl.clusters import (BitSet, CountedBy, CountedList, FixedBytes, ListOf, Octets,
+from protocols.zcl.clusters import (BitSet, CountedBy, FixedBytes, ListOf, Octets,
                                     OneOf, Record, Rest, Switch, TypeCodec, When, cluster_frame,
                                     clusters)
 from protocols.zcl.foundation import global_frame
@@ -135,7 +135,7 @@ class _Samples:
             return bytes.fromhex("0102A0B0")
         if isinstance(codec, FixedBytes):
             return bytes(range(0x20, 0x20 + codec.size))
-        if isinstance(codec, (ListOf, CountedList)):
+        if isinstance(codec, ListOf):
             return tuple(self.value(codec.element, name) for _ in range(2))
         if isinstance(codec, Record):
             return self.record(codec.fields)
@@ -195,10 +195,10 @@ def _scalars(values: dict, fields) -> list[tuple[str, object]]:
             out.append((name, v))
         elif isinstance(c, Switch):
             out += _scalars(v, c.cases[values[c.selector]].fields)
-        elif isinstance(c, (ListOf, CountedBy, CountedList)) and isinstance(c.element, Record):
+        elif isinstance(c, (ListOf, CountedBy)) and isinstance(c.element, Record):
             for item in v:
                 out += _scalars(item, c.element.fields)
-        elif isinstance(c, (ListOf, CountedBy, CountedList)) and isinstance(c.element, int):
+        elif isinstance(c, (ListOf, CountedBy)) and isinstance(c.element, int):
             el = TypeCodec(c.element)
             if el.type_id != T.UTC_TIME:
                 out += [(name, x) for x in v]

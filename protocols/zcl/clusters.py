@@ -28,7 +28,7 @@ from protocols.zcl.types import (DATA_TYPES, decode_json, decode_value, encode_j
 
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
-    "FixedBytes", "CountedList", "CountedBy", "Switch", "RAW_PAYLOAD", "Record", "Octets",
+    "FixedBytes", "CountedBy", "Switch", "RAW_PAYLOAD", "Record", "Octets",
     "When", "BitSet", "OneOf", "ABSENT", "Named", "get_cluster", "clusters", "encode_command", "decode_command",
     "cluster_frame",
 ]
@@ -305,29 +305,6 @@ class ListOf:
             out.append(v)
             offset = new
         return (out if js else tuple(out)), offset
-
-
-@dataclass(frozen=True, slots=True)
-class CountedList:
-    """Elements preceded by their count (a uint8 unless C{count_size} is 2)."""
-    element: Any
-    count_size: int = 1
-
-    def encode(self, value: Iterable[Any], ctx: Any = None, js: bool = False) -> bytes:
-        codec = _as_codec(self.element)
-        items = _items(value)
-        if len(items) >= 1 << (8 * self.count_size):
-            raise CodecError("count", 0, "too many elements")
-        return len(items).to_bytes(self.count_size, "little") + b"".join(
-            codec.encode(v, None, js) for v in items)
-
-    def decode(self, data: bytes, offset: int, ctx: Any = None,
-               js: bool = False) -> tuple[Any, int]:
-        end = offset + self.count_size
-        if end > len(data):
-            raise CodecError("count", offset, "truncated")
-        n = int.from_bytes(data[offset:end], "little")
-        return _decode_n(_as_codec(self.element), n, data, end, js)
 
 
 @dataclass(frozen=True, slots=True)
