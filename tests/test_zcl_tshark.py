@@ -2,15 +2,14 @@
 
 Frames built with protocols.zcl are wrapped in unsecured IEEE 802.15.4 / ZigBee NWK / APS
 headers (profile 0x0109, the right cluster), written to a LINKTYPE 195 pcap, and tshark's
-decoded fields are compared with the values we encoded. tshark also supplies the attribute
-names of Basic, Time, Metering and Price, checked against our cluster definitions.
+decoded fields are compared with the values we encoded. The names of every command and
+attribute of every cluster are checked in test_zcl_tshark_clusters.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -23,7 +22,7 @@ from protocols.zcl import types as T
 from protocols.zcl.clusters import cluster_frame
 from protocols.zcl.frame import ZclFrame, encode_zcl
 from protocols.zcl.foundation import Status, global_frame
-from protocols.zcl.se import BASIC, KEY_ESTABLISHMENT, METERING, PRICE, TIME, TUNNELING
+from protocols.zcl.se import BASIC, METERING, TIME
 from protocols.zcl.server import AttributeServer, default_response
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
@@ -671,80 +670,6 @@ def test_every_data_type_value(decoded: list) -> None:
         got_n = [_norm(g, w) for g, w in zip(got, want)]
         want = [w.replace(":", "") if isinstance(w, str) else w for w in want]
         assert got_n == want, (field, got, want)
-
-
-# --- attribute names from Wireshark's value strings ------------------------------------------
-
-_WS_ATTR_TABLES = {
-    "zbee_zcl_general.basic.attr_id": BASIC,
-    "zbee_zcl_general.time.attr_id": TIME,
-    "zbee_zcl_se.met.attr_id": METERING,
-    "zbee_zcl_se.price.attr_id": PRICE,
-}
-# Where Wireshark's label is not the spec name (checked by hand against ZSE 1.4).
-_WS_NAME_EXCEPTIONS = {
-    ("Metering", 0x0010): "Deprecated",                       # IntervalReadReportingPeriod
-    ("Time", 0x0003): "Daylight Saving Time Start",           # DstStart
-    ("Time", 0x0004): "Daylight Saving Time End",             # DstEnd
-    ("Time", 0x0005): "Daylight Saving Time Shift",           # DstShift
-    ("Basic", 0x4000): "Software Build Id",                   # SWBuildID
-    ("Metering", 0x0802): "Generic Flow/Pressure Alarm Mask",
-    ("Metering", 0x0B11): "Uncontrolled Flow Unit of Measure",
-}
-
-
-def _canon(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-@pytest.fixture(scope="module")
-def value_strings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[int, str]]:
-    """tshark's value strings (C{tshark -G values}) of the zbee_zcl* fields."""
-    d = tmp_path_factory.mktemp("ws_values")
-    out = subprocess.run(["tshark", "-G", "values"], capture_output=True, text=True,
-                         env=dict(os.environ, WIRESHARK_CONFIG_DIR=str(d)),
-                         check=True, timeout=120).stdout
-    ws: dict[str, dict[int, str]] = {}
-    for line in out.splitlines():
-        if line.startswith("V\tzbee_zcl"):
-            parts = line.split("\t")
-            if len(parts) == 4:
-                ws.setdefault(parts[1], {})[int(parts[2], 0)] = parts[3]
-    return ws
-
-
-def test_attribute_ids_and_names_match_wireshark(value_strings) -> None:
-    ws = {k: value_strings.get(k, {}) for k in _WS_ATTR_TABLES}
-    mismatches, checked = [], 0
-    for field, cluster in _WS_ATTR_TABLES.items():
-        assert ws[field], f"no value strings for {field}"
-        for attr_id, d in cluster.attributes.items():
-            label = ws[field].get(attr_id)
-            if label is None:
-                continue
-            checked += 1
-            expected = _WS_NAME_EXCEPTIONS.get((cluster.name, attr_id))
-            if expected is not None:
-                ok = label == expected
-            else:
-                ok = _canon(label) == _canon(d.name)
-            if not ok:
-                mismatches.append(f"{cluster.name} 0x{attr_id:04X}: ours {d.name!r}, "
-                                  f"Wireshark {label!r}")
-    assert not mismatches, "\n".join(mismatches)
-    assert checked > 1000
-
-
-def test_command_ids_and_names_match_wireshark(value_strings) -> None:
-    tables = {f"zbee_zcl_se.{abbr}.cmd.srv_{d}.id": (cluster, 0 if d == "rx" else 1)
-              for abbr, cluster in (("met", METERING), ("price", PRICE),
-                                    ("tun", TUNNELING), ("ke", KEY_ESTABLISHMENT))
-              for d in ("rx", "tx")}
-    ws = {k: value_strings[k] for k in tables}
-    for field, (cluster, direction) in tables.items():
-        ours = {i: _canon(c.name) for i, c in cluster.commands(direction).items()}
-        theirs = {i: _canon(n.replace("(s)", "s")) for i, n in ws[field].items()}
-        assert ours == theirs, field
 
 
 def test_tunneling_and_key_establishment(decoded: list) -> None:

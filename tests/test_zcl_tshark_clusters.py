@@ -299,8 +299,7 @@ def test_every_command_is_named_by_tshark_and_none_is_malformed(command_packets)
         if _malformed(p):
             problems.append(f"{where}: malformed")
         ids = [fl for fl in _zcl_fields(p)
-               if fl.get("name") in (f"{WS_ABBR[cid]}.cmd.srv_{'rx' if d == 0 else 'tx'}.id",
-                                     f"{WS_ABBR[cid]}.cmd_srv_rx.id")]
+               if fl.get("name") == f"{WS_ABBR[cid]}.cmd.srv_{'rx' if d == 0 else 'tx'}.id"]
         if not ids:
             problems.append(f"{where}: tshark shows no command id")
             continue
@@ -402,6 +401,11 @@ ENUM_EXCEPTIONS = {
 }
 
 
+#: tshark's command id tables: (cluster, direction) -> value-string field
+_COMMAND_TABLES = {f"{WS_ABBR[cid]}.cmd.srv_{'rx' if d == 0 else 'tx'}.id": (cid, d)
+                   for cid in WS_ABBR for d in (0, 1)}
+
+
 @pytest.fixture(scope="module")
 def value_strings(tmp_path_factory) -> dict[str, dict[int, str]]:
     d = tmp_path_factory.mktemp("ws_values")
@@ -411,7 +415,8 @@ def value_strings(tmp_path_factory) -> dict[str, dict[int, str]]:
     ws: dict[str, dict[int, str]] = {}
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) == 4 and parts[0] == "V" and parts[1] in ENUM_TABLES:
+        if len(parts) == 4 and parts[0] == "V" and (parts[1] in ENUM_TABLES or
+                                                     parts[1] in _COMMAND_TABLES):
             ws.setdefault(parts[1], {})[int(parts[2], 0)] = parts[3]
     return ws
 
@@ -430,3 +435,20 @@ def test_enumeration_names_match_wireshark(value_strings) -> None:
                 problems.append(f"{field} {v}: ours {name!r}, tshark {label!r}")
     assert not problems, "\n".join(problems)
     assert checked > 50
+
+
+def test_every_command_tshark_knows_is_in_the_registry(value_strings) -> None:
+    """Completeness: each command id in tshark's tables for our clusters is defined, with the
+    same name, and we define none that tshark does not know."""
+    problems, checked = [], 0
+    for field, (cid, d) in _COMMAND_TABLES.items():
+        theirs = value_strings.get(field, {})
+        ours = {i: c.name for i, c in clusters()[cid].commands(d).items()}
+        if set(theirs) != set(ours):
+            problems.append(f"{field}: tshark {sorted(theirs)} != ours {sorted(ours)}")
+        for i in set(theirs) & set(ours):
+            checked += 1
+            if _canon(theirs[i]) != _canon(ours[i]):
+                problems.append(f"{field} {i}: ours {ours[i]!r}, tshark {theirs[i]!r}")
+    assert not problems, "\n".join(problems)
+    assert checked == len(COMMANDS)
