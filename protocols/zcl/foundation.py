@@ -272,45 +272,35 @@ def _decode_write_records(payload: bytes, name: str,
 
 
 @dataclass(frozen=True, slots=True)
-class WriteAttributes(_Command):
-    """Write Attributes (0x02)."""
+class _WriteRecords(_Command):
+    """The write-record payload shared by Write Attributes (and its Undivided and No Response
+    forms) - each is its own class, so that a receiver tells them apart by type."""
     records: tuple[WriteAttributeRecord, ...]
+
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.records, type(self).__name__, js)
+
+    @classmethod
+    def decode(cls, payload: bytes, js: bool = False) -> Any:
+        return cls(_decode_write_records(payload, cls.__name__, js))
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAttributes(_WriteRecords):
+    """Write Attributes (0x02)."""
     command_id: ClassVar[int] = 0x02
 
-    def encode(self, js: bool = False) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__, js)
-
-    @classmethod
-    def decode(cls, payload: bytes, js: bool = False) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__, js))
-
 
 @dataclass(frozen=True, slots=True)
-class WriteAttributesUndivided(_Command):
+class WriteAttributesUndivided(_WriteRecords):
     """Write Attributes Undivided (0x03): all records are written, or none."""
-    records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x03
 
-    def encode(self, js: bool = False) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__, js)
-
-    @classmethod
-    def decode(cls, payload: bytes, js: bool = False) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__, js))
-
 
 @dataclass(frozen=True, slots=True)
-class WriteAttributesNoResponse(_Command):
+class WriteAttributesNoResponse(_WriteRecords):
     """Write Attributes No Response (0x05)."""
-    records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x05
-
-    def encode(self, js: bool = False) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__, js)
-
-    @classmethod
-    def decode(cls, payload: bytes, js: bool = False) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__, js))
 
 
 @fast_init
@@ -329,29 +319,46 @@ class WriteAttributesResponse(_Command):
     command_id: ClassVar[int] = 0x04
 
     def encode(self) -> bytes:
-        out = []
-        for r in self.records:
-            out.append(_u8b(r.status, "WriteAttributesResponse.status"))
-            if r.attribute_id is not None:
-                out.append(_u16b(r.attribute_id, "WriteAttributesResponse.attribute_id"))
-        return b"".join(out)
+        return _encode_status_records(self.records, "WriteAttributesResponse", False)
 
     @classmethod
     def decode(cls, payload: bytes) -> "WriteAttributesResponse":
-        records = []
-        pos, n = 0, len(payload)
-        if n == 0:
-            raise CodecError("WriteAttributesResponse.status", 0, "empty payload")
-        while pos < n:
-            status = _STATUS[payload[pos]]
-            if pos + 1 == n:
-                records.append(WriteAttributeStatusRecord(status))
-                pos += 1
-                break
-            _need(payload, pos + 1, 2, "WriteAttributesResponse.attribute_id")
-            records.append(WriteAttributeStatusRecord(status, _u16(payload, pos + 1)))
-            pos += 3
-        return cls(tuple(records))
+        return cls(_decode_status_records(payload, "WriteAttributesResponse", False,
+                                          WriteAttributeStatusRecord))
+
+
+def _encode_status_records(records: tuple, name: str, with_direction: bool) -> bytes:
+    """Status records of Write Attributes Response / Configure Reporting Response: status,
+    then [direction] and attribute identifier unless it is the single all-SUCCESS record."""
+    out = []
+    for r in records:
+        out.append(_u8b(r.status, f"{name}.status"))
+        if r.attribute_id is not None:
+            if with_direction:
+                out.append(_u8b(r.direction, f"{name}.direction"))
+            out.append(_u16b(r.attribute_id, f"{name}.attribute_id"))
+    return b"".join(out)
+
+
+def _decode_status_records(payload: bytes, name: str, with_direction: bool,
+                           record: type) -> tuple:
+    records = []
+    pos, n = 0, len(payload)
+    if n == 0:
+        raise CodecError(f"{name}.status", 0, "empty payload")
+    size = 4 if with_direction else 3
+    while pos < n:
+        status = _STATUS[payload[pos]]
+        if pos + 1 == n:
+            records.append(record(status))
+            break
+        _need(payload, pos + 1, size - 1, f"{name}.record")
+        if with_direction:
+            records.append(record(status, payload[pos + 1], _u16(payload, pos + 2)))
+        else:
+            records.append(record(status, _u16(payload, pos + 1)))
+        pos += size
+    return tuple(records)
 
 
 # --- Configure Reporting ---------------------------------------------------------------------
@@ -454,30 +461,12 @@ class ConfigureReportingResponse(_Command):
     command_id: ClassVar[int] = 0x07
 
     def encode(self) -> bytes:
-        out = []
-        for r in self.records:
-            out.append(_u8b(r.status, "ConfigureReportingResponse.status"))
-            if r.attribute_id is not None:
-                out.append(_u8b(r.direction, "ConfigureReportingResponse.direction"))
-                out.append(_u16b(r.attribute_id, "ConfigureReportingResponse.attribute_id"))
-        return b"".join(out)
+        return _encode_status_records(self.records, "ConfigureReportingResponse", True)
 
     @classmethod
     def decode(cls, payload: bytes) -> "ConfigureReportingResponse":
-        records = []
-        pos, n = 0, len(payload)
-        if n == 0:
-            raise CodecError("ConfigureReportingResponse.status", 0, "empty payload")
-        while pos < n:
-            status = _STATUS[payload[pos]]
-            if pos + 1 == n:
-                records.append(AttributeStatusRecord(status))
-                break
-            _need(payload, pos + 1, 3, "ConfigureReportingResponse.record")
-            records.append(AttributeStatusRecord(status, payload[pos + 1],
-                                                 _u16(payload, pos + 2)))
-            pos += 4
-        return cls(tuple(records))
+        return cls(_decode_status_records(payload, "ConfigureReportingResponse", True,
+                                          AttributeStatusRecord))
 
 
 # --- Read Reporting Configuration ------------------------------------------------------------
