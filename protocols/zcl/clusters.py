@@ -10,14 +10,22 @@ Command directions follow the ZCL: C{server_commands} are the commands a server 
 (sent client to server, direction bit 0; Wireshark's C{.srv_rx}), C{client_commands} are the
 commands a client receives (server to client, direction bit 1; Wireshark's C{.srv_tx}).
 
-Command fields are named in snake_case after the spec's field names
-(C{IssuerEventID} -> C{issuer_event_id}); decoding gives a C{dict} of them.
+Command fields carry the ZSE's own names, spelled as the spec spells them (C{IssuerEventID},
+C{UnitofMeasure}, C{NumberofPeriodsDelivered}); decoding gives a C{dict} of them, in the
+Python form of the values (for devices) or their JSON form (C{js=True}, for GBCS trees; see
+L{protocols.zcl.types}).
+
+The layout grammar, one table per command driving both encode and decode: a ZCL data type
+id, L{Rest}, L{FixedBytes}, L{Octets} (length from an earlier field), L{Record} (nested
+fields), L{ListOf} (to the end), L{CountedBy} (count from an earlier field, or a function of
+it), L{When} (present when an earlier field says so), L{Switch} (sub-payload chosen by an
+earlier field, e.g. the snapshot payload type) and L{Named} (an enumeration with the spec's
+value names).
 """
 
 from __future__ import annotations
 
 import struct
-
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Protocol
 

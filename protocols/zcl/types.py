@@ -17,7 +17,8 @@ Python representation of each kind of value:
  - array, set, bag: L{ArrayValue}C{(element_type, items)}; C{items} is C{None} when the
    element count is the invalid value 0xFFFF.
  - structure: C{tuple} of C{(type_id, value)} pairs, or C{None} (count 0xFFFF).
- - time of day: L{TimeOfDay}; date: L{Date} (raw octets, 0xFF = unspecified).
+ - time of day: L{TimeOfDay}; date: L{Date} (raw octets, 0xFF = "any": a wildcard that
+   recurs, e.g. C{Date(0xFF, 3, 20, 0xFF)} is 20 March of every year; see L{Date.matches}).
  - UTCTime: seconds since 2000-01-01 00:00:00 UTC (see L{utc_time_from_unix}).
  - IEEE address: C{int} holding the EUI-64 as printed (big-endian); sent least-significant
    octet first, as every ZigBee EUI-64.
@@ -25,6 +26,13 @@ Python representation of each kind of value:
 
 Invalid values of fixed-size types are ordinary values (e.g. 0xFF for uint8): compare with
 L{DataType.invalid} or use L{is_invalid}.
+
+Every value also has a JSON form (L{decode_json} / L{encode_json}, used for GBCS trees) that
+re-encodes to exactly the octets it came from: integers stay integers; dataN, floats, octet
+strings and keys are uppercase hex of the octets; a boolean octet other than 0/1 stays an int;
+a character string that is not UTF-8 is C{{"hex": ...}}; invalid strings and collections are
+C{{"invalid": true}}; Date and Time of Day are objects whose wildcard fields are C{null}
+(C{FF 03 14 FF} is C{{"year": null, "month": 3, "day": 20, "day_of_week": null}}).
 """
 
 from __future__ import annotations
