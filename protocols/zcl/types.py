@@ -170,17 +170,20 @@ class Date(NamedTuple):
                 and (self.day == WILDCARD or self.day == day.day)
                 and (self.day_of_week == WILDCARD or self.day_of_week == day.isoweekday()))
 
+    def in_year(self, year: int) -> tuple[int, int, int]:
+        """C{(year, month, day)} of this date in C{year} when its year is "any" (a wildcard
+        month or day counts as the first one): how a recurring date is ordered."""
+        return (year if self.years_since_1900 == WILDCARD else 1900 + self.years_since_1900,
+                1 if self.month == WILDCARD else self.month,
+                1 if self.day == WILDCARD else self.day)
+
     def on_or_before(self, day: "datetime.date") -> bool:
         """True if this date, in C{day}'s year when the year is "any", is not after C{day}.
 
         This is how a recurring season start is compared: a season starting on
         C{Date(0xFF, 3, 20, 0xFF)} has begun on every day from 20 March to 31 December.
-        Wildcard month or day count as the earliest one.
         """
-        year = day.year if self.years_since_1900 == WILDCARD else 1900 + self.years_since_1900
-        month = 1 if self.month == WILDCARD else self.month
-        dom = 1 if self.day == WILDCARD else self.day
-        return (year, month, dom) <= (day.year, day.month, day.day)
+        return self.in_year(day.year) <= (day.year, day.month, day.day)
 
 
 class ArrayValue(NamedTuple):

@@ -123,16 +123,11 @@ def active_season(season_entries: Iterable[Mapping], day: datetime.date) -> int 
     entries = [(_date(e["SeasonStartDate"]), e["WeekIDRef"]) for e in season_entries]
     started = [(d, w) for d, w in entries if d.on_or_before(day)]
     if started:
-        return max(started, key=lambda e: _sort_key(e[0], day.year))[1]
+        return max(started, key=lambda e: e[0].in_year(day.year))[1]
     recurring = [(d, w) for d, w in entries if d.year is None]
     if recurring:  # wrap: the latest recurring start of the previous year
-        return max(recurring, key=lambda e: _sort_key(e[0], day.year - 1))[1]
+        return max(recurring, key=lambda e: e[0].in_year(day.year - 1))[1]
     return None
-
-
-def _sort_key(d: t.Date, year: int) -> tuple[int, int, int]:
-    return (year if d.year is None else d.year, 1 if d.month == t.WILDCARD else d.month,
-            1 if d.day == t.WILDCARD else d.day)
 
 
 def special_day(special_day_entries: Iterable[Mapping], day: datetime.date) -> int | None:
