@@ -37,7 +37,8 @@ from protocols.zcl.types import (DATA_TYPES, decode_json, decode_value, encode_j
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
     "FixedBytes", "CountedBy", "Switch", "RAW_PAYLOAD", "Record", "Octets",
-    "When", "BitSet", "OneOf", "ABSENT", "Named", "get_cluster", "clusters", "encode_command", "decode_command",
+    "When", "BitSet", "OneOf", "ABSENT", "Named", "get_cluster", "clusters", "encode_command",
+    "decode_command",
     "cluster_frame",
 ]
 

@@ -47,7 +47,8 @@ from protocols.errors import CodecError
 
 __all__ = [
     "DataType", "DATA_TYPES", "TimeOfDay", "Date", "ArrayValue", "WILDCARD",
-    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_codec", "data_type", "is_analog", "is_invalid",
+    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_codec", "data_type",
+    "is_analog", "is_invalid",
     "ZCL_EPOCH_UNIX", "utc_time_from_unix", "unix_from_utc_time",
     # type identifiers
     "NO_DATA", "DATA8", "DATA16", "DATA24", "DATA32", "DATA40", "DATA48", "DATA56", "DATA64",

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from protocols.errors import CodecError
-from protocols.zcl.clusters import RAW_PAYLOAD, CommandDef, clusters
 from protocols.zcl import foundation as f
+from protocols.zcl.clusters import RAW_PAYLOAD, CommandDef, clusters
 from protocols.zcl.foundation import GLOBAL_COMMANDS, Status
 from protocols.zcl.frame import decode_header, encode_header
 from protocols.zcl.types import DATA_TYPES

@@ -21,7 +21,8 @@ from protocols.zcl import types as t
 from protocols.zcl.clusters import ClusterDef, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands
 
-__all__ = ["CALENDAR", "CALENDAR_CLUSTER_ID", "CALENDAR_TYPES", "CALENDAR_TIME_REFERENCES", "DAY_SCHEDULE_ENTRIES", "active_season",
+__all__ = ["CALENDAR", "CALENDAR_CLUSTER_ID", "CALENDAR_TYPES", "CALENDAR_TIME_REFERENCES",
+           "DAY_SCHEDULE_ENTRIES", "active_season",
            "special_day", "CALENDAR_TYPE_DELIVERED", "CALENDAR_TYPE_RECEIVED",
            "CALENDAR_TYPE_DELIVERED_AND_RECEIVED", "CALENDAR_TYPE_FRIENDLY_CREDIT",
            "CALENDAR_TYPE_AUXILIARY_LOAD_SWITCH"]
@@ -82,7 +83,8 @@ CALENDAR = ClusterDef(
     ),
     client_commands=commands(
         cmd(0x00, "PublishCalendar", *_CALENDAR_REF, ("StartTime", UTC),
-            ("CalendarType", _CALENDAR_TYPE), ("CalendarTimeReference", Named(E8, CALENDAR_TIME_REFERENCES)), ("CalendarName", OCT),
+            ("CalendarType", _CALENDAR_TYPE),
+            ("CalendarTimeReference", Named(E8, CALENDAR_TIME_REFERENCES)), ("CalendarName", OCT),
             ("NumberofSeasons", U8), ("NumberofWeekProfiles", U8),
             ("NumberofDayProfiles", U8)),
         cmd(0x01, "PublishDayProfile", *_CALENDAR_REF, ("DayID", U8),

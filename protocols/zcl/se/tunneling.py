@@ -70,8 +70,8 @@ TUNNELING = ClusterDef(
         cmd(0x04, "ReadyData", _ID, ("NumberOfOctetsLeft", U16)),
         cmd(0x05, "SupportedTunnelProtocolsResponse", ("ProtocolListComplete", t.BOOLEAN),
             ("ProtocolCount", U8),
-            ("ProtocolList", CountedBy("ProtocolCount", Record((("ManufacturerCode", U16),
-                                                                ("ProtocolID", Named(t.ENUM8, PROTOCOL_IDS))))))),
+            ("ProtocolList", CountedBy("ProtocolCount", Record((
+                ("ManufacturerCode", U16), ("ProtocolID", Named(t.ENUM8, PROTOCOL_IDS))))))),
         cmd(0x06, "TunnelClosureNotification", _ID),
     ),
 )
