@@ -52,8 +52,9 @@ TUNNELING = ClusterDef(
     TUNNELING_CLUSTER_ID, "Tunneling",
     attributes([(0x0000, "CloseTunnelTimeout", U16, "r", 0xFFFF)]),
     server_commands=commands(
-        cmd(0x00, "RequestTunnel", ("ProtocolID", Named(t.ENUM8, PROTOCOL_IDS)), ("ManufacturerCode", U16),
-            ("FlowControlSupport", t.BOOLEAN), ("MaximumIncomingTransferSize", U16)),
+        cmd(0x00, "RequestTunnel", ("ProtocolID", Named(t.ENUM8, PROTOCOL_IDS)),
+            ("ManufacturerCode", U16), ("FlowControlSupport", t.BOOLEAN),
+            ("MaximumIncomingTransferSize", U16)),
         cmd(0x01, "CloseTunnel", _ID),
         cmd(0x02, "TransferData", _ID, ("Data", Rest())),
         cmd(0x03, "TransferDataError", _ID, ("TransferDataStatus", Named(U8, TRANSFER_DATA_STATUS))),
