@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 #: sub-command name -> (module path, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "gbcs": ("emulator.gbcs_cli", "decode, encode and check GBCS messages (RTDS conformance)"),
+    "rtds": ("emulator.rtds_replay", "replay DCC reference tests (RTDS) against emulated devices"),
 }
 
 

@@ -1,0 +1,22 @@
+"""GBCS application logic of the devices: what a meter or hub does with remote-party messages.
+
+  - L{security}: the checks every command passes (MAC, signature, role, counter) and the
+    alert each failure raises;
+  - L{device}: the shared endpoint (receive, respond, alert; framing and protection);
+  - L{cosem} and L{dlms_device}: the COSEM object model and the DLMS devices (ESME);
+  - L{provisioning}: devices from a key store directory in the RTDS layout.
+
+Independent of the HAN: a device takes a message (C{receive(bytes)}) and hands what it sends
+to an injected C{send(bytes)}; time comes from an injected clock.
+"""
+
+from emulator.devices.gbcs.device import GbcsDevice
+from emulator.devices.gbcs.dlms_device import DlmsDevice, Esme
+from emulator.devices.gbcs.provisioning import provision, remote_parties
+from emulator.devices.gbcs.security import RemoteParty, SecurityState
+
+#: emulated device types -> their GBCS logic
+DEVICE_CLASSES: dict[str, type[GbcsDevice]] = {"ESME": Esme}
+
+__all__ = ["GbcsDevice", "DlmsDevice", "Esme", "provision", "remote_parties", "RemoteParty",
+           "SecurityState", "DEVICE_CLASSES"]

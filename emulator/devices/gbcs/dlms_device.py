@@ -1,0 +1,188 @@
+"""DLMS devices (ESME, and the CHF's DLMS use cases): execute xDLMS Access-Requests on a
+COSEM object model and answer with Access-Responses.
+
+The device's COSEM objects are the ones GBCS defines for its use cases
+(C{payload_catalogue.tsv}, the objects each use case touches); the use cases the device
+executes are exactly those whose every attribute and method the model implements
+(L{emulator.devices.gbcs.cosem}), so nothing is claimed that is not modelled.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+
+from protocols.errors import CodecError
+from protocols.gbcs import catalogue
+from protocols.gbcs.framing import Frame
+from protocols.gbcs.payloads import dlms
+from protocols.gbcs.utrn import verify_utrn
+
+from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, OTHER_REASON, SUCCESS, CosemObject, ObjectModel)
+from emulator.devices.gbcs.device import GbcsDevice
+from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
+
+__all__ = ["DlmsDevice", "Esme", "use_case_items"]
+
+_ITEM = re.compile(r"DLMS (get|set|action|get-sel\(sel\d+\)) IC(\d+) ([0-9.]+) ([am])(\d+)")
+
+
+def _obis(dotted: str) -> str:
+    a, b, c, d, e, f = dotted.split(".")
+    return f"{a}-{b}:{c}.{d}.{e}.{f}"
+
+
+@cache
+def use_case_items() -> dict[int, tuple[tuple[str, int, str, int], ...]]:
+    """Message code -> the DLMS items (kind, class, OBIS, attribute/method) GBCS names for it."""
+    path = Path(catalogue.__file__).resolve().parent / "data" / "payload_catalogue.tsv"
+    table: dict[int, tuple] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f, delimiter="\t"):
+            if len(row) < 3 or not re.fullmatch(r"[0-9A-Fa-f]{4}", row[0]):
+                continue
+            items = []
+            for kind, cls, obis, _am, num in _ITEM.findall(row[2]):
+                kind = "get-with-selection" if kind.startswith("get-sel") else kind
+                items.append((kind, int(cls), _obis(obis), int(num)))
+            if items:
+                table[int(row[0], 16)] = tuple(items)
+    return table
+
+
+class DlmsDevice(GbcsDevice):
+    """A device that speaks DLMS/COSEM: its state is an L{ObjectModel}."""
+
+    def __init__(self, eui: int, crypto: Any, clock: Any, send: Callable[[bytes], None], *,
+                 security: SecurityState | None = None, alert_counter: int = 1) -> None:
+        super().__init__(eui, crypto, clock, send, security=security, alert_counter=alert_counter)
+        self.model = ObjectModel()
+        for code in self.catalogue_codes():
+            for _kind, class_id, obis, _item in use_case_items()[code]:
+                self.model.add(class_id, obis)
+        self._install_behaviours()
+        self._command: Frame | None = None
+
+    @classmethod
+    def catalogue_codes(cls) -> list[int]:
+        """Message codes of this device type's DLMS use cases."""
+        out = []
+        for code in use_case_items():
+            uc = catalogue.use_case(code)
+            if uc is not None and not uc.is_alert and cls.device_type in uc.target_device_types:
+                out.append(code)
+        return out
+
+    def supports(self, message_code: int) -> bool:
+        items = use_case_items().get(message_code)
+        if not items or message_code not in self.catalogue_codes():
+            return False
+        # selective access (profile buffers) is not modelled yet
+        return all(k != "get-with-selection" and self.model.has_item(k, c, o, i) for k, c, o, i in items)
+
+    def _install_behaviours(self) -> None:
+        """Method behaviours with state effects (subclasses add theirs)."""
+
+    # ------------------------------------------------------------------ execution
+
+    def execute(self, frame: Frame, payload: dict) -> dict | None:
+        if payload.get("kind") != "dlms" or payload.get("apdu") != "Access-Request":
+            return None
+        self._command = frame
+        specs = payload.get("access_request_specification") or []
+        data = payload.get("access_request_list_of_data") or []
+        results: list[tuple[str, int]] = []
+        out: list[dict] = []
+        failed = False
+        for i, spec in enumerate(specs):
+            choice = spec["choice"]
+            kind = {"access-request-get": "get", "access-request-set": "set", "access-request-action": "action",
+                    "access-request-get-with-selection": "get",
+                    "access-request-set-with-selection": "set"}[choice]
+            param = data[i] if i < len(data) else {"type": "null-data"}
+            value: dict = {"type": "null-data"}
+            if failed:
+                result = OTHER_REASON
+            elif choice.endswith("with-selection"):
+                result = 4   # selective access is not modelled: object undefined
+            elif kind == "get":
+                result, value = self.model.get(spec["class_id"], spec["obis"], spec["attribute_id"])
+            elif kind == "set":
+                result = self.model.set(spec["class_id"], spec["obis"], spec["attribute_id"], param)
+            else:
+                result = self.model.action(spec["class_id"], spec["obis"], spec["method_id"], param)
+            if result != SUCCESS:
+                failed = True
+            results.append((kind, result))
+            out.append(value)
+        self._command = None
+        return dlms.access_response(frame.signing.originator_counter, out, results)
+
+
+class Esme(DlmsDevice):
+    """The electricity smart meter's GBCS logic (DLMS/COSEM)."""
+
+    device_type = "ESME"
+
+    def _install_behaviours(self) -> None:
+        m = self.model
+        m.actions[(112, 1)] = self._credit_update_amount
+        m.actions[(112, 2)] = self._credit_set_amount
+        m.actions[(115, 1)] = self._token_enter
+        m.actions[(70, 1)] = self._disconnect
+        m.actions[(70, 2)] = self._reconnect
+
+    # IC112 Credit: m1 update_amount (add), m2 set_amount_to_value
+    @staticmethod
+    def _credit_update_amount(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        cur = obj.get(2)
+        cur["value"] = int(cur["value"]) + int(param["value"])
+        return SUCCESS
+
+    @staticmethod
+    def _credit_set_amount(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        obj.get(2)["value"] = int(param["value"])
+        return SUCCESS
+
+    @staticmethod
+    def _disconnect(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        obj.attributes[2] = {"type": "boolean", "value": False}
+        obj.attributes[3] = {"type": "enum", "value": 0}
+        return SUCCESS
+
+    @staticmethod
+    def _reconnect(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        obj.attributes[3] = {"type": "enum", "value": 2}   # ready for reconnection (armed)
+        return SUCCESS
+
+    def _token_enter(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        """IC115 enter: a UTRN, authenticated with the supplier's prepayment key (section 4.5).
+
+        The full counter is the command's originator counter; the value is credited to the
+        meter balance (0-0:19.10.0.255) on success.
+        """
+        cmd = self._command
+        if cmd is None:
+            return OTHER_REASON
+        try:
+            token = bytes.fromhex(param["value"]).decode("ascii")
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return 12
+        supplier = cmd.signing.originator
+        party = self.security.remote_parties.get(supplier)
+        if party is None or party.role != ROLE_SUPPLIER:
+            return 3
+        try:
+            u = verify_utrn(self.crypto, token, supplier, self.eui, cmd.signing.originator_counter)
+        except (CodecError, KeyError):
+            self.raise_alert(0x8F63, critical=False)   # UTRN not authentic
+            return HARDWARE_FAULT
+        balance = model.objects.get((112, "0-0:19.10.0.255"))
+        if balance is not None:
+            amount = u.value * (100 if u.value_class == 1 else 1)
+            cur = balance.get(2)
+            cur["value"] = int(cur["value"]) + amount
+        return SUCCESS

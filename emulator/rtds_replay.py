@@ -1,0 +1,365 @@
+"""C{smets rtds replay DIR --keys DIR}: deliver DCC reference commands to emulated devices and
+compare their answers with the reference responses and alerts.
+
+For each reference test in DIR (a C{*_COMMAND_GBCS.HEX} with its C{*_RESPONSE_GBCS.HEX} and the
+C{*_ALERT*} files of the same variant) whose target device type is emulated and whose use
+case the device implements:
+
+  1. a home is provisioned from the key store (L{emulator.devices.gbcs.provisioning}): the
+     device carries the reference EUI-64 and keys, and every remote party's certificates;
+  2. the device is put in the state the test needs.  The command itself sets the state it
+     reads or writes; the SUCCESS / ERROR variant of the file name says which outcome is
+     expected.  RTDS ERROR commands are byte-identical to their SUCCESS commands (only the
+     counter differs), so the failure is the device's own condition: a hardware fault on the
+     item where the reference device failed (the first item whose result is neither success
+     nor other-reason), injected as device state; what the device does from there (stop
+     processing, answer other-reason for the remaining items, change nothing else) is its own;
+  3. the command is delivered in virtual time (L{emulator.clock.VirtualClock}) through a
+     pluggable delivery function (a direct call today; the CHF and the GB-HRGP tunnel later);
+  4. the answer is compared with the reference: message code, CRA, counter echoed,
+     originator/recipient swapped, other-information, grouping-header date-time present or
+     not, the protection (MAC or signature, and it verifies under the home's keys), the
+     payload structure (DLMS result codes and data types per item), and the alert codes.
+
+Tests of device types or use cases not emulated are counted as "not emulated", never passed.
+The inventory (which EUI is which device type) is inferred from the use cases addressed to
+each EUI in DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from protocols.errors import CodecError
+from protocols.gbcs import catalogue
+from protocols.gbcs.crypto import GbcsCrypto
+from protocols.gbcs.framing import CRA_RESPONSE, decode_frame
+from protocols.gbcs.keystore import KeyStore
+from protocols.gbcs.message import VERIFIED, DecodedMessage, decode_message
+
+from emulator.clock import VirtualClock
+from emulator.devices.gbcs import DEVICE_CLASSES
+from emulator.devices.gbcs.cosem import HARDWARE_FAULT, OTHER_REASON, SUCCESS
+from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
+from emulator.devices.gbcs.provisioning import acb_eui, provision
+
+__all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay",
+           "compare_payload", "direct_delivery", "main"]
+
+#: RTDS devices' clock: the reference responses are stamped 2015-01-01T00:00:00
+_START = 1420070400.0
+
+
+def _read_hex(path: Path) -> bytes:
+    text = path.read_text(encoding="ascii", errors="replace")
+    return bytes.fromhex("".join(text.split()))
+
+
+@dataclass(slots=True)
+class ReferenceTest:
+    """One reference test: the command, the expected response and alerts."""
+
+    name: str
+    command: Path
+    response: Path | None
+    alerts: list[Path] = field(default_factory=list)
+
+    @property
+    def expects_error(self) -> bool:
+        return "_ERROR" in self.name
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one test: C{status} passed / failed / not emulated, with the reason."""
+
+    test: str
+    status: str
+    device_type: str
+    reason: str = ""
+
+
+# --------------------------------------------------------------------------- discovery
+
+def _variant_key(stem: str) -> str:
+    """Test stem of an alert file: drop the alert code token and what follows C{_ALERT}."""
+    head = stem.split("_ALERT", 1)[0]
+    parts = head.split("_")
+    return "_".join(p for i, p in enumerate(parts)
+                    if not (i >= 2 and len(p) == 4 and all(ch in "0123456789ABCDEF" for ch in p)))
+
+
+def find_tests(directory: Path) -> tuple[list[ReferenceTest], list[Path]]:
+    """All command tests under C{directory}, and the alert files no command explains."""
+    tests: list[ReferenceTest] = []
+    orphans: list[Path] = []
+    for folder, _dirs, files in sorted(os.walk(directory)):
+        names = sorted(f for f in files if f.upper().endswith("_GBCS.HEX"))
+        by_stem: dict[str, ReferenceTest] = {}
+        for f in names:
+            if f.endswith("_COMMAND_GBCS.HEX"):
+                stem = f[:-len("_COMMAND_GBCS.HEX")]
+                resp = Path(folder, stem + "_RESPONSE_GBCS.HEX")
+                t = ReferenceTest(stem, Path(folder, f), resp if resp.exists() else None)
+                by_stem[stem] = t
+                tests.append(t)
+        for f in names:
+            if "_ALERT" in f:
+                t = by_stem.get(_variant_key(f[:-len("_GBCS.HEX")]))
+                if t is None:
+                    orphans.append(Path(folder, f))
+                else:
+                    t.alerts.append(Path(folder, f))
+    return tests, orphans
+
+
+def infer_inventory(tests: Iterable[ReferenceTest]) -> dict[int, str]:
+    """EUI-64 -> device type, voted by the use cases addressed to it that name one target."""
+    votes: dict[int, Counter] = {}
+    for t in tests:
+        try:
+            gs = decode_frame(_read_hex(t.command)).signing
+        except (CodecError, ValueError, OSError):
+            continue
+        uc = catalogue.use_case(gs.message_code)
+        if uc is not None and len(uc.target_device_types) == 1:
+            votes.setdefault(gs.recipient, Counter())[uc.target_device_types[0]] += 1
+    return {eui: c.most_common(1)[0][0] for eui, c in votes.items()}
+
+
+# --------------------------------------------------------------------------- comparison
+
+def _shape_diff(ref: dict, got: dict, where: str) -> str | None:
+    """First difference of DLMS data types between two Data trees (values are state)."""
+    rt, gt = ref.get("type"), got.get("type")
+    if rt != gt:
+        return f"{where}: data type {gt}, expected {rt}"
+    if rt == "structure":
+        rv, gv = ref.get("value") or [], got.get("value") or []
+        if len(rv) != len(gv):
+            return f"{where}: structure of {len(gv)} members, expected {len(rv)}"
+        for i, (a, b) in enumerate(zip(rv, gv)):
+            d = _shape_diff(a, b, f"{where}[{i}]")
+            if d:
+                return d
+    elif rt == "array":
+        rv, gv = ref.get("value") or [], got.get("value") or []
+        for i, (a, b) in enumerate(zip(rv, gv)):       # element count is meter state
+            d = _shape_diff(a, b, f"{where}[{i}]")
+            if d:
+                return d
+    elif rt == "compact-array":
+        if ref.get("type_description") != got.get("type_description"):
+            return f"{where}: compact-array type description differs"
+    return None
+
+
+def compare_payload(ref: dict, got: dict) -> str | None:
+    """First structural difference between a reference payload tree and the device's."""
+    if ref.get("kind") != got.get("kind"):
+        return f"payload kind {got.get('kind')}, expected {ref.get('kind')}"
+    if ref["kind"] == "dlms":
+        if ref.get("apdu") != got.get("apdu"):
+            return f"DLMS APDU {got.get('apdu')}, expected {ref.get('apdu')}"
+        if ref.get("long_invoke_id_and_priority") != got.get("long_invoke_id_and_priority"):
+            return "DLMS invoke id differs"
+        if ref["apdu"] == "Access-Response":
+            rs = ref.get("access_response_specification") or []
+            gs = got.get("access_response_specification") or []
+            if len(rs) != len(gs):
+                return f"{len(gs)} response items, expected {len(rs)}"
+            for i, (a, b) in enumerate(zip(rs, gs)):
+                if a.get("choice") != b.get("choice") or a.get("result") != b.get("result"):
+                    return (f"item {i}: {b.get('choice')} result {b.get('result')}, "
+                            f"expected {a.get('choice')} result {a.get('result')}")
+            rd = ref.get("access_response_list_of_data") or []
+            gd = got.get("access_response_list_of_data") or []
+            if len(rd) != len(gd):
+                return f"{len(gd)} data items, expected {len(rd)}"
+            for i, (a, b) in enumerate(zip(rd, gd)):
+                d = _shape_diff(a, b, f"item {i}")
+                if d:
+                    return d
+            return None
+        d = _shape_diff(ref.get("notification_body") or {}, got.get("notification_body") or {}, "body")
+        return d
+    return None if ref == got else "payload differs"
+
+
+def _alert_code(msg: DecodedMessage) -> int | None:
+    p = msg.payload or {}
+    if isinstance(p.get("alert"), dict):
+        return p["alert"].get("alert_code")
+    if isinstance(p.get("alert_code"), int):
+        return p["alert_code"]
+    v = p.get("value")
+    if isinstance(v, dict) and isinstance(v.get("alertCode"), int):
+        return v["alertCode"]
+    return None
+
+
+def _compare_response(ref: DecodedMessage, got: DecodedMessage, command: DecodedMessage) -> str | None:
+    rg, gg, cg = ref.frame.signing, got.frame.signing, command.frame.signing
+    if gg.cra_flag != CRA_RESPONSE:
+        return "answer is not a response"
+    if gg.message_code != cg.message_code:
+        return f"message code 0x{gg.message_code:04X}, expected 0x{cg.message_code:04X}"
+    if gg.originator_counter != cg.originator_counter:
+        return f"counter {gg.originator_counter} does not echo the command's {cg.originator_counter}"
+    if gg.originator != cg.recipient or gg.recipient != cg.originator:
+        return "originator/recipient not swapped"
+    ro, go = rg.other_information, gg.other_information
+    if (ro.message_code, ro.supplementary_remote_party_id, ro.supplementary_remote_party_counter) != \
+            (go.message_code, go.supplementary_remote_party_id, go.supplementary_remote_party_counter):
+        return "other-information differs"
+    if (rg.date_time is None) != (gg.date_time is None):
+        return "grouping-header date-time " + ("missing" if gg.date_time is None else "unexpected")
+    if (ref.frame.ciphering is None) != (got.frame.ciphering is None):
+        return "protection differs: " + ("MAC-wrapped" if got.frame.ciphering else "DF only") + \
+            ", expected " + ("MAC-wrapped" if ref.frame.ciphering else "DF only")
+    if bool(rg.signature) != bool(gg.signature):
+        return "signature " + ("present" if gg.signature else "missing")
+    if got.frame.ciphering is not None and got.verification.mac != VERIFIED:
+        return f"MAC {got.verification.mac} {got.verification.mac_detail}".strip()
+    if gg.signature and got.verification.signature != VERIFIED:
+        return f"signature {got.verification.signature} {got.verification.signature_detail}".strip()
+    return compare_payload(ref.payload or {}, got.payload or {})
+
+
+# --------------------------------------------------------------------------- replay
+
+Delivery = Callable[[GbcsDevice, bytes, VirtualClock], None]
+
+
+def direct_delivery(device: GbcsDevice, message: bytes, clock: VirtualClock) -> None:
+    """Deliver a command straight to the device's GBCS endpoint (no HAN), in virtual time."""
+    clock.callLater(0, device.receive, message)
+    clock.run_until_idle()
+
+
+def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: DecodedMessage) -> bool:
+    """Put the device in the fault condition the ERROR reference shows; False if none applies."""
+    model = getattr(device, "model", None)
+    rp, cp = ref.payload or {}, command.payload or {}
+    if model is None or rp.get("apdu") != "Access-Response" or cp.get("apdu") != "Access-Request":
+        return False
+    specs = cp.get("access_request_specification") or []
+    for spec, res in zip(specs, rp.get("access_response_specification") or []):
+        if res.get("result") not in (SUCCESS, OTHER_REASON):
+            kind = spec["choice"].replace("access-request-", "").replace("-with-selection", "")
+            item = spec.get("method_id") if kind == "action" else spec.get("attribute_id")
+            model.faults[(spec["class_id"], spec["obis"], kind, item)] = HARDWARE_FAULT \
+                if res["result"] == HARDWARE_FAULT else res["result"]
+            return True
+    return False
+
+
+def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_crypto: GbcsCrypto,
+                delivery: Delivery = direct_delivery, seed: int = 1) -> Outcome:
+    """Replay one reference test on a freshly provisioned home."""
+    try:
+        command = decode_message(_read_hex(test.command), ref_crypto)
+    except (CodecError, ValueError, OSError) as e:
+        return Outcome(test.name, "failed", "?", f"reference command unreadable: {e}")
+    cg = command.frame.signing
+    device_type = inventory.get(cg.recipient, "?")
+    cls = DEVICE_CLASSES.get(device_type)
+    if cls is None:
+        return Outcome(test.name, "not emulated", device_type, f"device type {device_type} not emulated")
+    if test.response is None:
+        return Outcome(test.name, "not emulated", device_type, "no reference response")
+    try:
+        ref = decode_message(_read_hex(test.response), ref_crypto)
+        ref_alerts = [decode_message(_read_hex(a), ref_crypto) for a in test.alerts]
+    except (CodecError, ValueError, OSError) as e:
+        return Outcome(test.name, "failed", device_type, f"reference unreadable: {e}")
+    for a in ref_alerts:
+        if a.frame.signing.message_code not in cls.alert_codes:
+            return Outcome(test.name, "not emulated", device_type,
+                           f"alert message code 0x{a.frame.signing.message_code:04X} not raised by {device_type}")
+    home_keys = KeyStore(keys)
+    clock = VirtualClock(_START)
+    sent: list[bytes] = []
+    device = provision(cls, cg.recipient, home_keys, clock, sent.append, rng=random.Random(seed))
+    if not device.supports(cg.message_code):
+        uc = catalogue.use_case(cg.message_code)
+        return Outcome(test.name, "not emulated", device_type,
+                       f"use case {uc.name if uc else hex(cg.message_code)} not implemented by {device_type}")
+    if test.expects_error and not _inject_error_state(device, ref, command):
+        return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
+    delivery(device, _read_hex(test.command), clock)
+    home_crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
+    answers = []
+    for msg in sent:
+        try:
+            answers.append(decode_message(msg, home_crypto))
+        except CodecError as e:
+            return Outcome(test.name, "failed", device_type, f"device sent an undecodable message: {e}")
+    responses = [m for m in answers if m.frame.signing.cra_flag == CRA_RESPONSE]
+    alerts = [m for m in answers if m.frame.signing.cra_flag != CRA_RESPONSE]
+    if len(responses) != 1:
+        why = device.last_rejection.reason if device.last_rejection else ""
+        return Outcome(test.name, "failed", device_type, f"{len(responses)} responses, expected 1 {why}".strip())
+    diff = _compare_response(ref, responses[0], command)
+    if diff:
+        return Outcome(test.name, "failed", device_type, diff)
+    want = sorted(_alert_code(a) or 0 for a in ref_alerts)
+    got = sorted(_alert_code(a) or 0 for a in alerts)
+    if want != got:
+        return Outcome(test.name, "failed", device_type,
+                       f"alerts {[hex(x) for x in got]}, expected {[hex(x) for x in want]}")
+    return Outcome(test.name, "passed", device_type)
+
+
+def replay(directory: Path, keys: Path, delivery: Delivery = direct_delivery, seed: int = 1) -> list[Outcome]:
+    """Replay every reference test under C{directory}."""
+    tests, _orphans = find_tests(directory)
+    inventory = infer_inventory(tests)
+    ref_keys = KeyStore(keys)
+    ref_crypto = GbcsCrypto(ref_keys, acb_eui(ref_keys))
+    return [replay_test(t, inventory, keys, ref_crypto, delivery, seed) for t in tests]
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    c = Counter(o.status for o in outcomes)
+    return f"{c['passed']} passed, {c['failed']} failed, {c['not emulated']} not emulated"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="smets rtds", description="replay DCC reference test data (RTDS)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("replay", help="deliver RTDS commands to emulated devices and compare the answers")
+    r.add_argument("directory", help="RTDS directory (folders of *_GBCS.HEX files)")
+    r.add_argument("--keys", required=True, help="key store directory (RTDS layout)")
+    r.add_argument("--seed", type=int, default=1, help="seed for generated device keys (default 1)")
+    r.add_argument("--by-type", action="store_true", help="print passed/failed/not emulated per device type")
+    r.add_argument("--verbose", "-v", action="store_true", help="also list tests not emulated, with why")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    directory, keys = Path(args.directory), Path(args.keys)
+    if not directory.is_dir():
+        print(f"smets rtds replay: DIRECTORY: not a directory: {directory}", file=sys.stderr)
+        return 2
+    if not keys.is_dir():
+        print(f"smets rtds replay: --keys: not a directory: {keys}", file=sys.stderr)
+        return 2
+    outcomes = replay(directory, keys, seed=args.seed)
+    for o in outcomes:
+        if o.status == "failed" or (args.verbose and o.status == "not emulated"):
+            print(f"{o.test}: {o.status} ({o.device_type}): {o.reason}")
+    if args.by_type:
+        types = sorted({o.device_type for o in outcomes})
+        for t in types:
+            print(f"{t}: " + summary([o for o in outcomes if o.device_type == t]))
+    print(summary(outcomes))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
