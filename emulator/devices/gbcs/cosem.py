@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["SUCCESS", "HARDWARE_FAULT", "OBJECT_UNDEFINED", "TYPE_UNMATCHED", "READ_WRITE_DENIED",
-           "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "CosemObject",
+           "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "ALTERNATIVE_TYPES", "CosemObject",
            "ObjectModel", "same_shape", "default_for"]
 
 SUCCESS = 0
@@ -134,6 +134,8 @@ def _value_type(class_id: int, obis: str, attr: int) -> Callable[[], dict] | Non
 
 #: (class, OBIS, attribute) -> default, where the interface class leaves the type open.
 INSTANCE_TYPES: dict[tuple[int, str, int], Callable[[], dict]] = {}
+#: (class, OBIS, attribute) -> the DLMS types a set may carry, where GBCS allows a CHOICE.
+ALTERNATIVE_TYPES: dict[tuple[int, str, int], frozenset[str]] = {}
 
 
 def _it(class_id: int, obis: str, make: Callable[[], dict], attrs: tuple[int, ...] = (2,)) -> None:
@@ -165,10 +167,13 @@ for _i in range(21, 26):                                          # auxiliary lo
     _it(1, f"0-0:94.44.0.{_i}", lambda: _os(8))
 for _i in range(31, 36):
     _it(1, f"0-0:94.44.0.{_i}", lambda: _n("utf8-string", ""))
-for _i in range(11, 16):
-    _it(1, f"0-0:94.44.0.{_i}", lambda: _os(8))
-for _g, _i in ((117, 1), (117, 2), (119, 1), (119, 2), (121, 1), (121, 2)):
-    _it(1, f"0-0:94.44.{_g}.{_i}", lambda: copy.deepcopy(NEVER))
+for _i in range(11, 16):                                          # auxiliary device labels
+    _it(1, f"0-0:94.44.0.{_i}", lambda: _n("visible-string", ""))
+for _g in (117, 119, 121):                                        # ALCS / APC switching times
+    _it(1, f"0-0:94.44.{_g}.1", lambda: copy.deepcopy(NEVER))
+    _it(1, f"0-0:94.44.{_g}.2", lambda: copy.deepcopy(NEVER))
+    # the start may be given as a date-time or as a duration in minutes (a CHOICE)
+    ALTERNATIVE_TYPES[(1, f"0-0:94.44.{_g}.1", 2)] = frozenset({"octet-string", "long-unsigned"})
 _it(1, "0-0:94.44.10.1", lambda: _n("unsigned", 0))
 for _o in ("0-0:94.44.1.7", "0-0:94.44.42.255"):
     _it(3, _o, DLU)
@@ -208,6 +213,14 @@ class CosemObject:
     attributes: dict[int, dict] = field(default_factory=dict)
 
     def get(self, attr: int) -> dict | None:
+        """The attribute's value (its default until written); reading never changes state."""
+        value = self.attributes.get(attr)
+        if value is None:
+            value = default_for(self.class_id, self.obis, attr)
+        return value
+
+    def writable(self, attr: int) -> dict | None:
+        """The attribute's stored value, materialised from its default, to be changed in place."""
         value = self.attributes.get(attr)
         if value is None:
             value = default_for(self.class_id, self.obis, attr)
@@ -264,7 +277,8 @@ class ObjectModel:
         current = obj.get(attr) if obj is not None else None
         if current is None:
             return OBJECT_UNDEFINED
-        if value.get("type") != current.get("type"):
+        allowed = ALTERNATIVE_TYPES.get((class_id, obis, attr))
+        if value.get("type") != current.get("type") and (allowed is None or value.get("type") not in allowed):
             return TYPE_UNMATCHED
         obj.attributes[attr] = copy.deepcopy(value)
         return SUCCESS

@@ -21,7 +21,8 @@ from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import dlms
 from protocols.gbcs.utrn import verify_utrn
 
-from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, OTHER_REASON, SUCCESS, CosemObject, ObjectModel)
+from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_TYPES, OTHER_REASON, SUCCESS, CosemObject,
+                                         ObjectModel)
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 
@@ -63,6 +64,8 @@ class DlmsDevice(GbcsDevice):
         for code in self.catalogue_codes():
             for _kind, class_id, obis, _item in use_case_items()[code]:
                 self.model.add(class_id, obis)
+        for class_id, obis, _attr in self.instance_objects():
+            self.model.add(class_id, obis)
         self._install_behaviours()
         self._command: Frame | None = None
 
@@ -75,6 +78,11 @@ class DlmsDevice(GbcsDevice):
             if uc is not None and not uc.is_alert and cls.device_type in uc.target_device_types:
                 out.append(code)
         return out
+
+    @classmethod
+    def instance_objects(cls) -> list[tuple[int, str, int]]:
+        """Objects the device defines beyond the catalogue's examples (GBCS object definitions)."""
+        return list(INSTANCE_TYPES) if cls.device_type == "ESME" else []
 
     def supports(self, message_code: int) -> bool:
         items = use_case_items().get(message_code)
@@ -138,13 +146,13 @@ class Esme(DlmsDevice):
     # IC112 Credit: m1 update_amount (add), m2 set_amount_to_value
     @staticmethod
     def _credit_update_amount(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
-        cur = obj.get(2)
+        cur = obj.writable(2)
         cur["value"] = int(cur["value"]) + int(param["value"])
         return SUCCESS
 
     @staticmethod
     def _credit_set_amount(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
-        obj.get(2)["value"] = int(param["value"])
+        obj.writable(2)["value"] = int(param["value"])
         return SUCCESS
 
     @staticmethod
@@ -183,6 +191,6 @@ class Esme(DlmsDevice):
         balance = model.objects.get((112, "0-0:19.10.0.255"))
         if balance is not None:
             amount = u.value * (100 if u.value_class == 1 else 1)
-            cur = balance.get(2)
+            cur = balance.writable(2)
             cur["value"] = int(cur["value"]) + amount
         return SUCCESS

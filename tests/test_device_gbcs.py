@@ -1,0 +1,198 @@
+"""Device-side GBCS logic: security checks (replay, MAC, signature, role), state that persists
+between commands, and item processing that stops at a fault.
+
+Commands are the DCC reference commands (RTDS) or built here and protected with the reference
+keys (the ACB's key MACs, the remote party's DS key signs), exactly as the DCC would.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from protocols.gbcs import GbcsCrypto, KeyStore, decode_message
+from protocols.gbcs.framing import (CRA_ALERT, CRA_COMMAND, CRA_RESPONSE, GeneralCiphering, GeneralSigning,
+                                    OtherInformation, decode_frame)
+from protocols.gbcs.message import VERIFIED, protect
+from protocols.gbcs.payloads import dlms, encode_payload
+
+from emulator.clock import VirtualClock
+from emulator.devices.gbcs import Esme, provision
+from emulator.devices.gbcs.cosem import HARDWARE_FAULT, OTHER_REASON
+from emulator.devices.gbcs.provisioning import acb_eui
+from emulator.devices.gbcs.security import (ALERT_AUTH_FAILED, ALERT_MAC_FAILED, ALERT_NO_AUTHORITY,
+                                            ALERT_SIGNATURE_FAILED)
+from tests.gbcs_helpers import KEYSTORE, RTDS
+
+if not RTDS.is_dir() or not KEYSTORE.is_dir():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"reference data missing under CI: {RTDS} / {KEYSTORE}")
+    pytest.skip("shared RTDS data not present", allow_module_level=True)
+
+ESME = 0x00DB1234567890A0
+SUPPLIER = 0x90B3D51F30010000
+NETWORK_OPERATOR = 0x90B3D51F30020000
+START = 1420070400.0
+
+
+def _hex(path: Path) -> bytes:
+    return bytes.fromhex("".join(path.read_text().split()))
+
+
+def _rtds(folder: str, name: str) -> bytes:
+    return _hex(RTDS / folder / name)
+
+
+@pytest.fixture
+def home():
+    """A provisioned ESME with the reference keys, its outbox and the DCC-side crypto."""
+    keys = KeyStore(KEYSTORE)
+    clock = VirtualClock(START)
+    sent: list[bytes] = []
+    device = provision(Esme, ESME, keys, clock, sent.append, rng=random.Random(7))
+    dcc = GbcsCrypto(keys, acb_eui(keys))
+    return device, sent, dcc
+
+
+def _decoded(sent: list[bytes], dcc: GbcsCrypto):
+    return [decode_message(m, dcc) for m in sent]
+
+
+def _snapshot(device):
+    return (copy.deepcopy(device.model.objects), dict(device.security.counters))
+
+
+def _command(dcc: GbcsCrypto, code: int, counter: int, specs: list, data: list, *, originator: int = SUPPLIER,
+             sign: bool = False) -> bytes:
+    """A DLMS command protected as the DCC would: signed by the originator if asked, MACed by the ACB."""
+    payload = encode_payload(dlms.access_request(counter, specs, data))
+    gs = GeneralSigning(CRA_COMMAND, counter, originator, ESME, None, OtherInformation(code), payload, b"")
+    return protect(gs, dcc, GeneralCiphering(b""), sign=sign)
+
+
+def _assert_rejected(device, sent, dcc, before, alert_code: int) -> None:
+    msgs = _decoded(sent, dcc)
+    assert [m.frame.signing.cra_flag for m in msgs] == [CRA_ALERT], "no response, one alert"
+    alert = msgs[0]
+    assert alert.payload["alert"]["alert_code"] == alert_code
+    # a critical alert: DF only, signed with the device's DS key, verifiable by the DCC
+    assert alert.frame.ciphering is None and alert.verification.signature == VERIFIED
+    assert _snapshot(device) == before, "a rejected command changes nothing"
+    assert device.counters.rejected.get(alert_code) == 1
+
+
+def test_reference_command_is_answered_and_verifies(home):
+    device, sent, dcc = home
+    device.receive(_rtds("4.12.1_ECS18b", "ECS18b_4.12.1_SUCCESS_COMMAND_GBCS.HEX"))
+    (resp,) = _decoded(sent, dcc)
+    gs = resp.frame.signing
+    assert gs.cra_flag == CRA_RESPONSE and gs.originator == ESME and gs.recipient == SUPPLIER
+    assert gs.originator_counter == 1001 and gs.message_code == 0x002C
+    assert resp.verification.mac == VERIFIED
+    assert [s["result"] for s in resp.payload["access_response_specification"]] == [0] * 9
+
+
+def test_replayed_counter_is_rejected(home):
+    device, sent, dcc = home
+    cmd = _rtds("4.12.1_ECS18b", "ECS18b_4.12.1_SUCCESS_COMMAND_GBCS.HEX")
+    device.receive(cmd)
+    assert len(sent) == 1
+    sent.clear()
+    before = _snapshot(device)
+    device.receive(cmd)
+    _assert_rejected(device, sent, dcc, before, ALERT_AUTH_FAILED)
+
+
+def test_bad_mac_is_rejected(home):
+    device, sent, dcc = home
+    cmd = bytearray(_rtds("4.12.1_ECS18b", "ECS18b_4.12.1_SUCCESS_COMMAND_GBCS.HEX"))
+    cmd[-1] ^= 0x01
+    before = _snapshot(device)
+    device.receive(bytes(cmd))
+    _assert_rejected(device, sent, dcc, before, ALERT_MAC_FAILED)
+
+
+def test_bad_signature_is_rejected(home):
+    """A critical tariff command whose signature is damaged, re-MACed so only the signature fails."""
+    device, sent, dcc = home
+    frame = decode_frame(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX"))
+    gs = frame.signing
+    bad = bytearray(gs.signature)
+    bad[5] ^= 0x40
+    forged = GeneralSigning(gs.cra_flag, gs.originator_counter, gs.originator, gs.recipient, gs.date_time,
+                            gs.other_information, gs.content, bytes(bad))
+    before = _snapshot(device)
+    device.receive(protect(forged, dcc, GeneralCiphering(b"")))
+    _assert_rejected(device, sent, dcc, before, ALERT_SIGNATURE_FAILED)
+    # the genuine command is then accepted: the rejected one did not consume its counter
+    sent.clear()
+    device.receive(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX"))
+    (resp,) = _decoded(sent, dcc)
+    assert resp.frame.signing.cra_flag == CRA_RESPONSE and resp.verification.signature == VERIFIED
+
+
+def test_wrong_role_is_rejected(home):
+    """A network operator may not update the import tariff (DUIS 1.1.2: import supplier only)."""
+    device, sent, dcc = home
+    frame = decode_frame(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX"))
+    gs = frame.signing
+    as_no = GeneralSigning(gs.cra_flag, gs.originator_counter, NETWORK_OPERATOR, gs.recipient, gs.date_time,
+                           gs.other_information, gs.content, b"")
+    before = _snapshot(device)
+    device.receive(protect(as_no, dcc, GeneralCiphering(b""), sign=True))
+    _assert_rejected(device, sent, dcc, before, ALERT_NO_AUTHORITY)
+
+
+def test_state_persists_between_commands(home):
+    """A set (ECS37 by the network operator, maximum demand period schedule) is what a later
+    read (ECS18b by the supplier) returns."""
+    device, sent, dcc = home
+    entry = dlms.structure(dlms.make_data("long-unsigned", 1), dlms.make_data("boolean", True),
+                           dlms.octet_string(bytes.fromhex("00000A0064FF")), dlms.make_data("long-unsigned", 1),
+                           dlms.octet_string(bytes.fromhex("091E0000")), dlms.octet_string(bytes.fromhex("FF")))
+    schedule = dlms.array(entry)
+    spec = lambda kind: dlms.access_request_item(kind, 10, "0-0:12.0.0.255", 2)  # noqa: E731
+    device.receive(_command(dcc, 0x004A, 5000, [spec("set")], [schedule], originator=NETWORK_OPERATOR))
+    device.receive(_command(dcc, 0x002C, 5001, [spec("get")], [dlms.make_data("null-data")]))
+    set_resp, get_resp = _decoded(sent, dcc)
+    assert set_resp.payload["access_response_specification"][0]["result"] == 0
+    assert get_resp.payload["access_response_specification"][0]["result"] == 0
+    got = get_resp.payload["access_response_list_of_data"][0]
+    assert dlms.encode_data(got) == dlms.encode_data(schedule)
+
+
+def test_set_of_wrong_type_is_refused_and_changes_nothing(home):
+    device, sent, dcc = home
+    spec = dlms.access_request_item("set", 10, "0-0:12.0.0.255", 2)
+    before = copy.deepcopy(device.model.objects)
+    device.receive(_command(dcc, 0x004A, 5000, [spec], [dlms.make_data("long-unsigned", 3)],
+                            originator=NETWORK_OPERATOR))
+    (resp,) = _decoded(sent, dcc)
+    assert resp.payload["access_response_specification"][0]["result"] == 12   # type unmatched
+    assert device.model.objects == before
+
+
+def test_processing_stops_at_a_faulty_item(home):
+    """Items after the one that failed are not processed (other-reason) and not applied."""
+    device, sent, dcc = home
+    device.model.faults[(1, "0-0:94.44.6.2", "set", 2)] = HARDWARE_FAULT
+    specs = [dlms.access_request_item("set", 1, f"0-0:94.44.6.{i}", 2) for i in (1, 2, 3)]
+    data = [dlms.make_data("boolean", True)] * 3
+    device.receive(_command(dcc, 0x005F, 5000, specs, data))   # ECS62
+    (resp,) = _decoded(sent, dcc)
+    assert [s["result"] for s in resp.payload["access_response_specification"]] == \
+        [0, HARDWARE_FAULT, OTHER_REASON]
+    assert device.model.get(1, "0-0:94.44.6.1", 2)[1]["value"] is True
+    assert device.model.get(1, "0-0:94.44.6.3", 2)[1]["value"] is False
+
+
+def test_malformed_message_raises_an_alert_and_never_crashes(home):
+    device, sent, dcc = home
+    for junk in (b"", b"\xdd", b"\xdf" + bytes(40), bytes(range(256))):
+        device.receive(junk)
+    assert device.counters.rejected.get(0x8F1E) == 4
+    assert all(m.frame.signing.cra_flag == CRA_ALERT for m in _decoded(sent, dcc))
