@@ -1,0 +1,331 @@
+"""GBZ devices (GSME, and the GPF's mirror of it): execute GBZ commands on ZCL state.
+
+A GBZ command is a list of components, each one ZCL frame for one Smart Energy cluster
+(spec/gbcs-wire-format.md 4.2).  The device answers component by component, in order:
+
+  - Read Attributes -> Read Attributes Response: one record per attribute, with the ZCL data
+    type ZSE gives the attribute (L{ATTRIBUTE_TYPES}), or UNSUPPORTED_ATTRIBUTE;
+  - a Publish* command from the remote party (server-to-client; the meter is the client of
+    Price, Calendar, Messaging and Device Management) is stored and acknowledged with a
+    Default Response;
+  - a client-to-server command (Prepayment, Metering, Events, Price) is executed and answered
+    with its ZSE response command where one exists (Change Payment Mode Response, Consumer Top
+    Up Response, Clear Event Log Response, Supply Status Response, Publish Billing Period,
+    Publish Price), otherwise with a Default Response.
+
+Responses travel in the opposite direction to their command.  Once a component fails (a
+hardware failure of the attribute or command), the remaining components are not executed
+and each is answered with a Default Response (command 0xFF, FAILURE), as GBCS devices do.
+The components of the responses GBCS classes as sensitive (L{SENSITIVE_RESPONSES}) are
+encrypted for the remote party (section 2.3).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from protocols.errors import CodecError
+from protocols.gbcs import catalogue
+from protocols.gbcs.framing import Frame
+from protocols.gbcs.payloads import gbz
+from protocols.gbcs.utrn import verify_utrn
+
+from emulator.devices.gbcs.device import GbcsDevice
+from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
+
+__all__ = ["ATTRIBUTE_TYPES", "SENSITIVE_RESPONSES", "ZclState", "GbzDevice", "Gsme", "Gpf",
+           "ZCL_SUCCESS", "ZCL_FAILURE", "ZCL_HARDWARE_FAILURE", "ZCL_UNSUPPORTED_ATTRIBUTE", "ZCL_NOT_FOUND"]
+
+ZCL_SUCCESS = 0x00
+ZCL_FAILURE = 0x01
+ZCL_NOT_AUTHORIZED = 0x7E
+ZCL_UNSUP_CLUSTER_COMMAND = 0x81
+ZCL_UNSUPPORTED_ATTRIBUTE = 0x86
+ZCL_NOT_FOUND = 0x8B
+ZCL_HARDWARE_FAILURE = 0xC0
+
+T_MAP8, T_MAP16, T_U8, T_U16, T_U24, T_U32, T_U48, T_S32, T_ENUM8, T_OCTETS, T_STRING = \
+    0x18, 0x19, 0x20, 0x21, 0x22, 0x23, 0x25, 0x2B, 0x30, 0x41, 0x42
+
+BASIC, PRICE, METERING, MESSAGING, PREPAYMENT, CALENDAR, DEVICE_MANAGEMENT, EVENTS = \
+    0x0000, 0x0700, 0x0702, 0x0703, 0x0705, 0x0707, 0x0708, 0x0709
+
+
+def _zero(t: int) -> Any:
+    return "" if t in (T_OCTETS, T_STRING) else 0
+
+
+def _attribute_types() -> dict[tuple[int, int], int]:
+    """ZSE 1.4 attribute data types of the attributes GBCS GSME use cases read."""
+    t: dict[tuple[int, int], int] = {}
+    # Basic
+    t.update({(BASIC, 0x0000): T_U8, (BASIC, 0x0001): T_U8, (BASIC, 0x0002): T_U8, (BASIC, 0x0003): T_U8,
+              (BASIC, 0x0004): T_STRING, (BASIC, 0x0005): T_STRING, (BASIC, 0x0006): T_STRING,
+              (BASIC, 0x0007): T_ENUM8})
+    # Metering: reading information set, meter status, formatting, supply control, billing
+    t[(METERING, 0x0000)] = T_U48
+    for a in range(0x0100, 0x0110, 2):
+        t[(METERING, a)] = T_U48                     # CurrentTierNSummationDelivered
+    for a in range(0x0700, 0x0710):
+        t[(METERING, a)] = T_U48                     # CurrentNoTierBlockNSummationDelivered
+    t.update({(METERING, 0x0014): T_ENUM8, (METERING, 0x0200): T_MAP8, (METERING, 0x0205): T_U16,
+              (METERING, 0x0206): T_OCTETS, (METERING, 0x0300): T_ENUM8, (METERING, 0x0301): T_U24,
+              (METERING, 0x0302): T_U24, (METERING, 0x0303): T_MAP8, (METERING, 0x0306): T_MAP8,
+              (METERING, 0x0307): T_OCTETS, (METERING, 0x0607): T_ENUM8, (METERING, 0x0608): T_ENUM8,
+              (METERING, 0x0A00): T_U32, (METERING, 0x0A01): T_U32,
+              (METERING, 0x0B10): T_U16, (METERING, 0x0B11): T_ENUM8, (METERING, 0x0B12): T_U16,
+              (METERING, 0x0B13): T_U16, (METERING, 0x0B14): T_U8, (METERING, 0x0B15): T_U16})
+    # Prepayment
+    t.update({(PREPAYMENT, 0x0000): T_MAP16, (PREPAYMENT, 0x0001): T_S32, (PREPAYMENT, 0x0002): T_S32,
+              (PREPAYMENT, 0x0005): T_S32, (PREPAYMENT, 0x0006): T_S32, (PREPAYMENT, 0x0010): T_U32,
+              (PREPAYMENT, 0x0011): T_U32, (PREPAYMENT, 0x0021): T_U32, (PREPAYMENT, 0x0022): T_U32,
+              (PREPAYMENT, 0x0031): T_U32, (PREPAYMENT, 0x0040): T_S32})
+    for base in (0x0210, 0x0220, 0x0230):            # debt 1..3
+        t.update({(PREPAYMENT, base + 1): T_U32, (PREPAYMENT, base + 6): T_ENUM8, (PREPAYMENT, base + 7): T_U32,
+                  (PREPAYMENT, base + 9): T_U16})
+    # Price: block thresholds, threshold multiplier/divisor, billing, tariff information, prices
+    for a in range(0x0100, 0x010F):
+        t[(PRICE, a)] = T_U48
+    t.update({(PRICE, 0x0202): T_U24, (PRICE, 0x0203): T_U24, (PRICE, 0x0301): T_U32, (PRICE, 0x0302): T_U32,
+              (PRICE, 0x0303): T_MAP8, (PRICE, 0x0304): T_U32, (PRICE, 0x0305): T_ENUM8, (PRICE, 0x0306): T_MAP8,
+              (PRICE, 0x0615): T_ENUM8, (PRICE, 0x0616): T_U16, (PRICE, 0x0617): T_MAP8})
+    for a in range(0x0400, 0x0500):
+        t[(PRICE, a)] = T_U32                        # block / tier block prices
+    return t
+
+
+#: (cluster, attribute) -> ZCL data type (ZSE 1.4)
+ATTRIBUTE_TYPES = _attribute_types()
+
+#: use case -> clusters whose response components are encrypted for the remote party
+#: (GBCS sensitive data: consumption registers and prepayment balances).
+SENSITIVE_RESPONSES: dict[str, frozenset[int]] = {
+    "GCS13a": frozenset({METERING}), "GCS13b": frozenset({METERING}), "GCS13c": frozenset({METERING}),
+    "GCS14": frozenset({PREPAYMENT}),
+}
+
+#: server-to-client commands the remote party publishes to the meter (stored, acknowledged)
+_PUBLISHED = {PRICE: {1, 2, 3, 4, 5, 6, 9}, CALENDAR: {0, 1, 2, 3, 4}, MESSAGING: {0},
+              DEVICE_MANAGEMENT: {0, 1, 3, 4, 6}}
+#: client-to-server commands acknowledged with a Default Response once executed
+_ACKNOWLEDGED = {PREPAYMENT: {0, 2, 3, 5, 9, 11, 12}, METERING: {13, 14}}
+#: client-to-server commands answered with a ZSE response command (cluster, command) -> response id
+_ANSWERED = {(PREPAYMENT, 6): 2, (PREPAYMENT, 4): 3, (EVENTS, 1): 2, (METERING, 11): 12, (PRICE, 11): 9,
+             (PRICE, 0): 0}
+
+
+@dataclass(slots=True)
+class ZclState:
+    """The meter's ZCL state: attribute values, what was published to it, its logs."""
+
+    attributes: dict[tuple[int, int], Any] = field(default_factory=dict)
+    published: dict[tuple[int, int], list[dict]] = field(default_factory=dict)
+    event_logs_cleared: int = 0
+    #: (cluster, "read"/"command", id) -> ZCL status the item yields (a failed register, ...)
+    faults: dict[tuple[int, str, int], int] = field(default_factory=dict)
+
+    def read(self, cluster: int, attr: int) -> tuple[int, int | None, Any]:
+        fault = self.faults.get((cluster, "read", attr))
+        if fault is not None:
+            return fault, None, None
+        t = ATTRIBUTE_TYPES.get((cluster, attr))
+        if t is None:
+            return ZCL_UNSUPPORTED_ATTRIBUTE, None, None
+        return ZCL_SUCCESS, t, self.attributes.get((cluster, attr), _zero(t))
+
+
+class GbzDevice(GbcsDevice):
+    """A device that speaks GBZ (ZigBee ZCL components)."""
+
+    def __init__(self, eui: int, crypto: Any, clock: Any, send: Callable[[bytes], None], *,
+                 security: SecurityState | None = None, alert_counter: int = 1) -> None:
+        super().__init__(eui, crypto, clock, send, security=security, alert_counter=alert_counter)
+        self.zcl = ZclState()
+        self._commission()
+
+    def _commission(self) -> None:
+        """Initial attribute values a commissioned meter holds."""
+        a = self.zcl.attributes
+        a[(BASIC, 0x0004)] = "emulator"
+        a[(BASIC, 0x0005)] = f"{self.device_type} {self.eui:016X}"
+        a[(BASIC, 0x0003)] = 1
+        a[(PRICE, 0x0616)] = 826            # GBP
+        a[(METERING, 0x0300)] = 1           # m3
+        a[(METERING, 0x0302)] = 1000
+
+    # ------------------------------------------------------------------ capabilities
+
+    @staticmethod
+    def component_supported(cluster: int, frame_control: int, command_id: int) -> bool:
+        if frame_control & 0x03 == 0x00:                     # profile-wide
+            return command_id == 0x00                        # Read Attributes
+        s2c = bool(frame_control & 0x08)
+        if s2c:
+            return command_id in _PUBLISHED.get(cluster, ())
+        return command_id in _ACKNOWLEDGED.get(cluster, ()) or (cluster, command_id) in _ANSWERED
+
+    def supports(self, message_code: int) -> bool:
+        uc = catalogue.use_case(message_code)
+        if uc is None or uc.is_alert or self.device_type not in uc.target_device_types:
+            return False
+        items = _gbz_items().get(message_code)
+        return bool(items) and all(self.component_supported(*i) for i in items)
+
+    # ------------------------------------------------------------------ execution
+
+    def execute(self, frame: Frame, payload: dict) -> dict | None:
+        if payload.get("kind") != "gbz" or "alert_code" in payload:
+            return None
+        self._frame = frame
+        uc = catalogue.use_case(frame.signing.message_code)
+        sensitive = SENSITIVE_RESPONSES.get(uc.name if uc else "", frozenset())
+        out: list[dict] = []
+        failed = False
+        for comp in payload.get("components", []):
+            z = comp["zcl"]
+            cluster, fc, cmd, tsn = comp["cluster_id"], z["frame_control"], z["command_id"], \
+                z["transaction_sequence_number"]
+            reply_fc = (fc & 0x03) | (0x00 if fc & 0x08 else 0x08)
+            dr_fc = reply_fc & 0x08                      # profile-wide, opposite direction
+            if failed:
+                out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": 0xFF, "Status": ZCL_FAILURE}))
+                continue
+            if fc & 0x03 == 0x00 and cmd == 0x00:
+                records, ok = self._read(cluster, z.get("payload") or {})
+                failed = not ok
+                c = gbz.build_component(cluster, dr_fc, tsn, 0x01, {"Records": records})
+                if cluster in sensitive:
+                    c["extended_header_control"] |= 0x02
+                    c["zcl"]["ciphered_information"] = {"plaintext": c["zcl"].pop("payload")}
+                out.append(c)
+                continue
+            fault = self.zcl.faults.get((cluster, "command", cmd))
+            if fault is not None:
+                failed = True
+                out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": fault}))
+                continue
+            reply = self._command(cluster, fc, cmd, z.get("payload") or {}, comp)
+            if reply is None:
+                out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": ZCL_SUCCESS}))
+            else:
+                status, rcmd, rpayload = reply
+                if status != ZCL_SUCCESS:
+                    failed = True
+                    out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": status}))
+                else:
+                    out.append(gbz.build_component(cluster, reply_fc, tsn, rcmd, rpayload))
+        if out:
+            out[-1]["extended_header_control"] |= 0x01
+        return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "components": out}
+
+    def _read(self, cluster: int, payload: dict) -> tuple[list[dict], bool]:
+        records, ok = [], True
+        for a in payload.get("Attributes", []):
+            attr = a["AttributeID"]
+            status, t, value = self.zcl.read(cluster, attr)
+            if status == ZCL_SUCCESS:
+                records.append({"AttributeID": attr, "Status": 0, "DataType": t, "Value": copy.deepcopy(value)})
+            else:
+                if status not in (ZCL_UNSUPPORTED_ATTRIBUTE,):
+                    ok = False
+                records.append({"AttributeID": attr, "Status": status})
+        return records, ok
+
+    def _command(self, cluster: int, fc: int, cmd: int, payload: dict, comp: dict
+                 ) -> tuple[int, int, dict] | None:
+        """Execute one cluster command; C{None} = acknowledge with a Default Response."""
+        if fc & 0x08:                                      # published to the meter
+            self.zcl.published.setdefault((cluster, cmd), []).append(copy.deepcopy(payload))
+            return None
+        a = self.zcl.attributes
+        if (cluster, cmd) == (PREPAYMENT, 6):              # Change Payment Mode
+            a[(PREPAYMENT, 0x0000)] = payload.get("ProposedPaymentControlConfiguration", 0)
+            a[(PREPAYMENT, 0x0040)] = payload.get("CutOffValue", 0)
+            return ZCL_SUCCESS, 2, {"FriendlyCredit": 1, "FriendlyCreditCalendarID": 0,
+                                    "EmergencyCreditLimit": a.get((PREPAYMENT, 0x0010), 0),
+                                    "EmergencyCreditThreshold": a.get((PREPAYMENT, 0x0011), 0)}
+        if (cluster, cmd) == (PREPAYMENT, 4):              # Consumer Top Up (UTRN)
+            return self._top_up(payload)
+        if (cluster, cmd) == (EVENTS, 1):                  # Clear Event Log
+            self.zcl.event_logs_cleared += 1
+            return ZCL_SUCCESS, 2, {"ClearedEventsLogs": 1 << min(int(payload.get("LogID", 0)), 7)}
+        if (cluster, cmd) == (METERING, 11):               # Change Supply
+            a[(METERING, 0x0014)] = payload.get("ProposedSupplyStatus", 0)
+            return ZCL_SUCCESS, 12, {"ProviderID": payload.get("ProviderID", 0),
+                                     "IssuerEventID": payload.get("IssuerEventID", 0),
+                                     "ImplementationDateTime": payload.get("ImplementationDateTime", 0),
+                                     "SupplyStatus": a[(METERING, 0x0014)]}
+        if (cluster, cmd) == (PRICE, 11):                  # Get Billing Period
+            return ZCL_SUCCESS, 9, {"ProviderID": 0, "IssuerEventID": 0, "BillingPeriodStartTime": 0,
+                                    "BillingPeriodDuration": 1, "BillingPeriodDurationType": 0x22, "TariffType": 0}
+        if (cluster, cmd) == (PRICE, 0):                   # Get Current Price
+            return ZCL_SUCCESS, 0, {"ProviderID": 0, "RateLabel": "", "IssuerEventID": 0,
+                                    "CurrentTime": int(self.now()) - 946684800, "UnitofMeasure": 1,
+                                    "Currency": a.get((PRICE, 0x0616), 826),
+                                    "PriceTrailingDigitAndPriceTier": 0x51, "NumberofPriceTiersAndRegisterTier": 0x41,
+                                    "StartTime": 0, "DurationInMinutes": 1440, "Price": 0}
+        if cmd in _ACKNOWLEDGED.get(cluster, ()):
+            return None
+        return ZCL_UNSUP_CLUSTER_COMMAND, cmd, {}
+
+    def _top_up(self, payload: dict) -> tuple[int, int, dict]:
+        a = self.zcl.attributes
+        cmd = self._frame.signing
+        utrn = payload.get("TopUpCode") or payload.get("UTRN") or ""
+        if isinstance(utrn, dict):
+            utrn = bytes.fromhex(utrn.get("hex", "")).decode("ascii", "replace")
+        party = self.security.remote_parties.get(cmd.originator)
+        try:
+            if party is None or party.role != ROLE_SUPPLIER:
+                raise KeyError("not a supplier")
+            u = verify_utrn(self.crypto, str(utrn), cmd.originator, self.eui, cmd.originator_counter)
+            amount = u.value * (100000 if u.value_class == 1 else 1000)
+            result = 0
+        except (CodecError, KeyError):
+            amount, result = 0, 0x03                        # rejected: not authentic
+        credit = int(a.get((PREPAYMENT, 0x0001), 0)) + amount
+        a[(PREPAYMENT, 0x0001)] = credit
+        return ZCL_SUCCESS, 3, {"ResultType": result, "TopUpValue": amount,
+                                "SourceofTopUp": payload.get("OriginatingDevice", 0), "CreditRemaining": credit}
+
+    def alert_payload(self, alert_code: int, counter: int) -> dict:
+        return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "alert_code": alert_code,
+                "time_stamp": int(self.now()) - 946684800, "number_of_components": 0, "components": []}
+
+
+_GBZ_ITEMS: dict[int, tuple] | None = None
+
+
+def _gbz_items() -> dict[int, tuple[tuple[int, int, int], ...]]:
+    """Message code -> the GBZ components (cluster, frame control, command) GBCS names for it."""
+    global _GBZ_ITEMS
+    if _GBZ_ITEMS is None:
+        import csv
+        import re
+        from pathlib import Path
+        path = Path(catalogue.__file__).resolve().parent / "data" / "payload_catalogue.tsv"
+        table: dict[int, tuple] = {}
+        item = re.compile(r"GBZ ctl[0-9A-Fa-f]{2} cl([0-9A-Fa-f]{4}) fc([0-9A-Fa-f]{2}) cmd(\d+)")
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.reader(f, delimiter="\t"):
+                if len(row) < 3 or not re.fullmatch(r"[0-9A-Fa-f]{4}", row[0]):
+                    continue
+                found = tuple((int(c, 16), int(fc, 16), int(cmd)) for c, fc, cmd in item.findall(row[2]))
+                if found:
+                    table[int(row[0], 16)] = found
+        _GBZ_ITEMS = table
+    return _GBZ_ITEMS
+
+
+class Gsme(GbzDevice):
+    """The gas smart meter's GBCS logic (GBZ)."""
+
+    device_type = "GSME"
+
+
+class Gpf(GbzDevice):
+    """The gas proxy function: answers GSME reads from its mirror of the GSME's data."""
+
+    device_type = "GPF"
