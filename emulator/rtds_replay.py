@@ -120,8 +120,17 @@ def find_tests(directory: Path) -> tuple[list[ReferenceTest], list[Path]]:
     return tests, orphans
 
 
+def _targets(uc: catalogue.UseCase) -> tuple[str, ...]:
+    """Device types a command of C{uc} can be addressed to (the GPF answers GSME GBZ reads)."""
+    t = uc.target_device_types
+    if "GSME" in t and "GPF" not in t and uc.payload_kind == "gbz":
+        t = t + ("GPF",)
+    return t
+
+
 def infer_inventory(tests: Iterable[ReferenceTest]) -> dict[int, str]:
-    """EUI-64 -> device type, voted by the use cases addressed to it that name one target."""
+    """EUI-64 -> device type: the type the use cases addressed to that EUI point at most
+    (each command votes 1/n for each of its use case's n possible target types)."""
     votes: dict[int, Counter] = {}
     for t in tests:
         try:
@@ -129,8 +138,11 @@ def infer_inventory(tests: Iterable[ReferenceTest]) -> dict[int, str]:
         except (CodecError, ValueError, OSError):
             continue
         uc = catalogue.use_case(gs.message_code)
-        if uc is not None and len(uc.target_device_types) == 1:
-            votes.setdefault(gs.recipient, Counter())[uc.target_device_types[0]] += 1
+        if uc is None:
+            continue
+        targets = _targets(uc)
+        for dev in targets:
+            votes.setdefault(gs.recipient, Counter())[dev] += 1.0 / len(targets)
     return {eui: c.most_common(1)[0][0] for eui, c in votes.items()}
 
 
@@ -328,19 +340,37 @@ def direct_delivery(device: GbcsDevice, message: bytes, clock: VirtualClock) -> 
 
 
 def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: DecodedMessage) -> bool:
-    """Put the device in the fault condition the ERROR reference shows; False if none applies."""
-    model = getattr(device, "model", None)
+    """Put the device in the fault condition the ERROR reference shows; False if none applies.
+
+    The fault is the first item the reference device reported as failed by itself (not the
+    "other reason" / FAILURE it gives to the items it then skipped).
+    """
     rp, cp = ref.payload or {}, command.payload or {}
-    if model is None or rp.get("apdu") != "Access-Response" or cp.get("apdu") != "Access-Request":
+    model = getattr(device, "model", None)
+    if model is not None and rp.get("apdu") == "Access-Response" and cp.get("apdu") == "Access-Request":
+        specs = cp.get("access_request_specification") or []
+        for spec, res in zip(specs, rp.get("access_response_specification") or []):
+            if res.get("result") not in (SUCCESS, OTHER_REASON):
+                kind = spec["choice"].replace("access-request-", "").replace("-with-selection", "")
+                item = spec.get("method_id") if kind == "action" else spec.get("attribute_id")
+                model.faults[(spec["class_id"], spec["obis"], kind, item)] = res["result"]
+                return True
         return False
-    specs = cp.get("access_request_specification") or []
-    for spec, res in zip(specs, rp.get("access_response_specification") or []):
-        if res.get("result") not in (SUCCESS, OTHER_REASON):
-            kind = spec["choice"].replace("access-request-", "").replace("-with-selection", "")
-            item = spec.get("method_id") if kind == "action" else spec.get("attribute_id")
-            model.faults[(spec["class_id"], spec["obis"], kind, item)] = HARDWARE_FAULT \
-                if res["result"] == HARDWARE_FAULT else res["result"]
-            return True
+    zcl = getattr(device, "zcl", None)
+    if zcl is not None and rp.get("kind") == "gbz" and cp.get("kind") == "gbz":
+        for rc, cc in zip(rp.get("components") or [], cp.get("components") or []):
+            z = rc.get("zcl") or {}
+            body = z.get("payload") or (z.get("ciphered_information") or {}).get("plaintext") or {}
+            for r in body.get("Records") or []:
+                if r.get("Status") not in (0x00, 0x86):
+                    zcl.faults[(rc["cluster_id"], "read", r["AttributeID"])] = r["Status"]
+                    return True
+            if z.get("command_id") == 0x0B and (z.get("frame_control", 0) & 0x03) == 0 \
+                    and body.get("Status") not in (0x00, 0x01) and body.get("CommandID") != 0xFF:
+                # the fault is in what this command addresses (e.g. one debt register)
+                zcl.command_faults.append((cc["cluster_id"], cc["zcl"]["command_id"],
+                                           cc["zcl"].get("payload"), body["Status"]))
+                return True
     return False
 
 

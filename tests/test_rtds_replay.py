@@ -27,9 +27,11 @@ def test_every_emulated_reference_test_passes(outcomes):
     assert not failed, "\n".join(failed)
 
 
-def test_esme_use_cases_are_covered(outcomes):
+def test_device_types_are_covered(outcomes):
     by = Counter((o.device_type, o.status) for o in outcomes)
     assert by[("ESME", "passed")] >= 138
+    assert by[("GSME", "passed")] >= 76
+    assert by[("GPF", "passed")] >= 9
     # ERROR variants are replayed too (the device's own processing of a faulty item)
     assert any(o.status == "passed" and "_ERROR" in o.test for o in outcomes)
 
@@ -40,6 +42,7 @@ def test_inventory_is_inferred_from_the_use_cases():
     assert inv[0x00DB1234567890A0] == "ESME"
     assert inv[0x00DB1234567890A1] == "GSME"
     assert inv[0x00DB1234567890A2] == "CHF"
+    assert inv[0x00DB1234567890A3] == "GPF"
 
 
 def test_alerts_are_attached_to_their_command_variant():

@@ -125,6 +125,17 @@ class ZclState:
     event_logs_cleared: int = 0
     #: (cluster, "read"/"command", id) -> ZCL status the item yields (a failed register, ...)
     faults: dict[tuple[int, str, int], int] = field(default_factory=dict)
+    #: (cluster, command, parameters or None for any, status): a command addressing a failed part
+    command_faults: list[tuple[int, int, dict | None, int]] = field(default_factory=list)
+
+    def command_fault(self, cluster: int, command: int, payload: dict) -> int | None:
+        status = self.faults.get((cluster, "command", command))
+        if status is not None:
+            return status
+        for c, k, p, st in self.command_faults:
+            if c == cluster and k == command and (p is None or p == payload):
+                return st
+        return None
 
     def read(self, cluster: int, attr: int) -> tuple[int, int | None, Any]:
         fault = self.faults.get((cluster, "read", attr))
@@ -168,7 +179,12 @@ class GbzDevice(GbcsDevice):
 
     def supports(self, message_code: int) -> bool:
         uc = catalogue.use_case(message_code)
-        if uc is None or uc.is_alert or self.device_type not in uc.target_device_types:
+        if uc is None or uc.is_alert:
+            return False
+        targets = uc.target_device_types
+        if self.device_type == "GPF" and "GSME" in targets:
+            targets = targets + ("GPF",)        # the GPF answers GSME reads from its mirror
+        if self.device_type not in targets:
             return False
         items = _gbz_items().get(message_code)
         return bool(items) and all(self.component_supported(*i) for i in items)
@@ -201,7 +217,7 @@ class GbzDevice(GbcsDevice):
                     c["zcl"]["ciphered_information"] = {"plaintext": c["zcl"].pop("payload")}
                 out.append(c)
                 continue
-            fault = self.zcl.faults.get((cluster, "command", cmd))
+            fault = self.zcl.command_fault(cluster, cmd, z.get("payload") or {})
             if fault is not None:
                 failed = True
                 out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": fault}))
@@ -326,6 +342,13 @@ class Gsme(GbzDevice):
 
 
 class Gpf(GbzDevice):
-    """The gas proxy function: answers GSME reads from its mirror of the GSME's data."""
+    """The gas proxy function: answers GSME reads from its mirror of the GSME's data and takes
+    what is published to it; commands that act on the gas supply are the GSME's."""
 
     device_type = "GPF"
+
+    @staticmethod
+    def component_supported(cluster: int, frame_control: int, command_id: int) -> bool:
+        if frame_control & 0x03 == 0x00:
+            return command_id == 0x00
+        return bool(frame_control & 0x08) and command_id in _PUBLISHED.get(cluster, ())
