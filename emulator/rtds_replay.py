@@ -288,6 +288,15 @@ def _compare_gbz(ref: dict, got: dict) -> str | None:
     return None
 
 
+def _alert_key(msg: DecodedMessage) -> tuple:
+    """What an alert must match: its message code, alert code and the state-independent
+    use-case data (the future-dated command descriptor)."""
+    p = msg.payload or {}
+    fd = (p.get("alert") or {}).get("future_dated") or p.get("future_dated_alert")
+    fd_key = tuple(sorted(fd.items())) if isinstance(fd, dict) else ()
+    return (msg.frame.signing.message_code, _alert_code(msg) or 0, fd_key)
+
+
 def _alert_code(msg: DecodedMessage) -> int | None:
     p = msg.payload or {}
     if isinstance(p.get("alert"), dict):
@@ -427,11 +436,16 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
     diff = _compare_response(ref, responses[0], command)
     if diff:
         return Outcome(test.name, "failed", device_type, diff)
-    want = sorted(_alert_code(a) or 0 for a in ref_alerts)
-    got = sorted(_alert_code(a) or 0 for a in alerts)
+    for a in alerts:
+        protected = a.verification.signature == VERIFIED if a.frame.ciphering is None else a.verification.mac == VERIFIED
+        if not protected:
+            return Outcome(test.name, "failed", device_type, "an alert's MAC or signature does not verify")
+        if a.frame.signing.originator != cg.recipient:
+            return Outcome(test.name, "failed", device_type, "an alert does not come from the device")
+    want = sorted(_alert_key(a) for a in ref_alerts)
+    got = sorted(_alert_key(a) for a in alerts)
     if want != got:
-        return Outcome(test.name, "failed", device_type,
-                       f"alerts {[hex(x) for x in got]}, expected {[hex(x) for x in want]}")
+        return Outcome(test.name, "failed", device_type, f"alerts {got}, expected {want}")
     return Outcome(test.name, "passed", device_type)
 
 

@@ -196,3 +196,37 @@ def test_malformed_message_raises_an_alert_and_never_crashes(home):
         device.receive(junk)
     assert device.counters.rejected.get(0x8F1E) == 4
     assert all(m.frame.signing.cra_flag == CRA_ALERT for m in _decoded(sent, dcc))
+
+
+def test_future_dated_tariff_activates_at_its_time_and_alerts(home):
+    """ECS01c future dated: nothing changes until 2030-01-15 09:00; then the passive tariff
+    becomes active and the device raises 8F66 (message code 0x00CC) for each activation."""
+    device, sent, dcc = home
+    device.receive(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_FUTURE_DATED_SUCCESS_COMMAND_GBCS.HEX"))
+    (resp,) = _decoded(sent, dcc)
+    assert resp.frame.signing.cra_flag == CRA_RESPONSE
+    sent.clear()
+    matrix = device.model.objects[(113, "0-0:19.20.5.255")]
+    assert 6 in matrix.attributes and 5 not in matrix.attributes     # passive only, for now
+    clock = device.clock
+    activation = 1894698000.0                                        # 2030-01-15T09:00:00Z
+    clock.run_until(activation - 1)
+    assert sent == [] and 5 not in matrix.attributes
+    clock.run_until(activation)
+    alerts = _decoded(sent, dcc)
+    assert len(alerts) == 3
+    for a in alerts:
+        assert a.frame.signing.message_code == 0x00CC and a.payload["alert"]["alert_code"] == 0x8F66
+        assert a.payload["alert"]["future_dated"]["originator_counter"] == 1003
+        assert a.verification.signature == VERIFIED
+    assert matrix.attributes[5] == matrix.attributes[6]
+
+
+def test_cancelled_future_dated_tariff_never_activates(home):
+    device, sent, dcc = home
+    device.receive(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_FUTURE_DATED_SUCCESS_COMMAND_GBCS.HEX"))
+    device.receive(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_CANCELLATION_SUCCESS_COMMAND_GBCS.HEX"))
+    assert len(sent) == 2
+    device.clock.run_until_idle()
+    assert len(sent) == 2
+    assert 5 not in device.model.objects[(113, "0-0:19.20.5.255")].attributes

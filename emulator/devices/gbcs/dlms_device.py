@@ -9,6 +9,7 @@ executes are exactly those whose every attribute and method the model implements
 
 from __future__ import annotations
 
+import copy
 import csv
 import re
 from functools import cache
@@ -23,10 +24,11 @@ from protocols.gbcs.utrn import verify_utrn
 
 from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_TYPES, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
-from emulator.devices.gbcs.device import GbcsDevice
+from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 
-__all__ = ["DlmsDevice", "Esme", "use_case_items"]
+__all__ = ["DlmsDevice", "Esme", "use_case_items", "ACTIVATION_TIMES", "decode_activation_time",
+           "FUTURE_DATED_ALERT", "ALERT_FUTURE_DATED_SUCCESS"]
 
 _ITEM = re.compile(r"DLMS (get|set|action|get-sel\(sel\d+\)) IC(\d+) ([0-9.]+) ([am])(\d+)")
 
@@ -54,8 +56,42 @@ def use_case_items() -> dict[int, tuple[tuple[str, int, str, int], ...]]:
     return table
 
 
+#: activation-time attributes (class, attribute) -> (passive attribute, active attribute) pairs
+#: to copy when the time comes (DLMS Blue Book; GBCS future-dated commands, section 4.4).
+#: Account (IC111) is activated instance to instance: passive 0-1:... into active 0-0:...
+ACTIVATION_TIMES: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
+    (20, 10): ((6, 2), (7, 3), (8, 4), (9, 5)),      # activity calendar: passive -> active
+    (113, 7): ((6, 5),),                              # charge: unit charge passive -> active
+    (9000, 6): ((4, 2), (5, 3)),                      # GBCS extended data: value/scaler passive -> active
+    (111, 13): (),                                    # account: passive instance -> active instance
+}
+
+FUTURE_DATED_ALERT = 0x00CC
+ALERT_FUTURE_DATED_SUCCESS = 0x8F66
+_EPOCH = 946684800          # 2000-01-01, for nothing but sanity of decoded years
+
+
+def decode_activation_time(raw: bytes) -> float | str:
+    """A DLMS date-time as Unix seconds, or C{"now"} (all zero) / C{"never"} (wildcard year)."""
+    import calendar
+    if len(raw) != 12:
+        return "never"
+    year = int.from_bytes(raw[0:2], "big")
+    if year == 0xFFFF:
+        return "never"
+    if year == 0 and raw[2] == 0 and raw[3] == 0:
+        return "now"
+    month, day = raw[2], raw[3]
+    hour, minute, second = (0 if v == 0xFF else v for v in raw[5:8])
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return "never"
+    return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+
+
 class DlmsDevice(GbcsDevice):
     """A device that speaks DLMS/COSEM: its state is an L{ObjectModel}."""
+
+    alert_codes = GbcsDevice.alert_codes | {FUTURE_DATED_ALERT}
 
     def __init__(self, eui: int, crypto: Any, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
@@ -68,6 +104,8 @@ class DlmsDevice(GbcsDevice):
             self.model.add(class_id, obis)
         self._install_behaviours()
         self._command: Frame | None = None
+        #: (class, OBIS, activation attribute) -> the pending delayed call
+        self.pending_activations: dict[tuple[int, str, int], Any] = {}
 
     @classmethod
     def catalogue_codes(cls) -> list[int]:
@@ -120,6 +158,8 @@ class DlmsDevice(GbcsDevice):
                 result, value = self.model.get(spec["class_id"], spec["obis"], spec["attribute_id"])
             elif kind == "set":
                 result = self.model.set(spec["class_id"], spec["obis"], spec["attribute_id"], param)
+                if result == SUCCESS and (spec["class_id"], spec["attribute_id"]) in ACTIVATION_TIMES:
+                    self._activation_time_set(frame, spec["class_id"], spec["obis"], spec["attribute_id"], param)
             else:
                 result = self.model.action(spec["class_id"], spec["obis"], spec["method_id"], param)
             if result != SUCCESS:
@@ -128,6 +168,59 @@ class DlmsDevice(GbcsDevice):
             out.append(value)
         self._command = None
         return dlms.access_response(frame.signing.originator_counter, out, results)
+
+
+    # ------------------------------------------------------------------ future-dated activation
+
+    def _activation_time_set(self, frame: Frame, class_id: int, obis: str, attr: int, value: dict) -> None:
+        """An activation time was written: activate now, cancel, or schedule the activation."""
+        key = (class_id, obis, attr)
+        pending = self.pending_activations.pop(key, None)
+        if pending is not None and pending.active():
+            pending.cancel()
+        try:
+            when = decode_activation_time(bytes.fromhex(value.get("value", "")))
+        except ValueError:
+            return
+        if when == "never":
+            return
+        if when == "now" or when <= self.now():
+            self._activate(class_id, obis, attr)
+            return
+        gs = frame.signing
+        self.pending_activations[key] = self.clock.callLater(
+            when - self.now(), self._activate_future, class_id, obis, attr, gs.message_code,
+            gs.originator_counter, gs.originator)
+
+    def _activate(self, class_id: int, obis: str, attr: int) -> None:
+        obj = self.model.objects.get((class_id, obis))
+        if obj is None:
+            return
+        if class_id == 111:
+            a, b_rest = obis.split("-", 1)
+            active = self.model.objects.get((111, f"{a}-0:{b_rest.split(':', 1)[1]}"))
+            if active is not None and active is not obj:
+                for k, v in obj.attributes.items():
+                    if k != attr:
+                        active.attributes[k] = copy.deepcopy(v)
+            return
+        for passive, active in ACTIVATION_TIMES[(class_id, attr)]:
+            if passive in obj.attributes:
+                obj.attributes[active] = copy.deepcopy(obj.attributes[passive])
+
+    def _activate_future(self, class_id: int, obis: str, attr: int, message_code: int, counter: int,
+                         originator: int) -> None:
+        """The time came: activate and tell the originator (alert 8F66, message code 0x00CC)."""
+        self.pending_activations.pop((class_id, obis, attr), None)
+        self._activate(class_id, obis, attr)
+        descriptor = (message_code.to_bytes(2, "big") + counter.to_bytes(8, "big") + class_id.to_bytes(2, "big")
+                      + dlms.obis_from_str(obis) + bytes((attr,)))
+        alert_counter = self.alert_counter
+        body = dlms.structure(dlms.make_data("long-unsigned", ALERT_FUTURE_DATED_SUCCESS),
+                              dlms.octet_string(dlms_date_time(self.now())), dlms.octet_string(descriptor))
+        self.raise_alert(ALERT_FUTURE_DATED_SUCCESS, critical=True,
+                         payload=dlms.data_notification(alert_counter, body),
+                         message_code=FUTURE_DATED_ALERT, recipient=originator)
 
 
 class Esme(DlmsDevice):
