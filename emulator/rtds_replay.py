@@ -418,6 +418,7 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
         uc = catalogue.use_case(cg.message_code)
         return Outcome(test.name, "not emulated", device_type,
                        f"use case {uc.name if uc else hex(cg.message_code)} not implemented by {device_type}")
+    device.prepare(command.frame, command.payload or {})
     if test.expects_error and not _inject_error_state(device, ref, command):
         return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
     delivery(device, _read_hex(test.command), clock)

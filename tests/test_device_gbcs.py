@@ -21,7 +21,7 @@ from protocols.gbcs.message import VERIFIED, protect
 from protocols.gbcs.payloads import dlms, encode_payload
 
 from emulator.clock import VirtualClock
-from emulator.devices.gbcs import Esme, provision
+from emulator.devices.gbcs import Chf, Esme, provision
 from emulator.devices.gbcs.cosem import HARDWARE_FAULT, OTHER_REASON
 from emulator.devices.gbcs.provisioning import acb_eui
 from emulator.devices.gbcs.security import (ALERT_AUTH_FAILED, ALERT_MAC_FAILED, ALERT_NO_AUTHORITY,
@@ -230,3 +230,25 @@ def test_cancelled_future_dated_tariff_never_activates(home):
     device.clock.run_until_idle()
     assert len(sent) == 2
     assert 5 not in device.model.objects[(113, "0-0:19.20.5.255")].attributes
+
+
+def test_chf_device_log_follows_ccs01(home):
+    """CCS01 (ACB-originated for the supplier) adds a device to the CHF device log; a read of
+    the log (CCS06) after it lists that device."""
+    _esme, _sent, dcc = home
+    keys = KeyStore(KEYSTORE)
+    sent: list[bytes] = []
+    chf = provision(Chf, 0x00DB1234567890A2, keys, VirtualClock(START), sent.append, rng=random.Random(3))
+    chf.receive(_rtds("8.9_CCS06", "CCS06_8.9_SUCCESS_COMMAND_GBCS.HEX"))        # counter 1000
+    chf.receive(_rtds("8.11_CCS01", "CCS01_8.11_SUCCESS_COMMAND_GBCS.HEX"))      # counter 1002
+    before, added = _decoded(sent, dcc)
+    assert before.payload["access_response_list_of_data"][0]["value"] == []
+    assert [s["result"] for s in added.payload["access_response_specification"]] == [0, 0, 0]
+    (entry,) = chf.model.get(104, "0-0:30.3.0.255", 4)[1]["value"]
+    cmd = decode_message(_rtds("8.11_CCS01", "CCS01_8.11_SUCCESS_COMMAND_GBCS.HEX"), dcc)
+    eui = cmd.payload["access_request_list_of_data"][0]["value"][0]["value"]
+    assert entry["value"][0]["value"] == eui
+    # the response goes back to the ACB, which originated the command for the supplier
+    assert added.frame.signing.recipient == 0x90B3D51F30000002
+    assert added.frame.signing.other_information.supplementary_remote_party_id == SUPPLIER
+    assert added.verification.mac == VERIFIED

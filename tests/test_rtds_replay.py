@@ -32,6 +32,7 @@ def test_device_types_are_covered(outcomes):
     assert by[("ESME", "passed")] >= 145
     assert by[("GSME", "passed")] >= 76
     assert by[("GPF", "passed")] >= 9
+    assert by[("CHF", "passed")] >= 16
     # ERROR variants are replayed too (the device's own processing of a faulty item)
     assert any(o.status == "passed" and "_ERROR" in o.test for o in outcomes)
 

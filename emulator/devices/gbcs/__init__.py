@@ -12,13 +12,13 @@ to an injected C{send(bytes)}; time comes from an injected clock.
 """
 
 from emulator.devices.gbcs.device import GbcsDevice
-from emulator.devices.gbcs.dlms_device import DlmsDevice, Esme
+from emulator.devices.gbcs.dlms_device import Chf, DlmsDevice, Esme
 from emulator.devices.gbcs.gbz_device import GbzDevice, Gpf, Gsme
 from emulator.devices.gbcs.provisioning import provision, remote_parties
 from emulator.devices.gbcs.security import RemoteParty, SecurityState
 
 #: emulated device types -> their GBCS logic
-DEVICE_CLASSES: dict[str, type[GbcsDevice]] = {"ESME": Esme, "GSME": Gsme, "GPF": Gpf}
+DEVICE_CLASSES: dict[str, type[GbcsDevice]] = {"ESME": Esme, "GSME": Gsme, "GPF": Gpf, "CHF": Chf}
 
-__all__ = ["GbcsDevice", "DlmsDevice", "Esme", "GbzDevice", "Gsme", "Gpf", "provision", "remote_parties", "RemoteParty",
+__all__ = ["GbcsDevice", "DlmsDevice", "Esme", "Chf", "GbzDevice", "Gsme", "Gpf", "provision", "remote_parties", "RemoteParty",
            "SecurityState", "DEVICE_CLASSES"]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["SUCCESS", "HARDWARE_FAULT", "OBJECT_UNDEFINED", "TYPE_UNMATCHED", "READ_WRITE_DENIED",
-           "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "ALTERNATIVE_TYPES", "CosemObject",
+           "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "ALTERNATIVE_TYPES",
+           "INSTANCE_DEVICE", "CosemObject",
            "ObjectModel", "same_shape", "default_for"]
 
 SUCCESS = 0
@@ -97,6 +98,7 @@ CLASS_ATTRIBUTES: dict[int, dict[int, Callable[[], dict] | None]] = {
           6: UNIT_CHARGE, 7: lambda: copy.deepcopy(NEVER), 8: DLU, 9: lambda: _os(0), 10: DL, 11: lambda: _os(12),
           12: DL, 13: lambda: _n("long-unsigned", 0)},
     9000: {2: None, 3: SCALER_UNIT, 4: None, 5: SCALER_UNIT, 6: lambda: copy.deepcopy(NEVER)},  # GBCS extended data
+    104: {2: lambda: _n("boolean", False), 3: lambda: _n("long-unsigned", 0), 4: _arr},  # ZigBee network control
 }
 
 #: interface class -> method id -> DLMS type of the parameter (C{None}: any / null-data).
@@ -110,6 +112,7 @@ CLASS_METHODS: dict[int, dict[int, str | None]] = {
     111: {1: "integer", 2: "integer", 3: "integer"},
     112: {1: "double-long", 2: "double-long", 3: "enum"},
     113: {1: "structure", 2: "integer", 3: "integer", 4: "double-long"},
+    104: {1: "structure", 2: "octet-string", 3: None, 4: None, 5: "structure"},   # ZigBee network control
     115: {1: "octet-string"},                 # enter (token)
 }
 
@@ -138,9 +141,15 @@ INSTANCE_TYPES: dict[tuple[int, str, int], Callable[[], dict]] = {}
 ALTERNATIVE_TYPES: dict[tuple[int, str, int], frozenset[str]] = {}
 
 
-def _it(class_id: int, obis: str, make: Callable[[], dict], attrs: tuple[int, ...] = (2,)) -> None:
+#: (class, OBIS) -> the device type that holds the object (ESME unless said otherwise)
+INSTANCE_DEVICE: dict[tuple[int, str], str] = {}
+
+
+def _it(class_id: int, obis: str, make: Callable[[], dict], attrs: tuple[int, ...] = (2,),
+        device: str = "ESME") -> None:
     for a in attrs:
         INSTANCE_TYPES[(class_id, obis, a)] = make
+    INSTANCE_DEVICE[(class_id, obis)] = device
 
 
 # GBCS ESME object definitions (value attribute types)
@@ -174,7 +183,14 @@ for _g in (117, 119, 121):                                        # ALCS / APC s
     _it(1, f"0-0:94.44.{_g}.2", lambda: copy.deepcopy(NEVER))
     # the start may be given as a date-time or as a duration in minutes (a CHOICE)
     ALTERNATIVE_TYPES[(1, f"0-0:94.44.{_g}.1", 2)] = frozenset({"octet-string", "long-unsigned"})
-_it(1, "0-0:94.44.10.1", lambda: _n("unsigned", 0))
+_it(1, "0-0:94.44.10.1", lambda: _n("unsigned", 0), device="CHF")   # sub-GHz channel scan request
+# sub-GHz configuration (GBCS dual-band CH): channel masks of pages 28-31, then the frequency
+# agility and duty-cycle parameters (thresholds, scan periods, counts, durations)
+_it(1, "0-0:94.44.10.0", lambda: _st(_bits(32), _bits(32), _bits(32), _bits(32),
+                                     _n("long-unsigned", 0), _n("long-unsigned", 0), _n("unsigned", 0),
+                                     _n("long-unsigned", 0), _n("unsigned", 0), _n("unsigned", 0),
+                                     _n("long-unsigned", 0), _n("unsigned", 0), _n("long-unsigned", 0),
+                                     _n("long-unsigned", 0), _n("long-unsigned", 0)), device="CHF")
 for _o in ("0-0:94.44.1.7", "0-0:94.44.42.255"):
     _it(3, _o, DLU)
 for _o in ("0-0:94.44.0.3", "0-0:94.44.2.0"):
@@ -283,16 +299,21 @@ class ObjectModel:
         obj.attributes[attr] = copy.deepcopy(value)
         return SUCCESS
 
-    def action(self, class_id: int, obis: str, method: int, param: dict) -> int:
+    def action(self, class_id: int, obis: str, method: int, param: dict) -> tuple[int, dict]:
+        """Invoke a method: (Action-Result, return parameters or null-data)."""
+        null = _n("null-data")
         fault = self.faults.get((class_id, obis, "action", method))
         if fault is not None:
-            return fault
+            return fault, null
         obj = self.objects.get((class_id, obis))
         methods = CLASS_METHODS.get(class_id, {})
         if obj is None or method not in methods:
-            return OBJECT_UNDEFINED
+            return OBJECT_UNDEFINED, null
         want = methods[method]
         if want is not None and param.get("type") not in (want, "null-data"):
-            return TYPE_UNMATCHED
+            return TYPE_UNMATCHED, null
         behaviour = self.actions.get((class_id, method))
-        return SUCCESS if behaviour is None else behaviour(self, obj, method, param)
+        if behaviour is None:
+            return SUCCESS, null
+        result = behaviour(self, obj, method, param)
+        return result if isinstance(result, tuple) else (result, null)

@@ -143,6 +143,9 @@ class GbcsDevice:
         """Act on an accepted command; return the response payload tree (subclasses)."""
         return None
 
+    def prepare(self, frame: Frame, payload: dict) -> None:
+        """Make the state a command presupposes hold (used to stage reference tests)."""
+
     # ------------------------------------------------------------------ sending
 
     def now(self) -> float:

@@ -22,7 +22,7 @@ from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import dlms
 from protocols.gbcs.utrn import verify_utrn
 
-from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_TYPES, OTHER_REASON, SUCCESS, CosemObject,
+from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
 from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -120,7 +120,7 @@ class DlmsDevice(GbcsDevice):
     @classmethod
     def instance_objects(cls) -> list[tuple[int, str, int]]:
         """Objects the device defines beyond the catalogue's examples (GBCS object definitions)."""
-        return list(INSTANCE_TYPES) if cls.device_type == "ESME" else []
+        return [k for k in INSTANCE_TYPES if INSTANCE_DEVICE.get(k[:2], "ESME") == cls.device_type]
 
     def supports(self, message_code: int) -> bool:
         items = use_case_items().get(message_code)
@@ -161,7 +161,7 @@ class DlmsDevice(GbcsDevice):
                 if result == SUCCESS and (spec["class_id"], spec["attribute_id"]) in ACTIVATION_TIMES:
                     self._activation_time_set(frame, spec["class_id"], spec["obis"], spec["attribute_id"], param)
             else:
-                result = self.model.action(spec["class_id"], spec["obis"], spec["method_id"], param)
+                result, value = self.model.action(spec["class_id"], spec["obis"], spec["method_id"], param)
             if result != SUCCESS:
                 failed = True
             results.append((kind, result))
@@ -287,3 +287,80 @@ class Esme(DlmsDevice):
             cur = balance.writable(2)
             cur["value"] = int(cur["value"]) + amount
         return SUCCESS
+
+
+class Chf(DlmsDevice):
+    """The communications hub function's GBCS logic (DLMS): its device log (COSEM class 104,
+    ZigBee network control, 0-0:30.3.0.255; the GPF's log is 0-0:30.3.1.255) and identity."""
+
+    device_type = "CHF"
+    DEVICE_LOGS = ("0-0:30.3.0.255", "0-0:30.3.1.255")
+
+    def _install_behaviours(self) -> None:
+        m = self.model
+        m.actions[(104, 1)] = self._register_device
+        m.actions[(104, 2)] = self._unregister_device
+        m.actions[(104, 4)] = self._backup
+        m.actions[(104, 5)] = self._restore
+        #: device log -> {EUI-64 bytes: (device type, key)}
+        self.device_logs: dict[str, dict[bytes, tuple[int, bytes]]] = {o: {} for o in self.DEVICE_LOGS}
+
+    def _log(self, obj: CosemObject) -> dict[bytes, tuple[int, bytes]]:
+        return self.device_logs.setdefault(obj.obis, {})
+
+    def _sync(self, obj: CosemObject) -> None:
+        """Attribute 4 (active devices) follows the log: {EUI, status bits, type, 0} per entry."""
+        entries = [dlms.structure(dlms.octet_string(eui), {"type": "bit-string", "bits": 8, "value": "00"},
+                                  dlms.make_data("integer", dtype), dlms.make_data("integer", 0))
+                   for eui, (dtype, _key) in sorted(self._log(obj).items())]
+        obj.attributes[4] = dlms.array(*entries)
+
+    def _register_device(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        v = param.get("value") or []
+        if len(v) < 3 or v[0].get("type") != "octet-string" or v[2].get("type") != "octet-string":
+            return 12
+        eui = bytes.fromhex(v[0]["value"])
+        if len(eui) != 8:
+            return 12
+        log = self._log(obj)
+        if eui not in log:                     # an existing entry keeps its key (GBCS CCS01)
+            dtype = int(v[1].get("value", 0)) if v[1].get("type") == "enum" else 0
+            log[eui] = (dtype, bytes.fromhex(v[2]["value"]))
+        self._sync(obj)
+        return SUCCESS
+
+    def _unregister_device(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        eui = bytes.fromhex(param.get("value", ""))
+        if self._log(obj).pop(eui, None) is None:
+            return OTHER_REASON
+        self._sync(obj)
+        return SUCCESS
+
+    def _backup(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> tuple[int, dict]:
+        entries = [dlms.structure(dlms.octet_string(eui), dlms.octet_string(key[:16].ljust(16, b"\0")))
+                   for eui, (_t, key) in sorted(self._log(obj).items())]
+        return SUCCESS, dlms.structure(dlms.octet_string(dlms_date_time(self.now())),
+                                       dlms.octet_string(self.eui.to_bytes(8, "big")), dlms.array(*entries))
+
+    def _restore(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        v = param.get("value") or []
+        if len(v) != 2 or v[1].get("type") != "array":
+            return 12
+        log = self._log(obj)
+        log.clear()
+        for e in v[1].get("value") or []:
+            m = e.get("value") or []
+            if len(m) == 2:
+                log[bytes.fromhex(m[0].get("value", ""))] = (0, bytes.fromhex(m[1].get("value", "")))
+        self._sync(obj)
+        return SUCCESS
+
+    def prepare(self, frame: Frame, payload: dict) -> None:
+        """Preconditions a command states about the device log: a device it removes is in it."""
+        for spec, data in zip(payload.get("access_request_specification") or [],
+                              payload.get("access_request_list_of_data") or []):
+            if spec.get("class_id") == 104 and spec.get("method_id") == 2 and data.get("type") == "octet-string":
+                obj = self.model.objects.get((104, spec["obis"]))
+                if obj is not None:
+                    self._log(obj).setdefault(bytes.fromhex(data["value"]), (0, bytes(16)))
+                    self._sync(obj)
