@@ -170,6 +170,11 @@ def _shape_diff(ref: dict, got: dict, where: str) -> str | None:
     elif rt == "compact-array":
         if ref.get("type_description") != got.get("type_description"):
             return f"{where}: compact-array type description differs"
+    elif rt == "octet-string" and ("protected" in ref or "protected" in got):
+        rp, gp = ref.get("protected") or {}, got.get("protected") or {}
+        if "plaintext" not in rp or "plaintext" not in gp:
+            return f"{where}: protected data " + ("not decryptable" if "plaintext" not in gp else "expected")
+        return _shape_diff(rp["plaintext"], gp["plaintext"], f"{where}.plaintext")
     return None
 
 
@@ -414,11 +419,13 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
     clock = VirtualClock(_START)
     sent: list[bytes] = []
     device = provision(cls, cg.recipient, home_keys, clock, sent.append, rng=random.Random(seed))
-    if not device.supports(cg.message_code):
+    if not device.supports(cg.message_code) or not device.accepts(command.frame):
         uc = catalogue.use_case(cg.message_code)
         return Outcome(test.name, "not emulated", device_type,
                        f"use case {uc.name if uc else hex(cg.message_code)} not implemented by {device_type}")
     device.prepare(command.frame, command.payload or {})
+    if "_TWIN" in test.name and getattr(device, "model", None) is not None:
+        device.model.twin = True        # the reference device is a twin-element meter
     if test.expects_error and not _inject_error_state(device, ref, command):
         return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
     delivery(device, _read_hex(test.command), clock)

@@ -252,3 +252,17 @@ def test_chf_device_log_follows_ccs01(home):
     assert added.frame.signing.recipient == 0x90B3D51F30000002
     assert added.frame.signing.other_information.supplementary_remote_party_id == SUPPLIER
     assert added.verification.mac == VERIFIED
+
+
+def test_rejections_are_recorded_in_the_security_log(home):
+    """A bad MAC leaves its event in the security log, which a later read (ECS35b) returns."""
+    device, sent, dcc = home
+    cmd = bytearray(_rtds("4.12.1_ECS18b", "ECS18b_4.12.1_SUCCESS_COMMAND_GBCS.HEX"))
+    cmd[-3] ^= 0x10
+    device.receive(bytes(cmd))
+    sent.clear()
+    device.receive(_rtds("6.13_ECS35b", "ECS35b_6.13_SUCCESS_COMMAND_GBCS.HEX"))
+    (resp,) = _decoded(sent, dcc)
+    (log,) = resp.payload["access_response_list_of_data"]
+    assert log["type"] == "compact-array"
+    assert [row["value"][1]["value"] for row in log["value"]] == [ALERT_MAC_FAILED]

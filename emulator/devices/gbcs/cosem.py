@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 __all__ = ["SUCCESS", "HARDWARE_FAULT", "OBJECT_UNDEFINED", "TYPE_UNMATCHED", "READ_WRITE_DENIED",
            "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "ALTERNATIVE_TYPES",
-           "INSTANCE_DEVICE", "CosemObject",
+           "INSTANCE_DEVICE", "PROFILE_COLUMNS", "PROFILE_DEVICE", "profile_type_description", "CosemObject",
            "ObjectModel", "same_shape", "default_for"]
 
 SUCCESS = 0
@@ -109,6 +109,7 @@ CLASS_METHODS: dict[int, dict[int, str | None]] = {
     8: {1: "integer", 2: "integer", 3: "integer", 4: "integer", 5: "structure", 6: "structure"},
     9: {1: "long-unsigned"},                  # execute(script id)
     70: {1: "integer", 2: "integer"},         # remote disconnect / reconnect
+    30: {1: "structure"},                     # data protection: get protected attributes
     111: {1: "integer", 2: "integer", 3: "integer"},
     112: {1: "double-long", 2: "double-long", 3: "enum"},
     113: {1: "structure", 2: "integer", 3: "integer", 4: "double-long"},
@@ -159,6 +160,9 @@ for _i in range(1, 6):                                            # alert/event 
     _it(1, f"0-0:94.44.6.{_i}", lambda: _n("boolean", False))
 _it(1, "0-0:94.44.7.255", lambda: _n("boolean", False))
 _it(1, "0-0:94.44.0.4", lambda: _n("boolean", False))
+# prepayment balances (meter balance, emergency credit, accumulated debt, payment debt,
+# time debt 1, time debt 2), read protected (ECS19)
+_it(1, "0-0:94.44.34.30", lambda: _st(*(DL() for _ in range(6))))
 _it(1, "0-0:94.44.0.2", lambda: _n("long-unsigned", 0))
 _it(1, "0-0:94.44.3.1", lambda: _os(0))                           # disable privacy PIN
 _it(1, "0-2:96.13.1.255", lambda: _os(0))                         # supplier message
@@ -197,6 +201,55 @@ for _o in ("0-0:94.44.0.3", "0-0:94.44.2.0"):
     _it(9000, _o, lambda: _n("boolean", False), (2, 4))
 for _o in ("0-0:94.44.128.12",):
     _it(9000, _o, lambda: _n("long-unsigned", 0), (2, 4))
+
+
+# --------------------------------------------------------------------------- profiles
+
+_DLU, _LU, _DL, _OS, _EN = "double-long-unsigned", "long-unsigned", "double-long", "octet-string", "enum"
+
+def _a(count: int, t: str = "double-long-unsigned") -> dict:
+    return {"type": "array", "count": count, "element": {"type": t}}
+
+
+#: billing data log entry: time, total import, 48 TOU registers, 4 x 8 block registers
+_BILLING_SINGLE = (_DLU, _DLU, _a(48), _a(8), _a(8), _a(8), _a(8))
+#: twin element: time, total import, secondary element total, 48 TOU, 4 secondary TOU, 4 x 8 blocks
+_BILLING_TWIN = (_DLU, _DLU, _DLU, _a(48), _a(4), _a(8), _a(8), _a(8), _a(8))
+#: prepayment balances captured with billing data: six double-long registers
+_PREPAY6 = (_DL,) * 6
+
+#: Profile generic (IC7) buffers: OBIS -> columns of one entry for a single-element meter and
+#: for a twin-element meter (None: the same).  The first column is the capture time, UTC
+#: seconds since 2000-01-01 (GBCS logs and profiles).
+PROFILE_COLUMNS: dict[str, tuple[tuple, tuple | None]] = {
+    "0-0:99.98.0.255": ((_DLU, _LU, _OS), None),           # event log: time, event code, data
+    "0-0:99.98.1.255": ((_DLU, _LU), None),                # security log: time, event code
+    "0-17:99.98.2.255": ((_DLU, _LU, _EN, _DLU), None),    # ALCS event log
+    "0-0:99.98.20.255": ((_DLU, _DLU), None),              # power event log
+    "0-0:98.1.4.255": ((_DLU, _DLU), None),                # daily read log (import)
+    "0-0:98.1.5.255": ((_DLU, _DLU), None),                # daily read log (export)
+    "0-0:98.1.10.255": ((_DLU, _DLU), None),               # daily read log (secondary)
+    "0-0:99.1.0.255": ((_DLU, _DLU), (_DLU, _DLU, _DLU)),  # half-hour profile (import)
+    "0-0:99.1.1.255": ((_DLU, _DLU, _DLU), None),          # half-hour profile (export active/reactive)
+    "0-0:98.1.8.255": ((_DLU, _DL, _DL, _DL, _DL, _DL, _DL), None),   # prepayment daily read log
+    "1-0:32.24.0.255": ((_DLU, _DLU), None),               # average RMS voltage profile, phase 1
+    "1-0:52.24.0.255": ((_DLU, _DLU), None),               # phase 2
+    "1-0:72.24.0.255": ((_DLU, _DLU), None),               # phase 3
+    "0-0:94.44.10.3": ((_DLU, _LU, _OS), None),            # CHF sub-GHz channel log
+    "0-0:98.1.0.255": (_BILLING_SINGLE, _BILLING_TWIN),     # billing data log
+    "0-0:98.1.1.255": ((_DLU,) + _PREPAY6, None),          # prepayment billing data log
+    "0-0:98.1.2.255": (_BILLING_SINGLE + _PREPAY6, _BILLING_TWIN + _PREPAY6),   # billing calendar log
+    "0-0:98.1.9.255": (_BILLING_SINGLE, _BILLING_TWIN),     # daily billing data log
+}
+#: profiles held by devices other than the ESME
+PROFILE_DEVICE = {"0-0:94.44.10.3": "CHF"}
+#: the clock of logs: the range restricting object (UTC time, attribute 2)
+UTC_TIME_OBIS = "0-0:94.44.100.255"
+
+
+def profile_type_description(columns: tuple) -> dict:
+    """Compact-array type description of profile entries (columns: type names or descriptions)."""
+    return {"type": "structure", "members": [c if isinstance(c, dict) else {"type": c} for c in columns]}
 
 
 def default_for(class_id: int, obis: str, attr: int) -> dict | None:
@@ -257,6 +310,53 @@ class ObjectModel:
     faults: dict[tuple[int, str, str, int], int] = field(default_factory=dict)
     #: (class, method) -> behaviour; default: accept a parameter of the declared type
     actions: dict[tuple[int, int], Action] = field(default_factory=dict)
+    #: profile OBIS -> entries (tuples of column values), oldest first
+    buffers: dict[str, list[tuple]] = field(default_factory=dict)
+    #: a twin-element meter (more registers per profile entry)
+    twin: bool = False
+
+    def columns(self, obis: str) -> tuple | None:
+        spec = PROFILE_COLUMNS.get(obis)
+        if spec is None:
+            return None
+        single, twin = spec
+        return twin if self.twin and twin is not None else single
+
+    def capture(self, obis: str, *values: Any) -> None:
+        """Append an entry to a profile buffer (the first value is the capture time)."""
+        if self.columns(obis) is not None:
+            self.buffers.setdefault(obis, []).append(tuple(values))
+
+    def profile(self, obis: str, start: int | None = None, end: int | None = None) -> tuple[int, dict]:
+        """A profile buffer as the compact array GBCS devices answer with, entries in [start, end]."""
+        cols = self.columns(obis)
+        fault = self.faults.get((7, obis, "get", 2))
+        if fault is not None:
+            return fault, _n("null-data")
+        if cols is None or (7, obis) not in self.objects:
+            return OBJECT_UNDEFINED, _n("null-data")
+        rows = []
+        for entry in self.buffers.get(obis, []):
+            t = entry[0]
+            if (start is None or t >= start) and (end is None or t <= end):
+                rows.append({"type": "structure", "value": [
+                    v if isinstance(c, dict) else {"type": c, "value": v} for c, v in zip(cols, entry)]})
+        return SUCCESS, {"type": "compact-array", "type_description": profile_type_description(cols),
+                         "value": rows}
+
+    def get_selective(self, class_id: int, obis: str, attr: int, selector: int | None,
+                      params: dict | None) -> tuple[int, dict]:
+        """Get with selective access: the range selector (1) on a profile buffer."""
+        if class_id != 7 or attr != 2 or selector != 1 or not isinstance(params, dict):
+            return OBJECT_UNDEFINED, _n("null-data")
+        v = params.get("value") or []
+        if len(v) < 3:
+            return TYPE_UNMATCHED, _n("null-data")
+        try:
+            start, end = int(v[1]["value"]), int(v[2]["value"])
+        except (KeyError, TypeError, ValueError):
+            return TYPE_UNMATCHED, _n("null-data")
+        return self.profile(obis, start, end)
 
     def add(self, class_id: int, obis: str) -> CosemObject:
         obj = self.objects.get((class_id, obis))
@@ -268,6 +368,8 @@ class ObjectModel:
         """True if the model implements this attribute (get/set) or method (action)."""
         if (class_id, obis) not in self.objects:
             return False
+        if kind == "get-with-selection":
+            return class_id == 7 and item == 2 and obis in PROFILE_COLUMNS
         if kind == "action":
             return item in CLASS_METHODS.get(class_id, {})
         return default_for(class_id, obis, item) is not None or \
@@ -279,6 +381,8 @@ class ObjectModel:
         fault = self.faults.get((class_id, obis, "get", attr))
         if fault is not None:
             return fault, _n("null-data")
+        if class_id == 7 and attr == 2 and obis in PROFILE_COLUMNS:
+            return self.profile(obis)
         obj = self.objects.get((class_id, obis))
         value = obj.get(attr) if obj is not None else None
         if value is None:

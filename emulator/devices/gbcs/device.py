@@ -106,6 +106,10 @@ class GbcsDevice:
         """True if this device executes the use case C{message_code}."""
         return message_code in self.supported_codes
 
+    def accepts(self, frame: Frame) -> bool:
+        """True if this device models the form of this command (subclasses narrow it)."""
+        return True
+
     def receive(self, message: bytes) -> None:
         """Take one remote-party command; send the response and any alerts."""
         result = check_command(message, self.eui, self.security, self.crypto)
@@ -114,7 +118,7 @@ class GbcsDevice:
             return
         frame = result
         gs = frame.signing
-        if not self.supports(gs.message_code):
+        if not self.supports(gs.message_code) or not self.accepts(frame):
             self.counters.unsupported += 1
             self._reject(Rejection(0x8F1E, f"use case 0x{gs.message_code:04X} not supported by "
                                            f"{self.device_type or 'this device'}", frame), count=False)
@@ -137,7 +141,11 @@ class GbcsDevice:
         self.last_rejection = rejection
         if count:
             self.counters.rejected[rejection.alert_code] = self.counters.rejected.get(rejection.alert_code, 0) + 1
+        self.log_security_event(rejection.alert_code)
         self.raise_alert(rejection.alert_code, critical=True)
+
+    def log_security_event(self, event_code: int) -> None:
+        """Record a security event in the device's security log (subclasses hold the log)."""
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
         """Act on an accepted command; return the response payload tree (subclasses)."""

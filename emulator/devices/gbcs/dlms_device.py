@@ -22,7 +22,8 @@ from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import dlms
 from protocols.gbcs.utrn import verify_utrn
 
-from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, OTHER_REASON, SUCCESS, CosemObject,
+from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
+                                         PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
 from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -120,17 +121,70 @@ class DlmsDevice(GbcsDevice):
     @classmethod
     def instance_objects(cls) -> list[tuple[int, str, int]]:
         """Objects the device defines beyond the catalogue's examples (GBCS object definitions)."""
-        return [k for k in INSTANCE_TYPES if INSTANCE_DEVICE.get(k[:2], "ESME") == cls.device_type]
+        out = [k for k in INSTANCE_TYPES if INSTANCE_DEVICE.get(k[:2], "ESME") == cls.device_type]
+        out += [(7, o, 2) for o in PROFILE_COLUMNS if PROFILE_DEVICE.get(o, "ESME") == cls.device_type]
+        return out
 
     def supports(self, message_code: int) -> bool:
         items = use_case_items().get(message_code)
         if not items or message_code not in self.catalogue_codes():
             return False
-        # selective access (profile buffers) is not modelled yet
-        return all(k != "get-with-selection" and self.model.has_item(k, c, o, i) for k, c, o, i in items)
+        return all(self.model.has_item(k, c, o, i) for k, c, o, i in items)
 
     def _install_behaviours(self) -> None:
         """Method behaviours with state effects (subclasses add theirs)."""
+
+    def _get_protected(self, model: ObjectModel, obj: CosemObject, method: int, param: dict
+                       ) -> int | tuple[int, dict]:
+        """IC30 m1, get protected attributes (spec 4.1.6): read the listed attributes and return
+        them encrypted for the party named in the protection parameters (section 2.3)."""
+        cmd = self._command
+        v = param.get("value") or []
+        if cmd is None or len(v) != 2 or v[0].get("type") != "array" or v[1].get("type") != "array":
+            return 12
+        values = []
+        for d in v[0].get("value") or []:
+            m = d.get("value") or []
+            if len(m) < 5:
+                return 12
+            class_id, obis, attr = m[0].get("value"), dlms.obis_to_str(bytes.fromhex(m[1].get("value", ""))), \
+                m[2].get("value")
+            sel = m[4].get("value") or []
+            selector = sel[0].get("value") if sel else 0
+            if selector and len(sel) > 1 and sel[1].get("type") == "structure":
+                times = [decode_activation_time(bytes.fromhex(x.get("value", ""))) for x in sel[1]["value"]]
+                if len(times) != 2 or not all(isinstance(t, float) for t in times):
+                    return 12
+                result, value = self.model.profile(obis, int(times[0]) - _EPOCH, int(times[1]) - _EPOCH)
+            else:
+                result, value = self.model.get(class_id, obis, attr)
+            if result != SUCCESS:
+                return result
+            values.append(value)
+        params = []
+        for p in v[1].get("value") or []:
+            pm = p.get("value") or []
+            if len(pm) != 2 or pm[1].get("type") != "structure" or len(pm[1]["value"]) != 5:
+                return 12
+            party = pm[1]["value"][1]
+            params.append(dlms.structure(
+                dlms.make_data("enum", 2), dlms.structure(
+                    dlms.octet_string(b"\x04" + cmd.signing.originator_counter.to_bytes(8, "big")),
+                    dlms.octet_string(self.eui.to_bytes(8, "big")), copy.deepcopy(party), dlms.octet_string(b""),
+                    dlms.structure(dlms.make_data("enum", 2), dlms.structure(
+                        dlms.octet_string(b"\x02"), dlms.octet_string(b""))))))
+        protected = {"type": "octet-string", "protected": {
+            "security_control": 0x31, "invocation_counter": 0, "plaintext": dlms.structure(*values)}}
+        return SUCCESS, dlms.structure(dlms.array(*params), protected)
+
+    SECURITY_LOG = "0-0:99.98.1.255"
+
+    def log_security_event(self, event_code: int) -> None:
+        self.model.capture(self.SECURITY_LOG, int(self.now()) - _EPOCH, event_code)
+
+    def accepts(self, frame: Frame) -> bool:
+        """Commands naming a party by an embedded certificate (URP reads) are not modelled."""
+        return frame.signing.other_information.supplementary_remote_party_ka_certificate is None
 
     # ------------------------------------------------------------------ execution
 
@@ -152,8 +206,11 @@ class DlmsDevice(GbcsDevice):
             value: dict = {"type": "null-data"}
             if failed:
                 result = OTHER_REASON
+            elif choice == "access-request-get-with-selection":
+                result, value = self.model.get_selective(spec["class_id"], spec["obis"], spec["attribute_id"],
+                                                         spec.get("access_selector"), spec.get("access_parameters"))
             elif choice.endswith("with-selection"):
-                result = 4   # selective access is not modelled: object undefined
+                result = 4   # selective set: no GBCS use case; object undefined
             elif kind == "get":
                 result, value = self.model.get(spec["class_id"], spec["obis"], spec["attribute_id"])
             elif kind == "set":
@@ -230,6 +287,7 @@ class Esme(DlmsDevice):
 
     def _install_behaviours(self) -> None:
         m = self.model
+        m.actions[(30, 1)] = self._get_protected
         m.actions[(112, 1)] = self._credit_update_amount
         m.actions[(112, 2)] = self._credit_set_amount
         m.actions[(115, 1)] = self._token_enter
@@ -298,6 +356,7 @@ class Chf(DlmsDevice):
 
     def _install_behaviours(self) -> None:
         m = self.model
+        m.actions[(30, 1)] = self._get_protected
         m.actions[(104, 1)] = self._register_device
         m.actions[(104, 2)] = self._unregister_device
         m.actions[(104, 4)] = self._backup
