@@ -48,7 +48,7 @@ from emulator.clock import VirtualClock
 from emulator.devices.gbcs import DEVICE_CLASSES
 from emulator.devices.gbcs.cosem import HARDWARE_FAULT, OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
-from emulator.devices.gbcs.provisioning import acb_eui, provision
+from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
 
 __all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay",
            "compare_payload", "direct_delivery", "main"]
@@ -209,7 +209,35 @@ def compare_payload(ref: dict, got: dict) -> str | None:
         return d
     if ref["kind"] == "gbz":
         return _compare_gbz(ref, got)
-    return _compare_values(ref.get("value"), got.get("value"), "asn1")
+    if ref.get("asn1_type") != got.get("asn1_type"):
+        return f"ASN.1 type {got.get('asn1_type')}, expected {ref.get('asn1_type')}"
+    return _compare_asn1(ref.get("value"), got.get("value"), "asn1")
+
+
+#: ASN.1 response fields whose value is device state or time (compared by kind only)
+_ASN1_STATE_FIELDS = frozenset({"deviceTime", "currentSeqNumber", "firmwareVersion"})
+
+
+def _compare_asn1(ref: object, got: object, where: str) -> str | None:
+    """ASN.1 values: outcomes, roles, identities and certificates must be equal; state by kind."""
+    if isinstance(ref, dict) and isinstance(got, dict):
+        if set(ref) != set(got):
+            return f"{where}: fields {sorted(set(ref) ^ set(got))} differ"
+        for k in sorted(ref):
+            d = (_compare_values(ref[k], got[k], f"{where}.{k}") if k in _ASN1_STATE_FIELDS
+                 else _compare_asn1(ref[k], got[k], f"{where}.{k}"))
+            if d:
+                return d
+        return None
+    if isinstance(ref, list) and isinstance(got, list):
+        if len(ref) != len(got):
+            return f"{where}: {len(got)} elements, expected {len(ref)}"
+        for i, (a, b) in enumerate(zip(ref, got)):
+            d = _compare_asn1(a, b, f"{where}[{i}]")
+            if d:
+                return d
+        return None
+    return None if ref == got else f"{where}: {got!r}, expected {ref!r}"
 
 
 def _value_shape(v: object) -> str:
@@ -423,11 +451,20 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
         uc = catalogue.use_case(cg.message_code)
         return Outcome(test.name, "not emulated", device_type,
                        f"use case {uc.name if uc else hex(cg.message_code)} not implemented by {device_type}")
-    device.prepare(command.frame, command.payload or {})
+    # the command's originator (and the party the ACB acts for) are the device's remote parties
+    for eui in (cg.originator, cg.other_information.supplementary_remote_party_id):
+        if eui is not None and eui not in device.security.remote_parties:
+            install_party(device, home_keys, eui)
     if "_TWIN" in test.name and getattr(device, "model", None) is not None:
         device.model.twin = True        # the reference device is a twin-element meter
-    if test.expects_error and not _inject_error_state(device, ref, command):
-        return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
+    if test.expects_error:
+        # a fresh device may already fail the command (e.g. unjoin of an unknown device);
+        # otherwise the failure is a fault of the device in the part the command addresses
+        if not device.predicts_error(command.frame, command.payload or {}) \
+                and not _inject_error_state(device, ref, command):
+            return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
+    else:
+        device.prepare(command.frame, command.payload or {})
     delivery(device, _read_hex(test.command), clock)
     home_crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
     answers = []

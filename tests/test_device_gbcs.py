@@ -21,7 +21,7 @@ from protocols.gbcs.message import VERIFIED, protect
 from protocols.gbcs.payloads import dlms, encode_payload
 
 from emulator.clock import VirtualClock
-from emulator.devices.gbcs import Chf, Esme, provision
+from emulator.devices.gbcs import Chf, Esme, Gsme, provision
 from emulator.devices.gbcs.cosem import HARDWARE_FAULT, OTHER_REASON
 from emulator.devices.gbcs.provisioning import acb_eui
 from emulator.devices.gbcs.security import (ALERT_AUTH_FAILED, ALERT_MAC_FAILED, ALERT_NO_AUTHORITY,
@@ -266,3 +266,19 @@ def test_rejections_are_recorded_in_the_security_log(home):
     (log,) = resp.payload["access_response_list_of_data"]
     assert log["type"] == "compact-array"
     assert [row["value"][1]["value"] for row in log["value"]] == [ALERT_MAC_FAILED]
+
+
+def test_join_then_unjoin_a_partner(home):
+    """CS03B joins the GPF to the GSME's log, CS04B removes it; an unknown partner is reported."""
+    _esme, _sent, dcc = home
+    keys = KeyStore(KEYSTORE)
+    sent: list[bytes] = []
+    gsme = provision(Gsme, 0x00DB1234567890A1, keys, VirtualClock(START), sent.append, rng=random.Random(5))
+    gsme.receive(_rtds("8.7.2_CS03B", "CS03B_8.7.2_SUCCESS_COMMAND_GBCS.HEX"))
+    join = decode_message(_rtds("8.7.2_CS03B", "CS03B_8.7.2_SUCCESS_COMMAND_GBCS.HEX"), dcc)
+    partner = join.payload["value"]["otherDeviceEntityIdentifier"]
+    assert gsme.asn1_state.partners == {partner: 3}
+    (resp,) = _decoded(sent, dcc)
+    assert resp.payload["value"] == 0
+    # method B joins a GSME to a GPF only: the same join for a PPMID is refused
+    assert gsme.predicts_error(join.frame, {"kind": "asn1", "value": dict(join.payload["value"], otherDeviceType=5)})

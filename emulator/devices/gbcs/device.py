@@ -31,10 +31,12 @@ from protocols.gbcs.framing import (CRA_ALERT, CRA_RESPONSE, Frame, GeneralCiphe
                                     OtherInformation)
 from protocols.gbcs.message import protect
 
+from emulator.devices.gbcs.asn1_usecases import (ASN1_USE_CASES, Asn1State, asn1_is_error, asn1_outcome,
+                                                 execute_asn1)
 from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, SecurityState,
                                             check_command)
 
-__all__ = ["GbcsDevice", "DeviceCounters", "dlms_date_time", "RESPONSE_DATE_TIME_USE_CASES",
+__all__ = ["GbcsDevice", "Ppmid", "Hcalcs", "DeviceCounters", "dlms_date_time", "RESPONSE_DATE_TIME_USE_CASES",
            "GENERIC_CRITICAL_ALERT", "GENERIC_NON_CRITICAL_ALERT"]
 
 GENERIC_CRITICAL_ALERT = 0x1000
@@ -95,6 +97,7 @@ class GbcsDevice:
         self.clock = clock
         self.send = send
         self.security = security if security is not None else SecurityState()
+        self.asn1_state = Asn1State()
         self.alert_counter = alert_counter
         self.counters = DeviceCounters()
         #: the reason of the last rejected command (for operators and tests)
@@ -104,7 +107,24 @@ class GbcsDevice:
 
     def supports(self, message_code: int) -> bool:
         """True if this device executes the use case C{message_code}."""
+        if message_code in ASN1_USE_CASES:
+            return self.supports_asn1(message_code)
         return message_code in self.supported_codes
+
+    def supports_asn1(self, message_code: int) -> bool:
+        """The ASN.1 (security, joining, clock, firmware) use cases addressed to this device type."""
+        uc = catalogue.use_case(message_code)
+        if uc is None or self.device_type not in uc.target_device_types:
+            return False
+        if ASN1_USE_CASES[message_code] == "read_firmware":
+            return self.device_type in ("PPMID", "HCALCS")
+        return True
+
+    def predicts_error(self, frame: Frame, payload: dict) -> bool:
+        """True if this device, as it is, would answer the command with an error outcome."""
+        if payload.get("kind") == "asn1":
+            return asn1_is_error(asn1_outcome(self, frame.signing.message_code, payload.get("value"), commit=False))
+        return False
 
     def accepts(self, frame: Frame) -> bool:
         """True if this device models the form of this command (subclasses narrow it)."""
@@ -149,10 +169,16 @@ class GbcsDevice:
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
         """Act on an accepted command; return the response payload tree (subclasses)."""
+        if payload.get("kind") == "asn1":
+            return execute_asn1(self, frame.signing.message_code, payload)
         return None
 
     def prepare(self, frame: Frame, payload: dict) -> None:
-        """Make the state a command presupposes hold (used to stage reference tests)."""
+        """Make the state a command presupposes hold (used to stage reference tests):
+        a partner the command unjoins is joined."""
+        if payload.get("kind") == "asn1" and ASN1_USE_CASES.get(frame.signing.message_code) == "unjoin" \
+                and isinstance(payload.get("value"), str):
+            self.asn1_state.partners.setdefault(payload["value"], -1)
 
     # ------------------------------------------------------------------ sending
 
@@ -212,3 +238,15 @@ class GbcsDevice:
             self.send(protect(gs, self.crypto, None, sign=True))
         else:
             self.send(protect(gs, self.crypto, GeneralCiphering(b"")))
+
+
+class Ppmid(GbcsDevice):
+    """The prepayment meter interface device's remote-party logic (joining, firmware version)."""
+
+    device_type = "PPMID"
+
+
+class Hcalcs(GbcsDevice):
+    """The HAN-connected auxiliary load control switch's remote-party logic."""
+
+    device_type = "HCALCS"

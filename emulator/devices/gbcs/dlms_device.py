@@ -25,6 +25,7 @@ from protocols.gbcs.utrn import verify_utrn
 from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
                                          PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
+from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 
@@ -126,6 +127,8 @@ class DlmsDevice(GbcsDevice):
         return out
 
     def supports(self, message_code: int) -> bool:
+        if message_code in ASN1_USE_CASES:
+            return self.supports_asn1(message_code)
         items = use_case_items().get(message_code)
         if not items or message_code not in self.catalogue_codes():
             return False
@@ -189,6 +192,8 @@ class DlmsDevice(GbcsDevice):
     # ------------------------------------------------------------------ execution
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
+        if payload.get("kind") == "asn1":
+            return super().execute(frame, payload)
         if payload.get("kind") != "dlms" or payload.get("apdu") != "Access-Request":
             return None
         self._command = frame
@@ -416,6 +421,7 @@ class Chf(DlmsDevice):
 
     def prepare(self, frame: Frame, payload: dict) -> None:
         """Preconditions a command states about the device log: a device it removes is in it."""
+        super().prepare(frame, payload)
         for spec, data in zip(payload.get("access_request_specification") or [],
                               payload.get("access_request_list_of_data") or []):
             if spec.get("class_id") == 104 and spec.get("method_id") == 2 and data.get("type") == "octet-string":

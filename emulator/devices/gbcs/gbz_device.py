@@ -32,6 +32,7 @@ from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import gbz
 from protocols.gbcs.utrn import verify_utrn
 
+from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 
@@ -178,6 +179,8 @@ class GbzDevice(GbcsDevice):
         return command_id in _ACKNOWLEDGED.get(cluster, ()) or (cluster, command_id) in _ANSWERED
 
     def supports(self, message_code: int) -> bool:
+        if message_code in ASN1_USE_CASES:
+            return self.supports_asn1(message_code)
         uc = catalogue.use_case(message_code)
         if uc is None or uc.is_alert:
             return False
@@ -192,6 +195,8 @@ class GbzDevice(GbcsDevice):
     # ------------------------------------------------------------------ execution
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
+        if payload.get("kind") == "asn1":
+            return super().execute(frame, payload)
         if payload.get("kind") != "gbz" or "alert_code" in payload:
             return None
         self._frame = frame

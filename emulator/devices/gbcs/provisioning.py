@@ -5,6 +5,10 @@ from the key store (C{spec/gbcs-wire-format.md} sections 7 and 9): every organis
 certificate in the store (subject OU = remote party role) is installed on the device as a
 trust anchor, so commands signed and MACed with the reference keys are valid for it.
 
+A device holds one trust anchor per remote party role (GBCS): where the store has several
+parties in a role (two suppliers), the first is installed unless the caller names which
+(L{install_party}, e.g. the originator of the command a test delivers).
+
 The RTDS key store holds device certificates but no device private keys.  Key agreement is
 symmetric (the device's shared secret with a remote party equals the remote party's with the
 device), so MACs and encrypted parts still work from the remote parties' private keys; the
@@ -24,7 +28,7 @@ from protocols.gbcs.keystore import KeyStore
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import ROLE_ACB, RemoteParty, SecurityState
 
-__all__ = ["remote_parties", "provision", "acb_eui"]
+__all__ = ["remote_parties", "provision", "acb_eui", "install_party"]
 
 
 def remote_parties(keystore: KeyStore) -> list[RemoteParty]:
@@ -59,7 +63,20 @@ def provision(device_class: type[GbcsDevice], eui: int, keystore: KeyStore, cloc
         keystore.generate(eui, "ds", rng)
     security = SecurityState()
     for party in remote_parties(keystore):
-        security.install(party)
+        if not any(p.role == party.role for p in security.remote_parties.values()):
+            security.install(party)
     if crypto is None:
         crypto = GbcsCrypto(keystore, acb_eui(keystore))
     return device_class(eui, crypto, clock, send, security=security, alert_counter=alert_counter)
+
+
+def install_party(device: GbcsDevice, keystore: KeyStore, eui: int) -> bool:
+    """Make C{eui} the device's remote party of its role (replacing the one installed); False
+    if the store has no role certificate for it."""
+    for party in remote_parties(keystore):
+        if party.eui == eui:
+            for other in [p for p in device.security.remote_parties.values() if p.role == party.role]:
+                del device.security.remote_parties[other.eui]
+            device.security.install(party)
+            return True
+    return False

@@ -164,8 +164,10 @@ def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: Gb
                          frame)
     roles = permitted_roles(gs.message_code)
     oi = gs.other_information
-    if party.role == ROLE_ACB and oi.supplementary_remote_party_id is not None and roles is not None:
-        # the ACB originates on behalf of the supplementary remote party
+    if party.role == ROLE_ACB and roles is not None and (oi.supplementary_remote_party_id is not None
+                                                         or uc.criticality == "variant"):
+        # the ACB originates on behalf of the supplementary remote party, and sends the
+        # non-critical forms of the GBCS "variant" use cases (e.g. CS02f by MAC) itself
         roles = roles | {ROLE_ACB}
     if roles is not None and party.role not in roles:
         return Rejection(ALERT_NO_AUTHORITY, f"role {party.role} may not send {uc.name}", frame)
