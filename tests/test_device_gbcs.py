@@ -282,3 +282,26 @@ def test_join_then_unjoin_a_partner(home):
     assert resp.payload["value"] == 0
     # method B joins a GSME to a GPF only: the same join for a PPMID is refused
     assert gsme.predicts_error(join.frame, {"kind": "asn1", "value": dict(join.payload["value"], otherDeviceType=5)})
+
+
+def test_gsme_calendar_published_then_read_back(home):
+    """GCS05 publishes a friendly credit calendar (three day profiles); a later GCS21b read
+    returns those day profiles, not the commissioned ones."""
+    _esme, _sent, dcc = home
+    keys = KeyStore(KEYSTORE)
+    sent: list[bytes] = []
+    gsme = provision(Gsme, 0x00DB1234567890A1, keys, VirtualClock(START), sent.append, rng=random.Random(5))
+    publish = _rtds("2.1_GCS05", "GCS05_2.1_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX")
+    # the reference read uses the same counter as the publish: send it with the next one
+    gs = decode_frame(_rtds("4.13_GCS21b", "GCS21b_4.13_SUCCESS_COMMAND_GBCS.HEX")).signing
+    read = protect(GeneralSigning(gs.cra_flag, gs.originator_counter + 1, gs.originator, gs.recipient, None,
+                                  gs.other_information, gs.content, b""), dcc, GeneralCiphering(b""))
+    gsme.receive(publish)
+    gsme.receive(read)
+    published, answer = _decoded(sent, dcc)
+    days = [c["zcl"]["payload"] for c in answer.payload["components"]
+            if c["cluster_id"] == 0x0707 and c["zcl"]["command_id"] == 1]
+    sent_days = [c["zcl"]["payload"] for c in decode_message(publish, dcc).payload["components"]
+                 if c["cluster_id"] == 0x0707 and c["zcl"]["command_id"] == 1]
+    assert [d["DayScheduleEntries"] for d in days] == [d["DayScheduleEntries"] for d in sent_days]
+    assert len(days) == 3

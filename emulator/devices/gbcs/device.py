@@ -173,6 +173,9 @@ class GbcsDevice:
             return execute_asn1(self, frame.signing.message_code, payload)
         return None
 
+    def forget(self, frame: Frame, payload: dict) -> None:
+        """Make the data a command reads absent (to stage "not found" reference tests)."""
+
     def prepare(self, frame: Frame, payload: dict) -> None:
         """Make the state a command presupposes hold (used to stage reference tests):
         a partner the command unjoins is joined."""

@@ -112,6 +112,11 @@ _PUBLISHED = {PRICE: {1, 2, 3, 4, 5, 6, 9}, CALENDAR: {0, 1, 2, 3, 4}, MESSAGING
               DEVICE_MANAGEMENT: {0, 1, 3, 4, 6}}
 #: client-to-server commands acknowledged with a Default Response once executed
 _ACKNOWLEDGED = {PREPAYMENT: {0, 2, 3, 5, 9, 11, 12}, METERING: {13, 14}}
+#: calendar reads: Get Day Profiles / Week Profiles / Seasons / Special Days -> Publish* response id
+_CALENDAR_GETS = {1: 1, 2: 2, 3: 3, 4: 4}
+#: IssuerCalendarID naming the friendly credit calendar (GBCS); other ids read the TOU calendar
+FRIENDLY_CREDIT_CALENDAR_ID = 0xFFFFFFFE
+CALENDAR_TOU, CALENDAR_FRIENDLY_CREDIT = 0, 3
 #: client-to-server commands answered with a ZSE response command (cluster, command) -> response id
 _ANSWERED = {(PREPAYMENT, 6): 2, (PREPAYMENT, 4): 3, (EVENTS, 1): 2, (METERING, 11): 12, (PRICE, 11): 9,
              (PRICE, 0): 0}
@@ -123,6 +128,11 @@ class ZclState:
 
     attributes: dict[tuple[int, int], Any] = field(default_factory=dict)
     published: dict[tuple[int, int], list[dict]] = field(default_factory=dict)
+    #: calendar type -> {"calendar": Publish Calendar, "days": {id: ...}, "weeks": {id: ...},
+    #:                   "seasons": Publish Seasons, "special_days": Publish Special Days}
+    calendars: dict[int, dict] = field(default_factory=dict)
+    #: whether a current price is in force (a tariff was set up)
+    price_in_force: bool = True
     event_logs_cleared: int = 0
     #: (cluster, "read"/"command", id) -> ZCL status the item yields (a failed register, ...)
     faults: dict[tuple[int, str, int], int] = field(default_factory=dict)
@@ -158,7 +168,25 @@ class GbzDevice(GbcsDevice):
         self._commission()
 
     def _commission(self) -> None:
-        """Initial attribute values a commissioned meter holds."""
+        """Initial attribute values and calendars a commissioned meter holds."""
+        for ctype, entries in ((CALENDAR_TOU, [{"RateStartTime": 0, "PriceTier": 1}]),
+                               (CALENDAR_FRIENDLY_CREDIT, [{"FriendlyCreditStartTime": 0, "FriendlyCreditEnable": False}])):
+            ids = {"ProviderID": 0, "IssuerEventID": 0, "IssuerCalendarID": 0}
+            self._store_calendar(0, {**ids, "StartTime": 0, "CalendarType": ctype, "CalendarTimeReference": 0,
+                                     "CalendarName": "", "NumberofSeasons": 1, "NumberofWeekProfiles": 1,
+                                     "NumberofDayProfiles": 1})
+            self._store_calendar(1, {**ids, "DayID": 1, "TotalNumberofScheduleEntries": len(entries),
+                                     "CommandIndex": 0, "TotalNumberofCommands": 1, "CalendarType": ctype,
+                                     "DayScheduleEntries": {"Entries": entries}}, ctype)
+            self._store_calendar(2, {**ids, "WeekID": 1, **{f"DayIDRef{d}": 1 for d in (
+                "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}}, ctype)
+            self._store_calendar(3, {**ids, "CommandIndex": 0, "TotalNumberofCommands": 1, "SeasonEntries": [
+                {"SeasonStartDate": {"year": 2000, "month": 1, "day": 1, "day_of_week": 255}, "WeekIDRef": 1}]},
+                ctype)
+            self._store_calendar(4, {**ids, "StartTime": 0, "CalendarType": ctype, "TotalNumberofSpecialDays": 1,
+                                     "CommandIndex": 0, "TotalNumberofCommands": 1, "SpecialDayEntries": [
+                                         {"SpecialDayDate": {"year": 2000, "month": 12, "day": 25, "day_of_week": 255},
+                                          "DayIDRef": 1}]})
         a = self.zcl.attributes
         a[(BASIC, 0x0004)] = "emulator"
         a[(BASIC, 0x0005)] = f"{self.device_type} {self.eui:016X}"
@@ -176,7 +204,8 @@ class GbzDevice(GbcsDevice):
         s2c = bool(frame_control & 0x08)
         if s2c:
             return command_id in _PUBLISHED.get(cluster, ())
-        return command_id in _ACKNOWLEDGED.get(cluster, ()) or (cluster, command_id) in _ANSWERED
+        return command_id in _ACKNOWLEDGED.get(cluster, ()) or (cluster, command_id) in _ANSWERED \
+            or (cluster == CALENDAR and command_id in _CALENDAR_GETS)
 
     def supports(self, message_code: int) -> bool:
         if message_code in ASN1_USE_CASES:
@@ -233,10 +262,11 @@ class GbzDevice(GbcsDevice):
             else:
                 status, rcmd, rpayload = reply
                 if status != ZCL_SUCCESS:
-                    failed = True
+                    failed = status != ZCL_NOT_FOUND            # nothing to report is not a failure
                     out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": status}))
                 else:
-                    out.append(gbz.build_component(cluster, reply_fc, tsn, rcmd, rpayload))
+                    for one in (rpayload if isinstance(rpayload, list) else [rpayload]):
+                        out.append(gbz.build_component(cluster, reply_fc, tsn, rcmd, one))
         if out:
             out[-1]["extended_header_control"] |= 0x01
         return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "components": out}
@@ -259,7 +289,11 @@ class GbzDevice(GbcsDevice):
         """Execute one cluster command; C{None} = acknowledge with a Default Response."""
         if fc & 0x08:                                      # published to the meter
             self.zcl.published.setdefault((cluster, cmd), []).append(copy.deepcopy(payload))
+            if cluster == CALENDAR:
+                self._store_calendar(cmd, payload)
             return None
+        if cluster == CALENDAR and cmd in _CALENDAR_GETS:
+            return self._calendar_get(cmd, payload)
         a = self.zcl.attributes
         if (cluster, cmd) == (PREPAYMENT, 6):              # Change Payment Mode
             a[(PREPAYMENT, 0x0000)] = payload.get("ProposedPaymentControlConfiguration", 0)
@@ -282,6 +316,8 @@ class GbzDevice(GbcsDevice):
             return ZCL_SUCCESS, 9, {"ProviderID": 0, "IssuerEventID": 0, "BillingPeriodStartTime": 0,
                                     "BillingPeriodDuration": 1, "BillingPeriodDurationType": 0x22, "TariffType": 0}
         if (cluster, cmd) == (PRICE, 0):                   # Get Current Price
+            if not self.zcl.price_in_force:
+                return ZCL_NOT_FOUND, 0, {}
             return ZCL_SUCCESS, 0, {"ProviderID": 0, "RateLabel": "", "IssuerEventID": 0,
                                     "CurrentTime": int(self.now()) - 946684800, "UnitofMeasure": 1,
                                     "Currency": a.get((PRICE, 0x0616), 826),
@@ -290,6 +326,63 @@ class GbzDevice(GbcsDevice):
         if cmd in _ACKNOWLEDGED.get(cluster, ()):
             return None
         return ZCL_UNSUP_CLUSTER_COMMAND, cmd, {}
+
+    # ------------------------------------------------------------------ calendars
+
+    def _store_calendar(self, cmd: int, payload: dict, calendar_type: int | None = None) -> None:
+        """Keep a published calendar part: Publish Calendar starts a calendar of its type."""
+        ctype = payload.get("CalendarType", calendar_type)
+        if cmd == 0:
+            self.zcl.calendars[ctype] = {"calendar": copy.deepcopy(payload), "days": {}, "weeks": {}}
+            return
+        if ctype is None:          # week profiles and seasons belong to the calendar last started
+            ctype = self._last_calendar
+        cal = self.zcl.calendars.setdefault(ctype, {"days": {}, "weeks": {}})
+        if cmd == 1:
+            cal["days"][payload.get("DayID")] = copy.deepcopy(payload)
+        elif cmd == 2:
+            cal["weeks"][payload.get("WeekID")] = copy.deepcopy(payload)
+        elif cmd == 3:
+            cal["seasons"] = copy.deepcopy(payload)
+        elif cmd == 4:
+            cal["special_days"] = copy.deepcopy(payload)
+        self._last_calendar = ctype
+
+    _last_calendar = CALENDAR_TOU
+
+    def _calendar_get(self, cmd: int, payload: dict) -> tuple[int, int, list[dict] | dict]:
+        """Get Day/Week Profiles, Seasons, Special Days: the stored parts, or NOT_FOUND."""
+        ctype = payload.get("CalendarType") if cmd == 4 else None
+        if ctype is None:
+            ctype = CALENDAR_FRIENDLY_CREDIT if payload.get("IssuerCalendarID") == FRIENDLY_CREDIT_CALENDAR_ID \
+                else CALENDAR_TOU
+        cal = self.zcl.calendars.get(ctype)
+        if cal is None:
+            return ZCL_NOT_FOUND, cmd, {}
+        if cmd in (1, 2):
+            parts = cal["days" if cmd == 1 else "weeks"]
+            first = payload.get("StartDayID" if cmd == 1 else "StartWeekID", 1) or 1
+            count = payload.get("NumberofDays" if cmd == 1 else "NumberofWeeks", 0) or len(parts)
+            found = [parts[k] for k in sorted(parts) if k >= first][:count]
+            return (ZCL_SUCCESS, cmd, [copy.deepcopy(x) for x in found]) if found else (ZCL_NOT_FOUND, cmd, {})
+        part = cal.get("seasons" if cmd == 3 else "special_days")
+        return (ZCL_SUCCESS, cmd, copy.deepcopy(part)) if part is not None else (ZCL_NOT_FOUND, cmd, {})
+
+    def forget(self, frame: Frame, payload: dict) -> None:
+        """The data a command reads is absent (a meter with no calendar of that kind yet)."""
+        for comp in payload.get("components") or []:
+            z = comp.get("zcl") or {}
+            if comp.get("cluster_id") == CALENDAR and not z.get("frame_control", 0) & 0x08 \
+                    and z.get("command_id") in _CALENDAR_GETS:
+                p = z.get("payload") or {}
+                ctype = p.get("CalendarType") if z["command_id"] == 4 else None
+                if ctype is None:
+                    ctype = CALENDAR_FRIENDLY_CREDIT if p.get("IssuerCalendarID") == FRIENDLY_CREDIT_CALENDAR_ID \
+                        else CALENDAR_TOU
+                self.zcl.calendars.pop(ctype, None)
+            if comp.get("cluster_id") == PRICE and not z.get("frame_control", 0) & 0x08 \
+                    and z.get("command_id") == 0:
+                self.zcl.price_in_force = False
 
     def _top_up(self, payload: dict) -> tuple[int, int, dict]:
         a = self.zcl.attributes
