@@ -158,13 +158,21 @@ class ZclState:
         return ZCL_SUCCESS, t, self.attributes.get((cluster, attr), _zero(t))
 
 
+FUTURE_DATED_GBZ_ALERT = 0x00CD
+_EPOCH_2000 = 946684800
+
+
 class GbzDevice(GbcsDevice):
     """A device that speaks GBZ (ZigBee ZCL components)."""
+
+    alert_codes = GbcsDevice.alert_codes | {FUTURE_DATED_GBZ_ALERT}
 
     def __init__(self, eui: int, crypto: Any, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
         super().__init__(eui, crypto, clock, send, security=security, alert_counter=alert_counter)
         self.zcl = ZclState()
+        #: (cluster, frame type and direction, command) -> (pending call, (originator, counter))
+        self.pending: dict[tuple[int, int, int], tuple[Any, tuple[int, int]]] = {}
         self._commission()
 
     def _commission(self) -> None:
@@ -256,7 +264,7 @@ class GbzDevice(GbcsDevice):
                 failed = True
                 out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": fault}))
                 continue
-            reply = self._command(cluster, fc, cmd, z.get("payload") or {}, comp)
+            reply = self._command_at(frame, cluster, fc, cmd, z.get("payload") or {}, comp)
             if reply is None:
                 out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": ZCL_SUCCESS}))
             else:
@@ -267,6 +275,14 @@ class GbzDevice(GbcsDevice):
                 else:
                     for one in (rpayload if isinstance(rpayload, list) else [rpayload]):
                         out.append(gbz.build_component(cluster, reply_fc, tsn, rcmd, one))
+        if failed:
+            # a command that failed is not executed later either: drop what it future-dated
+            origin = (frame.signing.originator, frame.signing.originator_counter)
+            for key, (call, source) in list(self.pending.items()):
+                if source == origin:
+                    if call.active():
+                        call.cancel()
+                    del self.pending[key]
         if out:
             out[-1]["extended_header_control"] |= 0x01
         return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "components": out}
@@ -326,6 +342,66 @@ class GbzDevice(GbcsDevice):
         if cmd in _ACKNOWLEDGED.get(cluster, ()):
             return None
         return ZCL_UNSUP_CLUSTER_COMMAND, cmd, {}
+
+    # ------------------------------------------------------------------ future-dated commands
+
+    #: GBZ times: 0 = now; these = never (cancel what is pending)
+    _NEVER = (0xFFFFFFFF, 0xFFFFFFFE)
+
+    @staticmethod
+    def execution_time(comp: dict, payload: dict) -> int | None:
+        """When a component is to be executed (UTC seconds since 2000): its from-date-time, else
+        the command's start / implementation time; C{None} = now."""
+        for t in (comp.get("from_date_time"), payload.get("ImplementationDateTime"), payload.get("StartTime")):
+            if isinstance(t, int) and t != 0:
+                return t
+        return None
+
+    def _command_at(self, frame: Frame, cluster: int, fc: int, cmd: int, payload: dict, comp: dict
+                    ) -> tuple[int, int, Any] | None:
+        """Execute now, or answer now and execute at the command's time (GBCS 4.4, alert 0x00CD)."""
+        when = self.execution_time(comp, payload)
+        key = (cluster, fc & 0x0B, cmd)
+        if when is None:
+            return self._command(cluster, fc, cmd, payload, comp)
+        pending = self.pending.pop(key, None)
+        if pending is not None and pending[0].active():
+            pending[0].cancel()
+        now2000 = int(self.now()) - _EPOCH_2000
+        if when in self._NEVER or when <= now2000:
+            if when in self._NEVER:
+                # a cancellation: the response is the command's answer, nothing is scheduled
+                saved = self.zcl
+                self.zcl = copy.deepcopy(saved)
+                try:
+                    return self._command(cluster, fc, cmd, payload, comp)
+                finally:
+                    self.zcl = saved
+            return self._command(cluster, fc, cmd, payload, comp)
+        saved = self.zcl
+        self.zcl = copy.deepcopy(saved)          # the answer now, the state change at its time
+        try:
+            reply = self._command(cluster, fc, cmd, payload, comp)
+        finally:
+            self.zcl = saved
+        gs = frame.signing
+        call = self.clock.callLater(
+            when - now2000, self._execute_future, cluster, fc, cmd, copy.deepcopy(payload), comp,
+            gs.message_code, gs.originator_counter, gs.originator)
+        self.pending[key] = (call, (gs.originator, gs.originator_counter))
+        return reply
+
+    def _execute_future(self, cluster: int, fc: int, cmd: int, payload: dict, comp: dict, message_code: int,
+                        counter: int, originator: int) -> None:
+        self.pending.pop((cluster, fc & 0x0B, cmd), None)
+        self._command(cluster, fc, cmd, payload, comp)
+        alert_code = 0x8F66                        # future-dated command successfully actioned
+        body = {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "number_of_components": 1,
+                "alert_code": alert_code, "time_stamp": int(self.now()) - _EPOCH_2000,
+                "future_dated_alert": {"message_code": message_code, "originator_counter": counter,
+                                       "cluster_id": cluster, "frame_control": fc, "command_id": cmd}}
+        self.raise_alert(alert_code, critical=True, payload=body, message_code=FUTURE_DATED_GBZ_ALERT,
+                         recipient=originator)
 
     # ------------------------------------------------------------------ calendars
 
