@@ -215,7 +215,8 @@ def compare_payload(ref: dict, got: dict) -> str | None:
 
 
 #: ASN.1 response fields whose value is device state or time (compared by kind only)
-_ASN1_STATE_FIELDS = frozenset({"deviceTime", "currentSeqNumber", "firmwareVersion"})
+_ASN1_STATE_FIELDS = frozenset({"deviceTime", "currentSeqNumber", "firmwareVersion",
+                                "existingSubjectUniqueID", "existingSubjectKeyIdentifier"})
 
 
 def _compare_asn1(ref: object, got: object, where: str) -> str | None:
@@ -404,6 +405,16 @@ def _alert_time(msg: DecodedMessage) -> float | None:
     p = msg.payload or {}
     if p.get("kind") == "gbz" and isinstance(p.get("time_stamp"), int):
         return float(p["time_stamp"] + 946684800)
+    if p.get("kind") == "asn1" and isinstance(p.get("value"), dict):
+        gt = p["value"].get("executionDateTime") or p["value"].get("dateTime")
+        text = gt.get("generalized_time") if isinstance(gt, dict) else None
+        if isinstance(text, str):
+            import calendar
+            import time as _time
+            try:
+                return float(calendar.timegm(_time.strptime(text, "%Y%m%d%H%M%SZ")))
+            except ValueError:
+                return None
     body = p.get("notification_body") or {}
     members = body.get("value") if body.get("type") == "structure" else None
     if members and len(members) > 1 and members[1].get("type") == "octet-string":

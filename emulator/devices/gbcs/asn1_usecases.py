@@ -39,7 +39,10 @@ _DS, _KA = {"bits": 1, "value": "80"}, {"bits": 5, "value": "08"}
 ASN1_USE_CASES = {0x0008: "credential_details", 0x011B: "credential_details", 0x000B: "update_certificate",
                   0x000C: "provide_certificate", 0x000D: "join", 0x00AB: "join", 0x000E: "join",
                   0x00AF: "join", 0x000F: "unjoin", 0x0010: "unjoin", 0x007F: "set_clock",
-                  0x0129: "read_firmware"}
+                  0x0129: "read_firmware",
+                  **{code: "update_credentials" for code in (*range(0x0100, 0x010A), 0x0125, 0x0126)}}
+#: future-dated outcome alerts of CS02b and CS02g
+_CREDENTIALS_ALERT = {**{code: 0x00CB for code in range(0x0100, 0x010A)}, 0x0125: 0x0124, 0x0126: 0x0124}
 #: which join method and role each join message code carries (CS03A1, CS03A2, CS03B, CS03C)
 _JOIN_METHODS = {0x000D: {0}, 0x00AB: {1}, 0x000E: {2}, 0x00AF: {3}}
 #: device type -> partner device types it may join, by method (GBCS HAN joining)
@@ -63,6 +66,8 @@ class Asn1State:
     seq_numbers: dict[int, int] = field(default_factory=dict)
     #: the device's own certificates replaced by CS02d: key usage -> DER
     certificates: dict[str, bytes] = field(default_factory=dict)
+    #: the pending future-dated credential update (CS02b / CS02g)
+    pending_credentials: Any = None
 
 
 def _ski(cert: x509.Certificate | None) -> str | None:
@@ -103,25 +108,20 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
             return None
         out = []
         for role in roles:
-            parties = [p for p in device.security.remote_parties.values() if p.role == role]
-            if not parties:
+            cells = [(k, v) for k, v in device.security.cells.items() if k[0] == role]
+            if not cells:
                 out.append({"targetRemotePartyRole": role, "status": "trustAnchorNotFound"})
                 continue
-            cells = []
-            ks = device.crypto.keystore
-            for p in parties:
-                for usage, ku, cell in (("ds", _DS, None), ("ka", _KA, None), ("pp-ka", _KA, 1)):
-                    ski = _ski(ks.certificate(p.eui, usage))
-                    if ski is None:
-                        continue
-                    c = {"trustAnchorCellKeyUsage": dict(ku), "subjectUniqueID": f"{p.eui:016X}",
-                         "subjectKeyIdentifier": ski}
-                    if cell is not None:
-                        c = {"trustAnchorCellKeyUsage": dict(ku), "trustAnchorCellUsage": cell,
-                             "subjectUniqueID": f"{p.eui:016X}", "subjectKeyIdentifier": ski}
-                    cells.append(c)
+            details = []
+            for (_role, ku, cell), (eui, ski) in sorted(cells, key=lambda kv: (kv[0][1] != "80", kv[0][2] or 0)):
+                d: dict = {"trustAnchorCellKeyUsage": dict(_DS if ku == "80" else _KA)}
+                if cell is not None:
+                    d["trustAnchorCellUsage"] = cell
+                d["subjectUniqueID"] = f"{eui:016X}"
+                d["subjectKeyIdentifier"] = ski
+                details.append(d)
             out.append({"targetRemotePartyRole": role, "status": "success",
-                        "currentSeqNumber": state.seq_numbers.get(role, 0), "trustAnchorCellDetails": cells})
+                        "currentSeqNumber": state.seq_numbers.get(role, 0), "trustAnchorCellDetails": details})
         return out
     if name == "provide_certificate":
         bits = (value or {}).get("keyUsage") if isinstance(value, dict) else None
@@ -188,11 +188,117 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
                 device.clock_offset = 0.0                 # within tolerance: the clock is reliable
             return {"deviceTime": _gtime(now), "deviceTimeStatus": 0}
         return {"deviceTime": _gtime(now), "deviceTimeStatus": 2}
+    if name == "update_credentials":
+        if not isinstance(value, dict) or "replacements" not in value:
+            return None
+        when = value.get("executionDateTime")
+        if when is not None:
+            t = _from_gtime(when)
+            if t is None:
+                return None
+            pending = device.asn1_state.pending_credentials
+            if pending is not None and commit:
+                if pending.active():
+                    pending.cancel()
+                device.asn1_state.pending_credentials = None
+            if t > device.now():
+                if commit and time.gmtime(int(min(t, 253402300799)))[0] < 9999:   # 9999-12-31: cancel only
+                    device.asn1_state.pending_credentials = device.clock.callLater(
+                        t - device.now(), _credentials_due, device, message_code, value)
+                return {"commandAccepted": None}
+        return {"commandAccepted": None, "executionOutcome": _replace_credentials(device, value, commit)}
     if name == "read_firmware":
         if device.device_type not in ("PPMID", "HCALCS"):
             return None
         return {"firmwareVersion": state.firmware_version.hex().upper(), "responseCode": 0}
     return None
+
+
+def _cert_ski(cert: x509.Certificate) -> str:
+    return _ski(cert) or ""
+
+
+def _issued_by_path(cert: x509.Certificate, path: list) -> bool:
+    """The new certificate was issued (and signed) by one of the certification path's CAs."""
+    for entry in path:
+        try:
+            ca = x509.load_der_x509_certificate(bytes.fromhex(entry["der"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if ca.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(ca)
+        except Exception:       # signature, algorithm or name mismatch
+            continue
+        return True
+    return False
+
+
+def _replace_credentials(device: Any, value: dict, commit: bool) -> dict:
+    """CS02b/CS02g: replace trust anchor cells whose new certificates chain to the path given."""
+    from emulator.devices.gbcs.security import RemoteParty
+    ctl = value.get("authorisingRemotePartyControl") or {}
+    reps = value.get("replacements") or []
+    path = value.get("certificationPathCertificates") or []
+    cells = device.security.cells
+    changes = []
+    if "newRemotePartyFloorSeqNumber" in ctl and reps:
+        first = {"otherRemotePartyRole": reps[0]["targetTrustAnchorCell"]["trustAnchorCellRemotePartyRole"],
+                 "otherRemotePartyFloorSeqNumber": ctl["newRemotePartyFloorSeqNumber"]}
+        if "newRemotePartySpecialistFloorSeqNumbers" in ctl:
+            first["otherRemotePartySpecialistFloorSeqNumbers"] = ctl["newRemotePartySpecialistFloorSeqNumbers"]
+        changes.append(first)
+    changes += list(ctl.get("otherRemotePartySeqNumberChanges") or [])
+    # the authorising party is the one the command's trust anchor cell names, and the
+    # command must come from it (or from the ACB acting for it)
+    authorising_role = (ctl.get("authorisingRemotePartyTACellIdentifier") or {}).get("trustAnchorCellRemotePartyRole")
+    originator = device.security.remote_parties.get(getattr(device, "_current_originator", None))
+    authorised = originator is None or originator.role in (authorising_role, 4)
+    outcomes = []
+    for rep in reps:
+        target = rep.get("targetTrustAnchorCell") or {}
+        role = target.get("trustAnchorCellRemotePartyRole")
+        ku = (target.get("trustAnchorCellKeyUsage") or {}).get("value")
+        key = (role, ku, target.get("trustAnchorCellUsage"))
+        try:
+            cert = x509.load_der_x509_certificate(bytes.fromhex(rep["newRemotePartyCertificate"]["der"]))
+            new_eui, new_ski = rep["newRemotePartyCertificate"].get("entity_id"), _cert_ski(cert)
+        except (KeyError, TypeError, ValueError):
+            cert, new_eui, new_ski = None, None, ""
+        existing = cells.get(key)
+        ex_eui, ex_ski = (f"{existing[0]:016X}", existing[1]) if existing else (new_eui, new_ski)
+        ok = authorised and cert is not None and new_eui is not None and _issued_by_path(cert, path)
+        status = "success" if ok else ("noTrustAnchor" if authorised else "notAuthorized")
+        outcomes.append({"affectedTrustAnchorCell": target, "statusCode": status,
+                         "existingSubjectUniqueID": ex_eui, "existingSubjectKeyIdentifier": ex_ski,
+                         "replacingSubjectUniqueID": new_eui if ok else ex_eui,
+                         "replacingSubjectKeyIdentifier": new_ski if ok else ex_ski})
+        if ok and commit:
+            eui = int(new_eui, 16)
+            cells[key] = (eui, new_ski)
+            if ku == "80":           # the digital signature cell: commands now verify with this key
+                for other in [p for p in device.security.remote_parties.values() if p.role == role]:
+                    del device.security.remote_parties[other.eui]
+                device.security.install(RemoteParty(eui, role, cert.public_key()))
+    if commit:
+        for change in changes:
+            device.asn1_state.seq_numbers[change["otherRemotePartyRole"]] = change["otherRemotePartyFloorSeqNumber"]
+    return {"authorisingRemotePartySeqNumber": ctl.get("authorisingRemotePartySeqNumber", 0),
+            "credentialsReplacementMode": ctl.get("credentialsReplacementMode", 0),
+            "remotePartySeqNumberChanges": changes, "replacementOutcomes": outcomes}
+
+
+def _credentials_due(device: Any, message_code: int, value: dict) -> None:
+    """A future-dated CS02b/CS02g falls due: execute it and report the outcome (8F66 / 8F67)."""
+    device.asn1_state.pending_credentials = None
+    outcome = _replace_credentials(device, value, True)
+    ok = all(o["statusCode"] == "success" for o in outcome["replacementOutcomes"])
+    alert = 0x8F66 if ok else 0x8F67
+    payload = {"kind": "asn1", "asn1_type": "FutureDatedUpdateSecurityCredentialsAlert", "length_encoding": "der",
+               "value": {"alertCode": alert, "executionDateTime": _gtime(device.now()), "executionOutcome": outcome}}
+    device.raise_alert(alert, critical=True, payload=payload, message_code=_CREDENTIALS_ALERT[message_code],
+                       recipient=device.last_command_originator(message_code))
 
 
 def asn1_is_error(response: Any) -> bool:
@@ -202,6 +308,9 @@ def asn1_is_error(response: Any) -> bool:
     if isinstance(response, list):
         return any(r.get("status") != "success" for r in response)
     if isinstance(response, dict):
+        outcome = response.get("executionOutcome")
+        if isinstance(outcome, dict):
+            return any(o.get("statusCode") != "success" for o in outcome.get("replacementOutcomes") or [])
         if "deviceTimeStatus" in response:
             return response["deviceTimeStatus"] != 0
         if "responseCode" in response:

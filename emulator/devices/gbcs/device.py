@@ -23,6 +23,8 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from twisted.logger import Logger
+
 from protocols.errors import CodecError
 from protocols.gbcs import catalogue
 from protocols.gbcs import payloads as gbcs_payloads
@@ -38,6 +40,8 @@ from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, 
 
 __all__ = ["GbcsDevice", "Ppmid", "Hcalcs", "DeviceCounters", "dlms_date_time", "RESPONSE_DATE_TIME_USE_CASES",
            "GENERIC_CRITICAL_ALERT", "GENERIC_NON_CRITICAL_ALERT"]
+
+_log = Logger()
 
 GENERIC_CRITICAL_ALERT = 0x1000
 GENERIC_NON_CRITICAL_ALERT = 0x1001
@@ -68,6 +72,7 @@ class DeviceCounters:
     rejected: dict[int, int] = field(default_factory=dict)
     unsupported: int = 0
     malformed_payload: int = 0
+    execution_errors: int = 0
     responses: int = 0
     alerts: int = 0
 
@@ -88,7 +93,7 @@ class GbcsDevice:
     #: message codes this device type executes (subclasses)
     supported_codes: frozenset[int] = frozenset()
     #: message codes of the alerts this device type can raise
-    alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT})
+    alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT, 0x00CB, 0x0124})
 
     def __init__(self, eui: int, crypto: GbcsCrypto, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
@@ -98,6 +103,9 @@ class GbcsDevice:
         self.send = send
         self.security = security if security is not None else SecurityState()
         self.asn1_state = Asn1State()
+        #: message code -> originator of the last accepted command (who gets its later outcome)
+        self._originators: dict[int, int] = {}
+        self._current_originator: int | None = None
         self.alert_counter = alert_counter
         self.counters = DeviceCounters()
         #: the reason of the last rejected command (for operators and tests)
@@ -152,10 +160,19 @@ class GbcsDevice:
             return
         # authenticated, authorised and fresh: the counter moves even if execution fails
         self.security.counters[gs.originator] = gs.originator_counter
+        self._originators[gs.message_code] = gs.originator
+        self._current_originator = gs.originator
         self.counters.accepted += 1
-        response = self.execute(frame, tree)
-        if response is not None:
-            self.send(self.build_response(frame, response))
+        try:
+            response = self.execute(frame, tree)
+            message = None if response is None else self.build_response(frame, response)
+        except Exception:   # a device bug must not take the node down: count it, keep running
+            self.counters.execution_errors += 1
+            _log.failure("GBCS device {eui:016X} failed executing use case 0x{code:04X}",
+                         eui=self.eui, code=gs.message_code)
+            return
+        if message is not None:
+            self.send(message)
 
     def _reject(self, rejection: Rejection, count: bool = True) -> None:
         self.last_rejection = rejection
@@ -172,6 +189,9 @@ class GbcsDevice:
         if payload.get("kind") == "asn1":
             return execute_asn1(self, frame.signing.message_code, payload)
         return None
+
+    def last_command_originator(self, message_code: int) -> int:
+        return self._originators.get(message_code, self.alert_recipient())
 
     def forget(self, frame: Frame, payload: dict) -> None:
         """Make the data a command reads absent (to stage "not found" reference tests)."""

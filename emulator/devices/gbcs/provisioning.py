@@ -46,6 +46,22 @@ def remote_parties(keystore: KeyStore) -> list[RemoteParty]:
     return sorted(parties.values(), key=lambda p: p.eui)
 
 
+def _cells(security: SecurityState, keystore: KeyStore, party: RemoteParty) -> None:
+    """The trust anchor cells of an installed party: DS, KA and (suppliers) prepayment KA."""
+    from cryptography import x509
+    for key in [k for k in security.cells if k[0] == party.role]:
+        del security.cells[key]
+    for usage, ku, cell in (("ds", "80", None), ("ka", "08", None), ("pp-ka", "08", 1)):
+        cert = keystore.certificate(party.eui, usage)
+        if cert is None:
+            continue
+        try:
+            ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex().upper()
+        except x509.ExtensionNotFound:
+            continue
+        security.cells[(party.role, ku, cell)] = (party.eui, ski)
+
+
 def acb_eui(keystore: KeyStore) -> int:
     """The Access Control Broker of the store (role 04 KA certificate), else the test PKI's."""
     found = keystore.euis_with_role(ROLE_ACB, "ka")
@@ -65,6 +81,7 @@ def provision(device_class: type[GbcsDevice], eui: int, keystore: KeyStore, cloc
     for party in remote_parties(keystore):
         if not any(p.role == party.role for p in security.remote_parties.values()):
             security.install(party)
+            _cells(security, keystore, party)
     if crypto is None:
         crypto = GbcsCrypto(keystore, acb_eui(keystore))
     return device_class(eui, crypto, clock, send, security=security, alert_counter=alert_counter)
@@ -78,5 +95,6 @@ def install_party(device: GbcsDevice, keystore: KeyStore, eui: int) -> bool:
             for other in [p for p in device.security.remote_parties.values() if p.role == party.role]:
                 del device.security.remote_parties[other.eui]
             device.security.install(party)
+            _cells(device.security, keystore, party)
             return True
     return False

@@ -67,6 +67,11 @@ _USER_ROLE_TO_PARTY = {"IS": ROLE_SUPPLIER, "GS": ROLE_SUPPLIER, "ES": ROLE_SUPP
                        "OU": ROLE_ACB, "RSA": ROLE_ACB}
 
 
+#: use cases whose authorising role comes from their payload (the credentials replacement
+#: mode); the use case logic checks it against the authorising trust anchor cell
+_MODE_AUTHORISED = frozenset({"CS02b", "CS02g"})
+
+
 @dataclass(slots=True)
 class RemoteParty:
     """A remote party whose certificates are installed on the device (a trust anchor cell)."""
@@ -85,6 +90,8 @@ class SecurityState:
     counters: dict[int, int] = field(default_factory=dict)
     #: failures by alert code (counted, never logged with key material)
     rejected: dict[int, int] = field(default_factory=dict)
+    #: trust anchor cells: (role, key usage "80"/"08", cell usage or None) -> (EUI, subject key id hex)
+    cells: dict[tuple[int, str, int | None], tuple[int, str]] = field(default_factory=dict)
 
     def install(self, party: RemoteParty) -> None:
         """Install (or replace) a remote party's certificate."""
@@ -119,7 +126,7 @@ def permitted_roles(message_code: int) -> frozenset[int] | None:
     DCC only lets those users send it), mapped to the remote party that originates it.
     """
     uc = catalogue.use_case(message_code)
-    if uc is None or not uc.service_reference:
+    if uc is None or not uc.service_reference or uc.name in _MODE_AUTHORISED:
         return None
     users = _matrix().get(uc.service_reference)
     if not users:
