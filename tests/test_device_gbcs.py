@@ -305,3 +305,16 @@ def test_gsme_calendar_published_then_read_back(home):
                  if c["cluster_id"] == 0x0707 and c["zcl"]["command_id"] == 1]
     assert [d["DayScheduleEntries"] for d in days] == [d["DayScheduleEntries"] for d in sent_days]
     assert len(days) == 3
+
+
+def test_same_seed_same_bytes():
+    """Two homes provisioned with the same seed answer a critical command with identical bytes
+    (deterministic signatures); another seed gives another device key and other bytes."""
+    outputs = []
+    for seed in (11, 11, 12):
+        sent: list[bytes] = []
+        device = provision(Esme, ESME, KeyStore(KEYSTORE), VirtualClock(START), sent.append, rng=random.Random(seed))
+        device.receive(_rtds("1.1.2_ECS01c", "ECS01c_1.1.2_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX"))
+        outputs.append(sent)
+    assert outputs[0] == outputs[1]
+    assert outputs[0] != outputs[2]

@@ -163,7 +163,11 @@ _it(1, "0-0:94.44.0.4", lambda: _n("boolean", False))
 # prepayment balances (meter balance, emergency credit, accumulated debt, payment debt,
 # time debt 1, time debt 2), read protected (ECS19)
 _it(1, "0-0:94.44.34.30", lambda: _st(*(DL() for _ in range(6))))
-_it(1, "0-0:94.44.0.2", lambda: _n("long-unsigned", 0))
+for _i in range(0, 3):                                            # configuration counts / periods
+    _it(1, f"0-0:94.44.0.{_i}", lambda: _n("long-unsigned", 0))
+# power import collection: active power import (W), its scaler-unit, and the threshold it is
+# compared with
+_it(1, "0-0:94.44.34.20", lambda: _st(DLU(), SCALER_UNIT(27), DLU()))
 _it(1, "0-0:94.44.3.1", lambda: _os(0))                           # disable privacy PIN
 _it(1, "0-2:96.13.1.255", lambda: _os(0))                         # supplier message
 _it(1, "0-3:96.13.1.255", lambda: _os(0))                         # CIN

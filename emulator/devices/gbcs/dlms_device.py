@@ -115,7 +115,10 @@ class DlmsDevice(GbcsDevice):
         out = []
         for code in use_case_items():
             uc = catalogue.use_case(code)
-            if uc is not None and not uc.is_alert and cls.device_type in uc.target_device_types:
+            if uc is None or uc.is_alert:
+                continue
+            # ECS use cases are the ESME's, whatever device their title names (HCALCS, CH ...)
+            if cls.device_type in uc.target_device_types or (cls.device_type == "ESME" and uc.name.startswith("ECS")):
                 out.append(code)
         return out
 
