@@ -255,8 +255,15 @@ def _value_shape(v: object) -> str:
     return "null"
 
 
+#: ZCL payload fields that report an outcome: compared by value
+_OUTCOME_FIELDS = frozenset({"ResultType", "Status"})
+
+
 def _compare_values(ref: object, got: object, where: str) -> str | None:
-    """Same structure: dict keys, list element shapes (pairwise; counts are state), scalar kinds."""
+    """Same structure: dict keys, list element shapes (pairwise; counts are state), scalar kinds;
+    outcome fields (L{_OUTCOME_FIELDS}) by value."""
+    if where.rsplit(".", 1)[-1] in _OUTCOME_FIELDS and ref != got:
+        return f"{where}: {got!r}, expected {ref!r}"
     rs, gs = _value_shape(ref), _value_shape(got)
     if rs != gs and not ({rs, gs} <= {"string", "dict"}):    # ZCL strings decode as text or {"hex"}
         return f"{where}: {gs}, expected {rs}"
@@ -443,7 +450,8 @@ def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: Decode
         return False
     zcl = getattr(device, "zcl", None)
     if zcl is not None and rp.get("kind") == "gbz" and cp.get("kind") == "gbz":
-        for rc, cc in zip(rp.get("components") or [], cp.get("components") or []):
+        # one run of responses per command component (a get answered by several publishes)
+        for rc, cc in zip(_runs(rp.get("components") or []), cp.get("components") or []):
             z = rc.get("zcl") or {}
             body = z.get("payload") or (z.get("ciphered_information") or {}).get("plaintext") or {}
             for r in body.get("Records") or []:

@@ -318,3 +318,33 @@ def test_same_seed_same_bytes():
         outputs.append(sent)
     assert outputs[0] == outputs[1]
     assert outputs[0] != outputs[2]
+
+
+def _resend(dcc: GbcsCrypto, raw: bytes, counter: int) -> bytes:
+    """A reference command sent again with another originator counter, re-MACed by the ACB."""
+    gs = decode_frame(raw).signing
+    return protect(GeneralSigning(gs.cra_flag, counter, gs.originator, gs.recipient, None, gs.other_information,
+                                  gs.content, b""), dcc, GeneralCiphering(b""))
+
+
+def test_gsme_top_up_is_in_the_top_up_log(home):
+    """CS01b credits the meter with an authentic UTRN; GCS15e then reads it from the top-up log."""
+    _esme, _sent, dcc = home
+    sent: list[bytes] = []
+    gsme = provision(Gsme, 0x00DB1234567890A1, KeyStore(KEYSTORE), VirtualClock(START), sent.append,
+                     rng=random.Random(5))
+    top_up = _rtds("2.2_CS01b", "CS01b_2.2_SUCCESS_COMMAND_GBCS.HEX")
+    gsme.receive(top_up)
+    counter = decode_frame(top_up).signing.originator_counter
+    gsme.receive(_resend(dcc, _rtds("4.4.5_GCS15e", "GCS15e_4.4.5_SUCCESS_COMMAND_GBCS.HEX"), counter + 1))
+    credited, log = _decoded(sent, dcc)
+    result = credited.payload["components"][0]["zcl"]["payload"]
+    assert result["ResultType"] == 0 and result["TopUpValue"] == 1250000      # 1250 pennies
+    (entry,) = log.payload["components"][0]["zcl"]["payload"]["TopUpPayload"]
+    utrn = decode_message(top_up, dcc).payload["components"][0]["zcl"]["payload"]["TopUpCode"]
+    assert entry["TopUpCode"] == utrn and entry["TopUpAmount"] == 1250000
+    # the same UTRN in a later command is refused (its tag binds the command counter): no credit
+    sent.clear()
+    gsme.receive(_resend(dcc, top_up, counter + 2))
+    (again,) = _decoded(sent, dcc)
+    assert again.payload["components"][0]["zcl"]["payload"]["ResultType"] != 0

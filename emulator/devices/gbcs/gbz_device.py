@@ -104,7 +104,8 @@ ATTRIBUTE_TYPES = _attribute_types()
 #: (GBCS sensitive data: consumption registers and prepayment balances).
 SENSITIVE_RESPONSES: dict[str, frozenset[int]] = {
     "GCS13a": frozenset({METERING}), "GCS13b": frozenset({METERING}), "GCS13c": frozenset({METERING}),
-    "GCS14": frozenset({PREPAYMENT}),
+    "GCS14": frozenset({PREPAYMENT}), "GCS15d": frozenset({PREPAYMENT}),
+    "GCS17": frozenset({METERING}), "GCS61": frozenset({METERING}),
 }
 
 #: server-to-client commands the remote party publishes to the meter (stored, acknowledged)
@@ -119,7 +120,11 @@ FRIENDLY_CREDIT_CALENDAR_ID = 0xFFFFFFFE
 CALENDAR_TOU, CALENDAR_FRIENDLY_CREDIT = 0, 3
 #: client-to-server commands answered with a ZSE response command (cluster, command) -> response id
 _ANSWERED = {(PREPAYMENT, 6): 2, (PREPAYMENT, 4): 3, (EVENTS, 1): 2, (METERING, 11): 12, (PRICE, 11): 9,
-             (PRICE, 0): 0}
+             (PRICE, 0): 0, (PREPAYMENT, 8): 5, (PREPAYMENT, 10): 6, (METERING, 8): 7}
+#: log reads: (cluster, command) -> the log they read
+_LOG_READS = {(PREPAYMENT, 8): "top_ups", (PREPAYMENT, 10): "debt_collections", (METERING, 8): "samples"}
+#: the consumption sampling interval of the gas meter (seconds)
+SAMPLE_INTERVAL = 1800
 
 
 @dataclass(slots=True)
@@ -133,6 +138,12 @@ class ZclState:
     calendars: dict[int, dict] = field(default_factory=dict)
     #: whether a current price is in force (a tariff was set up)
     price_in_force: bool = True
+    #: top-up log: dicts TopUpCode / TopUpAmount / TopUpTime (UTC seconds since 2000), oldest first
+    top_ups: list[dict] = field(default_factory=list)
+    #: debt repayment log: dicts CollectionTime / AmountCollected / DebtType / OutstandingDebt
+    debt_collections: list[dict] = field(default_factory=list)
+    #: consumption samples: (start time since 2000, interval s, [values])
+    samples: list[tuple[int, int, list[int]]] = field(default_factory=list)
     event_logs_cleared: int = 0
     #: (cluster, "read"/"command", id) -> ZCL status the item yields (a failed register, ...)
     faults: dict[tuple[int, str, int], int] = field(default_factory=dict)
@@ -274,7 +285,11 @@ class GbzDevice(GbcsDevice):
                     out.append(gbz.build_component(cluster, dr_fc, tsn, 0x0B, {"CommandID": cmd, "Status": status}))
                 else:
                     for one in (rpayload if isinstance(rpayload, list) else [rpayload]):
-                        out.append(gbz.build_component(cluster, reply_fc, tsn, rcmd, one))
+                        c = gbz.build_component(cluster, reply_fc, tsn, rcmd, one)
+                        if cluster in sensitive:
+                            c["extended_header_control"] |= 0x02
+                            c["zcl"]["ciphered_information"] = {"plaintext": c["zcl"].pop("payload")}
+                        out.append(c)
         if failed:
             # a command that failed is not executed later either: drop what it future-dated
             origin = (frame.signing.originator, frame.signing.originator_counter)
@@ -319,6 +334,8 @@ class GbzDevice(GbcsDevice):
                                     "EmergencyCreditThreshold": a.get((PREPAYMENT, 0x0011), 0)}
         if (cluster, cmd) == (PREPAYMENT, 4):              # Consumer Top Up (UTRN)
             return self._top_up(payload)
+        if (cluster, cmd) in _LOG_READS:
+            return self._log_read(cluster, cmd, payload, comp)
         if (cluster, cmd) == (EVENTS, 1):                  # Clear Event Log
             self.zcl.event_logs_cleared += 1
             return ZCL_SUCCESS, 2, {"ClearedEventsLogs": 1 << min(int(payload.get("LogID", 0)), 7)}
@@ -403,6 +420,63 @@ class GbzDevice(GbcsDevice):
         self.raise_alert(alert_code, critical=True, payload=body, message_code=FUTURE_DATED_GBZ_ALERT,
                          recipient=originator)
 
+    # ------------------------------------------------------------------ logs
+
+    def _log_read(self, cluster: int, cmd: int, payload: dict, comp: dict) -> tuple[int, int, Any]:
+        """Get Top Up Log / Get Debt Repayment Log / Get Sampled Data: the entries asked for,
+        newest first for logs; NOT_FOUND when there are none."""
+        z = self.zcl
+        if (cluster, cmd) == (METERING, 8):
+            start = int(payload.get("EarliestSampleTime", 0))
+            wanted = int(payload.get("NumberofSamples", 0))
+            for t0, step, values in z.samples:
+                if t0 <= start < t0 + step * len(values) or start <= t0:
+                    first = max(0, (start - t0) // step)
+                    chosen = values[first:first + wanted] if wanted else values[first:]
+                    if chosen:
+                        return ZCL_SUCCESS, 7, {"SampleID": payload.get("SampleID", 0),
+                                                "SampleStartTime": t0 + first * step,
+                                                "SampleType": payload.get("SampleType", 0),
+                                                "SampleRequestInterval": step, "NumberofSamples": len(chosen),
+                                                "Samples": list(chosen)}
+            return ZCL_NOT_FOUND, 7, {}
+        earliest = comp.get("from_date_time", 0) or 0
+        latest = int(payload.get("LatestEndTime", 0xFFFFFFFF))
+        if (cluster, cmd) == (PREPAYMENT, 8):
+            rows = [r for r in z.top_ups if earliest <= r["TopUpTime"] <= latest]
+            rows = rows[::-1][:int(payload.get("NumberofRecords", 0)) or None]
+            if not rows:
+                return ZCL_NOT_FOUND, 5, {}
+            return ZCL_SUCCESS, 5, {"CommandIndex": 0, "TotalNumberofCommands": 1, "TopUpPayload": rows}
+        debt_type = payload.get("DebtType")
+        rows = [r for r in z.debt_collections if earliest <= r["CollectionTime"] <= latest
+                and (debt_type in (None, 0xFF) or r["DebtType"] == debt_type)]
+        rows = rows[:int(payload.get("NumberofDebts", 0)) or None]
+        if not rows:
+            return ZCL_NOT_FOUND, 6, {}
+        return ZCL_SUCCESS, 6, {"CommandIndex": 0, "TotalNumberofCommands": 1, "DebtPayload": rows}
+
+    def _log_reads(self, payload: dict):
+        for comp in payload.get("components") or []:
+            z = comp.get("zcl") or {}
+            key = (comp.get("cluster_id"), z.get("command_id"))
+            if key in _LOG_READS and not z.get("frame_control", 0) & 0x08:
+                yield key, comp, z.get("payload") or {}
+
+    def prepare(self, frame: Frame, payload: dict) -> None:
+        """A log the command reads has entries in the period it reads (a meter in service)."""
+        super().prepare(frame, payload)
+        z = self.zcl
+        for key, comp, p in self._log_reads(payload):
+            earliest = comp.get("from_date_time", 0) or 0
+            if key == (PREPAYMENT, 8) and not z.top_ups:
+                z.top_ups.append({"TopUpCode": "30" * 20, "TopUpAmount": 0, "TopUpTime": earliest})
+            elif key == (PREPAYMENT, 10) and not z.debt_collections:
+                z.debt_collections.append({"CollectionTime": earliest, "AmountCollected": 0,
+                                           "DebtType": p.get("DebtType", 0), "OutstandingDebt": 0})
+            elif key == (METERING, 8) and not z.samples:
+                z.samples.append((int(p.get("EarliestSampleTime", 0)), SAMPLE_INTERVAL, [0]))
+
     # ------------------------------------------------------------------ calendars
 
     def _store_calendar(self, cmd: int, payload: dict, calendar_type: int | None = None) -> None:
@@ -459,13 +533,19 @@ class GbzDevice(GbcsDevice):
             if comp.get("cluster_id") == PRICE and not z.get("frame_control", 0) & 0x08 \
                     and z.get("command_id") == 0:
                 self.zcl.price_in_force = False
+        for key, _comp, _p in self._log_reads(payload):
+            getattr(self.zcl, _LOG_READS[key]).clear()
 
     def _top_up(self, payload: dict) -> tuple[int, int, dict]:
         a = self.zcl.attributes
         cmd = self._frame.signing
-        utrn = payload.get("TopUpCode") or payload.get("UTRN") or ""
+        utrn = payload.get("TopUpCode") or ""
         if isinstance(utrn, dict):
-            utrn = bytes.fromhex(utrn.get("hex", "")).decode("ascii", "replace")
+            utrn = utrn.get("hex", "")
+        try:    # a ZCL octet string of the 20 ASCII digits
+            utrn = bytes.fromhex(str(utrn)).decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            utrn = ""
         party = self.security.remote_parties.get(cmd.originator)
         try:
             if party is None or party.role != ROLE_SUPPLIER:
@@ -477,6 +557,9 @@ class GbzDevice(GbcsDevice):
             amount, result = 0, 0x03                        # rejected: not authentic
         credit = int(a.get((PREPAYMENT, 0x0001), 0)) + amount
         a[(PREPAYMENT, 0x0001)] = credit
+        if result == 0:
+            self.zcl.top_ups.append({"TopUpCode": utrn.encode("ascii").hex().upper(),
+                                     "TopUpAmount": amount, "TopUpTime": int(self.now()) - _EPOCH_2000})
         return ZCL_SUCCESS, 3, {"ResultType": result, "TopUpValue": amount,
                                 "SourceofTopUp": payload.get("OriginatingDevice", 0), "CreditRemaining": credit}
 
@@ -525,4 +608,6 @@ class Gpf(GbzDevice):
     def component_supported(cluster: int, frame_control: int, command_id: int) -> bool:
         if frame_control & 0x03 == 0x00:
             return command_id == 0x00
-        return bool(frame_control & 0x08) and command_id in _PUBLISHED.get(cluster, ())
+        if not frame_control & 0x08:
+            return (cluster, command_id) == (METERING, 8)      # the mirrored profile data
+        return command_id in _PUBLISHED.get(cluster, ())
