@@ -320,8 +320,11 @@ def _compare_gbz(ref: dict, got: dict) -> str | None:
             return f"component {i}: cluster 0x{b.get('cluster_id', 0):04X}, expected 0x{a.get('cluster_id', 0):04X}"
         if bool(a.get("encrypted")) != bool(b.get("encrypted")):
             return f"component {i}: " + ("encrypted" if b.get("encrypted") else "not encrypted")
-        # frame type and direction (bits 0-1, 3); the disable-default-response bit is not compared
-        if (za.get("frame_control", 0) & 0x0B) != (zb.get("frame_control", 0) & 0x0B) \
+        # frame type and direction (bits 0-1, 3); the disable-default-response bit is not compared,
+        # nor the direction of a Default Response (RTDS devices answer a failed Get Event
+        # Configuration server-to-client, every other failed command client-to-server)
+        mask = 0x03 if (za.get("frame_control", 0) & 0x03) == 0 and za.get("command_id") == 0x0B else 0x0B
+        if (za.get("frame_control", 0) & mask) != (zb.get("frame_control", 0) & mask) \
                 or za.get("command_id") != zb.get("command_id"):
             return (f"component {i}: frame control 0x{zb.get('frame_control', 0):02X} command "
                     f"{zb.get('command_id')}, expected 0x{za.get('frame_control', 0):02X} command {za.get('command_id')}")

@@ -110,7 +110,7 @@ SENSITIVE_RESPONSES: dict[str, frozenset[int]] = {
 
 #: server-to-client commands the remote party publishes to the meter (stored, acknowledged)
 _PUBLISHED = {PRICE: {1, 2, 3, 4, 5, 6, 9}, CALENDAR: {0, 1, 2, 3, 4}, MESSAGING: {0},
-              DEVICE_MANAGEMENT: {0, 1, 3, 4, 6}}
+              DEVICE_MANAGEMENT: {0, 1, 3, 4, 5, 6}}
 #: client-to-server commands acknowledged with a Default Response once executed
 _ACKNOWLEDGED = {PREPAYMENT: {0, 2, 3, 5, 9, 11, 12}, METERING: {13, 14}}
 #: calendar reads: Get Day Profiles / Week Profiles / Seasons / Special Days -> Publish* response id
@@ -138,6 +138,8 @@ class ZclState:
     calendars: dict[int, dict] = field(default_factory=dict)
     #: whether a current price is in force (a tariff was set up)
     price_in_force: bool = True
+    #: event (alert code) -> its configuration bits (log, alert, ...), set by Set Event Configuration
+    event_config: dict[int, int] = field(default_factory=dict)
     #: top-up log: dicts TopUpCode / TopUpAmount / TopUpTime (UTC seconds since 2000), oldest first
     top_ups: list[dict] = field(default_factory=list)
     #: debt repayment log: dicts CollectionTime / AmountCollected / DebtType / OutstandingDebt
@@ -213,6 +215,11 @@ class GbzDevice(GbcsDevice):
         a[(PRICE, 0x0616)] = 826            # GBP
         a[(METERING, 0x0300)] = 1           # m3
         a[(METERING, 0x0302)] = 1000
+        # every GSME event / alert of GBCS (0x81xx) is configured, logged by default
+        from protocols.gbcs.catalogue import alert_codes
+        for code in alert_codes():
+            if code >> 8 == 0x81:
+                self.zcl.event_config[code] = 0x01
 
     # ------------------------------------------------------------------ capabilities
 
@@ -318,8 +325,14 @@ class GbzDevice(GbcsDevice):
     def _command(self, cluster: int, fc: int, cmd: int, payload: dict, comp: dict
                  ) -> tuple[int, int, dict] | None:
         """Execute one cluster command; C{None} = acknowledge with a Default Response."""
+        if fc & 0x08 and (cluster, cmd) == (DEVICE_MANAGEMENT, 5):     # Get Event Configuration
+            return self._event_configuration(payload)
         if fc & 0x08:                                      # published to the meter
             self.zcl.published.setdefault((cluster, cmd), []).append(copy.deepcopy(payload))
+            if (cluster, cmd) == (DEVICE_MANAGEMENT, 4):   # Set Event Configuration
+                ids = (payload.get("EventConfigurationPayload") or {}).get("EventIDs") or []
+                for event in ids:
+                    self.zcl.event_config[int(event)] = int(payload.get("EventConfiguration", 0))
             if cluster == CALENDAR:
                 self._store_calendar(cmd, payload)
             return None
@@ -419,6 +432,34 @@ class GbzDevice(GbcsDevice):
                                        "cluster_id": cluster, "frame_control": fc, "command_id": cmd}}
         self.raise_alert(alert_code, critical=True, payload=body, message_code=FUTURE_DATED_GBZ_ALERT,
                          recipient=originator)
+
+    def _event_configuration(self, payload: dict) -> tuple[int, int, Any]:
+        """Report Event Configuration for one event, or a whole group (event id 0xXXFF)."""
+        event = int(payload.get("EventID", 0))
+        cfg = self.zcl.event_config
+        ids = sorted(e for e in cfg if (e >> 8) == (event >> 8)) if event & 0xFF == 0xFF else \
+            [event] if event in cfg else []
+        if not ids:
+            return ZCL_NOT_FOUND, 4, {}
+        return ZCL_SUCCESS, 4, {"CommandIndex": 0, "TotalCommands": 1, "EventConfigurationPayload": [
+            {"EventID": e, "EventConfiguration": cfg[e]} for e in ids]}
+
+    def predicts_error(self, frame: Frame, payload: dict) -> bool:
+        """A top-up whose UTRN is not authentic for this device fails (GBZ, section 4.5)."""
+        if super().predicts_error(frame, payload):
+            return True
+        for comp in payload.get("components") or []:
+            z = comp.get("zcl") or {}
+            if (comp.get("cluster_id"), z.get("command_id")) == (PREPAYMENT, 4) and not z.get("frame_control", 0) & 0x08:
+                saved_zcl, saved_frame = self.zcl, getattr(self, "_frame", None)
+                self.zcl, self._frame = copy.deepcopy(saved_zcl), frame
+                try:
+                    _status, _cmd, reply = self._top_up(z.get("payload") or {})
+                finally:
+                    self.zcl, self._frame = saved_zcl, saved_frame
+                if reply.get("ResultType") != 0:
+                    return True
+        return False
 
     # ------------------------------------------------------------------ logs
 
@@ -554,7 +595,7 @@ class GbzDevice(GbcsDevice):
             amount = u.value * (100000 if u.value_class == 1 else 1000)
             result = 0
         except (CodecError, KeyError):
-            amount, result = 0, 0x03                        # rejected: not authentic
+            amount, result = 0, 0x01                        # rejected: invalid (not authentic)
         credit = int(a.get((PREPAYMENT, 0x0001), 0)) + amount
         a[(PREPAYMENT, 0x0001)] = credit
         if result == 0:
