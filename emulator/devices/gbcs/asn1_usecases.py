@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1
 
-__all__ = ["Asn1State", "ASN1_USE_CASES", "execute_asn1", "asn1_outcome", "DEVICE_TYPE_CODES"]
+__all__ = ["Asn1State", "ASN1_USE_CASES", "execute_asn1", "asn1_outcome", "asn1_is_error", "credentials_outcome",
+           "DEVICE_TYPE_CODES"]
 
 #: GBCS device type enumeration (4.3)
 DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
@@ -287,6 +288,11 @@ def _replace_credentials(device: Any, value: dict, commit: bool) -> dict:
     return {"authorisingRemotePartySeqNumber": ctl.get("authorisingRemotePartySeqNumber", 0),
             "credentialsReplacementMode": ctl.get("credentialsReplacementMode", 0),
             "remotePartySeqNumberChanges": changes, "replacementOutcomes": outcomes}
+
+
+def credentials_outcome(device: Any, value: dict) -> dict:
+    """The execution outcome a CS02b/CS02g would have now (no state change)."""
+    return _replace_credentials(device, value, False)
 
 
 def _credentials_due(device: Any, message_code: int, value: dict) -> None:

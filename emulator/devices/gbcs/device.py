@@ -34,7 +34,7 @@ from protocols.gbcs.framing import (CRA_ALERT, CRA_RESPONSE, Frame, GeneralCiphe
 from protocols.gbcs.message import protect
 
 from emulator.devices.gbcs.asn1_usecases import (ASN1_USE_CASES, Asn1State, asn1_is_error, asn1_outcome,
-                                                 execute_asn1)
+                                                 credentials_outcome, execute_asn1)
 from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, SecurityState,
                                             check_command)
 
@@ -131,7 +131,11 @@ class GbcsDevice:
     def predicts_error(self, frame: Frame, payload: dict) -> bool:
         """True if this device, as it is, would answer the command with an error outcome."""
         if payload.get("kind") == "asn1":
-            return asn1_is_error(asn1_outcome(self, frame.signing.message_code, payload.get("value"), commit=False))
+            code = frame.signing.message_code
+            if ASN1_USE_CASES.get(code) == "update_credentials" and isinstance(payload.get("value"), dict):
+                # future dated or not, the outcome is the replacement the device would make
+                return asn1_is_error({"executionOutcome": credentials_outcome(self, payload["value"])})
+            return asn1_is_error(asn1_outcome(self, code, payload.get("value"), commit=False))
         return False
 
     def accepts(self, frame: Frame) -> bool:
@@ -212,9 +216,15 @@ class GbcsDevice:
         """Frame, protect and encode the response to C{command} carrying C{payload}."""
         cmd = command.signing
         oi = cmd.other_information
-        # the first 18 bytes of other-information: message code, SRP id, SRP counter
+        # the first 18 bytes of other-information: message code, SRP id, SRP counter; a command
+        # that names the reader by its certificate (URP) gets the device's own counter for the
+        # encryption of the answer (supplementary originator counter, section 1.5)
+        sup = None
+        if oi.supplementary_remote_party_ka_certificate is not None:
+            sup = self.alert_counter
+            self.alert_counter += 1
         roi = OtherInformation(oi.message_code, oi.supplementary_remote_party_id,
-                               oi.supplementary_remote_party_counter)
+                               oi.supplementary_remote_party_counter, sup)
         uc = catalogue.use_case(cmd.message_code)
         date_time = dlms_date_time(self.now()) if uc is not None and uc.name in RESPONSE_DATE_TIME_USE_CASES \
             else None

@@ -188,9 +188,6 @@ class DlmsDevice(GbcsDevice):
     def log_security_event(self, event_code: int) -> None:
         self.model.capture(self.SECURITY_LOG, int(self.now()) - _EPOCH, event_code)
 
-    def accepts(self, frame: Frame) -> bool:
-        """Commands naming a party by an embedded certificate (URP reads) are not modelled."""
-        return frame.signing.other_information.supplementary_remote_party_ka_certificate is None
 
     # ------------------------------------------------------------------ execution
 
