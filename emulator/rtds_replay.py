@@ -46,8 +46,8 @@ from protocols.gbcs.message import VERIFIED, DecodedMessage, decode_message
 
 from emulator.clock import VirtualClock
 from emulator.devices.gbcs import DEVICE_CLASSES
-from emulator.devices.gbcs.cosem import HARDWARE_FAULT, OTHER_REASON, SUCCESS
-from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
+from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
+from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
 
 __all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay",

@@ -75,6 +75,7 @@ class DeviceCounters:
     execution_errors: int = 0
     responses: int = 0
     alerts: int = 0
+    unsendable_alerts: int = 0
 
 
 class GbcsDevice:
@@ -229,8 +230,8 @@ class GbcsDevice:
         date_time = dlms_date_time(self.now()) if uc is not None and uc.name in RESPONSE_DATE_TIME_USE_CASES \
             else None
         signed = bool(cmd.signature)
-        header = GeneralSigning(CRA_RESPONSE, cmd.originator_counter, self.eui, cmd.originator, date_time, roi,
-                                b"", b"" if not signed else b"")
+        # the header alone selects the key of the encrypted parts (section 2.3)
+        header = GeneralSigning(CRA_RESPONSE, cmd.originator_counter, self.eui, cmd.originator, date_time, roi, b"")
         content = gbcs_payloads.encode_payload(payload, self.crypto.payload_crypto(header))
         gs = GeneralSigning(CRA_RESPONSE, cmd.originator_counter, self.eui, cmd.originator, date_time, roi,
                             content, b"")
@@ -266,11 +267,14 @@ class GbcsDevice:
         header = GeneralSigning(CRA_ALERT, counter, self.eui, to, None, OtherInformation(code), b"", b"")
         content = gbcs_payloads.encode_payload(body, self.crypto.payload_crypto(header))
         gs = GeneralSigning(CRA_ALERT, counter, self.eui, to, None, OtherInformation(code), content, b"")
+        try:
+            message = protect(gs, self.crypto, None, sign=True) if critical \
+                else protect(gs, self.crypto, GeneralCiphering(b""))
+        except CodecError:      # no key to sign or MAC with: counted, the device keeps running
+            self.counters.unsendable_alerts += 1
+            return
         self.counters.alerts += 1
-        if critical:
-            self.send(protect(gs, self.crypto, None, sign=True))
-        else:
-            self.send(protect(gs, self.crypto, GeneralCiphering(b"")))
+        self.send(message)
 
 
 class Ppmid(GbcsDevice):

@@ -70,7 +70,7 @@ ACTIVATION_TIMES: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
 
 FUTURE_DATED_ALERT = 0x00CC
 ALERT_FUTURE_DATED_SUCCESS = 0x8F66
-_EPOCH = 946684800          # 2000-01-01, for nothing but sanity of decoded years
+_EPOCH = 946684800          # 2000-01-01T00:00:00Z: GBCS log times count seconds from it
 
 
 def decode_activation_time(raw: bytes) -> float | str:
