@@ -348,3 +348,31 @@ def test_gsme_top_up_is_in_the_top_up_log(home):
     gsme.receive(_resend(dcc, top_up, counter + 2))
     (again,) = _decoded(sent, dcc)
     assert again.payload["components"][0]["zcl"]["payload"]["ResultType"] != 0
+
+
+def test_replaced_supplier_certificate_is_what_signatures_are_checked_against(home):
+    """After CS02b (supplier by supplier) installs new supplier certificates, a critical command
+    signed with the old supplier key no longer verifies: the device answers 0x8F3D."""
+    device, sent, dcc = home
+    tariff = _rtds("1.1.2_ECS01c", "ECS01c_1.1.2_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX")
+    device.receive(_resend_signed(dcc, tariff, 999))            # before: the old key is trusted
+    (before,) = _decoded(sent, dcc)
+    assert before.frame.signing.cra_flag == CRA_RESPONSE
+    sent.clear()
+    device.receive(_rtds("6.15.1_CS02bSupplierBySupplier",
+                         "CS02bSupplierBySupplier_6.15.1_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX"))
+    (resp,) = _decoded(sent, dcc)
+    outcomes = resp.payload["value"]["executionOutcome"]["replacementOutcomes"]
+    assert [o["statusCode"] for o in outcomes] == ["success"] * 3
+    assert device.security.cells[(2, "80", None)][1] == outcomes[0]["replacingSubjectKeyIdentifier"]
+    sent.clear()
+    device.receive(_resend_signed(dcc, tariff, 5000))
+    (alert,) = _decoded(sent, dcc)
+    assert alert.payload["alert"]["alert_code"] == ALERT_SIGNATURE_FAILED
+
+
+def _resend_signed(dcc: GbcsCrypto, raw: bytes, counter: int) -> bytes:
+    """A signed reference command re-signed (same key) with another counter and re-MACed."""
+    gs = decode_frame(raw).signing
+    return protect(GeneralSigning(gs.cra_flag, counter, gs.originator, gs.recipient, None, gs.other_information,
+                                  gs.content, b""), dcc, GeneralCiphering(b""), sign=True)
