@@ -6,24 +6,37 @@ C{*_ALERT*} files of the same variant) whose target device type is emulated and 
 case the device implements:
 
   1. a home is provisioned from the key store (L{emulator.devices.gbcs.provisioning}): the
-     device carries the reference EUI-64 and keys, and every remote party's certificates;
-  2. the device is put in the state the test needs.  The command itself sets the state it
-     reads or writes; the SUCCESS / ERROR variant of the file name says which outcome is
-     expected.  RTDS ERROR commands are byte-identical to their SUCCESS commands (only the
-     counter differs), so the failure is the device's own condition: a hardware fault on the
-     item where the reference device failed (the first item whose result is neither success
-     nor other-reason), injected as device state; what the device does from there (stop
-     processing, answer other-reason for the remaining items, change nothing else) is its own;
+     device carries the reference EUI-64 and keys and one remote party per role, the command's
+     originator (and the party the ACB acts for) among them;
+  2. the device is put in the state the test needs, derived from the command and the variant
+     the file name gives:
+       - SUCCESS (and other) variants: the preconditions the command states hold
+         (L{GbcsDevice.prepare}: a device it unjoins or removes from a log is there, a log it
+         reads has entries in the period it reads);
+       - NOT_FOUND variants: the data the command reads is absent (L{GbcsDevice.forget});
+       - ERROR variants: either the device already refuses the command on its own
+         (L{GbcsDevice.predicts_error}: an unknown partner, an inauthentic UTRN, a certificate
+         that does not chain, a clock outside the validity interval...), or, where RTDS ERROR
+         commands are byte-identical to their SUCCESS commands, the failure is the device's
+         own condition: a hardware fault in the part the reference device reported failed
+         (the first item whose result is neither success nor "other reason"/FAILURE), injected
+         as device state.  What the device does from there (stop processing, answer other-reason
+         or FAILURE for the remaining items, change nothing else) is its own logic;
+       - TWIN variants: the meter is a twin-element ESME (profile entries carry more registers);
   3. the command is delivered in virtual time (L{emulator.clock.VirtualClock}) through a
-     pluggable delivery function (a direct call today; the CHF and the GB-HRGP tunnel later);
+     pluggable delivery function (a direct call today; the CHF and the GB-HRGP tunnel later),
+     and the clock runs on to the last reference alert (future-dated execution);
   4. the answer is compared with the reference: message code, CRA, counter echoed,
      originator/recipient swapped, other-information, grouping-header date-time present or
      not, the protection (MAC or signature, and it verifies under the home's keys), the
-     payload structure (DLMS result codes and data types per item), and the alert codes.
+     payload structure (DLMS result codes and data types per item, protected data decrypted;
+     GBZ components, cluster/command ids, statuses, record types, outcome fields; ASN.1
+     outcomes, identities and certificates by value), and the alerts (message code, alert
+     code, future-dated descriptor, protection).
 
-Tests of device types or use cases not emulated are counted as "not emulated", never passed.
-The inventory (which EUI is which device type) is inferred from the use cases addressed to
-each EUI in DIR.
+Tests of device types or use cases not emulated, and error variants whose condition the device
+cannot be put in, are counted as "not emulated", never passed.  The inventory (which EUI is
+which device type) is inferred from the use cases addressed to each EUI in DIR.
 """
 
 from __future__ import annotations
