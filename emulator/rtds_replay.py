@@ -63,7 +63,7 @@ from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
 
-__all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay",
+__all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay_alert", "replay",
            "compare_payload", "direct_delivery", "main"]
 
 #: RTDS devices' clock: the reference responses are stamped 2015-01-01T00:00:00
@@ -198,7 +198,9 @@ def compare_payload(ref: dict, got: dict) -> str | None:
     if ref["kind"] == "dlms":
         if ref.get("apdu") != got.get("apdu"):
             return f"DLMS APDU {got.get('apdu')}, expected {ref.get('apdu')}"
-        if ref.get("long_invoke_id_and_priority") != got.get("long_invoke_id_and_priority"):
+        # a response echoes the command's invoke id; an alert's follows the device's own counter
+        if ref["apdu"] != "Data-Notification" and \
+                ref.get("long_invoke_id_and_priority") != got.get("long_invoke_id_and_priority"):
             return "DLMS invoke id differs"
         if ref["apdu"] == "Access-Response":
             rs = ref.get("access_response_specification") or []
@@ -560,6 +562,9 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
             return Outcome(test.name, "failed", device_type, "an alert's MAC or signature does not verify")
         if a.frame.signing.originator != cg.recipient:
             return Outcome(test.name, "failed", device_type, "an alert does not come from the device")
+        invoke = (a.payload or {}).get("long_invoke_id_and_priority")
+        if invoke is not None and invoke != 0x20000000 | (a.frame.signing.originator_counter & 0xFFFFFF):
+            return Outcome(test.name, "failed", device_type, "an alert's invoke id does not follow its counter")
     want = sorted(_alert_key(a) for a in ref_alerts)
     got = sorted(_alert_key(a) for a in alerts)
     if want != got:
@@ -569,11 +574,95 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
 
 def replay(directory: Path, keys: Path, delivery: Delivery = direct_delivery, seed: int = 1) -> list[Outcome]:
     """Replay every reference test under C{directory}."""
-    tests, _orphans = find_tests(directory)
+    tests, orphans = find_tests(directory)
     inventory = infer_inventory(tests)
     ref_keys = KeyStore(keys)
     ref_crypto = GbcsCrypto(ref_keys, acb_eui(ref_keys))
-    return [replay_test(t, inventory, keys, ref_crypto, delivery, seed) for t in tests]
+    outcomes = [replay_test(t, inventory, keys, ref_crypto, delivery, seed) for t in tests]
+    # alerts no command explains are raised by the device on its own (tamper, supply events,
+    # device log changes ...): replayed where the replay can cause the event, else not emulated
+    for path in orphans:
+        outcomes.append(replay_alert(path, inventory, keys, ref_crypto, delivery, seed))
+    return outcomes
+
+
+def _unauthorised_command(device: GbcsDevice, ref_crypto: GbcsCrypto) -> bytes | None:
+    """A command MACed by the ACB from a party with no certificate on the device (event 8F30)."""
+    from protocols.gbcs.framing import CRA_COMMAND, GeneralCiphering, GeneralSigning, OtherInformation
+    from protocols.gbcs.message import protect
+    from protocols.gbcs.payloads import dlms, encode_payload, gbz
+    stranger = next((eui for eui in range(0x90B3D51F3FFF0000, 0x90B3D51F3FFF0100)
+                     if eui not in device.security.remote_parties), None)
+    if stranger is None:
+        return None
+    if getattr(device, "model", None) is not None:
+        code, payload = 0x002C, dlms.access_request(1, [dlms.access_request_item("get", 8, "0-0:1.0.0.255", 2)],
+                                                     [dlms.make_data("null-data")])
+    elif getattr(device, "zcl", None) is not None:
+        code, payload = 0x0096, {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "components": [
+            gbz.build_component(0x0000, 0x00, 0, 0x00, {"Attributes": [{"AttributeID": 4}]}, last=True)]}
+    else:
+        return None
+    gs = GeneralSigning(CRA_COMMAND, 1, stranger, device.eui, None, OtherInformation(code),
+                        encode_payload(payload), b"")
+    return protect(gs, ref_crypto, GeneralCiphering(b""))
+
+
+#: alert code -> how the replay makes the device raise it
+_STIMULI = {0x8F30: _unauthorised_command}
+
+
+def replay_alert(path: Path, inventory: dict[int, str], keys: Path, ref_crypto: GbcsCrypto,
+                 delivery: Delivery = direct_delivery, seed: int = 1) -> Outcome:
+    """Replay an alert-only reference test: cause the event, compare the alert raised."""
+    name = path.name[:-len("_GBCS.HEX")] if path.name.endswith("_GBCS.HEX") else path.name
+    try:
+        ref = decode_message(_read_hex(path), ref_crypto)
+    except (CodecError, ValueError, OSError) as e:
+        return Outcome(name, "failed", "?", f"reference alert unreadable: {e}")
+    rg = ref.frame.signing
+    device_type = inventory.get(rg.originator, "?")
+    cls = DEVICE_CLASSES.get(device_type)
+    stimulus = _STIMULI.get(_alert_code(ref) or 0)
+    if cls is None or stimulus is None:
+        return Outcome(name, "not emulated", device_type, "device-initiated alert: no command triggers it")
+    home_keys = KeyStore(keys)
+    clock = VirtualClock(_START)
+    sent: list[bytes] = []
+    device = provision(cls, rg.originator, home_keys, clock, sent.append, rng=random.Random(seed))
+    if rg.recipient not in device.security.remote_parties:
+        install_party(device, home_keys, rg.recipient)
+    command = stimulus(device, ref_crypto)
+    if command is None:
+        return Outcome(name, "not emulated", device_type, "no way to cause the event")
+    delivery(device, command, clock)
+    home_crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
+    try:
+        alerts = [decode_message(m, home_crypto) for m in sent]
+    except CodecError as e:
+        return Outcome(name, "failed", device_type, f"device sent an undecodable message: {e}")
+    if len(alerts) != 1 or alerts[0].frame.signing.cra_flag == CRA_RESPONSE:
+        return Outcome(name, "failed", device_type, f"{len(alerts)} messages, expected one alert")
+    got = alerts[0]
+    gg = got.frame.signing
+    if (gg.originator, gg.recipient, gg.message_code) != (rg.originator, rg.recipient, rg.message_code):
+        return Outcome(name, "failed", device_type, f"alert 0x{gg.message_code:04X} from {gg.originator:016X} to "
+                                                    f"{gg.recipient:016X}, expected 0x{rg.message_code:04X} from "
+                                                    f"{rg.originator:016X} to {rg.recipient:016X}")
+    if (ref.frame.ciphering is None) != (got.frame.ciphering is None) or bool(rg.signature) != bool(gg.signature):
+        return Outcome(name, "failed", device_type, "alert protection differs")
+    ok = got.verification.signature == VERIFIED if gg.signature else got.verification.mac == VERIFIED
+    if not ok:
+        return Outcome(name, "failed", device_type, "the alert's MAC or signature does not verify")
+    if _alert_key(got) != _alert_key(ref):
+        return Outcome(name, "failed", device_type, f"alert {_alert_key(got)}, expected {_alert_key(ref)}")
+    diff = compare_payload(ref.payload or {}, got.payload or {})
+    if diff:
+        return Outcome(name, "failed", device_type, diff)
+    invoke = (got.payload or {}).get("long_invoke_id_and_priority")
+    if invoke is not None and invoke != 0x20000000 | (gg.originator_counter & 0xFFFFFF):
+        return Outcome(name, "failed", device_type, "the alert's invoke id does not follow its counter")
+    return Outcome(name, "passed", device_type)
 
 
 def summary(outcomes: list[Outcome]) -> str:
