@@ -30,7 +30,7 @@ class Options(usage.Options):
     """Command line of C{twistd smets}."""
 
     synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
-               "[--metrics-port PORT]"
+               "[--metrics-port PORT] [--tap-han HOME=IFNAME]..."
     longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
                 "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
                 "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
@@ -46,6 +46,22 @@ class Options(usage.Options):
         ["metrics-port", "m", None, "serve Prometheus /metrics on 127.0.0.1:PORT", int],
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self["tap-han"] = []
+
+    def opt_tap_han(self, value: str) -> None:
+        """bridge HOME's HAN to Linux TAP interface IFNAME as ZEP v2 over UDP 17754, both ways
+        (HOME=IFNAME, repeatable; real time only; needs root or CAP_NET_ADMIN)"""
+        home, sep, ifname = value.partition("=")
+        if not sep or not home or not ifname:
+            raise usage.UsageError(f"--tap-han expects HOME=IFNAME, got {value!r}")
+        from tap.linux import valid_ifname
+        if not valid_ifname(ifname):
+            raise usage.UsageError(f"--tap-han: {ifname!r} is not a valid interface name (1-15 characters, "
+                                   f"no '/', ':' or spaces)")
+        self["tap-han"].append((home, ifname))
+
     def postOptions(self) -> None:
         if not self["topology"]:
             raise usage.UsageError("--topology FILE is required")
@@ -59,6 +75,29 @@ class Options(usage.Options):
             self["parsed-topology"] = load_topology(self["topology"], self["seed"])
         except TopologyError as e:
             raise usage.UsageError(str(e)) from None
+        if self["tap-han"]:
+            self._check_taps()
+
+    def _check_taps(self) -> None:
+        taps = self["tap-han"]
+        if self["virtual"]:
+            raise usage.UsageError("--tap-han needs real time: a TAP interface cannot follow --virtual")
+        homes = [h.name for h in self["parsed-topology"].homes]
+        for home, _ in taps:
+            if home not in homes:
+                raise usage.UsageError(f"--tap-han: no home named {home!r} in the topology "
+                                       f"(homes: {', '.join(homes)})")
+        for i, what in ((0, "home"), (1, "interface")):
+            names = [t[i] for t in taps]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise usage.UsageError(f"--tap-han: {what} {dup[0]!r} given more than once")
+        from tap.linux import tap_problem
+        problem = tap_problem()
+        if problem:
+            # Not a usage error: the command line is right, the process lacks a privilege.
+            print(f"smets: {problem}", file=sys.stderr)
+            raise SystemExit(2)
 
 
 class EmulationService(service.Service):
@@ -72,6 +111,7 @@ class EmulationService(service.Service):
         self._estate = None
         self._pacer = None
         self._flushed = 0.0
+        self._taps: list[tuple[str, object, object]] = []  # (interface, bridge, port)
         self.exit_code = 0
 
     def startService(self) -> None:  # noqa: N802
@@ -94,6 +134,8 @@ class EmulationService(service.Service):
         self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
                               pcap_path=opts["pcap"], keys_path=opts["keys"])
         self._estate.start()
+        if opts["tap-han"] and not self._open_taps(clock):
+            return
         duration = opts["duration"]
         log.info("smets: topology {name!r} ({homes} home(s), {devices} device(s)), seed {seed}, "
                  "{mode} time{dur}",
@@ -107,6 +149,58 @@ class EmulationService(service.Service):
             self._pace(clock)
             if duration:
                 self._reactor.callLater(duration, self._finish)
+
+    def _open_taps(self, clock) -> bool:
+        """Bridge each C{--tap-han} home to its TAP interface; on failure log one line, exit 2."""
+        from twisted.internet.error import CannotListenError
+
+        from tap.han import HanZepBridge
+        from tap.linux import open_tap
+
+        homes = {home.spec.name: home for home in self._estate.homes}
+        dropped = self._estate.metrics.frames_dropped
+        for home_name, ifname in self._options["tap-han"]:
+            home = homes[home_name]
+            ids = {dev.name: i + 1 for i, dev in enumerate(home.spec.devices)}
+            bridges: list[HanZepBridge] = []
+
+            def deliver(frame: bytes, bridges=bridges) -> None:
+                self._catch_up(clock)  # inject at the reactor's now
+                bridges[0].ethernet_received(frame)
+                self._kick(clock)      # answers go out without waiting for the next pace
+
+            try:
+                port = open_tap(ifname, deliver, self._reactor)
+            except (CannotListenError, OSError) as e:
+                cause = getattr(e, "socketError", None) or e
+                log.error("smets: --tap-han {home}={ifname}: cannot open the TAP interface: {err}",
+                          home=home_name, ifname=ifname, err=cause)
+                self.exit_code = 2
+                self._finish()
+                return False
+            bridge = HanZepBridge(home.medium, port.write, device_ids=ids,
+                                  on_drop=lambda reason: dropped.labels("tap", reason).inc())
+            bridges.append(bridge)
+            self._taps.append((ifname, bridge, port))
+            log.info("smets: tap {ifname}: {home} HAN as {where}", ifname=ifname, home=home_name,
+                     where=bridge.describe())
+        return True
+
+    def _catch_up(self, clock) -> None:
+        now = self._reactor.seconds()
+        if now > clock.seconds():
+            clock.run_until(now)
+
+    def _kick(self, clock) -> None:
+        if self._pacer is not None and self._pacer.active():
+            self._pacer.cancel()
+            self._pacer = self._reactor.callLater(0, self._pace, clock)
+
+    def _close_taps(self) -> None:
+        taps, self._taps = self._taps, []
+        for ifname, bridge, port in taps:
+            log.info("smets: tap {ifname}: {summary}", ifname=ifname, summary=bridge.summary())
+            port.stopListening()
 
     def _run_virtual(self, clock, end: float, begin: float, wall_start: float, last_report=None) -> None:
         # One slice of emulated time, then give the real reactor a turn.
@@ -154,6 +248,7 @@ class EmulationService(service.Service):
         if self._pacer is not None and self._pacer.active():
             self._pacer.cancel()
         self._pacer = None
+        self._close_taps()
         if self._estate is not None:
             summary = self._estate.close()
             for line in summary:
@@ -173,6 +268,7 @@ class EmulationService(service.Service):
             self._reactor.stop()
 
     def stopService(self) -> None:  # noqa: N802
+        self._close_taps()
         if self._estate is not None and not self._estate.closed:
             self._estate.close()
         return super().stopService()
