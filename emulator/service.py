@@ -51,8 +51,6 @@ class Options(usage.Options):
         self["tap-han"] = []
 
     def opt_tap_han(self, value: str) -> None:
-        """bridge HOME's HAN to Linux TAP interface IFNAME as ZEP v2 over UDP 17754, both ways
-        (HOME=IFNAME, repeatable; real time only; needs root or CAP_NET_ADMIN)"""
         home, sep, ifname = value.partition("=")
         if not sep or not home or not ifname:
             raise usage.UsageError(f"--tap-han expects HOME=IFNAME, got {value!r}")
@@ -61,6 +59,9 @@ class Options(usage.Options):
             raise usage.UsageError(f"--tap-han: {ifname!r} is not a valid interface name (1-15 characters, "
                                    f"no '/', ':' or spaces)")
         self["tap-han"].append((home, ifname))
+
+    opt_tap_han.__doc__ = ("HOME=IFNAME: bridge the home's HAN to TAP interface IFNAME as ZEP v2 on UDP 17754, "
+                           "both ways (repeatable; real time; needs root or CAP_NET_ADMIN)")
 
     def postOptions(self) -> None:
         if not self["topology"]:
