@@ -23,9 +23,11 @@ import pytest
 
 from protocols.ieee802154.commands import beacon_request_frame
 from protocols.ieee802154.frames import encode_mac
+from emulator.topology import load_topology
 from tap.linux import tap_problem
 from tap.zep import ZepFrame, bridge_addresses, encode_zep, format_ip
 from tests.han_helpers import SINGLE_HOME
+from tests.tap_helpers import INTRUDER_SHORT, active_ep_request, network_key_from
 
 _COUNTER = itertools.count()
 _BIN = Path(sys.executable).parent
@@ -174,6 +176,11 @@ def test_a_home_on_a_tap_decodes_down_to_zcl_and_gbcs_and_answers_injected_frame
     bad_fcs = good[:-1] + bytes((good[-1] ^ 0xFF,))
     netns.run(sys.executable, "-c", _SENDER, format_ip(bridge_ip),
               good.hex(), b"GET / HTTP/1.0\r\n\r\n".hex(), bad_length.hex(), bad_fcs.hex())
+    # a ZDP Active_EP_req to the CH, NWK-secured with the network key from the --keys table
+    pan_id = load_topology(str(tmp_path / "topology.yaml"), 3).homes[0].pan_id
+    zdo = active_ep_request(pan_id, network_key_from(tmp_path / "zigbee_pc_keys"))
+    netns.run(sys.executable, "-c", _SENDER, format_ip(bridge_ip),
+              encode_zep(ZepFrame(15, 0x77, True, 255, time.time(), 2, zdo)).hex())
 
     assert twistd.wait(timeout=60) == 0, (tmp_path / "twistd.log").read_text()
     log = (tmp_path / "twistd.log").read_text()
@@ -183,13 +190,14 @@ def test_a_home_on_a_tap_decodes_down_to_zcl_and_gbcs_and_answers_injected_frame
 
     summary = [line for line in log.splitlines() if f"tap {ifname}:" in line and "frame(s) out" in line]
     assert len(summary) == 1, log
-    assert "1 injected" in summary[0] and "dropped: bad_fcs 1, bad_length 1, not_zep 1;" in summary[0], summary
+    assert "2 injected" in summary[0] and "dropped: bad_fcs 1, bad_length 1, not_zep 1;" in summary[0], summary
     assert "0 write error(s)" in summary[0] and " 0 ARP" not in summary[0]
 
     # What tshark made of it, with the key file the run wrote (IP and UDP checksums checked too).
     fields = ["frame.number", "ip.src", "zep.seqno", "zep.channel_id", "wpan.fcs_ok", "wpan.frame_type",
               "wpan.cmd", "ip.checksum.status", "udp.checksum.status", "frame.protocols",
-              "gbcs_message.grouping_header.message_code", "_ws.malformed", "frame.time_epoch"]
+              "gbcs_message.grouping_header.message_code", "_ws.malformed", "frame.time_epoch",
+              "zbee_aps.zdp_cluster", "wpan.dst16", "zbee_nwk.src"]
     rows = _tshark(tmp_path, cap, fields, "zep")
     ours = [r for r in rows if r[1] == format_ip(bridge_ip)]
     injected = [r for r in rows if r[1] == "169.254.0.1"]
@@ -203,14 +211,18 @@ def test_a_home_on_a_tap_decodes_down_to_zcl_and_gbcs_and_answers_injected_frame
     codes = {c for r in ours for c in r[10].split(",") if c}
     assert {"0x0028", "0x00b7"} <= {c.lower() for c in codes}, codes   # ECS17c and ECS01c reached the ESME
     # what the UDP client sent, as the kernel built it: the good Beacon Request, the one with a
-    # ZEP length 3 bytes too long (tshark decodes what is there), the one with a bad FCS; the
-    # HTTP request is not ZEP.  Only the first reached the air, and a beacon answered it.
-    assert [(int(r[5], 0), int(r[6], 0)) for r in injected] == [(3, 7)] * 3, injected
-    assert [r[4] for r in injected] == ["1", "1", "0"]
+    # ZEP length 3 bytes too long (tshark decodes what is there), the one with a bad FCS (the
+    # HTTP request is not ZEP), then the Active_EP_req.  Only the first and last reached the air.
+    assert [(int(r[5], 0), r[6] and int(r[6], 0)) for r in injected] == [(3, 7)] * 3 + [(1, "")], injected
+    assert [r[4] for r in injected] == ["1", "1", "0", "1"]
+    assert int(injected[3][13], 0) == 0x0005 and int(injected[3][15], 0) == INTRUDER_SHORT  # tshark decrypted it
     t0 = float(injected[0][12])
     window = [r for r in ours if t0 < float(r[12]) < t0 + 1.0]
     assert not any(int(r[5], 0) == 3 and r[6] and int(r[6], 0) == 7 for r in window)  # nobody else asked
     assert any(int(r[5], 0) == 0 for r in window), "no beacon answered the injected Beacon Request"
+    answers = [r for r in ours if r[13] and int(r[13], 0) == 0x8005 and int(r[14], 0) == INTRUDER_SHORT]
+    assert answers and int(answers[0][15], 0) == 0x0000, "the CH did not answer the Active_EP_req"
+    assert float(answers[0][12]) > float(injected[3][12])
 
 
 def test_the_emulator_creates_the_tap_and_it_goes_away(netns, tmp_path: Path) -> None:

@@ -246,3 +246,44 @@ def test_random_frames_never_raise(noise: bytes, cut: int) -> None:
     bridge.ethernet_received(good[:14 + 28] + noise)
     total = sum(bridge.dropped.values()) + sum(bridge.ignored.values()) + bridge.counts["in"]
     assert total == 3
+
+
+def test_an_injected_zdo_request_is_answered_by_the_hub(tmp_path) -> None:
+    """A ZEP frame carrying an Active_EP_req secured with the network key from the --keys table
+    reaches the CH through the bridge, and the CH's Active_EP_rsp goes back out as ZEP."""
+    from protocols.ieee802154.frames import decode_mac
+    from protocols.zigbee.security import unsecure_nwk
+    from tests.han_helpers import SINGLE_HOME, run_estate
+    from tests.tap_helpers import INTRUDER_SHORT, active_ep_request, network_key_from
+
+    out: list[bytes] = []
+
+    def bridge_it(estate, clock) -> None:
+        home = estate.homes[0]
+        bridge = HanZepBridge(home.medium, out.append)
+
+        def inject() -> None:  # the hub has formed the network and exported its key by now
+            psdu = active_ep_request(home.spec.pan_id, network_key_from(tmp_path / "zigbee_pc_keys"))
+            bridge.ethernet_received(_to_bridge(bridge, _zep(psdu)))
+            assert bridge.counts["in"] == 1 and not bridge.dropped
+
+        clock.callLater(30.0, inject)
+
+    estate = run_estate(tmp_path, SINGLE_HOME.read_text(), seed=3, duration=32.0, before_run=bridge_it)
+    key = network_key_from(tmp_path / "zigbee_pc_keys")
+    answers = []
+    for eth in out:
+        zep = decode_zep(bytes(Ether(eth)[UDP].payload))
+        mac = decode_mac(zep.psdu)
+        if mac.frame_type != 1 or mac.dst_addr != INTRUDER_SHORT:
+            continue
+        nwk_frame, _ = unsecure_nwk(mac.payload, key)
+        aps = nwk_frame.payload
+        if aps[0] & 0x03 == 0 and int.from_bytes(aps[2:4], "little") == 0x8005:  # Active_EP_rsp
+            answers.append((zep.timestamp, nwk_frame.src, aps[8:]))
+    assert answers, "the CH did not answer the injected Active_EP_req"
+    t, src, zdp = answers[0]
+    assert src == 0x0000 and zdp[0] == 0x31 and zdp[1] == 0  # our TSN, SUCCESS
+    assert int.from_bytes(zdp[2:4], "little") == 0x0000 and zdp[4] >= 1  # the CH's endpoints
+    assert t >= estate.topology.start_time + 30.0
+    assert estate.errors == 0
