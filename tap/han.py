@@ -16,20 +16,27 @@ bridge (not ZEP, bad ZEP length, bad FCS, bad checksums, wrong channel...) is co
 reason in L{HanZepBridge.dropped} and dropped; traffic that is not for the bridge at all (IPv6
 neighbour discovery, other ports...) is counted in L{HanZepBridge.ignored}.  Nothing raises.
 
-The bridge does not echo frames it injected itself: the tool that sent them already put them
-on the interface.
+An injected frame waits for a clear channel, as a radio's CSMA-CA would: while a transmission
+is on the air (seen through the observer) it is held, and tried again a turnaround time plus one
+unit backoff period after the air went quiet, so that it neither destroys a frame in flight nor
+the MAC Ack that follows it.  At most L{INJECT_QUEUE_LIMIT} frames wait (more: dropped as
+C{queue_full}).  The bridge does not echo frames it injected itself: the tool that sent them
+already put them on the interface.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Callable
+
+from emulator.medium import airtime
 
 from tap.zep import (BROADCAST_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV4, IPPROTO_UDP, ZEP_PORT, ArpPacket,
                      EthernetFrame, Ipv4Packet, UdpDatagram, ZepAck, ZepError, ZepFrame, bridge_addresses,
                      decode_arp, decode_ethernet, decode_ipv4, decode_udp, decode_zep, encode_arp,
                      encode_ethernet, encode_ipv4, encode_udp, encode_zep, format_ip, format_mac)
 
-__all__ = ["HanZepBridge", "LINK_LOCAL_BROADCAST", "ZEP_LQI"]
+__all__ = ["HanZepBridge", "LINK_LOCAL_BROADCAST", "ZEP_LQI", "INJECT_QUEUE_LIMIT", "CLEAR_CHANNEL_WAIT"]
 
 #: where outgoing ZEP goes: the IPv4 link-local broadcast (RFC 3927 169.254.0.0/16)
 LINK_LOCAL_BROADCAST = bytes((169, 254, 255, 255))
@@ -37,6 +44,10 @@ _LIMITED_BROADCAST = b"\xff" * 4
 #: the LQI written in every outgoing ZEP header (the medium models loss per receiver, so the
 #: frame as transmitted has no single link quality: report a perfect one)
 ZEP_LQI = 255
+#: frames from the interface waiting for a clear channel, at most
+INJECT_QUEUE_LIMIT = 16
+#: after the air goes quiet: aTurnaroundTime (12 symbols) + aUnitBackoffPeriod (20 symbols), 16 us each
+CLEAR_CHANNEL_WAIT = (12 + 20) * 16e-6
 
 
 class HanZepBridge:
@@ -64,12 +75,16 @@ class HanZepBridge:
         self.dropped: dict[str, int] = {}
         self.ignored: dict[str, int] = {}
         self._injecting = False
+        self._busy_until = float("-inf")
+        self._waiting: deque[bytes] = deque()
+        self._retry = None
         medium.add_observer(self.air_frame)
 
     # -- out: the air -> Ethernet ----------------------------------------------------------------
 
     def air_frame(self, now: float, sender: str, psdu: bytes) -> None:
         """Medium observer: send one transmission out as ZEP (not the ones we injected)."""
+        self._busy_until = max(self._busy_until, now + airtime(len(psdu)))
         if self._injecting:
             return
         self.sequence = (self.sequence + 1) & 0xFFFFFFFF
@@ -138,12 +153,29 @@ class HanZepBridge:
             self._drop("wrong_channel")
             return
         psdu = zep.mpdu_with_fcs()
-        self.counts["in"] += 1
-        self._injecting = True
-        try:
-            self.medium.inject(psdu)
-        finally:
-            self._injecting = False
+        if len(self._waiting) >= INJECT_QUEUE_LIMIT:
+            self._drop("queue_full")
+            return
+        self._waiting.append(psdu)
+        if self._retry is None:
+            self._inject_waiting()
+
+    def _inject_waiting(self) -> None:
+        """Put the waiting frames on the air, one at a time, each when the channel is clear."""
+        self._retry = None
+        clock = self.medium.clock
+        while self._waiting:
+            now = clock.seconds()
+            if now < self._busy_until + CLEAR_CHANNEL_WAIT:
+                self._retry = clock.callLater(self._busy_until + CLEAR_CHANNEL_WAIT - now, self._inject_waiting)
+                return
+            psdu = self._waiting.popleft()
+            self.counts["in"] += 1
+            self._injecting = True
+            try:
+                self.medium.inject(psdu)  # (the observer marks the air busy for its airtime)
+            finally:
+                self._injecting = False
 
     def _arp(self, arp: ArpPacket) -> None:
         if arp.operation != 1 or arp.target_ip != self.ip:
