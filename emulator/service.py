@@ -173,9 +173,10 @@ class EmulationService(service.Service):
             try:
                 port = open_tap(ifname, deliver, self._reactor)
             except (CannotListenError, OSError) as e:
+                from tap.linux import open_error_hint
                 cause = getattr(e, "socketError", None) or e
-                log.error("smets: --tap-han {home}={ifname}: cannot open the TAP interface: {err}",
-                          home=home_name, ifname=ifname, err=cause)
+                log.error("smets: --tap-han {home}={ifname}: cannot open the TAP interface: {err}{hint}",
+                          home=home_name, ifname=ifname, err=cause, hint=open_error_hint(cause))
                 self.exit_code = 2
                 self._finish()
                 return False

@@ -13,6 +13,7 @@ how to run the emulator instead.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -24,7 +25,7 @@ from twisted.internet.protocol import AbstractDatagramProtocol
 from twisted.pair.ethernet import IEthernetProtocol
 from zope.interface import implementer
 
-__all__ = ["TUN_PATH", "tap_problem", "valid_ifname", "set_link_up", "TapEthernetProtocol", "open_tap"]
+__all__ = ["TUN_PATH", "tap_problem", "open_error_hint", "valid_ifname", "set_link_up", "TapEthernetProtocol", "open_tap"]
 
 TUN_PATH = "/dev/net/tun"
 _CAP_NET_ADMIN = 12
@@ -66,6 +67,22 @@ def tap_problem(option: str = "--tap-han", tun_path: str = TUN_PATH,
         return (f"{option}: {tun_path} is not readable and writable by this user: run twistd as root "
                 f"(sudo twistd -n smets ...)")
     return None
+
+
+_OPEN_HINTS = {
+    errno.EINVAL: "an interface of that name exists and is not a TAP (ip -d link show IFNAME)",
+    errno.EBUSY: "the TAP is already open in another process",
+    errno.EPERM: "this needs root or CAP_NET_ADMIN",
+    errno.EACCES: "this needs root or CAP_NET_ADMIN",
+    errno.ENOENT: f"{TUN_PATH} is missing (sudo modprobe tun)",
+    errno.ENODEV: f"{TUN_PATH} is missing (sudo modprobe tun)",
+}
+
+
+def open_error_hint(error: BaseException) -> str:
+    """A short explanation of why opening a TAP failed (C{" (...)"}), or C{""}."""
+    hint = _OPEN_HINTS.get(getattr(error, "errno", None))
+    return f" ({hint})" if hint else ""
 
 
 def valid_ifname(name: str) -> bool:

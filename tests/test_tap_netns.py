@@ -248,3 +248,17 @@ def test_without_cap_net_admin_one_line_and_exit_2(tmp_path: Path) -> None:
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("smets: --tap-han: ") and "CAP_NET_ADMIN" in lines[0], lines
     assert "sudo" in lines[0]
+
+
+def test_an_interface_that_is_not_a_tap_fails_in_one_line(netns, tmp_path: Path) -> None:
+    """TUNSETIFF for a TAP on an existing TUN interface fails: one error line, exit 2, nothing left running."""
+    netns.run("ip", "tuntap", "add", "dev", "smtun0", "mode", "tun")  # a TUN (IP), not a TAP (Ethernet)
+    twistd = netns.start([_tool("twistd"), "-n", "--pidfile=", "smets", "--topology", str(SINGLE_HOME),
+                          "--duration", "30", "--tap-han", "home-0001=smtun0"], tmp_path / "twistd.log",
+                         cwd=tmp_path)
+    assert twistd.wait(timeout=60) == 2
+    log = (tmp_path / "twistd.log").read_text()
+    errors = [line for line in log.splitlines() if "cannot open the TAP interface" in line]
+    assert len(errors) == 1 and "--tap-han home-0001=smtun0" in errors[0], log
+    assert "exists and is not a TAP" in errors[0]
+    assert "Traceback" not in log
