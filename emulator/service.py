@@ -156,7 +156,7 @@ class EmulationService(service.Service):
         from twisted.internet.error import CannotListenError
 
         from tap.han import HanZepBridge
-        from tap.linux import open_tap
+        from tap.linux import open_error_hint, open_tap
 
         homes = {home.spec.name: home for home in self._estate.homes}
         dropped = self._estate.metrics.frames_dropped
@@ -173,7 +173,6 @@ class EmulationService(service.Service):
             try:
                 port = open_tap(ifname, deliver, self._reactor)
             except (CannotListenError, OSError) as e:
-                from tap.linux import open_error_hint
                 cause = getattr(e, "socketError", None) or e
                 log.error("smets: --tap-han {home}={ifname}: cannot open the TAP interface: {err}{hint}",
                           home=home_name, ifname=ifname, err=cause, hint=open_error_hint(cause))

@@ -30,7 +30,7 @@ from protocols.ieee802154.frames import fcs
 __all__ = [
     "ZEP_PORT", "ZEP_V2_HEADER_SIZE", "ZEP_V1_HEADER_SIZE", "NTP_UNIX_OFFSET",
     "ZepError", "ZepFrame", "ZepAck", "encode_zep", "decode_zep",
-    "EthernetFrame", "encode_ethernet", "decode_ethernet", "ETHERTYPE_IPV4", "ETHERTYPE_ARP",
+    "EthernetFrame", "encode_ethernet", "decode_ethernet", "ETHERTYPE_IPV4", "ETHERTYPE_ARP", "IPPROTO_UDP",
     "Ipv4Packet", "encode_ipv4", "decode_ipv4", "UdpDatagram", "encode_udp", "decode_udp",
     "ArpPacket", "encode_arp", "decode_arp", "internet_checksum",
     "BROADCAST_MAC", "bridge_addresses", "format_mac", "format_ip",
