@@ -170,7 +170,7 @@ class Options(usage.Options):
         problem = tap_problem()
         if problem:
             # the command line is right, the process lacks a privilege: still one line, exit 2
-            raise UsageError("--tap-han", problem)
+            raise UsageError("--tap-han", problem.removeprefix("--tap-han: "))
 
     def _write_duis_keys(self, directory: str) -> None:
         if not self["dcc-config"].generated_keys:
@@ -300,8 +300,9 @@ class EmulationService(service.Service):
                 port = open_tap(ifname, deliver, self._reactor)
             except (CannotListenError, OSError) as e:
                 cause = getattr(e, "socketError", None) or e
-                self.fail(f"--tap-han {home_name}={ifname}: cannot open the TAP interface: {cause}"
-                          f"{open_error_hint(cause)}")
+                # one line (printed as the run ends), exit status 2: the environment, not a bug
+                self.failure = (f"--tap-han {home_name}={ifname}: cannot open the TAP interface: {cause}"
+                                f"{open_error_hint(cause)}")
                 self.exit_code = 2
                 self._finish()
                 return False

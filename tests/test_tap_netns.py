@@ -246,7 +246,7 @@ def test_without_cap_net_admin_one_line_and_exit_2(tmp_path: Path) -> None:
                           cwd=tmp_path, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = (proc.stdout + proc.stderr).strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("smets: --tap-han: ") and "CAP_NET_ADMIN" in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("twistd smets: error: --tap-han: ") and "CAP_NET_ADMIN" in lines[0], lines
     assert "sudo" in lines[0]
 
 

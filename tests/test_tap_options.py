@@ -22,11 +22,11 @@ homes:
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--tap-han", "home-0001"], "--tap-han expects HOME=IFNAME, got 'home-0001'"),
-    (["--tap-han", "=tap0"], "--tap-han expects HOME=IFNAME"),
+    (["--tap-han", "home-0001"], "--tap-han: expects HOME=IFNAME, got 'home-0001'"),
+    (["--tap-han", "=tap0"], "--tap-han: expects HOME=IFNAME"),
     (["--tap-han", "home-0001=a/b"], "'a/b' is not a valid interface name"),
     (["--tap-han", "home-0001=" + "x" * 16], "is not a valid interface name"),
-    (["--tap-han", "home-0001=tap0", "--virtual", "--duration", "10"], "--tap-han needs real time"),
+    (["--tap-han", "home-0001=tap0", "--virtual", "--duration", "10"], "--tap-han: needs real time"),
     (["--tap-han", "home-9=tap0"], "--tap-han: no home named 'home-9' in the topology \\(homes: home-0001\\)"),
 ])
 def test_bad_tap_options(args: list[str], words: str) -> None:
