@@ -190,8 +190,11 @@ class GbzDevice(GbcsDevice):
 
     def _commission(self) -> None:
         """Initial attribute values and calendars a commissioned meter holds."""
-        for ctype, entries in ((CALENDAR_TOU, [{"RateStartTime": 0, "PriceTier": 1}]),
-                               (CALENDAR_FRIENDLY_CREDIT, [{"FriendlyCreditStartTime": 0, "FriendlyCreditEnable": False}])):
+        # the TOU calendar's season starts on 1 January 2000; the friendly credit calendar's
+        # recurs from 1 January of every year (year "any")
+        for ctype, season_year, entries in (
+                (CALENDAR_TOU, 2000, [{"RateStartTime": 0, "PriceTier": 1}]),
+                (CALENDAR_FRIENDLY_CREDIT, None, [{"FriendlyCreditStartTime": 0, "FriendlyCreditEnable": False}])):
             ids = {"ProviderID": 0, "IssuerEventID": 0, "IssuerCalendarID": 0}
             self._store_calendar(0, {**ids, "StartTime": 0, "CalendarType": ctype, "CalendarTimeReference": 0,
                                      "CalendarName": "", "NumberofSeasons": 1, "NumberofWeekProfiles": 1,
@@ -202,11 +205,11 @@ class GbzDevice(GbcsDevice):
             self._store_calendar(2, {**ids, "WeekID": 1, **{f"DayIDRef{d}": 1 for d in (
                 "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}}, ctype)
             self._store_calendar(3, {**ids, "CommandIndex": 0, "TotalNumberofCommands": 1, "SeasonEntries": [
-                {"SeasonStartDate": {"year": 2000, "month": 1, "day": 1, "day_of_week": 255}, "WeekIDRef": 1}]},
+                {"SeasonStartDate": {"year": season_year, "month": 1, "day": 1, "day_of_week": None}, "WeekIDRef": 1}]},
                 ctype)
             self._store_calendar(4, {**ids, "StartTime": 0, "CalendarType": ctype, "TotalNumberofSpecialDays": 1,
                                      "CommandIndex": 0, "TotalNumberofCommands": 1, "SpecialDayEntries": [
-                                         {"SpecialDayDate": {"year": 2000, "month": 12, "day": 25, "day_of_week": 255},
+                                         {"SpecialDayDate": {"year": 2000, "month": 12, "day": 25, "day_of_week": None},
                                           "DayIDRef": 1}]})
         a = self.zcl.attributes
         a[(BASIC, 0x0004)] = "emulator"
