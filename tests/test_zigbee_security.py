@@ -172,10 +172,6 @@ def test_unsecured_frame_rejected():
 def test_frame_counters():
     fc = FrameCounters()
     assert [fc.next("nwk"), fc.next("nwk"), fc.next("link")] == [0, 1, 0]
-    fc.set_outgoing("nwk", 0xFFFFFFFF)
-    assert fc.next("nwk") == 0xFFFFFFFF
-    with pytest.raises(OverflowError):
-        fc.next("nwk")
     assert fc.check_incoming(DEV, "nwk", 5)
     assert not fc.check_incoming(DEV, "nwk", 5)
     assert not fc.check_incoming(DEV, "nwk", 4)
@@ -183,6 +179,30 @@ def test_frame_counters():
     assert fc.check_incoming(TC, "nwk", 1)
     fc.reset_incoming("nwk")
     assert fc.check_incoming(DEV, "nwk", 0)
+
+
+def test_frame_counter_never_hands_out_0xffffffff():
+    """4.3.1.1: the last usable value is 0xFFFFFFFE; then the key is refused until replaced."""
+    fc = FrameCounters()
+    fc.set_outgoing("nwk", 0xFFFFFFFE)
+    assert fc.next("nwk") == 0xFFFFFFFE
+    assert fc.next("nwk") is None and fc.next("nwk") is None
+    assert fc.exhausted == {"nwk"}
+    assert fc.next("link") == 0, "other keys are not affected"
+    fc.new_key("nwk")
+    assert fc.next("nwk") == 0 and not fc.exhausted
+
+
+def test_incoming_0xffffffff_and_per_sender_reset():
+    fc = FrameCounters()
+    assert not fc.check_incoming(DEV, "nwk", 0xFFFFFFFF)
+    assert fc.check_incoming(DEV, "nwk", 100) and fc.check_incoming(DEV, "aps", 100)
+    assert fc.check_incoming(TC, "nwk", 100)
+    fc.reset_sender(DEV)
+    assert fc.check_incoming(DEV, "nwk", 0) and fc.check_incoming(DEV, "aps", 0)
+    assert not fc.check_incoming(TC, "nwk", 100), "only that sender's counters are forgotten"
+    fc.new_key("aps")
+    assert fc.check_incoming(DEV, "aps", 0), "a new key restarts its incoming counters"
 
 
 @settings(max_examples=1500, deadline=None)
