@@ -188,9 +188,45 @@ def test_unicast_acked_once(net):
     data_end = t_data + airtime(medium.air[0][2])
     assert t_ack - data_end == pytest.approx(192 * US)
     assert esme.counts["tx"] == 1 and ch.counts["tx_ack"] == 1 and esme.counts["tx_retry"] == 0
-    # the first CCA comes after a random whole number (0..2^macMinBE-1) of 320 us backoffs
-    assert round(t_data / (320 * US), 6) in range(8)
+    # the first CCA starts after a random whole number (0..2^macMinBE-1) of 320 us backoffs; it
+    # lasts 8 symbols and the RX-to-TX turnaround 12 more: one more 320 us period
+    assert round(t_data / (320 * US), 6) in range(1, 9)
     assert_idle(clock, ch, esme)
+
+
+def test_cca_spans_eight_symbols_then_turnaround():
+    """A transmission that starts during the 8-symbol CCA makes it fail (backoff, BE 4); a clear
+    CCA is followed by aTurnaroundTime before the frame starts."""
+    clock = Clock()
+    medium = Medium(clock)
+    node = Node(clock, medium, "n", ESME_EUI, seed=3)
+    node.mac.set_pan_id(PAN)
+    checks = []
+    node.radio.channel_busy = lambda: checks.append(clock.seconds()) or False
+    node.mac.mcps_data_request(0x0000, b"x", ack_request=False)
+    run(clock, 0.05)
+    (t_frame, _, _), = medium.air
+    first = checks[0]
+    assert checks == [first, pytest.approx(first + 128 * US)]
+    assert t_frame == pytest.approx(first + 320 * US)
+    # again, with the channel taken while the CCA is sensing: the check at its end fails
+    clock2 = Clock()
+    medium2 = Medium(clock2)
+    node2 = Node(clock2, medium2, "n", ESME_EUI, seed=3)
+    node2.mac.set_pan_id(PAN)
+    checks2 = []
+
+    def busy() -> bool:
+        checks2.append(clock2.seconds())
+        return len(checks2) == 2  # busy when the first CCA ends
+    node2.radio.channel_busy = busy
+    node2.mac.mcps_data_request(0x0000, b"x", ack_request=False)
+    run(clock2, 0.05)
+    assert len(checks2) == 4 and checks2[1] == pytest.approx(checks2[0] + 128 * US)
+    backoff = checks2[2] - checks2[1]
+    assert round(backoff / (320 * US), 6) in range(16), "a new backoff with BE 4"
+    assert medium2.air[0][0] == pytest.approx(checks2[3] + 192 * US)
+    assert node2.counts["tx"] == 1
 
 
 def test_data_frame_lost_gives_four_attempts_then_no_ack(net):

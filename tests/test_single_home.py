@@ -85,6 +85,54 @@ def test_capture_decodes_in_wireshark(default_run: Path) -> None:
 
 
 @needs_tshark
+def test_request_key_is_an_application_link_key_request(default_run: Path) -> None:
+    """4.4.9.5: the IHD asks for its ESME key with key type 0x02 and the partner's EUI-64, and
+    Wireshark dissects every byte of it (no trailing data)."""
+    tmp = default_run
+    rows = tshark_fields(tmp, ["zbee_aps.cmd.key_type", "zbee_aps.cmd.partner", "frame.protocols"],
+                         "zbee_aps.cmd.id == 0x08", pcap=tmp / "a.pcapng", keys=tmp / "a.keys")
+    assert rows, "a Request Key is on the air"
+    for key_type, partner, protocols in rows:
+        assert key_type == "0x02"
+        assert partner == "00:db:12:34:56:78:90:a0"
+        assert protocols == "wpan:zbee_nwk:zbee_aps", protocols
+
+
+def _ns(epoch: str) -> int:
+    whole, _, frac = epoch.partition(".")
+    return int(whole) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+
+
+@needs_tshark
+def test_no_frame_starts_within_cca_and_turnaround_of_the_last(default_run: Path) -> None:
+    """IEEE 802.15.4-2006 6.9.9 / 7.5.1.4: a transmitter senses the channel for 8 symbols, then
+    needs aTurnaroundTime (12 symbols) to switch to TX, so no frame other than an Ack starts
+    less than 320 us after the previous frame on the channel ended.  Two transmitters whose
+    channel checks both passed before either went on the air collide: then the second starts
+    within those 320 us of the first one's start, never later."""
+    tmp = default_run
+    rows = tshark_fields(tmp, ["frame.time_epoch", "frame.len", "wpan.frame_type"], pcap=tmp / "a.pcapng",
+                         keys=tmp / "a.keys")
+    tolerance = 1_000  # ns: the virtual clock's float seconds resolve about 0.24 us at today's epoch
+    last_start, last_end = None, None
+    gaps, overlaps = [], []
+    for epoch, length, frame_type in rows:
+        start = _ns(epoch)
+        end = start + (6 + int(length)) * 32_000  # SHR + PHR + PSDU at 32 us per byte
+        if last_end is not None and frame_type != "0x0002":
+            if start < last_end:
+                overlaps.append(start - last_start)
+            else:
+                gaps.append(start - last_end)
+        if last_end is None or end > last_end:
+            last_start, last_end = start, end
+    assert len(gaps) > 2000
+    assert min(gaps) >= 320_000 - tolerance, sorted(gaps)[:5]
+    assert all(d < 320_000 for d in overlaps), overlaps
+    assert len(overlaps) < 0.03 * len(gaps), len(overlaps)
+
+
+@needs_tshark
 def test_capture_shows_the_home_working(default_run: Path) -> None:
     """Associations, announces, IHD reads of ESME Metering with responses, GSME polls, mirror reports."""
     tmp = default_run

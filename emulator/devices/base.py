@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from emulator.rng import derive_rng
 from emulator.topology import DeviceSpec
@@ -105,12 +106,18 @@ class HanDevice:
         self.port = home.medium.attach(name, self)
         self.mac = MacLayer(self.clock, derive_rng(seed, hname, name, "mac"), self.port, self.spec.eui64,
                             self.stack, rx_on_when_idle=self.rx_on_when_idle,
-                            pan_coordinator=self.role == "coordinator", counters=self._count)
+                            pan_coordinator=self.role == "coordinator", counters=self._count,
+                            on_error=self._frame_error)
         self.stack.attach_mac(self.mac)
         for descriptor in self.endpoint_descriptors():
             self.stack.add_endpoint(descriptor, self._aps_data)
         self.powered = True
         self.start()
+
+    def _frame_error(self, exc: BaseException) -> None:
+        """An upper layer raised while handling a received frame (a bug: counted by the MAC)."""
+        log.failure("{home}/{name}: handling a received frame failed", failure=Failure(exc),
+                    home=self.home.spec.name, name=self.spec.name)
 
     def frame_received(self, psdu: bytes) -> None:
         """The medium's delivery: hand the PSDU to the MAC (which never raises)."""
