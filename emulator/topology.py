@@ -35,7 +35,7 @@ from emulator.rng import derive_bytes, derive_seed
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
 DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "CH": {"gpf_eui64": str, "permit_join": bool},
-    "ESME": {"mean_power_w": (int, float)},
+    "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float)},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float)},
     "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float)},
 }
@@ -365,7 +365,8 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
         registered = checker.hexbytes(dev, "registered_install_code", 16, what)
     if dev.get("whitelisted", True) is False:
         registered = None
-    for key in ("wake_interval", "read_interval", "gas_read_interval", "mean_power_w", "mean_gas_m3_per_day"):
+    for key in ("wake_interval", "read_interval", "gas_read_interval", "mean_power_w", "mean_gas_m3_per_day",
+                "unit_rate_p_per_kwh"):
         if key in dev and dev[key] <= 0:
             raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
     power_on = 0.0 if kind == "CH" else 1.0 + (derive_seed(seed, home_name, name, "power_on") % 4000) / 1000.0

@@ -126,7 +126,7 @@ class CommsHub(HanDevice):
             self.add_server(endpoint, CLUSTER_BASIC, self.basic_values(power_source=3))
             server = self.add_server(endpoint, CLUSTER_METERING, {
                 "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 1, "Multiplier": 1,
-                "Divisor": 1000, "SummationFormatting": 0x7B, "MeteringDeviceType": 128 + 1,
+                "Divisor": 1000, "SummationFormatting": 0xBB, "MeteringDeviceType": 128 + 1,
             }, accept_reports=True)
             self.cluster_handlers[(endpoint, CLUSTER_METERING)] = self._mirror_command
             self.stack.add_endpoint(self._mirror_descriptor(endpoint), self._aps_data)
