@@ -34,7 +34,7 @@ from emulator.rng import derive_bytes, derive_seed
 #: device kinds the emulator can host on a HAN, and the options each accepts
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
 DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "CH": {"gpf_eui64": str, "permit_join": bool},
+    "CH": {"gpf_eui64": str, "permit_join": bool, "network_key_updates": list},
     "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float)},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float)},
     "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float)},
@@ -369,6 +369,14 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
                 "unit_rate_p_per_kwh"):
         if key in dev and dev[key] <= 0:
             raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
+    if "network_key_updates" in dev:
+        # scheduled HAN events: seconds after the CH powers on at which the trust centre
+        # distributes a new network key (seed-derived) and switches to it
+        times = dev["network_key_updates"]
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in times) \
+                or list(times) != sorted(times):
+            raise checker.fail(dev.key_lines["network_key_updates"],
+                               f"{what}.network_key_updates must be increasing positive seconds, got {times!r}")
     power_on = 0.0 if kind == "CH" else 1.0 + (derive_seed(seed, home_name, name, "power_on") % 4000) / 1000.0
     if "power_on" in dev:
         power_on = float(dev["power_on"])

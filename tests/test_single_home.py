@@ -79,9 +79,10 @@ def test_capture_decodes_in_wireshark(default_run: Path) -> None:
     app = {r[0].replace(":", "").upper() for r in transport if r[1] == "0x03"}
     assert len(app) == 1 and app <= set(keys.read_text().replace('"', "").replace(",", " ").split()), \
         "the IHD-ESME application link key went to both and is in the key file"
-    decrypted = tshark_fields(tmp, ["frame.number"], "zbee_nwk.security == 1 && zbee_aps", pcap=pcap, keys=keys)
+    decrypted = tshark_fields(tmp, ["frame.number"], "zbee_nwk.security == 1 && (zbee_aps || zbee_nwk.cmd.id)",
+                              pcap=pcap, keys=keys)
     secured = [r for r in rows if r[3] == "1"]
-    assert len(decrypted) == len(secured) > 1000, "every NWK-secured frame decrypts to an APS frame"
+    assert len(decrypted) == len(secured) > 1000, "every NWK-secured frame decrypts to an APS frame or NWK command"
 
 
 @needs_tshark
@@ -130,6 +131,76 @@ def test_no_frame_starts_within_cca_and_turnaround_of_the_last(default_run: Path
     assert min(gaps) >= 320_000 - tolerance, sorted(gaps)[:5]
     assert all(d < 320_000 for d in overlaps), overlaps
     assert len(overlaps) < 0.03 * len(gaps), len(overlaps)
+
+
+@needs_tshark
+def test_pro_housekeeping_on_the_wire(default_run: Path) -> None:
+    """ZigBee PRO housekeeping as Wireshark reads it: a Link Status about every 15 s from each
+    router and the coordinator, listing the other routers with both link costs; the GSME's End
+    Device Timeout Request answered by the CH; every joiner asks the trust centre's Node_Desc."""
+    tmp = default_run
+    pcap, keys = tmp / "a.pcapng", tmp / "a.keys"
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013", pcap=pcap, keys=keys)}
+    esme, gsme, ihd = (shorts[f"00:db:12:34:56:78:90:{x}"] for x in ("a0", "a1", "a7"))
+    routers = {"0x0000", esme, ihd}
+    rows = tshark_fields(tmp, ["frame.time_relative", "zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.radius",
+                               "zbee_nwk.cmd.link.address", "zbee_nwk.cmd.link.incoming_cost",
+                               "zbee_nwk.cmd.link.outgoing_cost", "frame.protocols"],
+                         "zbee_nwk.cmd.id == 0x08", pcap=pcap, keys=keys)
+    by_src: dict[str, list[float]] = {}
+    for t, src, dst, radius, addrs, incoming, outgoing, protocols in rows:
+        assert (dst, radius, protocols) == ("0xfffc", "1", "wpan:zbee_nwk")
+        assert addrs.split(",") == sorted(routers - {src}, key=lambda a: int(a, 16)) or float(t) < 60, (t, src, addrs)
+        by_src.setdefault(src, []).append(float(t))
+        if float(t) > 60:
+            assert incoming == "1,1" and outgoing == "1,1", (t, src, incoming, outgoing)
+    assert set(by_src) == routers
+    for src, times in by_src.items():
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert len(times) > 400 and all(14.4 < g < 15.6 for g in gaps), (src, min(gaps), max(gaps))
+    edt = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.cmd.id", "zbee_nwk.cmd.ed_tmo_req",
+                              "zbee_nwk.cmd.ed_tmo_rsp_status", "zbee_nwk.cmd.ed_prnt_info.mac_data_poll_keepalive"],
+                        "zbee_nwk.cmd.id == 0x0b || zbee_nwk.cmd.id == 0x0c", pcap=pcap, keys=keys)
+    assert edt == [[gsme, "0x0000", "0x0b", "6", "", ""], ["0x0000", gsme, "0x0c", "", "0", "1"]], edt
+    node_desc = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_aps.zdp_cluster"],
+                              "zbee_aps.zdp_cluster == 0x0002 || zbee_aps.zdp_cluster == 0x8002", pcap=pcap, keys=keys)
+    asked = {r[0] for r in node_desc if r[2] == "0x0002" and r[1] == "0x0000"}
+    answered = {r[1] for r in node_desc if r[2] == "0x8002" and r[0] == "0x0000"}
+    assert asked == answered == {esme, gsme, ihd}, node_desc
+
+
+@needs_tshark
+def test_network_key_update_seen_through_in_wireshark(tmp_path: Path) -> None:
+    """A scheduled network key update (ZigBee PRO 4.6.3.4): the trust centre sends the new key
+    in a unicast Transport Key to each device (the sleepy GSME when it next wakes), then a Switch
+    Key; afterwards frames are secured with key sequence number 1.  The key file holds both
+    network keys, so Wireshark decrypts every frame before and after the switch."""
+    estate = run_estate(tmp_path, topology_text(ch="network_key_updates: [600]"), seed=4, duration=4000)
+    nodes = estate.homes[0].nodes
+    assert {name: n.stack.key_seq for name, n in nodes.items()} == {"ch": 1, "esme": 1, "gsme": 1, "ihd": 1}
+    labels = [line.split(",")[2] for line in (tmp_path / "zigbee_pc_keys").read_text().splitlines()]
+    assert '"home-0001 network key #0"' in labels and '"home-0001 network key #1"' in labels
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp_path, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013")}
+    devices = {shorts[f"00:db:12:34:56:78:90:{x}"] for x in ("a0", "a1", "a7")}
+    cmds = tshark_fields(tmp_path, ["frame.time_relative", "zbee_nwk.dst", "zbee_aps.cmd.id", "zbee_aps.cmd.key_type",
+                                    "zbee_aps.cmd.seqno", "zbee_nwk.security", "frame.protocols"],
+                         "(zbee_aps.cmd.id == 0x05 && zbee_aps.cmd.seqno == 1) || zbee_aps.cmd.id == 0x09")
+    new_key = {r[1] for r in cmds if r[2] == "0x05"}
+    switch = {r[1] for r in cmds if r[2] == "0x09"}
+    assert new_key == switch == devices, cmds
+    for t, dst, cmd, key_type, seqno, nwk_security, protocols in cmds:
+        assert seqno == "1" and nwk_security == "1" and protocols == "wpan:zbee_nwk:zbee_aps"
+        assert cmd == "0x09" or key_type == "0x01"
+        first_switch = min(float(r[0]) for r in cmds if r[1] == dst and r[2] == "0x09")
+        assert cmd == "0x09" or float(t) < first_switch, "the key comes before the switch"
+    rows = tshark_fields(tmp_path, ["frame.time_relative", "zbee.sec.key_seqno", "zbee_aps", "zbee_nwk.cmd.id"],
+                         "zbee_nwk.security == 1")
+    assert all(r[2] or r[3] for r in rows), "every NWK-secured frame decrypts"
+    last = max(float(r[0]) for r in cmds)
+    assert {r[1] for r in rows if float(r[0]) > last + 1} == {"1"}, "after the update only the new key is used"
+    assert not tshark_fields(tmp_path, ["frame.number"], "_ws.malformed")
 
 
 @needs_tshark

@@ -232,3 +232,113 @@ def test_request_key_on_the_wire_is_type_2_with_partner():
     """4.4.9.5: an application link key request is key type 0x02 followed by the partner."""
     raw = _aps.encode_aps_command(_aps.RequestKey(0x02, PARTNER))
     assert raw == bytes((0x08, 0x02)) + PARTNER.to_bytes(8, "little")
+
+
+# ------------------------------------------------------------------------- housekeeping
+
+
+class FakeNwk:
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.sent: list[tuple] = []
+
+    def send(self, dst, payload, **kw):
+        from protocols.zigbee.nwk import decode_nwk_command
+        self.sent.append((self.clock.seconds(), dst, decode_nwk_command(payload), kw.get("radius")))
+        return True
+
+
+def _hk(role: str):
+    from protocols.zigbee.housekeeping import Housekeeping
+    from protocols.zigbee.nib import Neighbor
+    clock = VirtualClock(start=0.0)
+    counted: list[str] = []
+    nib = Nib(clock, random.Random(2), DEV, role=role, rx_on_when_idle=role != "end_device", count=counted.append)
+    nib.short = 0x1111
+    nib.parent = 0x0000
+    nib.set_network_key(KEY, 0)
+    nib.neighbors[0x0000] = Neighbor(TC, 0x0000, True, False)
+    nwk = FakeNwk(clock)
+    return clock, nib, nwk, Housekeeping(nib, nwk), counted
+
+
+def _cmd_frame(src: int, cmd, dst: int = 0xFFFC):
+    from protocols.zigbee.nwk import NWK_FRAME_COMMAND, NwkFrame, encode_nwk_command
+    return NwkFrame(dst, src, 1, encode_nwk_command(cmd), NWK_FRAME_COMMAND, security=True, radius=1)
+
+
+def test_link_status_every_15_s_with_costs_learnt_from_neighbours():
+    from protocols.zigbee import nwk as _nwk
+    from protocols.zigbee.housekeeping import LINK_STATUS_JITTER, LINK_STATUS_PERIOD
+    clock, nib, nwk, hk, _ = _hk("router")
+    nib.addresses.set(0x2222, PARTNER)
+    hk.start()
+    clock.advance(LINK_STATUS_PERIOD + LINK_STATUS_JITTER)
+    (t1, dst, first, radius), = nwk.sent
+    assert (dst, radius) == (0xFFFC, 1) and abs(t1 - LINK_STATUS_PERIOD) <= LINK_STATUS_JITTER
+    assert first.entries == (_nwk.LinkStatusEntry(0x0000, 1, 0),), "no report from the CH yet: outgoing 0"
+    # the CH reports our link at cost 1; another router appears
+    hk.on_command(_cmd_frame(0x0000, _nwk.LinkStatus((_nwk.LinkStatusEntry(0x1111, 1, 0),))), True)
+    hk.on_command(_cmd_frame(0x2222, _nwk.LinkStatus((_nwk.LinkStatusEntry(0x0000, 1, 1),))), True)
+    clock.advance(LINK_STATUS_PERIOD + LINK_STATUS_JITTER)
+    second = nwk.sent[1][2]
+    assert second.entries == (_nwk.LinkStatusEntry(0x0000, 1, 1), _nwk.LinkStatusEntry(0x2222, 1, 0))
+    assert LINK_STATUS_PERIOD - LINK_STATUS_JITTER <= nwk.sent[1][0] - t1 <= LINK_STATUS_PERIOD + LINK_STATUS_JITTER
+    hk.stop()
+    assert clock.pending_count() == 0
+
+
+def test_end_device_timeout_request_and_response():
+    from protocols.zigbee import nwk as _nwk
+    from protocols.zigbee.housekeeping import END_DEVICE_TIMEOUT_INDEX
+    from protocols.zigbee.nib import Neighbor
+    clock, nib, nwk, hk, _ = _hk("end_device")
+    hk.start()
+    assert nwk.sent == [(0.0, 0x0000, _nwk.EndDeviceTimeoutRequest(END_DEVICE_TIMEOUT_INDEX, 0), 1)]
+    assert clock.pending_count() == 0, "an end device sends no Link Status"
+    hk.on_command(_cmd_frame(0x0000, _nwk.EndDeviceTimeoutResponse(0, 1), dst=0x1111), False)
+    assert hk.timeout_response == _nwk.EndDeviceTimeoutResponse(0, 1)
+    # the parent's side
+    pclock, pnib, pnwk, parent, counted = _hk("coordinator")
+    pnib.neighbors[0x3333] = Neighbor(DEV, 0x3333, False, True)
+    parent.on_command(_cmd_frame(0x3333, _nwk.EndDeviceTimeoutRequest(6, 0), dst=0x1111), False)
+    parent.on_command(_cmd_frame(0x4444, _nwk.EndDeviceTimeoutRequest(6, 0), dst=0x1111), False)
+    assert parent.child_timeouts == {0x3333: 6}
+    assert [s[1:3] for s in pnwk.sent] == [(0x3333, _nwk.EndDeviceTimeoutResponse(0, 1))]
+    assert counted == ["end_device_timeout_not_child"]
+
+
+# ------------------------------------------------------------------------- network key update
+
+
+def test_network_key_update_key_then_switch_sleepy_when_heard():
+    clock, nib, aps, tc, outcomes, counted, keys = _tc()
+    a, _ = tc.associate_indication(DEV, 0x8E)  # rx-on router
+    b, _ = tc.associate_indication(PARTNER, 0x80)  # sleepy end device
+    for eui, short in ((DEV, a), (PARTNER, b)):
+        tc.comm_status(eui, 0)
+        tc.announced(short, eui)
+    aps.sent.clear()
+    new = bytes(range(100, 116))
+    assert tc.update_network_key(new) == 1
+    assert keys[-1] == (new, "network key #1") and nib.key_seq == 0 and nib.network_keys[1] == new
+    # only the rx-on device is sent to at once: the Transport Key, acknowledged, then the Switch Key
+    (_, dst, eui, cmd, kw), = aps.sent
+    assert (dst, eui, cmd) == (a, DEV, _aps.TransportKey(_aps.KEY_TYPE_STANDARD_NETWORK, new, key_seq=1,
+                                                         dst_ieee=DEV, src_ieee=TC))
+    assert dict(kw)["key_id"] == 2
+    done = dict(kw)["on_done"]
+    done(True)
+    assert aps.sent[-1][1:4] == (a, DEV, _aps.SwitchKey(1))
+    dict(aps.sent[-1][4])["on_done"](True)  # the Switch Key is acknowledged
+    assert nib.key_seq == 0, "the sleepy device has not switched yet"
+    tc.heard(PARTNER)
+    tc.heard(PARTNER)  # already sending: nothing more
+    assert [s[1:4] for s in aps.sent[2:]] == [(b, PARTNER, _aps.TransportKey(
+        _aps.KEY_TYPE_STANDARD_NETWORK, new, key_seq=1, dst_ieee=PARTNER, src_ieee=TC))]
+    dict(aps.sent[-1][4])["on_done"](False)  # not delivered: waits for the next time it is heard
+    tc.heard(PARTNER)
+    dict(aps.sent[-1][4])["on_done"](True)
+    dict(aps.sent[-1][4])["on_done"](True)
+    assert aps.sent[-1][1:4] == (b, PARTNER, _aps.SwitchKey(1))
+    assert nib.key_seq == 1 and nib.network_key == new and set(nib.network_keys) == {0, 1}

@@ -46,6 +46,7 @@ _GLOBAL_RESPONSES = frozenset({0x01, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x12, 0x14, 0
 _EVENTS = frozenset({
     "tx", "rx", "tx_ack", "tx_retry", "join_attempt", "aps_retry", "nwk_command", "indirect_queued",
     "broadcast_duplicate", "rx_filtered", "rx_off", "ack_skipped", "interpan_ignored", "nwk_not_for_us",
+    "network_key_update",
 })
 
 

@@ -292,7 +292,7 @@ class ApsLayer:
             def key_for(a):
                 eui = a.source if a.source is not None else src_eui
                 if a.key_id == KEY_ID_NETWORK:
-                    return nib.network_key
+                    return nib.network_keys.get(a.key_seq)
                 if eui is not None and eui in nib.link_keys:
                     return nib.link_keys[eui]
                 if a.key_id == KEY_ID_KEY_TRANSPORT:

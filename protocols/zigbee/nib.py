@@ -88,7 +88,7 @@ class Nib:
     """
 
     __slots__ = ("clock", "rng", "eui64", "role", "rx_on_when_idle", "manufacturer_code", "count", "key_sink",
-                 "short", "pan_id", "parent", "network_key", "key_seq", "joined", "tc_eui", "link_keys",
+                 "short", "pan_id", "parent", "network_key", "network_keys", "key_seq", "joined", "tc_eui", "link_keys",
                  "addresses", "neighbors", "counters", "mac")
 
     def __init__(self, clock, rng: random.Random, eui64: int, *, role: str, rx_on_when_idle: bool,
@@ -106,7 +106,8 @@ class Nib:
         self.short: int | None = None
         self.pan_id: int | None = None
         self.parent: int | None = None
-        self.network_key: bytes | None = None
+        self.network_key: bytes | None = None  # the active network key (nwkActiveKeySeqNumber)
+        self.network_keys: dict[int, bytes] = {}  # nwkSecurityMaterialSet: key sequence number -> key
         self.key_seq = 0
         self.joined = False
         self.tc_eui: int | None = None
@@ -162,8 +163,30 @@ class Nib:
             self.counters.new_key(self.link_handle(peer_eui))
 
     def set_network_key(self, key: bytes, key_seq: int) -> None:
-        """Install the network key with sequence number C{key_seq}."""
-        if self.network_key != key or self.key_seq != key_seq:
+        """Install the network key with sequence number C{key_seq} and make it the active one."""
+        self.add_network_key(key, key_seq)
+        self.switch_network_key(key_seq)
+
+    def add_network_key(self, key: bytes, key_seq: int) -> None:
+        """Keep C{key} under C{key_seq} for incoming frames (4.6.3.4: a new key is delivered
+        before the switch); a different key under that number starts fresh counters."""
+        if self.network_keys.get(key_seq) != key:
+            self.network_keys[key_seq] = key
             self.counters.new_key(self.network_handle(key_seq))
+
+    def switch_network_key(self, key_seq: int) -> bool:
+        """Make the key with C{key_seq} the active one (Switch Key, 4.4.9.6); only it and the
+        key it replaces are kept.  False if no such key is held."""
+        key = self.network_keys.get(key_seq)
+        if key is None:
+            return False
+        previous = self.key_seq if self.network_key is not None else None
         self.network_key = key
         self.key_seq = key_seq
+        self.network_keys = {seq: k for seq, k in self.network_keys.items()
+                             if seq in (key_seq, previous) or (seq - key_seq) & 0xFF < 0x80}
+        return True
+
+    def network_key_for(self, aux) -> bytes | None:
+        """The network key an incoming frame names by its key sequence number."""
+        return self.network_keys.get(aux.key_seq)

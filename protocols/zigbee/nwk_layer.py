@@ -120,9 +120,9 @@ class NwkLayer:
                 nib.count("no_network_key")
                 return
             try:
-                frame, aux = unsecure_nwk(data, nib.network_key)
+                frame, aux = unsecure_nwk(data, nib.network_key_for)
             except CodecError as e:
-                nib.count("nwk_mic" if e.field == "mic" else "malformed")
+                nib.count("nwk_mic" if e.field == "mic" else ("nwk_unknown_key" if e.field == "key" else "malformed"))
                 return
             if aux.source is None or not nib.counters.check_incoming(aux.source, nib.network_handle(aux.key_seq),
                                                                      aux.frame_counter):

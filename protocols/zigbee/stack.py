@@ -7,7 +7,8 @@ The parts, each in its own module with a narrow interface, sharing one L{Nib}:
  - L{protocols.zigbee.zdo_layer}: the ZDP server and client on endpoint 0;
  - L{protocols.zigbee.joiner}: the join machine (scan, associate, wait for the key);
  - L{protocols.zigbee.trust_center}: the coordinator's trust centre, one machine per joiner;
- - L{protocols.zigbee.key_request}: one application-link-key request machine per partner.
+ - L{protocols.zigbee.key_request}: one application-link-key request machine per partner;
+ - L{protocols.zigbee.housekeeping}: Link Status, End Device Timeout.
 
 This module wires them to the MAC (it is the MAC's user: C{mcps_*} / C{mlme_*}) and to the
 device above (L{StackUser}), and handles the APS commands that concern keys (APSME, 4.4.9).
@@ -31,6 +32,7 @@ from protocols.zigbee import nwk as _nwk
 from protocols.zigbee import zdo as _zdo
 from protocols.zigbee.aps_layer import (APS_ACK_WAIT, APS_ACK_WAIT_SLEEPY, APSC_MAX_FRAME_RETRIES, MAX_APS_BLOCK,
                                         PROFILE_SE, ApsIndication, ApsLayer)
+from protocols.zigbee.housekeeping import Housekeeping
 from protocols.zigbee.joiner import JOIN_KEY_TIMEOUT, NWK_SCAN_ATTEMPTS, SCAN_DURATION, make_joiner
 from protocols.zigbee.key_request import make_link_key_request
 from protocols.zigbee.nib import ROLE_COORDINATOR, ROLE_END_DEVICE, ROLE_ROUTER, TC_SHORT, Neighbor, Nib
@@ -74,6 +76,8 @@ class ZigbeeStack:
         self.clock = clock
         self.user = user
         self.nwk = NwkLayer(nib, self._nwk_data)
+        self.housekeeping = Housekeeping(nib, self.nwk)
+        self.nwk.on_command = self.housekeeping.on_command
         self.aps = ApsLayer(nib, self.nwk, on_command=self._aps_command, on_zdp=self._zdo_receive,
                             request_link_key=self.request_link_key, joining_key=self._joining_key)
         self.zdo = ZdoLayer(nib, self.aps, on_announce=self._announced)
@@ -82,6 +86,8 @@ class ZigbeeStack:
         self._preconfigured: bytes | None = None
         self._authenticating = False
         self._key_requests: dict[int, Any] = {}
+        #: the trust centre's node descriptor, asked for after joining (Node_Desc_req)
+        self.tc_node_descriptor: _zdo.NodeDescriptor | None = None
 
     # ---------------------------------------------------------------- wiring / state
 
@@ -212,6 +218,7 @@ class ZigbeeStack:
                                         on_device_joined=on_device_joined)
         nib.mac.set_association_permit(True)
         nib.mac.mlme_start(pan_id, TC_SHORT, beacon_payload)
+        self.housekeeping.start()
 
     def mlme_associate_indication(self, ext_addr: int, capability: int) -> tuple[int, int]:
         """MAC asks whether C{ext_addr} may associate (we are the coordinator)."""
@@ -272,6 +279,7 @@ class ZigbeeStack:
 
     def forget_network(self) -> None:
         nib = self.nib
+        self.housekeeping.stop()
         self._authenticating = False
         nib.joined = False
         nib.short = None
@@ -279,7 +287,17 @@ class ZigbeeStack:
         nib.mac.set_short_address(0xFFFF)
 
     def join_complete(self) -> None:
+        # what a joined ZigBee PRO device does next: learn the trust centre's node descriptor,
+        # start its own housekeeping (Link Status, or End Device Timeout to its parent)
+        self.zdo.send(TC_SHORT, _zdo.NodeDescReq(TC_SHORT), self._tc_node_desc)
+        self.housekeeping.start()
         self.user.stack_joined()
+
+    def _tc_node_desc(self, rsp) -> None:
+        if rsp is None or rsp.status != 0 or rsp.descriptor is None:
+            self.nib.count("tc_node_desc_failed")
+            return
+        self.tc_node_descriptor = rsp.descriptor
 
     def join_failed(self, reason: str) -> None:
         self.user.stack_join_failed(reason)
@@ -315,6 +333,16 @@ class ZigbeeStack:
 
     def _nwk_data(self, frame, broadcast: bool) -> None:
         self.aps.deliver(frame, broadcast)
+        if self.trust_center is not None and frame.security:
+            eui = self.nib.eui_of(frame.src)
+            if eui is not None:
+                self.trust_center.heard(eui)
+
+    def update_network_key(self, key: bytes) -> int:
+        """Trust centre: distribute C{key} and switch to it (4.6.3.4); its key sequence number."""
+        if self.trust_center is None:
+            raise RuntimeError("only the trust centre updates the network key")
+        return self.trust_center.update_network_key(key)
 
     def _zdo_receive(self, ind: ApsIndication) -> None:
         self.zdo.receive(ind)
@@ -349,6 +377,14 @@ class ZigbeeStack:
             if cmd.key_type in _NETWORK_KEY_TYPES:
                 if cmd.dst_ieee not in (None, nib.eui64):
                     return
+                if nib.joined:
+                    # a network key update (4.6.3.4; NWK-secured, as everything a joined node
+                    # accepts): keep the new key until the Switch Key
+                    if src_eui != nib.tc_eui:
+                        nib.count("transport_key_not_from_tc")
+                        return
+                    nib.add_network_key(cmd.key, cmd.key_seq or 0)
+                    return
                 self._joiner.network_key(cmd.key, cmd.key_seq or 0,
                                          cmd.src_ieee if cmd.src_ieee is not None else src_eui)
             elif cmd.key_type == _aps.KEY_TYPE_APP_LINK and cmd.partner_ieee is not None:
@@ -362,6 +398,12 @@ class ZigbeeStack:
             elif cmd.key_type == _aps.KEY_TYPE_TC_LINK:
                 if src_eui == nib.tc_eui:
                     nib.set_link_key(nib.tc_eui, cmd.key)
+            return
+        if isinstance(cmd, _aps.SwitchKey):
+            if src_eui != nib.tc_eui or self.trust_center is not None:
+                nib.count("switch_key_not_from_tc")
+            elif not nib.switch_network_key(cmd.key_seq):
+                nib.count("switch_key_unknown_key")
             return
         if isinstance(cmd, _aps.RequestKey) and self.trust_center is not None and src_eui is not None:
             self.trust_center.request_key(src_short, src_eui, cmd)

@@ -8,7 +8,12 @@ that the preconfigured link key comes from the install code; the CH is coordinat
    joiner in an APS Transport Key secured with the key-transport key of its link key, NWK
    unsecured; the TC then waits for the joiner's Device_annce;
  - Request Key for an application link key (4.4.9.5, key type 2 with the partner's EUI-64)
-   from a joined device: a fresh key to both partners in Transport Keys (4.4.9.2).
+   from a joined device: a fresh key to both partners in Transport Keys (4.4.9.2);
+ - network key update (4.6.3.4): the new key goes to each joined device in a unicast
+   Transport Key (APS-secured with the key-transport key of its link key, NWK-secured with the
+   current key), then a Switch Key; a sleepy device gets both when it is next heard.  Once every
+   device has acknowledged its Switch Key the trust centre switches too (until then it keeps
+   sending with the old key, which every device still holds).
 
 One L{JoinSession} machine (automat typed builder) per joining device:
 
@@ -18,6 +23,11 @@ One L{JoinSession} machine (automat typed builder) per joining device:
 
 Outcomes reach C{on_device_joined(eui, short, outcome)}: C{"joined"}, C{"denied"},
 C{"no_announce"}.
+
+One L{KeyUpdate} machine (automat typed builder) per device during a network key update:
+
+    waiting --send_now--> sending_key --delivered--> sending_switch --delivered--> switched
+    sending_key / sending_switch --undelivered--> waiting   (send_now again when it is heard)
 """
 
 from __future__ import annotations
@@ -142,6 +152,7 @@ class TrustCenter:
         self.authorize = authorize
         self.on_device_joined = on_device_joined
         self.sessions: dict[int, JoinSessionInputs] = {}
+        self.key_update: NetworkKeyUpdate | None = None
 
     # SessionLower
     def count(self, reason: str) -> None:
@@ -193,6 +204,29 @@ class TrustCenter:
         if session is not None:
             session.announced()
 
+    def update_network_key(self, key: bytes) -> int:
+        """Start a network key update to C{key}; return its key sequence number."""
+        nib = self.nib
+        seq = (nib.key_seq + 1) & 0xFF
+        nib.add_network_key(key, seq)
+        nib.key_sink(key, f"network key #{seq}")
+        devices = [(eui, short, nb.rx_on) for short, nb in sorted(nib.neighbors.items())
+                   if (eui := nib.addresses.eui_of(short)) is not None and eui in nib.link_keys
+                   and eui not in self.sessions]
+        self.key_update = NetworkKeyUpdate(nib, self.send_command, key, seq, self._key_update_complete)
+        nib.count("network_key_update")
+        self.key_update.start(devices)
+        return seq
+
+    def _key_update_complete(self, key_seq: int) -> None:
+        self.nib.switch_network_key(key_seq)
+        self.key_update = None
+
+    def heard(self, eui: int) -> None:
+        """A frame from C{eui} passed security (a sleepy device is awake now)."""
+        if self.key_update is not None:
+            self.key_update.heard(eui)
+
     def request_key(self, requester_short: int, requester_eui: int, cmd: _aps.RequestKey) -> None:
         nib = self.nib
         if cmd.key_type not in REQUEST_KEY_APP_TYPES or cmd.partner_ieee is None:
@@ -213,3 +247,108 @@ class TrustCenter:
                           _aps.TransportKey(_aps.KEY_TYPE_APP_LINK, key, partner_ieee=requester_eui,
                                             initiator=False),
                           key_id=KEY_ID_KEY_TRANSPORT)
+
+
+class KeyUpdateLower(Protocol):
+    def send_new_key(self, eui: int, on_done: Callable[[bool], None]) -> None: ...
+    def send_switch(self, eui: int, on_done: Callable[[bool], None]) -> None: ...
+    def device_switched(self, eui: int) -> None: ...
+
+
+class KeyUpdateInputs(Protocol):
+    def send_now(self) -> None:
+        "The device can be reached now (rx-on, or a sleepy device that was just heard)."
+
+    def delivered(self) -> None:
+        "The last command was acknowledged."
+
+    def undelivered(self) -> None:
+        "The last command was not acknowledged."
+
+
+@dataclass
+class KeyUpdateCore:
+    lower: KeyUpdateLower
+    eui: int
+
+
+def _build_key_update():
+    b = TypeMachineBuilder(KeyUpdateInputs, KeyUpdateCore)
+    waiting = b.state("waiting")
+    sending_key = b.state("sending_key")
+    sending_switch = b.state("sending_switch")
+    switched = b.state("switched")
+
+    @waiting.upon(KeyUpdateInputs.send_now).to(sending_key)
+    def send_key(inputs: KeyUpdateInputs, core: KeyUpdateCore) -> None:
+        core.lower.send_new_key(core.eui, lambda ok: inputs.delivered() if ok else inputs.undelivered())
+
+    @sending_key.upon(KeyUpdateInputs.delivered).to(sending_switch)
+    def send_switch(inputs: KeyUpdateInputs, core: KeyUpdateCore) -> None:
+        core.lower.send_switch(core.eui, lambda ok: inputs.delivered() if ok else inputs.undelivered())
+
+    @sending_switch.upon(KeyUpdateInputs.delivered).to(switched)
+    def done(inputs: KeyUpdateInputs, core: KeyUpdateCore) -> None:
+        core.lower.device_switched(core.eui)
+
+    sending_key.upon(KeyUpdateInputs.undelivered).to(waiting).returns(None)
+    sending_switch.upon(KeyUpdateInputs.undelivered).to(waiting).returns(None)
+    for state, names in ((waiting, ("delivered", "undelivered")), (sending_key, ("send_now",)),
+                         (sending_switch, ("send_now",)), (switched, ("send_now", "delivered", "undelivered"))):
+        for name in names:
+            state.upon(getattr(KeyUpdateInputs, name)).loop().returns(None)
+    return b.build()
+
+
+KeyUpdate = _build_key_update()
+
+
+class NetworkKeyUpdate:
+    """One network key update run by the trust centre (see the module docstring)."""
+
+    def __init__(self, nib: Nib, send_command: Callable[..., None], key: bytes, key_seq: int,
+                 on_complete: Callable[[int], None]) -> None:
+        self.nib = nib
+        self.send_command = send_command
+        self.key = key
+        self.key_seq = key_seq
+        self.on_complete = on_complete
+        self.devices: dict[int, KeyUpdateInputs] = {}
+        self.switched: set[int] = set()
+
+    def start(self, devices: list[tuple[int, int, bool]]) -> None:
+        """C{devices}: (EUI-64, short, rx on when idle) of every joined device."""
+        for eui, short, rx_on in devices:
+            self.devices[eui] = KeyUpdate(KeyUpdateCore(self, eui))
+        for eui, short, rx_on in devices:
+            if rx_on:
+                self.devices[eui].send_now()
+        if not devices:
+            self.on_complete(self.key_seq)
+
+    def heard(self, eui: int) -> None:
+        machine = self.devices.get(eui)
+        if machine is not None:
+            machine.send_now()
+
+    # KeyUpdateLower
+    def send_new_key(self, eui: int, on_done: Callable[[bool], None]) -> None:
+        short = self.nib.short_of(eui)
+        if short is None:
+            on_done(False)
+            return
+        cmd = _aps.TransportKey(_aps.KEY_TYPE_STANDARD_NETWORK, self.key, key_seq=self.key_seq, dst_ieee=eui,
+                                src_ieee=self.nib.eui64)
+        self.send_command(short, eui, cmd, key_id=KEY_ID_KEY_TRANSPORT, on_done=on_done)
+
+    def send_switch(self, eui: int, on_done: Callable[[bool], None]) -> None:
+        short = self.nib.short_of(eui)
+        if short is None:
+            on_done(False)
+            return
+        self.send_command(short, eui, _aps.SwitchKey(self.key_seq), on_done=on_done)
+
+    def device_switched(self, eui: int) -> None:
+        self.switched.add(eui)
+        if len(self.switched) == len(self.devices):
+            self.on_complete(self.key_seq)
