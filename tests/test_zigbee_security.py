@@ -240,3 +240,18 @@ def test_unsecure_returns_every_header_field():
                   b"zcl", ack_request=True, fragmentation=aps.APS_FRAGMENTATION_FIRST, block_number=4)
     got, _ = unsecure_aps(secure_aps(af, LINK, 2, DEV), LINK)
     assert got == replace(af, security=True)
+
+
+def test_repeated_unsecure_of_one_frame_never_crosses_keys():
+    """Receivers of one broadcast share the verified result, but only under the same key."""
+    frame = NwkFrame(dst=0xFFFC, src=1, seq=9, payload=b"\x08\x00", frame_type=1, security=True, radius=1)
+    data = secure_nwk(frame, NWK_KEY, 77, DEV, 0)
+    first = unsecure_nwk(data, NWK_KEY)
+    assert unsecure_nwk(data, lambda aux: NWK_KEY) == first
+    with pytest.raises(CodecError) as e:
+        unsecure_nwk(data, bytes(16))
+    assert e.value.field == "mic"
+    with pytest.raises(CodecError) as e:
+        unsecure_nwk(data, lambda aux: None)
+    assert e.value.field == "key"
+    assert unsecure_nwk(data, NWK_KEY)[1].frame_counter == 77

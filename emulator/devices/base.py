@@ -50,6 +50,18 @@ _EVENTS = frozenset({
 })
 
 
+class _NoMetric:
+    """Stands in for the Prometheus child of a counter name that is not exported."""
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+
+_NO_METRIC = _NoMetric()
+
+
 class _Request:
     __slots__ = ("callback", "timer", "dst", "cluster")
 
@@ -93,6 +105,7 @@ class HanDevice:
         self._requests: dict[int, _Request] = {}
         self._tsn = self.rng.randrange(256)
         self._join_failures = 0
+        self._metric_children: dict[str, Any] = {}  # counter name -> labelled Prometheus child
 
     # ---------------------------------------------------------------- life cycle
 
@@ -138,16 +151,21 @@ class HanDevice:
 
     def _count(self, name: str) -> None:
         self.counts[name] += 1
-        kind = self.kind
-        m = self.metrics
-        if name == "tx":
-            m.frames_sent.labels("han", kind).inc()
-        elif name == "rx":
-            m.frames_received.labels("han", kind).inc()
-        elif name == "tx_retry":
-            m.mac_retries.labels(kind).inc()
-        elif name not in _EVENTS and not name.startswith("malformed:"):
-            m.frames_dropped.labels("han", name).inc()
+        child = self._metric_children.get(name)
+        if child is None:
+            m = self.metrics
+            if name == "tx":
+                child = m.frames_sent.labels("han", self.kind)
+            elif name == "rx":
+                child = m.frames_received.labels("han", self.kind)
+            elif name == "tx_retry":
+                child = m.mac_retries.labels(self.kind)
+            elif name not in _EVENTS and not name.startswith("malformed:"):
+                child = m.frames_dropped.labels("han", name)
+            else:
+                child = _NO_METRIC
+            self._metric_children[name] = child
+        child.inc()
 
     # ---------------------------------------------------------------- joining
 

@@ -601,7 +601,12 @@ class MacLayer:
         self._backoff(job)
 
     def _backoff(self, job: _TxJob) -> None:
-        self._tx_after(self.rng.randrange(1 << job.be) * A_UNIT_BACKOFF_PERIOD, TX_BACKOFF)
+        periods = self.rng.randrange(1 << job.be)
+        if periods:
+            self._tx_after(periods * A_UNIT_BACKOFF_PERIOD, TX_BACKOFF)
+        else:
+            self._tx_state = TX_BACKOFF
+            self._cca_begin()
 
     def _channel_busy(self) -> bool:
         return self.clock.seconds() < self._tx_busy_until or self._ack_call is not None or self.radio.channel_busy()
@@ -637,14 +642,14 @@ class MacLayer:
         self._count("tx")
         if job.retries:
             self._count("tx_retry")
-        self._tx_after(airtime, TX_ON_AIR)
+        if job.ack_request:
+            # on the air, then macAckWaitDuration from its end: one timer for both
+            self._tx_after(airtime + MAC_ACK_WAIT_DURATION, TX_ACK_WAIT)
+        else:
+            self._tx_after(airtime, TX_ON_AIR)
 
     def _tx_end(self) -> None:
-        job = self._current
-        if job.ack_request:
-            self._tx_after(MAC_ACK_WAIT_DURATION, TX_ACK_WAIT)
-        else:
-            self._finish(job, SUCCESS, False)
+        self._finish(self._current, SUCCESS, False)
 
     def _ack_timeout(self) -> None:
         job = self._current

@@ -313,12 +313,25 @@ def unsecure_nwk(data: bytes, key: KeyArg, level: int = DEFAULT_SECURITY_LEVEL,
     """
     if type(data) is not bytes:
         data = bytes(data)
+    last = _last_nwk
+    if data is last[0] and level == last[1] and source == last[2]:
+        # the same broadcast heard by another node of the run: reuse the result if it names
+        # the same key (the frame and aux header are immutable)
+        result = last[4]
+        if _resolve(key, result[1], 0) == last[3]:
+            return result
     f, off = _nwk._parse_header(data)
     if not f[3]:
         raise CodecError("nwk.frame_control.security", 0, "frame is not secured")
     aux, plain = _unsecure(data, off, key, level, source)
-    return _nwk._make_nwk(f[5], f[6], f[7], plain, f[0], f[1], f[2], True, f[4],
-                          f[8], f[9], f[10], f[11], f[12]), aux
+    result = (_nwk._make_nwk(f[5], f[6], f[7], plain, f[0], f[1], f[2], True, f[4],
+                             f[8], f[9], f[10], f[11], f[12]), aux)
+    last[0], last[1], last[2], last[3], last[4] = data, level, source, _resolve(key, aux, off), result
+    return result
+
+
+#: the last frame L{unsecure_nwk} verified: (bytes, level, source, key, (frame, aux))
+_last_nwk: list = [None, None, None, None, None]
 
 
 # --------------------------------------------------------------------------------------
