@@ -167,3 +167,20 @@ def test_mirror_setup_request_configure_report_and_retries():
     assert [c[1:] for c in lower.calls] == [
         ("request_mirror",), ("request_mirror",), ("configure_mirror", 2), ("configure_mirror", 2),
         ("report", 2), ("report", 2)]
+
+
+def test_scheduled_han_event_options_are_checked():
+    import pytest
+    from emulator.topology import TopologyError, parse_topology
+    good = parse_topology(topology_text(ch="network_key_updates: [600, 1200]", ihd="rejoin_at: [300]",
+                                        esme="leave_at: [900]\nunit_rate_p_per_kwh: 30"), "t.yaml", 1)
+    devices = {d.name: d for d in good.homes[0].devices}
+    assert devices["ch"].params["network_key_updates"] == [600, 1200]
+    assert devices["ihd"].params["rejoin_at"] == [300] and devices["esme"].params["leave_at"] == [900]
+    for name, line, message in (("ch", "network_key_updates: [600, 300]", "network_key_updates must be increasing"),
+                                ("ihd", "rejoin_at: [-1]", "rejoin_at must be increasing positive"),
+                                ("esme", "leave_at: 5", "leave_at must be list"),
+                                ("esme", "unit_rate_p_per_kwh: 0", "unit_rate_p_per_kwh must be positive")):
+        with pytest.raises(TopologyError) as e:
+            parse_topology(topology_text(**{name: line}), "t.yaml", 1)
+        assert message in str(e.value) and str(e.value).startswith("t.yaml:"), str(e.value)

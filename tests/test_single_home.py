@@ -204,6 +204,46 @@ def test_network_key_update_seen_through_in_wireshark(tmp_path: Path) -> None:
 
 
 @needs_tshark
+def test_leave_with_and_without_rejoin_on_the_wire(tmp_path: Path) -> None:
+    """Scheduled topology events: the IHD and the sleepy GSME leave with rejoin and rejoin
+    secured (NWK Rejoin Request / Response under the network key, same address, Device_annce
+    again, no new Transport Key); the ESME leaves for good and drops out of the Link Status."""
+    text = topology_text(ihd="rejoin_at: [300]", gsme="rejoin_at: [400]", esme="leave_at: [600]")
+    estate = run_estate(tmp_path, text, seed=1, duration=900)
+    nodes = estate.homes[0].nodes
+    assert nodes["ihd"].stack.joined and nodes["gsme"].stack.joined and not nodes["esme"].stack.joined
+    assert nodes["ch"].counts["rejoin"] == 2 and nodes["ch"].counts["device_left"] == 1
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp_path, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013")}
+    esme, gsme, ihd = (shorts[f"00:db:12:34:56:78:90:{x}"] for x in ("a0", "a1", "a7"))
+    rows = tshark_fields(tmp_path, ["frame.time_relative", "zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.cmd.id",
+                                    "zbee_nwk.cmd.leave.rejoin", "zbee_nwk.cmd.rejoin_status", "zbee_nwk.cmd.addr",
+                                    "zbee_nwk.security", "frame.protocols"],
+                         "zbee_nwk.cmd.id == 4 || zbee_nwk.cmd.id == 6 || zbee_nwk.cmd.id == 7")
+    assert all(r[7] == "1" and r[8] == "wpan:zbee_nwk" for r in rows), rows
+    assert [r[1:7] for r in rows] == [
+        [ihd, "0xfffd", "0x04", "1", "", ""], [ihd, "0x0000", "0x06", "", "", ""],
+        ["0x0000", ihd, "0x07", "", "0x00", ihd],
+        [gsme, "0xfffd", "0x04", "1", "", ""], [gsme, "0x0000", "0x06", "", "", ""],
+        ["0x0000", gsme, "0x07", "", "0x00", gsme],
+        [esme, "0xfffd", "0x04", "0", "", ""]], rows
+    announces = tshark_fields(tmp_path, ["frame.time_relative", "zbee_zdp.nwk_addr", "zbee_nwk.seqno"],
+                              "zbee_aps.zdp_cluster == 0x0013")
+    # one Device_annce each (routers relay the broadcast with the same NWK sequence number)
+    assert sorted({r[1] for r in announces if float(r[0]) > 290}) == sorted([ihd, gsme])
+    assert len({(r[1], r[2]) for r in announces if float(r[0]) > 290}) == 2
+    assert not tshark_fields(tmp_path, ["frame.number"], "zbee_aps.cmd.id == 0x05 && frame.time_relative > 290")
+    # the IHD's reads of the ESME go on after its rejoin, until the ESME leaves
+    answered = tshark_fields(tmp_path, ["frame.time_relative"],
+                             f"zbee_nwk.src == {esme} && zbee_nwk.dst == {ihd} && zbee_zcl.cmd.id == 0x01")
+    assert any(310 < float(r[0]) < 600 for r in answered)
+    late = tshark_fields(tmp_path, ["zbee_nwk.cmd.link.address"],
+                         "zbee_nwk.cmd.id == 0x08 && zbee_nwk.src == 0x0000 && frame.time_relative > 700")
+    assert late and all(esme not in r[0].split(",") for r in late)
+    assert not tshark_fields(tmp_path, ["frame.number"], "_ws.malformed")
+
+
+@needs_tshark
 def test_capture_shows_the_home_working(default_run: Path) -> None:
     """Associations, announces, IHD reads of ESME Metering with responses, GSME polls, mirror reports."""
     tmp = default_run

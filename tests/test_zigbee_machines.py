@@ -342,3 +342,36 @@ def test_network_key_update_key_then_switch_sleepy_when_heard():
     dict(aps.sent[-1][4])["on_done"](True)
     assert aps.sent[-1][1:4] == (b, PARTNER, _aps.SwitchKey(1))
     assert nib.key_seq == 1 and nib.network_key == new and set(nib.network_keys) == {0, 1}
+
+
+def test_joiner_secured_rejoin_and_leave():
+    from protocols.zigbee.joiner import REJOIN_TIMEOUT
+    clock, lower, counted, j = _joiner(sleepy=True)
+    j.start()
+    j.pan_found(0x1A62, 0)
+    j.associated(0x0042)
+    j.network_key(KEY, 0, TC)
+    lower.calls.clear()
+    clock.advance(100.0)
+    j.rejoin()
+    j.rejoin()  # already rejoining
+    clock.advance(0.5)
+    j.rejoined(0x0042)
+    assert lower.calls == [(100.0, "send_leave", True), (100.0, "send_rejoin_request"),
+                           (100.0, "start_polling", SLEEPY_JOIN_POLL), (100.5, "rejoined_as", 0x0042),
+                           (100.5, "stop_polling"), (100.5, "announce")]
+    assert clock.pending_count() == 0 and counted.count("rejoin_attempt") == 1
+    lower.calls.clear()
+    j.rejoin()
+    clock.advance(REJOIN_TIMEOUT)
+    assert [c[1:] for c in lower.calls] == [("send_leave", True), ("send_rejoin_request",),
+                                             ("start_polling", SLEEPY_JOIN_POLL), ("stop_polling",),
+                                             ("forget_network",), ("join_failed", "rejoin_failed")]
+    lower.calls.clear()
+    j.start()
+    j.pan_found(0x1A62, 0)
+    j.associated(0x0042)
+    j.network_key(KEY, 0, TC)
+    lower.calls.clear()
+    j.leave()
+    assert [c[1:] for c in lower.calls] == [("send_leave", False), ("forget_network",)]

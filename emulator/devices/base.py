@@ -46,7 +46,7 @@ _GLOBAL_RESPONSES = frozenset({0x01, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x12, 0x14, 0
 _EVENTS = frozenset({
     "tx", "rx", "tx_ack", "tx_retry", "join_attempt", "aps_retry", "nwk_command", "indirect_queued",
     "broadcast_duplicate", "rx_filtered", "rx_off", "ack_skipped", "interpan_ignored", "nwk_not_for_us",
-    "network_key_update",
+    "network_key_update", "rejoin", "rejoin_attempt", "device_left",
 })
 
 
@@ -106,6 +106,7 @@ class HanDevice:
         self._tsn = self.rng.randrange(256)
         self._join_failures = 0
         self._metric_children: dict[str, Any] = {}  # counter name -> labelled Prometheus child
+        self._application_started = False
 
     # ---------------------------------------------------------------- life cycle
 
@@ -114,6 +115,7 @@ class HanDevice:
         home = self.home
         seed, hname, name = self.seed, home.spec.name, self.spec.name
         self.started_at = self.clock.seconds()
+        self._application_started = False
         self.stack = ZigbeeStack(self.clock, derive_rng(seed, hname, name, "zigbee"), self.spec.eui64,
                                  role=self.role, rx_on_when_idle=self.rx_on_when_idle, user=self,
                                  count=self._count, key_sink=home.add_key)
@@ -142,6 +144,11 @@ class HanDevice:
         """Begin the device's behaviour once powered (default: join the HAN)."""
         self.stack.set_trust_center_link_key(self.install_code_link_key())
         self.stack.join()
+        # scheduled HAN events of the topology (seconds after power-on)
+        for at in self.spec.params.get("rejoin_at", ()):
+            self.clock.callLater(float(at), self.stack.rejoin)
+        for at in self.spec.params.get("leave_at", ()):
+            self.clock.callLater(float(at), self.stack.leave_network)
 
     def install_code_link_key(self) -> bytes:
         from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
@@ -177,7 +184,11 @@ class HanDevice:
         log.info("{home}/{name} ({kind} {eui:016X}) joined the HAN as 0x{short:04X}",
                  home=self.home.spec.name, name=self.spec.name, kind=self.kind, eui=self.spec.eui64,
                  short=self.stack.short)
-        self.joined()
+        if not self._application_started:
+            # the application starts once per power-on; joining again later (after a failed
+            # rejoin) does not start it twice
+            self._application_started = True
+            self.joined()
 
     def stack_join_failed(self, reason: str) -> None:
         self._join_failures += 1

@@ -34,11 +34,13 @@ LINK_COST_PERFECT = 1
 class Housekeeping:
     """Link Status and End Device Timeout for one node.  See the module docstring."""
 
-    __slots__ = ("nib", "nwk", "_call", "outgoing_cost", "last_heard", "child_timeouts", "timeout_response")
+    __slots__ = ("nib", "nwk", "other", "_call", "outgoing_cost", "last_heard", "child_timeouts",
+                 "timeout_response")
 
-    def __init__(self, nib: Nib, nwk) -> None:
+    def __init__(self, nib: Nib, nwk, other=None) -> None:
         self.nib = nib
         self.nwk = nwk
+        self.other = other  # other(frame, command, broadcast) for the NWK commands handled elsewhere
         self._call = None
         self.outgoing_cost: dict[int, int] = {}  # neighbour short -> cost it reported for our link
         self.last_heard: dict[int, float] = {}
@@ -133,5 +135,13 @@ class Housekeeping:
         if isinstance(cmd, _nwk.EndDeviceTimeoutResponse):
             if frame.src == nib.parent and not broadcast:
                 self.timeout_response = cmd
+            return
+        if isinstance(cmd, _nwk.Leave) and not cmd.rejoin:
+            # the neighbour has left for good: no more links to it
+            self.outgoing_cost.pop(frame.src, None)
+            self.last_heard.pop(frame.src, None)
+            self.child_timeouts.pop(frame.src, None)
+        if self.other is not None:
+            self.other(frame, cmd, broadcast)
             return
         nib.count("nwk_command_ignored")

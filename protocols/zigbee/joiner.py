@@ -7,7 +7,10 @@ An explicit machine (automat typed builder, as Twisted's C{application/_client_s
     scanning --no_pan--> scanning (another active scan, NWK_SCAN_ATTEMPTS in all) --give_up--> idle
     associating --association_failed--> idle
     authenticating --network_key--> joined          (timer: JOIN_KEY_TIMEOUT --timeout--> idle)
-    joined --leave--> idle
+    joined --leave--> idle                           (a NWK Leave without rejoin goes out first)
+    joined --rejoin--> rejoining --rejoined--> joined   (NWK Leave with rejoin, then a secured
+                                                         NWK Rejoin Request, 3.6.1.4.2; timer
+                                                         REJOIN_TIMEOUT --timeout--> idle)
 
 Every way back to C{idle} reports C{join_failed(reason)} (C{no_network}, C{denied},
 C{association_failed}, C{no_network_key}); the device above decides when to try again.  The
@@ -26,6 +29,7 @@ NWK_SCAN_ATTEMPTS = 3  # active scans (each one Beacon Request) before giving up
 SCAN_DURATION = 0.25  # s listening for beacons per scan
 JOIN_KEY_TIMEOUT = 10.0  # s a joiner waits for the Transport Key after associating
 SLEEPY_JOIN_POLL = 0.5  # s between Data Requests of an rx-off joiner waiting for the key
+REJOIN_TIMEOUT = 5.0  # s a rejoining device waits for the Rejoin Response
 
 
 class JoinerLower(Protocol):
@@ -39,6 +43,9 @@ class JoinerLower(Protocol):
     def install_network_key(self, key: bytes, key_seq: int, tc_eui: int) -> None: ...
     def announce(self) -> None: ...
     def forget_network(self) -> None: ...
+    def send_leave(self, rejoin: bool) -> None: ...
+    def send_rejoin_request(self) -> None: ...
+    def rejoined_as(self, short: int) -> None: ...
     def join_complete(self) -> None: ...
     def join_failed(self, reason: str) -> None: ...
 
@@ -70,6 +77,12 @@ class JoinerInputs(Protocol):
 
     def leave(self) -> None:
         "Leave the network (back to idle, nothing reported)."
+
+    def rejoin(self) -> None:
+        "Leave with rejoin and rejoin at once with the network key held (secured rejoin)."
+
+    def rejoined(self, short: int) -> None:
+        "The parent's Rejoin Response with success."
 
 
 @dataclass
@@ -111,11 +124,15 @@ def _build():
     def key_timer(inputs: JoinerInputs, core: JoinerCore, short: int) -> _Timed:
         return _Timed(core.clock.callLater(JOIN_KEY_TIMEOUT, inputs.timeout))
 
+    def rejoin_timer(inputs: JoinerInputs, core: JoinerCore) -> _Timed:
+        return _Timed(core.clock.callLater(REJOIN_TIMEOUT, inputs.timeout))
+
     idle = b.state("idle")
     scanning = b.state("scanning", scan_data)
     associating = b.state("associating")
     authenticating = b.state("authenticating", key_timer)
     joined = b.state("joined")
+    rejoining = b.state("rejoining", rejoin_timer)
 
     @idle.upon(JoinerInputs.start).to(scanning)
     def start(inputs: JoinerInputs, core: JoinerCore) -> None:
@@ -176,9 +193,44 @@ def _build():
             core.lower.stop_polling()
         core.lower.forget_network()
 
-    @joined.upon(JoinerInputs.leave).to(idle)
     @associating.upon(JoinerInputs.leave).to(idle)
     def leave(inputs: JoinerInputs, core: JoinerCore) -> None:
+        core.lower.forget_network()
+
+    @joined.upon(JoinerInputs.leave).to(idle)
+    def leave_network(inputs: JoinerInputs, core: JoinerCore) -> None:
+        core.lower.send_leave(False)
+        core.lower.forget_network()
+
+    @joined.upon(JoinerInputs.rejoin).to(rejoining)
+    def rejoin(inputs: JoinerInputs, core: JoinerCore) -> None:
+        core.count("rejoin_attempt")
+        core.lower.send_leave(True)
+        core.lower.send_rejoin_request()
+        if core.sleepy:
+            core.lower.start_polling(SLEEPY_JOIN_POLL)
+
+    @rejoining.upon(JoinerInputs.rejoined).to(joined)
+    def rejoined(inputs: JoinerInputs, core: JoinerCore, data: _Timed, short: int) -> None:
+        data.cancel()
+        core.lower.rejoined_as(short)
+        if core.sleepy:
+            core.lower.stop_polling()
+        core.lower.announce()
+
+    @rejoining.upon(JoinerInputs.timeout).to(idle)
+    def rejoin_failed(inputs: JoinerInputs, core: JoinerCore, data: _Timed) -> None:
+        data.cancel()
+        if core.sleepy:
+            core.lower.stop_polling()
+        core.lower.forget_network()
+        core.lower.join_failed("rejoin_failed")
+
+    @rejoining.upon(JoinerInputs.leave).to(idle)
+    def leave_rejoining(inputs: JoinerInputs, core: JoinerCore, data: _Timed) -> None:
+        data.cancel()
+        if core.sleepy:
+            core.lower.stop_polling()
         core.lower.forget_network()
 
     @scanning.upon(JoinerInputs.leave).to(idle)
@@ -188,12 +240,15 @@ def _build():
     # everything else is ignored where it arrives
     ignored = {
         idle: ("pan_found", "no_pan", "give_up", "associated", "association_failed", "network_key", "timeout",
-               "leave"),
-        scanning: ("start", "associated", "association_failed", "network_key", "timeout"),
-        associating: ("start", "pan_found", "no_pan", "give_up", "network_key", "timeout"),
-        authenticating: ("start", "pan_found", "no_pan", "give_up", "associated", "association_failed"),
+               "leave", "rejoin", "rejoined"),
+        scanning: ("start", "associated", "association_failed", "network_key", "timeout", "rejoin", "rejoined"),
+        associating: ("start", "pan_found", "no_pan", "give_up", "network_key", "timeout", "rejoin", "rejoined"),
+        authenticating: ("start", "pan_found", "no_pan", "give_up", "associated", "association_failed", "rejoin",
+                         "rejoined"),
         joined: ("start", "pan_found", "no_pan", "give_up", "associated", "association_failed", "network_key",
-                 "timeout"),
+                 "timeout", "rejoined"),
+        rejoining: ("start", "pan_found", "no_pan", "give_up", "associated", "association_failed", "network_key",
+                    "rejoin"),
     }
     for state, names in ignored.items():
         for name in names:

@@ -76,7 +76,7 @@ class ZigbeeStack:
         self.clock = clock
         self.user = user
         self.nwk = NwkLayer(nib, self._nwk_data)
-        self.housekeeping = Housekeeping(nib, self.nwk)
+        self.housekeeping = Housekeeping(nib, self.nwk, self._nwk_command)
         self.nwk.on_command = self.housekeeping.on_command
         self.aps = ApsLayer(nib, self.nwk, on_command=self._aps_command, on_zdp=self._zdo_receive,
                             request_link_key=self.request_link_key, joining_key=self._joining_key)
@@ -248,8 +248,26 @@ class ZigbeeStack:
         self._joiner.start()
 
     def leave_network(self) -> None:
-        """Forget the network (a later L{join} starts afresh)."""
+        """Leave the network (NWK Leave without rejoin; a later L{join} starts afresh)."""
         self._joiner.leave()
+
+    def rejoin(self) -> None:
+        """Leave with rejoin, then rejoin with the network key held (secured rejoin)."""
+        self._joiner.rejoin()
+
+    def send_leave(self, rejoin: bool) -> None:
+        self.nwk.send(_nwk.BROADCAST_RX_ON_WHEN_IDLE, _nwk.encode_nwk_command(_nwk.Leave(rejoin=rejoin)),
+                      frame_type=_nwk.NWK_FRAME_COMMAND, radius=1)
+
+    def send_rejoin_request(self) -> None:
+        nib = self.nib
+        self.nwk.send(nib.parent if nib.parent is not None else TC_SHORT,
+                      _nwk.encode_nwk_command(_nwk.RejoinRequest(nib.capability())),
+                      frame_type=_nwk.NWK_FRAME_COMMAND, radius=1)
+
+    def rejoined_as(self, short: int) -> None:
+        self.nib.short = short
+        self.nib.mac.set_short_address(short)
 
     def scan(self, duration: float) -> None:
         self.nib.mac.mlme_scan_request(duration)
@@ -330,6 +348,34 @@ class ZigbeeStack:
 
     def mcps_data_confirm(self, handle, status, *args: Any) -> None:
         self.nwk.mcps_data_confirm(handle, status)
+
+    def _nwk_command(self, frame, cmd, broadcast: bool) -> None:
+        """NWK commands of joining and leaving (3.4.4, 3.4.6, 3.4.7; 3.6.1.4.2 secured rejoin)."""
+        nib = self.nib
+        if isinstance(cmd, _nwk.RejoinRequest):
+            if self.trust_center is None or broadcast:
+                nib.count("rejoin_request_ignored")
+                return
+            self.trust_center.rejoin_request(frame.src, frame.src_ieee, cmd.capability,
+                                             lambda short, status: self.nwk.send(
+                                                 short, _nwk.encode_nwk_command(_nwk.RejoinResponse(short, status)),
+                                                 frame_type=_nwk.NWK_FRAME_COMMAND, radius=1))
+            return
+        if isinstance(cmd, _nwk.RejoinResponse):
+            if frame.src != nib.parent or broadcast:
+                nib.count("rejoin_response_not_from_parent")
+            elif cmd.status != 0:
+                nib.count("rejoin_refused")
+            else:
+                self._joiner.rejoined(cmd.network_address)
+            return
+        if isinstance(cmd, _nwk.Leave):
+            if self.trust_center is not None:
+                self.trust_center.left(frame.src, cmd.rejoin)
+            elif not cmd.rejoin:
+                nib.neighbors.pop(frame.src, None)
+            return
+        nib.count("nwk_command_ignored")
 
     def _nwk_data(self, frame, broadcast: bool) -> None:
         self.aps.deliver(frame, broadcast)

@@ -204,6 +204,35 @@ class TrustCenter:
         if session is not None:
             session.announced()
 
+    def rejoin_request(self, src_short: int, src_ieee: int | None, capability: int, respond) -> None:
+        """A secured NWK Rejoin Request (3.6.1.4.2): the sender holds the network key; a device
+        in the device log keeps its address and is answered C{respond(short, 0)}."""
+        nib = self.nib
+        eui = src_ieee if src_ieee is not None else nib.eui_of(src_short)
+        if eui is None or eui not in nib.link_keys or self.authorize(eui) is None:
+            nib.count("rejoin_refused")
+            return
+        short = nib.short_of(eui)
+        if short is None:
+            short = src_short
+            nib.addresses.set(short, eui)
+        nib.neighbors[short] = Neighbor(eui, short, bool(capability & CAP_RX_ON_WHEN_IDLE), True)
+        nib.count("rejoin")
+        respond(short, 0)
+
+    def left(self, src_short: int, rejoin: bool) -> None:
+        """A NWK Leave from a device: without rejoin it is off the network (its entry in the
+        device log stays: it may join again through association)."""
+        if rejoin:
+            return
+        nib = self.nib
+        nb = nib.neighbors.pop(src_short, None)
+        if nb is not None:
+            session = self.sessions.pop(nb.eui, None)
+            if session is not None:
+                session.abandon()
+        self.nib.count("device_left")
+
     def update_network_key(self, key: bytes) -> int:
         """Start a network key update to C{key}; return its key sequence number."""
         nib = self.nib
