@@ -9,11 +9,10 @@ from pathlib import Path
 
 from emulator.clock import VirtualClock
 from protocols.zigbee import aps as _aps
-from protocols.zigbee.nwk import decode_nwk
 from protocols.zigbee.nwk_layer import NwkLayer
 from protocols.zigbee.aps_layer import ApsLayer
 from protocols.zigbee.nib import Nib
-from protocols.zigbee.security import KEY_ID_DATA, KEY_ID_NETWORK, unsecure_aps, unsecure_nwk
+from protocols.zigbee.security import KEY_ID_NETWORK, unsecure_aps, unsecure_nwk
 from tests.han_helpers import run_estate, topology_text
 
 NWK_KEY = bytes(range(16))
@@ -68,6 +67,23 @@ def test_network_key_counter_is_shared_by_nwk_and_aps_security():
     aps_counters = [_aps_counter(d, NWK_KEY) for d in sent]
     # APS secures first (counter n), then NWK (n + 1)
     assert aps_counters == [0, 2] and nwk_counters == [1, 3]
+
+
+def test_aps_frame_under_the_network_key_is_accepted_by_the_receiver():
+    """The receiver checks APS key-id-1 counters apart from NWK ones (the APS counter of a frame
+    is below the NWK counter of the same frame: one outgoing sequence, APS secured first)."""
+    nib, nwk, aps, _ = _node()
+    cmd = _aps.ApsFrame(_aps.APS_FRAME_COMMAND, counter=1, payload=_aps.encode_aps_command(_aps.SwitchKey(0)),
+                        security=True, ack_request=False)
+    nwk.send(0x5678, aps.secure(cmd, PEER, KEY_ID_NETWORK))
+    rx, _, rx_aps, rx_counted = _node()
+    commands: list = []
+    rx_aps.on_command = lambda *a: commands.append(a)
+    rx.addresses.set(0x1234, ME)
+    frame, aux = unsecure_nwk(nib.mac.sent[0], NWK_KEY)
+    assert rx.counters.check_incoming(ME, rx.network_handle(0), aux.frame_counter)
+    rx_aps.deliver(frame, False)
+    assert len(commands) == 1 and "aps_replay" not in rx_counted
 
 
 def test_link_key_counters_are_per_key():

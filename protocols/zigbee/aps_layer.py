@@ -304,7 +304,7 @@ class ApsLayer:
                 nib.count("aps_mic" if e.field == "mic" else ("aps_no_key" if e.field == "key" else "malformed"))
                 return
             src_eui = aux.source if aux.source is not None else src_eui
-            handle = nib.network_handle(aux.key_seq or 0) if aux.key_id == KEY_ID_NETWORK \
+            handle = nib.aps_network_handle(aux.key_seq or 0) if aux.key_id == KEY_ID_NETWORK \
                 else nib.link_handle(src_eui)
             if not nib.counters.check_incoming(src_eui, handle, aux.frame_counter):
                 nib.count("aps_replay")

@@ -25,6 +25,7 @@ TC_SHORT = 0x0000
 #: counter names for outgoing frame-counter handles (see L{Nib.network_handle} / L{Nib.link_handle})
 _NWK = "nwk"
 _LINK = "link"
+_APS_NWK = "aps-nwk"
 
 
 class Neighbor:
@@ -151,6 +152,13 @@ class Nib:
         return (_NWK, key_seq)
 
     @staticmethod
+    def aps_network_handle(key_seq: int) -> tuple[str, int]:
+        """Incoming-counter handle of APS frames secured with the network key (key id 1): the
+        sender's APS and NWK security draw from one outgoing counter, so an APS frame's counter
+        is below that of the NWK frame carrying it and the two are checked separately."""
+        return (_APS_NWK, key_seq)
+
+    @staticmethod
     def link_handle(peer_eui: int) -> tuple[str, int]:
         """Frame-counter handle of the link key shared with C{peer_eui}."""
         return (_LINK, peer_eui)
@@ -173,6 +181,7 @@ class Nib:
         if self.network_keys.get(key_seq) != key:
             self.network_keys[key_seq] = key
             self.counters.new_key(self.network_handle(key_seq))
+            self.counters.reset_incoming(self.aps_network_handle(key_seq))
 
     def switch_network_key(self, key_seq: int) -> bool:
         """Make the key with C{key_seq} the active one (Switch Key, 4.4.9.6); only it and the
