@@ -510,7 +510,7 @@ class Ihd(HanDevice):
             self._count("zcl_malformed")
             return
         self.prices += 1
-        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["price"], fields["price_trailing_digit_and_price_tier"])
+        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
 
     def describe(self) -> str:
         pct = 100.0 * self.reads_answered / self.reads_sent if self.reads_sent else 0.0
