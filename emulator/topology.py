@@ -33,12 +33,23 @@ from emulator.rng import derive_bytes, derive_seed
 
 #: device kinds the emulator can host on a HAN, and the options each accepts
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
+#: CBKE options of a joining device: C{cbke: false} (no key establishment: it keeps the
+#: install-code link key), C{cbke_ca} (the seeded CA that issues its certificate; default the
+#: one its CH trusts), or an explicit C{cbke_certificate} (74 octets) + C{cbke_private_key}
+#: (36 octets), hex
+_CBKE_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "cbke": bool, "cbke_ca": str, "cbke_certificate": str, "cbke_private_key": str}
+CBKE_CERTIFICATE_OCTETS = 74
+CBKE_PRIVATE_KEY_OCTETS = 36
 DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "CH": {"gpf_eui64": str, "permit_join": bool, "network_key_updates": list},
-    "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list},
+    # cbke_ca: the seeded CA the CH (and by default every device of the home) trusts
+    "CH": {"gpf_eui64": str, "permit_join": bool, "network_key_updates": list, "cbke_ca": str},
+    "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list,
+             **_CBKE_DEVICE_KEYS},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float), "rejoin_at": list,
-             "leave_at": list},
-    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list},
+             "leave_at": list, **_CBKE_DEVICE_KEYS},
+    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list,
+            **_CBKE_DEVICE_KEYS},
 }
 _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
@@ -334,6 +345,28 @@ def _parse_eui(checker: _Checker, m: _Map, key: str, what: str) -> int:
     return int.from_bytes(checker.hexbytes(m, key, 8, what), "big")
 
 
+def _check_cbke(checker: _Checker, dev: _Map, params: dict[str, Any], what: str) -> None:
+    """CBKE options: a CA name, or an explicit certificate and private key (both, as hex)."""
+    if "cbke_ca" in dev and not re.match(r"^[A-Za-z0-9_.-]{1,40}$", dev["cbke_ca"]):
+        raise checker.fail(dev.key_lines["cbke_ca"],
+                           f"{what}.cbke_ca {dev['cbke_ca']!r} must be 1-40 letters, digits, '-', '_' or '.'")
+    explicit = [k for k in ("cbke_certificate", "cbke_private_key") if k in dev]
+    if len(explicit) == 1:
+        other = "cbke_private_key" if explicit[0] == "cbke_certificate" else "cbke_certificate"
+        raise checker.fail(dev.key_lines[explicit[0]], f"{what}.{explicit[0]} needs {other} too")
+    if explicit:
+        if "cbke_ca" in dev:
+            raise checker.fail(dev.key_lines["cbke_ca"],
+                               f"{what}.cbke_ca and an explicit cbke_certificate exclude each other")
+        params["cbke_certificate"] = checker.hexbytes(dev, "cbke_certificate", CBKE_CERTIFICATE_OCTETS, what).hex()
+        key = checker.hexbytes(dev, "cbke_private_key", CBKE_PRIVATE_KEY_OCTETS, what)
+        if int.from_bytes(key, "big") == 0:
+            raise checker.fail(dev.key_lines["cbke_private_key"], f"{what}.cbke_private_key must not be zero")
+        params["cbke_private_key"] = key.hex()
+    if dev.get("cbke", True) is False and (explicit or "cbke_ca" in dev):
+        raise checker.fail(dev.key_lines["cbke"], f"{what}.cbke is false but CBKE credentials are given")
+
+
 def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_index: int,
                   home_name: str, seed: int) -> DeviceSpec:
     dev = checker.mapping(raw, line, f"home {home_name!r} devices[{dev_index}]")
@@ -390,4 +423,5 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
         gpf = eui + 1 if "gpf_eui64" not in dev else _parse_eui(checker, dev, "gpf_eui64", what)
         registered = None
     params = {k: v for k, v in dev.items() if k in DEVICE_KINDS[kind] and k != "gpf_eui64"}
+    _check_cbke(checker, dev, params, what)
     return DeviceSpec(kind, name, eui, code, registered, power_on, params, gpf)

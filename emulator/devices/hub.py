@@ -13,7 +13,9 @@ so that an IHD can read gas consumption at any time although the meter sleeps.
 from __future__ import annotations
 
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
-                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, utc_now)
+                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, terminate_status_name, log, utc_now)
+from protocols.zcl.frame import encode_zcl
+from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink
 from emulator.rng import derive_bytes
 from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
 from protocols.zcl import foundation as zf
@@ -49,6 +51,9 @@ class CommsHub(HanDevice):
         self.mirrors: dict[int, int] = {}  # GSME EUI-64 -> mirror endpoint
         self.joins: dict[str, int] = {}
         self.mirror_reports = 0
+        self.names = {dev.eui64: dev.name for dev in home.spec.devices}
+        #: CBKE responder per device (EUI-64 -> the run in progress or the last one)
+        self.key_establishments: dict[int, KeyEstablishmentLink] = {}
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
@@ -103,6 +108,54 @@ class CommsHub(HanDevice):
     def refresh(self, endpoint: int, cluster_id: int) -> None:
         if cluster_id == CLUSTER_TIME:
             self.servers[(endpoint, cluster_id)].values[0x0000] = utc_now(self.clock)
+
+    # -------------------------------------------------------------------- CBKE (responder)
+
+    def key_establishment_frame(self, ind, frame) -> None:
+        """Key Establishment (0x0800) from a device: the CH is the responder, for devices in
+        its device log only; an InitiateKeyEstablishmentRequest starts a new run."""
+        eui = ind.src_eui if ind.src_eui is not None else self.stack.eui_of(ind.src_short)
+        if eui is None or eui not in self.device_log:
+            self._count("cbke_not_in_device_log")
+            return
+        link = self.key_establishments.get(eui)
+        if frame.command_id == 0x00 and frame.direction == DIRECTION_CLIENT_TO_SERVER:
+            link = self._new_key_establishment(eui, ind.src_short, ind.src_endpoint)
+        elif link is None or link.machine.result is not None:
+            self._count("cbke_no_session")
+            return
+        link.receive_frame(frame)
+
+    def _new_key_establishment(self, eui: int, short: int, endpoint: int) -> KeyEstablishmentLink:
+        def send(frame) -> None:
+            self.stack.send_data(short, endpoint, CHF_ENDPOINT, CLUSTER_KEY_ESTABLISHMENT, encode_zcl(frame),
+                                 aps_security=False)
+
+        link = None
+
+        def done(result) -> None:
+            if self.key_establishments.get(eui) is not link:
+                return  # a newer run replaced this one
+            self._key_established(eui, result)
+
+        link = self.key_establishments[eui] = KeyEstablishmentLink(
+            initiator=False, clock=self.clock, rng=self._cbke_rng, credentials=self.cbke_credentials,
+            partner_eui64=eui, send_zcl=send, next_tsn=self.next_tsn, on_done=done)
+        self._cbke_count("started")
+        return link
+
+    def _key_established(self, eui: int, result) -> None:
+        name = self.names.get(eui, f"{eui:016X}")
+        if result.established:
+            # the trust centre keeps the CBKE key as this device's TC link key from now on
+            self.stack.nib.set_link_key(eui, result.link_key)
+            self.home.add_key(result.link_key, f"{name} CBKE link key")
+            self._cbke_count("established")
+            return
+        outcome = terminate_status_name(result.status) if result.status is not None else result.outcome.value
+        self._cbke_count(outcome)
+        log.info("{home}/{name}: key establishment with {device} failed ({outcome}: {reason})",
+                 home=self.home.spec.name, name=self.spec.name, device=name, outcome=outcome, reason=result.reason)
 
     # -------------------------------------------------------------------- GPF mirroring
 
