@@ -187,6 +187,19 @@ def test_device_without_cbke_keeps_the_install_code_key(tmp_path: Path) -> None:
     assert home.nodes["ihd"].cbke_counts["established"] == 1
 
 
+def test_secured_rejoin_keeps_the_cbke_key(tmp_path: Path) -> None:
+    """A secured rejoin (the device still holds the network key) does not run CBKE again: the
+    TC link key stays the CBKE one and the IHD's reads of the ESME go on."""
+    estate = run_estate(tmp_path, topology_text(esme="rejoin_at: [100]"), 2, 300, pcap=False)
+    home = estate.homes[0]
+    esme, ch = home.nodes["esme"], home.nodes["ch"]
+    assert ch.counts["rejoin"] == 1
+    assert dict(esme.cbke_counts) == {"started": 1, "established": 1}
+    key = esme.stack.link_keys[esme.stack.tc_eui]
+    assert key != esme.install_code_link_key() and ch.stack.link_keys[esme.spec.eui64] == key
+    assert esme.reads_served > 20 and estate.errors == 0
+
+
 def test_explicit_certificate_and_key(tmp_path: Path) -> None:
     """A certificate and key given in the topology are used as they are."""
     topology = parse_topology(topology_text(), "t", 2)

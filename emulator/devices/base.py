@@ -261,7 +261,7 @@ class HanDevice:
         self.cbke_busy(False)
         if result.established:
             stack = self.stack
-            stack.nib.set_link_key(stack.tc_eui, result.link_key)
+            stack.install_link_key(stack.tc_eui, result.link_key)
             self._cbke_key = result.link_key
             self._cbke_failures = 0
             self._cbke_count("established")
@@ -459,4 +459,5 @@ def utc_now(clock) -> int:
 
 
 __all__ = ["HanDevice", "ZCL_EPOCH", "PROFILE_SE", "CLUSTER_BASIC", "CLUSTER_TIME", "CLUSTER_PRICE",
-           "CLUSTER_METERING", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now"]
+           "CLUSTER_METERING", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now",
+           "terminate_status_name"]

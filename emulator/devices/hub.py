@@ -13,12 +13,13 @@ so that an IHD can read gas consumption at any time although the meter sleeps.
 from __future__ import annotations
 
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
-                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, terminate_status_name, log, utc_now)
-from protocols.zcl.frame import encode_zcl
+                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, terminate_status_name,
+                                   utc_now)
 from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink
 from emulator.rng import derive_bytes
 from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
 from protocols.zcl import foundation as zf
+from protocols.zcl.frame import encode_zcl
 from protocols.zcl.server import default_response
 from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
 from protocols.zigbee.zdo import SimpleDescriptor
@@ -148,7 +149,7 @@ class CommsHub(HanDevice):
         name = self.names.get(eui, f"{eui:016X}")
         if result.established:
             # the trust centre keeps the CBKE key as this device's TC link key from now on
-            self.stack.nib.set_link_key(eui, result.link_key)
+            self.stack.install_link_key(eui, result.link_key)
             self.home.add_key(result.link_key, f"{name} CBKE link key")
             self._cbke_count("established")
             return

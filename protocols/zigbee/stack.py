@@ -405,6 +405,12 @@ class ZigbeeStack:
             machine = self._key_requests[partner_eui] = make_link_key_request(self.clock, self, partner_eui)
         machine.request(on_done)
 
+    def install_link_key(self, peer_eui: int, key: bytes) -> None:
+        """Replace the link key shared with C{peer_eui} (on a device, the TC link key with the
+        trust centre's EUI-64; on the trust centre, the joiner's): the SE key establishment
+        (CBKE) result takes over from the install-code key.  Frame counters start afresh."""
+        self.nib.set_link_key(peer_eui, key)
+
     def send_request_key(self, cmd: _aps.RequestKey) -> None:
         self.aps.send_command(TC_SHORT, self.nib.tc_eui, cmd)
 
