@@ -218,6 +218,21 @@ def test_explicit_certificate_and_key(tmp_path: Path) -> None:
     assert counts["established"] == 0 and counts["BAD_KEY_CONFIRM"] >= 1 and estate.errors == 0
 
 
+def test_key_establishment_suite_attribute(tmp_path: Path) -> None:
+    """Both sides serve KeyEstablishmentSuite (0x0000): suite 2 (sect283k1)."""
+    from protocols.zcl import foundation as zf
+    from protocols.zcl.frame import DIRECTION_CLIENT_TO_SERVER, DIRECTION_SERVER_TO_CLIENT, decode_zcl, encode_zcl
+
+    estate = run_estate(tmp_path, topology_text(), 2, 30, pcap=False)
+    for name, direction in (("ch", DIRECTION_CLIENT_TO_SERVER), ("esme", DIRECTION_SERVER_TO_CLIENT)):
+        node = estate.homes[0].nodes[name]
+        server = node.servers[(1, 0x0800)]
+        request = zf.global_frame(zf.ReadAttributes((0x0000,)), 7, direction)
+        response = decode_zcl(encode_zcl(server.handle(request)))
+        records = zf.ReadAttributesResponse.decode(response.payload).records
+        assert [(r.status, r.value) for r in records] == [(0, 2)], name
+
+
 def test_ch_answers_only_devices_in_its_device_log(tmp_path: Path) -> None:
     from protocols.zigbee.cbke.messages import InitiateKeyEstablishmentRequest, zcl_frame
     from protocols.zigbee.stack import ApsIndication

@@ -146,6 +146,9 @@ class HanDevice:
                 first = replace(first, out_clusters=first.out_clusters + (CLUSTER_KEY_ESTABLISHMENT,))
             descriptors[0] = first
             self.cluster_handlers[(first.endpoint, CLUSTER_KEY_ESTABLISHMENT)] = self.key_establishment_frame
+            # KeyEstablishmentSuite (0x0000) on both sides: crypto suite 2 only
+            self.add_server(first.endpoint, CLUSTER_KEY_ESTABLISHMENT, {"KeyEstablishmentSuite": 0x0002},
+                            client_side=self.role != "coordinator")
         for descriptor in descriptors:
             self.stack.add_endpoint(descriptor, self._aps_data)
         self.powered = True
