@@ -77,8 +77,8 @@ class Radio:
         clock.callLater(t, self.medium.deliver, self, psdu)
         return t
 
-    def channel_busy(self):
-        return self.medium.always_busy or self.medium.clock.seconds() < self.medium.busy_until
+    def channel_busy_since(self, t):
+        return self.medium.always_busy or self.medium.busy_until > t
 
     def set_rx_enabled(self, on):
         self.rx_on = on
@@ -202,30 +202,27 @@ def test_cca_spans_eight_symbols_then_turnaround():
     node = Node(clock, medium, "n", ESME_EUI, seed=3)
     node.mac.set_pan_id(PAN)
     checks = []
-    node.radio.channel_busy = lambda: checks.append(clock.seconds()) or False
+    node.radio.channel_busy_since = lambda t: checks.append((clock.seconds(), t)) or False
     node.mac.mcps_data_request(0x0000, b"x", ack_request=False)
     run(clock, 0.05)
     (t_frame, _, _), = medium.air
-    first = checks[0]
-    assert checks == [first, pytest.approx(first + 128 * US)]
-    assert t_frame == pytest.approx(first + 320 * US)
-    # again, with the channel taken while the CCA is sensing: the check at its end fails
+    (at, since), = checks
+    assert at - since == pytest.approx(128 * US), "the channel is sensed over 8 symbols"
+    assert round(since / (320 * US), 6) in range(8), "after a whole number of backoff periods"
+    assert t_frame == pytest.approx(at + 192 * US), "then the RX-to-TX turnaround"
+    # again, with the channel taken while the CCA is sensing: a new backoff with BE 4
     clock2 = Clock()
     medium2 = Medium(clock2)
     node2 = Node(clock2, medium2, "n", ESME_EUI, seed=3)
     node2.mac.set_pan_id(PAN)
     checks2 = []
-
-    def busy() -> bool:
-        checks2.append(clock2.seconds())
-        return len(checks2) == 2  # busy when the first CCA ends
-    node2.radio.channel_busy = busy
+    node2.radio.channel_busy_since = lambda t: checks2.append((clock2.seconds(), t)) or len(checks2) == 1
     node2.mac.mcps_data_request(0x0000, b"x", ack_request=False)
     run(clock2, 0.05)
-    assert len(checks2) == 4 and checks2[1] == pytest.approx(checks2[0] + 128 * US)
-    backoff = checks2[2] - checks2[1]
-    assert round(backoff / (320 * US), 6) in range(16), "a new backoff with BE 4"
-    assert medium2.air[0][0] == pytest.approx(checks2[3] + 192 * US)
+    (at1, since1), (at2, since2) = checks2
+    assert at1 - since1 == pytest.approx(128 * US) and at2 - since2 == pytest.approx(128 * US)
+    assert round((since2 - at1) / (320 * US), 6) in range(16), "a new backoff with BE 4"
+    assert medium2.air[0][0] == pytest.approx(at2 + 192 * US)
     assert node2.counts["tx"] == 1
 
 
@@ -295,13 +292,15 @@ def test_csma_failure_takes_five_cca_attempts():
     medium.always_busy = True
     ccas = []
     node = Node(clock, medium, "n", ESME_EUI)
-    original = node.radio.channel_busy
-    node.radio.channel_busy = lambda: ccas.append(clock.seconds()) or original()
+    original = node.radio.channel_busy_since
+    node.radio.channel_busy_since = lambda t: ccas.append(t) or original(t)
     node.mac.set_pan_id(PAN)
     node.mac.mcps_data_request(0x0000, b"x")
     run(clock, 1.0)
     assert len(ccas) == 5
-    gaps = [b - a for a, b in zip([0.0] + ccas, ccas)]
+    # each CCA starts after the backoff; a failed one ends 8 symbols later and the next
+    # backoff counts from there
+    gaps = [ccas[0]] + [b - a - 128 * US for a, b in zip(ccas, ccas[1:])]
     for gap, be in zip(gaps, [3, 4, 5, 5, 5]):
         units = round(gap / (320 * US), 6)
         assert units == int(units) and 0 <= units < 2 ** be
@@ -635,9 +634,9 @@ class LossyMedium(Medium):
                 continue
             radio.mac.frame_received(psdu)
 
-    def busy(self):
+    def busy_since(self, t):
         now = self.clock.seconds()
-        return any(a[0] <= now < a[1] for a in self.active)
+        return any(a[0] <= now and a[1] > t for a in self.active)
 
 
 class LossyRadio(Radio):
@@ -646,8 +645,8 @@ class LossyRadio(Radio):
         self.medium.start(self, psdu, t)
         return t
 
-    def channel_busy(self):
-        return self.medium.busy()
+    def channel_busy_since(self, t):
+        return self.medium.busy_since(t)
 
 
 def test_many_nodes_with_loss_nothing_lost_silently():

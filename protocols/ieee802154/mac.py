@@ -7,10 +7,11 @@ the 2.4 GHz O-QPSK timing of ``han-zigbee-wireshark.md`` section 2.4:
   with the ack-request bit; unicast frames are retransmitted up to macMaxFrameRetries (3) times when
   no Ack arrives within macAckWaitDuration (864 us after the end of our transmission);
 - unslotted CSMA-CA (7.5.1.4): aUnitBackoffPeriod 320 us, macMinBE 3, macMaxBE 5,
-  macMaxCSMABackoffs 4; the CCA senses the channel (C{radio.channel_busy()}) over 8 symbols
-  (phyCCADuration, 128 us), then the radio turns from RX to TX in aTurnaroundTime (12 symbols), so
-  no frame starts less than 320 us after the channel was last busy; the transmit path is one
-  explicit state (idle, ifs, backoff, cca, turnaround, on_air, ack_wait) with one timer;
+  macMaxCSMABackoffs 4; the CCA senses the channel over 8 symbols (phyCCADuration, 128 us:
+  C{radio.channel_busy_since(t)}), then the radio turns from RX to TX in
+  aTurnaroundTime (12 symbols), so no frame starts less than 320 us after the channel was last
+  busy; the transmit path is one explicit state (idle, ifs, cca, turnaround, on_air, ack_wait)
+  with one timer;
 - one transmission in flight, a FIFO queue behind it (except that a frame answering a child's
   Data Request goes first: the child listens only for macMaxFrameTotalWaitTime), SIFS/LIFS
   between frames;
@@ -105,7 +106,7 @@ _K_DATA, _K_INDIRECT, _K_POLL, _K_ASSOC_REQ, _K_ASSOC_POLL, _K_BEACON, _K_BEACON
 # Poll states.
 _POLL_IDLE, _POLL_SENDING, _POLL_WAITING = range(3)
 #: states of the transmit path (one timer, L{MacLayer._tx_timer}, belongs to the state)
-TX_IDLE, TX_IFS, TX_BACKOFF, TX_CCA, TX_TURNAROUND, TX_ON_AIR, TX_ACK_WAIT = range(7)
+TX_IDLE, TX_IFS, TX_CCA, TX_TURNAROUND, TX_ON_AIR, TX_ACK_WAIT = range(6)
 
 
 class MacUser(Protocol):
@@ -201,8 +202,8 @@ class MacLayer:
 
     @param clock: the (virtual or real) time source; every timer is an C{IDelayedCall} on it.
     @param rng: this node's random source (CSMA-CA backoffs, initial DSN and BSN).
-    @param radio: the medium's port: C{transmit(psdu) -> airtime_s}, C{channel_busy() -> bool},
-        C{set_rx_enabled(on)}.  The medium calls L{frame_received} for every frame heard.
+    @param radio: the medium's port: C{transmit(psdu) -> airtime_s}, C{channel_busy_since(t) ->
+        bool} (another radio was on the air at some time from C{t} to now), C{set_rx_enabled(on)}.  The medium calls L{frame_received} for every frame heard.
     @param extended_address: this radio's EUI-64 (int, big-endian value).
     @param user: the upper layer (L{MacUser}).
     @param rx_on_when_idle: macRxOnWhenIdle; C{False} for a sleepy end device, whose receiver is on
@@ -561,11 +562,11 @@ class MacLayer:
         self._start_next()
 
     # One transmission at a time, as one explicit state with one timer:
-    #   idle -> (ifs) -> backoff -> cca -> turnaround -> on_air -> (ack_wait) -> idle
-    # backoff: random (2^BE - 1) unit backoff periods; cca: the channel is sensed over 8 symbols
-    # (busy if a transmission is on the air at the start or at the end of the period: every PPDU
-    # is longer than 8 symbols); turnaround: aTurnaroundTime (12 symbols) RX-to-TX; so a frame
-    # starts at least 20 symbols (320 us) after the channel was last busy.
+    #   idle -> (ifs) -> cca -> turnaround -> on_air / ack_wait -> idle
+    # cca: a random number (0 .. 2^BE - 1) of unit backoff periods, then the channel is sensed
+    # over 8 symbols (busy if another transmission was on the air at any time in them);
+    # turnaround: aTurnaroundTime (12 symbols) RX-to-TX; so a frame starts at least 20 symbols
+    # (320 us) after the channel was last busy.
 
     def _tx_after(self, delay: float, state: int) -> None:
         self._tx_state = state
@@ -574,9 +575,7 @@ class MacLayer:
     def _tx_timer_fired(self) -> None:
         self._tx_timer = None
         state = self._tx_state
-        if state == TX_BACKOFF:
-            self._cca_begin()
-        elif state == TX_CCA:
+        if state == TX_CCA:
             self._cca_end()
         elif state == TX_TURNAROUND:
             self._transmit()
@@ -601,24 +600,13 @@ class MacLayer:
         self._backoff(job)
 
     def _backoff(self, job: _TxJob) -> None:
-        periods = self.rng.randrange(1 << job.be)
-        if periods:
-            self._tx_after(periods * A_UNIT_BACKOFF_PERIOD, TX_BACKOFF)
-        else:
-            self._tx_state = TX_BACKOFF
-            self._cca_begin()
-
-    def _channel_busy(self) -> bool:
-        return self.clock.seconds() < self._tx_busy_until or self._ack_call is not None or self.radio.channel_busy()
-
-    def _cca_begin(self) -> None:
-        if self._channel_busy():
-            self._cca_failed(self._current)
-        else:
-            self._tx_after(CCA_DURATION, TX_CCA)
+        # the random backoff, then the 8-symbol CCA: its result is known at its end
+        self._tx_after(self.rng.randrange(1 << job.be) * A_UNIT_BACKOFF_PERIOD + CCA_DURATION, TX_CCA)
 
     def _cca_end(self) -> None:
-        if self._channel_busy():
+        sensing_since = self.clock.seconds() - CCA_DURATION
+        if sensing_since < self._tx_busy_until or self._ack_call is not None \
+                or self.radio.channel_busy_since(sensing_since):
             self._cca_failed(self._current)
         else:
             self._tx_after(A_TURNAROUND_TIME, TX_TURNAROUND)

@@ -111,29 +111,34 @@ class NwkLayer:
     def _receive(self, mac_frame) -> None:
         nib = self.nib
         data = mac_frame.payload
-        head = _nwk.decode_nwk(data)
-        if head.frame_type == _nwk.NWK_FRAME_INTERPAN:
-            nib.count("interpan_ignored")
-            return
-        if head.security:
+        # frame control: bits 0-1 frame type, bit 9 security (3.3.1.1)
+        if len(data) >= 2 and data[1] & 0x02 and data[0] & 0x03 != _nwk.NWK_FRAME_INTERPAN:
             if nib.network_key is None:
                 nib.count("no_network_key")
                 return
             try:
                 frame, aux = unsecure_nwk(data, nib.network_key_for)
             except CodecError as e:
-                nib.count("nwk_mic" if e.field == "mic" else ("nwk_unknown_key" if e.field == "key" else "malformed"))
+                if e.field == "mic":
+                    nib.count("nwk_mic")
+                elif e.field == "key":
+                    nib.count("nwk_unknown_key")
+                else:
+                    raise  # a malformed header: counted by field in mcps_data_indication
                 return
             if aux.source is None or not nib.counters.check_incoming(aux.source, nib.network_handle(aux.key_seq),
                                                                      aux.frame_counter):
                 nib.count("nwk_replay")
                 return
-            if mac_frame.src_mode == ADDR_SHORT:
+            if mac_frame.src_mode == ADDR_SHORT and (mac_frame.src_addr != frame.src or aux.source != frame.src_ieee):
                 nib.learn(mac_frame.src_addr, aux.source)  # the previous hop secured it
         else:
+            frame = _nwk.decode_nwk(data)
+            if frame.frame_type == _nwk.NWK_FRAME_INTERPAN:
+                nib.count("interpan_ignored")
+                return
             # Unsecured NWK frames are accepted only by a joiner, and only to carry the APS
             # Transport Key (itself APS-secured with the key-transport key): 4.6.3.
-            frame = head
             if nib.joined or len(frame.payload) < 1 or frame.payload[0] & 0x03 != _aps.APS_FRAME_COMMAND:
                 nib.count("nwk_unsecured")
                 return
