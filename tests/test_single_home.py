@@ -160,7 +160,11 @@ def test_pro_housekeeping_on_the_wire(default_run: Path) -> None:
     assert set(by_src) == routers
     for src, times in by_src.items():
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert len(times) > 400 and all(14.4 < g < 15.6 for g in gaps), (src, min(gaps), max(gaps))
+        # (a Link Status is a broadcast without retries: one that meets a busy channel at every
+        # CSMA-CA attempt is lost, counted as csma_failure, and the next one comes 15 s later)
+        missed = [g for g in gaps if 29.4 < g < 31.2]
+        assert len(times) > 400 and len(missed) <= 2 and all(14.4 < g < 15.6 or 29.4 < g < 31.2 for g in gaps), \
+            (src, min(gaps), max(gaps))
     edt = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.cmd.id", "zbee_nwk.cmd.ed_tmo_req",
                               "zbee_nwk.cmd.ed_tmo_rsp_status", "zbee_nwk.cmd.ed_prnt_info.mac_data_poll_keepalive"],
                         "zbee_nwk.cmd.id == 0x0b || zbee_nwk.cmd.id == 0x0c", pcap=pcap, keys=keys)
