@@ -167,6 +167,10 @@ def test_certificate_from_another_ca_is_terminated_and_retried_with_backoff(tmp_
     assert gaps == sorted(gaps)
     app = [r for r in rows if r[2] == short and r[9] == "0x00" and r[7] == "0x0109" and r[8] != "0x0800"]
     assert app == [], "the ESME stays off application traffic"
+    # the IHD's Request Key for the ESME is refused: no application link key for it
+    assert ch.counts["request_key_before_cbke"] >= 1
+    app_keys = tshark_fields(tmp_path, ["zbee_nwk.dst"], "zbee_aps.cmd.id == 0x05 && zbee_aps.cmd.key_type == 0x03")
+    assert short not in {r[0] for r in app_keys}
     assert esme.cbke_counts["UNKNOWN_ISSUER"] == len(initiates) and esme.cbke_counts["established"] == 0
     assert ch.cbke_counts["UNKNOWN_ISSUER"] == len(initiates)
     assert "CBKE {" in esme.summary() and "UNKNOWN_ISSUER" in esme.summary()

@@ -55,6 +55,9 @@ class CommsHub(HanDevice):
         self.names = {dev.eui64: dev.name for dev in home.spec.devices}
         #: CBKE responder per device (EUI-64 -> the run in progress or the last one)
         self.key_establishments: dict[int, KeyEstablishmentLink] = {}
+        #: the TC link key each device's last successful CBKE run made
+        self.cbke_keys: dict[int, bytes] = {}
+        self._no_cbke = {dev.eui64 for dev in home.spec.devices if dev.params.get("cbke", True) is False}
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
@@ -82,7 +85,8 @@ class CommsHub(HanDevice):
         # the anchor CH uses its own EUI-64 as the extended PAN id
         beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
         self.stack.form_network(home.spec.pan_id, home.spec.network_key, authorize=self._authorize,
-                                on_device_joined=self._device_joined, beacon_payload=beacon)
+                                on_device_joined=self._device_joined, beacon_payload=beacon,
+                                link_key_established=self.link_key_established)
         self.joined_at = self.clock.seconds()
         self.metrics.devices_up.labels(self.kind).inc()
         for at in self.spec.params.get("network_key_updates", ()):
@@ -127,6 +131,14 @@ class CommsHub(HanDevice):
             return
         link.receive_frame(frame)
 
+    def link_key_established(self, eui: int) -> bool:
+        """The trust centre's question: is C{eui}'s TC link key the one CBKE made (or does
+        the device not run CBKE)?  A device that associated again is back on its install code."""
+        if eui in self._no_cbke:
+            return True
+        key = self.cbke_keys.get(eui)
+        return key is not None and self.stack.link_keys.get(eui) == key
+
     def _new_key_establishment(self, eui: int, short: int, endpoint: int) -> KeyEstablishmentLink:
         def send(frame) -> None:
             self.stack.send_data(short, endpoint, CHF_ENDPOINT, CLUSTER_KEY_ESTABLISHMENT, encode_zcl(frame),
@@ -150,6 +162,7 @@ class CommsHub(HanDevice):
         if result.established:
             # the trust centre keeps the CBKE key as this device's TC link key from now on
             self.stack.install_link_key(eui, result.link_key)
+            self.cbke_keys[eui] = result.link_key
             self.home.add_key(result.link_key, f"{name} CBKE link key")
             self._cbke_count("established")
             return
