@@ -5,7 +5,9 @@ impairments, one pcapng interface named after the home, and the devices of the
 topology (CH with its CHF and GPF, ESME, GSME, IHD), each a ZigBee node whose
 application behaviour lives in L{emulator.devices}.  Devices power on at their
 C{power_on} time; the Wireshark key table gets the network key and every install-code
-link key up front and every link key made at run time as it is made.
+link key up front and every link key made at run time as it is made (the CBKE link key of
+each device, application link keys).  CBKE certificates come from the estate's seeded
+certificate authorities (L{emulator.devices.cbke.CertificateAuthorities}).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import IO
 
 from twisted.logger import Logger
 
+from emulator.devices.cbke import CertificateAuthorities
 from emulator.metrics import Metrics
 from emulator.topology import HomeSpec, Topology
 from tap.wireshark import KeyFileWriter
@@ -64,11 +67,14 @@ class OutputFile:
 class Home:
     """One premises: its medium and its nodes (by device name)."""
 
-    def __init__(self, spec: HomeSpec, clock, seed: int, metrics: Metrics, capture, keys) -> None:
+    def __init__(self, spec: HomeSpec, clock, seed: int, metrics: Metrics, capture, keys,
+                 cas: CertificateAuthorities | None = None) -> None:
         from emulator.devices import build_device
         from emulator.medium import HanMedium
 
         self.spec = spec
+        #: the certificate authorities CBKE certificates come from (one set per estate)
+        self.cas = cas if cas is not None else CertificateAuthorities(seed)
         self.clock = clock
         self.metrics = metrics
         self.start_time = clock.seconds()
@@ -122,7 +128,8 @@ class Estate:
                          if f is not None]
         self.capture = PcapngWriter(self._outputs[0]) if pcap_file is not None else None
         self.keys = KeyFileWriter(self._outputs[-1]) if keys_file is not None else None
-        self.homes = [Home(spec, clock, seed, self.metrics, self.capture, self.keys)
+        self.cas = CertificateAuthorities(seed)
+        self.homes = [Home(spec, clock, seed, self.metrics, self.capture, self.keys, self.cas)
                       for spec in topology.homes]
 
     def start(self) -> None:

@@ -33,6 +33,10 @@ class Metrics:
         self.joins = Counter(
             "smets_joins_total", "HAN join attempts by outcome (joined, denied, key_failed, timeout)",
             ["node_kind", "outcome"], registry=r)
+        self.key_establishments = Counter(
+            "smets_key_establishments_total",
+            "CBKE runs by outcome (started, established, a Terminate status, timeout, terminated-by-peer)",
+            ["node_kind", "outcome"], registry=r)
         self.devices_up = Gauge(
             "smets_devices_up", "Devices currently joined and running", ["node_kind"], registry=r)
         self.zcl_requests = Counter(

@@ -35,13 +35,25 @@ from protocols.smwan.profiles import DEFAULT_PROFILES, LinkProfile
 
 #: device kinds the emulator can host on a HAN, and the options each accepts
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
+#: CBKE options of a joining device: C{cbke: false} (no key establishment: it keeps the
+#: install-code link key), C{cbke_ca} (the seeded CA that issues its certificate; default the
+#: one its CH trusts), or an explicit C{cbke_certificate} (74 octets) + C{cbke_private_key}
+#: (36 octets), hex
+_CBKE_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "cbke": bool, "cbke_ca": str, "cbke_certificate": str, "cbke_private_key": str}
+CBKE_CERTIFICATE_OCTETS = 74
+CBKE_PRIVATE_KEY_OCTETS = 36
 DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    # cbke_ca: the seeded CA the CH (and by default every device of the home) trusts
     "CH": {"gpf_eui64": str, "permit_join": bool, "gbcs_keys": str, "close_tunnel_timeout": (int, float),
-           "tunnel_queue_limit": int, "tunnel_queue_expiry": (int, float), "network_key_updates": list},
-    "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list},
+           "tunnel_queue_limit": int, "tunnel_queue_expiry": (int, float), "network_key_updates": list,
+           "cbke_ca": str},
+    "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list,
+             **_CBKE_DEVICE_KEYS},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float), "rejoin_at": list,
-             "leave_at": list},
-    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list},
+             "leave_at": list, **_CBKE_DEVICE_KEYS},
+    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list,
+            **_CBKE_DEVICE_KEYS},
 }
 _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
@@ -473,6 +485,28 @@ def _parse_eui(checker: _Checker, m: _Map, key: str, what: str) -> int:
     return int.from_bytes(checker.hexbytes(m, key, 8, what), "big")
 
 
+def _check_cbke(checker: _Checker, dev: _Map, params: dict[str, Any], what: str) -> None:
+    """CBKE options: a CA name, or an explicit certificate and private key (both, as hex)."""
+    if "cbke_ca" in dev and not re.match(r"^[A-Za-z0-9_.-]{1,40}$", dev["cbke_ca"]):
+        raise checker.fail(dev.key_lines["cbke_ca"],
+                           f"{what}.cbke_ca {dev['cbke_ca']!r} must be 1-40 letters, digits, '-', '_' or '.'")
+    explicit = [k for k in ("cbke_certificate", "cbke_private_key") if k in dev]
+    if len(explicit) == 1:
+        other = "cbke_private_key" if explicit[0] == "cbke_certificate" else "cbke_certificate"
+        raise checker.fail(dev.key_lines[explicit[0]], f"{what}.{explicit[0]} needs {other} too")
+    if explicit:
+        if "cbke_ca" in dev:
+            raise checker.fail(dev.key_lines["cbke_ca"],
+                               f"{what}.cbke_ca and an explicit cbke_certificate exclude each other")
+        params["cbke_certificate"] = checker.hexbytes(dev, "cbke_certificate", CBKE_CERTIFICATE_OCTETS, what).hex()
+        key = checker.hexbytes(dev, "cbke_private_key", CBKE_PRIVATE_KEY_OCTETS, what)
+        if int.from_bytes(key, "big") == 0:
+            raise checker.fail(dev.key_lines["cbke_private_key"], f"{what}.cbke_private_key must not be zero")
+        params["cbke_private_key"] = key.hex()
+    if dev.get("cbke", True) is False and (explicit or "cbke_ca" in dev):
+        raise checker.fail(dev.key_lines["cbke"], f"{what}.cbke is false but CBKE credentials are given")
+
+
 def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_index: int,
                   home_name: str, seed: int) -> DeviceSpec:
     dev = checker.mapping(raw, line, f"home {home_name!r} devices[{dev_index}]")
@@ -537,4 +571,5 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
         if not os.path.isdir(params["gbcs_keys"]):
             raise checker.fail(dev.key_lines["gbcs_keys"], f"{what}.gbcs_keys: {dev['gbcs_keys']!r} is not a "
                                                            "key store directory")
+    _check_cbke(checker, dev, params, what)
     return DeviceSpec(kind, name, eui, code, registered, power_on, params, gpf)

@@ -73,8 +73,10 @@ def test_capture_decodes_in_wireshark(default_run: Path) -> None:
     assert {r[5] for r in rows} == {"home-0001-han"}
     network_key = next(line.split(",")[0].strip('"') for line in keys.read_text().splitlines()
                        if "network key" in line)
-    transport = tshark_fields(tmp, ["zbee_aps.cmd.key", "zbee_aps.cmd.key_type"], "zbee_aps.cmd.id == 0x05",
-                              pcap=pcap, keys=keys)
+    transport = tshark_fields(tmp, ["zbee_aps.cmd.key", "zbee_aps.cmd.key_type", "wpan.dst16", "wpan.seq_no"],
+                              "zbee_aps.cmd.id == 0x05", pcap=pcap, keys=keys)
+    # (a MAC retransmission -- same destination and MAC sequence number -- is the same frame)
+    transport = list({(r[2], r[3]): r for r in transport}.values())
     network = [r[0].replace(":", "").upper() for r in transport if r[1] == "0x01"]
     assert network == [network_key] * 3, "each joiner got the network key"
     app = {r[0].replace(":", "").upper() for r in transport if r[1] == "0x03"}
@@ -159,7 +161,11 @@ def test_pro_housekeeping_on_the_wire(default_run: Path) -> None:
     assert set(by_src) == routers
     for src, times in by_src.items():
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert len(times) > 400 and all(14.4 < g < 15.6 for g in gaps), (src, min(gaps), max(gaps))
+        # (a Link Status is a broadcast without retries: one that meets a busy channel at every
+        # CSMA-CA attempt is lost, counted as csma_failure, and the next one comes 15 s later)
+        missed = [g for g in gaps if 29.4 < g < 31.2]
+        assert len(times) > 400 and len(missed) <= 2 and all(14.4 < g < 15.6 or 29.4 < g < 31.2 for g in gaps), \
+            (src, min(gaps), max(gaps))
     edt = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.cmd.id", "zbee_nwk.cmd.ed_tmo_req",
                               "zbee_nwk.cmd.ed_tmo_rsp_status", "zbee_nwk.cmd.ed_prnt_info.mac_data_poll_keepalive"],
                         "zbee_nwk.cmd.id == 0x0b || zbee_nwk.cmd.id == 0x0c", pcap=pcap, keys=keys)
@@ -486,5 +492,6 @@ def test_two_homes_one_interface_each(tmp_path: Path) -> None:
     pans = {r[0]: r[3] for r in rows if r[3] and r[3] != "0xffff"}
     assert pans["no-1-han"] != pans["no-2-han"]
     labels = [line.split(",")[2] for line in (tmp_path / "zigbee_pc_keys").read_text().splitlines()]
-    assert sum(label.startswith('"no-1 ') for label in labels) == 5  # network, 3 install codes, 1 app key
-    assert sum(label.startswith('"no-2 ') for label in labels) == 4
+    # network, 3 install codes, 3 CBKE link keys, 1 app key
+    assert sum(label.startswith('"no-1 ') for label in labels) == 8
+    assert sum(label.startswith('"no-2 ') for label in labels) == 6  # network, 2 install codes, 2 CBKE link keys, 1 app key

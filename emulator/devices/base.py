@@ -12,11 +12,13 @@ timed out -- never silently lost.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Callable
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink, retry_delay
 from emulator.rng import derive_rng
 from emulator.topology import DeviceSpec
 from protocols.errors import CodecError
@@ -107,6 +109,14 @@ class HanDevice:
         self._join_failures = 0
         self._metric_children: dict[str, Any] = {}  # counter name -> labelled Prometheus child
         self._application_started = False
+        # CBKE (emulator.devices.cbke): credentials from the estate's CAs at power-on
+        self.cbke_credentials = None
+        self.cbke_counts: Counter[str] = Counter()
+        self._cbke_rng = derive_rng(seed, home.spec.name, spec.name, "cbke")
+        self._cbke: KeyEstablishmentLink | None = None
+        self._cbke_key: bytes | None = None  # the TC link key the last successful run made
+        self._cbke_failures = 0
+        self._cbke_retry = None
 
     # ---------------------------------------------------------------- life cycle
 
@@ -125,7 +135,21 @@ class HanDevice:
                             pan_coordinator=self.role == "coordinator", counters=self._count,
                             on_error=self._frame_error)
         self.stack.attach_mac(self.mac)
-        for descriptor in self.endpoint_descriptors():
+        self.cbke_credentials = home.cas.credentials_for(home.spec, self.spec)
+        descriptors = self.endpoint_descriptors()
+        if self.cbke_credentials is not None and descriptors:
+            # Key Establishment on the first endpoint: server on the CH, client on a device
+            first = descriptors[0]
+            if self.role == "coordinator":
+                first = replace(first, in_clusters=first.in_clusters + (CLUSTER_KEY_ESTABLISHMENT,))
+            else:
+                first = replace(first, out_clusters=first.out_clusters + (CLUSTER_KEY_ESTABLISHMENT,))
+            descriptors[0] = first
+            self.cluster_handlers[(first.endpoint, CLUSTER_KEY_ESTABLISHMENT)] = self.key_establishment_frame
+            # KeyEstablishmentSuite (0x0000) on both sides: crypto suite 2 only
+            self.add_server(first.endpoint, CLUSTER_KEY_ESTABLISHMENT, {"KeyEstablishmentSuite": 0x0002},
+                            client_side=self.role != "coordinator")
+        for descriptor in descriptors:
             self.stack.add_endpoint(descriptor, self._aps_data)
         self.powered = True
         self.start()
@@ -184,11 +208,85 @@ class HanDevice:
         log.info("{home}/{name} ({kind} {eui:016X}) joined the HAN as 0x{short:04X}",
                  home=self.home.spec.name, name=self.spec.name, kind=self.kind, eui=self.spec.eui64,
                  short=self.stack.short)
+        if not self.key_established():
+            # joined with the install-code link key: key establishment with the CH first
+            # (a secured rejoin keeps the CBKE key and goes straight on)
+            if self._cbke is None and self._cbke_retry is None:
+                self._start_key_establishment()
+            return
+        self._start_application()
+
+    def key_established(self) -> bool:
+        """Whether the device may take part in application traffic: it does not run CBKE (or is
+        the CH), or its TC link key is the one its last CBKE run made."""
+        if self.cbke_credentials is None or self.role == "coordinator" or self.stack is None:
+            return True
+        return self._cbke_key is not None and self.stack.link_keys.get(self.stack.tc_eui) == self._cbke_key
+
+    def _start_application(self) -> None:
         if not self._application_started:
             # the application starts once per power-on; joining again later (after a failed
             # rejoin) does not start it twice
             self._application_started = True
             self.joined()
+
+    # ---------------------------------------------------------------- key establishment (initiator)
+
+    def _start_key_establishment(self) -> None:
+        from emulator.devices.hub import CHF_ENDPOINT
+
+        self._cbke_retry = None
+        stack = self.stack
+        if not stack.joined or stack.tc_eui is None:
+            return  # joining again will start it
+        endpoint = next(iter(ep for (ep, cluster) in self.cluster_handlers if cluster == CLUSTER_KEY_ESTABLISHMENT))
+
+        def send(frame: ZclFrame) -> None:
+            self.stack.send_data(0x0000, CHF_ENDPOINT, endpoint, CLUSTER_KEY_ESTABLISHMENT, encode_zcl(frame),
+                                 aps_security=False)
+
+        self.cbke_busy(True)
+        self._cbke = KeyEstablishmentLink(initiator=True, clock=self.clock, rng=self._cbke_rng,
+                                          credentials=self.cbke_credentials, partner_eui64=stack.tc_eui,
+                                          send_zcl=send, next_tsn=self.next_tsn, on_done=self._cbke_done)
+        self._cbke_count("started")
+        self._cbke.start()
+
+    def key_establishment_frame(self, ind: ApsIndication, frame: ZclFrame) -> None:
+        """A Key Establishment command (cluster 0x0800) for this device (the initiator)."""
+        if self._cbke is None or ind.src_short != 0x0000:
+            self._count("cbke_unexpected")
+            return
+        self._cbke.receive_frame(frame)
+
+    def _cbke_done(self, result) -> None:
+        self._cbke = None
+        self.cbke_busy(False)
+        if result.established:
+            stack = self.stack
+            stack.install_link_key(stack.tc_eui, result.link_key)
+            self._cbke_key = result.link_key
+            self._cbke_failures = 0
+            self._cbke_count("established")
+            log.info("{home}/{name} ({kind}): key establishment with the CH done; CBKE TC link key in use",
+                     home=self.home.spec.name, name=self.spec.name, kind=self.kind)
+            self._start_application()
+            return
+        self._cbke_failures += 1
+        outcome = terminate_status_name(result.status) if result.status is not None else result.outcome.value
+        self._cbke_count(outcome)
+        delay = retry_delay(self._cbke_failures, result.wait_time, self._cbke_rng)
+        log.info("{home}/{name} ({kind}): key establishment failed ({outcome}: {reason}); retrying in {delay:.0f} s",
+                 home=self.home.spec.name, name=self.spec.name, kind=self.kind, outcome=outcome,
+                 reason=result.reason, delay=delay)
+        self._cbke_retry = self.clock.callLater(delay, self._start_key_establishment)
+
+    def _cbke_count(self, outcome: str) -> None:
+        self.cbke_counts[outcome] += 1
+        self.metrics.key_establishments.labels(self.kind, outcome).inc()
+
+    def cbke_busy(self, busy: bool) -> None:
+        """Hook: a key establishment run starts (True) or ends (False): a sleepy device polls meanwhile."""
 
     def stack_join_failed(self, reason: str) -> None:
         self._join_failures += 1
@@ -227,6 +325,10 @@ class HanDevice:
     def _aps_data(self, ind: ApsIndication) -> None:
         if ind.profile != PROFILE_SE:
             self._count("wrong_profile")
+            return
+        if ind.cluster != CLUSTER_KEY_ESTABLISHMENT and not self.key_established():
+            # off application traffic until key establishment with the CH succeeded
+            self._count("cbke_pending")
             return
         try:
             frame = decode_zcl(ind.payload)
@@ -337,11 +439,21 @@ class HanDevice:
         return (f"{self.spec.name} ({self.kind} {self.spec.eui64:016X}): {state}; frames sent {self.counts['tx']}, "
                 f"received {self.counts['rx']}, MAC retries {self.counts['tx_retry']}"
                 + (f"; {extra}" if extra else "")
+                + (f"; CBKE {dict(sorted(self.cbke_counts.items()))}" if self.cbke_counts else "")
                 + (f"; drops {dict(drops)}" if drops else ""))
 
     def describe(self) -> str:
         """Hook: device-specific figures for the run summary."""
         return ""
+
+
+def terminate_status_name(status: int) -> str:
+    """The Terminate Key Establishment status by its ZSE name (or its number if unknown)."""
+    from protocols.zigbee.cbke.messages import TerminateStatus
+    try:
+        return TerminateStatus(status).name
+    except ValueError:
+        return f"status_{int(status)}"
 
 
 def utc_now(clock) -> int:
@@ -350,4 +462,5 @@ def utc_now(clock) -> int:
 
 
 __all__ = ["HanDevice", "ZCL_EPOCH", "PROFILE_SE", "CLUSTER_BASIC", "CLUSTER_TIME", "CLUSTER_PRICE",
-           "CLUSTER_METERING", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now"]
+           "CLUSTER_METERING", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now",
+           "terminate_status_name"]

@@ -13,10 +13,13 @@ so that an IHD can read gas consumption at any time although the meter sleeps.
 from __future__ import annotations
 
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
-                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, utc_now)
+                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, terminate_status_name,
+                                   utc_now)
+from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink
 from emulator.rng import derive_bytes
 from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
 from protocols.zcl import foundation as zf
+from protocols.zcl.frame import encode_zcl
 from protocols.zcl.se.tunneling import TUNNELING_CLUSTER_ID
 from protocols.zcl.server import default_response
 from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
@@ -51,6 +54,12 @@ class CommsHub(HanDevice):
         self.mirrors: dict[int, int] = {}  # GSME EUI-64 -> mirror endpoint
         self.joins: dict[str, int] = {}
         self.mirror_reports = 0
+        self.names = {dev.eui64: dev.name for dev in home.spec.devices}
+        #: CBKE responder per device (EUI-64 -> the run in progress or the last one)
+        self.key_establishments: dict[int, KeyEstablishmentLink] = {}
+        #: the TC link key each device's last successful CBKE run made
+        self.cbke_keys: dict[int, bytes] = {}
+        self._no_cbke = {dev.eui64 for dev in home.spec.devices if dev.params.get("cbke", True) is False}
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
@@ -80,7 +89,8 @@ class CommsHub(HanDevice):
         # the anchor CH uses its own EUI-64 as the extended PAN id
         beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
         self.stack.form_network(home.spec.pan_id, home.spec.network_key, authorize=self._authorize,
-                                on_device_joined=self._device_joined, beacon_payload=beacon)
+                                on_device_joined=self._device_joined, beacon_payload=beacon,
+                                link_key_established=self.link_key_established)
         self.joined_at = self.clock.seconds()
         self.metrics.devices_up.labels(self.kind).inc()
         for at in self.spec.params.get("network_key_updates", ()):
@@ -133,6 +143,63 @@ class CommsHub(HanDevice):
     def refresh(self, endpoint: int, cluster_id: int) -> None:
         if cluster_id == CLUSTER_TIME:
             self.servers[(endpoint, cluster_id)].values[0x0000] = utc_now(self.clock)
+
+    # -------------------------------------------------------------------- CBKE (responder)
+
+    def key_establishment_frame(self, ind, frame) -> None:
+        """Key Establishment (0x0800) from a device: the CH is the responder, for devices in
+        its device log only; an InitiateKeyEstablishmentRequest starts a new run."""
+        eui = ind.src_eui if ind.src_eui is not None else self.stack.eui_of(ind.src_short)
+        if eui is None or eui not in self.device_log:
+            self._count("cbke_not_in_device_log")
+            return
+        link = self.key_establishments.get(eui)
+        if frame.command_id == 0x00 and frame.direction == DIRECTION_CLIENT_TO_SERVER:
+            link = self._new_key_establishment(eui, ind.src_short, ind.src_endpoint)
+        elif link is None or link.machine.result is not None:
+            self._count("cbke_no_session")
+            return
+        link.receive_frame(frame)
+
+    def link_key_established(self, eui: int) -> bool:
+        """The trust centre's question: is C{eui}'s TC link key the one CBKE made (or does
+        the device not run CBKE)?  A device that associated again is back on its install code."""
+        if eui in self._no_cbke:
+            return True
+        key = self.cbke_keys.get(eui)
+        return key is not None and self.stack.link_keys.get(eui) == key
+
+    def _new_key_establishment(self, eui: int, short: int, endpoint: int) -> KeyEstablishmentLink:
+        def send(frame) -> None:
+            self.stack.send_data(short, endpoint, CHF_ENDPOINT, CLUSTER_KEY_ESTABLISHMENT, encode_zcl(frame),
+                                 aps_security=False)
+
+        link = None
+
+        def done(result) -> None:
+            if self.key_establishments.get(eui) is not link:
+                return  # a newer run replaced this one
+            self._key_established(eui, result)
+
+        link = self.key_establishments[eui] = KeyEstablishmentLink(
+            initiator=False, clock=self.clock, rng=self._cbke_rng, credentials=self.cbke_credentials,
+            partner_eui64=eui, send_zcl=send, next_tsn=self.next_tsn, on_done=done)
+        self._cbke_count("started")
+        return link
+
+    def _key_established(self, eui: int, result) -> None:
+        name = self.names.get(eui, f"{eui:016X}")
+        if result.established:
+            # the trust centre keeps the CBKE key as this device's TC link key from now on
+            self.stack.install_link_key(eui, result.link_key)
+            self.cbke_keys[eui] = result.link_key
+            self.home.add_key(result.link_key, f"{name} CBKE link key")
+            self._cbke_count("established")
+            return
+        outcome = terminate_status_name(result.status) if result.status is not None else result.outcome.value
+        self._cbke_count(outcome)
+        log.info("{home}/{name}: key establishment with {device} failed ({outcome}: {reason})",
+                 home=self.home.spec.name, name=self.spec.name, device=name, outcome=outcome, reason=result.reason)
 
     # -------------------------------------------------------------------- GPF mirroring
 

@@ -203,6 +203,13 @@ class Gsme(HanDevice):
     def stop_polling(self) -> None:
         self.stack.stop_polling()
 
+    def cbke_busy(self, busy: bool) -> None:
+        # key establishment needs the radio: poll the parent while it runs
+        if busy:
+            self.wake_cycle.begin_work()
+        else:
+            self.wake_cycle.end_work()
+
     def joined(self) -> None:
         self.wake_cycle.begin_work()
         self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001),

@@ -200,13 +200,16 @@ class ZigbeeStack:
 
     def form_network(self, pan_id: int, network_key: bytes, *, authorize: Callable[[int], bytes | None],
                      on_device_joined: Callable[[int, int, str], None], beacon_payload: bytes,
-                     key_seq: int = 0) -> None:
+                     key_seq: int = 0, link_key_established: Callable[[int], bool] | None = None) -> None:
         """Start as coordinator and trust centre of a new PAN.
 
         @param authorize: C{authorize(eui) -> install-code link key or None}: the CHF device
             log lookup; C{None} refuses the association (PAN access denied).
         @param on_device_joined: C{(eui, short, outcome)} with outcome C{"joined"},
             C{"denied"} or C{"no_announce"}.
+        @param link_key_established: C{(eui) -> bool}: whether the device's TC link key is
+            final (SE: made by key establishment); application link keys only go to and for
+            devices for which it is true (default: every device).
         """
         nib = self.nib
         nib.short = TC_SHORT
@@ -215,7 +218,8 @@ class ZigbeeStack:
         nib.tc_eui = nib.eui64
         nib.joined = True
         self.trust_center = TrustCenter(nib, self.aps.send_command, authorize=authorize,
-                                        on_device_joined=on_device_joined)
+                                        on_device_joined=on_device_joined,
+                                        link_key_established=link_key_established)
         nib.mac.set_association_permit(True)
         nib.mac.mlme_start(pan_id, TC_SHORT, beacon_payload)
         self.housekeeping.start()
@@ -404,6 +408,12 @@ class ZigbeeStack:
         if machine is None:
             machine = self._key_requests[partner_eui] = make_link_key_request(self.clock, self, partner_eui)
         machine.request(on_done)
+
+    def install_link_key(self, peer_eui: int, key: bytes) -> None:
+        """Replace the link key shared with C{peer_eui} (on a device, the TC link key with the
+        trust centre's EUI-64; on the trust centre, the joiner's): the SE key establishment
+        (CBKE) result takes over from the install-code key.  Frame counters start afresh."""
+        self.nib.set_link_key(peer_eui, key)
 
     def send_request_key(self, cmd: _aps.RequestKey) -> None:
         self.aps.send_command(TC_SHORT, self.nib.tc_eui, cmd)

@@ -8,7 +8,8 @@ that the preconfigured link key comes from the install code; the CH is coordinat
    joiner in an APS Transport Key secured with the key-transport key of its link key, NWK
    unsecured; the TC then waits for the joiner's Device_annce;
  - Request Key for an application link key (4.4.9.5, key type 2 with the partner's EUI-64)
-   from a joined device: a fresh key to both partners in Transport Keys (4.4.9.2);
+   from a joined device: a fresh key to both partners in Transport Keys (4.4.9.2), once both
+   have their final TC link key (C{link_key_established}: SE key establishment done);
  - network key update (4.6.3.4): the new key goes to each joined device in a unicast
    Transport Key (APS-secured with the key-transport key of its link key, NWK-secured with the
    current key), then a Switch Key; a sleepy device gets both when it is next heard.  Once every
@@ -146,8 +147,10 @@ class TrustCenter:
     """
 
     def __init__(self, nib: Nib, send_command: Callable[..., None], *, authorize: Callable[[int], bytes | None],
-                 on_device_joined: Callable[[int, int, str], None]) -> None:
+                 on_device_joined: Callable[[int, int, str], None],
+                 link_key_established: Callable[[int], bool] | None = None) -> None:
         self.nib = nib
+        self.link_key_established = link_key_established
         self.send_command = send_command
         self.authorize = authorize
         self.on_device_joined = on_device_joined
@@ -265,6 +268,11 @@ class TrustCenter:
         partner_short = nib.short_of(partner)
         if partner_short is None or partner not in nib.link_keys or requester_eui not in nib.link_keys:
             nib.count("request_key_unknown_partner")
+            return
+        if self.link_key_established is not None and not (
+                self.link_key_established(requester_eui) and self.link_key_established(partner)):
+            # SE: no application link key for a device still on its install-code key
+            nib.count("request_key_before_cbke")
             return
         key = bytes(nib.rng.getrandbits(8) for _ in range(16))
         names = sorted((f"{requester_eui:016X}", f"{partner:016X}"))
