@@ -96,6 +96,15 @@ class EmulationService(service.Service):
         self._pacer = None
         self._flushed = 0.0
         self.exit_code = 0
+        from emulator.clock import VirtualClock
+        # Real time runs the same scheduler, slaved to the reactor's clock (L{_pace}): the
+        # sub-millisecond MAC timings (ack turnaround, ack wait, CSMA backoffs) then keep their
+        # exact order, which chains of reactor timers firing late would not.
+        topology = options["parsed-topology"]
+        self.clock = VirtualClock(start=topology.start_time if options["virtual"] else reactor.seconds())
+        #: the DCC host (with --duis-port): on the same clock, its ACB wired to the hubs at start
+        self.dcc_host = None
+        self.wan = None
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
@@ -108,14 +117,13 @@ class EmulationService(service.Service):
         opts = self._options
         topology = opts["parsed-topology"]
         virtual = bool(opts["virtual"])
-        from emulator.clock import VirtualClock
-        # Real time runs the same scheduler, slaved to the reactor's clock (L{_pace}): the
-        # sub-millisecond MAC timings (ack turnaround, ack wait, CSMA backoffs) then keep their
-        # exact order, which chains of reactor timers firing late would not.
-        clock = VirtualClock(start=topology.start_time if virtual else self._reactor.seconds())
+        clock = self.clock
         metrics = self._options.get("metrics-object") or Metrics()
         self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
                               pcap_path=opts["pcap"], keys_path=opts["keys"])
+        if self.dcc_host is not None:
+            from emulator.dcc.estate import DirectWan
+            self.wan = DirectWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
         self._estate.start()
         duration = opts["duration"]
         log.info("smets: topology {name!r} ({homes} home(s), {devices} device(s)), seed {seed}, "
@@ -229,9 +237,11 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         from emulator.dcc import build_host
         from emulator.dcc.web import ResponseSender, site
 
-        # The DCC answers in the reactor's (real) time: its Users are outside the emulation.
-        host = build_host(options["dcc-config"], reactor, deliver=ResponseSender(reactor),
-                          metrics=options.get("metrics-object"))
+        # The DCC runs on the emulation's clock (its ACB talks to the hubs of the estate); its
+        # Users are outside: answers and deliveries go over real HTTP.
+        host = build_host(options["dcc-config"], emulation.clock, deliver=ResponseSender(reactor),
+                          metrics=options.get("metrics-object"), seed=options["seed"])
+        emulation.dcc_host = host
         endpoint = TCP4ServerEndpoint(reactor, options["duis-port"], interface="127.0.0.1")
         duis = StreamServerEndpointService(endpoint, site(host))
         duis.setName("duis")

@@ -1,0 +1,148 @@
+"""The DCC host, its ACB and the RTDS home in one estate on one virtual clock: a DUIS request
+becomes a GBCS command that crosses the WAN link, the CHF and the GB-HRGP tunnel to the ESME,
+and what the ESME sends back becomes the DUIS response; nothing answered is a timeout.
+
+The device end here is a recorder standing in for the ESME's GBCS application (it answers, when
+told to, with the DCC reference response to the same command), so these tests isolate the
+DCC / WAN / CH path from the device logic.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.clock import VirtualClock
+from emulator.dcc import build_host
+from emulator.dcc.config import load_dcc_config
+from emulator.dcc.estate import DirectWan
+from emulator.estate import Estate
+from emulator.topology import load_topology
+from protocols.duis.response import parse_response
+from protocols.gbcs import GbcsCrypto, decode_message
+from tests.duis_helpers import (ESME, NETWORK_OPERATOR, RTDS_HOME, SUPPLIER, keystore, require_shared, rtds_hex,
+                                set_header, signed, template)
+
+ECS17C = "ECS17c_4.16_SUCCESS_REQUEST_DUIS.XML"
+RID = "90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:1200"
+
+
+class Recorder:
+    """A device's GBCS application that keeps what it gets and sends what it is given."""
+
+    def __init__(self, device, send, answers: dict, log: list) -> None:
+        self.device, self.send, self.answers, self.log = device, send, answers, log
+
+    def receive(self, message: bytes) -> None:
+        self.log.append((self.device.spec.eui64, message))
+        answer = self.answers.get(self.device.spec.eui64)
+        if answer is not None:
+            self.send(answer)
+
+
+@pytest.fixture
+def estate():
+    require_shared()
+    topology = load_topology(str(RTDS_HOME), 1)
+    clock = VirtualClock(start=topology.start_time)
+    host = build_host(load_dcc_config(topology, 1), clock, seed=1)
+    est = Estate(topology, clock, 1)
+    wan = DirectWan(host.broker, est, clock, 1)
+    answers: dict[int, bytes] = {}
+    log: list = []
+    for home in est.homes:
+        home.gbcs_application_factory = lambda device, send: Recorder(device, send, answers, log)
+    est.start()
+    clock.run_until(clock.seconds() + 30)          # the HAN forms, the meters join and open tunnels
+    est.dcc, est.wan, est.answers, est.log = host, wan, answers, log
+    yield est
+    est.close()
+
+
+def _run(estate, seconds: float) -> None:
+    estate.clock.run_until(estate.clock.seconds() + seconds)
+
+
+def test_command_reaches_the_esme_over_the_tunnel_with_the_acbs_valid_mac(estate):
+    assert estate.dcc.handle("S", signed(template(ECS17C))).code == "I99"
+    _run(estate, 5)
+    [(eui, command)] = estate.log
+    assert eui == ESME
+    msg = decode_message(command, GbcsCrypto(keystore()))
+    gs = msg.frame.signing
+    assert msg.verification.mac == "verified"
+    assert (gs.message_code, gs.originator, gs.recipient, gs.originator_counter) == (0x0028, NETWORK_OPERATOR,
+                                                                                     ESME, 1200)
+    # byte for byte the DCC reference command (the transform is deterministic)
+    assert command == rtds_hex("4.16_ECS17c", "ECS17c_4.16_SUCCESS_COMMAND_GBCS.HEX")
+
+
+def test_the_devices_response_is_correlated_and_becomes_the_duis_response(estate):
+    reference = rtds_hex("4.16_ECS17c", "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX")
+    estate.answers[ESME] = reference
+    estate.dcc.handle("S", signed(template(ECS17C)))
+    _run(estate, 5)
+    [xml] = estate.dcc.responses(RID)
+    response = parse_response(xml)
+    assert (response.response_code, response.variant, response.gbcs_payload) == ("I0", "4.16", reference)
+    assert estate.dcc.broker.counts == {"response": 1}
+    assert estate.dcc.broker.acb.in_flight == 0 and len(estate.dcc.broker.delivery) == 0
+
+
+def test_an_unanswered_request_times_out_at_its_target_response_time(estate):
+    estate.dcc.handle("S", signed(template(ECS17C)))
+    _run(estate, estate.dcc.broker.times.non_critical - 1)
+    assert estate.dcc.responses(RID) == []
+    _run(estate, 2)
+    [xml] = estate.dcc.responses(RID)
+    assert parse_response(xml).response_code == "E15" and parse_response(xml).gbcs_payload is None
+    # a late response matches nothing and changes nothing
+    estate.dcc.broker.from_wan(rtds_hex("4.16_ECS17c", "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX"))
+    assert len(estate.dcc.responses(RID)) == 1 and estate.dcc.broker.counts["unmatched"] == 1
+
+
+def test_device_alerts_go_to_the_entitled_users(estate):
+    # an RTDS alert from the ESME to the supplier: only the supplier gets it
+    import pathlib
+    from tests.duis_helpers import RTDS
+    alert = None
+    for path in sorted(pathlib.Path(RTDS).glob("*/*ALERT*.HEX")):
+        data = bytes.fromhex(path.read_text().strip())
+        gs = decode_message(data, None, decode_payload=False).frame.signing
+        if gs.originator == ESME and gs.recipient == SUPPLIER:
+            alert = data
+            break
+    assert alert is not None
+    link = estate.wan.links["rtds-0001"]
+    link.b.send(alert)                                 # up from the hub
+    _run(estate, 1)
+    assert estate.dcc.alerts(SUPPLIER, 0) is not None and estate.dcc.alerts(NETWORK_OPERATOR, 0) is None
+    assert parse_response(estate.dcc.alerts(SUPPLIER, 0)).gbcs_payload == alert
+
+
+def test_garbage_from_the_wan_is_counted_and_dropped(estate):
+    estate.wan.links["rtds-0001"].b.send(b"\xDD\x00garbage")
+    _run(estate, 1)
+    assert estate.dcc.broker.counts == {"malformed": 1}
+
+
+def test_same_seed_same_command_bytes():
+    """Determinism: two estates of the same seed put the same bytes on the WAN."""
+    require_shared()
+    outputs = []
+    for _ in range(2):
+        topology = load_topology(str(RTDS_HOME), 7)
+        clock = VirtualClock(start=topology.start_time)
+        host = build_host(load_dcc_config(topology, 7), clock, seed=7)
+        est = Estate(topology, clock, 7)
+        wan = DirectWan(host.broker, est, clock, 7)
+        sent = []
+        inner = wan.send
+        wan.broker.wan = lambda device, command: (sent.append(command), inner(device, command))
+        est.start()
+        clock.run_until(clock.seconds() + 10)
+        req = set_header(template(ECS17C), RequestID="90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:4242")
+        host.handle("S", signed(req))
+        clock.run_until(clock.seconds() + 5)
+        est.close()
+        outputs.append(sent)
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 1
