@@ -146,3 +146,35 @@ def test_same_seed_same_command_bytes():
         est.close()
         outputs.append(sent)
     assert outputs[0] == outputs[1] and len(outputs[0]) == 1
+
+
+def test_critical_request_goes_out_signed_and_maced_after_the_users_signature(estate):
+    from lxml import etree
+
+    from protocols.duis.request import SR
+    from protocols.duis.response import parse_response as parse
+    from protocols.gbcs.message import sign_precommand
+
+    answer = estate.dcc.handle("T", signed(template("ECS01c_1.1.2_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML")))
+    pre = parse(answer.body)
+    assert (answer.code, pre.kind) == ("I0", "PreCommand")
+    crypto = GbcsCrypto(keystore())
+    gbcs = sign_precommand(pre.gbcs_payload, crypto)           # the User's signature
+    root = etree.Element(f"{{{SR}}}SignedPreCommand", nsmap={"sr": SR}, schemaVersion="5.1")
+    header = etree.SubElement(root, f"{{{SR}}}Header")
+    etree.SubElement(header, f"{{{SR}}}RequestID").text = pre.request_id
+    etree.SubElement(header, f"{{{SR}}}CommandVariant").text = "5"
+    import base64
+    etree.SubElement(root, f"{{{SR}}}GBCSPayload").text = base64.b64encode(gbcs).decode()
+    data = signed(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    assert estate.dcc.handle("S", data).code == "I99"
+    _run(estate, 5)
+    [(eui, command)] = estate.log
+    msg = decode_message(command, crypto)
+    assert eui == ESME and msg.verification.mac == "verified" and msg.verification.signature == "verified"
+    from protocols.gbcs import catalogue
+    gs = msg.frame.signing
+    assert (gs.originator, catalogue.use_case(gs.message_code).name, gs.originator_counter) == (
+        SUPPLIER, "ECS01c", int(pre.request_id.rsplit(":", 1)[1]))
+    # the same signed pre-command again: used up
+    assert estate.dcc.handle("S", data).code in ("E7", "E14")
