@@ -18,7 +18,8 @@ import math
 import struct
 from typing import BinaryIO, Protocol, runtime_checkable
 
-__all__ = ["CaptureSink", "PcapngWriter", "LINKTYPE_IEEE802_15_4_WITHFCS"]
+__all__ = ["CaptureSink", "PcapngWriter", "LINKTYPE_IEEE802_15_4_WITHFCS", "LINKTYPE_IPV4", "TcpFlow",
+           "ipv4_tcp_packet", "internet_checksum"]
 
 #: pcap link type: IEEE 802.15.4 MPDU followed by its 2-byte FCS
 LINKTYPE_IEEE802_15_4_WITHFCS = 195
@@ -174,3 +175,92 @@ class PcapngWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- IPv4/TCP framing for captured WAN traffic (the SMWAN, issue 9 item 5) ----------------------
+
+#: pcap link type: raw IPv4 packets, no link-layer header
+LINKTYPE_IPV4 = 228
+
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_PSH = 0x08
+TCP_ACK = 0x10
+
+_IPV4_HEAD = struct.Struct(">BBHHHBBH4s4s")
+_TCP_HEAD = struct.Struct(">HHIIBBHHH")
+
+
+def internet_checksum(data: bytes) -> int:
+    """The 16-bit ones' complement checksum of RFC 1071 (IPv4 header, TCP)."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f">{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ipv4_tcp_packet(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,
+                    payload: bytes = b"", *, ident: int = 0, ttl: int = 64, window: int = 65535) -> bytes:
+    """One IPv4 packet (RFC 791, no options, DF set) carrying one TCP segment (RFC 9293, no options).
+
+    Both checksums are computed (the TCP one over the IPv4 pseudo-header), so Wireshark with
+    checksum validation on finds nothing to complain about.
+    """
+    if len(src) != 4 or len(dst) != 4:
+        raise ValueError("IPv4 addresses are 4 octets")
+    tcp_len = 20 + len(payload)
+    tcp = _TCP_HEAD.pack(sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF if flags & TCP_ACK else 0,
+                         5 << 4, flags, window, 0, 0) + payload
+    pseudo = src + dst + struct.pack(">BBH", 0, 6, tcp_len)
+    csum = internet_checksum(pseudo + tcp)
+    tcp = tcp[:16] + struct.pack(">H", csum) + tcp[18:]
+    total = 20 + tcp_len
+    if total > 0xFFFF:
+        raise ValueError(f"IPv4 packet of {total} octets is too long")
+    head = _IPV4_HEAD.pack(0x45, 0, total, ident & 0xFFFF, 0x4000, ttl, 6, 0, src, dst)
+    head = head[:10] + struct.pack(">H", internet_checksum(head)) + head[12:]
+    return head + tcp
+
+
+class TcpFlow:
+    """The sequence and acknowledgement numbers of one synthetic TCP connection in a capture.
+
+    Frames carried by an emulated (message-level) link are shown as the payload of a clean TCP
+    connection: a three-way handshake before the first one, then each frame as one PSH/ACK
+    segment whose sequence number continues its direction's byte stream and whose
+    acknowledgement covers everything the other side sent.
+    """
+
+    __slots__ = ("client", "server", "client_port", "server_port", "_seq", "_ident", "opened")
+
+    def __init__(self, client: bytes, client_port: int, server: bytes, server_port: int,
+                 client_isn: int, server_isn: int) -> None:
+        self.client = client
+        self.server = server
+        self.client_port = client_port
+        self.server_port = server_port
+        self._seq = [client_isn & 0xFFFFFFFF, server_isn & 0xFFFFFFFF]  # next seq per direction
+        self._ident = [client_isn & 0xFFFF, server_isn & 0xFFFF]
+        self.opened = False
+
+    def _packet(self, from_client: bool, flags: int, payload: bytes, syn_fin: int = 0) -> bytes:
+        i = 0 if from_client else 1
+        seq, ack = self._seq[i], self._seq[1 - i]
+        self._seq[i] = (seq + len(payload) + syn_fin) & 0xFFFFFFFF
+        self._ident[i] = (self._ident[i] + 1) & 0xFFFF
+        src, dst = (self.client, self.server) if from_client else (self.server, self.client)
+        sport, dport = ((self.client_port, self.server_port) if from_client
+                        else (self.server_port, self.client_port))
+        return ipv4_tcp_packet(src, dst, sport, dport, seq, ack, flags, payload, ident=self._ident[i])
+
+    def handshake(self) -> list[bytes]:
+        """SYN, SYN/ACK, ACK (call once, before the first L{segment})."""
+        self.opened = True
+        return [self._packet(True, TCP_SYN, b"", 1), self._packet(False, TCP_SYN | TCP_ACK, b"", 1),
+                self._packet(True, TCP_ACK, b"")]
+
+    def segment(self, from_client: bool, payload: bytes) -> bytes:
+        """One PSH/ACK segment carrying C{payload} in the given direction."""
+        return self._packet(from_client, TCP_PSH | TCP_ACK, payload)

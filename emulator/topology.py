@@ -31,6 +31,7 @@ import yaml
 
 from emulator.impairments import ImpairmentSpec
 from emulator.rng import derive_bytes, derive_seed
+from protocols.smwan.profiles import DEFAULT_PROFILES, LinkProfile
 
 #: device kinds the emulator can host on a HAN, and the options each accepts
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
@@ -45,9 +46,13 @@ _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
     "registered_install_code": str, "whitelisted": bool, "power_on": (int, float),
 }
-_HOME_KEYS = {"name", "han", "devices", "gbcs_commands"}
+_HOME_KEYS = {"name", "han", "devices", "gbcs_commands", "csp"}
 _HAN_KEYS = {"channel", "pan_id", "network_key", "impairments"}
-_TOP_KEYS = {"name", "description", "start_time", "homes", "dcc"}  # dcc: see emulator.dcc.config
+_TOP_KEYS = {"name", "description", "start_time", "homes", "dcc", "csps"}  # dcc: see emulator.dcc.config
+#: keys of one entry of the C{csps:} section beyond the L{LinkProfile} fields
+_CSP_KEYS = {"base", "impairments"}
+#: the CSP a home is served by when it names none
+DEFAULT_CSP = "centre"
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
 
 
@@ -96,6 +101,21 @@ class HomeSpec:
     impairments: ImpairmentSpec
     devices: tuple[DeviceSpec, ...]
     gbcs_commands: tuple[ScheduledGbcs, ...] = ()
+    csp: str = DEFAULT_CSP  # the CSP region whose WAN serves this home's hub
+
+
+@dataclass(frozen=True, slots=True)
+class CspSpec:
+    """One Communications Service Provider's WAN: its link profile and extra impairments."""
+
+    name: str
+    profile: LinkProfile
+    impairments: ImpairmentSpec = field(default_factory=ImpairmentSpec)
+
+
+def default_csps() -> dict[str, CspSpec]:
+    """The three GB regions with their default profiles and no extra impairments."""
+    return {name: CspSpec(name, profile) for name, profile in DEFAULT_PROFILES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +127,7 @@ class Topology:
     start_time: float  # Unix seconds of the virtual clock's origin
     homes: tuple[HomeSpec, ...]
     filename: str
+    csps: dict[str, CspSpec] = field(default_factory=default_csps)
 
 
 # --- YAML with line numbers ------------------------------------------------------------
@@ -257,6 +278,7 @@ def parse_topology(text: str, filename: str, seed: int) -> Topology:
     name = checker.typed(top, "name", str, "topology") if "name" in top else "topology"
     description = checker.typed(top, "description", str, "topology") if "description" in top else ""
     start = _parse_time(checker, top, "start_time") if "start_time" in top else DEFAULT_START_TIME
+    csps = _parse_csps(checker, top) if "csps" in top else default_csps()
     homes_raw = top["homes"]
     if not isinstance(homes_raw, _Seq) or not homes_raw:
         raise checker.fail(top.key_lines["homes"], "'homes' must be a non-empty list")
@@ -268,8 +290,60 @@ def parse_topology(text: str, filename: str, seed: int) -> Topology:
             raise checker.fail(raw.key_lines.get("name", raw.line),
                                f"duplicate home name {home.name!r} (first on line {home_names[home.name]})")
         home_names[home.name] = raw.key_lines.get("name", raw.line)
+        if home.csp not in csps:
+            raise checker.fail(raw.key_lines["csp"], f"home {home.name!r}.csp {home.csp!r} is not a CSP "
+                                                     f"(one of {', '.join(csps)})")
         homes.append(home)
-    return Topology(name, description, start, tuple(homes), filename)
+    return Topology(name, description, start, tuple(homes), filename, csps)
+
+
+def _parse_csps(checker: _Checker, top: _Map) -> dict[str, CspSpec]:
+    """The C{csps:} section: per-CSP overrides of the default link profiles, or new CSPs.
+
+    Example::
+
+        csps:
+          north: {rate_bps: 4800, impairments: {loss: 0.01, outages: [[36000, 3600]]}}
+          east: {base: centre, delay: 0.4}      # a fourth CSP, cellular like centre
+    """
+    section = top["csps"]
+    csps = default_csps()
+    if section is None:
+        return csps
+    section = checker.mapping(section, top.key_lines["csps"], "csps")
+    for name, raw in section.items():
+        line = section.key_lines[name]
+        if not re.match(r"^[A-Za-z0-9_-]{1,20}$", name):
+            raise checker.fail(line, f"CSP name {name!r} must be 1-20 letters, digits, '-' or '_'")
+        what = f"csps.{name}"
+        entry = checker.mapping(raw, line, what) if raw is not None else _empty_map(section)
+        allowed = set(LinkProfile.overridable()) | _CSP_KEYS
+        checker.keys(entry, allowed, what)
+        base = name
+        if "base" in entry:
+            base = checker.typed(entry, "base", str, what)
+            if base not in DEFAULT_PROFILES:
+                raise checker.fail(entry.key_lines["base"],
+                                   f"{what}.base {base!r} is not a CSP region (one of {', '.join(DEFAULT_PROFILES)})")
+        elif name not in DEFAULT_PROFILES:
+            raise checker.fail(line, f"{what}: a new CSP needs 'base' (one of {', '.join(DEFAULT_PROFILES)})")
+        overrides = {k: v for k, v in entry.items() if k not in _CSP_KEYS}
+        try:
+            profile = DEFAULT_PROFILES[base].with_overrides(name, overrides)
+        except (ValueError, TypeError) as e:
+            bad = next((k for k in overrides if str(e).startswith(f"{k}:")), None)
+            raise checker.fail(entry.key_lines[bad] if bad else line, f"{what}.{e}") from None
+        impairments = ImpairmentSpec()
+        if entry.get("impairments") is not None:
+            imp_line = entry.key_lines["impairments"]
+            imp_map = checker.mapping(entry["impairments"], imp_line, f"{what}.impairments")
+            try:
+                impairments = ImpairmentSpec.from_dict(dict(imp_map))
+            except (ValueError, TypeError) as e:
+                bad = next((k for k in imp_map if str(k) in str(e)), None)
+                raise checker.fail(imp_map.key_lines[bad] if bad else imp_line, f"{what}.impairments: {e}") from None
+        csps[name] = CspSpec(name, profile, impairments)
+    return csps
 
 
 def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -> HomeSpec:
@@ -332,7 +406,8 @@ def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -
         raise checker.fail(home.key_lines["devices"],
                            f"{what} must have exactly one CH (Communications Hub), found {len(chs)}")
     commands = _parse_gbcs_commands(checker, home, what) if "gbcs_commands" in home else ()
-    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices), commands)
+    csp = checker.typed(home, "csp", str, what) if "csp" in home else DEFAULT_CSP
+    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices), commands, csp)
 
 
 def _resolve(checker: _Checker, path: str) -> str:
