@@ -122,8 +122,8 @@ class EmulationService(service.Service):
         self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
                               pcap_path=opts["pcap"], keys_path=opts["keys"])
         if self.dcc_host is not None:
-            from emulator.dcc.estate import DirectWan
-            self.wan = DirectWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
+            from emulator.dcc.estate import EstateWan
+            self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
         self._estate.start()
         duration = opts["duration"]
         log.info("smets: topology {name!r} ({homes} home(s), {devices} device(s)), seed {seed}, "

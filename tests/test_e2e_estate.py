@@ -14,7 +14,7 @@ import pytest
 from emulator.clock import VirtualClock
 from emulator.dcc import build_host
 from emulator.dcc.config import load_dcc_config
-from emulator.dcc.estate import DirectWan
+from emulator.dcc.estate import EstateWan
 from emulator.estate import Estate
 from emulator.topology import load_topology
 from protocols.duis.response import parse_response
@@ -46,7 +46,7 @@ def estate():
     clock = VirtualClock(start=topology.start_time)
     host = build_host(load_dcc_config(topology, 1), clock, seed=1)
     est = Estate(topology, clock, 1)
-    wan = DirectWan(host.broker, est, clock, 1)
+    wan = EstateWan(host.broker, est, clock, 1)
     answers: dict[int, bytes] = {}
     log: list = []
     for home in est.homes:
@@ -64,7 +64,7 @@ def _run(estate, seconds: float) -> None:
 
 def test_command_reaches_the_esme_over_the_tunnel_with_the_acbs_valid_mac(estate):
     assert estate.dcc.handle("S", signed(template(ECS17C))).code == "I99"
-    _run(estate, 5)
+    _run(estate, 15)
     [(eui, command)] = estate.log
     assert eui == ESME
     msg = decode_message(command, GbcsCrypto(keystore()))
@@ -80,7 +80,7 @@ def test_the_devices_response_is_correlated_and_becomes_the_duis_response(estate
     reference = rtds_hex("4.16_ECS17c", "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX")
     estate.answers[ESME] = reference
     estate.dcc.handle("S", signed(template(ECS17C)))
-    _run(estate, 5)
+    _run(estate, 15)
     [xml] = estate.dcc.responses(RID)
     response = parse_response(xml)
     assert (response.response_code, response.variant, response.gbcs_payload) == ("I0", "4.16", reference)
@@ -112,16 +112,15 @@ def test_device_alerts_go_to_the_entitled_users(estate):
             alert = data
             break
     assert alert is not None
-    link = estate.wan.links["rtds-0001"]
-    link.b.send(alert)                                 # up from the hub
-    _run(estate, 1)
+    estate.wan.endpoints["rtds-0001"].send_up(alert)   # up from the hub
+    _run(estate, 10)
     assert estate.dcc.alerts(SUPPLIER, 0) is not None and estate.dcc.alerts(NETWORK_OPERATOR, 0) is None
     assert parse_response(estate.dcc.alerts(SUPPLIER, 0)).gbcs_payload == alert
 
 
 def test_garbage_from_the_wan_is_counted_and_dropped(estate):
-    estate.wan.links["rtds-0001"].b.send(b"\xDD\x00garbage")
-    _run(estate, 1)
+    estate.wan.endpoints["rtds-0001"].send_up(b"\xDD\x00garbage")
+    _run(estate, 10)
     assert estate.dcc.broker.counts == {"malformed": 1}
 
 
@@ -134,7 +133,7 @@ def test_same_seed_same_command_bytes():
         clock = VirtualClock(start=topology.start_time)
         host = build_host(load_dcc_config(topology, 7), clock, seed=7)
         est = Estate(topology, clock, 7)
-        wan = DirectWan(host.broker, est, clock, 7)
+        wan = EstateWan(host.broker, est, clock, 7)
         sent = []
         inner = wan.send
         wan.broker.wan = lambda device, command: (sent.append(command), inner(device, command))
@@ -168,7 +167,7 @@ def test_critical_request_goes_out_signed_and_maced_after_the_users_signature(es
     etree.SubElement(root, f"{{{SR}}}GBCSPayload").text = base64.b64encode(gbcs).decode()
     data = signed(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
     assert estate.dcc.handle("S", data).code == "I99"
-    _run(estate, 5)
+    _run(estate, 15)
     [(eui, command)] = estate.log
     msg = decode_message(command, crypto)
     assert eui == ESME and msg.verification.mac == "verified" and msg.verification.signature == "verified"
@@ -178,3 +177,81 @@ def test_critical_request_goes_out_signed_and_maced_after_the_users_signature(es
         SUPPLIER, "ECS01c", int(pre.request_id.rsplit(":", 1)[1]))
     # the same signed pre-command again: used up
     assert estate.dcc.handle("S", data).code in ("E7", "E14")
+
+
+def _estate_with_outage(tmp_path, outage_from: float, outage_for: float):
+    """The RTDS home, its hub on the north CSP, with that CSP's WAN down for a while."""
+    import re
+
+    from tests.duis_helpers import KEYSTORE
+    text = RTDS_HOME.read_text()
+    start = load_topology(str(RTDS_HOME), 1).start_time
+    text = re.sub(r"(?m)^  keys: .*$", f"  keys: {KEYSTORE}", text)
+    text += f"csps:\n  north: {{impairments: {{outages: [[{start + outage_from}, {outage_for}]]}}}}\n"
+    path = tmp_path / "outage.yaml"
+    path.write_text(text)
+    topology = load_topology(str(path), 3)
+    clock = VirtualClock(start=topology.start_time)
+    host = build_host(load_dcc_config(topology, 3), clock, seed=3)
+    est = Estate(topology, clock, 3)
+    wan = EstateWan(host.broker, est, clock, 3)
+    apps: dict[int, Recorder] = {}
+    answers: dict[int, bytes] = {}
+    log: list = []
+
+    def factory(device, send):
+        apps[device.spec.eui64] = Recorder(device, send, answers, log)
+        return apps[device.spec.eui64]
+    for home in est.homes:
+        home.gbcs_application_factory = factory
+    est.start()
+    est.dcc, est.wan, est.answers, est.log, est.apps = host, wan, answers, log, apps
+    return est
+
+
+def test_an_hour_long_outage_of_the_csp_loses_nothing(tmp_path):
+    """Issue 9 done-when: the north CSP's WAN is down for an hour (virtual time).  A request made
+    during it times out at its target response time (E15) - the DCC's rule - and its late
+    response is counted, not delivered twice; a request whose target response time outlasts the
+    outage is answered after it; alerts the ESME raised meanwhile, stored by the hub, reach their
+    Users once each, in order."""
+    require_shared()
+    est = _estate_with_outage(tmp_path, 60.0, 3600.0)
+    clock, dcc = est.clock, est.dcc
+    t0 = clock.seconds()
+    clock.run_until(t0 + 50)                               # joined, tunnels open, hub attached
+    assert est.wan.smwan.wans["north"].gateway.reachable(0x00DB1234567890A2)
+    reference = rtds_hex("4.16_ECS17c", "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX")
+    est.answers[ESME] = reference
+    clock.run_until(t0 + 100)                              # the WAN is down from +60 s
+    assert dcc.handle("S", signed(template(ECS17C))).code == "I99"
+    import pathlib
+
+    from tests.duis_helpers import RTDS
+    names = ("ECS101_NA_8F86_INPUT_ALERT_GBCS.HEX", "ECS101_NA_8F86_OUTPUT_ALERT_GBCS.HEX", "ECS80_NA_8F36_ALERT_GBCS.HEX")
+    alerts = [bytes.fromhex(next(pathlib.Path(RTDS).glob(f"*/{n}")).read_text().strip()) for n in names]
+    for i, alert in enumerate(alerts):                     # the ESME raises them during the outage
+        clock.run_until(t0 + 200 + 600 * i)
+        est.apps[ESME].send(alert)
+    clock.run_until(t0 + 200 + 1200 + 60)
+    [timed_out] = dcc.responses(RID)
+    assert parse_response(timed_out).response_code == "E15"
+    # a request that may wait two hours
+    est.dcc.broker.times = type(est.dcc.broker.times)(non_critical=7200.0)
+    late = set_header(template(ECS17C), RequestID="90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:1300")
+    assert dcc.handle("S", signed(late)).code == "I99"
+    assert dcc.alerts(SUPPLIER, 0) is None and dcc.alerts(NETWORK_OPERATOR, 0) is None
+    clock.run_until(t0 + 60 + 3600 + 900)                  # the WAN is back; the hub reattaches
+    supplier = [parse_response(dcc.alerts(SUPPLIER, i)).gbcs_payload for i in range(2)]
+    assert supplier == alerts[:2] and dcc.alerts(SUPPLIER, 2) is None
+    assert parse_response(dcc.alerts(NETWORK_OPERATOR, 0)).gbcs_payload == alerts[2]
+    assert dcc.alerts(NETWORK_OPERATOR, 1) is None
+    # both commands reached the ESME once each, after the outage
+    counters = [decode_message(c, None, decode_payload=False).frame.signing.originator_counter for _, c in est.log]
+    assert counters == [1200, 1300]
+    # the recorder answers both with the reference response (counter 1200): the first request
+    # had already timed out and the second is not answered by it - both counted as unmatched
+    assert dcc.broker.counts["unmatched"] == 2 and dcc.broker.counts["timeout"] == 1
+    assert dcc.responses("90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:1300") == []
+    assert dcc.broker.acb.in_flight == 1
+    est.close()
