@@ -21,6 +21,46 @@ from tap.wireshark import KeyFileWriter
 log = Logger(namespace="smets")
 
 
+class OutputFile:
+    """An output file (capture, key table) whose write errors end the run cleanly.
+
+    A full disk or a vanished mount must not raise inside the emulation (a scheduled call
+    would fail somewhere in the MAC); the first C{OSError} is kept in L{error}, later data is
+    dropped, and the service stops the run with that reason and exit status 1.
+    """
+
+    def __init__(self, file, what: str) -> None:
+        self._file = file
+        self.what = what
+        self.error: str | None = None
+
+    def _failed(self, e: OSError) -> None:
+        if self.error is None:
+            name = getattr(self._file, "name", "?")
+            self.error = f"cannot write the {self.what} {name}: {e.strerror or e}"
+
+    def write(self, data):
+        if self.error is None:
+            try:
+                return self._file.write(data)
+            except OSError as e:
+                self._failed(e)
+        return len(data)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._file.flush()
+            except OSError as e:
+                self._failed(e)
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as e:
+            self._failed(e)
+
+
 class Home:
     """One premises: its medium and its nodes (by device name)."""
 
@@ -72,7 +112,11 @@ class Estate:
     """All homes of a topology on one clock."""
 
     def __init__(self, topology: Topology, clock, seed: int, *, metrics: Metrics | None = None,
-                 pcap_path: str | None = None, keys_path: str | None = None) -> None:
+                 pcap_path: str | None = None, keys_path: str | None = None,
+                 pcap_file: IO[bytes] | None = None, keys_file: IO[str] | None = None) -> None:
+        """C{pcap_path} / C{keys_path} name files to create; C{pcap_file} / C{keys_file} are files
+        already open for writing (the twistd options open them while parsing, so that a path
+        that cannot be written is a usage error before anything runs).  The estate closes them."""
         from emulator.capture import PcapngWriter
 
         self.topology = topology
@@ -81,9 +125,14 @@ class Estate:
         self.metrics = metrics if metrics is not None else Metrics()
         self.closed = False
         self.start_time = clock.seconds()
-        self._pcap_file: IO[bytes] | None = open(pcap_path, "wb") if pcap_path else None
-        self.capture = PcapngWriter(self._pcap_file) if self._pcap_file else None
-        self.keys = KeyFileWriter(open(keys_path, "w", encoding="ascii")) if keys_path else None
+        if pcap_file is None and pcap_path:
+            pcap_file = open(pcap_path, "wb")
+        if keys_file is None and keys_path:
+            keys_file = open(keys_path, "w", encoding="ascii")
+        self._outputs = [OutputFile(f, what) for f, what in ((pcap_file, "capture"), (keys_file, "key table"))
+                         if f is not None]
+        self.capture = PcapngWriter(self._outputs[0]) if pcap_file is not None else None
+        self.keys = KeyFileWriter(self._outputs[-1]) if keys_file is not None else None
         self.homes = [Home(spec, clock, seed, self.metrics, self.capture, self.keys)
                       for spec in topology.homes]
 
@@ -91,6 +140,11 @@ class Estate:
         """Schedule every device's power-on."""
         for home in self.homes:
             home.start()
+
+    @property
+    def output_error(self) -> str | None:
+        """Why writing the capture or the key table failed (the run cannot go on), if it did."""
+        return next((o.error for o in self._outputs if o.error is not None), None)
 
     @property
     def errors(self) -> int:

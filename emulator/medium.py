@@ -154,6 +154,8 @@ class HanMedium:
         if not 11 <= channel <= 26:
             raise ValueError(f"channel must be a 2.4 GHz channel 11..26, got {channel!r}")
         self.clock = clock
+        #: start of the run: impairment outages are given in run time (seconds since this)
+        self.run_start = clock.seconds()
         self.seed = seed
         self.name = name
         self.channel = channel
@@ -261,7 +263,7 @@ class HanMedium:
                 self._event("collision")
                 continue
             path = self.path(tx.sender, port.name)
-            deliveries = path.decide(now, n)
+            deliveries = path.decide(now - self.run_start, n)
             if not deliveries:
                 self._event(path.last_drop or "loss")
                 continue

@@ -8,7 +8,15 @@ With C{--virtual} the run happens in virtual time: a heap-based scheduler
 in slices between which the real reactor stays responsive (metrics, signals); when the
 C{--duration} is reached the capture is closed and the process exits 0 (1 if any scheduled
 call raised: that is a bug, and its traceback is in the log).  Without it the same scheduler
-is paced by the reactor's clock, in real time, until stopped (or for C{--duration} seconds).
+is paced by the reactor's clock, in real time, until stopped (or for C{--duration} seconds),
+with a progress line every C{--progress} seconds; Ctrl-C / SIGTERM close the capture and print
+the same per-device summary.
+
+Options are checked, their files opened and the metrics port bound while they are parsed: a
+mistake is one line naming the option and exit status 2 before anything runs
+(L{emulator.cli_errors}).  A run that fails (a scheduled call raised, the capture cannot be
+written) exits 1 with the reason as its last line, and removes the twistd pid file it would
+otherwise leave behind.
 """
 
 from __future__ import annotations
@@ -17,20 +25,35 @@ import os
 import sys
 import time
 
+from pathlib import Path
+
 from twisted.application import service
 from twisted.logger import Logger
 from twisted.python import usage
 
+from emulator.cli_errors import (EXIT_USAGE, UsageError, bind_tcp_port, check_finite_seconds, check_input_file,
+                                 check_int, check_output_file, report)
 from emulator.topology import TopologyError, load_topology
 
 log = Logger(namespace="smets")
 
 
+def _runner_name() -> str:
+    """How the user started us: C{twistd}, C{twist}, or C{python -m twisted}."""
+    argv0 = Path(sys.argv[0] if sys.argv and sys.argv[0] else "twistd")
+    return f"python -m {argv0.parent.name}" if argv0.name == "__main__.py" else argv0.name
+
+
 class Options(usage.Options):
-    """Command line of C{twistd smets}."""
+    """Command line of C{twistd smets} (and C{twist smets}).
+
+    Every value is checked while the options are parsed, and the files and the port the
+    options name are opened / bound then: a mistake is one line naming the option and exit
+    status 2 before anything runs (L{emulator.cli_errors}).
+    """
 
     synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
-               "[--metrics-port PORT] [--duis-port PORT [--duis-keys DIR]]"
+               "[--metrics-port PORT] [--progress SECONDS] [--duis-port PORT [--duis-keys DIR]]"
     longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
                 "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
                 "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
@@ -39,53 +62,120 @@ class Options(usage.Options):
     ]
     optParameters = [
         ["topology", "t", None, "topology YAML file (see topologies/)"],
-        ["duration", "d", None, "seconds of emulated time to run (required with --virtual)", float],
-        ["seed", "s", 1, "run seed: every random choice derives from it", int],
+        ["duration", "d", None, "seconds of emulated time to run (required with --virtual)"],
+        ["seed", "s", "1", "run seed (an integer): every random choice derives from it"],
         ["pcap", "p", None, "write every frame to this pcapng file"],
         ["keys", "k", None, "write the Wireshark zigbee_pc_keys table to this file"],
-        ["metrics-port", "m", None, "serve Prometheus /metrics on 127.0.0.1:PORT", int],
+        ["metrics-port", "m", None, "serve Prometheus /metrics on 127.0.0.1:PORT (0: any free port)"],
+        ["progress", None, "10", "seconds of wall-clock time between progress lines"],
         ["duis-port", None, None, "serve the DUIS service-user interface (/api/v1/serviceS|T|D) on "
-                                  "127.0.0.1:PORT; Users, keys and inventory from the topology's dcc: section",
-         int],
+                                  "127.0.0.1:PORT; Users, keys and inventory from the topology's dcc: section"],
         ["duis-keys", None, None, "with --duis-port and a topology whose dcc: section names no key store: "
                                   "write the DS keys made from the seed (DCC and Users) to this directory, "
                                   "for smets duis sign --keys DIR"],
     ]
 
-    def postOptions(self) -> None:
+    def opt_version(self) -> None:
+        """Print the emulator's version and exit."""
+        from emulator.cli import version
+        print(f"smets {version()}")
+        raise SystemExit(0)
+
+    def parseOptions(self, options=None) -> None:  # noqa: N802 (Twisted's name)
+        """Parse; under a runner (C{twistd} / C{twist}) a mistake is one line and exit status 2.
+
+        Called directly (no parent runner: tests, embedding) the L{usage.UsageError} propagates.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            self.release()
+            if self.parent is None:
+                raise
+            report(f"{_runner_name()} smets", str(e))
+            raise SystemExit(EXIT_USAGE) from None
+
+    def postOptions(self) -> None:  # noqa: N802 (Twisted's name)
         if not self["topology"]:
-            raise usage.UsageError("--topology FILE is required")
-        if self["virtual"] and self["duration"] is None:
-            raise usage.UsageError("--virtual needs --duration SECONDS")
-        if self["duration"] is not None and self["duration"] <= 0:
-            raise usage.UsageError(f"--duration must be positive, got {self['duration']}")
-        if self["metrics-port"] is not None and not 0 <= self["metrics-port"] <= 65535:
-            raise usage.UsageError(f"--metrics-port must be 0-65535, got {self['metrics-port']}")
-        if self["duis-port"] is not None and not 0 <= self["duis-port"] <= 65535:
-            raise usage.UsageError(f"--duis-port must be 0-65535, got {self['duis-port']}")
+            raise UsageError("--topology", "a topology file is required (e.g. topologies/single-home.yaml)")
+        if self["duration"] is not None:
+            self["duration"] = check_finite_seconds("--duration", self["duration"])
+        elif self["virtual"]:
+            raise UsageError("--duration", "is required with --virtual (seconds of emulated time)")
+        self["seed"] = check_int("--seed", self["seed"])
+        self["progress"] = check_finite_seconds("--progress", self["progress"])
+        if self["metrics-port"] is not None:
+            self["metrics-port"] = check_int("--metrics-port", self["metrics-port"], lo=0, hi=65535)
+        if self["duis-port"] is not None:
+            self["duis-port"] = check_int("--duis-port", self["duis-port"], lo=0, hi=65535)
+        elif self["duis-keys"] is not None:
+            raise UsageError("--duis-keys", "needs --duis-port")
+        check_input_file("--topology", self["topology"])
         try:
             self["parsed-topology"] = load_topology(self["topology"], self["seed"])
             if self["duis-port"] is not None:
                 from emulator.dcc.config import load_dcc_config
                 self["dcc-config"] = load_dcc_config(self["parsed-topology"], self["seed"])
         except TopologyError as e:
-            raise usage.UsageError(str(e)) from None
+            raise UsageError("--topology", str(e)) from None
         if self["duis-keys"] is not None:
             self._write_duis_keys(self["duis-keys"])
+        # the twistd pid file (if any), removed by a run that ends with a non-zero status
+        parent_pidfile = self.parent.get("pidfile") if self.parent is not None else None
+        self["runner-pidfile"] = os.path.abspath(parent_pidfile) if parent_pidfile else None
+        # resources last, so that a mistake above leaves no file truncated and no port bound
+        if self["metrics-port"] is not None:
+            self["metrics-socket"] = bind_tcp_port("--metrics-port", self["metrics-port"])
+        if self["duis-port"] is not None:
+            self["duis-socket"] = bind_tcp_port("--duis-port", self["duis-port"])
+        if self["pcap"] is not None:
+            self["pcap-file"] = check_output_file("--pcap", self["pcap"], "wb")
+        if self["keys"] is not None:
+            self["keys-file"] = check_output_file("--keys", self["keys"], "w", encoding="ascii")
 
     def _write_duis_keys(self, directory: str) -> None:
-        if self["duis-port"] is None:
-            raise usage.UsageError("--duis-keys needs --duis-port")
         if not self["dcc-config"].generated_keys:
-            raise usage.UsageError("--duis-keys: the topology's dcc.keys already names the key store")
+            raise UsageError("--duis-keys", "the topology's dcc.keys already names the key store")
         try:
             self["dcc-config"].keystore.save(directory)
         except OSError as e:
-            raise usage.UsageError(f"--duis-keys {directory}: {e.strerror or e}") from None
+            raise UsageError("--duis-keys", f"{directory}: {e.strerror or e}") from None
+
+    def release(self) -> None:
+        """Close what option parsing opened (after a later option turned out to be wrong)."""
+        for key in ("metrics-socket", "duis-socket", "pcap-file", "keys-file"):
+            res = self.get(key)
+            if res is not None:
+                res.close()
+                self[key] = None
+
+
+def run_totals(metrics) -> dict[str, float]:
+    """Whole-run figures for progress lines, read through the Prometheus registry."""
+    want = {"smets_frames_sent_total": ("frames", None), "smets_joins_total": ("joins", ("outcome", "joined")),
+            "smets_zcl_requests_total": ("reads answered", ("outcome", "answered"))}
+    totals = {name: 0.0 for name, _ in want.values()}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            entry = want.get(sample.name)
+            if entry is None:
+                continue
+            name, label = entry
+            if label is None or sample.labels.get(label[0]) == label[1]:
+                totals[name] += sample.value
+    return totals
+
+
+def _totals_text(metrics) -> str:
+    return ", ".join(f"{name} {value:,.0f}" for name, value in run_totals(metrics).items())
 
 
 class EmulationService(service.Service):
-    """Runs one topology: builds the estate at start, closes captures at stop."""
+    """Runs one topology: builds the estate at start, closes captures at stop.
+
+    However the run ends (its duration is over, a scheduled call raised, Ctrl-C or SIGTERM),
+    the capture is closed and the per-device summary is logged once.
+    """
 
     name = "emulation"
 
@@ -94,6 +184,7 @@ class EmulationService(service.Service):
         self._reactor = reactor
         self._estate = None
         self._pacer = None
+        self._progress = None
         self._flushed = 0.0
         self.exit_code = 0
         from emulator.clock import VirtualClock
@@ -105,12 +196,22 @@ class EmulationService(service.Service):
         #: the DCC host (with --duis-port): on the same clock, its ACB wired to the hubs at start
         self.dcc_host = None
         self.wan = None
+        #: the first reason the run failed (printed as one line before the process exits 1)
+        self.failure: str | None = None
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
         self._reactor.callWhenRunning(self._begin)
 
     def _begin(self) -> None:
+        try:
+            self._start_estate()
+        except Exception:
+            log.failure("smets: the emulation could not start")
+            self.fail("the emulation could not start (a bug: see the traceback in the log)")
+            self._finish()
+
+    def _start_estate(self) -> None:
         from emulator.estate import Estate
         from emulator.metrics import Metrics
 
@@ -120,7 +221,9 @@ class EmulationService(service.Service):
         clock = self.clock
         metrics = self._options.get("metrics-object") or Metrics()
         self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
-                              pcap_path=opts["pcap"], keys_path=opts["keys"])
+                              pcap_path=None if opts.get("pcap-file") else opts["pcap"],
+                              keys_path=None if opts.get("keys-file") else opts["keys"],
+                              pcap_file=opts.get("pcap-file"), keys_file=opts.get("keys-file"))
         if self.dcc_host is not None:
             from emulator.dcc.estate import EstateWan
             self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
@@ -136,28 +239,42 @@ class EmulationService(service.Service):
             self._run_virtual(clock, clock.seconds() + duration, clock.seconds(), time.monotonic())
         else:
             self._pace(clock)
+            self._progress = self._reactor.callLater(opts["progress"], self._report_progress, clock)
             if duration:
                 self._reactor.callLater(duration, self._finish)
 
+    def _report_progress(self, clock) -> None:
+        """Real-time mode: one progress line every C{--progress} seconds."""
+        self._progress = None
+        if self._estate is None or self._estate.closed:
+            return
+        log.info("smets: {elapsed:,.0f} s running: {totals}",
+                 elapsed=clock.seconds() - self._estate.start_time, totals=_totals_text(self._estate.metrics))
+        self._progress = self._reactor.callLater(self._options["progress"], self._report_progress, clock)
+
     def _run_virtual(self, clock, end: float, begin: float, wall_start: float, last_report=None) -> None:
         # One slice of emulated time, then give the real reactor a turn.
+        if self._estate is None or self._estate.closed:
+            return
         slice_end = min(end, clock.seconds() + 300.0)
         try:
             clock.run_until(slice_end)
         except Exception:
             log.failure("smets: the emulation failed")
-            self.exit_code = 1
+            self.fail("the emulation failed (a bug: see the traceback in the log)")
             self._finish()
             return
         self._estate.metrics.virtual_seconds.set(clock.seconds() - begin)
+        if self._failed_output():
+            return
         now_wall = time.monotonic()
-        if last_report is None or now_wall - last_report >= 2.0 or slice_end >= end:
+        if last_report is None or now_wall - last_report >= self._options["progress"] or slice_end >= end:
             done = (clock.seconds() - begin) / (end - begin)
             log.info("smets: {pct:5.1f}% of {total:g} s emulated, {rate:,.0f} virtual s per wall s, "
-                     "{events} events pending",
+                     "{events} events pending; {totals}",
                      pct=100 * done, total=end - begin,
                      rate=(clock.seconds() - begin) / max(now_wall - wall_start, 1e-9),
-                     events=clock.pending_count())
+                     events=clock.pending_count(), totals=_totals_text(self._estate.metrics))
             last_report = now_wall
         if slice_end >= end:
             self._finish()
@@ -172,30 +289,70 @@ class EmulationService(service.Service):
             return
         now = self._reactor.seconds()
         if now > clock.seconds():
-            clock.run_until(now)
+            try:
+                clock.run_until(now)
+            except Exception:
+                log.failure("smets: the emulation failed")
+                self.fail("the emulation failed (a bug: see the traceback in the log)")
+                self._finish()
+                return
             self._estate.metrics.virtual_seconds.set(clock.seconds() - self._estate.start_time)
         if self._estate.capture is not None and now - self._flushed >= 1.0:
             self._estate.capture.flush()  # a live Wireshark sees frames within a second
             self._flushed = now
+        if self._failed_output():
+            return
         nxt = clock.next_time()
         wait = 0.1 if nxt is None else min(0.1, max(0.0, nxt - self._reactor.seconds()))
         self._pacer = self._reactor.callLater(wait, self._pace, clock)
 
-    def _finish(self) -> None:
-        if self._pacer is not None and self._pacer.active():
-            self._pacer.cancel()
-        self._pacer = None
-        if self._estate is not None:
-            summary = self._estate.close()
-            for line in summary:
+    def _failed_output(self) -> bool:
+        """Stop the run (exit status 1) if the capture or the key table can no longer be written."""
+        if self._estate is None or self._estate.output_error is None:
+            return False
+        self.fail(self._estate.output_error)
+        self._finish()
+        return True
+
+    def fail(self, reason: str) -> None:
+        """Record why the run failed: logged now, printed as the last line, exit status 1."""
+        log.error("smets: error: {reason}", reason=reason)
+        self.exit_code = 1
+        if self.failure is None:
+            self.failure = reason
+
+    def _close(self) -> None:
+        """Stop the run's timers, close the capture and keys, log the per-device summary (once)."""
+        for call in (self._pacer, self._progress):
+            if call is not None and call.active():
+                call.cancel()
+        self._pacer = self._progress = None
+        if self._estate is not None and not self._estate.closed:
+            for line in self._estate.close():
                 log.info("smets: {line}", line=line)
+            log.info("smets: totals: {totals}", totals=_totals_text(self._estate.metrics))
+            if self._estate.output_error and self.failure != self._estate.output_error:
+                self.fail(self._estate.output_error)
             if self._estate.errors:
-                log.error("smets: {n} scheduled call(s) raised during the run (see the tracebacks above)",
-                          n=self._estate.errors)
-                self.exit_code = 1
+                self.fail(f"{self._estate.errors} scheduled call(s) raised during the run "
+                          "(a bug: see the tracebacks in the log)")
+        self._options.release()
+
+    def _finish(self) -> None:
+        try:
+            self._close()
+        except Exception:
+            log.failure("smets: closing the run failed")
+            self.fail("closing the run failed (a bug: see the traceback in the log)")
         code = self.exit_code
         if code:
+            pidfile = self._options.get("runner-pidfile")
+            failure = self.failure or "the run failed (see the log)"
+
             def _exit() -> None:
+                # os._exit skips the runner's own clean-up: remove its pid file (if it is ours)
+                _remove_pidfile(pidfile)
+                report(f"{_runner_name()} smets", failure)
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
@@ -204,9 +361,21 @@ class EmulationService(service.Service):
             self._reactor.stop()
 
     def stopService(self) -> None:  # noqa: N802
-        if self._estate is not None and not self._estate.closed:
-            self._estate.close()
+        # also reached on Ctrl-C / SIGTERM: the summary is printed as at the end of a virtual run
+        self._close()
         return super().stopService()
+
+
+def _remove_pidfile(pidfile: str | None) -> None:
+    if not pidfile:
+        return
+    try:
+        with open(pidfile, encoding="ascii") as f:
+            if f.read().strip() != str(os.getpid()):
+                return
+        os.remove(pidfile)
+    except (OSError, ValueError):
+        pass
 
 
 def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N802 (twistd's name)
@@ -218,21 +387,30 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
     emulation = EmulationService(options, reactor)
     emulation.setServiceParent(top)
     if options["metrics-port"] is not None:
+        import socket
+
         from twisted.application.internet import StreamServerEndpointService
-        from twisted.internet.endpoints import TCP4ServerEndpoint
+        from twisted.internet.endpoints import AdoptedStreamServerEndpoint
         from twisted.web.server import Site
 
         from emulator.metrics import Metrics, metrics_resource
 
         metrics = Metrics()
         options["metrics-object"] = metrics
-        endpoint = TCP4ServerEndpoint(reactor, options["metrics-port"], interface="127.0.0.1")
+        # the port was bound while the options were parsed (a port in use is a usage error)
+        sock = options["metrics-socket"]
+        host, port = sock.getsockname()[:2]
+        endpoint = AdoptedStreamServerEndpoint(reactor, sock.detach(), socket.AF_INET)
+        options["metrics-socket"] = None
+        log.info("smets: Prometheus metrics on http://{host}:{port}/metrics", host=host, port=port)
         web = StreamServerEndpointService(endpoint, Site(metrics_resource(metrics)))
         web.setName("metrics")
         web.setServiceParent(top)
     if options["duis-port"] is not None:
+        import socket
+
         from twisted.application.internet import StreamServerEndpointService
-        from twisted.internet.endpoints import TCP4ServerEndpoint
+        from twisted.internet.endpoints import AdoptedStreamServerEndpoint
 
         from emulator.dcc import build_host
         from emulator.dcc.web import ResponseSender, site
@@ -242,7 +420,10 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         host = build_host(options["dcc-config"], emulation.clock, deliver=ResponseSender(reactor),
                           metrics=options.get("metrics-object"), seed=options["seed"])
         emulation.dcc_host = host
-        endpoint = TCP4ServerEndpoint(reactor, options["duis-port"], interface="127.0.0.1")
+        # the port was bound while the options were parsed (a port in use is a usage error)
+        sock = options["duis-socket"]
+        endpoint = AdoptedStreamServerEndpoint(reactor, sock.detach(), socket.AF_INET)
+        options["duis-socket"] = None
         duis = StreamServerEndpointService(endpoint, site(host))
         duis.setName("duis")
         duis.setServiceParent(top)

@@ -1,7 +1,7 @@
 """Where the shared DCC reference data is, and a framing-independent splitter for it.
 
-CI clones the repository with C{shared/} beside it; tests that need the RTDS files skip
-cleanly when it is absent.  L{split_rtds} is deliberately a second, minimal reading of the
+The paths come from C{tests/conftest.py} (defined once; missing data fails under CI).
+L{split_rtds} is deliberately a second, minimal reading of the
 GBCS framing (gbcs-wire-format.md 1.2/1.3), independent of L{protocols.gbcs.framing}, so the
 payload tests do not depend on the code they are not testing.
 """
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from pathlib import Path
 
-import pytest
+from tests.conftest import KEYSTORE, RTDS, SHARED, needs_keys, needs_rtds, needs_shared
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYSTORE = SHARED / "rtds" / "keystore"
-needs_rtds = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
+__all__ = ["KEYSTORE", "RTDS", "SHARED", "needs_keys", "needs_rtds", "needs_shared", "split_rtds", "time_limit",
+           "DecoderHang"]
 
 
 def split_rtds(hexstr: str) -> tuple[int, int, bytes, int]:

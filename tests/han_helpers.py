@@ -8,16 +8,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from emulator.clock import VirtualClock
 from emulator.estate import Estate
 from emulator.topology import parse_topology
+from tests.conftest import needs_tshark
+
+__all__ = ["REPO", "SINGLE_HOME", "needs_tshark", "topology_text", "run_estate", "tshark_fields"]
 
 REPO = Path(__file__).resolve().parents[1]
 SINGLE_HOME = REPO / "topologies" / "single-home.yaml"
-
-needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 
 
 def topology_text(impairments: str = "{}", **device_overrides: str) -> str:

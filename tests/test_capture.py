@@ -6,7 +6,6 @@ pcapng specification; plus byte-identical output for identical runs."""
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import struct
 import subprocess
@@ -14,8 +13,7 @@ import subprocess
 import pytest
 
 from emulator.capture import PcapngWriter
-
-needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+from tests.conftest import needs_tshark
 
 
 def crc16_kermit(data: bytes) -> int:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from protocols.gbcs.catalogue import alert_codes, alert_name, use_case, use_case_by_name, use_cases
 from protocols.gbcs.framing import decode_frame
-
-RTDS = Path(__file__).resolve().parents[1].parent / "shared" / "rtds" / "RTDS-4.5.0"
-needs_rtds = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
+from tests.conftest import RTDS, needs_rtds
 
 
 def test_spec_table_rows():

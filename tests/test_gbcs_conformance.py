@@ -6,25 +6,11 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
-
 from emulator.gbcs_cli import main
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYS = SHARED / "rtds" / "keystore"
+from tests.conftest import KEYSTORE as KEYS, RTDS, needs_shared
 
-
-def _payloads_ready() -> bool:
-    try:
-        from protocols.gbcs import payloads
-    except ImportError:
-        return False
-    return all(hasattr(payloads, n) for n in ("decode_payload", "encode_payload", "payload_fully_decoded"))
-
-
-pytestmark = [pytest.mark.skipif(not (RTDS.is_dir() and KEYS.is_dir()), reason="shared RTDS data not present"),
-              pytest.mark.skipif(not _payloads_ready(), reason="payload codecs not available yet")]
+pytestmark = needs_shared
 
 _SUMMARY = re.compile(r"(\d+) passed, (\d+) failed, (\d+) skipped")
 

@@ -13,10 +13,9 @@ from protocols.gbcs.framing import decode_frame
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import FAILED, NO_KEY, VERIFIED, sign_precommand, verify_frame
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYS = SHARED / "rtds" / "keystore"
-pytestmark = pytest.mark.skipif(not KEYS.is_dir(), reason="shared RTDS key store not present")
+from tests.conftest import KEYSTORE as KEYS, RTDS, needs_keys, needs_rtds
+
+pytestmark = needs_keys
 
 ACB, SUPPLIER, ESME = 0x90B3D51F30000002, 0x90B3D51F30010000, 0x00DB1234567890A0
 
@@ -92,7 +91,7 @@ def rtds() -> list[Path]:
     return sorted(RTDS.rglob("*.HEX")) if RTDS.is_dir() else []
 
 
-@pytest.mark.skipif(not RTDS.is_dir(), reason="RTDS not present")
+@needs_rtds
 def test_rtds_macs_and_signatures(crypto):
     counts = {"mac": 0, "sig": 0}
     for path in rtds():
@@ -108,7 +107,7 @@ def test_rtds_macs_and_signatures(crypto):
     assert counts["mac"] > 500 and counts["sig"] > 300
 
 
-@pytest.mark.skipif(not RTDS.is_dir(), reason="RTDS not present")
+@needs_rtds
 def test_rtds_encrypted_parts_decrypt_and_reencrypt(crypto):
     """Locate '31 00000000' encrypted containers (section 2.3) and decrypt them with our keys."""
     found = 0
@@ -149,7 +148,7 @@ def test_ecdsa_raw_signature(store):
     assert not ecdsa_verify(pub, b"x", sig[:63])
 
 
-@pytest.mark.skipif(not RTDS.is_dir(), reason="RTDS not present")
+@needs_rtds
 def test_sign_precommand_matches_rtds_command_apart_from_signature(crypto):
     done = 0
     for pre in rtds():

@@ -12,9 +12,7 @@ from protocols.gbcs.framing import (CRA_ALERT, CRA_COMMAND, CRA_RESPONSE, Genera
                                     OtherInformation, decode_frame, decode_length, encode_frame,
                                     encode_general_signing, encode_length, signed_bytes)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-needs_rtds = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
+from tests.conftest import RTDS, needs, needs_rtds
 
 
 def rtds_files() -> list[Path]:
@@ -201,11 +199,9 @@ def test_rtds_response_echoes_command_header():
     assert pairs > 100
 
 
-@needs_rtds
+@needs(RTDS / "4.14_ECS21b")
 def test_rtds_urp_other_information():
     folder = RTDS / "4.14_ECS21b"
-    if not folder.is_dir():
-        pytest.skip("ECS21b URP files not in this RTDS subset")
     cmd = decode_frame(load(folder / "ECS21b_4.14_URP_SUCCESS_COMMAND_GBCS.HEX")).signing
     rsp = decode_frame(load(folder / "ECS21b_4.14_URP_SUCCESS_RESPONSE_GBCS.HEX")).signing
     cert = cmd.other_information.supplementary_remote_party_ka_certificate

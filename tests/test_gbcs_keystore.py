@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from protocols.gbcs.keystore import KeyStore, format_eui, parse_eui
 
-KEYS = Path(__file__).resolve().parents[1].parent / "shared" / "rtds" / "keystore"
-needs_keys = pytest.mark.skipif(not KEYS.is_dir(), reason="shared RTDS key store not present")
+from tests.conftest import KEYSTORE as KEYS, needs_keys
 
 
 def _spki(key) -> bytes:

@@ -11,9 +11,7 @@ import pytest
 
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1, decode_payload, encode_payload, payload_fully_decoded
-from tests.gbcs_helpers import RTDS, SHARED, needs_rtds, split_rtds
-
-KEYS = SHARED / "rtds" / "keystore"
+from tests.gbcs_helpers import KEYSTORE as KEYS, RTDS, needs_rtds, split_rtds
 
 
 

@@ -14,17 +14,14 @@ import hashlib
 import json
 from pathlib import Path
 
-import pytest
-
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import decode_payload, encode_payload, payload_fully_decoded
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYS = SHARED / "rtds" / "keystore"
-CATALOGUE = SHARED / "spec" / "payload_catalogue.tsv"
+from tests.conftest import KEYSTORE as KEYS, RTDS, SPEC, needs, needs_rtds
 
-pytestmark = pytest.mark.skipif(not RTDS.is_dir(), reason="shared RTDS data not present")
+CATALOGUE = SPEC / "payload_catalogue.tsv"
+
+pytestmark = needs_rtds
 
 
 # ---------------------------------------------------------------------------------------
@@ -219,9 +216,8 @@ def _shape(tree: dict) -> str:
     raise AssertionError("ASN.1 shapes are checked by tag")
 
 
+@needs(CATALOGUE)
 def test_command_payload_shapes_match_the_catalogue():
-    if not CATALOGUE.is_file():
-        pytest.skip("payload catalogue not present")
     catalogue = _catalogue()
     checked = 0
     for path in _files():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,10 +13,7 @@ from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.utrn import (VALUE_CLASS_PENNIES, VALUE_CLASS_POUNDS, check_digit, decode_utrn,
                                  generate_utrn, verify_utrn)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYS = SHARED / "rtds" / "keystore"
-needs_keys = pytest.mark.skipif(not KEYS.is_dir(), reason="shared RTDS key store not present")
+from tests.conftest import KEYSTORE as KEYS, RTDS, needs, needs_keys
 
 SUPPLIER, ESME = 0x90B3D51F30010000, 0x00DB1234567890A0
 
@@ -69,7 +65,7 @@ def test_decode_rejects_garbage():
 
 
 @needs_keys
-@pytest.mark.skipif(not (RTDS / "2.2_CS01a").is_dir(), reason="CS01a/CS01b not in this RTDS subset")
+@needs(RTDS / "2.2_CS01a", RTDS / "2.2_CS01b")
 @pytest.mark.parametrize("folder, name, amount_pence", [
     ("2.2_CS01a", "CS01a_2.2_SUCCESS_COMMAND_GBCS.HEX", 1000),     # GBCS: GBP 10 to the ESME
     ("2.2_CS01b", "CS01b_2.2_SUCCESS_COMMAND_GBCS.HEX", 1250),     # 1250 pennies to the GSME

@@ -6,11 +6,8 @@ beacon dissectors are the independent reference.
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
-
-import pytest
 
 from protocols.ieee802154 import (
     Beacon, SuperframeSpec, ZigbeeBeaconPayload, ack_frame, association_request_frame,
@@ -18,8 +15,9 @@ from protocols.ieee802154 import (
     data_frame, data_request_frame, disassociation_notification_frame, encode_mac,
     encode_zigbee_beacon_payload, orphan_notification_frame,
 )
+from tests.conftest import needs_tshark
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+pytestmark = needs_tshark
 
 CH_EUI = 0x00124B0001020304
 GSME_EUI = 0x00124B00AABBCCDD

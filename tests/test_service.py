@@ -17,10 +17,12 @@ def _options(*args: str) -> Options:
 
 
 @pytest.mark.parametrize("args, words", [
-    ([], "--topology FILE is required"),
-    (["--topology", str(SINGLE_HOME), "--virtual"], "--virtual needs --duration"),
-    (["--topology", str(SINGLE_HOME), "--duration", "-5"], "--duration must be positive"),
-    (["--topology", str(SINGLE_HOME), "--metrics-port", "70000"], "--metrics-port must be 0-65535"),
+    ([], "--topology: a topology file is required"),
+    (["--topology", str(SINGLE_HOME), "--virtual"], "--duration: is required with --virtual"),
+    (["--topology", str(SINGLE_HOME), "--duration", "-5"], "--duration: must be positive"),
+    (["--topology", str(SINGLE_HOME), "--duration", "nan"], "--duration: must be a finite number"),
+    (["--topology", str(SINGLE_HOME), "--metrics-port", "70000"], "--metrics-port: must be 0-65535"),
+    (["--topology", str(SINGLE_HOME), "--seed", "x1"], "--seed: must be an integer"),
 ])
 def test_bad_options(args: list[str], words: str) -> None:
     """Bad command lines are usage errors that say what is wrong."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import TWISTD
 from tests.han_helpers import SINGLE_HOME, needs_tshark, run_estate, topology_text, tshark_fields
 
 DURATION = 7200
@@ -22,7 +23,7 @@ def _twistd(tmp_path: Path, name: str, seed: int, duration: int = DURATION) -> P
     pcap = tmp_path / f"{name}.pcapng"
     keys = tmp_path / f"{name}.keys"
     proc = subprocess.run(
-        ["twistd", "-n", "--pidfile=", "smets", "--topology", str(SINGLE_HOME), "--virtual", "--duration",
+        [*TWISTD, "-n", "--pidfile=", "smets", "--topology", str(SINGLE_HOME), "--virtual", "--duration",
          str(duration), "--seed", str(seed), "--pcap", str(pcap), "--keys", str(keys)],
         capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -139,7 +140,7 @@ def test_whitelist_refusal(tmp_path: Path) -> None:
     assert nodes["ihd"].stack.network_key is None
     assert nodes["esme"].joined_at is not None and nodes["gsme"].joined_at is not None
     assert nodes["ch"].counts["join_denied"] >= 2  # it keeps trying, and keeps being refused
-    metric = estate.metrics.joins.labels("IHD", "denied")._value.get()
+    metric = estate.metrics.registry.get_sample_value("smets_joins_total", {"node_kind": "IHD", "outcome": "denied"})
     assert metric >= 2
 
 
@@ -159,7 +160,8 @@ def test_wrong_install_code(tmp_path: Path) -> None:
     ihd = estate.homes[0].nodes["ihd"]
     assert ihd.joined_at is None and ihd.stack.network_key is None
     assert ihd.counts["aps_mic"] >= 2  # the key-transport key derived from its own code fails the MIC
-    assert estate.metrics.joins.labels("IHD", "no_network_key")._value.get() >= 2
+    assert estate.metrics.registry.get_sample_value(
+        "smets_joins_total", {"node_kind": "IHD", "outcome": "no_network_key"}) >= 2
     assert estate.homes[0].nodes["esme"].joined_at is not None
 
 
@@ -277,7 +279,7 @@ def test_real_time_run_serves_metrics(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        ["twistd", "-n", "--pidfile=", "smets", "--topology", str(SINGLE_HOME), "--duration", "12",
+        [*TWISTD, "-n", "--pidfile=", "smets", "--topology", str(SINGLE_HOME), "--duration", "12",
          "--seed", "4", "--metrics-port", str(port), "--pcap", str(tmp_path / "rt.pcapng")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:

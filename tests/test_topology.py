@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from emulator.topology import TopologyError, load_topology, parse_topology
+from tests.cli_helpers import TWISTD
 from tests.han_helpers import SINGLE_HOME
 
 GOOD = """\
@@ -75,9 +76,9 @@ def test_twistd_reports_topology_errors(tmp_path: Path) -> None:
     """twistd exits non-zero with the file:line message for a bad topology (nothing runs)."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("channel: 20", "channel: 99"))
-    proc = subprocess.run(["twistd", "-n", "--pidfile=", "smets", "--topology", str(bad), "--virtual",
+    proc = subprocess.run([*TWISTD, "-n", "--pidfile=", "smets", "--topology", str(bad), "--virtual",
                            "--duration", "10"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert f"{bad}:5: home 'h1'.han.channel must be 11-26 (2.4 GHz), got 99" in proc.stdout + proc.stderr
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 from datetime import datetime, timezone
@@ -25,8 +24,9 @@ from protocols.zcl.frame import ZclFrame, encode_zcl
 from protocols.zcl.foundation import Status, global_frame
 from protocols.zcl.se import BASIC, KEY_ESTABLISHMENT, METERING, PRICE, TIME, TUNNELING
 from protocols.zcl.server import AttributeServer, default_response
+from tests.conftest import needs_tshark
 
-pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+pytestmark = needs_tshark
 
 C2S, S2C = 0, 1
 

@@ -36,18 +36,8 @@ LINK_KEY = install_code_to_link_key(INSTALL_CODE)
 
 
 def _mac(seq: int, dst: int, src: int, payload: bytes) -> bytes:
-    """802.15.4 data frame with FCS (C1's codec when present, else built here)."""
-    try:
-        from protocols.ieee802154.frames import data_frame, encode_mac
-    except ImportError:  # pragma: no cover - fallback until protocols.ieee802154 exists
-        fcf = 0x8841 if dst == 0xFFFF else 0x8861
-        body = struct.pack("<HBHHH", fcf, seq & 0xFF, PAN, dst, src) + payload
-        crc = 0
-        for b in body:  # CRC-16/KERMIT
-            crc ^= b
-            for _ in range(8):
-                crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        return body + struct.pack("<H", crc)
+    """802.15.4 data frame with FCS."""
+    from protocols.ieee802154.frames import data_frame, encode_mac
     return encode_mac(data_frame(seq, PAN, dst, src, payload))
 
 

@@ -25,6 +25,7 @@ encoding (documented for C{smets gbcs encode}):
 from __future__ import annotations
 
 import hmac
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -254,6 +255,14 @@ def message_to_tree(msg: DecodedMessage) -> dict:
 
 # --------------------------------------------------------------------------- encode
 
+def _json(value: Any) -> str:
+    """A tree value as it is written in the JSON (error messages name JSON values, not Python ones)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _get(tree: dict, key: str, fld: str | None = None) -> Any:
     try:
         return tree[key]
@@ -268,9 +277,9 @@ def _int(value: Any, fld: str, bits: int = 64) -> int:
         try:
             value = int(value, 0)
         except ValueError:
-            raise CodecError(fld, 0, f"not an integer: {value!r}") from None
+            raise CodecError(fld, 0, f"not an integer: {_json(value)}") from None
     if not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise CodecError(fld, 0, f"must be an unsigned {bits}-bit integer, got {value!r}")
+        raise CodecError(fld, 0, f"must be an unsigned {bits}-bit integer, got {_json(value)}")
     return value
 
 
@@ -281,11 +290,11 @@ def _eui_in(value: Any, fld: str) -> int:
         raise CodecError(fld, 0, "must be 16 hex digits")
     digits = value.replace(":", "").replace("-", "").replace(" ", "")
     if len(digits) != 16:
-        raise CodecError(fld, 0, f"must be 16 hex digits, got {value!r}")
+        raise CodecError(fld, 0, f"must be 16 hex digits, got {_json(value)}")
     try:
         return int(digits, 16)
     except ValueError:
-        raise CodecError(fld, 0, f"not hex: {value!r}") from None
+        raise CodecError(fld, 0, f"not hex: {_json(value)}") from None
 
 
 def _hex(value: Any, fld: str) -> bytes:
@@ -316,7 +325,7 @@ def tree_to_frame(tree: dict, payloads: PayloadCodec | None = None,
     cra_name = _get(tree, "cra")
     cra = _CRA_BY_NAME.get(cra_name) if isinstance(cra_name, str) else cra_name
     if isinstance(cra, bool) or not isinstance(cra, int) or cra not in CRA_NAMES:
-        raise CodecError("cra", 0, f"must be one of {sorted(_CRA_BY_NAME)}, got {cra_name!r}")
+        raise CodecError("cra", 0, f"must be one of {', '.join(sorted(_CRA_BY_NAME))}, got {_json(cra_name)}")
     oi_tree = tree.get("other_information") or {}
     srp = _opt(oi_tree, "supplementary_remote_party_id")
     srpc = _opt(oi_tree, "supplementary_remote_party_counter")
@@ -345,7 +354,7 @@ def tree_to_frame(tree: dict, payloads: PayloadCodec | None = None,
         if signature and len(signature) != 64:
             raise CodecError("signature_field.value", 0, "an ECDSA signature is 64 bytes (r||s)")
     else:
-        raise CodecError("signature_field.form", 0, f"must be absent, null or ecdsa, got {form!r}")
+        raise CodecError("signature_field.form", 0, f"must be absent, null or ecdsa, got {_json(form)}")
     header = GeneralSigning(cra, _int(_get(tree, "originator_counter"), "originator_counter"),
                             _eui_in(_get(tree, "originator"), "originator"),
                             _eui_in(_get(tree, "recipient"), "recipient"), dt, oi, b"", signature)
