@@ -11,10 +11,9 @@ import pytest
 
 from protocols.acb.request import DUIS_NS, TransformRequest, parse_request_id
 
-SHARED = Path(__file__).resolve().parent.parent / ".." / "shared"
+from tests.conftest import KEYSTORE, RTDS, SHARED  # where the reference data is: said once
+
 TEMPLATES = SHARED / "duis-templates"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
-KEYSTORE = SHARED / "rtds" / "keystore"
 
 #: RTDS devices (wire-format notes 1.3): the inventory's device types.
 RTDS_DEVICE_TYPES = {0x00DB1234567890A0: "ESME", 0x00DB1234567890A1: "GSME", 0x00DB1234567890A2: "CHF",

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from tests.conftest import KEYSTORE, RTDS, SHARED  # where the reference data is: said once
+
 TEMPLATES = SHARED / "duis-templates"
-KEYSTORE = SHARED / "rtds" / "keystore"
-RTDS = SHARED / "rtds" / "RTDS-4.5.0"
 SPEC_DUIS = SHARED / "spec" / "duis"
 REPO = Path(__file__).resolve().parents[1]
 RTDS_HOME = REPO / "topologies" / "rtds-home.yaml"
