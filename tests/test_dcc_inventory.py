@@ -96,7 +96,7 @@ def test_missing_key_store_is_reported(tmp_path):
 
 def test_duis_port_option_and_service():
     require_shared()
-    with pytest.raises(usage.UsageError, match="--duis-port must be 0-65535"):
+    with pytest.raises(usage.UsageError, match="--duis-port: must be 0-65535"):
         Options().parseOptions(["--topology", str(RTDS_HOME), "--duis-port", "70000"])
     opts = Options()
     opts.parseOptions(["--topology", str(RTDS_HOME), "--duis-port", "0"])
@@ -161,7 +161,7 @@ def test_duis_keys_option_mistakes(tmp_path):
     require_shared()
     with pytest.raises(usage.UsageError, match="already names the key store"):
         Options().parseOptions(["--topology", str(RTDS_HOME), "--duis-port", "0", "--duis-keys", str(tmp_path)])
-    with pytest.raises(usage.UsageError, match="--duis-keys needs --duis-port"):
+    with pytest.raises(usage.UsageError, match="--duis-keys: needs --duis-port"):
         Options().parseOptions(["--topology", str(RTDS_HOME), "--duis-keys", str(tmp_path)])
     path = tmp_path / "t.yaml"
     path.write_text(_GENERATED.replace(", roles: [IS, GS]", ""))
