@@ -22,6 +22,7 @@ from emulator.cli_errors import EXIT_USAGE, report, show_value
 _COMMANDS: dict[str, tuple[str, str]] = {
     "gbcs": ("emulator.gbcs_cli", "decode, encode and check GBCS messages (RTDS conformance)"),
     "duis": ("emulator.duis_cli", "send DUIS service requests to the DCC; sign them as a DCC User"),
+    "rtds": ("emulator.rtds_replay", "replay DCC reference tests (RTDS) against emulated devices"),
 }
 
 

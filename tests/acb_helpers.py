@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from xml.etree import ElementTree
@@ -11,9 +10,7 @@ import pytest
 
 from protocols.acb.request import DUIS_NS, TransformRequest, parse_request_id
 
-from tests.conftest import KEYSTORE, RTDS, SHARED  # where the reference data is: said once
-
-TEMPLATES = SHARED / "duis-templates"
+from tests.conftest import KEYSTORE, RTDS, TEMPLATES, in_ci  # noqa: F401  (paths defined once; re-exported)
 
 #: RTDS devices (wire-format notes 1.3): the inventory's device types.
 RTDS_DEVICE_TYPES = {0x00DB1234567890A0: "ESME", 0x00DB1234567890A1: "GSME", 0x00DB1234567890A2: "CHF",
@@ -29,7 +26,7 @@ _NAME = re.compile(r"^([A-Za-z0-9]+)_(\d+(?:\.\d+)*)_(.*)_REQUEST_DUIS\.XML$")
 def need_shared(path: Path) -> Path:
     """Reference data is required under CI; locally its absence skips."""
     if not path.exists():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"reference data missing: {path}")
         pytest.skip(f"reference data missing: {path}")
     return path

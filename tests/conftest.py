@@ -26,8 +26,10 @@ SHARED = REPO.parent / "shared"
 RTDS = SHARED / "rtds" / "RTDS-4.5.0"
 KEYSTORE = SHARED / "rtds" / "keystore"
 SPEC = SHARED / "spec"
+SPEC_DUIS = SPEC / "duis"
+TEMPLATES = SHARED / "duis-templates"
 #: every root the suite reads (checked up front under CI)
-REFERENCE_ROOTS = (RTDS, KEYSTORE, SPEC)
+REFERENCE_ROOTS = (RTDS, KEYSTORE, SPEC, TEMPLATES)
 
 
 def in_ci() -> bool:

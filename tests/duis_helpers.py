@@ -6,17 +6,11 @@ repository.  Without them the tests skip on a developer machine and fail under C
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from tests.conftest import KEYSTORE, RTDS, SHARED  # where the reference data is: said once
-
-TEMPLATES = SHARED / "duis-templates"
-SPEC_DUIS = SHARED / "spec" / "duis"
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import KEYSTORE, REPO, RTDS, SPEC_DUIS, TEMPLATES, in_ci  # paths defined once
 RTDS_HOME = REPO / "topologies" / "rtds-home.yaml"
 
 SUPPLIER = 0x90B3D51F30010000
@@ -30,7 +24,7 @@ def require_shared() -> None:
     """Skip (fail under CI) when the shared reference data is absent."""
     missing = [p for p in (TEMPLATES, KEYSTORE, RTDS, SPEC_DUIS) if not p.is_dir()]
     if missing:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"shared reference data missing under CI: {missing[0]}")
         pytest.skip(f"shared reference data not present: {missing[0]}")
 

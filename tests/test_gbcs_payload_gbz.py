@@ -38,7 +38,7 @@ def test_gcs14_annotated_example():
     assert tree["kind"] == "gbz" and tree["profile_id"] == 0x0109
     c1, c2 = tree["components"]
     assert (c1["extended_header_control"], c1["cluster_id"], c1["cluster_name"]) == (0, 0x0700, "Price")
-    assert c1["zcl"]["command"] == "Read Attributes"
+    assert c1["zcl"]["command"] == "ReadAttributes"
     assert [a["AttributeID"] for a in c1["zcl"]["payload"]["Attributes"]] == [0x0617, 0x0616]
     assert c2["last_component"] and c2["cluster_name"] == "Prepayment"
     ids = [a["AttributeID"] for a in c2["zcl"]["payload"]["Attributes"]]
@@ -99,7 +99,7 @@ def test_build_component_roundtrip():
     # GCS05 RTDS bytes for the same component: ctl 11, FFFFFFFF, 01 02 09 404B4C00 (tsn 0 here)
     assert raw == bytes.fromhex("010901" "11" "0705" "000B" "FFFFFFFF" "010009" "404B4C00")
     tree = gbz.decode_gbz(raw)
-    assert tree["components"][0]["zcl"]["command"] == "Set Low Credit Warning Level"
+    assert tree["components"][0]["zcl"]["command"] == "SetLowCreditWarningLevel"
     assert tree["components"][0]["from_date_time_iso"] == "never"
 
 
@@ -146,6 +146,27 @@ def test_consumer_top_up_carries_a_20_digit_utrn():
     (name, (code, cra, payload)), = _rtds("CS01b_2.2_SUCCESS_COMMAND_GBCS.HEX")
     tree = decode_payload(code, cra, payload)
     zcl = tree["components"][0]["zcl"]
-    assert zcl["command"] == "Consumer Top Up"
+    assert zcl["command"] == "ConsumerTopUp"
     utrn = bytes.fromhex(zcl["payload"]["TopUpCode"]).decode("ascii")
     assert len(utrn) == 20 and utrn.isdigit()
+
+
+def test_enumerations_carry_their_zse_names_and_the_names_are_ignored_on_encode():
+    # PublishSnapshot, type 0x80 "Data Unavailable" (no sub-payload)
+    payload = bytes.fromhex("01000000" "00000000" "01" "00" "01" "00000000" "80")
+    tree = zcl_commands.decode_zcl_payload(0x0702, 0x09, 0x06, payload)
+    assert tree["SnapshotPayloadType"] == 0x80
+    assert tree["SnapshotPayloadTypeName"] == "Data Unavailable"
+    assert tree["SnapshotPayload"] == {}
+    assert zcl_commands.encode_zcl_payload(0x0702, 0x09, 0x06, tree) == payload
+    # a value with no name gets no annotation, and still round-trips
+    odd = payload[:-1] + b"\x09"
+    tree = zcl_commands.decode_zcl_payload(0x0702, 0x09, 0x06, odd)
+    assert "SnapshotPayloadTypeName" not in tree and tree["SnapshotPayload"] == {"raw_payload": ""}
+    assert zcl_commands.encode_zcl_payload(0x0702, 0x09, 0x06, tree) == odd
+    # calendar type in PublishCalendar
+    cal = bytes.fromhex("01000000" "02000000" "03000000" "00000000" "03" "00" "00" "01" "02" "03")
+    tree = zcl_commands.decode_zcl_payload(0x0707, 0x09, 0x00, cal)
+    assert tree["CalendarTypeName"] == "Friendly Credit Calendar"
+    assert tree["CalendarTimeReferenceName"] == "UTC Time"
+    assert zcl_commands.encode_zcl_payload(0x0707, 0x09, 0x00, tree) == cal

@@ -22,10 +22,12 @@ def test_cluster_ids() -> None:
     # han-zigbee-wireshark.md 4 (Wireshark's cluster table)
     assert {c.cluster_id: c.name for c in clusters().values()} == {
         0x0000: "Basic", 0x0003: "Identify", 0x000A: "Time", 0x0700: "Price",
-        0x0702: "Metering", 0x0704: "Tunneling", 0x0800: "KeyEstablishment"}
+        0x0702: "Metering", 0x0704: "Tunneling", 0x0800: "Key Establishment",
+        0x0019: "OTA Upgrade", 0x0703: "Messaging", 0x0705: "Prepayment", 0x0707: "Calendar",
+        0x0708: "Device Management", 0x0709: "Events"}
     assert get_cluster(0x0702) is METERING
     with pytest.raises(CodecError):
-        get_cluster(0x0705)
+        get_cluster(0x0706)
 
 
 # han-zigbee-wireshark.md 4.4 (names verified against tshark's value strings)
@@ -73,7 +75,7 @@ def test_attribute_ids_from_the_research_notes() -> None:
     # 4.4 Metering key attributes and types
     for attr_id, name, type_id in [
             (0x0000, "CurrentSummationDelivered", T.UINT48), (0x0200, "Status", T.BITMAP8),
-            (0x0300, "UnitOfMeasure", T.ENUM8), (0x0301, "Multiplier", T.UINT24),
+            (0x0300, "UnitofMeasure", T.ENUM8), (0x0301, "Multiplier", T.UINT24),
             (0x0302, "Divisor", T.UINT24), (0x0303, "SummationFormatting", T.BITMAP8),
             (0x0306, "MeteringDeviceType", T.BITMAP8),
             (0x0400, "InstantaneousDemand", T.INT24)]:
@@ -98,31 +100,31 @@ def test_every_attribute_default_encodes() -> None:
 def test_mirroring_payloads_match_the_research_notes() -> None:
     # RequestMirror: no payload; RequestMirrorResponse: endpoint ID u16 LE (0xFFFF refused)
     assert encode_command(0x0702, S2C, "RequestMirror") == b""
-    assert encode_command(0x0702, C2S, "RequestMirrorResponse", endpoint_id=0x007B) == b"\x7b\x00"
-    assert decode_command(0x0702, C2S, 0x01, b"\xff\xff") == {"endpoint_id": 0xFFFF}
+    assert encode_command(0x0702, C2S, "RequestMirrorResponse", EndPointID=0x007B) == b"\x7b\x00"
+    assert decode_command(0x0702, C2S, 0x01, b"\xff\xff") == {"EndPointID": 0xFFFF}
     # the anchor's frame: control 0x11 (c->s, default response disabled)
-    frame = cluster_frame(0x0702, C2S, "RequestMirrorResponse", 8, endpoint_id=0x007B,
+    frame = cluster_frame(0x0702, C2S, "RequestMirrorResponse", 8, EndPointID=0x007B,
                           disable_default_response=True)
     assert encode_zcl(frame) == bytes.fromhex("1108017b00")
     # ConfigureMirror: issuer event id u32, reporting interval u24, notification bool, scheme u8
-    wire = encode_command(0x0702, S2C, 0x08, issuer_event_id=0x01020304,
-                          reporting_interval=0x000708, mirror_notification_reporting=True,
-                          notification_scheme=1)
+    wire = encode_command(0x0702, S2C, 0x08, IssuerEventID=0x01020304,
+                          ReportingInterval=0x000708, MirrorNotificationReporting=True,
+                          NotificationScheme=1)
     assert wire == bytes.fromhex("04030201" "080700" "01" "01")
     assert decode_command(0x0702, S2C, 0x08, wire) == dict(
-        issuer_event_id=0x01020304, reporting_interval=1800,
-        mirror_notification_reporting=True, notification_scheme=1)
+        IssuerEventID=0x01020304, ReportingInterval=1800,
+        MirrorNotificationReporting=True, NotificationScheme=1)
 
 
 def test_against_scapy_zse_commands() -> None:
-    wire = encode_command(0x0702, C2S, "GetProfile", interval_channel=0, end_time=753315200,
-                          number_of_periods=24)
+    wire = encode_command(0x0702, C2S, "GetProfile", IntervalChannel=0, EndTime=753315200,
+                          NumberofPeriods=24)
     assert wire == bytes(ZCLMeteringGetProfile(Interval_Channel=0, End_Time=753315200,
                                                NumberOfPeriods=24))
-    assert encode_command(0x0700, C2S, "GetCurrentPrice", command_options=1) == \
+    assert encode_command(0x0700, C2S, "GetCurrentPrice", CommandOptions=1) == \
         bytes(ZCLPriceGetCurrentPrice(reserved=0, Requestor_Rx_On_When_Idle=1))
-    assert encode_command(0x0700, C2S, "GetScheduledPrices", start_time=5,
-                          number_of_events=3) == \
+    assert encode_command(0x0700, C2S, "GetScheduledPrices", StartTime=5,
+                          NumberofEvents=3) == \
         bytes(ZCLPriceGetScheduledPrices(start_time=5, number_of_events=3))
     # scapy's rate_label has no length octet of its own (a scapy gap): give it the ZCL
     # octet string (length-prefixed) as raw bytes.
@@ -134,21 +136,21 @@ def test_against_scapy_zse_commands() -> None:
         alternate_cost_delivered=233, alternate_cost_unit=1,
         alternate_cost_trailing_digit=0x40, number_of_block_thresholds=3, price_control=0)
     got = decode_command(0x0700, S2C, 0x00, bytes(scapy_price))
-    assert got["rate_label"] == b"Standard" and got["price"] == 2734
-    assert got["price_trailing_digit_and_price_tier"] == 0x51
-    assert got["number_of_price_tiers_and_register_tier"] == 0x21
-    assert got["price_control"] == 0 and got["number_of_block_thresholds"] == 3
+    assert got["RateLabel"] == b"Standard" and got["Price"] == 2734
+    assert got["PriceTrailingDigitAndPriceTier"] == 0x51
+    assert got["NumberofPriceTiersAndRegisterTier"] == 0x21
+    assert got["PriceControl"] == 0 and got["NumberofBlockThresholds"] == 3
     # the SE 1.2 fields scapy does not send come back as None
-    assert got["number_of_generation_tiers"] is None and got["extended_register_tier"] is None
+    assert got["NumberofGenerationTiers"] is None and got["ExtendedRegisterTier"] is None
     fields = {k: v for k, v in got.items() if v is not None}
     assert encode_command(0x0700, S2C, "PublishPrice", **fields) == bytes(scapy_price)
 
 
 def test_se10_publish_price_without_optional_fields() -> None:
-    base = dict(provider_id=1, rate_label=b"", issuer_event_id=2, current_time=3,
-                unit_of_measure=0, currency=826, price_trailing_digit_and_price_tier=0x21,
-                number_of_price_tiers_and_register_tier=0x11, start_time=0,
-                duration_in_minutes=0xFFFF, price=100)
+    base = dict(ProviderID=1, RateLabel=b"", IssuerEventID=2, CurrentTime=3,
+                UnitofMeasure=0, Currency=826, PriceTrailingDigitAndPriceTier=0x21,
+                NumberofPriceTiersAndRegisterTier=0x11, StartTime=0,
+                DurationInMinutes=0xFFFF, Price=100)
     wire = encode_command(0x0700, S2C, 0x00, **base)
     assert len(wire) == 4 + 1 + 4 + 4 + 1 + 2 + 1 + 1 + 4 + 2 + 4
     got = decode_command(0x0700, S2C, 0x00, wire)
@@ -156,25 +158,29 @@ def test_se10_publish_price_without_optional_fields() -> None:
 
 
 def test_lists_and_records() -> None:
-    wire = encode_command(0x0702, S2C, "GetProfileResponse", end_time=1, status=0,
-                          profile_interval_period=3, number_of_periods_delivered=2,
-                          intervals=(1, 0xFFFFFF))
-    assert wire[-6:] == bytes.fromhex("010000" "ffffff")
-    assert decode_command(0x0702, S2C, 0, wire)["intervals"] == (1, 0xFFFFFF)
-    with pytest.raises(CodecError):  # a partial uint24 at the end
-        decode_command(0x0702, S2C, 0, wire + b"\x01")
-    labels = ({"tier_id": 1, "tier_label": b"Day"}, {"tier_id": 2, "tier_label": b"Night"})
-    wire = encode_command(0x0700, S2C, "PublishTierLabels", provider_id=1, issuer_event_id=2,
-                          issuer_tariff_id=3, command_index=0, total_number_of_commands=1,
-                          tier_labels=labels)
+    # the count field (NumberofPeriodsDelivered) may be left out: it is the list's length
+    wire = encode_command(0x0702, S2C, "GetProfileResponse", EndTime=1, Status=0,
+                          ProfileIntervalPeriod=3, Intervals=(1, 0xFFFFFF))
+    assert wire[-7:] == bytes.fromhex("02" "010000" "ffffff")
+    assert decode_command(0x0702, S2C, 0, wire)["Intervals"] == (1, 0xFFFFFF)
+    with pytest.raises(CodecError):  # fewer intervals than NumberofPeriodsDelivered
+        decode_command(0x0702, S2C, 0, wire[:-1])
+    with pytest.raises(CodecError):  # the count disagrees with the list
+        encode_command(0x0702, S2C, "GetProfileResponse", EndTime=1, Status=0,
+                       ProfileIntervalPeriod=3, NumberofPeriodsDelivered=3,
+                       Intervals=(1, 0xFFFFFF))
+    labels = ({"TierID": 1, "TierLabel": b"Day"}, {"TierID": 2, "TierLabel": b"Night"})
+    wire = encode_command(0x0700, S2C, "PublishTierLabels", ProviderID=1, IssuerEventID=2,
+                          IssuerTariffID=3, CommandIndex=0, TotalNumberofCommands=1,
+                          NumberofLabels=2, TierLabels=labels)
     assert wire.endswith(bytes.fromhex("02" "01" "03") + b"Day" + b"\x02\x05Night")
-    assert decode_command(0x0700, S2C, 8, wire)["tier_labels"] == labels
+    assert decode_command(0x0700, S2C, 8, wire)["TierLabels"] == labels
 
 
 @pytest.mark.parametrize("call", [
     lambda: encode_command(0x0702, C2S, "RequestMirrorResponse"),
-    lambda: encode_command(0x0702, C2S, "RequestMirrorResponse", endpoint_id=1, extra=2),
-    lambda: encode_command(0x0702, C2S, "RequestMirrorResponse", endpoint_id=0x10000),
+    lambda: encode_command(0x0702, C2S, "RequestMirrorResponse", EndPointID=1, extra=2),
+    lambda: encode_command(0x0702, C2S, "RequestMirrorResponse", EndPointID=0x10000),
     lambda: encode_command(0x0702, C2S, "NoSuchCommand"),
     lambda: encode_command(0x0702, S2C, 0x7F),
     lambda: encode_command(0x0999, S2C, 0x00),
@@ -188,23 +194,23 @@ def test_codec_errors(call) -> None:
 
 
 def test_trailing_octets_from_newer_versions_are_ignored() -> None:
-    assert decode_command(0x0702, C2S, 0x01, b"\x7b\x00\xaa") == {"endpoint_id": 0x7B}
+    assert decode_command(0x0702, C2S, 0x01, b"\x7b\x00\xaa") == {"EndPointID": 0x7B}
 
 
 def test_tunneling_payloads_from_the_research_notes() -> None:
     # 4.6: RequestTunnel: protocol (u8), manufacturer code (u16 LE), flow control (bool),
     # max incoming transfer size (u16 LE); GB-HRGP is protocol 6.
-    wire = encode_command(0x0704, C2S, "RequestTunnel", protocol_id=6, manufacturer_code=0xFFFF,
-                          flow_control_support=False, maximum_incoming_transfer_size=1500)
+    wire = encode_command(0x0704, C2S, "RequestTunnel", ProtocolID=6, ManufacturerCode=0xFFFF,
+                          FlowControlSupport=False, MaximumIncomingTransferSize=1500)
     assert wire == bytes.fromhex("06" "ffff" "00" "dc05")
-    assert encode_command(0x0704, S2C, "RequestTunnelResponse", tunnel_id=0, tunnel_status=0,
-                          maximum_incoming_transfer_size=1500) == bytes.fromhex("0000" "00"
+    assert encode_command(0x0704, S2C, "RequestTunnelResponse", TunnelID=0, TunnelStatus=0,
+                          MaximumIncomingTransferSize=1500) == bytes.fromhex("0000" "00"
                                                                                  "dc05")
     # TransferData: tunnel id + data; GB-HRGP GET is the single octet 0x01
-    assert encode_command(0x0704, C2S, "TransferData", tunnel_id=0, data=b"\x01") == \
+    assert encode_command(0x0704, C2S, "TransferData", TunnelID=0, Data=b"\x01") == \
         b"\x00\x00\x01"
     assert decode_command(0x0704, S2C, 0x01, b"\x00\x00\x02\x00\xdd") == {
-        "tunnel_id": 0, "data": b"\x02\x00\xdd"}
+        "TunnelID": 0, "Data": b"\x02\x00\xdd"}
     assert [c.name for c in get_cluster(0x0704).commands(C2S).values()] == [
         "RequestTunnel", "CloseTunnel", "TransferData", "TransferDataError", "AckTransferData",
         "ReadyData", "GetSupportedTunnelProtocols"]
@@ -217,14 +223,14 @@ def test_key_establishment_formats_from_the_research_notes() -> None:
     ke = get_cluster(0x0800)
     assert ke.attributes[0].name == "KeyEstablishmentSuite" and ke.attributes[0].default == 2
     cert = bytes(74)
-    wire = encode_command(0x0800, C2S, 0x00, key_establishment_suite=2,
-                          ephemeral_data_generate_time=10, confirm_key_generate_time=20,
-                          identity=cert)
+    wire = encode_command(0x0800, C2S, 0x00, KeyEstablishmentSuite=2,
+                          EphemeralDataGenerateTime=10, ConfirmKeyGenerateTime=20,
+                          Identity=cert)
     assert wire == bytes.fromhex("0200" "0a" "14") + cert
-    assert encode_command(0x0800, S2C, "TerminateKeyEstablishment", status_code=5, wait_time=2,
-                          key_establishment_suite=2) == bytes.fromhex("05" "02" "0200")
+    assert encode_command(0x0800, S2C, "TerminateKeyEstablishment", StatusCode=5, WaitTime=2,
+                          KeyEstablishmentSuite=2) == bytes.fromhex("05" "02" "0200")
     with pytest.raises(CodecError):
         encode_command(0x0800, C2S, "ConfirmKeyDataRequest",
-                       secure_message_authentication_code=bytes(15))
+                       SecureMessageAuthenticationCode=bytes(15))
     with pytest.raises(CodecError):
         decode_command(0x0800, S2C, 0x02, bytes(15))

@@ -17,7 +17,7 @@ C2S, S2C = 0, 1
 
 def _esme(**kw) -> AttributeServer:
     return AttributeServer.with_defaults(
-        METERING, ["CurrentSummationDelivered", "InstantaneousDemand", "UnitOfMeasure",
+        METERING, ["CurrentSummationDelivered", "InstantaneousDemand", "UnitofMeasure",
                    "Status", "GenericAlarmMask", "Divisor"],
         {"CurrentSummationDelivered": 1000, "InstantaneousDemand": 250}, **kw)
 
@@ -183,8 +183,8 @@ def test_default_response_rules() -> None:
     rsp = s.handle(ZclFrame(0, 0x00, 10, b"\x00", C2S))
     assert decode_global(0x0B, rsp.payload) == f.DefaultResponse(0x00, Status.MALFORMED_COMMAND)
     # cluster-specific and manufacturer-specific frames are not this server's business
-    rsp = s.handle(cluster_frame(0x0702, C2S, "GetProfile", 11, interval_channel=0,
-                                 end_time=0, number_of_periods=1))
+    rsp = s.handle(cluster_frame(0x0702, C2S, "GetProfile", 11, IntervalChannel=0,
+                                 EndTime=0, NumberofPeriods=1))
     assert decode_global(0x0B, rsp.payload).status == Status.UNSUP_CLUSTER_COMMAND
     rsp = s.handle(ZclFrame(0, 0x00, 12, b"\x00\x00", C2S, manufacturer_code=0x1234))
     assert decode_global(0x0B, rsp.payload).status == Status.UNSUP_MANUF_GENERAL_COMMAND
@@ -200,9 +200,9 @@ def test_default_response_rules() -> None:
 
 def test_default_response_helper_for_configure_mirror() -> None:
     # The CH answers ConfigureMirror (s->c, cmd 0x08) with Default Response (0x08, SUCCESS).
-    cm = cluster_frame(0x0702, S2C, "ConfigureMirror", 31, issuer_event_id=1,
-                       reporting_interval=1800, mirror_notification_reporting=False,
-                       notification_scheme=0)
+    cm = cluster_frame(0x0702, S2C, "ConfigureMirror", 31, IssuerEventID=1,
+                       ReportingInterval=1800, MirrorNotificationReporting=False,
+                       NotificationScheme=0)
     assert needs_default_response(cm, Status.SUCCESS)
     rsp = default_response(cm, Status.SUCCESS)
     assert encode_zcl(rsp) == bytes.fromhex("10" "1f" "0b" "08" "00")
@@ -216,7 +216,7 @@ def test_default_response_helper_for_configure_mirror() -> None:
 
 def test_mirror_accepts_reports() -> None:
     mirror = AttributeServer.with_defaults(METERING, ["CurrentSummationDelivered", "Status",
-                                                      "UnitOfMeasure"], accept_reports=True)
+                                                      "UnitofMeasure"], accept_reports=True)
     report = global_frame(f.ReportAttributes((
         f.AttributeReport(0x0000, T.UINT48, 424242), f.AttributeReport(0x0300, T.ENUM8, 1),
         f.AttributeReport(0x0200, T.UINT8, 3),  # wrong type: ignored

@@ -132,14 +132,14 @@ class CommsHub(HanDevice):
         if frame.command_id == 0x01:  # RequestMirror
             endpoint = self._mirror_for(ind.src_eui)
             rsp = self.cluster_command(CLUSTER_METERING, DIRECTION_CLIENT_TO_SERVER, "RequestMirrorResponse",
-                                       endpoint_id=endpoint if endpoint is not None else 0xFFFF)
+                                       EndPointID=endpoint if endpoint is not None else 0xFFFF)
             rsp = type(rsp)(rsp.frame_type, rsp.command_id, frame.tsn, rsp.payload, rsp.direction, True, None)
             self.reply(ind, rsp)
             return
         if frame.command_id == 0x02:  # RemoveMirror
             endpoint = self.mirrors.pop(ind.src_eui, None) if ind.src_eui is not None else None
             rsp = self.cluster_command(CLUSTER_METERING, DIRECTION_CLIENT_TO_SERVER, "MirrorRemoved",
-                                       endpoint_id=endpoint if endpoint is not None else 0xFFFF)
+                                       EndPointID=endpoint if endpoint is not None else 0xFFFF)
             self.reply(ind, type(rsp)(rsp.frame_type, rsp.command_id, frame.tsn, rsp.payload, rsp.direction, True,
                                       None))
             return
@@ -155,7 +155,7 @@ class CommsHub(HanDevice):
             self.mirrors[eui] = endpoint
             self.add_server(endpoint, CLUSTER_BASIC, self.basic_values(power_source=3))
             server = self.add_server(endpoint, CLUSTER_METERING, {
-                "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 1, "Multiplier": 1,
+                "CurrentSummationDelivered": 0, "Status": 0, "UnitofMeasure": 1, "Multiplier": 1,
                 "Divisor": 1000, "SummationFormatting": 0x7B, "MeteringDeviceType": 128 + 1,
             }, accept_reports=True)
             self.cluster_handlers[(endpoint, CLUSTER_METERING)] = self._mirror_command

@@ -59,7 +59,7 @@ class Esme(HanDevice):
         self.tunnel = TunnelClientHost(self, METER_ENDPOINT, keep_open=True)
         self.add_server(METER_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=1))
         self.add_server(METER_ENDPOINT, CLUSTER_METERING, {
-            "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 0, "Multiplier": 1, "Divisor": 1000,
+            "CurrentSummationDelivered": 0, "Status": 0, "UnitofMeasure": 0, "Multiplier": 1, "Divisor": 1000,
             "SummationFormatting": 0x33, "DemandFormatting": 0x33, "MeteringDeviceType": 0,
             "InstantaneousDemand": 0, "CurrentDayConsumptionDelivered": 0})
         self.add_server(METER_ENDPOINT, CLUSTER_PRICE, {"Tier1PriceLabel": "Standard"})
@@ -113,14 +113,14 @@ class Esme(HanDevice):
             now = utc_now(self.clock)
             rsp = self.cluster_command(
                 CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, "PublishPrice",
-                provider_id=0x00000001, rate_label=b"Standard", issuer_event_id=now, current_time=now,
-                unit_of_measure=0, currency=826, price_trailing_digit_and_price_tier=0x51,
-                number_of_price_tiers_and_register_tier=0x11, start_time=now - now % 86400,
-                duration_in_minutes=0xFFFF, price=2450, price_ratio=0xFF, generation_price=0xFFFFFFFF,
-                generation_price_ratio=0xFF, alternate_cost_delivered=0xFFFFFFFF, alternate_cost_unit=0xFF,
-                alternate_cost_trailing_digit=0xFF, number_of_block_thresholds=0xFF, price_control=0x00,
-                number_of_generation_tiers=0, generation_tier=1, extended_number_of_price_tiers=0,
-                extended_price_tier=0, extended_register_tier=0)
+                ProviderID=0x00000001, RateLabel=b"Standard", IssuerEventID=now, CurrentTime=now,
+                UnitofMeasure=0, Currency=826, PriceTrailingDigitAndPriceTier=0x51,
+                NumberofPriceTiersAndRegisterTier=0x11, StartTime=now - now % 86400,
+                DurationInMinutes=0xFFFF, Price=2450, PriceRatio=0xFF, GenerationPrice=0xFFFFFFFF,
+                GenerationPriceRatio=0xFF, AlternateCostDelivered=0xFFFFFFFF, AlternateCostUnit=0xFF,
+                AlternateCostTrailingDigit=0xFF, NumberofBlockThresholds=0xFF, PriceControl=0x00,
+                NumberofGenerationTiers=0, GenerationTier=1, ExtendedNumberofPriceTiers=0,
+                ExtendedPriceTier=0, ExtendedRegisterTier=0)
             rsp = ZclFrame(rsp.frame_type, rsp.command_id, frame.tsn, rsp.payload, rsp.direction, True, None)
             self.prices_published += 1
             self.reply(ind, rsp)
@@ -170,7 +170,7 @@ class Gsme(HanDevice):
                                        end_work=self._end_work)
         self.add_server(METER_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=3))
         self.add_server(METER_ENDPOINT, CLUSTER_METERING, {
-            "CurrentSummationDelivered": 0, "Status": 0, "UnitOfMeasure": 1, "Multiplier": 1, "Divisor": 1000,
+            "CurrentSummationDelivered": 0, "Status": 0, "UnitofMeasure": 1, "Multiplier": 1, "Divisor": 1000,
             "SummationFormatting": 0x7B, "MeteringDeviceType": 1})
         super().start()
 
@@ -235,7 +235,7 @@ class Gsme(HanDevice):
             self._count("mirror_request_failed")
             return
         from protocols.zcl.clusters import decode_command
-        endpoint = decode_command(CLUSTER_METERING, 0, 0x01, frame.payload)["endpoint_id"]
+        endpoint = decode_command(CLUSTER_METERING, 0, 0x01, frame.payload)["EndPointID"]
         if endpoint == 0xFFFF:
             self._count("mirror_refused")
             return
@@ -245,8 +245,8 @@ class Gsme(HanDevice):
     def _configure_mirror(self) -> None:
         self._begin_work()
         frame = self.cluster_command(CLUSTER_METERING, DIRECTION_SERVER_TO_CLIENT, "ConfigureMirror",
-                                     issuer_event_id=utc_now(self.clock) & 0xFFFFFFFF, reporting_interval=int(self.wake_interval),
-                                     mirror_notification_reporting=False, notification_scheme=0)
+                                     IssuerEventID=utc_now(self.clock) & 0xFFFFFFFF, ReportingInterval=int(self.wake_interval),
+                                     MirrorNotificationReporting=False, NotificationScheme=0)
         self.request(0x0000, self.mirror_endpoint, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_configured)
 
     def _mirror_configured(self, ind, frame) -> None:
@@ -388,7 +388,7 @@ class Ihd(HanDevice):
         if self.electricity is None:
             return
         short, ep = self.electricity
-        frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", command_options=0)
+        frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", CommandOptions=0)
         self.request(short, ep, self.IHD_ENDPOINT, CLUSTER_PRICE, frame, self._price)
 
     def _price(self, ind, frame) -> None:

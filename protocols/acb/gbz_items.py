@@ -10,10 +10,9 @@ of the payload codec.
 from __future__ import annotations
 
 import datetime
-from functools import cache
 
 from protocols.gbcs.payloads import gbz
-from protocols.gbcs.payloads.zcl_commands import ATTRIBUTE_NAMES
+from protocols.zcl.clusters import get_cluster
 
 from .dlms_items import utc_seconds
 from .request import INVALID, RequestError, is_cancellation
@@ -36,14 +35,9 @@ NEVER = 0xFFFFFFFF
 FROM_NOW = 0xFFFFFFFE
 
 
-@cache
-def _ids_by_name(cluster_id: int) -> dict[str, int]:
-    return {name: aid for aid, name in ATTRIBUTE_NAMES.get(cluster_id, {}).items()}
-
-
 def attribute_id(cluster: str, name: str) -> int:
-    """The ZSE attribute id of C{name} in C{cluster} (KeyError if the tables lack it)."""
-    return _ids_by_name(CLUSTERS[cluster])[name]
+    """The ZSE attribute id of C{name} in C{cluster}, from the one ZCL registry (KeyError if it lacks it)."""
+    return get_cluster(CLUSTERS[cluster]).attribute_id(name)
 
 
 def read_attributes(cluster: str, *names: str) -> dict:

@@ -1,8 +1,10 @@
-"""ZigBee Cluster Library (ZCL, 07-5123) for the emulated HAN: frame codec (L{frame}), data
-types (L{types}), profile-wide commands and status codes (L{foundation}), the cluster registry
-and generic cluster-command codec (L{clusters}), a sans-IO attribute server (L{server}), and the
-Smart Energy cluster definitions (L{se}: Basic, Identify, Time, Price, Metering, Tunneling,
-Key Establishment).
+"""ZigBee Cluster Library (ZCL, 07-5123): the one ZCL of the project, spoken on the emulated
+HAN and carried inside GBCS GBZ payloads. Frame codec (L{frame}), data types with a Python and a
+JSON form of every value (L{types}), profile-wide commands and status codes (L{foundation}), the
+cluster registry with its layout grammar (L{clusters}), a sans-IO attribute server (L{server}),
+and the cluster definitions GBCS uses (L{se}: Basic, Identify, Time, OTA Upgrade, Price,
+Metering, Messaging, Tunneling, Prepayment, Calendar, Device Management, Events, Key
+Establishment). L{protocols.gbcs.payloads.zcl_commands} is only a JSON view over this.
 
 Everything here is pure: bytes in, frozen dataclasses/dicts out; one exception type,
 L{protocols.errors.CodecError}, for anything malformed.

@@ -10,34 +10,53 @@ Command directions follow the ZCL: C{server_commands} are the commands a server 
 (sent client to server, direction bit 0; Wireshark's C{.srv_rx}), C{client_commands} are the
 commands a client receives (server to client, direction bit 1; Wireshark's C{.srv_tx}).
 
-Command fields are named in snake_case after the spec's field names
-(C{IssuerEventID} -> C{issuer_event_id}); decoding gives a C{dict} of them.
+Command fields carry the ZSE's own names, spelled as the spec spells them (C{IssuerEventID},
+C{UnitofMeasure}, C{NumberofPeriodsDelivered}); decoding gives a C{dict} of them, in the
+Python form of the values (for devices) or their JSON form (C{js=True}, for GBCS trees; see
+L{protocols.zcl.types}).
+
+The layout grammar, one table per command driving both encode and decode: a ZCL data type
+id, L{Rest}, L{FixedBytes}, L{Octets} (length from an earlier field), L{Record} (nested
+fields), L{ListOf} (to the end), L{CountedBy} (count from an earlier field, or a function of
+it), L{When} (present when an earlier field says so), L{Switch} (sub-payload chosen by an
+earlier field, e.g. the snapshot payload type) and L{Named} (an enumeration with the spec's
+value names).
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from protocols.errors import CodecError
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_CLUSTER, ZclFrame)
-from protocols.zcl.types import DATA_TYPES, decode_value, encode_value
+from protocols.zcl.types import (DATA_TYPES, decode_json, decode_value, encode_json, encode_value,
+                                 scalar_codec)
 
 __all__ = [
     "AttributeDef", "CommandDef", "ClusterDef", "FieldCodec", "TypeCodec", "Rest", "ListOf",
-    "FixedBytes",
-    "CountedList", "Record", "get_cluster", "clusters", "encode_command", "decode_command",
+    "FixedBytes", "CountedBy", "Switch", "RAW_PAYLOAD", "Record", "Octets",
+    "When", "BitSet", "OneOf", "ABSENT", "Named", "get_cluster", "clusters", "encode_command",
+    "decode_command",
     "cluster_frame",
 ]
 
 
 class FieldCodec(Protocol):
-    """A small codec for one command field that is not a plain ZCL data type."""
+    """A codec for one command field.
 
-    def encode(self, value: Any) -> bytes:
+    C{ctx} is the C{dict} of the fields decoded (or being encoded) so far in the enclosing
+    record, for fields whose layout depends on an earlier one. C{js} selects the JSON form of
+    values (L{protocols.zcl.types.decode_json}) instead of the Python form.
+    """
+
+    def encode(self, value: Any, ctx: Mapping[str, Any] | None = None,
+               js: bool = False) -> bytes:
         """Encode the field value."""
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
+    def decode(self, data: bytes, offset: int, ctx: Mapping[str, Any] | None = None,
+               js: bool = False) -> tuple[Any, int]:
         """Decode the field at C{offset}; return the value and the new offset."""
 
 
@@ -45,60 +64,229 @@ class FieldCodec(Protocol):
 class TypeCodec:
     """A field holding one value of a ZCL data type."""
     type_id: int
+    _dec: Any = field(default=None, init=False, repr=False, compare=False)
+    _enc: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def encode(self, value: Any) -> bytes:
-        return encode_value(self.type_id, value)
+    def __post_init__(self) -> None:
+        if self.type_id not in DATA_TYPES:
+            raise ValueError(f"unknown ZCL data type 0x{self.type_id:02X}")
+        (air_enc, air_dec), (js_enc, js_dec) = (scalar_codec(self.type_id, False),
+                                                scalar_codec(self.type_id, True))
+        object.__setattr__(self, "_dec", (air_dec, js_dec))
+        object.__setattr__(self, "_enc", (air_enc, js_enc))
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
-        return decode_value(self.type_id, data, offset)
+    def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
+        enc = self._enc[js]
+        if enc is None:
+            return (encode_json if js else encode_value)(self.type_id, value)
+        try:
+            return enc(value)
+        except (struct.error, TypeError, ValueError, OverflowError, KeyError,
+                AttributeError) as e:
+            raise CodecError("value", 0, f"cannot encode {value!r} as "
+                                         f"{DATA_TYPES[self.type_id].name}: {e}") from None
+
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        dec = self._dec[js]
+        if dec is None:
+            return (decode_json if js else decode_value)(self.type_id, data, offset)
+        return dec(data, offset)
+
+
+class Named(TypeCodec):
+    """An enumeration field whose values have the spec's names: the JSON form of a record
+    gets, beside the number, C{"<Field>Name"} with the name (an annotation encoders ignore).
+    """
+    __slots__ = ("names",)
+
+    def __init__(self, type_id: int, names: Mapping[int, str]) -> None:
+        TypeCodec.__init__(self, type_id)
+        object.__setattr__(self, "names", dict(names))
+
+    def __repr__(self) -> str:
+        return f"Named(0x{self.type_id:02X}, {len(self.names)} names)"
+
+
+def _octets_out(raw: bytes, js: bool) -> Any:
+    return raw.hex().upper() if js else raw
+
+
+def _octets_in(value: Any, js: bool) -> bytes:
+    if js:
+        if not isinstance(value, str):
+            raise CodecError("value", 0, f"expected a hex string, got {type(value).__name__}")
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise CodecError("value", 0, "invalid hex string") from None
+    return bytes(value)
 
 
 @dataclass(frozen=True, slots=True)
 class Rest:
-    """The rest of the payload as raw octets (e.g. tunnelled data, snapshot payloads)."""
+    """The rest of the payload as raw octets (e.g. tunnelled data); hex in JSON."""
 
-    def encode(self, value: Any) -> bytes:
-        return bytes(value)
+    def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
+        return _octets_in(value, js)
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
-        return bytes(data[offset:]), len(data)
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        return _octets_out(bytes(data[offset:]), js), len(data)
 
 
 @dataclass(frozen=True, slots=True)
 class FixedBytes:
-    """A field of exactly C{size} raw octets (e.g. a 16-octet MAC)."""
+    """A field of exactly C{size} raw octets (e.g. a 16-octet MAC); hex in JSON."""
     size: int
 
-    def encode(self, value: Any) -> bytes:
-        raw = bytes(value)
+    def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
+        raw = _octets_in(value, js)
         if len(raw) != self.size:
             raise CodecError("value", 0, f"needs {self.size} octets, got {len(raw)}")
         return raw
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
         end = offset + self.size
         if end > len(data):
             raise CodecError("value", offset, f"truncated: need {self.size} octets")
-        return bytes(data[offset:end]), end
+        return _octets_out(bytes(data[offset:end]), js), end
 
 
 def _as_codec(spec: "int | FieldCodec") -> FieldCodec:
     return TypeCodec(spec) if isinstance(spec, int) else spec
 
 
+_NO_SCALAR = (None, None)
+
+
+def _compile(fields: Iterable[tuple[str, Any]]) -> tuple[tuple[str, FieldCodec, tuple, tuple], ...]:
+    """C{(name, codec, (air, JSON) scalar encoders, (air, JSON) scalar decoders)} per field:
+    plain ZCL data type fields are encoded and decoded without a call through their codec."""
+    out = []
+    for name, spec in fields:
+        codec = _as_codec(spec)
+        if type(codec) is TypeCodec and codec._dec[0] is not None:
+            out.append((name, codec, codec._enc, codec._dec))
+        else:
+            out.append((name, codec, _NO_SCALAR, _NO_SCALAR))
+    return tuple(out)
+
+
+def _count_fields(fields: tuple[tuple[str, FieldCodec, tuple, tuple], ...]) -> dict[str, str]:
+    """Count field name -> name of the list it counts (when the count is the plain length)."""
+    return {c.count_field: name for name, c, _, _ in fields
+            if isinstance(c, (CountedBy, Octets)) and c.count is None}
+
+
+def _encode_fields(owner: str, fields: tuple[tuple[str, FieldCodec], ...],
+                   counts: Mapping[str, str], values: Mapping[str, Any], js: bool,
+                   optional_from: int | None) -> bytes:
+    """Encode C{values} by the layout C{fields} (shared by L{CommandDef} and L{Record})."""
+    if type(values) is not dict and not isinstance(values, Mapping):
+        raise CodecError(owner, 0, "expected an object of fields")
+    out = []
+    opt = len(fields) if optional_from is None else optional_from
+    ctx = values
+    for i, (name, codec, encoders, _) in enumerate(fields):
+        v = values.get(name)
+        if v is None:
+            if i >= opt and (not js or name not in values):
+                break
+            if name in counts and counts[name] in values:
+                v = len(values[counts[name]])
+                if ctx is values:
+                    ctx = dict(values)
+                ctx[name] = v
+            elif isinstance(codec, When) and not codec.applies(ctx):
+                continue
+            elif name not in values:
+                raise CodecError(f"{owner}.{name}", 0, "missing field")
+        try:
+            enc = encoders[js]
+            out.append(codec.encode(v, ctx, js) if enc is None else enc(v))
+        except CodecError as e:
+            f = e.field if e.field.startswith(f"{owner}.{name}") else \
+                f"{owner}.{name}" + ("" if e.field in ("value", "") else f".{e.field}")
+            raise CodecError(f, 0, e.reason) from None
+        except (struct.error, TypeError, ValueError, KeyError, OverflowError,
+                AttributeError) as e:
+            raise CodecError(f"{owner}.{name}", 0, f"cannot encode {v!r}: {e}") from None
+    return b"".join(out)
+
+
+def _decode_fields(owner: str, fields: tuple[tuple[str, FieldCodec], ...], data: bytes,
+                   pos: int, js: bool, optional_from: int | None) -> tuple[dict, int]:
+    """Decode a record by the layout C{fields} from C{data[pos:]}."""
+    out: dict[str, Any] = {}
+    n = len(data)
+    opt = len(fields) if optional_from is None else optional_from
+    for i, (name, codec, _, decoders) in enumerate(fields):
+        if pos >= n and i >= opt:
+            if js:
+                break
+            out[name] = None
+            continue
+        try:
+            dec = decoders[js]
+            if dec is not None:
+                out[name], pos = dec(data, pos)
+                continue
+            v, pos = codec.decode(data, pos, out, js)
+            if v is ABSENT:
+                if not js:
+                    out[name] = None
+                continue
+            out[name] = v
+            if js and type(codec) is Named and v in codec.names:
+                out[name + "Name"] = codec.names[v]
+        except CodecError as e:
+            f = e.field if e.field.startswith(f"{owner}.{name}") else \
+                f"{owner}.{name}" + ("" if e.field in ("value", "") else f".{e.field}")
+            raise CodecError(f, e.offset, e.reason) from None
+        except (IndexError, ValueError, TypeError, KeyError, RecursionError) as e:
+            raise CodecError(f"{owner}.{name}", pos, str(e)) from None
+    return out, pos
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A group of fields, as a C{dict}, used as the element of a list."""
+    """A group of named fields, as a C{dict} (list elements, sub-payloads)."""
     fields: tuple[tuple[str, Any], ...]
+    _compiled: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def encode(self, value: Mapping[str, Any]) -> bytes:
-        return b"".join(_as_codec(spec).encode(value[name]) for name, spec in self.fields)
+    def __post_init__(self) -> None:
+        compiled = _compile(self.fields)
+        object.__setattr__(self, "_compiled", (compiled, _count_fields(compiled)))
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
-        out = {}
-        for name, spec in self.fields:
-            out[name], offset = _as_codec(spec).decode(data, offset)
-        return out, offset
+    def encode(self, value: Mapping[str, Any], ctx: Any = None, js: bool = False) -> bytes:
+        fields, counts = self._compiled
+        return _encode_fields("record", fields, counts, value, js, None)
+
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        return _decode_fields("record", self._compiled[0], data, offset, js, None)
+
+
+def _items(value: Any) -> list:
+    if type(value) in (list, tuple):
+        return list(value)
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise CodecError("value", 0, f"expected a list, got {type(value).__name__}")
+    return list(value)
+
+
+def _decode_n(codec: FieldCodec, n: int, data: bytes, pos: int, js: bool) -> tuple[Any, int]:
+    out = []
+    for i in range(n):
+        try:
+            v, pos = codec.decode(data, pos, None, js)
+        except CodecError as e:
+            raise CodecError(f"[{i}]" + ("" if e.field == "value" else f".{e.field}"),
+                             e.offset, e.reason) from None
+        out.append(v)
+    return (out if js else tuple(out)), pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,48 +294,170 @@ class ListOf:
     """Elements repeated to the end of the payload (a type id or a codec each)."""
     element: Any
 
-    def encode(self, value: Iterable[Any]) -> bytes:
+    def encode(self, value: Iterable[Any], ctx: Any = None, js: bool = False) -> bytes:
         codec = _as_codec(self.element)
-        return b"".join(codec.encode(v) for v in value)
+        return b"".join(codec.encode(v, None, js) for v in _items(value))
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
         codec = _as_codec(self.element)
         out = []
         n = len(data)
         while offset < n:
-            v, new = codec.decode(data, offset)
+            try:
+                v, new = codec.decode(data, offset, None, js)
+            except CodecError as e:
+                raise CodecError(f"[{len(out)}]" + ("" if e.field == "value" else f".{e.field}"),
+                                 e.offset, e.reason) from None
             if new <= offset:
                 raise CodecError("element", offset, "zero-length list element")
             out.append(v)
             offset = new
-        return tuple(out), offset
+        return (out if js else tuple(out)), offset
 
 
 @dataclass(frozen=True, slots=True)
-class CountedList:
-    """Elements preceded by their count (a uint8 unless C{count_size} is 2)."""
+class CountedBy:
+    """Elements whose number an earlier field of the same record gives.
+
+    @ivar count_field: the name of that field.
+    @ivar count: maps the field's value to the number of elements (e.g. the low nibble of
+        a "number of tiers and block thresholds" octet); C{None} means the value itself, and
+        then an encoder may leave the count field out (it is the list's length).
+    """
+    count_field: str
     element: Any
-    count_size: int = 1
+    count: Callable[[int], int] | None = None
 
-    def encode(self, value: Iterable[Any]) -> bytes:
+    def _n(self, ctx: Mapping[str, Any] | None) -> int:
+        v = (ctx or {}).get(self.count_field)
+        if not isinstance(v, int):
+            raise CodecError("count", 0, f"count field {self.count_field} missing")
+        return v if self.count is None else self.count(v)
+
+    def encode(self, value: Iterable[Any], ctx: Any = None, js: bool = False) -> bytes:
         codec = _as_codec(self.element)
-        items = list(value)
-        if len(items) >= 1 << (8 * self.count_size):
-            raise CodecError("count", 0, "too many elements")
-        return len(items).to_bytes(self.count_size, "little") + b"".join(
-            codec.encode(v) for v in items)
+        items = _items(value)
+        n = self._n(ctx)
+        if n != len(items):
+            raise CodecError("value", 0, f"list length {len(items)} disagrees with "
+                                         f"{self.count_field} ({n})")
+        return b"".join(codec.encode(v, None, js) for v in items)
 
-    def decode(self, data: bytes, offset: int) -> tuple[Any, int]:
-        end = offset + self.count_size
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        return _decode_n(_as_codec(self.element), self._n(ctx), data, offset, js)
+
+
+@dataclass(frozen=True, slots=True)
+class Octets:
+    """Raw octets (hex in JSON) whose number an earlier field gives (e.g. OTA ImageData).
+
+    An encoder may leave the count field out: it is the number of octets.
+    """
+    count_field: str
+    count: None = None  # the count is the field's value itself (see L{_count_fields})
+
+    def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
+        raw = _octets_in(value, js)
+        n = (ctx or {}).get(self.count_field)
+        if n != len(raw):
+            raise CodecError("value", 0, f"{len(raw)} octets disagree with "
+                                         f"{self.count_field} ({n})")
+        return raw
+
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        n = (ctx or {}).get(self.count_field)
+        if not isinstance(n, int):
+            raise CodecError("count", offset, f"count field {self.count_field} missing")
+        end = offset + n
         if end > len(data):
-            raise CodecError("count", offset, "truncated")
-        n = int.from_bytes(data[offset:end], "little")
-        codec = _as_codec(self.element)
-        out = []
-        for _ in range(n):
-            v, end = codec.decode(data, end)
-            out.append(v)
-        return tuple(out), end
+            raise CodecError("value", offset, f"truncated: need {n} octets")
+        return _octets_out(bytes(data[offset:end]), js), end
+
+
+#: What L{When} decodes to when its field is absent (dropped from the decoded record).
+ABSENT = object()
+
+
+@dataclass(frozen=True, slots=True)
+class BitSet:
+    """Condition for L{When}: bit C{bit} of the selector is set."""
+    bit: int
+
+    def __call__(self, v: int) -> bool:
+        return bool(v >> self.bit & 1)
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """Condition for L{When}: the selector has one of C{values}."""
+    values: frozenset
+
+    def __call__(self, v: int) -> bool:
+        return v in self.values
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """A field present only when an earlier field satisfies C{condition} (e.g. a field
+    control bit, or a status of SUCCESS); absent, it is left out of the decoded record
+    (C{None} in the Python form)."""
+    selector: str
+    condition: Callable[[int], bool]
+    element: Any
+
+    def applies(self, ctx: Mapping[str, Any] | None) -> bool:
+        v = (ctx or {}).get(self.selector)
+        return isinstance(v, int) and self.condition(v)
+
+    def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
+        if not self.applies(ctx):
+            if value is not None:
+                raise CodecError("value", 0, f"not present with this {self.selector}")
+            return b""
+        return _as_codec(self.element).encode(value, ctx, js)
+
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        if not self.applies(ctx):
+            return ABSENT, offset
+        return _as_codec(self.element).decode(data, offset, ctx, js)
+
+
+#: The key under which a sub-payload of an unknown kind is kept, as raw octets.
+RAW_PAYLOAD = "raw_payload"
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """A sub-payload whose layout an earlier field selects (e.g. snapshot payload type).
+
+    C{cases} maps the selector value to a L{Record} (or any codec); a value with no case keeps
+    the rest of the payload as C{{"raw_payload": octets}} (hex in JSON), which
+    round-trips but is reported as not decoded.
+    """
+    selector: str
+    cases: Mapping[int, Any]
+
+    def encode(self, value: Any, ctx: Any = None, js: bool = False) -> bytes:
+        case = self.cases.get((ctx or {}).get(self.selector))
+        raw = isinstance(value, dict) and RAW_PAYLOAD in value
+        if case is None or raw:
+            if not raw:
+                raise CodecError("value", 0, f"no layout for {self.selector} "
+                                             f"{(ctx or {}).get(self.selector)!r}: give "
+                                             f"{RAW_PAYLOAD}")
+            return _octets_in(value[RAW_PAYLOAD], js)
+        return _as_codec(case).encode(value, ctx, js)
+
+    def decode(self, data: bytes, offset: int, ctx: Any = None,
+               js: bool = False) -> tuple[Any, int]:
+        case = self.cases.get((ctx or {}).get(self.selector))
+        if case is None:
+            return {RAW_PAYLOAD: _octets_out(bytes(data[offset:]), js)}, len(data)
+        return _as_codec(case).decode(data, offset, ctx, js)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,54 +496,59 @@ class CommandDef:
 
     @ivar command_id: the command identifier.
     @ivar name: the spec's command name (e.g. C{"RequestMirrorResponse"}).
-    @ivar fields: C{(field name, type id or L{FieldCodec})} in payload order.
+    @ivar fields: C{(field name, type id or L{FieldCodec})} in payload order; field names are
+        the ZSE's own (e.g. C{"IssuerEventID"}, C{"UnitofMeasure"}).
     @ivar optional_from: index of the first field that later spec versions appended and
         older senders may omit: missing trailing fields from there on decode as C{None}
-        and C{None} values there are not encoded.
+        (left out of the JSON form) and C{None} (absent) values there are not encoded.
     """
     command_id: int
     name: str
     fields: tuple[tuple[str, Any], ...] = ()
     optional_from: int | None = None
+    _compiled: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def encode(self, values: Mapping[str, Any]) -> bytes:
-        """Encode a payload from field values (L{CodecError} on missing/bad fields)."""
-        out = []
-        opt = len(self.fields) if self.optional_from is None else self.optional_from
-        for i, (name, spec) in enumerate(self.fields):
-            v = values.get(name)
-            if v is None:
-                if i >= opt:
-                    break
-                if name not in values:
-                    raise CodecError(f"{self.name}.{name}", 0, "missing field")
-            try:
-                out.append(_as_codec(spec).encode(v))
-            except CodecError as e:
-                raise CodecError(f"{self.name}.{name}", 0, e.reason) from None
-            except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as e:
-                raise CodecError(f"{self.name}.{name}", 0, str(e)) from None
-        unknown = set(values) - {n for n, _ in self.fields}
-        if unknown:
-            raise CodecError(self.name, 0, f"unknown fields {sorted(unknown)}")
-        return b"".join(out)
+    def __post_init__(self) -> None:
+        compiled = _compile(self.fields)
+        names = {c[0] for c in compiled}
+        annotations = {c[0] + "Name" for c in compiled if type(c[1]) is Named}
+        if names & annotations:
+            raise ValueError(f"{self.name}: enumeration name keys clash with fields "
+                             f"{sorted(names & annotations)}")
+        object.__setattr__(self, "_compiled", (compiled, _count_fields(compiled),
+                                               frozenset(names | annotations)))
 
-    def decode(self, payload: bytes) -> dict[str, Any]:
-        """Decode a payload into a C{dict} of field values."""
-        out: dict[str, Any] = {}
-        pos, n = 0, len(payload)
-        opt = len(self.fields) if self.optional_from is None else self.optional_from
-        for i, (name, spec) in enumerate(self.fields):
-            if pos >= n and i >= opt:
-                out[name] = None
-                continue
-            try:
-                out[name], pos = _as_codec(spec).decode(payload, pos)
-            except CodecError as e:
-                raise CodecError(f"{self.name}.{name}", e.offset, e.reason) from None
-            except (IndexError, ValueError, TypeError, KeyError, RecursionError) as e:
-                raise CodecError(f"{self.name}.{name}", pos, str(e)) from None
-        # Octets beyond the known fields are ignored (later spec versions add fields).
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The field names in payload order."""
+        return tuple(n for n, _ in self.fields)
+
+    def encode(self, values: Mapping[str, Any], *, js: bool = False) -> bytes:
+        """Encode a payload from field values (L{CodecError} on missing/bad fields).
+
+        A count field whose list follows (e.g. C{NumberofSamples}) may be left out.
+        @param js: the values are in their JSON form (as L{decode} with C{js} gives them).
+        """
+        fields, counts, names = self._compiled
+        if type(values) is not dict and not isinstance(values, Mapping):
+            raise CodecError(self.name, 0, "payload must be an object")
+        if not names.issuperset(values):
+            unknown = sorted(str(k) for k in values if k not in names)
+            raise CodecError(self.name, 0, f"unknown fields {unknown}")
+        return _encode_fields(self.name, fields, counts, values, js, self.optional_from)
+
+    def decode(self, payload: bytes, *, js: bool = False) -> dict[str, Any]:
+        """Decode a payload into a C{dict} of field values.
+
+        @param js: give values in their JSON form and refuse octets beyond the last field
+            (so that the tree re-encodes to the same octets); otherwise such octets, which
+            later spec versions may add, are ignored.
+        """
+        out, pos = _decode_fields(self.name, self._compiled[0], payload, 0, js,
+                                  self.optional_from)
+        if js and pos != len(payload):
+            raise CodecError(self.name, pos,
+                             f"{len(payload) - pos} trailing octets after {self.name}")
         return out
 
 

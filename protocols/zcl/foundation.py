@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from protocols.errors import CodecError
 from protocols._fast import fast_init
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, FRAME_TYPE_GLOBAL, ZclFrame)
-from protocols.zcl.types import DATA_TYPES, decode_value, encode_value
+from protocols.zcl.types import DATA_TYPES, decode_json, decode_value, encode_json, encode_value
 
 __all__ = [
     "Status", "GlobalCommand", "GLOBAL_COMMANDS", "decode_global", "encode_global",
@@ -135,16 +135,17 @@ def _u16(data: bytes, pos: int) -> int:
     return data[pos] | (data[pos + 1] << 8)
 
 
-def _value(type_id: int, data: bytes, pos: int, field: str) -> tuple[Any, int]:
+def _value(type_id: int, data: bytes, pos: int, field: str,
+           js: bool = False) -> tuple[Any, int]:
     try:
-        return decode_value(type_id, data, pos)
+        return (decode_json if js else decode_value)(type_id, data, pos)
     except CodecError as e:
         raise CodecError(field, e.offset, e.reason) from None
 
 
-def _enc_value(type_id: int, value: Any, field: str) -> bytes:
+def _enc_value(type_id: int, value: Any, field: str, js: bool = False) -> bytes:
     try:
-        return encode_value(type_id, value)
+        return (encode_json if js else encode_value)(type_id, value)
     except CodecError as e:
         raise CodecError(field, 0, e.reason) from None
 
@@ -209,18 +210,18 @@ class ReadAttributesResponse(_Command):
     records: tuple[ReadAttributeStatusRecord, ...]
     command_id: ClassVar[int] = 0x01
 
-    def encode(self) -> bytes:
+    def encode(self, js: bool = False) -> bytes:
         out = []
         for r in self.records:
             out.append(_u16b(r.attribute_id, "ReadAttributesResponse.attribute_id"))
             out.append(_u8b(r.status, "ReadAttributesResponse.status"))
             if r.status == 0:
                 out.append(_u8b(r.type_id, "ReadAttributesResponse.type_id"))
-                out.append(_enc_value(r.type_id, r.value, "ReadAttributesResponse.value"))
+                out.append(_enc_value(r.type_id, r.value, "ReadAttributesResponse.value", js))
         return b"".join(out)
 
     @classmethod
-    def decode(cls, payload: bytes) -> "ReadAttributesResponse":
+    def decode(cls, payload: bytes, js: bool = False) -> "ReadAttributesResponse":
         records = []
         pos, n = 0, len(payload)
         while pos < n:
@@ -230,7 +231,7 @@ class ReadAttributesResponse(_Command):
             if status == 0:
                 _need(payload, pos, 1, "ReadAttributesResponse.type_id")
                 type_id = payload[pos]
-                value, pos = _value(type_id, payload, pos + 1, "ReadAttributesResponse.value")
+                value, pos = _value(type_id, payload, pos + 1, "ReadAttributesResponse.value", js)
                 records.append(ReadAttributeStatusRecord(attr, Status.SUCCESS, type_id, value))
             else:
                 records.append(ReadAttributeStatusRecord(attr, _STATUS[status]))
@@ -248,66 +249,58 @@ class WriteAttributeRecord:
     value: Any
 
 
-def _encode_write_records(records: tuple[WriteAttributeRecord, ...], name: str) -> bytes:
+def _encode_write_records(records: tuple[WriteAttributeRecord, ...], name: str,
+                          js: bool = False) -> bytes:
     out = []
     for r in records:
         out.append(_u16b(r.attribute_id, f"{name}.attribute_id"))
         out.append(_u8b(r.type_id, f"{name}.type_id"))
-        out.append(_enc_value(r.type_id, r.value, f"{name}.value"))
+        out.append(_enc_value(r.type_id, r.value, f"{name}.value", js))
     return b"".join(out)
 
 
-def _decode_write_records(payload: bytes, name: str) -> tuple[WriteAttributeRecord, ...]:
+def _decode_write_records(payload: bytes, name: str,
+                          js: bool = False) -> tuple[WriteAttributeRecord, ...]:
     records = []
     pos, n = 0, len(payload)
     while pos < n:
         _need(payload, pos, 3, f"{name}.record")
         attr, type_id = _u16(payload, pos), payload[pos + 2]
-        value, pos = _value(type_id, payload, pos + 3, f"{name}.value")
+        value, pos = _value(type_id, payload, pos + 3, f"{name}.value", js)
         records.append(WriteAttributeRecord(attr, type_id, value))
     return tuple(records)
 
 
 @dataclass(frozen=True, slots=True)
-class WriteAttributes(_Command):
-    """Write Attributes (0x02)."""
+class _WriteRecords(_Command):
+    """The write-record payload shared by Write Attributes (and its Undivided and No Response
+    forms) - each is its own class, so that a receiver tells them apart by type."""
     records: tuple[WriteAttributeRecord, ...]
+
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.records, type(self).__name__, js)
+
+    @classmethod
+    def decode(cls, payload: bytes, js: bool = False) -> Any:
+        return cls(_decode_write_records(payload, cls.__name__, js))
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAttributes(_WriteRecords):
+    """Write Attributes (0x02)."""
     command_id: ClassVar[int] = 0x02
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__))
-
 
 @dataclass(frozen=True, slots=True)
-class WriteAttributesUndivided(_Command):
+class WriteAttributesUndivided(_WriteRecords):
     """Write Attributes Undivided (0x03): all records are written, or none."""
-    records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x03
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__))
-
 
 @dataclass(frozen=True, slots=True)
-class WriteAttributesNoResponse(_Command):
+class WriteAttributesNoResponse(_WriteRecords):
     """Write Attributes No Response (0x05)."""
-    records: tuple[WriteAttributeRecord, ...]
     command_id: ClassVar[int] = 0x05
-
-    def encode(self) -> bytes:
-        return _encode_write_records(self.records, type(self).__name__)
-
-    @classmethod
-    def decode(cls, payload: bytes) -> Any:
-        return cls(_decode_write_records(payload, cls.__name__))
 
 
 @fast_init
@@ -326,29 +319,46 @@ class WriteAttributesResponse(_Command):
     command_id: ClassVar[int] = 0x04
 
     def encode(self) -> bytes:
-        out = []
-        for r in self.records:
-            out.append(_u8b(r.status, "WriteAttributesResponse.status"))
-            if r.attribute_id is not None:
-                out.append(_u16b(r.attribute_id, "WriteAttributesResponse.attribute_id"))
-        return b"".join(out)
+        return _encode_status_records(self.records, "WriteAttributesResponse", False)
 
     @classmethod
     def decode(cls, payload: bytes) -> "WriteAttributesResponse":
-        records = []
-        pos, n = 0, len(payload)
-        if n == 0:
-            raise CodecError("WriteAttributesResponse.status", 0, "empty payload")
-        while pos < n:
-            status = _STATUS[payload[pos]]
-            if pos + 1 == n:
-                records.append(WriteAttributeStatusRecord(status))
-                pos += 1
-                break
-            _need(payload, pos + 1, 2, "WriteAttributesResponse.attribute_id")
-            records.append(WriteAttributeStatusRecord(status, _u16(payload, pos + 1)))
-            pos += 3
-        return cls(tuple(records))
+        return cls(_decode_status_records(payload, "WriteAttributesResponse", False,
+                                          WriteAttributeStatusRecord))
+
+
+def _encode_status_records(records: tuple, name: str, with_direction: bool) -> bytes:
+    """Status records of Write Attributes Response / Configure Reporting Response: status,
+    then [direction] and attribute identifier unless it is the single all-SUCCESS record."""
+    out = []
+    for r in records:
+        out.append(_u8b(r.status, f"{name}.status"))
+        if r.attribute_id is not None:
+            if with_direction:
+                out.append(_u8b(r.direction, f"{name}.direction"))
+            out.append(_u16b(r.attribute_id, f"{name}.attribute_id"))
+    return b"".join(out)
+
+
+def _decode_status_records(payload: bytes, name: str, with_direction: bool,
+                           record: type) -> tuple:
+    records = []
+    pos, n = 0, len(payload)
+    if n == 0:
+        raise CodecError(f"{name}.status", 0, "empty payload")
+    size = 4 if with_direction else 3
+    while pos < n:
+        status = _STATUS[payload[pos]]
+        if pos + 1 == n:
+            records.append(record(status))
+            break
+        _need(payload, pos + 1, size - 1, f"{name}.record")
+        if with_direction:
+            records.append(record(status, payload[pos + 1], _u16(payload, pos + 2)))
+        else:
+            records.append(record(status, _u16(payload, pos + 1)))
+        pos += size
+    return tuple(records)
 
 
 # --- Configure Reporting ---------------------------------------------------------------------
@@ -451,30 +461,12 @@ class ConfigureReportingResponse(_Command):
     command_id: ClassVar[int] = 0x07
 
     def encode(self) -> bytes:
-        out = []
-        for r in self.records:
-            out.append(_u8b(r.status, "ConfigureReportingResponse.status"))
-            if r.attribute_id is not None:
-                out.append(_u8b(r.direction, "ConfigureReportingResponse.direction"))
-                out.append(_u16b(r.attribute_id, "ConfigureReportingResponse.attribute_id"))
-        return b"".join(out)
+        return _encode_status_records(self.records, "ConfigureReportingResponse", True)
 
     @classmethod
     def decode(cls, payload: bytes) -> "ConfigureReportingResponse":
-        records = []
-        pos, n = 0, len(payload)
-        if n == 0:
-            raise CodecError("ConfigureReportingResponse.status", 0, "empty payload")
-        while pos < n:
-            status = _STATUS[payload[pos]]
-            if pos + 1 == n:
-                records.append(AttributeStatusRecord(status))
-                break
-            _need(payload, pos + 1, 3, "ConfigureReportingResponse.record")
-            records.append(AttributeStatusRecord(status, payload[pos + 1],
-                                                 _u16(payload, pos + 2)))
-            pos += 4
-        return cls(tuple(records))
+        return cls(_decode_status_records(payload, "ConfigureReportingResponse", True,
+                                          AttributeStatusRecord))
 
 
 # --- Read Reporting Configuration ------------------------------------------------------------
@@ -575,13 +567,13 @@ class ReportAttributes(_Command):
     reports: tuple[AttributeReport, ...]
     command_id: ClassVar[int] = 0x0A
 
-    def encode(self) -> bytes:
-        return _encode_write_records(self.reports, "ReportAttributes")  # same layout
+    def encode(self, js: bool = False) -> bytes:
+        return _encode_write_records(self.reports, "ReportAttributes", js)  # same layout
 
     @classmethod
-    def decode(cls, payload: bytes) -> "ReportAttributes":
+    def decode(cls, payload: bytes, js: bool = False) -> "ReportAttributes":
         return cls(tuple(AttributeReport(r.attribute_id, r.type_id, r.value)
-                         for r in _decode_write_records(payload, "ReportAttributes")))
+                         for r in _decode_write_records(payload, "ReportAttributes", js)))
 
 
 # --- Default Response ------------------------------------------------------------------------

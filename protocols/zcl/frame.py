@@ -19,7 +19,7 @@ from protocols.errors import CodecError
 from protocols._fast import fast_init
 
 __all__ = [
-    "ZclFrame", "encode_zcl", "decode_zcl",
+    "ZclFrame", "encode_zcl", "decode_zcl", "decode_header", "encode_header",
     "FRAME_TYPE_GLOBAL", "FRAME_TYPE_CLUSTER",
     "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT",
 ]
@@ -103,6 +103,43 @@ def encode_zcl(frame: ZclFrame) -> bytes:
     if not 0 <= mfr <= 0xFFFF:
         raise CodecError("manufacturer_code", 1, "must be 0-0xFFFF")
     return bytes((fc | _MANUFACTURER_SPECIFIC, mfr & 0xFF, mfr >> 8, tsn, cmd)) + frame.payload
+
+
+def decode_header(data: bytes, offset: int = 0) -> tuple[int, int | None, int, int, int]:
+    """Decode the ZCL header at C{data[offset]} keeping the frame control octet as sent.
+
+    For codecs that must give back the very same octets (GBCS GBZ components): reserved
+    frame-control bits are kept.
+
+    @return: C{(frame_control, manufacturer_code or None, tsn, command_id, payload offset)}.
+    @raise CodecError: truncated header or reserved frame type.
+    """
+    n = len(data)
+    if offset >= n:
+        raise CodecError("frame_control", offset, "ZCL header truncated")
+    fc = data[offset]
+    if fc & 0x03 > 1:
+        raise CodecError("frame_control", offset, f"reserved frame type in 0x{fc:02X}")
+    pos = offset + 1
+    mfr = None
+    if fc & _MANUFACTURER_SPECIFIC:
+        if pos + 2 > n:
+            raise CodecError("manufacturer_code", pos, "ZCL header truncated")
+        mfr = data[pos] | (data[pos + 1] << 8)
+        pos += 2
+    if pos + 2 > n:
+        raise CodecError("command_id", pos, "ZCL header truncated")
+    return fc, mfr, data[pos], data[pos + 1], pos + 2
+
+
+def encode_header(frame_control: int, manufacturer_code: int | None, tsn: int,
+                  command_id: int) -> bytes:
+    """Encode a ZCL header from its frame control octet as given (inverse of
+    L{decode_header}); the manufacturer code is sent when bit 2 of C{frame_control} is set."""
+    if frame_control & _MANUFACTURER_SPECIFIC:
+        return bytes((frame_control, manufacturer_code & 0xFF, manufacturer_code >> 8, tsn,
+                      command_id))
+    return bytes((frame_control, tsn, command_id))
 
 
 def decode_zcl(data: bytes) -> ZclFrame:

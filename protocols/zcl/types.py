@@ -17,7 +17,8 @@ Python representation of each kind of value:
  - array, set, bag: L{ArrayValue}C{(element_type, items)}; C{items} is C{None} when the
    element count is the invalid value 0xFFFF.
  - structure: C{tuple} of C{(type_id, value)} pairs, or C{None} (count 0xFFFF).
- - time of day: L{TimeOfDay}; date: L{Date} (raw octets, 0xFF = unspecified).
+ - time of day: L{TimeOfDay}; date: L{Date} (raw octets, 0xFF = "any": a wildcard that
+   recurs, e.g. C{Date(0xFF, 3, 20, 0xFF)} is 20 March of every year; see L{Date.matches}).
  - UTCTime: seconds since 2000-01-01 00:00:00 UTC (see L{utc_time_from_unix}).
  - IEEE address: C{int} holding the EUI-64 as printed (big-endian); sent least-significant
    octet first, as every ZigBee EUI-64.
@@ -25,10 +26,18 @@ Python representation of each kind of value:
 
 Invalid values of fixed-size types are ordinary values (e.g. 0xFF for uint8): compare with
 L{DataType.invalid} or use L{is_invalid}.
+
+Every value also has a JSON form (L{decode_json} / L{encode_json}, used for GBCS trees) that
+re-encodes to exactly the octets it came from: integers stay integers; dataN, floats, octet
+strings and keys are uppercase hex of the octets; a boolean octet other than 0/1 stays an int;
+a character string that is not UTF-8 is C{{"hex": ...}}; invalid strings and collections are
+C{{"invalid": true}}; Date and Time of Day are objects whose wildcard fields are C{null}
+(C{FF 03 14 FF} is C{{"year": null, "month": 3, "day": 20, "day_of_week": null}}).
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import struct
 from dataclasses import dataclass
@@ -37,8 +46,9 @@ from typing import Any, Callable, NamedTuple
 from protocols.errors import CodecError
 
 __all__ = [
-    "DataType", "DATA_TYPES", "TimeOfDay", "Date", "ArrayValue",
-    "encode_value", "decode_value", "data_type", "is_analog", "is_invalid",
+    "DataType", "DATA_TYPES", "TimeOfDay", "Date", "ArrayValue", "WILDCARD",
+    "encode_value", "decode_value", "encode_json", "decode_json", "scalar_codec", "data_type",
+    "is_analog", "is_invalid",
     "ZCL_EPOCH_UNIX", "utc_time_from_unix", "unix_from_utc_time",
     # type identifiers
     "NO_DATA", "DATA8", "DATA16", "DATA24", "DATA32", "DATA40", "DATA48", "DATA56", "DATA64",
@@ -84,20 +94,97 @@ def unix_from_utc_time(utc_time: int) -> int:
     return utc_time + ZCL_EPOCH_UNIX
 
 
+#: The octet value of a ZCL Date / Time of Day field that means "any" (ZCL 2.6.2.19-20).
+WILDCARD = 0xFF
+
+
+def _field(raw: int) -> int | None:
+    return None if raw == WILDCARD else raw
+
+
+def _octet(v: int | None) -> int:
+    return WILDCARD if v is None else v
+
+
 class TimeOfDay(NamedTuple):
-    """ZCL Time of Day (0xE0): four octets, 0xFF in a field means "unspecified"."""
+    """ZCL Time of Day (0xE0): four octets, 0xFF in a field means "any" (unspecified).
+
+    The JSON form (L{to_fields}) names each field and writes "any" as C{None}.
+    """
     hours: int
     minutes: int
     seconds: int
     hundredths: int
 
+    def to_fields(self) -> dict[str, int | None]:
+        """C{{"hours", "minutes", "seconds", "hundredths"}}, C{None} for a wildcard."""
+        return {"hours": _field(self.hours), "minutes": _field(self.minutes),
+                "seconds": _field(self.seconds), "hundredths": _field(self.hundredths)}
+
+    @classmethod
+    def from_fields(cls, fields: "dict[str, int | None]") -> "TimeOfDay":
+        """Inverse of L{to_fields}; a missing or C{None} field is the wildcard."""
+        return cls(_octet(fields.get("hours")), _octet(fields.get("minutes")),
+                   _octet(fields.get("seconds")), _octet(fields.get("hundredths")))
+
+    def matches(self, hours: int, minutes: int, seconds: int = 0, hundredths: int = 0) -> bool:
+        """True if the given time of day is one this value stands for (wildcards match all)."""
+        return all(raw == WILDCARD or raw == v for raw, v in
+                   zip(self, (hours, minutes, seconds, hundredths)))
+
 
 class Date(NamedTuple):
-    """ZCL Date (0xE1): raw octets; C{years_since_1900} is "year - 1900", 0xFF = unspecified."""
+    """ZCL Date (0xE1): raw octets; C{years_since_1900} is "year - 1900", 0xFF = "any".
+
+    A season that starts on 20 March every year is C{Date(0xFF, 3, 20, 0xFF)}; its JSON form
+    (L{to_fields}) is C{{"year": None, "month": 3, "day": 20, "day_of_week": None}}.
+    C{day_of_week} is 1 (Monday) to 7 (Sunday).
+    """
     years_since_1900: int
     month: int
     day: int
     day_of_week: int
+
+    @property
+    def year(self) -> int | None:
+        """The calendar year, or C{None} for "every year"."""
+        return None if self.years_since_1900 == WILDCARD else 1900 + self.years_since_1900
+
+    def to_fields(self) -> dict[str, int | None]:
+        """C{{"year", "month", "day", "day_of_week"}}, C{None} for a wildcard."""
+        return {"year": self.year, "month": _field(self.month), "day": _field(self.day),
+                "day_of_week": _field(self.day_of_week)}
+
+    @classmethod
+    def from_fields(cls, fields: "dict[str, int | None]") -> "Date":
+        """Inverse of L{to_fields}; a missing or C{None} field is the wildcard."""
+        year = fields.get("year")
+        if year is not None and not 1900 <= year < 1900 + WILDCARD:
+            raise ValueError(f"year {year} is outside 1900-2154 (2155 is the 'any' octet)")
+        return cls(WILDCARD if year is None else year - 1900, _octet(fields.get("month")),
+                   _octet(fields.get("day")), _octet(fields.get("day_of_week")))
+
+    def matches(self, day: "datetime.date") -> bool:
+        """True if C{day} is one of the days this (possibly recurring) date stands for."""
+        return ((self.years_since_1900 == WILDCARD or self.years_since_1900 == day.year - 1900)
+                and (self.month == WILDCARD or self.month == day.month)
+                and (self.day == WILDCARD or self.day == day.day)
+                and (self.day_of_week == WILDCARD or self.day_of_week == day.isoweekday()))
+
+    def in_year(self, year: int) -> tuple[int, int, int]:
+        """C{(year, month, day)} of this date in C{year} when its year is "any" (a wildcard
+        month or day counts as the first one): how a recurring date is ordered."""
+        return (year if self.years_since_1900 == WILDCARD else 1900 + self.years_since_1900,
+                1 if self.month == WILDCARD else self.month,
+                1 if self.day == WILDCARD else self.day)
+
+    def on_or_before(self, day: "datetime.date") -> bool:
+        """True if this date, in C{day}'s year when the year is "any", is not after C{day}.
+
+        This is how a recurring season start is compared: a season starting on
+        C{Date(0xFF, 3, 20, 0xFF)} has begun on every day from 20 March to 31 December.
+        """
+        return self.in_year(day.year) <= (day.year, day.month, day.day)
 
 
 class ArrayValue(NamedTuple):
@@ -375,8 +462,12 @@ _ENCODERS[SECURITY_KEY_128], _DECODERS[SECURITY_KEY_128] = _key_enc, _key_dec
 _MAX_NESTING = 8
 
 
-def _array_enc(value: Any, depth: int = 0) -> bytes:
-    element_type, items = value
+def _array_enc(value: Any, depth: int = 0, js: bool = False) -> bytes:
+    if js:
+        element_type = value["element_type"]
+        items = None if value.get("invalid") else value["elements"]
+    else:
+        element_type, items = value
     if element_type not in _ENCODERS:
         raise ValueError(f"unknown element type 0x{element_type:02X}")
     if items is None:
@@ -385,11 +476,11 @@ def _array_enc(value: Any, depth: int = 0) -> bytes:
         raise ValueError("too many elements")
     parts = [bytes((element_type,)), len(items).to_bytes(2, "little")]
     for item in items:
-        parts.append(_encode(element_type, item, depth + 1))
+        parts.append(_encode(element_type, item, depth + 1, js))
     return b"".join(parts)
 
 
-def _array_dec(data: bytes, offset: int, depth: int = 0) -> tuple[Any, int]:
+def _array_dec(data: bytes, offset: int, depth: int = 0, js: bool = False) -> tuple[Any, int]:
     if offset + 3 > len(data):
         raise _short("header", offset, 3, len(data) - offset)
     element_type = data[offset]
@@ -398,21 +489,29 @@ def _array_dec(data: bytes, offset: int, depth: int = 0) -> tuple[Any, int]:
     if element_type not in _DECODERS:
         raise CodecError("element_type", offset, f"unknown ZCL data type 0x{element_type:02X}")
     if n == 0xFFFF:
+        if js:
+            return {"element_type": element_type, "elements": [], "invalid": True}, pos
         return ArrayValue(element_type, None), pos
     size = DATA_TYPES[element_type].size
     if size is not None and pos + n * size > len(data):
         raise _short("elements", pos, n * size, len(data) - pos)
     if size == 0 and n:
         # nodata/unknown elements take no room: refuse absurd counts cheaply.
-        return ArrayValue(element_type, (None,) * n), pos
-    items = []
-    for _ in range(n):
-        item, pos = _decode(element_type, data, pos, depth + 1)
-        items.append(item)
+        items = (None,) * n
+    else:
+        items = []
+        for _ in range(n):
+            item, pos = _decode(element_type, data, pos, depth + 1, js)
+            items.append(item)
+    if js:
+        return {"element_type": element_type, "elements": list(items)}, pos
     return ArrayValue(element_type, tuple(items)), pos
 
 
-def _struct_enc(value: Any, depth: int = 0) -> bytes:
+def _struct_enc(value: Any, depth: int = 0, js: bool = False) -> bytes:
+    if js:
+        value = None if value.get("invalid") else [(m["type"], m["value"])
+                                                   for m in value["members"]]
     if value is None:
         return b"\xff\xff"
     if len(value) >= 0xFFFF:
@@ -422,17 +521,17 @@ def _struct_enc(value: Any, depth: int = 0) -> bytes:
         if type_id not in _ENCODERS:
             raise ValueError(f"unknown element type 0x{type_id:02X}")
         parts.append(bytes((type_id,)))
-        parts.append(_encode(type_id, item, depth + 1))
+        parts.append(_encode(type_id, item, depth + 1, js))
     return b"".join(parts)
 
 
-def _struct_dec(data: bytes, offset: int, depth: int = 0) -> tuple[Any, int]:
+def _struct_dec(data: bytes, offset: int, depth: int = 0, js: bool = False) -> tuple[Any, int]:
     if offset + 2 > len(data):
         raise _short("count", offset, 2, len(data) - offset)
     n = data[offset] | (data[offset + 1] << 8)
     pos = offset + 2
     if n == 0xFFFF:
-        return None, pos
+        return ({"members": [], "invalid": True} if js else None), pos
     if pos + n > len(data):  # every element has at least its type octet
         raise _short("elements", pos, n, len(data) - pos)
     items = []
@@ -440,9 +539,9 @@ def _struct_dec(data: bytes, offset: int, depth: int = 0) -> tuple[Any, int]:
         type_id = data[pos]
         if type_id not in _DECODERS:
             raise CodecError("element_type", pos, f"unknown ZCL data type 0x{type_id:02X}")
-        item, pos = _decode(type_id, data, pos + 1, depth + 1)
-        items.append((type_id, item))
-    return tuple(items), pos
+        item, pos = _decode(type_id, data, pos + 1, depth + 1, js)
+        items.append({"type": type_id, "value": item} if js else (type_id, item))
+    return ({"members": items} if js else tuple(items)), pos
 
 
 _COMPOSITE_ENC = {ARRAY: _array_enc, SET: _array_enc, BAG: _array_enc, STRUCTURE: _struct_enc}
@@ -451,20 +550,169 @@ _ENCODERS.update(_COMPOSITE_ENC)
 _DECODERS.update(_COMPOSITE_DEC)
 
 
-def _encode(type_id: int, value: Any, depth: int) -> bytes:
+# --- JSON representation ------------------------------------------------------------------
+# The same octets as above, as JSON-serialisable values that re-encode to the very same octets
+# (GBCS trees, `smets gbcs decode --json`). Integers stay integers; octets that are not
+# numbers (dataN, floats, octet strings, keys) are uppercase hex of the octets as sent, so a
+# NaN payload or a non-canonical value survives; a boolean octet other than 0/1 stays an int;
+# invalid strings and collections are {"invalid": true}; a character string that is not
+# UTF-8 is {"hex": ...}; Date and Time of Day are objects with null for a wildcard field.
+
+def _hex_codec(size: int) -> tuple[_Encoder, _Decoder]:
+    def enc(value: Any) -> bytes:
+        raw = bytes.fromhex(value)
+        if len(raw) != size:
+            raise ValueError(f"needs {size} octets, got {len(raw)}")
+        return raw
+
+    def dec(data: bytes, offset: int) -> tuple[Any, int]:
+        end = offset + size
+        if end > len(data):
+            raise _short("value", offset, size, len(data) - offset)
+        return data[offset:end].hex().upper(), end
+    return enc, dec
+
+
+def _json_bool_enc(value: Any) -> bytes:
+    if value is True or value is False:
+        return b"\x01" if value else b"\x00"
+    return bytes((value,))
+
+
+def _json_bool_dec(data: bytes, offset: int) -> tuple[Any, int]:
+    if offset >= len(data):
+        raise _short("value", offset, 1, 0)
+    b = data[offset]
+    return (b == 1 if b < 2 else b), offset + 1
+
+
+def _json_string_codec(type_id: int, text: bool) -> tuple[_Encoder, _Decoder]:
+    air_dec = _DECODERS[type_id]
+    long = type_id in (LONG_OCTET_STRING, LONG_CHARACTER_STRING)
+    lsize = 2 if long else 1
+
+    def enc(value: Any) -> bytes:
+        if isinstance(value, dict):
+            if value.get("invalid"):
+                return b"\xff\xff" if long else b"\xff"
+            raw = bytes.fromhex(value["hex"])
+        elif text:
+            raw = value.encode("utf-8")
+        else:
+            raw = bytes.fromhex(value)
+        if len(raw) >= (0xFFFF if long else 0xFF):
+            raise ValueError(f"string of {len(raw)} octets is too long")
+        return len(raw).to_bytes(lsize, "little") + raw
+
+    def dec(data: bytes, offset: int) -> tuple[Any, int]:
+        v, end = air_dec(data, offset)
+        if v is None:
+            return {"invalid": True}, end
+        if not text:
+            return v.hex().upper(), end
+        try:
+            v.encode("utf-8")  # the air form keeps undecodable octets as surrogates
+            return v, end
+        except UnicodeEncodeError:
+            return {"hex": v.encode("utf-8", "surrogateescape").hex().upper()}, end
+    return enc, dec
+
+
+def _json_four_octets(cls: type) -> tuple[_Encoder, _Decoder]:
+    def enc(value: Any) -> bytes:
+        return bytes(cls.from_fields(value))
+
+    def dec(data: bytes, offset: int) -> tuple[Any, int]:
+        if offset + 4 > len(data):
+            raise _short("value", offset, 4, len(data) - offset)
+        return cls(*data[offset:offset + 4]).to_fields(), offset + 4
+    return enc, dec
+
+
+_JSON_ENCODERS: dict[int, _Encoder] = dict(_ENCODERS)
+_JSON_DECODERS: dict[int, _Decoder] = dict(_DECODERS)
+for _tid in (*range(DATA8, DATA64 + 1), SEMI_FLOAT, SINGLE_FLOAT, DOUBLE_FLOAT,
+             SECURITY_KEY_128):
+    _JSON_ENCODERS[_tid], _JSON_DECODERS[_tid] = _hex_codec(DATA_TYPES[_tid].size)
+_JSON_ENCODERS[BOOLEAN], _JSON_DECODERS[BOOLEAN] = _json_bool_enc, _json_bool_dec
+for _tid, _text in ((OCTET_STRING, False), (LONG_OCTET_STRING, False),
+                    (CHARACTER_STRING, True), (LONG_CHARACTER_STRING, True)):
+    _JSON_ENCODERS[_tid], _JSON_DECODERS[_tid] = _json_string_codec(_tid, _text)
+_JSON_ENCODERS[TIME_OF_DAY], _JSON_DECODERS[TIME_OF_DAY] = _json_four_octets(TimeOfDay)
+_JSON_ENCODERS[DATE], _JSON_DECODERS[DATE] = _json_four_octets(Date)
+
+
+def _encode(type_id: int, value: Any, depth: int, js: bool = False) -> bytes:
     if type_id in _COMPOSITE_ENC:
         if depth > _MAX_NESTING:
             raise ValueError("collections nested too deeply")
-        return _COMPOSITE_ENC[type_id](value, depth)
-    return _ENCODERS[type_id](value)
+        return _COMPOSITE_ENC[type_id](value, depth, js)
+    return (_JSON_ENCODERS if js else _ENCODERS)[type_id](value)
 
 
-def _decode(type_id: int, data: bytes, offset: int, depth: int) -> tuple[Any, int]:
+def _decode(type_id: int, data: bytes, offset: int, depth: int,
+            js: bool = False) -> tuple[Any, int]:
     if type_id in _COMPOSITE_DEC:
         if depth > _MAX_NESTING:
             raise CodecError("value", offset, "collections nested too deeply")
-        return _COMPOSITE_DEC[type_id](data, offset, depth)
-    return _DECODERS[type_id](data, offset)
+        return _COMPOSITE_DEC[type_id](data, offset, depth, js)
+    return (_JSON_DECODERS if js else _DECODERS)[type_id](data, offset)
+
+
+def scalar_codec(type_id: int, js: bool) -> tuple[_Encoder | None, _Decoder | None]:
+    """C{(encoder, decoder)} of a non-collection type, for codecs that call them per field
+    (C{(None, None)} for collections and unknown types).
+
+    The decoder raises only L{CodecError} (truncation). The encoder raises C{struct.error},
+    C{TypeError}, C{ValueError}, C{OverflowError}, C{KeyError} or C{AttributeError} on a bad
+    value, which the caller turns into a L{CodecError} naming the field.
+    """
+    if type_id in _COMPOSITE_ENC or type_id not in _ENCODERS:
+        return None, None
+    if js:
+        return _JSON_ENCODERS[type_id], _JSON_DECODERS[type_id]
+    return _ENCODERS[type_id], _DECODERS[type_id]
+
+
+def _encode_checked(type_id: int, value: Any, js: bool) -> bytes:
+    if type_id not in _ENCODERS:
+        raise CodecError("data_type", 0, f"unknown ZCL data type 0x{type_id:02X}")
+    try:
+        return _encode(type_id, value, 0, js)
+    except CodecError:
+        raise
+    except (struct.error, OverflowError, TypeError, ValueError, AttributeError, KeyError,
+            UnicodeError) as e:
+        raise CodecError("value", 0,
+                         f"cannot encode {value!r} as {DATA_TYPES[type_id].name}: {e}") from None
+
+
+def _decode_checked(type_id: int, data: bytes, offset: int, js: bool) -> tuple[Any, int]:
+    if type_id not in _DECODERS:
+        raise CodecError("data_type", offset, f"unknown ZCL data type 0x{type_id:02X}")
+    try:
+        return _decode(type_id, data, offset, 0, js)
+    except CodecError:
+        raise
+    except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
+        raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
+
+
+def encode_json(type_id: int, value: Any) -> bytes:
+    """Encode the JSON form of a value (see L{decode_json}) as ZCL data type C{type_id}.
+
+    @raise CodecError: unknown type, or a value that does not fit the type.
+    """
+    return _encode_checked(type_id, value, True)
+
+
+def decode_json(type_id: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
+    """Decode one value of ZCL data type C{type_id} to its JSON form (re-encodes exactly).
+
+    @return: C{(value, offset just past the value)}.
+    @raise CodecError: unknown type or truncated data; never anything else.
+    """
+    return _decode_checked(type_id, data, offset, True)
 
 
 def encode_value(type_id: int, value: Any) -> bytes:
@@ -472,19 +720,7 @@ def encode_value(type_id: int, value: Any) -> bytes:
 
     @raise CodecError: unknown type, or a value that does not fit the type.
     """
-    enc = _ENCODERS.get(type_id)
-    if enc is None:
-        raise CodecError("data_type", 0, f"unknown ZCL data type 0x{type_id:02X}")
-    try:
-        if type_id in _COMPOSITE_ENC:
-            return enc(value, 0)
-        return enc(value)
-    except CodecError:
-        raise
-    except (struct.error, OverflowError, TypeError, ValueError, AttributeError,
-            UnicodeError) as e:
-        raise CodecError("value", 0,
-                         f"cannot encode {value!r} as {DATA_TYPES[type_id].name}: {e}") from None
+    return _encode_checked(type_id, value, False)
 
 
 def decode_value(type_id: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
@@ -493,12 +729,4 @@ def decode_value(type_id: int, data: bytes, offset: int = 0) -> tuple[Any, int]:
     @return: C{(value, offset just past the value)}.
     @raise CodecError: unknown type or truncated data; never anything else.
     """
-    dec = _DECODERS.get(type_id)
-    if dec is None:
-        raise CodecError("data_type", offset, f"unknown ZCL data type 0x{type_id:02X}")
-    try:
-        return dec(data, offset)
-    except CodecError:
-        raise
-    except (struct.error, IndexError, ValueError, TypeError, RecursionError) as e:
-        raise CodecError("value", offset, f"bad {DATA_TYPES[type_id].name}: {e}") from None
+    return _decode_checked(type_id, data, offset, False)

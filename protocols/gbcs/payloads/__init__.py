@@ -4,7 +4,8 @@ Implements GBCS wire-format notes §3 (payload dispatch) on top of the payload c
 
 * L{dlms} - DLMS/COSEM xDLMS (Access-Request/-Response, Data-Notification, A-XDR Data,
   protected attributes), §4.1;
-* L{gbz} and L{zcl_commands} - GBZ components and the ZCL/ZSE command payloads, §4.2;
+* L{gbz} - GBZ components, §4.2, with their ZCL frames decoded by L{protocols.zcl} (the same
+  ZCL the HAN devices speak) through the JSON view L{zcl_commands};
 * L{asn1} - the ASN.1 DER use cases (schema C{gbcs.asn} compiled by asn1tools), §4.3.
 
 Dispatch order (§3): the message code first (ASN.1 use cases and special alerts), then

@@ -6,7 +6,8 @@ Implements GBCS wire-format notes §4.2 (GBZ part) and §4.4 (future dating):
 * GBZ components: extended header control field (bit0 last component, bit1 ZCL payload
   encrypted, bit4 from-date-time present), cluster id, GBZ command length, optional
   from date-time, additional header control + additional frame counter (encrypted
-  components), then a ZCL frame (L{protocols.gbcs.payloads.zcl_commands});
+  components), then a ZCL frame (L{protocols.zcl}, shown as JSON by
+  L{protocols.gbcs.payloads.zcl_commands});
 * encrypted ZCL payloads: ciphered-information length (2, BE) + C{31 00000000} +
   ciphertext + 12-byte tag, decrypted through a L{PayloadCrypto};
 * the alert variant (CRA = 3): alert code, time stamp (UTC seconds since 2000-01-01, BE)

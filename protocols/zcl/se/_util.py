@@ -32,3 +32,18 @@ def cmd(command_id: int, name: str, *fields: tuple[str, Any],
         optional_from: int | None = None) -> CommandDef:
     """Shorthand for L{CommandDef}."""
     return CommandDef(command_id, name, tuple(fields), optional_from)
+
+
+def consumption_history(base: int, period: str, quantity: str, last: int, type_id: int,
+                        access: str = "rp", default: Any = 0) -> list[tuple]:
+    """Attribute rows of a ZSE history series: C{Current<period><quantity>},
+    C{Previous<period><quantity>}, C{Previous<period>2<quantity>} ... up to C{last}, each as
+    a Delivered and a Received attribute, on consecutive identifiers from C{base} (e.g. the
+    Metering weekly consumption from 0x0430, the Prepayment monthly cost from 0x0540)."""
+    periods = [f"Current{period}", f"Previous{period}"] + [
+        f"Previous{period}{n}" for n in range(2, last + 1)]
+    rows = []
+    for i, p in enumerate(periods):
+        rows.append((base + 2 * i, f"{p}{quantity}Delivered", type_id, access, default))
+        rows.append((base + 2 * i + 1, f"{p}{quantity}Received", type_id, access, default))
+    return rows

@@ -19,9 +19,9 @@ IDENTIFY = ClusterDef(
     IDENTIFY_CLUSTER_ID, "Identify",
     attributes([(0x0000, "IdentifyTime", t.UINT16, "rw", 0)]),
     server_commands=commands(
-        cmd(0x00, "Identify", ("identify_time", t.UINT16)),
+        cmd(0x00, "Identify", ("IdentifyTime", t.UINT16)),
         cmd(0x01, "IdentifyQuery"),
-        cmd(0x40, "TriggerEffect", ("effect_identifier", t.ENUM8), ("effect_variant", t.ENUM8)),
+        cmd(0x40, "TriggerEffect", ("EffectIdentifier", t.ENUM8), ("EffectVariant", t.ENUM8)),
     ),
-    client_commands=commands(cmd(0x00, "IdentifyQueryResponse", ("timeout", t.UINT16))),
+    client_commands=commands(cmd(0x00, "IdentifyQueryResponse", ("Timeout", t.UINT16))),
 )

@@ -12,11 +12,12 @@ itself lives elsewhere.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, FixedBytes, Rest
+from protocols.zcl.clusters import ClusterDef, FixedBytes, Named, Rest
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["KEY_ESTABLISHMENT", "KEY_ESTABLISHMENT_CLUSTER_ID", "SUITE_CBKE_ECMQV_163K1",
-           "SUITE_CBKE_ECMQV_283K1", "CERTIFICATE_SIZE", "EPHEMERAL_DATA_SIZE"]
+           "SUITE_CBKE_ECMQV_283K1", "CERTIFICATE_SIZE", "EPHEMERAL_DATA_SIZE",
+           "TERMINATE_STATUS_CODES"]
 
 KEY_ESTABLISHMENT_CLUSTER_ID = 0x0800
 
@@ -27,26 +28,30 @@ SUITE_CBKE_ECMQV_283K1 = 0x0002
 CERTIFICATE_SIZE = {SUITE_CBKE_ECMQV_163K1: 48, SUITE_CBKE_ECMQV_283K1: 74}
 EPHEMERAL_DATA_SIZE = {SUITE_CBKE_ECMQV_163K1: 22, SUITE_CBKE_ECMQV_283K1: 37}
 
-_SUITE = ("key_establishment_suite", t.BITMAP16)
-_INITIATE = (_SUITE, ("ephemeral_data_generate_time", t.UINT8),
-             ("confirm_key_generate_time", t.UINT8), ("identity", Rest()))
-_TERMINATE = (("status_code", t.ENUM8), ("wait_time", t.UINT8), _SUITE)
+_SUITE = ("KeyEstablishmentSuite", t.BITMAP16)
+_INITIATE = (_SUITE, ("EphemeralDataGenerateTime", t.UINT8),
+             ("ConfirmKeyGenerateTime", t.UINT8), ("Identity", Rest()))
+#: TerminateKeyEstablishment StatusCode (C.3.1.2.3.1, Table C-11).
+TERMINATE_STATUS_CODES = {0x01: "Unknown Issuer", 0x02: "Bad Key Confirm", 0x03: "Bad Message",
+                          0x04: "No Resources", 0x05: "Unsupported Suite",
+                          0x06: "Invalid Certificate"}
+_TERMINATE = (("StatusCode", Named(t.ENUM8, TERMINATE_STATUS_CODES)), ("WaitTime", t.UINT8), _SUITE)
 
 #: The Key Establishment cluster definition.
 KEY_ESTABLISHMENT = ClusterDef(
-    KEY_ESTABLISHMENT_CLUSTER_ID, "KeyEstablishment",
+    KEY_ESTABLISHMENT_CLUSTER_ID, "Key Establishment",
     attributes([(0x0000, "KeyEstablishmentSuite", t.BITMAP16, "r", SUITE_CBKE_ECMQV_283K1)]),
     server_commands=commands(
         cmd(0x00, "InitiateKeyEstablishmentRequest", *_INITIATE),
-        cmd(0x01, "EphemeralDataRequest", ("ephemeral_data", Rest())),
-        cmd(0x02, "ConfirmKeyDataRequest", ("secure_message_authentication_code",
+        cmd(0x01, "EphemeralDataRequest", ("EphemeralData", Rest())),
+        cmd(0x02, "ConfirmKeyDataRequest", ("SecureMessageAuthenticationCode",
                                             FixedBytes(16))),
         cmd(0x03, "TerminateKeyEstablishment", *_TERMINATE),
     ),
     client_commands=commands(
         cmd(0x00, "InitiateKeyEstablishmentResponse", *_INITIATE),
-        cmd(0x01, "EphemeralDataResponse", ("ephemeral_data", Rest())),
-        cmd(0x02, "ConfirmKeyDataResponse", ("secure_message_authentication_code",
+        cmd(0x01, "EphemeralDataResponse", ("EphemeralData", Rest())),
+        cmd(0x02, "ConfirmKeyDataResponse", ("SecureMessageAuthenticationCode",
                                              FixedBytes(16))),
         cmd(0x03, "TerminateKeyEstablishment", *_TERMINATE),
     ),

@@ -21,10 +21,12 @@ the meter sends ConfigureMirror and then pushes Report Attributes to the mirror 
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, ListOf, Record, Rest
-from protocols.zcl.se._util import attributes, cmd, commands
+from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record, Switch
+from protocols.zcl.se._util import attributes, cmd, commands, consumption_history
 
-__all__ = ["METERING", "METERING_CLUSTER_ID", "MIRROR_REFUSED",
+__all__ = ["METERING", "METERING_CLUSTER_ID", "MIRROR_REFUSED", "SNAPSHOT_PAYLOADS",
+           "UNITS_OF_MEASURE", "SNAPSHOT_PAYLOAD_TYPES", "SNAPSHOT_SCHEDULE_CONFIRMATIONS",
+           "PROFILE_STATUS", "PROFILE_INTERVAL_PERIODS",
            "UNIT_KWH", "UNIT_M3", "DEVICE_TYPE_ELECTRIC", "DEVICE_TYPE_GAS",
            "DEVICE_TYPE_MIRRORED_ELECTRIC", "DEVICE_TYPE_MIRRORED_GAS"]
 
@@ -33,7 +35,7 @@ METERING_CLUSTER_ID = 0x0702
 #: RequestMirrorResponse endpoint meaning "no mirror available".
 MIRROR_REFUSED = 0xFFFF
 
-# UnitOfMeasure (D.3.2.2.4.1) and MeteringDeviceType (D.3.2.2.4.7) values used by GB devices.
+# UnitofMeasure (D.3.2.2.4.1) and MeteringDeviceType (D.3.2.2.4.7) values used by GB devices.
 UNIT_KWH = 0x00
 UNIT_M3 = 0x01
 DEVICE_TYPE_ELECTRIC = 0
@@ -103,7 +105,7 @@ def _server_attributes() -> list[tuple]:
         (0x0206, "CurrentMeterID", OCT, "rp", b""),
         (0x0207, "AmbientConsumptionIndicator", E8, "rp", 0),
         # D.3.2.2.4 Formatting
-        (0x0300, "UnitOfMeasure", E8, "rp", UNIT_KWH),
+        (0x0300, "UnitofMeasure", E8, "rp", UNIT_KWH),
         (0x0301, "Multiplier", U24, "rp", 1),
         (0x0302, "Divisor", U24, "rp", 1),
         (0x0303, "SummationFormatting", B8, "rp", 0x00),
@@ -152,29 +154,17 @@ def _server_attributes() -> list[tuple]:
     for n in range(2, 9):
         rows.append((0x0420 + 2 * (n - 2), f"PreviousDay{n}ConsumptionDelivered", U24, "rp", 0))
         rows.append((0x0421 + 2 * (n - 2), f"PreviousDay{n}ConsumptionReceived", U24, "rp", 0))
-    rows += [(0x0430, "CurrentWeekConsumptionDelivered", U24, "rp", 0),
-             (0x0431, "CurrentWeekConsumptionReceived", U24, "rp", 0),
-             (0x0432, "PreviousWeekConsumptionDelivered", U24, "rp", 0),
-             (0x0433, "PreviousWeekConsumptionReceived", U24, "rp", 0)]
-    for n in range(2, 6):
-        rows.append((0x0434 + 2 * (n - 2), f"PreviousWeek{n}ConsumptionDelivered", U24, "rp", 0))
-        rows.append((0x0435 + 2 * (n - 2), f"PreviousWeek{n}ConsumptionReceived", U24, "rp", 0))
-    rows += [(0x0440, "CurrentMonthConsumptionDelivered", U32, "rp", 0),
-             (0x0441, "CurrentMonthConsumptionReceived", U32, "rp", 0),
-             (0x0442, "PreviousMonthConsumptionDelivered", U32, "rp", 0),
-             (0x0443, "PreviousMonthConsumptionReceived", U32, "rp", 0)]
-    for n in range(2, 14):
-        rows.append((0x0444 + 2 * (n - 2), f"PreviousMonth{n}ConsumptionDelivered", U32, "rp", 0))
-        rows.append((0x0445 + 2 * (n - 2), f"PreviousMonth{n}ConsumptionReceived", U32, "rp", 0))
+    rows += consumption_history(0x0430, "Week", "Consumption", 5, U24)
+    rows += consumption_history(0x0440, "Month", "Consumption", 13, U32)
     rows += [
         (0x045C, "HistoricalFreezeTime", U16, "rp", 0),
         # D.3.2.2.6 Load Profile Configuration
-        (0x0500, "MaxNumberOfPeriodsDelivered", U8, "rp", 0x18),
+        (0x0500, "MaxNumberofPeriodsDelivered", U8, "rp", 0x18),
         # D.3.2.2.7 Supply Limit
         (0x0600, "CurrentDemandDelivered", U24, "rp", 0),
         (0x0601, "DemandLimit", U24, "rp", 0),
         (0x0602, "DemandIntegrationPeriod", U8, "rp", 0),
-        (0x0603, "NumberOfDemandSubintervals", U8, "rp", 0),
+        (0x0603, "NumberofDemandSubintervals", U8, "rp", 0),
         (0x0604, "DemandLimitArmDuration", U16, "rp", 0),
         (0x0605, "LoadLimitSupplyState", E8, "rp", 0),
         (0x0606, "LoadLimitCounter", U8, "rp", 0),
@@ -214,7 +204,7 @@ def _server_attributes() -> list[tuple]:
         (0x0B00, "ProposedChangeSupplyImplementationTime", UTC, "rp", 0xFFFFFFFF),
         (0x0B01, "ProposedChangeSupplyStatus", E8, "rp", 0),
         (0x0B10, "UncontrolledFlowThreshold", U16, "rp", 0),
-        (0x0B11, "UncontrolledFlowThresholdUnitOfMeasure", E8, "rp", 0),
+        (0x0B11, "UncontrolledFlowThresholdUnitofMeasure", E8, "rp", 0),
         (0x0B12, "UncontrolledFlowMultiplier", U16, "rp", 1),
         (0x0B13, "UncontrolledFlowDivisor", U16, "rp", 1),
         (0x0B14, "FlowStabilisationPeriod", U8, "rp", 0),
@@ -235,75 +225,136 @@ _CLIENT_ATTRIBUTES = [
     (0x0007, "NotificationFlags8", B32, "r", 0),
 ]
 
+#: UnitofMeasure (D.3.2.2.4.1), also used by Price; the ZSE's short names.
+UNITS_OF_MEASURE = {0x00: "kWh", 0x01: "m3", 0x02: "ft3", 0x03: "ccf", 0x04: "US gl",
+                    0x05: "IMP gl", 0x06: "BTUs", 0x07: "Liters", 0x08: "kPA (gauge)",
+                    0x09: "kPA (absolute)", 0x0A: "mcf", 0x0B: "unitless", 0x0C: "MJ",
+                    0x0D: "kVar"}
+#: SnapshotPayloadType (D.3.2.3.1.7.1, Table D-33).
+SNAPSHOT_PAYLOAD_TYPES = {
+    0: "TOU Information Set Delivered Registers", 1: "TOU Information Set Received Registers",
+    2: "Block Tier Information Set Delivered", 3: "Block Tier Information Set Received",
+    4: "TOU Information Set Delivered (No Billing)", 5: "TOU Information Set Received (No Billing)",
+    6: "Block Tier Information Set Delivered (No Billing)",
+    7: "Block Tier Information Set Received (No Billing)", 0x80: "Data Unavailable"}
+#: SnapshotScheduleConfirmation (D.3.2.3.1.5.1).
+SNAPSHOT_SCHEDULE_CONFIRMATIONS = {
+    0: "Accepted", 1: "Snapshot Type not supported", 2: "Snapshot Cause not supported",
+    3: "Snapshot Schedule not currently available",
+    4: "Snapshot Schedules not supported by device",
+    5: "Insufficient space for snapshot schedule"}
+#: GetProfileResponse Status (D.3.2.3.1.1.1, Table D-28).
+PROFILE_STATUS = {0: "Success", 1: "Undefined Interval Channel requested",
+                  2: "Interval Channel not supported", 3: "Invalid End Time",
+                  4: "More periods requested than can be returned",
+                  5: "No intervals available for the requested time"}
+#: ProfileIntervalPeriod (D.3.2.2.6.1, Table D-19).
+PROFILE_INTERVAL_PERIODS = {0: "Daily", 1: "60 minutes", 2: "30 minutes", 3: "15 minutes",
+                            4: "10 minutes", 5: "7.5 minutes", 6: "5 minutes",
+                            7: "2.5 minutes", 8: "1 minute"}
+
+
+def _tier_blocks(tiers_and_blocks: int) -> int:
+    """NumberofTiersAndBlockThresholdsInUse (D.3.2.3.1.7.2): tiers in the high nibble,
+    block thresholds in the low; the registers are per tier and block (tiers 0 = no tier)."""
+    return ((tiers_and_blocks >> 4) or 1) * (tiers_and_blocks & 0x0F)
+
+
+_TOU = (("CurrentSummation", U48),)
+_BILL = (("BillToDate", U32), ("BillToDateTimeStamp", UTC), ("ProjectedBill", U32),
+         ("ProjectedBillTimeStamp", UTC), ("BillTrailingDigit", B8))
+_TIERS = (("NumberofTiersInUse", U8),
+          ("TierSummation", CountedBy("NumberofTiersInUse", U48)))
+_BLOCKS = (("NumberofTiersAndBlockThresholdsInUse", U8),
+           ("TierBlockSummation", CountedBy("NumberofTiersAndBlockThresholdsInUse", U48,
+                                            _tier_blocks)))
+
+#: SnapshotPayloadType -> sub-payload of PublishSnapshot (D.3.2.3.1.7.1, Table D-33).
+SNAPSHOT_PAYLOADS = {
+    0: Record(_TOU + _BILL + _TIERS),            # TOU Information Set Delivered Registers
+    1: Record(_TOU + _BILL + _TIERS),            # TOU Information Set Received Registers
+    2: Record(_TOU + _BILL + _TIERS + _BLOCKS),  # Block Tier Information Set Delivered
+    3: Record(_TOU + _BILL + _TIERS + _BLOCKS),  # Block Tier Information Set Received
+    4: Record(_TOU + _TIERS),                    # TOU Information Set Delivered (No Billing)
+    5: Record(_TOU + _TIERS),                    # TOU Information Set Received (No Billing)
+    6: Record(_TOU + _TIERS + _BLOCKS),          # Block Tier Information Set Delivered (No Billing)
+    7: Record(_TOU + _TIERS + _BLOCKS),          # Block Tier Information Set Received (No Billing)
+    0x80: Record(()),                            # Data Unavailable
+}
+
 # Commands generated by the server (server to client): D.3.2.3.1
 _SERVER_GENERATED = commands(
-    cmd(0x00, "GetProfileResponse", ("end_time", UTC), ("status", E8),
-        ("profile_interval_period", E8), ("number_of_periods_delivered", U8),
-        ("intervals", ListOf(U24))),
+    cmd(0x00, "GetProfileResponse", ("EndTime", UTC), ("Status", Named(E8, PROFILE_STATUS)),
+        ("ProfileIntervalPeriod", Named(E8, PROFILE_INTERVAL_PERIODS)), ("NumberofPeriodsDelivered", U8),
+        ("Intervals", CountedBy("NumberofPeriodsDelivered", U24))),
     cmd(0x01, "RequestMirror"),
     cmd(0x02, "RemoveMirror"),
-    cmd(0x03, "RequestFastPollModeResponse", ("applied_update_period", U8),
-        ("fast_poll_mode_endtime", UTC)),
-    cmd(0x04, "ScheduleSnapshotResponse", ("issuer_event_id", U32),
-        ("snapshot_response_payload", ListOf(Record((
-            ("snapshot_schedule_id", U8), ("snapshot_schedule_confirmation", E8)))))),
-    cmd(0x05, "TakeSnapshotResponse", ("snapshot_id", U32), ("snapshot_confirmation", E8)),
-    cmd(0x06, "PublishSnapshot", ("snapshot_id", U32), ("snapshot_time", UTC),
-        ("total_snapshots_found", U8), ("command_index", U8),
-        ("total_number_of_commands", U8), ("snapshot_cause", B32),
-        ("snapshot_payload_type", E8), ("snapshot_payload", Rest())),
-    cmd(0x07, "GetSampledDataResponse", ("sample_id", U16), ("sample_start_time", UTC),
-        ("sample_type", E8), ("sample_request_interval", U16), ("number_of_samples", U16),
-        ("samples", ListOf(U24))),
-    cmd(0x08, "ConfigureMirror", ("issuer_event_id", U32), ("reporting_interval", U24),
-        ("mirror_notification_reporting", t.BOOLEAN), ("notification_scheme", U8)),
-    cmd(0x09, "ConfigureNotificationScheme", ("issuer_event_id", U32),
-        ("notification_scheme", U8), ("notification_flag_order", B32)),
-    cmd(0x0A, "ConfigureNotificationFlags", ("issuer_event_id", U32),
-        ("notification_scheme", U8), ("notification_flag_attribute_id", U16),
-        ("cluster_id", U16), ("manufacturer_code", U16), ("number_of_commands", U8),
-        ("command_ids", ListOf(U8))),
-    cmd(0x0B, "GetNotifiedMessage", ("notification_scheme", U8),
-        ("notification_flag_attribute_id", U16), ("notification_flags", B32)),
-    cmd(0x0C, "SupplyStatusResponse", ("provider_id", U32), ("issuer_event_id", U32),
-        ("implementation_date_time", UTC), ("supply_status", E8)),
-    cmd(0x0D, "StartSamplingResponse", ("sample_id", U16)),
+    cmd(0x03, "RequestFastPollModeResponse", ("AppliedUpdatePeriod", U8),
+        ("FastPollModeEndtime", UTC)),
+    cmd(0x04, "ScheduleSnapshotResponse", ("IssuerEventID", U32),
+        ("SnapshotResponsePayload", ListOf(Record((
+            ("SnapshotScheduleID", U8),
+            ("SnapshotScheduleConfirmation", Named(E8, SNAPSHOT_SCHEDULE_CONFIRMATIONS))))))),
+    cmd(0x05, "TakeSnapshotResponse", ("SnapshotID", U32), ("SnapshotConfirmation", E8)),
+    cmd(0x06, "PublishSnapshot", ("SnapshotID", U32), ("SnapshotTime", UTC),
+        ("TotalSnapshotsFound", U8), ("CommandIndex", U8),
+        ("TotalNumberofCommands", U8), ("SnapshotCause", B32),
+        ("SnapshotPayloadType", Named(E8, SNAPSHOT_PAYLOAD_TYPES)),
+        ("SnapshotPayload", Switch("SnapshotPayloadType", SNAPSHOT_PAYLOADS))),
+    cmd(0x07, "GetSampledDataResponse", ("SampleID", U16), ("SampleStartTime", UTC),
+        ("SampleType", E8), ("SampleRequestInterval", U16), ("NumberofSamples", U16),
+        ("Samples", CountedBy("NumberofSamples", U24))),
+    cmd(0x08, "ConfigureMirror", ("IssuerEventID", U32), ("ReportingInterval", U24),
+        ("MirrorNotificationReporting", t.BOOLEAN), ("NotificationScheme", U8)),
+    cmd(0x09, "ConfigureNotificationScheme", ("IssuerEventID", U32),
+        ("NotificationScheme", U8), ("NotificationFlagOrder", B32)),
+    cmd(0x0A, "ConfigureNotificationFlags", ("IssuerEventID", U32),
+        ("NotificationScheme", U8), ("NotificationFlagAttributeID", U16),
+        ("ClusterID", U16), ("ManufacturerCode", U16), ("NumberofCommands", U8),
+        ("CommandIDs", CountedBy("NumberofCommands", U8))),
+    cmd(0x0B, "GetNotifiedMessage", ("NotificationScheme", U8),
+        ("NotificationFlagAttributeID", U16), ("NotificationFlags", B32)),
+    cmd(0x0C, "SupplyStatusResponse", ("ProviderID", U32), ("IssuerEventID", U32),
+        ("ImplementationDateTime", UTC), ("SupplyStatus", E8)),
+    cmd(0x0D, "StartSamplingResponse", ("SampleID", U16)),
 )
 
 # Commands received by the server (client to server): D.3.2.4
 _SERVER_RECEIVED = commands(
-    cmd(0x00, "GetProfile", ("interval_channel", E8), ("end_time", UTC),
-        ("number_of_periods", U8)),
-    cmd(0x01, "RequestMirrorResponse", ("endpoint_id", U16)),
-    cmd(0x02, "MirrorRemoved", ("removed_endpoint_id", U16)),
-    cmd(0x03, "RequestFastPollMode", ("fast_poll_update_period", U8), ("duration", U8)),
-    cmd(0x04, "ScheduleSnapshot", ("issuer_event_id", U32), ("command_index", U8),
-        ("total_number_of_commands", U8),
-        ("snapshot_schedule_payload", ListOf(Record((
-            ("snapshot_schedule_id", U8), ("snapshot_start_time", UTC),
-            ("snapshot_schedule", U24), ("snapshot_payload_type", E8),
-            ("snapshot_cause", B32)))))),
-    cmd(0x05, "TakeSnapshot", ("snapshot_cause", B32)),
-    cmd(0x06, "GetSnapshot", ("earliest_start_time", UTC), ("latest_end_time", UTC),
-        ("snapshot_offset", U8), ("snapshot_cause", B32)),
-    cmd(0x07, "StartSampling", ("issuer_event_id", U32), ("start_sampling_time", UTC),
-        ("sample_type", E8), ("sample_request_interval", U16),
-        ("max_number_of_samples", U16)),
-    cmd(0x08, "GetSampledData", ("sample_id", U16), ("earliest_sample_time", UTC),
-        ("sample_type", E8), ("number_of_samples", U16)),
-    cmd(0x09, "MirrorReportAttributeResponse", ("notification_scheme", U8),
-        ("notification_flags", ListOf(B32))),
-    cmd(0x0A, "ResetLoadLimitCounter", ("provider_id", U32), ("issuer_event_id", U32)),
-    cmd(0x0B, "ChangeSupply", ("provider_id", U32), ("issuer_event_id", U32),
-        ("request_date_time", UTC), ("implementation_date_time", UTC),
-        ("proposed_supply_status", E8), ("supply_control_bits", B8)),
-    cmd(0x0C, "LocalChangeSupply", ("proposed_supply_status", E8)),
-    cmd(0x0D, "SetSupplyStatus", ("issuer_event_id", U32), ("supply_tamper_state", E8),
-        ("supply_depletion_state", E8), ("supply_uncontrolled_flow_state", E8),
-        ("load_limit_supply_state", E8)),
-    cmd(0x0E, "SetUncontrolledFlowThreshold", ("provider_id", U32), ("issuer_event_id", U32),
-        ("uncontrolled_flow_threshold", U16), ("unit_of_measure", E8), ("multiplier", U16),
-        ("divisor", U16), ("stabilisation_period", U8), ("measurement_period", U16)),
+    cmd(0x00, "GetProfile", ("IntervalChannel", E8), ("EndTime", UTC),
+        ("NumberofPeriods", U8)),
+    cmd(0x01, "RequestMirrorResponse", ("EndPointID", U16)),
+    cmd(0x02, "MirrorRemoved", ("EndPointID", U16)),
+    cmd(0x03, "RequestFastPollMode", ("FastPollUpdatePeriod", U8), ("Duration", U8)),
+    cmd(0x04, "ScheduleSnapshot", ("IssuerEventID", U32), ("CommandIndex", U8),
+        ("CommandCount", U8),
+        ("SnapshotSchedulePayload", ListOf(Record((
+            ("SnapshotScheduleID", U8), ("SnapshotStartTime", UTC),
+            ("SnapshotSchedule", U24),
+            ("SnapshotPayloadType", Named(E8, SNAPSHOT_PAYLOAD_TYPES)),
+            ("SnapshotCause", B32)))))),
+    cmd(0x05, "TakeSnapshot", ("SnapshotCause", B32)),
+    cmd(0x06, "GetSnapshot", ("EarliestStartTime", UTC), ("LatestEndTime", UTC),
+        ("SnapshotOffset", U8), ("SnapshotCause", B32)),
+    cmd(0x07, "StartSampling", ("IssuerEventID", U32), ("StartSamplingTime", UTC),
+        ("SampleType", E8), ("SampleRequestInterval", U16),
+        ("MaxNumberofSamples", U16)),
+    cmd(0x08, "GetSampledData", ("SampleID", U16), ("EarliestSampleTime", UTC),
+        ("SampleType", E8), ("NumberofSamples", U16)),
+    cmd(0x09, "MirrorReportAttributeResponse", ("NotificationScheme", U8),
+        ("NotificationFlags", ListOf(B32))),
+    cmd(0x0A, "ResetLoadLimitCounter", ("ProviderID", U32), ("IssuerEventID", U32)),
+    cmd(0x0B, "ChangeSupply", ("ProviderID", U32), ("IssuerEventID", U32),
+        ("RequestDateTime", UTC), ("ImplementationDateTime", UTC),
+        ("ProposedSupplyStatus", E8), ("SupplyControlBits", B8)),
+    cmd(0x0C, "LocalChangeSupply", ("ProposedSupplyStatus", E8)),
+    cmd(0x0D, "SetSupplyStatus", ("IssuerEventID", U32), ("SupplyTamperState", E8),
+        ("SupplyDepletionState", E8), ("SupplyUncontrolledFlowState", E8),
+        ("LoadLimitSupplyState", E8)),
+    cmd(0x0E, "SetUncontrolledFlowThreshold", ("ProviderID", U32), ("IssuerEventID", U32),
+        ("UncontrolledFlowThreshold", U16), ("UnitofMeasure", Named(E8, UNITS_OF_MEASURE)),
+        ("Multiplier", U16),
+        ("Divisor", U16), ("StabilisationPeriod", U8), ("MeasurementPeriod", U16)),
 )
 
 #: The Metering cluster definition.
