@@ -192,7 +192,7 @@ def to_zcl(command: TunnelCommand, direction: int, tsn: int) -> ZclFrame:
     name = names.get(type(command))
     if name is None:
         raise CodecError("command", 0, f"{type(command).__name__} is not sent in direction {direction}")
-    values = {f.name: getattr(command, f.name) for f in fields(command)}
+    values = {_spec_name(f.name): getattr(command, f.name) for f in fields(command)}
     return cluster_frame(TUNNELING_CLUSTER_ID, direction, name, tsn, values, disable_default_response=True)
 
 
@@ -211,4 +211,10 @@ def from_zcl(frame: ZclFrame) -> TunnelCommand:
         raise CodecError("command_id", 2, f"Tunneling command 0x{frame.command_id:02X} (direction {direction}) "
                                           "is not used by GB-HRGP")
     values = decode_command(TUNNELING_CLUSTER_ID, direction, frame.command_id, frame.payload)
-    return cls(**values)
+    names = {_spec_name(f.name): f.name for f in fields(cls)}
+    return cls(**{names.get(k, k): v for k, v in values.items()})
+
+
+def _spec_name(field_name: str) -> str:
+    """The ZCL registry's (spec) name of a command field: C{tunnel_id} -> C{TunnelID}."""
+    return "".join("ID" if part == "id" else part.capitalize() for part in field_name.split("_"))
