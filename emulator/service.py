@@ -225,8 +225,11 @@ class EmulationService(service.Service):
                               keys_path=None if opts.get("keys-file") else opts["keys"],
                               pcap_file=opts.get("pcap-file"), keys_file=opts.get("keys-file"))
         if self.dcc_host is not None:
+            from emulator.dcc.devices import install_device_logic
             from emulator.dcc.estate import EstateWan
             self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
+            # the devices answer with their GBCS logic, keyed like the DCC (its key store)
+            install_device_logic(self._estate, opts["dcc-config"].keystore, opts["seed"])
         self._estate.start()
         duration = opts["duration"]
         log.info("smets: topology {name!r} ({homes} home(s), {devices} device(s)), seed {seed}, "
