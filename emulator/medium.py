@@ -167,6 +167,7 @@ class HanMedium:
         self._on_air: list[_Transmission] = []
         self._paths: dict[tuple[str, str], ImpairmentPath] = {}
         self._pair_specs: dict[tuple[str, str], ImpairmentSpec | None] = {}
+        self._observers: list[Callable[[float, str, bytes], None]] = []
         self.capture = capture
         self.interface_id = 0
         self.interface_name = interface_name or name
@@ -223,6 +224,11 @@ class HanMedium:
         if self.on_event is not None:
             self.on_event(reason)
 
+    def add_observer(self, observer: Callable[[float, str, bytes], None]) -> None:
+        """Call C{observer(now, sender, psdu)} for every transmission at its start, as the
+        capture sees it (the sender is a radio name or L{INJECT_SENDER}); e.g. a TAP bridge."""
+        self._observers.append(observer)
+
     def inject(self, psdu: bytes) -> float:
         """Put arbitrary bytes (at most 127) on the air, as if from an unknown transmitter
         named L{INJECT_SENDER}.  Return the airtime."""
@@ -244,6 +250,8 @@ class HanMedium:
         on_air.append(tx)
         if self.capture is not None:
             self.capture.capture(self.interface_id, now, psdu)
+        for observer in self._observers:
+            observer(now, sender, psdu)
         self._event("tx")
         self.clock.callLater(duration, self._end, tx)
         return duration

@@ -53,7 +53,8 @@ class Options(usage.Options):
     """
 
     synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
-               "[--metrics-port PORT] [--progress SECONDS] [--duis-port PORT [--duis-keys DIR]]"
+               "[--metrics-port PORT] [--progress SECONDS] [--duis-port PORT [--duis-keys DIR]] " \
+               "[--tap-han HOME=IFNAME]..."
     longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
                 "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
                 "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
@@ -74,6 +75,23 @@ class Options(usage.Options):
                                   "write the DS keys made from the seed (DCC and Users) to this directory, "
                                   "for smets duis sign --keys DIR"],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["tap-han"] = []
+
+    def opt_tap_han(self, value: str) -> None:
+        home, sep, ifname = value.partition("=")
+        if not sep or not home or not ifname:
+            raise UsageError("--tap-han", f"expects HOME=IFNAME, got {value!r}")
+        from tap.linux import valid_ifname
+        if not valid_ifname(ifname):
+            raise UsageError("--tap-han", f"{ifname!r} is not a valid interface name (1-15 characters, "
+                                          f"no '/', ':' or spaces)")
+        self["tap-han"].append((home, ifname))
+
+    opt_tap_han.__doc__ = ("HOME=IFNAME: bridge the home's HAN to TAP interface IFNAME as ZEP v2 on UDP 17754, "
+                           "both ways (repeatable; real time; needs root or CAP_NET_ADMIN)")
 
     def opt_version(self) -> None:
         """Print the emulator's version and exit."""
@@ -118,6 +136,8 @@ class Options(usage.Options):
                 self["dcc-config"] = load_dcc_config(self["parsed-topology"], self["seed"])
         except TopologyError as e:
             raise UsageError("--topology", str(e)) from None
+        if self["tap-han"]:
+            self._check_taps()
         if self["duis-keys"] is not None:
             self._write_duis_keys(self["duis-keys"])
         # the twistd pid file (if any), removed by a run that ends with a non-zero status
@@ -132,6 +152,25 @@ class Options(usage.Options):
             self["pcap-file"] = check_output_file("--pcap", self["pcap"], "wb")
         if self["keys"] is not None:
             self["keys-file"] = check_output_file("--keys", self["keys"], "w", encoding="ascii")
+
+    def _check_taps(self) -> None:
+        taps = self["tap-han"]
+        if self["virtual"]:
+            raise UsageError("--tap-han", "needs real time: a TAP interface cannot follow --virtual")
+        homes = [h.name for h in self["parsed-topology"].homes]
+        for home, _ in taps:
+            if home not in homes:
+                raise UsageError("--tap-han", f"no home named {home!r} in the topology (homes: {', '.join(homes)})")
+        for i, what in ((0, "home"), (1, "interface")):
+            names = [t[i] for t in taps]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise UsageError("--tap-han", f"{what} {dup[0]!r} given more than once")
+        from tap.linux import tap_problem
+        problem = tap_problem()
+        if problem:
+            # the command line is right, the process lacks a privilege: still one line, exit 2
+            raise UsageError("--tap-han", problem.removeprefix("--tap-han: "))
 
     def _write_duis_keys(self, directory: str) -> None:
         if not self["dcc-config"].generated_keys:
@@ -186,6 +225,7 @@ class EmulationService(service.Service):
         self._pacer = None
         self._progress = None
         self._flushed = 0.0
+        self._taps: list[tuple[str, object, object]] = []  # (interface, bridge, port)
         self.exit_code = 0
         from emulator.clock import VirtualClock
         # Real time runs the same scheduler, slaved to the reactor's clock (L{_pace}): the
@@ -231,6 +271,8 @@ class EmulationService(service.Service):
             # the devices answer with their GBCS logic, keyed like the DCC (its key store)
             install_device_logic(self._estate, opts["dcc-config"].keystore, opts["seed"])
         self._estate.start()
+        if opts["tap-han"] and not self._open_taps(clock):
+            return
         duration = opts["duration"]
         log.info("smets: topology {name!r} ({homes} home(s), {devices} device(s)), seed {seed}, "
                  "{mode} time{dur}",
@@ -245,6 +287,59 @@ class EmulationService(service.Service):
             self._progress = self._reactor.callLater(opts["progress"], self._report_progress, clock)
             if duration:
                 self._reactor.callLater(duration, self._finish)
+
+    def _open_taps(self, clock) -> bool:
+        """Bridge each C{--tap-han} home to its TAP interface; on failure one line, exit 2."""
+        from twisted.internet.error import CannotListenError
+
+        from tap.han import HanZepBridge
+        from tap.linux import open_error_hint, open_tap
+
+        homes = {home.spec.name: home for home in self._estate.homes}
+        dropped = self._estate.metrics.frames_dropped
+        for home_name, ifname in self._options["tap-han"]:
+            home = homes[home_name]
+            ids = {dev.name: i + 1 for i, dev in enumerate(home.spec.devices)}
+            bridges: list[HanZepBridge] = []
+
+            def deliver(frame: bytes, bridges=bridges) -> None:
+                self._catch_up(clock)  # inject at the reactor's now
+                bridges[0].ethernet_received(frame)
+                self._kick(clock)      # answers go out without waiting for the next pace
+
+            try:
+                port = open_tap(ifname, deliver, self._reactor)
+            except (CannotListenError, OSError) as e:
+                cause = getattr(e, "socketError", None) or e
+                # one line (printed as the run ends), exit status 2: the environment, not a bug
+                self.failure = (f"--tap-han {home_name}={ifname}: cannot open the TAP interface: {cause}"
+                                f"{open_error_hint(cause)}")
+                self.exit_code = 2
+                self._finish()
+                return False
+            bridge = HanZepBridge(home.medium, port.write, device_ids=ids,
+                                  on_drop=lambda reason: dropped.labels("tap", reason).inc())
+            bridges.append(bridge)
+            self._taps.append((ifname, bridge, port))
+            log.info("smets: tap {ifname}: {home} HAN as {where}", ifname=ifname, home=home_name,
+                     where=bridge.describe())
+        return True
+
+    def _catch_up(self, clock) -> None:
+        now = self._reactor.seconds()
+        if now > clock.seconds():
+            clock.run_until(now)
+
+    def _kick(self, clock) -> None:
+        if self._pacer is not None and self._pacer.active():
+            self._pacer.cancel()
+            self._pacer = self._reactor.callLater(0, self._pace, clock)
+
+    def _close_taps(self) -> None:
+        taps, self._taps = self._taps, []
+        for ifname, bridge, port in taps:
+            log.info("smets: tap {ifname}: {summary}", ifname=ifname, summary=bridge.summary())
+            port.stopListening()
 
     def _report_progress(self, clock) -> None:
         """Real-time mode: one progress line every C{--progress} seconds."""
@@ -330,6 +425,7 @@ class EmulationService(service.Service):
             if call is not None and call.active():
                 call.cancel()
         self._pacer = self._progress = None
+        self._close_taps()
         if self._estate is not None and not self._estate.closed:
             for line in self._estate.close():
                 log.info("smets: {line}", line=line)

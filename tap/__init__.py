@@ -1,6 +1,8 @@
 """Bridges from the emulator to the outside world's tools.
 
-Today: Wireshark key export (L{tap.wireshark}).  Linux TAP bridging (HAN frames as
-ZEP/UDP, WAN as IP) and network-namespace helpers arrive with the operators' tools
-(DESIGN.md roadmap, step 4).
+ - L{tap.wireshark}: Wireshark's ZigBee key table (C{--keys}).
+ - L{tap.zep}: ZEP v2 in Ethernet / IPv4 / UDP (and ARP), a sans-IO codec.
+ - L{tap.han}: a home's HAN medium bridged to Ethernet frames as ZEP (sans-IO).
+ - L{tap.linux}: the Linux TAP adapter (C{twisted.pair.tuntap}) and its preconditions
+   (C{--tap-han HOME=IFNAME}).
 """
