@@ -255,3 +255,67 @@ def test_an_hour_long_outage_of_the_csp_loses_nothing(tmp_path):
     assert dcc.responses("90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:1300") == []
     assert dcc.broker.acb.in_flight == 1
     est.close()
+
+
+def _estate_with_devices(topology_path, seed: int = 1):
+    """The estate with the DCC and the devices' own GBCS logic (keys from the DCC key store)."""
+    from emulator.dcc.devices import install_device_logic
+    topology = load_topology(str(topology_path), seed)
+    clock = VirtualClock(start=topology.start_time)
+    config = load_dcc_config(topology, seed)
+    host = build_host(config, clock, seed=seed)
+    est = Estate(topology, clock, seed)
+    wan = EstateWan(host.broker, est, clock, seed)
+    install_device_logic(est, config.keystore, seed)
+    est.start()
+    est.dcc, est.wan, est.keystore = host, wan, config.keystore
+    return est
+
+
+def test_the_gpf_in_the_hub_answers_its_own_read():
+    """A GPF read (its target is the GPF of the CH) is answered by the GPF logic in the hub,
+    not the CHF: the response comes from the GPF's EUI-64, MACed for the supplier."""
+    require_shared()
+    est = _estate_with_devices(RTDS_HOME)
+    est.clock.run_until(est.clock.seconds() + 30)
+    data = signed(template("GCS13c_4.1.2_SUCCESS_RELIABLE_GPF_REQUEST_DUIS.XML"))
+    answer = est.dcc.handle("S", data)
+    assert answer.code == "I99"
+    est.clock.run_until(est.clock.seconds() + 20)
+    from protocols.duis.request import parse_request
+    [xml] = est.dcc.responses(str(parse_request(data).request_id))
+    response = parse_response(xml)
+    assert response.response_code == "I0"
+    msg = decode_message(response.gbcs_payload, GbcsCrypto(keystore()))
+    gs = msg.frame.signing
+    assert (gs.originator, gs.recipient, gs.message_code) == (0x00DB1234567890A3, SUPPLIER, 0x00B6)
+    assert msg.verification.mac == "verified"
+    est.close()
+
+
+def test_a_request_that_may_wait_is_answered_by_the_esme_after_an_outage(tmp_path):
+    """The ESME's own logic answers a read that was made during an hour's outage of the CSP,
+    once the hub is back: the DUIS response is I0, exactly one."""
+    require_shared()
+    import re
+
+    from tests.duis_helpers import KEYSTORE
+    start = load_topology(str(RTDS_HOME), 1).start_time
+    text = re.sub(r"(?m)^  keys: .*$", f"  keys: {KEYSTORE}", RTDS_HOME.read_text())
+    text += f"csps:\n  north: {{impairments: {{outages: [[{start + 60}, 3600]]}}}}\n"
+    (tmp_path / "outage.yaml").write_text(text)
+    est = _estate_with_devices(tmp_path / "outage.yaml")
+    clock, dcc = est.clock, est.dcc
+    clock.run_until(start + 100)
+    dcc.broker.times = type(dcc.broker.times)(non_critical=7200.0)
+    assert dcc.handle("S", signed(template(ECS17C))).code == "I99"
+    clock.run_until(start + 60 + 3600 - 1)
+    assert dcc.responses(RID) == []                        # waiting: not lost, not timed out
+    clock.run_until(start + 60 + 3600 + 900)
+    [xml] = dcc.responses(RID)
+    response = parse_response(xml)
+    assert response.response_code == "I0"
+    gs = decode_message(response.gbcs_payload, GbcsCrypto(keystore())).frame.signing
+    assert (gs.originator, gs.originator_counter, gs.message_code) == (ESME, 1200, 0x0028)
+    assert dcc.broker.counts == {"response": 1}
+    est.close()
