@@ -414,26 +414,24 @@ def _publish_start(start: int) -> int:
 # --------------------------------------------------------------------------- gas prepayment configuration
 #: ZSE Calendar type of the GSME non-disablement (friendly credit) calendar.
 _FRIENDLY_CREDIT_CALENDAR_TYPE = 0x03
-#: ZCL Date "not specified": year octet 0xFF (year 1900 + 255), other octets 0xFF.
-_ZCL_YEAR_NOT_SPECIFIED = 1900 + 0xFF
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _NON_DISABLEMENT_ACTIONS = {"START": True, "STOP": False}
 
 
 def _zcl_date(node: Body) -> dict:
     """A DUIS gas date with wildcards (Gas...WithWildcards / Specified... / NonSpecified...)."""
-    def part(container: str, name: str, lo: int, hi: int, unspecified: int) -> int:
+    def part(container: str, name: str, lo: int, hi: int) -> int | None:
         p = node.require(container)
         spec = p.find(f"Specified{name}")
         if spec is None:
             if p.find(f"NonSpecified{name}") is None:
                 raise RequestError(INVALID, p.path, f"Specified{name} or NonSpecified{name} expected")
-            return unspecified
+            return None     # the ZCL Date wildcard (octet 0xFF): protocols.zcl.types.Date
         return spec.int(lo=lo, hi=hi)
-    return {"year": part("GasYearWithWildcards", "Year", 1900, 2154, _ZCL_YEAR_NOT_SPECIFIED),
-            "month": part("GasMonthWithWildcards", "Month", 1, 12, 0xFF),
-            "day": part("GasDayOfMonthWithWildcards", "DayOfMonth", 1, 31, 0xFF),
-            "day_of_week": part("GasDayOfWeekWithWildcards", "DayOfWeek", 1, 7, 0xFF)}
+    return {"year": part("GasYearWithWildcards", "Year", 1900, 2154),
+            "month": part("GasMonthWithWildcards", "Month", 1, 12),
+            "day": part("GasDayOfMonthWithWildcards", "DayOfMonth", 1, 31),
+            "day_of_week": part("GasDayOfWeekWithWildcards", "DayOfWeek", 1, 7)}
 
 
 def _gas_prepay_configuration(ctx: BuildContext) -> dict:
