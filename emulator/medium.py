@@ -13,12 +13,13 @@ Implements the PHY side of the HAN (issue 2, item 4; HAN spec notes 2.4 "PHY/MAC
  - collisions: all radios of a home are in range of each other, so two transmissions that
    overlap in time destroy each other for every receiver (a radio that is transmitting cannot
    receive either: half duplex);
- - CCA: L{RadioPort.channel_busy} is true while another radio's transmission is on the air;
+ - CCA: L{RadioPort.channel_busy} is true while another radio's transmission is on the air,
+   L{RadioPort.channel_busy_since} if one was at any time in a sensing period;
  - corruption flips bits in the receiver's copy, so the 802.15.4 FCS fails at the MAC.
 
 Every transmission goes to the capture sink (LINKTYPE 195, one interface per medium) at its
 start time.  The MAC (C{protocols.ieee802154.mac}) uses exactly L{RadioPort.transmit},
-L{RadioPort.channel_busy} and L{RadioPort.set_rx_enabled}, and implements
+L{RadioPort.channel_busy_since} and L{RadioPort.set_rx_enabled}, and implements
 C{frame_received(psdu)}.
 """
 
@@ -84,7 +85,7 @@ class RadioPort:
     @ivar attached: C{False} after L{detach}.
     """
 
-    __slots__ = ("medium", "name", "receiver", "rx_enabled", "attached", "attached_at")
+    __slots__ = ("medium", "name", "receiver", "rx_enabled", "attached", "attached_at", "heard_until")
 
     def __init__(self, medium: "HanMedium", name: str, receiver: RadioReceiver, now: float) -> None:
         self.medium = medium
@@ -93,6 +94,7 @@ class RadioPort:
         self.rx_enabled = True
         self.attached = True
         self.attached_at = now
+        self.heard_until = float("-inf")  # when the last other radio's transmission ended
 
     def transmit(self, psdu: bytes) -> float:
         """Put a PSDU (MPDU including FCS, at most 127 bytes) on the air now.
@@ -113,6 +115,11 @@ class RadioPort:
             if tx.port is not self and tx.end > now:
                 return True
         return False
+
+    def channel_busy_since(self, t: float) -> bool:
+        """Clear channel assessment over a period: C{True} if another radio's transmission was
+        on the air at any time from C{t} until now (the MAC senses for 8 symbols)."""
+        return self.heard_until > t or self.channel_busy()
 
     def set_rx_enabled(self, on: bool) -> None:
         """Turn the receiver on or off (a sleepy device turns it off between polls)."""
@@ -262,7 +269,10 @@ class HanMedium:
         psdu = tx.psdu
         n = len(psdu)
         for port in list(self._ports.values()):
-            if port is tx.port or port.attached_at > tx.start or not port.attached:
+            if port is tx.port:
+                continue
+            port.heard_until = now
+            if port.attached_at > tx.start or not port.attached:
                 continue
             if not port.rx_enabled:
                 self._event("rx_off")

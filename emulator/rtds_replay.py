@@ -56,6 +56,7 @@ from protocols.gbcs.crypto import GbcsCrypto
 from protocols.gbcs.framing import CRA_RESPONSE, decode_frame
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import VERIFIED, DecodedMessage, decode_message
+from protocols.zcl.foundation import GlobalCommand, Status
 
 from emulator.clock import VirtualClock
 from emulator.devices.gbcs import DEVICE_CLASSES
@@ -473,11 +474,11 @@ def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: Decode
             z = rc.get("zcl") or {}
             body = z.get("payload") or (z.get("ciphered_information") or {}).get("plaintext") or {}
             for r in body.get("Records") or []:
-                if r.get("Status") not in (0x00, 0x86):
+                if r.get("Status") not in (Status.SUCCESS, Status.UNSUPPORTED_ATTRIBUTE):
                     zcl.faults[(rc["cluster_id"], "read", r["AttributeID"])] = r["Status"]
                     return True
-            if z.get("command_id") == 0x0B and (z.get("frame_control", 0) & 0x03) == 0 \
-                    and body.get("Status") not in (0x00, 0x01) and body.get("CommandID") != 0xFF:
+            if z.get("command_id") == GlobalCommand.DEFAULT_RESPONSE and (z.get("frame_control", 0) & 0x03) == 0 \
+                    and body.get("Status") not in (Status.SUCCESS, Status.FAILURE) and body.get("CommandID") != 0xFF:
                 # the fault is in what this command addresses (e.g. one debt register)
                 zcl.command_faults.append((cc["cluster_id"], cc["zcl"]["command_id"],
                                            cc["zcl"].get("payload"), body["Status"]))

@@ -37,10 +37,11 @@ from protocols.smwan.profiles import DEFAULT_PROFILES, LinkProfile
 #: (beyond the common ones in L{_COMMON_DEVICE_KEYS}).
 DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "CH": {"gpf_eui64": str, "permit_join": bool, "gbcs_keys": str, "close_tunnel_timeout": (int, float),
-           "tunnel_queue_limit": int, "tunnel_queue_expiry": (int, float)},
-    "ESME": {"mean_power_w": (int, float)},
-    "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float)},
-    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float)},
+           "tunnel_queue_limit": int, "tunnel_queue_expiry": (int, float), "network_key_updates": list},
+    "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list},
+    "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float), "rejoin_at": list,
+             "leave_at": list},
+    "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list},
 }
 _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
@@ -504,9 +505,20 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
         registered = checker.hexbytes(dev, "registered_install_code", 16, what)
     if dev.get("whitelisted", True) is False:
         registered = None
-    for key in ("wake_interval", "read_interval", "gas_read_interval", "mean_power_w", "mean_gas_m3_per_day"):
+    for key in ("wake_interval", "read_interval", "gas_read_interval", "mean_power_w", "mean_gas_m3_per_day",
+                "unit_rate_p_per_kwh"):
         if key in dev and dev[key] <= 0:
             raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
+    # scheduled HAN events, seconds after the device powers on: network_key_updates (CH: the
+    # trust centre distributes a seed-derived new network key and switches to it), rejoin_at
+    # (NWK Leave with rejoin, then a secured rejoin), leave_at (NWK Leave without rejoin)
+    for key in ("network_key_updates", "rejoin_at", "leave_at"):
+        if key in dev:
+            times = dev[key]
+            if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in times) \
+                    or list(times) != sorted(times):
+                raise checker.fail(dev.key_lines[key], f"{what}.{key} must be increasing positive seconds, "
+                                                       f"got {times!r}")
     power_on = 0.0 if kind == "CH" else 1.0 + (derive_seed(seed, home_name, name, "power_on") % 4000) / 1000.0
     if "power_on" in dev:
         power_on = float(dev["power_on"])

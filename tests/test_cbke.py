@@ -211,11 +211,14 @@ def test_payload_round_trip_and_layout() -> None:
 
 
 def test_payloads_agree_with_the_zcl_cluster_registry() -> None:
-    """The ZCL registry's Key Establishment definition (written separately) encodes and
-    decodes every command exactly as the CBKE codec does; the adapter can use either."""
+    """Every CBKE command carries exactly the fields of the ZCL registry's Key Establishment
+    command, in payload order, and the registry encodes and decodes it to the same octets."""
     from protocols.zcl import clusters as Z
     for msg in _SAMPLES:
-        values = {f: getattr(msg, f) for f, _ in msg.LAYOUT}
+        definition = Z.get_cluster(0x0800).commands(msg.DIRECTION)[msg.COMMAND_ID]
+        assert definition.name == type(msg).__name__
+        assert tuple(name for _, name in msg.FIELDS) == definition.field_names
+        values = {name: getattr(msg, attr) for attr, name in msg.FIELDS}
         raw = M.encode(msg)
         assert Z.encode_command(0x0800, msg.DIRECTION, msg.COMMAND_ID, **values) == raw
         decoded = Z.decode_command(0x0800, msg.DIRECTION, msg.COMMAND_ID, raw)
@@ -228,13 +231,15 @@ def test_payload_decode_errors() -> None:
         M.decode_command(M.CLIENT_TO_SERVER, 4, b"")
     with pytest.raises(CodecError, match="truncated") as info:
         M.decode_command(M.CLIENT_TO_SERVER, 3, b"\x01\x1e\x02")
-    assert info.value.field == "TerminateKeyEstablishment.key_establishment_suite"
-    with pytest.raises(CodecError, match="trailing"):
+    assert info.value.field == "TerminateKeyEstablishment.KeyEstablishmentSuite"
+    with pytest.raises(CodecError, match="1 trailing octets"):
         M.decode_command(M.SERVER_TO_CLIENT, 2, bytes(17))
-    with pytest.raises(CodecError, match="16 octets"):
+    with pytest.raises(CodecError, match="16 octets") as info:
         M.encode(M.ConfirmKeyDataRequest(bytes(15)))
-    with pytest.raises(CodecError, match="not a u8"):
+    assert info.value.field == "ConfirmKeyDataRequest.SecureMessageAuthenticationCode"
+    with pytest.raises(CodecError, match="cannot encode 256") as info:
         M.encode(M.TerminateKeyEstablishment(1, 256, 2))
+    assert info.value.field == "TerminateKeyEstablishment.WaitTime"
 
 
 def _tshark() -> str:

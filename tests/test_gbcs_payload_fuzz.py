@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,3 +168,13 @@ def test_gbz_component_builder_is_fuzz_safe():
         gbz.encode_gbz({"kind": "gbz", "components": [comp]})
     except CodecError:
         pass
+
+
+@pytest.mark.parametrize("rule", [[-1], [None], [200], [127], [True], "bogus"])
+def test_bad_asn1_length_encoding_is_a_codec_error(rule):
+    """A length_encoding that is not 'der', 'gbcs' or a list of length octet counts 0-126
+    (found by the tree fuzzer) is refused with a clear error, not an exception."""
+    tree = {"kind": "asn1", "asn1_type": "JoinDeviceResponse", "value": 0, "length_encoding": rule}
+    with pytest.raises(CodecError, match="length_encoding"):
+        encode_payload(tree)
+    assert encode_payload({**tree, "length_encoding": [1]}) == bytes.fromhex("02810100")

@@ -77,8 +77,8 @@ class Radio:
         clock.callLater(t, self.medium.deliver, self, psdu)
         return t
 
-    def channel_busy(self):
-        return self.medium.always_busy or self.medium.clock.seconds() < self.medium.busy_until
+    def channel_busy_since(self, t):
+        return self.medium.always_busy or self.medium.busy_until > t
 
     def set_rx_enabled(self, on):
         self.rx_on = on
@@ -188,9 +188,42 @@ def test_unicast_acked_once(net):
     data_end = t_data + airtime(medium.air[0][2])
     assert t_ack - data_end == pytest.approx(192 * US)
     assert esme.counts["tx"] == 1 and ch.counts["tx_ack"] == 1 and esme.counts["tx_retry"] == 0
-    # the first CCA comes after a random whole number (0..2^macMinBE-1) of 320 us backoffs
-    assert round(t_data / (320 * US), 6) in range(8)
+    # the first CCA starts after a random whole number (0..2^macMinBE-1) of 320 us backoffs; it
+    # lasts 8 symbols and the RX-to-TX turnaround 12 more: one more 320 us period
+    assert round(t_data / (320 * US), 6) in range(1, 9)
     assert_idle(clock, ch, esme)
+
+
+def test_cca_spans_eight_symbols_then_turnaround():
+    """A transmission that starts during the 8-symbol CCA makes it fail (backoff, BE 4); a clear
+    CCA is followed by aTurnaroundTime before the frame starts."""
+    clock = Clock()
+    medium = Medium(clock)
+    node = Node(clock, medium, "n", ESME_EUI, seed=3)
+    node.mac.set_pan_id(PAN)
+    checks = []
+    node.radio.channel_busy_since = lambda t: checks.append((clock.seconds(), t)) or False
+    node.mac.mcps_data_request(0x0000, b"x", ack_request=False)
+    run(clock, 0.05)
+    (t_frame, _, _), = medium.air
+    (at, since), = checks
+    assert at - since == pytest.approx(128 * US), "the channel is sensed over 8 symbols"
+    assert round(since / (320 * US), 6) in range(8), "after a whole number of backoff periods"
+    assert t_frame == pytest.approx(at + 192 * US), "then the RX-to-TX turnaround"
+    # again, with the channel taken while the CCA is sensing: a new backoff with BE 4
+    clock2 = Clock()
+    medium2 = Medium(clock2)
+    node2 = Node(clock2, medium2, "n", ESME_EUI, seed=3)
+    node2.mac.set_pan_id(PAN)
+    checks2 = []
+    node2.radio.channel_busy_since = lambda t: checks2.append((clock2.seconds(), t)) or len(checks2) == 1
+    node2.mac.mcps_data_request(0x0000, b"x", ack_request=False)
+    run(clock2, 0.05)
+    (at1, since1), (at2, since2) = checks2
+    assert at1 - since1 == pytest.approx(128 * US) and at2 - since2 == pytest.approx(128 * US)
+    assert round((since2 - at1) / (320 * US), 6) in range(16), "a new backoff with BE 4"
+    assert medium2.air[0][0] == pytest.approx(at2 + 192 * US)
+    assert node2.counts["tx"] == 1
 
 
 def test_data_frame_lost_gives_four_attempts_then_no_ack(net):
@@ -259,13 +292,15 @@ def test_csma_failure_takes_five_cca_attempts():
     medium.always_busy = True
     ccas = []
     node = Node(clock, medium, "n", ESME_EUI)
-    original = node.radio.channel_busy
-    node.radio.channel_busy = lambda: ccas.append(clock.seconds()) or original()
+    original = node.radio.channel_busy_since
+    node.radio.channel_busy_since = lambda t: ccas.append(t) or original(t)
     node.mac.set_pan_id(PAN)
     node.mac.mcps_data_request(0x0000, b"x")
     run(clock, 1.0)
     assert len(ccas) == 5
-    gaps = [b - a for a, b in zip([0.0] + ccas, ccas)]
+    # each CCA starts after the backoff; a failed one ends 8 symbols later and the next
+    # backoff counts from there
+    gaps = [ccas[0]] + [b - a - 128 * US for a, b in zip(ccas, ccas[1:])]
     for gap, be in zip(gaps, [3, 4, 5, 5, 5]):
         units = round(gap / (320 * US), 6)
         assert units == int(units) and 0 <= units < 2 ** be
@@ -599,9 +634,9 @@ class LossyMedium(Medium):
                 continue
             radio.mac.frame_received(psdu)
 
-    def busy(self):
+    def busy_since(self, t):
         now = self.clock.seconds()
-        return any(a[0] <= now < a[1] for a in self.active)
+        return any(a[0] <= now and a[1] > t for a in self.active)
 
 
 class LossyRadio(Radio):
@@ -610,8 +645,8 @@ class LossyRadio(Radio):
         self.medium.start(self, psdu, t)
         return t
 
-    def channel_busy(self):
-        return self.medium.busy()
+    def channel_busy_since(self, t):
+        return self.medium.busy_since(t)
 
 
 def test_many_nodes_with_loss_nothing_lost_silently():

@@ -155,7 +155,7 @@ class _Air:
                 air.clock.callLater(t, air.deliver, name, psdu)
                 return t
 
-            def channel_busy(self):
+            def channel_busy_since(self, t):
                 return False
 
             def set_rx_enabled(self, on):

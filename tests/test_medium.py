@@ -110,6 +110,18 @@ def test_channel_busy_is_clear_channel_assessment():
     assert not ports["ESME"].channel_busy()
 
 
+def test_channel_busy_since_covers_a_sensing_period():
+    """An 8-symbol CCA that starts before a transmission ends sees the channel busy."""
+    clock, medium, sink, events, radios, ports = _setup()
+    start = clock.seconds()
+    t = ports["CH"].transmit(bytes(40))
+    clock.advance(t + 100e-6)
+    assert not ports["ESME"].channel_busy()
+    assert ports["ESME"].channel_busy_since(clock.seconds() - 128e-6), "it ended 100 us ago"
+    assert not ports["ESME"].channel_busy_since(clock.seconds() - 99e-6)
+    assert not ports["CH"].channel_busy_since(start), "its own transmission does not count"
+
+
 def test_corruption_reaches_the_receiver_copy():
     clock, medium, sink, events, radios, ports = _setup(impairments=ImpairmentSpec(corrupt=1.0))
     frame = bytes(range(30))

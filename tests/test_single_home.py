@@ -80,9 +80,168 @@ def test_capture_decodes_in_wireshark(default_run: Path) -> None:
     app = {r[0].replace(":", "").upper() for r in transport if r[1] == "0x03"}
     assert len(app) == 1 and app <= set(keys.read_text().replace('"', "").replace(",", " ").split()), \
         "the IHD-ESME application link key went to both and is in the key file"
-    decrypted = tshark_fields(tmp, ["frame.number"], "zbee_nwk.security == 1 && zbee_aps", pcap=pcap, keys=keys)
+    decrypted = tshark_fields(tmp, ["frame.number"], "zbee_nwk.security == 1 && (zbee_aps || zbee_nwk.cmd.id)",
+                              pcap=pcap, keys=keys)
     secured = [r for r in rows if r[3] == "1"]
-    assert len(decrypted) == len(secured) > 1000, "every NWK-secured frame decrypts to an APS frame"
+    assert len(decrypted) == len(secured) > 1000, "every NWK-secured frame decrypts to an APS frame or NWK command"
+
+
+@needs_tshark
+def test_request_key_is_an_application_link_key_request(default_run: Path) -> None:
+    """4.4.9.5: the IHD asks for its ESME key with key type 0x02 and the partner's EUI-64, and
+    Wireshark dissects every byte of it (no trailing data)."""
+    tmp = default_run
+    rows = tshark_fields(tmp, ["zbee_aps.cmd.key_type", "zbee_aps.cmd.partner", "frame.protocols"],
+                         "zbee_aps.cmd.id == 0x08", pcap=tmp / "a.pcapng", keys=tmp / "a.keys")
+    assert rows, "a Request Key is on the air"
+    for key_type, partner, protocols in rows:
+        assert key_type == "0x02"
+        assert partner == "00:db:12:34:56:78:90:a0"
+        assert protocols == "wpan:zbee_nwk:zbee_aps", protocols
+
+
+def _ns(epoch: str) -> int:
+    whole, _, frac = epoch.partition(".")
+    return int(whole) * 1_000_000_000 + int(frac.ljust(9, "0")[:9])
+
+
+@needs_tshark
+def test_no_frame_starts_within_cca_and_turnaround_of_the_last(default_run: Path) -> None:
+    """IEEE 802.15.4-2006 6.9.9 / 7.5.1.4: a transmitter senses the channel for 8 symbols, then
+    needs aTurnaroundTime (12 symbols) to switch to TX, so no frame other than an Ack starts
+    less than 320 us after the previous frame on the channel ended.  Two transmitters whose
+    channel checks both passed before either went on the air collide: then the second starts
+    within those 320 us of the first one's start, never later."""
+    tmp = default_run
+    rows = tshark_fields(tmp, ["frame.time_epoch", "frame.len", "wpan.frame_type"], pcap=tmp / "a.pcapng",
+                         keys=tmp / "a.keys")
+    tolerance = 1_000  # ns: the virtual clock's float seconds resolve about 0.24 us at today's epoch
+    last_start, last_end = None, None
+    gaps, overlaps = [], []
+    for epoch, length, frame_type in rows:
+        start = _ns(epoch)
+        end = start + (6 + int(length)) * 32_000  # SHR + PHR + PSDU at 32 us per byte
+        if last_end is not None and frame_type != "0x0002":
+            if start < last_end:
+                overlaps.append(start - last_start)
+            else:
+                gaps.append(start - last_end)
+        if last_end is None or end > last_end:
+            last_start, last_end = start, end
+    assert len(gaps) > 2000
+    assert min(gaps) >= 320_000 - tolerance, sorted(gaps)[:5]
+    assert all(d < 320_000 for d in overlaps), overlaps
+    assert len(overlaps) < 0.03 * len(gaps), len(overlaps)
+
+
+@needs_tshark
+def test_pro_housekeeping_on_the_wire(default_run: Path) -> None:
+    """ZigBee PRO housekeeping as Wireshark reads it: a Link Status about every 15 s from each
+    router and the coordinator, listing the other routers with both link costs; the GSME's End
+    Device Timeout Request answered by the CH; every joiner asks the trust centre's Node_Desc."""
+    tmp = default_run
+    pcap, keys = tmp / "a.pcapng", tmp / "a.keys"
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013", pcap=pcap, keys=keys)}
+    esme, gsme, ihd = (shorts[f"00:db:12:34:56:78:90:{x}"] for x in ("a0", "a1", "a7"))
+    routers = {"0x0000", esme, ihd}
+    rows = tshark_fields(tmp, ["frame.time_relative", "zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.radius",
+                               "zbee_nwk.cmd.link.address", "zbee_nwk.cmd.link.incoming_cost",
+                               "zbee_nwk.cmd.link.outgoing_cost", "frame.protocols"],
+                         "zbee_nwk.cmd.id == 0x08", pcap=pcap, keys=keys)
+    by_src: dict[str, list[float]] = {}
+    for t, src, dst, radius, addrs, incoming, outgoing, protocols in rows:
+        assert (dst, radius, protocols) == ("0xfffc", "1", "wpan:zbee_nwk")
+        assert addrs.split(",") == sorted(routers - {src}, key=lambda a: int(a, 16)) or float(t) < 60, (t, src, addrs)
+        by_src.setdefault(src, []).append(float(t))
+        if float(t) > 60:
+            assert incoming == "1,1" and outgoing == "1,1", (t, src, incoming, outgoing)
+    assert set(by_src) == routers
+    for src, times in by_src.items():
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert len(times) > 400 and all(14.4 < g < 15.6 for g in gaps), (src, min(gaps), max(gaps))
+    edt = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.cmd.id", "zbee_nwk.cmd.ed_tmo_req",
+                              "zbee_nwk.cmd.ed_tmo_rsp_status", "zbee_nwk.cmd.ed_prnt_info.mac_data_poll_keepalive"],
+                        "zbee_nwk.cmd.id == 0x0b || zbee_nwk.cmd.id == 0x0c", pcap=pcap, keys=keys)
+    assert edt == [[gsme, "0x0000", "0x0b", "6", "", ""], ["0x0000", gsme, "0x0c", "", "0", "1"]], edt
+    node_desc = tshark_fields(tmp, ["zbee_nwk.src", "zbee_nwk.dst", "zbee_aps.zdp_cluster"],
+                              "zbee_aps.zdp_cluster == 0x0002 || zbee_aps.zdp_cluster == 0x8002", pcap=pcap, keys=keys)
+    asked = {r[0] for r in node_desc if r[2] == "0x0002" and r[1] == "0x0000"}
+    answered = {r[1] for r in node_desc if r[2] == "0x8002" and r[0] == "0x0000"}
+    assert asked == answered == {esme, gsme, ihd}, node_desc
+
+
+@needs_tshark
+def test_network_key_update_seen_through_in_wireshark(tmp_path: Path) -> None:
+    """A scheduled network key update (ZigBee PRO 4.6.3.4): the trust centre sends the new key
+    in a unicast Transport Key to each device (the sleepy GSME when it next wakes), then a Switch
+    Key; afterwards frames are secured with key sequence number 1.  The key file holds both
+    network keys, so Wireshark decrypts every frame before and after the switch."""
+    estate = run_estate(tmp_path, topology_text(ch="network_key_updates: [600]"), seed=4, duration=4000)
+    nodes = estate.homes[0].nodes
+    assert {name: n.stack.key_seq for name, n in nodes.items()} == {"ch": 1, "esme": 1, "gsme": 1, "ihd": 1}
+    labels = [line.split(",")[2] for line in (tmp_path / "zigbee_pc_keys").read_text().splitlines()]
+    assert '"home-0001 network key #0"' in labels and '"home-0001 network key #1"' in labels
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp_path, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013")}
+    devices = {shorts[f"00:db:12:34:56:78:90:{x}"] for x in ("a0", "a1", "a7")}
+    cmds = tshark_fields(tmp_path, ["frame.time_relative", "zbee_nwk.dst", "zbee_aps.cmd.id", "zbee_aps.cmd.key_type",
+                                    "zbee_aps.cmd.seqno", "zbee_nwk.security", "frame.protocols"],
+                         "(zbee_aps.cmd.id == 0x05 && zbee_aps.cmd.seqno == 1) || zbee_aps.cmd.id == 0x09")
+    new_key = {r[1] for r in cmds if r[2] == "0x05"}
+    switch = {r[1] for r in cmds if r[2] == "0x09"}
+    assert new_key == switch == devices, cmds
+    for t, dst, cmd, key_type, seqno, nwk_security, protocols in cmds:
+        assert seqno == "1" and nwk_security == "1" and protocols == "wpan:zbee_nwk:zbee_aps"
+        assert cmd == "0x09" or key_type == "0x01"
+        first_switch = min(float(r[0]) for r in cmds if r[1] == dst and r[2] == "0x09")
+        assert cmd == "0x09" or float(t) < first_switch, "the key comes before the switch"
+    rows = tshark_fields(tmp_path, ["frame.time_relative", "zbee.sec.key_seqno", "zbee_aps", "zbee_nwk.cmd.id"],
+                         "zbee_nwk.security == 1")
+    assert all(r[2] or r[3] for r in rows), "every NWK-secured frame decrypts"
+    last = max(float(r[0]) for r in cmds)
+    assert {r[1] for r in rows if float(r[0]) > last + 1} == {"1"}, "after the update only the new key is used"
+    assert not tshark_fields(tmp_path, ["frame.number"], "_ws.malformed")
+
+
+@needs_tshark
+def test_leave_with_and_without_rejoin_on_the_wire(tmp_path: Path) -> None:
+    """Scheduled topology events: the IHD and the sleepy GSME leave with rejoin and rejoin
+    secured (NWK Rejoin Request / Response under the network key, same address, Device_annce
+    again, no new Transport Key); the ESME leaves for good and drops out of the Link Status."""
+    text = topology_text(ihd="rejoin_at: [300]", gsme="rejoin_at: [400]", esme="leave_at: [600]")
+    estate = run_estate(tmp_path, text, seed=1, duration=900)
+    nodes = estate.homes[0].nodes
+    assert nodes["ihd"].stack.joined and nodes["gsme"].stack.joined and not nodes["esme"].stack.joined
+    assert nodes["ch"].counts["rejoin"] == 2 and nodes["ch"].counts["device_left"] == 1
+    shorts = {r[1]: r[0] for r in tshark_fields(tmp_path, ["zbee_zdp.nwk_addr", "zbee_zdp.ext_addr"],
+                                                 "zbee_aps.zdp_cluster == 0x0013")}
+    esme, gsme, ihd = (shorts[f"00:db:12:34:56:78:90:{x}"] for x in ("a0", "a1", "a7"))
+    rows = tshark_fields(tmp_path, ["frame.time_relative", "zbee_nwk.src", "zbee_nwk.dst", "zbee_nwk.cmd.id",
+                                    "zbee_nwk.cmd.leave.rejoin", "zbee_nwk.cmd.rejoin_status", "zbee_nwk.cmd.addr",
+                                    "zbee_nwk.security", "frame.protocols"],
+                         "zbee_nwk.cmd.id == 4 || zbee_nwk.cmd.id == 6 || zbee_nwk.cmd.id == 7")
+    assert all(r[7] == "1" and r[8] == "wpan:zbee_nwk" for r in rows), rows
+    assert [r[1:7] for r in rows] == [
+        [ihd, "0xfffd", "0x04", "1", "", ""], [ihd, "0x0000", "0x06", "", "", ""],
+        ["0x0000", ihd, "0x07", "", "0x00", ihd],
+        [gsme, "0xfffd", "0x04", "1", "", ""], [gsme, "0x0000", "0x06", "", "", ""],
+        ["0x0000", gsme, "0x07", "", "0x00", gsme],
+        [esme, "0xfffd", "0x04", "0", "", ""]], rows
+    announces = tshark_fields(tmp_path, ["frame.time_relative", "zbee_zdp.nwk_addr", "zbee_nwk.seqno"],
+                              "zbee_aps.zdp_cluster == 0x0013")
+    # one Device_annce each (routers relay the broadcast with the same NWK sequence number)
+    assert sorted({r[1] for r in announces if float(r[0]) > 290}) == sorted([ihd, gsme])
+    assert len({(r[1], r[2]) for r in announces if float(r[0]) > 290}) == 2
+    assert not tshark_fields(tmp_path, ["frame.number"], "zbee_aps.cmd.id == 0x05 && frame.time_relative > 290")
+    # the IHD's reads of the ESME go on after its rejoin, until the ESME leaves
+    answered = tshark_fields(tmp_path, ["frame.time_relative"],
+                             f"zbee_nwk.src == {esme} && zbee_nwk.dst == {ihd} && zbee_zcl.cmd.id == 0x01")
+    assert any(310 < float(r[0]) < 600 for r in answered)
+    late = tshark_fields(tmp_path, ["zbee_nwk.cmd.link.address"],
+                         "zbee_nwk.cmd.id == 0x08 && zbee_nwk.src == 0x0000 && frame.time_relative > 700")
+    assert late and all(esme not in r[0].split(",") for r in late)
+    assert not tshark_fields(tmp_path, ["frame.number"], "_ws.malformed")
 
 
 @needs_tshark

@@ -172,10 +172,6 @@ def test_unsecured_frame_rejected():
 def test_frame_counters():
     fc = FrameCounters()
     assert [fc.next("nwk"), fc.next("nwk"), fc.next("link")] == [0, 1, 0]
-    fc.set_outgoing("nwk", 0xFFFFFFFF)
-    assert fc.next("nwk") == 0xFFFFFFFF
-    with pytest.raises(OverflowError):
-        fc.next("nwk")
     assert fc.check_incoming(DEV, "nwk", 5)
     assert not fc.check_incoming(DEV, "nwk", 5)
     assert not fc.check_incoming(DEV, "nwk", 4)
@@ -183,6 +179,30 @@ def test_frame_counters():
     assert fc.check_incoming(TC, "nwk", 1)
     fc.reset_incoming("nwk")
     assert fc.check_incoming(DEV, "nwk", 0)
+
+
+def test_frame_counter_never_hands_out_0xffffffff():
+    """4.3.1.1: the last usable value is 0xFFFFFFFE; then the key is refused until replaced."""
+    fc = FrameCounters()
+    fc.set_outgoing("nwk", 0xFFFFFFFE)
+    assert fc.next("nwk") == 0xFFFFFFFE
+    assert fc.next("nwk") is None and fc.next("nwk") is None
+    assert fc.exhausted == {"nwk"}
+    assert fc.next("link") == 0, "other keys are not affected"
+    fc.new_key("nwk")
+    assert fc.next("nwk") == 0 and not fc.exhausted
+
+
+def test_incoming_0xffffffff_and_per_sender_reset():
+    fc = FrameCounters()
+    assert not fc.check_incoming(DEV, "nwk", 0xFFFFFFFF)
+    assert fc.check_incoming(DEV, "nwk", 100) and fc.check_incoming(DEV, "aps", 100)
+    assert fc.check_incoming(TC, "nwk", 100)
+    fc.reset_sender(DEV)
+    assert fc.check_incoming(DEV, "nwk", 0) and fc.check_incoming(DEV, "aps", 0)
+    assert not fc.check_incoming(TC, "nwk", 100), "only that sender's counters are forgotten"
+    fc.new_key("aps")
+    assert fc.check_incoming(DEV, "aps", 0), "a new key restarts its incoming counters"
 
 
 @settings(max_examples=1500, deadline=None)
@@ -220,3 +240,18 @@ def test_unsecure_returns_every_header_field():
                   b"zcl", ack_request=True, fragmentation=aps.APS_FRAGMENTATION_FIRST, block_number=4)
     got, _ = unsecure_aps(secure_aps(af, LINK, 2, DEV), LINK)
     assert got == replace(af, security=True)
+
+
+def test_repeated_unsecure_of_one_frame_never_crosses_keys():
+    """Receivers of one broadcast share the verified result, but only under the same key."""
+    frame = NwkFrame(dst=0xFFFC, src=1, seq=9, payload=b"\x08\x00", frame_type=1, security=True, radius=1)
+    data = secure_nwk(frame, NWK_KEY, 77, DEV, 0)
+    first = unsecure_nwk(data, NWK_KEY)
+    assert unsecure_nwk(data, lambda aux: NWK_KEY) == first
+    with pytest.raises(CodecError) as e:
+        unsecure_nwk(data, bytes(16))
+    assert e.value.field == "mic"
+    with pytest.raises(CodecError) as e:
+        unsecure_nwk(data, lambda aux: None)
+    assert e.value.field == "key"
+    assert unsecure_nwk(data, NWK_KEY)[1].frame_counter == 77

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from emulator.rng import derive_rng
 from emulator.topology import DeviceSpec
@@ -45,7 +46,20 @@ _GLOBAL_RESPONSES = frozenset({0x01, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x12, 0x14, 0
 _EVENTS = frozenset({
     "tx", "rx", "tx_ack", "tx_retry", "join_attempt", "aps_retry", "nwk_command", "indirect_queued",
     "broadcast_duplicate", "rx_filtered", "rx_off", "ack_skipped", "interpan_ignored", "nwk_not_for_us",
+    "network_key_update", "rejoin", "rejoin_attempt", "device_left",
 })
+
+
+class _NoMetric:
+    """Stands in for the Prometheus child of a counter name that is not exported."""
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+
+_NO_METRIC = _NoMetric()
 
 
 class _Request:
@@ -91,6 +105,8 @@ class HanDevice:
         self._requests: dict[int, _Request] = {}
         self._tsn = self.rng.randrange(256)
         self._join_failures = 0
+        self._metric_children: dict[str, Any] = {}  # counter name -> labelled Prometheus child
+        self._application_started = False
 
     # ---------------------------------------------------------------- life cycle
 
@@ -99,18 +115,25 @@ class HanDevice:
         home = self.home
         seed, hname, name = self.seed, home.spec.name, self.spec.name
         self.started_at = self.clock.seconds()
+        self._application_started = False
         self.stack = ZigbeeStack(self.clock, derive_rng(seed, hname, name, "zigbee"), self.spec.eui64,
                                  role=self.role, rx_on_when_idle=self.rx_on_when_idle, user=self,
                                  count=self._count, key_sink=home.add_key)
         self.port = home.medium.attach(name, self)
         self.mac = MacLayer(self.clock, derive_rng(seed, hname, name, "mac"), self.port, self.spec.eui64,
                             self.stack, rx_on_when_idle=self.rx_on_when_idle,
-                            pan_coordinator=self.role == "coordinator", counters=self._count)
+                            pan_coordinator=self.role == "coordinator", counters=self._count,
+                            on_error=self._frame_error)
         self.stack.attach_mac(self.mac)
         for descriptor in self.endpoint_descriptors():
             self.stack.add_endpoint(descriptor, self._aps_data)
         self.powered = True
         self.start()
+
+    def _frame_error(self, exc: BaseException) -> None:
+        """An upper layer raised while handling a received frame (a bug: counted by the MAC)."""
+        log.failure("{home}/{name}: handling a received frame failed", failure=Failure(exc),
+                    home=self.home.spec.name, name=self.spec.name)
 
     def frame_received(self, psdu: bytes) -> None:
         """The medium's delivery: hand the PSDU to the MAC (which never raises)."""
@@ -121,6 +144,11 @@ class HanDevice:
         """Begin the device's behaviour once powered (default: join the HAN)."""
         self.stack.set_trust_center_link_key(self.install_code_link_key())
         self.stack.join()
+        # scheduled HAN events of the topology (seconds after power-on)
+        for at in self.spec.params.get("rejoin_at", ()):
+            self.clock.callLater(float(at), self.stack.rejoin)
+        for at in self.spec.params.get("leave_at", ()):
+            self.clock.callLater(float(at), self.stack.leave_network)
 
     def install_code_link_key(self) -> bytes:
         from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
@@ -130,16 +158,21 @@ class HanDevice:
 
     def _count(self, name: str) -> None:
         self.counts[name] += 1
-        kind = self.kind
-        m = self.metrics
-        if name == "tx":
-            m.frames_sent.labels("han", kind).inc()
-        elif name == "rx":
-            m.frames_received.labels("han", kind).inc()
-        elif name == "tx_retry":
-            m.mac_retries.labels(kind).inc()
-        elif name not in _EVENTS and not name.startswith("malformed:"):
-            m.frames_dropped.labels("han", name).inc()
+        child = self._metric_children.get(name)
+        if child is None:
+            m = self.metrics
+            if name == "tx":
+                child = m.frames_sent.labels("han", self.kind)
+            elif name == "rx":
+                child = m.frames_received.labels("han", self.kind)
+            elif name == "tx_retry":
+                child = m.mac_retries.labels(self.kind)
+            elif name not in _EVENTS and not name.startswith("malformed:"):
+                child = m.frames_dropped.labels("han", name)
+            else:
+                child = _NO_METRIC
+            self._metric_children[name] = child
+        child.inc()
 
     # ---------------------------------------------------------------- joining
 
@@ -151,7 +184,11 @@ class HanDevice:
         log.info("{home}/{name} ({kind} {eui:016X}) joined the HAN as 0x{short:04X}",
                  home=self.home.spec.name, name=self.spec.name, kind=self.kind, eui=self.spec.eui64,
                  short=self.stack.short)
-        self.joined()
+        if not self._application_started:
+            # the application starts once per power-on; joining again later (after a failed
+            # rejoin) does not start it twice
+            self._application_started = True
+            self.joined()
 
     def stack_join_failed(self, reason: str) -> None:
         self._join_failures += 1

@@ -13,7 +13,8 @@ so that an IHD can read gas consumption at any time although the meter sleeps.
 from __future__ import annotations
 
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
-                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, utc_now)
+                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, utc_now)
+from emulator.rng import derive_bytes
 from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
 from protocols.zcl import foundation as zf
 from protocols.zcl.se.tunneling import TUNNELING_CLUSTER_ID
@@ -82,6 +83,17 @@ class CommsHub(HanDevice):
                                 on_device_joined=self._device_joined, beacon_payload=beacon)
         self.joined_at = self.clock.seconds()
         self.metrics.devices_up.labels(self.kind).inc()
+        for at in self.spec.params.get("network_key_updates", ()):
+            self.clock.callLater(float(at), self._update_network_key)
+        self.network_key_updates = 0
+
+    def _update_network_key(self) -> None:
+        """A scheduled topology event: a new network key (derived from the seed) for the HAN."""
+        self.network_key_updates += 1
+        key = derive_bytes(self.seed, self.home.spec.name, "network_key", str(self.network_key_updates), n=16)
+        seq = self.stack.update_network_key(key)
+        log.info("{home}/{name}: network key update to key sequence number {seq}", home=self.home.spec.name,
+                 name=self.spec.name, seq=seq)
 
     # -------------------------------------------------------------------- GBCS over the tunnel
 
@@ -156,7 +168,7 @@ class CommsHub(HanDevice):
             self.add_server(endpoint, CLUSTER_BASIC, self.basic_values(power_source=3))
             server = self.add_server(endpoint, CLUSTER_METERING, {
                 "CurrentSummationDelivered": 0, "Status": 0, "UnitofMeasure": 1, "Multiplier": 1,
-                "Divisor": 1000, "SummationFormatting": 0x7B, "MeteringDeviceType": 128 + 1,
+                "Divisor": 1000, "SummationFormatting": 0xBB, "MeteringDeviceType": 128 + 1,
             }, accept_reports=True)
             self.cluster_handlers[(endpoint, CLUSTER_METERING)] = self._mirror_command
             self.stack.add_endpoint(self._mirror_descriptor(endpoint), self._aps_data)

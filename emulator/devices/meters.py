@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
                                    DIRECTION_SERVER_TO_CLIENT, PROFILE_SE, ZCL_EPOCH, HanDevice, utc_now)
+from emulator.devices.discovery import make_discovery
+from emulator.devices.gsme_control import AWAKE_POLL_INTERVAL, AWAKE_TIME, make_mirror_setup, make_wake_cycle
 from emulator.devices.load import GasLoad, HouseholdLoad
 from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
 from emulator.rng import derive_rng
@@ -29,6 +31,16 @@ ATTR_SUMMATION = 0x0000
 ATTR_STATUS = 0x0200
 ATTR_DEMAND = 0x0400
 ATTR_DAY_CONSUMPTION = 0x0401
+ATTR_UNIT_OF_MEASURE = 0x0300
+ATTR_MULTIPLIER = 0x0301
+ATTR_DIVISOR = 0x0302
+ATTR_SUMMATION_FORMATTING = 0x0303
+ATTR_DEMAND_FORMATTING = 0x0304
+ATTR_METERING_DEVICE_TYPE = 0x0306
+#: s a display waits for Match_Desc answers
+MATCH_WINDOW = 3.0
+#: trailing digits of the Price field (ZSE D.4.2.4.1.3): the price is in pounds with 5 decimals
+PRICE_TRAILING_DIGITS = 5
 
 
 class Esme(HanDevice):
@@ -45,6 +57,8 @@ class Esme(HanDevice):
         self.load = HouseholdLoad(derive_rng(seed, home.spec.name, spec.name, "load"), home.start_time,
                                   float(spec.params.get("mean_power_w", 450)))
         self.time_offset = 0.0
+        #: the tariff's unit rate, pence per kWh (default: a typical 2025/26 GB unit rate)
+        self.unit_rate_p_per_kwh = float(spec.params.get("unit_rate_p_per_kwh", 24.5))
         self.reads_served = 0
         self.prices_published = 0
         self.tunnel: TunnelClientHost | None = None  # built at power-on
@@ -60,7 +74,7 @@ class Esme(HanDevice):
         self.add_server(METER_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=1))
         self.add_server(METER_ENDPOINT, CLUSTER_METERING, {
             "CurrentSummationDelivered": 0, "Status": 0, "UnitofMeasure": 0, "Multiplier": 1, "Divisor": 1000,
-            "SummationFormatting": 0x33, "DemandFormatting": 0x33, "MeteringDeviceType": 0,
+            "SummationFormatting": 0xB3, "DemandFormatting": 0xB3, "MeteringDeviceType": 0,
             "InstantaneousDemand": 0, "CurrentDayConsumptionDelivered": 0})
         self.add_server(METER_ENDPOINT, CLUSTER_PRICE, {"Tier1PriceLabel": "Standard"})
         self.cluster_handlers[(METER_ENDPOINT, CLUSTER_PRICE)] = self._price_command
@@ -105,6 +119,10 @@ class Esme(HanDevice):
         values[ATTR_DAY_CONSUMPTION] = int(energy_wh - self._day_start_wh[1])
         self.reads_served += 1
 
+    def price_field(self) -> int:
+        """PublishPrice Price: pounds per kWh with L{PRICE_TRAILING_DIGITS} decimals."""
+        return round(self.unit_rate_p_per_kwh / 100.0 * 10 ** PRICE_TRAILING_DIGITS)
+
     def _price_command(self, ind, frame: ZclFrame) -> None:
         if frame.direction != 0:
             self._count("zcl_unexpected_direction")
@@ -114,9 +132,10 @@ class Esme(HanDevice):
             rsp = self.cluster_command(
                 CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, "PublishPrice",
                 ProviderID=0x00000001, RateLabel=b"Standard", IssuerEventID=now, CurrentTime=now,
-                UnitofMeasure=0, Currency=826, PriceTrailingDigitAndPriceTier=0x51,
+                UnitofMeasure=0, Currency=826,
+                PriceTrailingDigitAndPriceTier=(PRICE_TRAILING_DIGITS << 4) | 0x01,
                 NumberofPriceTiersAndRegisterTier=0x11, StartTime=now - now % 86400,
-                DurationInMinutes=0xFFFF, Price=2450, PriceRatio=0xFF, GenerationPrice=0xFFFFFFFF,
+                DurationInMinutes=0xFFFF, Price=self.price_field(), PriceRatio=0xFF, GenerationPrice=0xFFFFFFFF,
                 GenerationPriceRatio=0xFF, AlternateCostDelivered=0xFFFFFFFF, AlternateCostUnit=0xFF,
                 AlternateCostTrailingDigit=0xFF, NumberofBlockThresholds=0xFF, PriceControl=0x00,
                 NumberofGenerationTiers=0, GenerationTier=1, ExtendedNumberofPriceTiers=0,
@@ -136,15 +155,17 @@ class Esme(HanDevice):
 
 
 class Gsme(HanDevice):
-    """Gas Smart Metering Equipment: a sleepy end device that mirrors its data on the GPF."""
+    """Gas Smart Metering Equipment: a sleepy end device that mirrors its data on the GPF
+    (its radio by L{emulator.devices.gsme_control.WakeCycle}, its mirror by
+    L{emulator.devices.gsme_control.MirrorSetup})."""
 
     kind = "GSME"
     role = "end_device"
     rx_on_when_idle = False
     device_id = DEVICE_ID_METER
     model = "emulated GSME"
-    AWAKE_POLL_INTERVAL = 0.5  # s between Data Requests while awake
-    AWAKE_TIME = 4.0  # s awake after the last piece of work
+    AWAKE_POLL_INTERVAL = AWAKE_POLL_INTERVAL
+    AWAKE_TIME = AWAKE_TIME
 
     def __init__(self, home, spec, seed) -> None:
         super().__init__(home, spec, seed)
@@ -156,8 +177,8 @@ class Gsme(HanDevice):
         self.reports_sent = 0
         self.reports_acked = 0
         self.wakes = 0
-        self._sleep_call = None
-        self._busy = 0
+        self.wake_cycle = make_wake_cycle(self.clock, self)
+        self.mirror = make_mirror_setup(self)
         self.tunnel: TunnelClientHost | None = None  # built at power-on
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
@@ -166,98 +187,85 @@ class Gsme(HanDevice):
 
     def start(self) -> None:
         # GBCS from the CHF: asleep, it GETs what the CHF queued for it each time it wakes
-        self.tunnel = TunnelClientHost(self, METER_ENDPOINT, keep_open=False, begin_work=self._begin_work,
-                                       end_work=self._end_work)
+        self.tunnel = TunnelClientHost(self, METER_ENDPOINT, keep_open=False,
+                                       begin_work=self.wake_cycle.begin_work, end_work=self.wake_cycle.end_work)
         self.add_server(METER_ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=3))
         self.add_server(METER_ENDPOINT, CLUSTER_METERING, {
             "CurrentSummationDelivered": 0, "Status": 0, "UnitofMeasure": 1, "Multiplier": 1, "Divisor": 1000,
-            "SummationFormatting": 0x7B, "MeteringDeviceType": 1})
+            "SummationFormatting": 0xBB, "MeteringDeviceType": 1})
         super().start()
 
-    # ------------------------------------------------------------------ wake / sleep
+    # ------------------------------------------------------------------ wake / sleep (WakeLower)
+
+    def start_polling(self, interval: float) -> None:
+        self.stack.start_polling(interval)
+
+    def stop_polling(self) -> None:
+        self.stack.stop_polling()
 
     def joined(self) -> None:
-        self._awake()
-        self._begin_work()
+        self.wake_cycle.begin_work()
         self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001),
-                             lambda values: self._end_work())
-        self._ensure_mirror()
+                             lambda values: self.wake_cycle.end_work())
+        self.mirror.ensure()
         self.tunnel.poll()
         offset = self.rng.uniform(0, self.wake_interval)
         self.clock.callLater(offset, self._wake)
-
-    def _awake(self) -> None:
-        self.stack.start_polling(self.AWAKE_POLL_INTERVAL)
-
-    def _begin_work(self) -> None:
-        self._busy += 1
-        if self._sleep_call is not None and self._sleep_call.active():
-            self._sleep_call.cancel()
-        self._sleep_call = None
-
-    def _end_work(self) -> None:
-        self._busy = max(0, self._busy - 1)
-        if self._busy == 0:
-            if self._sleep_call is not None and self._sleep_call.active():
-                self._sleep_call.cancel()
-            self._sleep_call = self.clock.callLater(self.AWAKE_TIME, self._sleep)
-
-    def _sleep(self) -> None:
-        self._sleep_call = None
-        if self._busy == 0:
-            self.stack.stop_polling()
 
     def _wake(self) -> None:
         self.wakes += 1
         self.clock.callLater(self.wake_interval, self._wake)
         if not self.stack.joined:
             return
-        self._awake()
         self.tunnel.poll()
-        if self.mirror_configured:
-            self._report()
-        else:
-            self._ensure_mirror()
+        self.mirror.ensure()
 
-    # ------------------------------------------------------------------ mirroring
+    # ------------------------------------------------------------------ mirroring (MirrorLower)
 
-    def _ensure_mirror(self) -> None:
-        if self.mirror_endpoint is None:
-            self._begin_work()
-            frame = self.cluster_command(CLUSTER_METERING, DIRECTION_SERVER_TO_CLIENT, "RequestMirror")
-            self.request(0x0000, 0x01, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_response)
-        elif not self.mirror_configured:
-            self._configure_mirror()
+    def request_mirror(self) -> None:
+        self.wake_cycle.begin_work()
+        frame = self.cluster_command(CLUSTER_METERING, DIRECTION_SERVER_TO_CLIENT, "RequestMirror")
+        self.request(0x0000, 0x01, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_response)
 
     def _mirror_response(self, ind, frame) -> None:
-        self._end_work()
+        self.wake_cycle.end_work()
         if frame is None or frame.command_id != 0x01:
             self._count("mirror_request_failed")
+            self.mirror.failed()
             return
+        from protocols.errors import CodecError
         from protocols.zcl.clusters import decode_command
-        endpoint = decode_command(CLUSTER_METERING, 0, 0x01, frame.payload)["EndPointID"]
+        try:
+            endpoint = decode_command(CLUSTER_METERING, 0, 0x01, frame.payload)["EndPointID"]
+        except CodecError:
+            self._count("zcl_malformed")
+            self.mirror.failed()
+            return
         if endpoint == 0xFFFF:
             self._count("mirror_refused")
+            self.mirror.failed()
             return
         self.mirror_endpoint = endpoint
-        self._configure_mirror()
+        self.mirror.granted(endpoint)
 
-    def _configure_mirror(self) -> None:
-        self._begin_work()
+    def configure_mirror(self, endpoint: int) -> None:
+        self.wake_cycle.begin_work()
         frame = self.cluster_command(CLUSTER_METERING, DIRECTION_SERVER_TO_CLIENT, "ConfigureMirror",
-                                     IssuerEventID=utc_now(self.clock) & 0xFFFFFFFF, ReportingInterval=int(self.wake_interval),
+                                     IssuerEventID=utc_now(self.clock) & 0xFFFFFFFF,
+                                     ReportingInterval=int(self.wake_interval),
                                      MirrorNotificationReporting=False, NotificationScheme=0)
-        self.request(0x0000, self.mirror_endpoint, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_configured)
+        self.request(0x0000, endpoint, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_configured)
 
     def _mirror_configured(self, ind, frame) -> None:
-        self._end_work()
+        self.wake_cycle.end_work()
         if frame is None or frame.command_id != 0x0B:
             self._count("mirror_configure_failed")
+            self.mirror.failed()
             return
         self.mirror_configured = True
-        self._report()
+        self.mirror.configured()
 
-    def _report(self) -> None:
+    def report(self, endpoint: int) -> None:
         volume_m3 = self.gas.read(self.clock.seconds())
         values = self.servers[(METER_ENDPOINT, CLUSTER_METERING)].values
         values[ATTR_SUMMATION] = int(volume_m3 * 1000)  # dm3: Divisor 1000 -> m3
@@ -266,8 +274,8 @@ class Gsme(HanDevice):
         frame = zf.global_frame(zf.ReportAttributes(reports), self.next_tsn(), DIRECTION_SERVER_TO_CLIENT,
                                 disable_default_response=True)
         self.reports_sent += 1
-        self._begin_work()
-        self.stack.send_data(0x0000, self.mirror_endpoint, METER_ENDPOINT, CLUSTER_METERING, encode_zcl(frame),
+        self.wake_cycle.begin_work()
+        self.stack.send_data(0x0000, endpoint, METER_ENDPOINT, CLUSTER_METERING, encode_zcl(frame),
                              on_done=self._report_done)
 
     def _report_done(self, ok: bool) -> None:
@@ -275,7 +283,7 @@ class Gsme(HanDevice):
             self.reports_acked += 1
         else:
             self._count("mirror_report_failed")
-        self._end_work()
+        self.wake_cycle.end_work()
 
     def describe(self) -> str:
         return (f"wakes {self.wakes}, mirror endpoint {self.mirror_endpoint}, reports {self.reports_acked}/"
@@ -283,8 +291,57 @@ class Gsme(HanDevice):
                 + (f"; {self.tunnel.describe()}" if self.tunnel is not None else ""))
 
 
+#: the Metering formatting attributes a display reads once per meter (ZSE D.3.2.2.4)
+FORMATTING_ATTRIBUTES = (ATTR_UNIT_OF_MEASURE, ATTR_MULTIPLIER, ATTR_DIVISOR, ATTR_SUMMATION_FORMATTING,
+                         ATTR_DEMAND_FORMATTING, ATTR_METERING_DEVICE_TYPE)
+#: UnitofMeasure (ZSE D.3.2.2.4.1, binary values) -> (summation unit, demand unit)
+_UNITS = {0: ("kWh", "kW"), 1: ("m3", "m3/h"), 2: ("ft3", "ft3/h"), 3: ("ccf", "ccf/h"), 4: ("US gl", "US gl/h"),
+          5: ("IMP gl", "IMP gl/h"), 6: ("BTU", "BTU/h"), 7: ("l", "l/h"), 8: ("kPa", "kPa")}
+
+
+class MeterFormatting:
+    """How a meter says its registers are to be shown (UnitofMeasure, Multiplier, Divisor,
+    Summation / DemandFormatting: bits 0-2 digits right of the decimal point, bits 3-6 digits
+    left of it, bit 7 suppress leading zeros)."""
+
+    __slots__ = ("unit", "multiplier", "divisor", "summation_formatting", "demand_formatting", "device_type")
+
+    def __init__(self, values: dict[int, object]) -> None:
+        def number(attr: int, default: int) -> int:
+            v = values.get(attr)
+            return v if isinstance(v, int) and not isinstance(v, bool) else default
+        self.unit = number(ATTR_UNIT_OF_MEASURE, 0) & 0x7F
+        self.multiplier = number(ATTR_MULTIPLIER, 1) or 1
+        self.divisor = number(ATTR_DIVISOR, 1) or 1
+        self.summation_formatting = number(ATTR_SUMMATION_FORMATTING, 0x33)
+        self.demand_formatting = number(ATTR_DEMAND_FORMATTING, self.summation_formatting)
+        self.device_type = number(ATTR_METERING_DEVICE_TYPE, 0)
+
+    def value(self, raw: int) -> float:
+        return raw * self.multiplier / self.divisor
+
+    @staticmethod
+    def _format(value: float, formatting: int) -> str:
+        right = formatting & 0x07
+        left = (formatting >> 3) & 0x0F
+        text = f"{value:.{right}f}"
+        if not formatting & 0x80 and left:
+            whole, dot, frac = text.partition(".")
+            sign = "-" if whole.startswith("-") else ""
+            text = sign + whole.lstrip("-").rjust(left, "0") + dot + frac
+        return text
+
+    def summation(self, raw: int) -> str:
+        return f"{self._format(self.value(raw), self.summation_formatting)} {_UNITS.get(self.unit, ('?', '?'))[0]}"
+
+    def demand(self, raw: int) -> str:
+        return f"{self._format(self.value(raw), self.demand_formatting)} {_UNITS.get(self.unit, ('?', '?'))[1]}"
+
+
 class Ihd(HanDevice):
-    """In-Home Display: reads the ESME every C{read_interval} s and the gas mirror on the GPF."""
+    """In-Home Display: finds the meters (Match_Desc with a growing backoff), reads each one's
+    formatting attributes once, then reads the ESME every C{read_interval} s and the gas mirror
+    on the GPF every C{gas_read_interval} s, and shows the values as the meter formats them."""
 
     kind = "IHD"
     role = "router"
@@ -299,13 +356,20 @@ class Ihd(HanDevice):
         self.gas_read_interval = float(spec.params.get("gas_read_interval", 60))
         self.electricity: tuple[int, int] | None = None  # (short, endpoint)
         self.gas: tuple[int, int] | None = None
+        self.formatting: dict[str, MeterFormatting] = {}  # "electricity" / "gas" -> formatting
         self.reads_sent = 0
         self.reads_answered = 0
         self.gas_reads_sent = 0
         self.gas_reads_answered = 0
+        self.first_electricity_answer: float | None = None
         self.last_electricity: dict | None = None
         self.last_gas: dict | None = None
+        self.display: dict[str, str] = {}
         self.prices = 0
+        self.unit_rate_p_per_kwh: float | None = None
+        self.discovery = make_discovery(self.clock, derive_rng(seed, home.spec.name, spec.name, "discovery"), self)
+        self._electricity_call = None
+        self._gas_call = None
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         return [SimpleDescriptor(self.IHD_ENDPOINT, PROFILE_SE, self.device_id, 0, (CLUSTER_BASIC,),
@@ -317,22 +381,22 @@ class Ihd(HanDevice):
 
     def joined(self) -> None:
         self.read_attributes(0x0000, 0x01, self.IHD_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001), lambda v: None)
-        self._discover()
-        self.clock.callLater(self.read_interval, self._read_electricity)
-        self.clock.callLater(self.gas_read_interval, self._read_gas)
+        self.discovery.start()
         self.clock.callLater(60.0, self._get_price)
 
-    def _discover(self) -> None:
+    # ------------------------------------------------------------------ discovery (DiscoveryLower)
+
+    def send_match_desc(self) -> None:
         """Match_Desc broadcast for Metering servers: the ESME and the GPF's mirror answer."""
-        if self.electricity is not None and self.gas is not None:
-            return
         self.stack.zdo_send(0xFFFD, MatchDescReq(0xFFFD, PROFILE_SE, (CLUSTER_METERING,), ()), self._matched,
-                            timeout=5.0)
-        self.clock.callLater(300.0, self._discover)
+                            timeout=MATCH_WINDOW)
 
     def _matched(self, rsp) -> None:
-        """A Metering server answered: ask for its simple descriptor to see what it is."""
-        if rsp is None or rsp.status != 0:
+        """A Metering server answered (or the window closed): ask what it is."""
+        if rsp is None:
+            self.discovery.window_closed()
+            return
+        if rsp.status != 0:
             return
         for endpoint in rsp.endpoints:
             self.stack.zdo_send(rsp.nwk_addr, SimpleDescReq(rsp.nwk_addr, endpoint), self._described)
@@ -344,13 +408,43 @@ class Ihd(HanDevice):
         if d is None or d.device_id != DEVICE_ID_METER or CLUSTER_METERING not in d.in_clusters:
             return
         if rsp.nwk_addr == 0x0000:
-            self.gas = (0x0000, d.endpoint)
-        else:
+            if self.gas is None:
+                self.gas = (0x0000, d.endpoint)
+                self._read_gas()
+        elif self.electricity is None:
             self.electricity = (rsp.nwk_addr, d.endpoint)
+            self._read_electricity()
+        if self.electricity is not None and self.gas is not None:
+            self.discovery.complete()
+
+    # ------------------------------------------------------------------ reading
+
+    def _formatting_known(self, which: str):
+        """After the formatting read: the first register read goes out at once."""
+        def then() -> None:
+            if which in self.formatting:
+                (self._read_electricity if which == "electricity" else self._read_gas)()
+        return then
+
+    def _read_formatting(self, which: str, target: tuple[int, int], then) -> None:
+        short, ep = target
+
+        def done(values) -> None:
+            if values is not None and ATTR_DIVISOR in values:
+                self.formatting[which] = MeterFormatting(values)
+            then()
+
+        self.read_attributes(short, ep, self.IHD_ENDPOINT, CLUSTER_METERING, FORMATTING_ATTRIBUTES, done,
+                             timeout=min(self.read_interval * 0.9, 8.0))
 
     def _read_electricity(self) -> None:
-        self.clock.callLater(self.read_interval, self._read_electricity)
+        if self._electricity_call is not None and self._electricity_call.active():
+            self._electricity_call.cancel()
+        self._electricity_call = self.clock.callLater(self.read_interval, self._read_electricity)
         if self.electricity is None:
+            return
+        if "electricity" not in self.formatting:
+            self._read_formatting("electricity", self.electricity, self._formatting_known("electricity"))
             return
         self.reads_sent += 1
         short, ep = self.electricity
@@ -363,12 +457,24 @@ class Ihd(HanDevice):
             self.metrics.zcl_requests.labels(self.kind, "timeout").inc()
             return
         self.reads_answered += 1
+        if self.first_electricity_answer is None:
+            self.first_electricity_answer = self.clock.seconds()
         self.last_electricity = values
+        fmt = self.formatting["electricity"]
+        if isinstance(values.get(ATTR_SUMMATION), int):
+            self.display["electricity"] = fmt.summation(values[ATTR_SUMMATION])
+        if isinstance(values.get(ATTR_DEMAND), int):
+            self.display["demand"] = fmt.demand(values[ATTR_DEMAND])
         self.metrics.zcl_requests.labels(self.kind, "answered").inc()
 
     def _read_gas(self) -> None:
-        self.clock.callLater(self.gas_read_interval, self._read_gas)
+        if self._gas_call is not None and self._gas_call.active():
+            self._gas_call.cancel()
+        self._gas_call = self.clock.callLater(self.gas_read_interval, self._read_gas)
         if self.gas is None:
+            return
+        if "gas" not in self.formatting:
+            self._read_formatting("gas", self.gas, self._formatting_known("gas"))
             return
         self.gas_reads_sent += 1
         short, ep = self.gas
@@ -381,6 +487,8 @@ class Ihd(HanDevice):
             return
         self.gas_reads_answered += 1
         self.last_gas = values
+        if isinstance(values.get(ATTR_SUMMATION), int):
+            self.display["gas"] = self.formatting["gas"].summation(values[ATTR_SUMMATION])
         self.metrics.zcl_requests.labels(self.kind, "answered").inc()
 
     def _get_price(self) -> None:
@@ -392,10 +500,29 @@ class Ihd(HanDevice):
         self.request(short, ep, self.IHD_ENDPOINT, CLUSTER_PRICE, frame, self._price)
 
     def _price(self, ind, frame) -> None:
-        if frame is not None and frame.command_id == 0x00:
-            self.prices += 1
+        if frame is None or frame.command_id != 0x00 or frame.direction != DIRECTION_SERVER_TO_CLIENT:
+            return
+        from protocols.errors import CodecError
+        from protocols.zcl.clusters import decode_command
+        try:
+            fields = decode_command(CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, 0x00, frame.payload)
+        except CodecError:
+            self._count("zcl_malformed")
+            return
+        self.prices += 1
+        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
 
     def describe(self) -> str:
         pct = 100.0 * self.reads_answered / self.reads_sent if self.reads_sent else 0.0
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(self.display.items()))
+        rate = f" at {self.unit_rate_p_per_kwh:.2f} p/kWh" if self.unit_rate_p_per_kwh is not None else ""
         return (f"electricity reads {self.reads_answered}/{self.reads_sent} answered ({pct:.1f}%), "
-                f"gas reads {self.gas_reads_answered}/{self.gas_reads_sent}, prices {self.prices}")
+                f"gas reads {self.gas_reads_answered}/{self.gas_reads_sent}, prices {self.prices}{rate}"
+                + (f"; shows {shown}" if shown else ""))
+
+
+def price_p_per_kwh(price: int, trailing_digit_and_tier: int) -> float:
+    """ZSE D.4.2.4.1.3: Price is in the currency's base unit (GBP: pounds, ISO 4217 826) per
+    unit of measure, with the decimal point C{trailing digit} (high nibble) places from the
+    right; returned in pence."""
+    return price * 100 / 10 ** (trailing_digit_and_tier >> 4)

@@ -419,14 +419,17 @@ _NON_DISABLEMENT_ACTIONS = {"START": True, "STOP": False}
 
 
 def _zcl_date(node: Body) -> dict:
-    """A DUIS gas date with wildcards (Gas...WithWildcards / Specified... / NonSpecified...)."""
+    """A DUIS gas date with wildcards (Gas...WithWildcards / Specified... / NonSpecified...).
+
+    A NonSpecified part is the ZCL Date wildcard ("any"), C{None} in the tree.
+    """
     def part(container: str, name: str, lo: int, hi: int) -> int | None:
         p = node.require(container)
         spec = p.find(f"Specified{name}")
         if spec is None:
             if p.find(f"NonSpecified{name}") is None:
                 raise RequestError(INVALID, p.path, f"Specified{name} or NonSpecified{name} expected")
-            return None     # the ZCL Date wildcard (octet 0xFF): protocols.zcl.types.Date
+            return None
         return spec.int(lo=lo, hi=hi)
     return {"year": part("GasYearWithWildcards", "Year", 1900, 2154),
             "month": part("GasMonthWithWildcards", "Month", 1, 12),

@@ -182,6 +182,21 @@ _BY_NAME = {(DIRECTION_CLIENT_TO_SERVER, name): cls for cls, name in _C2S.items(
 _BY_NAME.update({(DIRECTION_SERVER_TO_CLIENT, name): cls for cls, name in _S2C.items()})
 
 
+def _field_names(cls: type, direction: int, name: str) -> tuple[tuple[str, str], ...]:
+    """(attribute, registry field name) pairs: the attributes follow the registry's payload order."""
+    registry = TUNNELING.command(direction, name).field_names
+    attributes = tuple(f.name for f in fields(cls))
+    if len(registry) != len(attributes):
+        raise ValueError(f"{cls.__name__} does not carry the fields {registry} of the Tunneling cluster")
+    return tuple(zip(attributes, registry))
+
+
+#: (direction, command class) -> (attribute, registry field name) pairs
+_FIELDS = {(direction, cls): _field_names(cls, direction, name)
+           for direction, names in ((DIRECTION_CLIENT_TO_SERVER, _C2S), (DIRECTION_SERVER_TO_CLIENT, _S2C))
+           for cls, name in names.items()}
+
+
 def to_zcl(command: TunnelCommand, direction: int, tsn: int) -> ZclFrame:
     """The ZCL frame of a Tunneling command sent in C{direction} (0 client->server, 1 server->client).
 
@@ -192,7 +207,7 @@ def to_zcl(command: TunnelCommand, direction: int, tsn: int) -> ZclFrame:
     name = names.get(type(command))
     if name is None:
         raise CodecError("command", 0, f"{type(command).__name__} is not sent in direction {direction}")
-    values = {_spec_name(f.name): getattr(command, f.name) for f in fields(command)}
+    values = {field: getattr(command, attr) for attr, field in _FIELDS[direction, type(command)]}
     return cluster_frame(TUNNELING_CLUSTER_ID, direction, name, tsn, values, disable_default_response=True)
 
 
@@ -211,10 +226,4 @@ def from_zcl(frame: ZclFrame) -> TunnelCommand:
         raise CodecError("command_id", 2, f"Tunneling command 0x{frame.command_id:02X} (direction {direction}) "
                                           "is not used by GB-HRGP")
     values = decode_command(TUNNELING_CLUSTER_ID, direction, frame.command_id, frame.payload)
-    names = {_spec_name(f.name): f.name for f in fields(cls)}
-    return cls(**{names.get(k, k): v for k, v in values.items()})
-
-
-def _spec_name(field_name: str) -> str:
-    """The ZCL registry's (spec) name of a command field: C{tunnel_id} -> C{TunnelID}."""
-    return "".join("ID" if part == "id" else part.capitalize() for part in field_name.split("_"))
+    return cls(**{attr: values[field] for attr, field in _FIELDS[direction, cls]})

@@ -275,6 +275,12 @@ def _truncated(plan: _Plan, available: int) -> CodecError:
 
 # --- decode ----------------------------------------------------------------------------------
 
+#: the last PSDU decoded with its FCS checked, and its frame: every radio that hears one
+#: transmission gets the same bytes object, so the second and later receivers reuse the
+#: (immutable) result instead of decoding it again
+_last_decoded: list = [None, None]
+
+
 def decode_mac(data: bytes, check_fcs: bool = True) -> MacFrame:
     """Decode an MPDU (header, payload and the 2-byte FCS) into a L{MacFrame}.
 
@@ -283,6 +289,17 @@ def decode_mac(data: bytes, check_fcs: bool = True) -> MacFrame:
     @raise CodecError: on a bad FCS, truncation, reserved frame type / addressing mode,
         unsupported frame version or an invalid PAN ID compression combination.
     """
+    last = _last_decoded
+    if data is last[0] and check_fcs:
+        return last[1]
+    frame = _decode_mac(data, check_fcs)
+    if check_fcs and type(data) is bytes:
+        last[0] = data
+        last[1] = frame
+    return frame
+
+
+def _decode_mac(data: bytes, check_fcs: bool) -> MacFrame:
     n = len(data)
     if n < 5:
         if n < 2:

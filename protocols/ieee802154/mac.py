@@ -7,7 +7,11 @@ the 2.4 GHz O-QPSK timing of ``han-zigbee-wireshark.md`` section 2.4:
   with the ack-request bit; unicast frames are retransmitted up to macMaxFrameRetries (3) times when
   no Ack arrives within macAckWaitDuration (864 us after the end of our transmission);
 - unslotted CSMA-CA (7.5.1.4): aUnitBackoffPeriod 320 us, macMinBE 3, macMaxBE 5,
-  macMaxCSMABackoffs 4, the CCA being C{radio.channel_busy()};
+  macMaxCSMABackoffs 4; the CCA senses the channel over 8 symbols (phyCCADuration, 128 us:
+  C{radio.channel_busy_since(t)}), then the radio turns from RX to TX in
+  aTurnaroundTime (12 symbols), so no frame starts less than 320 us after the channel was last
+  busy; the transmit path is one explicit state (idle, ifs, cca, turnaround, on_air, ack_wait)
+  with one timer;
 - one transmission in flight, a FIFO queue behind it (except that a frame answering a child's
   Data Request goes first: the child listens only for macMaxFrameTotalWaitTime), SIFS/LIFS
   between frames;
@@ -29,12 +33,12 @@ L{MacLayer.frame_received}.
 from __future__ import annotations
 
 import random
+import sys
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
 
 from protocols.errors import CodecError
 from protocols.ieee802154.beacon import (
@@ -56,7 +60,7 @@ __all__ = [
     "NO_DATA", "TRANSACTION_EXPIRED", "TRANSACTION_OVERFLOW",
     "A_TURNAROUND_TIME", "A_UNIT_BACKOFF_PERIOD", "MAC_ACK_WAIT_DURATION", "MAC_MAX_FRAME_RETRIES",
     "MAC_MIN_BE", "MAC_MAX_BE", "MAC_MAX_CSMA_BACKOFFS", "MAC_RESPONSE_WAIT_TIME",
-    "MAC_TRANSACTION_PERSISTENCE_TIME", "MAC_MAX_FRAME_TOTAL_WAIT_TIME", "SIFS", "LIFS",
+    "MAC_TRANSACTION_PERSISTENCE_TIME", "MAC_MAX_FRAME_TOTAL_WAIT_TIME", "SIFS", "LIFS", "CCA_DURATION",
 ]
 
 # --- MAC enumerations (802.15.4-2006 table 78) ------------------------------------------------
@@ -89,6 +93,8 @@ _M = min(MAC_MAX_BE - MAC_MIN_BE, MAC_MAX_CSMA_BACKOFFS)
 MAC_MAX_FRAME_TOTAL_WAIT_TIME = (
     (sum(1 << (MAC_MIN_BE + k) for k in range(_M))
      + ((1 << MAC_MAX_BE) - 1) * (MAC_MAX_CSMA_BACKOFFS - _M)) * 20 + _PHY_MAX_FRAME_DURATION) * _SYMBOL
+#: phyCCADuration: the channel is sensed over 8 symbols (IEEE 802.15.4-2006 6.9.9)
+CCA_DURATION = 8 * _SYMBOL                          # 128 us
 SIFS = 12 * _SYMBOL                                 # after MPDUs of at most aMaxSIFSFrameSize
 LIFS = 40 * _SYMBOL
 _A_MAX_SIFS_FRAME_SIZE = 18
@@ -99,6 +105,8 @@ MAX_INDIRECT_TRANSACTIONS = 32
 _K_DATA, _K_INDIRECT, _K_POLL, _K_ASSOC_REQ, _K_ASSOC_POLL, _K_BEACON, _K_BEACON_REQ = range(7)
 # Poll states.
 _POLL_IDLE, _POLL_SENDING, _POLL_WAITING = range(3)
+#: states of the transmit path (one timer, L{MacLayer._tx_timer}, belongs to the state)
+TX_IDLE, TX_IFS, TX_CCA, TX_TURNAROUND, TX_ON_AIR, TX_ACK_WAIT = range(6)
 
 
 class MacUser(Protocol):
@@ -194,8 +202,8 @@ class MacLayer:
 
     @param clock: the (virtual or real) time source; every timer is an C{IDelayedCall} on it.
     @param rng: this node's random source (CSMA-CA backoffs, initial DSN and BSN).
-    @param radio: the medium's port: C{transmit(psdu) -> airtime_s}, C{channel_busy() -> bool},
-        C{set_rx_enabled(on)}.  The medium calls L{frame_received} for every frame heard.
+    @param radio: the medium's port: C{transmit(psdu) -> airtime_s}, C{channel_busy_since(t) ->
+        bool} (another radio was on the air at some time from C{t} to now), C{set_rx_enabled(on)}.  The medium calls L{frame_received} for every frame heard.
     @param extended_address: this radio's EUI-64 (int, big-endian value).
     @param user: the upper layer (L{MacUser}).
     @param rx_on_when_idle: macRxOnWhenIdle; C{False} for a sleepy end device, whose receiver is on
@@ -206,23 +214,26 @@ class MacLayer:
         "tx_no_ack", "tx_ack", "rx", "rx_bad_fcs", "rx_malformed", "rx_duplicate", "rx_filtered",
         "rx_during_tx", "rx_off", "csma_failure", "indirect_queued", "indirect_expired",
         "indirect_failed", "ack_skipped", "rx_error").
+    @param on_error: called with the exception when an upper layer raised while handling a
+        received frame (counted as C{rx_error}; the frame is dropped, the MAC carries on).
     """
 
     __slots__ = (
         "clock", "rng", "radio", "extended_address", "user", "rx_on_when_idle", "pan_coordinator", "_count",
         "pan_id", "short_address", "coord_short_address", "coord_extended_address", "association_permit",
-        "beacon_payload", "_started", "_dsn", "_bsn", "_queue", "_current", "_csma_call", "_tx_end_call",
-        "_ack_wait_call", "_ifs_call", "_ifs_until", "_tx_busy_until", "_ack_call", "_awaiting_ack",
+        "beacon_payload", "_started", "_dsn", "_bsn", "_queue", "_current", "_tx_state", "_tx_timer",
+        "_ifs_until", "_tx_busy_until", "_ack_call", "_awaiting_ack",
         "_last_dsn", "_indirect", "_children", "_poll_state", "_poll_kind", "_poll_call", "_poll_job",
         "_associating", "_assoc_wait_call", "_scan_call", "_scan_results", "_scan_duration", "_rx_on",
+        "_on_error",
     )
-
-    log = Logger()
 
     def __init__(self, clock: IReactorTime, rng: random.Random, radio, extended_address: int, user, *,
                  rx_on_when_idle: bool, pan_coordinator: bool = False,
-                 counters: Callable[[str], None] | None = None) -> None:
+                 counters: Callable[[str], None] | None = None,
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
         self.clock = clock
+        self._on_error = on_error
         self.rng = rng
         self.radio = radio
         self.extended_address = extended_address
@@ -241,10 +252,8 @@ class MacLayer:
         self._bsn = rng.randrange(256)
         self._queue: deque[_TxJob] = deque()
         self._current: _TxJob | None = None
-        self._csma_call: IDelayedCall | None = None
-        self._tx_end_call: IDelayedCall | None = None
-        self._ack_wait_call: IDelayedCall | None = None
-        self._ifs_call: IDelayedCall | None = None
+        self._tx_state = TX_IDLE
+        self._tx_timer: IDelayedCall | None = None
         self._ifs_until = 0.0
         self._tx_busy_until = 0.0
         self._ack_call: IDelayedCall | None = None
@@ -381,7 +390,8 @@ class MacLayer:
 
     def shutdown(self) -> None:
         """Cancel every timer and drop all queued work (no confirms are sent)."""
-        for name in ("_csma_call", "_tx_end_call", "_ack_wait_call", "_ifs_call", "_ack_call", "_poll_call",
+        self._tx_state = TX_IDLE
+        for name in ("_tx_timer", "_ack_call", "_poll_call",
                      "_assoc_wait_call", "_scan_call"):
             call = getattr(self, name)
             if call is not None and call.active():
@@ -423,7 +433,8 @@ class MacLayer:
             self._count("rx_malformed")
         except Exception:
             self._count("rx_error")
-            self.log.failure("MAC failed to handle a received frame")
+            if self._on_error is not None:
+                self._on_error(sys.exc_info()[1])
 
     # --- receive path -------------------------------------------------------------------------
 
@@ -501,10 +512,10 @@ class MacLayer:
 
     def _on_ack(self, frame: MacFrame) -> None:
         job = self._current
-        if self._ack_wait_call is None or job is None or frame.seq != job.seq:
+        if self._tx_state != TX_ACK_WAIT or job is None or frame.seq != job.seq:
             return
-        self._ack_wait_call.cancel()
-        self._ack_wait_call = None
+        self._tx_timer.cancel()
+        self._tx_timer = None
         self._finish(job, SUCCESS, frame.frame_pending)
 
     def _on_beacon(self, frame: MacFrame) -> None:
@@ -550,38 +561,67 @@ class MacLayer:
         self._queue.append(job)
         self._start_next()
 
+    # One transmission at a time, as one explicit state with one timer:
+    #   idle -> (ifs) -> cca -> turnaround -> on_air / ack_wait -> idle
+    # cca: a random number (0 .. 2^BE - 1) of unit backoff periods, then the channel is sensed
+    # over 8 symbols (busy if another transmission was on the air at any time in them);
+    # turnaround: aTurnaroundTime (12 symbols) RX-to-TX; so a frame starts at least 20 symbols
+    # (320 us) after the channel was last busy.
+
+    def _tx_after(self, delay: float, state: int) -> None:
+        self._tx_state = state
+        self._tx_timer = self.clock.callLater(delay, self._tx_timer_fired)
+
+    def _tx_timer_fired(self) -> None:
+        self._tx_timer = None
+        state = self._tx_state
+        if state == TX_CCA:
+            self._cca_end()
+        elif state == TX_TURNAROUND:
+            self._transmit()
+        elif state == TX_ON_AIR:
+            self._tx_end()
+        elif state == TX_ACK_WAIT:
+            self._ack_timeout()
+        elif state == TX_IFS:
+            self._tx_state = TX_IDLE
+            self._start_next()
+
     def _start_next(self) -> None:
-        if self._current is not None or self._ifs_call is not None or not self._queue:
+        if self._tx_state != TX_IDLE or not self._queue:
             return
         now = self.clock.seconds()
         if now < self._ifs_until:
-            self._ifs_call = self.clock.callLater(self._ifs_until - now, self._ifs_elapsed)
+            self._tx_after(self._ifs_until - now, TX_IFS)
             return
         job = self._current = self._queue.popleft()
         job.nb = 0
         job.be = MAC_MIN_BE
         self._backoff(job)
 
-    def _ifs_elapsed(self) -> None:
-        self._ifs_call = None
-        self._start_next()
-
     def _backoff(self, job: _TxJob) -> None:
-        delay = self.rng.randrange(1 << job.be) * A_UNIT_BACKOFF_PERIOD
-        self._csma_call = self.clock.callLater(delay, self._cca)
+        # the random backoff, then the 8-symbol CCA: its result is known at its end
+        self._tx_after(self.rng.randrange(1 << job.be) * A_UNIT_BACKOFF_PERIOD + CCA_DURATION, TX_CCA)
 
-    def _cca(self) -> None:
-        self._csma_call = None
+    def _cca_end(self) -> None:
+        sensing_since = self.clock.seconds() - CCA_DURATION
+        if sensing_since < self._tx_busy_until or self._ack_call is not None \
+                or self.radio.channel_busy_since(sensing_since):
+            self._cca_failed(self._current)
+        else:
+            self._tx_after(A_TURNAROUND_TIME, TX_TURNAROUND)
+
+    def _cca_failed(self, job: _TxJob) -> None:
+        job.nb += 1
+        job.be = min(job.be + 1, MAC_MAX_BE)
+        if job.nb > MAC_MAX_CSMA_BACKOFFS:
+            self._count("csma_failure")
+            self._finish(job, CHANNEL_ACCESS_FAILURE, False)
+        else:
+            self._backoff(job)
+
+    def _transmit(self) -> None:
         job = self._current
-        if self.clock.seconds() < self._tx_busy_until or self._ack_call is not None or self.radio.channel_busy():
-            job.nb += 1
-            job.be = min(job.be + 1, MAC_MAX_BE)
-            if job.nb > MAC_MAX_CSMA_BACKOFFS:
-                self._count("csma_failure")
-                self._finish(job, CHANNEL_ACCESS_FAILURE, False)
-            else:
-                self._backoff(job)
-            return
         if job.ack_request:
             self._awaiting_ack = True
             self._update_rx()
@@ -590,18 +630,16 @@ class MacLayer:
         self._count("tx")
         if job.retries:
             self._count("tx_retry")
-        self._tx_end_call = self.clock.callLater(airtime, self._tx_end)
+        if job.ack_request:
+            # on the air, then macAckWaitDuration from its end: one timer for both
+            self._tx_after(airtime + MAC_ACK_WAIT_DURATION, TX_ACK_WAIT)
+        else:
+            self._tx_after(airtime, TX_ON_AIR)
 
     def _tx_end(self) -> None:
-        self._tx_end_call = None
-        job = self._current
-        if job.ack_request:
-            self._ack_wait_call = self.clock.callLater(MAC_ACK_WAIT_DURATION, self._ack_timeout)
-        else:
-            self._finish(job, SUCCESS, False)
+        self._finish(self._current, SUCCESS, False)
 
     def _ack_timeout(self) -> None:
-        self._ack_wait_call = None
         job = self._current
         if job.retries < job.max_retries:
             job.retries += 1
@@ -613,6 +651,7 @@ class MacLayer:
         self._finish(job, NO_ACK, False)
 
     def _finish(self, job: _TxJob, status: int, pending: bool) -> None:
+        self._tx_state = TX_IDLE
         self._current = None
         self._awaiting_ack = False
         if status != CHANNEL_ACCESS_FAILURE:

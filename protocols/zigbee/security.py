@@ -313,12 +313,25 @@ def unsecure_nwk(data: bytes, key: KeyArg, level: int = DEFAULT_SECURITY_LEVEL,
     """
     if type(data) is not bytes:
         data = bytes(data)
+    last = _last_nwk
+    if data is last[0] and level == last[1] and source == last[2]:
+        # the same broadcast heard by another node of the run: reuse the result if it names
+        # the same key (the frame and aux header are immutable)
+        result = last[4]
+        if _resolve(key, result[1], 0) == last[3]:
+            return result
     f, off = _nwk._parse_header(data)
     if not f[3]:
         raise CodecError("nwk.frame_control.security", 0, "frame is not secured")
     aux, plain = _unsecure(data, off, key, level, source)
-    return _nwk._make_nwk(f[5], f[6], f[7], plain, f[0], f[1], f[2], True, f[4],
-                          f[8], f[9], f[10], f[11], f[12]), aux
+    result = (_nwk._make_nwk(f[5], f[6], f[7], plain, f[0], f[1], f[2], True, f[4],
+                             f[8], f[9], f[10], f[11], f[12]), aux)
+    last[0], last[1], last[2], last[3], last[4] = data, level, source, _resolve(key, aux, off), result
+    return result
+
+
+#: the last frame L{unsecure_nwk} verified: (bytes, level, source, key, (frame, aux))
+_last_nwk: list = [None, None, None, None, None]
 
 
 # --------------------------------------------------------------------------------------
@@ -378,38 +391,67 @@ def unsecure_aps(data: bytes, key: KeyArg, source: int | None = None,
 # --------------------------------------------------------------------------------------
 # frame counters
 
-class FrameCounters:
-    """Outgoing and incoming frame counters (4.3.1.1 / 4.3.1.2, 4.4.1.2).
+#: the frame counter value that is never sent (4.3.1.1 step 1, 4.4.1.1 step 1: a key whose
+#: outgoing counter has reached it must be replaced before anything more is secured with it)
+FRAME_COUNTER_LIMIT = 0xFFFFFFFF
 
-    Outgoing: one counter per key (any hashable key handle, e.g. the key bytes or a
-    (kind, seq) tuple), strictly increasing; L{next} returns the value to send.
-    Incoming: the last counter accepted per (sender, key); L{check_incoming} accepts a
-    frame only if its counter is strictly greater (replay protection), and records it.
+
+class FrameCounters:
+    """Outgoing and incoming frame counters (4.3.1.1 / 4.3.1.2, 4.4.1.1 / 4.4.1.2).
+
+    Counters belong to a key: callers pass a key handle (any hashable naming one key, e.g.
+    C{("nwk", key_seq)} for the network key of that sequence number, C{("link", peer)} for
+    the link key shared with a peer), so an APS frame secured with the network key takes its
+    counter from the same sequence as the NWK frames secured with it and no CCM* nonce is
+    ever used twice under one key.
+
+    Outgoing: strictly increasing per handle; L{next} returns the value to send, or C{None}
+    once the next value would be 0xFFFFFFFF (the caller counts that and refuses to send
+    until L{new_key} installs a replacement).  Incoming: the last counter accepted per
+    (sender, handle); L{check_incoming} accepts a frame only if its counter is strictly
+    greater (replay protection) and never accepts 0xFFFFFFFF.
     """
 
-    __slots__ = ("_out", "_in")
+    __slots__ = ("_out", "_in", "exhausted")
 
     def __init__(self) -> None:
         self._out: dict[Hashable, int] = {}
         self._in: dict[tuple[Hashable, Hashable], int] = {}
+        #: handles whose outgoing counter ran out (cleared by L{new_key})
+        self.exhausted: set[Hashable] = set()
 
-    def next(self, key: Hashable) -> int:
-        """Return the next outgoing frame counter for C{key} and advance it.
-
-        @raise OverflowError: the counter space (2**32) is exhausted for this key.
-        """
+    def next(self, key: Hashable) -> int | None:
+        """Return the next outgoing frame counter for C{key} and advance it, or C{None}
+        if the counter space of this key is used up (0xFFFFFFFF is never handed out)."""
         value = self._out.get(key, 0)
-        if value > 0xFFFFFFFF:
-            raise OverflowError("outgoing frame counter exhausted; a new key is needed")
+        if value >= FRAME_COUNTER_LIMIT:
+            self.exhausted.add(key)
+            return None
         self._out[key] = value + 1
         return value
+
+    def outgoing(self, key: Hashable) -> int:
+        """The next outgoing counter value of C{key} (without advancing it)."""
+        return self._out.get(key, 0)
 
     def set_outgoing(self, key: Hashable, value: int) -> None:
         """Set the next outgoing counter for C{key} (e.g. restored from storage)."""
         self._out[key] = value
+        if value < FRAME_COUNTER_LIMIT:
+            self.exhausted.discard(key)
+
+    def new_key(self, key: Hashable) -> None:
+        """A new key was installed under handle C{key}: its counters start afresh in both
+        directions."""
+        self._out[key] = 0
+        self.exhausted.discard(key)
+        for k in [k for k in self._in if k[1] == key]:
+            del self._in[k]
 
     def check_incoming(self, sender: Hashable, key: Hashable, counter: int) -> bool:
         """Return True (and record C{counter}) if it is newer than the last one seen."""
+        if counter >= FRAME_COUNTER_LIMIT:
+            return False
         k = (sender, key)
         last = self._in.get(k)
         if last is not None and counter <= last:
@@ -420,4 +462,10 @@ class FrameCounters:
     def reset_incoming(self, key: Hashable) -> None:
         """Forget incoming counters for C{key} (e.g. after a network key switch)."""
         for k in [k for k in self._in if k[1] == key]:
+            del self._in[k]
+
+    def reset_sender(self, sender: Hashable) -> None:
+        """Forget every incoming counter of C{sender} (a device that joined again with
+        restarted counters, 4.6.3.3)."""
+        for k in [k for k in self._in if k[0] == sender]:
             del self._in[k]

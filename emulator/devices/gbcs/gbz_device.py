@@ -31,6 +31,9 @@ from protocols.gbcs import catalogue
 from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import gbz
 from protocols.gbcs.utrn import verify_utrn
+from protocols.zcl import types as zt
+from protocols.zcl.clusters import get_cluster
+from protocols.zcl.foundation import Status
 
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice
@@ -39,65 +42,51 @@ from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 __all__ = ["ATTRIBUTE_TYPES", "SENSITIVE_RESPONSES", "ZclState", "GbzDevice", "Gsme", "Gpf",
            "ZCL_SUCCESS", "ZCL_FAILURE", "ZCL_HARDWARE_FAILURE", "ZCL_UNSUPPORTED_ATTRIBUTE", "ZCL_NOT_FOUND"]
 
-ZCL_SUCCESS = 0x00
-ZCL_FAILURE = 0x01
-ZCL_NOT_AUTHORIZED = 0x7E
-ZCL_UNSUP_CLUSTER_COMMAND = 0x81
-ZCL_UNSUPPORTED_ATTRIBUTE = 0x86
-ZCL_NOT_FOUND = 0x8B
-ZCL_HARDWARE_FAILURE = 0xC0
-
-T_MAP8, T_MAP16, T_U8, T_U16, T_U24, T_U32, T_U48, T_S32, T_ENUM8, T_OCTETS, T_STRING = \
-    0x18, 0x19, 0x20, 0x21, 0x22, 0x23, 0x25, 0x2B, 0x30, 0x41, 0x42
+ZCL_SUCCESS = int(Status.SUCCESS)
+ZCL_FAILURE = int(Status.FAILURE)
+ZCL_NOT_AUTHORIZED = int(Status.NOT_AUTHORIZED)
+ZCL_UNSUP_CLUSTER_COMMAND = int(Status.UNSUP_CLUSTER_COMMAND)
+ZCL_UNSUPPORTED_ATTRIBUTE = int(Status.UNSUPPORTED_ATTRIBUTE)
+ZCL_NOT_FOUND = int(Status.NOT_FOUND)
+ZCL_HARDWARE_FAILURE = int(Status.HARDWARE_FAILURE)
 
 BASIC, PRICE, METERING, MESSAGING, PREPAYMENT, CALENDAR, DEVICE_MANAGEMENT, EVENTS = \
     0x0000, 0x0700, 0x0702, 0x0703, 0x0705, 0x0707, 0x0708, 0x0709
 
 
 def _zero(t: int) -> Any:
-    return "" if t in (T_OCTETS, T_STRING) else 0
+    return "" if t in (zt.OCTET_STRING, zt.CHARACTER_STRING) else 0
+
+
+def _supported_attributes() -> list[tuple[int, int]]:
+    """The (cluster, attribute) pairs a GBCS GSME holds: those its use cases read."""
+    keys = [(BASIC, a) for a in range(0x0000, 0x0008)]
+    # Metering: reading information set, meter status, formatting, supply control, billing
+    keys.append((METERING, 0x0000))
+    keys += [(METERING, a) for a in range(0x0100, 0x0110, 2)]   # CurrentTierNSummationDelivered
+    keys += [(METERING, a) for a in range(0x0700, 0x0710)]      # CurrentNoTierBlockNSummationDelivered
+    keys += [(METERING, a) for a in (0x0014, 0x0200, 0x0205, 0x0206, 0x0300, 0x0301, 0x0302, 0x0303,
+                                     0x0306, 0x0307, 0x0607, 0x0608, 0x0A00, 0x0A01, 0x0B10, 0x0B11,
+                                     0x0B12, 0x0B13, 0x0B14, 0x0B15)]
+    # Prepayment
+    keys += [(PREPAYMENT, a) for a in (0x0000, 0x0001, 0x0002, 0x0005, 0x0006, 0x0010, 0x0011, 0x0021,
+                                       0x0022, 0x0031, 0x0040)]
+    for base in (0x0210, 0x0220, 0x0230):            # debt 1..3
+        keys += [(PREPAYMENT, base + o) for o in (1, 6, 7, 9)]
+    # Price: block thresholds, threshold multiplier/divisor, billing, tariff information, prices
+    keys += [(PRICE, a) for a in range(0x0100, 0x010F)]
+    keys += [(PRICE, a) for a in (0x0202, 0x0203, 0x0301, 0x0302, 0x0303, 0x0304, 0x0305, 0x0306,
+                                  0x0615, 0x0616, 0x0617)]
+    keys += [(PRICE, a) for a in range(0x0400, 0x0500)]         # block / tier block prices
+    return keys
 
 
 def _attribute_types() -> dict[tuple[int, int], int]:
-    """ZSE 1.4 attribute data types of the attributes GBCS GSME use cases read."""
-    t: dict[tuple[int, int], int] = {}
-    # Basic
-    t.update({(BASIC, 0x0000): T_U8, (BASIC, 0x0001): T_U8, (BASIC, 0x0002): T_U8, (BASIC, 0x0003): T_U8,
-              (BASIC, 0x0004): T_STRING, (BASIC, 0x0005): T_STRING, (BASIC, 0x0006): T_STRING,
-              (BASIC, 0x0007): T_ENUM8})
-    # Metering: reading information set, meter status, formatting, supply control, billing
-    t[(METERING, 0x0000)] = T_U48
-    for a in range(0x0100, 0x0110, 2):
-        t[(METERING, a)] = T_U48                     # CurrentTierNSummationDelivered
-    for a in range(0x0700, 0x0710):
-        t[(METERING, a)] = T_U48                     # CurrentNoTierBlockNSummationDelivered
-    t.update({(METERING, 0x0014): T_ENUM8, (METERING, 0x0200): T_MAP8, (METERING, 0x0205): T_U16,
-              (METERING, 0x0206): T_OCTETS, (METERING, 0x0300): T_ENUM8, (METERING, 0x0301): T_U24,
-              (METERING, 0x0302): T_U24, (METERING, 0x0303): T_MAP8, (METERING, 0x0306): T_MAP8,
-              (METERING, 0x0307): T_OCTETS, (METERING, 0x0607): T_ENUM8, (METERING, 0x0608): T_ENUM8,
-              (METERING, 0x0A00): T_U32, (METERING, 0x0A01): T_U32,
-              (METERING, 0x0B10): T_U16, (METERING, 0x0B11): T_ENUM8, (METERING, 0x0B12): T_U16,
-              (METERING, 0x0B13): T_U16, (METERING, 0x0B14): T_U8, (METERING, 0x0B15): T_U16})
-    # Prepayment
-    t.update({(PREPAYMENT, 0x0000): T_MAP16, (PREPAYMENT, 0x0001): T_S32, (PREPAYMENT, 0x0002): T_S32,
-              (PREPAYMENT, 0x0005): T_S32, (PREPAYMENT, 0x0006): T_S32, (PREPAYMENT, 0x0010): T_U32,
-              (PREPAYMENT, 0x0011): T_U32, (PREPAYMENT, 0x0021): T_U32, (PREPAYMENT, 0x0022): T_U32,
-              (PREPAYMENT, 0x0031): T_U32, (PREPAYMENT, 0x0040): T_S32})
-    for base in (0x0210, 0x0220, 0x0230):            # debt 1..3
-        t.update({(PREPAYMENT, base + 1): T_U32, (PREPAYMENT, base + 6): T_ENUM8, (PREPAYMENT, base + 7): T_U32,
-                  (PREPAYMENT, base + 9): T_U16})
-    # Price: block thresholds, threshold multiplier/divisor, billing, tariff information, prices
-    for a in range(0x0100, 0x010F):
-        t[(PRICE, a)] = T_U48
-    t.update({(PRICE, 0x0202): T_U24, (PRICE, 0x0203): T_U24, (PRICE, 0x0301): T_U32, (PRICE, 0x0302): T_U32,
-              (PRICE, 0x0303): T_MAP8, (PRICE, 0x0304): T_U32, (PRICE, 0x0305): T_ENUM8, (PRICE, 0x0306): T_MAP8,
-              (PRICE, 0x0615): T_ENUM8, (PRICE, 0x0616): T_U16, (PRICE, 0x0617): T_MAP8})
-    for a in range(0x0400, 0x0500):
-        t[(PRICE, a)] = T_U32                        # block / tier block prices
-    return t
+    """The ZCL data type of each attribute the GSME holds, from the ZSE cluster registry."""
+    return {(c, a): get_cluster(c).attributes[a].type_id for c, a in _supported_attributes()}
 
 
-#: (cluster, attribute) -> ZCL data type (ZSE 1.4)
+#: (cluster, attribute) -> ZCL data type (ZSE 1.4, L{protocols.zcl.clusters})
 ATTRIBUTE_TYPES = _attribute_types()
 
 #: use case -> clusters whose response components are encrypted for the remote party
@@ -190,8 +179,11 @@ class GbzDevice(GbcsDevice):
 
     def _commission(self) -> None:
         """Initial attribute values and calendars a commissioned meter holds."""
-        for ctype, entries in ((CALENDAR_TOU, [{"RateStartTime": 0, "PriceTier": 1}]),
-                               (CALENDAR_FRIENDLY_CREDIT, [{"FriendlyCreditStartTime": 0, "FriendlyCreditEnable": False}])):
+        # the TOU calendar's season starts on 1 January 2000; the friendly credit calendar's
+        # recurs from 1 January of every year (year "any")
+        for ctype, season_year, entries in (
+                (CALENDAR_TOU, 2000, [{"RateStartTime": 0, "PriceTier": 1}]),
+                (CALENDAR_FRIENDLY_CREDIT, None, [{"FriendlyCreditStartTime": 0, "FriendlyCreditEnable": False}])):
             ids = {"ProviderID": 0, "IssuerEventID": 0, "IssuerCalendarID": 0}
             self._store_calendar(0, {**ids, "StartTime": 0, "CalendarType": ctype, "CalendarTimeReference": 0,
                                      "CalendarName": "", "NumberofSeasons": 1, "NumberofWeekProfiles": 1,
@@ -202,11 +194,11 @@ class GbzDevice(GbcsDevice):
             self._store_calendar(2, {**ids, "WeekID": 1, **{f"DayIDRef{d}": 1 for d in (
                 "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}}, ctype)
             self._store_calendar(3, {**ids, "CommandIndex": 0, "TotalNumberofCommands": 1, "SeasonEntries": [
-                {"SeasonStartDate": {"year": 2000, "month": 1, "day": 1, "day_of_week": 255}, "WeekIDRef": 1}]},
+                {"SeasonStartDate": {"year": season_year, "month": 1, "day": 1, "day_of_week": None}, "WeekIDRef": 1}]},
                 ctype)
             self._store_calendar(4, {**ids, "StartTime": 0, "CalendarType": ctype, "TotalNumberofSpecialDays": 1,
                                      "CommandIndex": 0, "TotalNumberofCommands": 1, "SpecialDayEntries": [
-                                         {"SpecialDayDate": {"year": 2000, "month": 12, "day": 25, "day_of_week": 255},
+                                         {"SpecialDayDate": {"year": 2000, "month": 12, "day": 25, "day_of_week": None},
                                           "DayIDRef": 1}]})
         a = self.zcl.attributes
         a[(BASIC, 0x0004)] = "emulator"

@@ -275,6 +275,12 @@ def _reform(data: bytes, off: int, end: int, rule: Any, blobs: frozenset, idx: l
 def _apply_length_encoding(der: bytes, rule: Any, blobs: frozenset) -> bytes:
     if rule == "der" or rule is None:
         return der
+    if rule != "gbcs" and not (isinstance(rule, list) and all(
+            type(k) is int and 0 <= k <= 126 for k in rule)):
+        # a list gives, per TLV, the octets of a long-form length (0: short form); 0x80 | k
+        # must be a long-form length octet (127 is reserved)
+        raise CodecError("length_encoding", 0,
+                         f"expected 'der', 'gbcs' or a list of length octet counts 0-126, got {rule!r}")
     return _reform(der, 0, len(der), rule, blobs, [0])
 
 

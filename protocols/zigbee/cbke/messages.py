@@ -15,10 +15,12 @@ TerminateKeyEstablishment          0x03 status (u8), wait time (u8 s), suite (u1
 =================================  ===  ====================================================
 
 Requests go client to server (the initiator is the client), responses server to client;
-TerminateKeyEstablishment exists in both directions.  Integers are little-endian (ZCL).
-One layout table per command drives both L{encode} and L{decode_command}; the identity and
-ephemeral data are variable (their size depends on the suite) and are checked by the
-machine, which answers with the right terminate status.
+TerminateKeyEstablishment exists in both directions.  The octets are those of the one ZCL
+registry's Key Establishment cluster (L{protocols.zcl.se.key_establishment}): each command
+class names, per attribute, the registry's (ZSE-spelled) field it holds, and L{encode} /
+L{decode_command} go through that definition.  The identity and ephemeral data are variable
+(their size depends on the suite) and are checked by the machine, which answers with the
+right terminate status.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from protocols.errors import CodecError
+from protocols.zcl.clusters import CommandDef, get_cluster
 from protocols.zcl.frame import FRAME_TYPE_CLUSTER, ZclFrame
 
 __all__ = [
@@ -61,17 +64,18 @@ class TerminateStatus(enum.IntEnum):
     INVALID_CERTIFICATE = 0x06
 
 
-# Field kinds: "u8", "u16" (little-endian), an int (fixed octets) or None (the rest).
-_Layout = tuple[tuple[str, "str | int | None"], ...]
+# (attribute, registry field name) in payload order
+_Fields = tuple[tuple[str, str], ...]
 
-_INITIATE: _Layout = (("key_establishment_suite", "u16"),
-                      ("ephemeral_data_generate_time", "u8"),
-                      ("confirm_key_generate_time", "u8"),
-                      ("identity", None))
-_EPHEMERAL: _Layout = (("ephemeral_data", None),)
-_CONFIRM: _Layout = (("secure_message_authentication_code", MAC_SIZE),)
-_TERMINATE: _Layout = (("status_code", "u8"), ("wait_time", "u8"),
-                       ("key_establishment_suite", "u16"))
+_INITIATE: _Fields = (("key_establishment_suite", "KeyEstablishmentSuite"),
+                      ("ephemeral_data_generate_time", "EphemeralDataGenerateTime"),
+                      ("confirm_key_generate_time", "ConfirmKeyGenerateTime"),
+                      ("identity", "Identity"))
+_EPHEMERAL: _Fields = (("ephemeral_data", "EphemeralData"),)
+_CONFIRM: _Fields = (("secure_message_authentication_code",
+                      "SecureMessageAuthenticationCode"),)
+_TERMINATE: _Fields = (("status_code", "StatusCode"), ("wait_time", "WaitTime"),
+                       ("key_establishment_suite", "KeyEstablishmentSuite"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ class InitiateKeyEstablishmentRequest:
     identity: bytes
     COMMAND_ID: ClassVar[int] = 0x00
     DIRECTION: ClassVar[int] = CLIENT_TO_SERVER
-    LAYOUT: ClassVar[_Layout] = _INITIATE
+    FIELDS: ClassVar[_Fields] = _INITIATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,7 @@ class InitiateKeyEstablishmentResponse:
     identity: bytes
     COMMAND_ID: ClassVar[int] = 0x00
     DIRECTION: ClassVar[int] = SERVER_TO_CLIENT
-    LAYOUT: ClassVar[_Layout] = _INITIATE
+    FIELDS: ClassVar[_Fields] = _INITIATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,7 @@ class EphemeralDataRequest:
     ephemeral_data: bytes
     COMMAND_ID: ClassVar[int] = 0x01
     DIRECTION: ClassVar[int] = CLIENT_TO_SERVER
-    LAYOUT: ClassVar[_Layout] = _EPHEMERAL
+    FIELDS: ClassVar[_Fields] = _EPHEMERAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,7 @@ class EphemeralDataResponse:
     ephemeral_data: bytes
     COMMAND_ID: ClassVar[int] = 0x01
     DIRECTION: ClassVar[int] = SERVER_TO_CLIENT
-    LAYOUT: ClassVar[_Layout] = _EPHEMERAL
+    FIELDS: ClassVar[_Fields] = _EPHEMERAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,7 @@ class ConfirmKeyDataRequest:
     secure_message_authentication_code: bytes
     COMMAND_ID: ClassVar[int] = 0x02
     DIRECTION: ClassVar[int] = CLIENT_TO_SERVER
-    LAYOUT: ClassVar[_Layout] = _CONFIRM
+    FIELDS: ClassVar[_Fields] = _CONFIRM
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +129,7 @@ class ConfirmKeyDataResponse:
     secure_message_authentication_code: bytes
     COMMAND_ID: ClassVar[int] = 0x02
     DIRECTION: ClassVar[int] = SERVER_TO_CLIENT
-    LAYOUT: ClassVar[_Layout] = _CONFIRM
+    FIELDS: ClassVar[_Fields] = _CONFIRM
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +141,7 @@ class TerminateKeyEstablishment:
     key_establishment_suite: int
     direction: int = CLIENT_TO_SERVER
     COMMAND_ID: ClassVar[int] = 0x03
-    LAYOUT: ClassVar[_Layout] = _TERMINATE
+    FIELDS: ClassVar[_Fields] = _TERMINATE
 
     @property
     def DIRECTION(self) -> int:          # noqa: N802 (same name as the other commands)
@@ -160,24 +164,18 @@ _BY_ID = {
 }
 
 
+def _definition(direction: int, command_id: int) -> CommandDef:
+    return get_cluster(KEY_ESTABLISHMENT_CLUSTER_ID).commands(direction)[command_id]
+
+
 def encode(command: Command) -> bytes:
     """Encode the ZCL payload (after the ZCL header) of a Key Establishment command."""
-    out = bytearray()
-    name = type(command).__name__
-    for field, kind in command.LAYOUT:
-        value = getattr(command, field)
-        if kind == "u8" or kind == "u16":
-            size = 1 if kind == "u8" else 2
-            if not isinstance(value, int) or not 0 <= value < 1 << (8 * size):
-                raise CodecError(f"{name}.{field}", len(out), f"{value!r} is not a {kind}")
-            out += value.to_bytes(size, "little")
-        else:
-            value = bytes(value)
-            if kind is not None and len(value) != kind:
-                raise CodecError(f"{name}.{field}", len(out),
-                                 f"must be {kind} octets, got {len(value)}")
-            out += value
-    return bytes(out)
+    values = {}
+    for attr, name in command.FIELDS:
+        value = getattr(command, attr)
+        values[name] = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) \
+            else value
+    return _definition(command.DIRECTION, command.COMMAND_ID).encode(values)
 
 
 def decode_command(direction: int, command_id: int, payload: bytes) -> Command:
@@ -190,22 +188,12 @@ def decode_command(direction: int, command_id: int, payload: bytes) -> Command:
         raise CodecError("KeyEstablishment.command_id", 0,
                          f"unknown command 0x{command_id:02x} (direction {direction})")
     payload = bytes(payload)
-    values = {}
-    offset = 0
-    for field, kind in cls.LAYOUT:
-        if kind == "u8" or kind == "u16" or isinstance(kind, int):
-            size = 1 if kind == "u8" else 2 if kind == "u16" else kind
-            if offset + size > len(payload):
-                raise CodecError(f"{cls.__name__}.{field}", offset,
-                                 f"truncated: need {size} octets, {len(payload) - offset} left")
-            raw = payload[offset:offset + size]
-            values[field] = raw if isinstance(kind, int) else int.from_bytes(raw, "little")
-            offset += size
-        else:
-            values[field] = payload[offset:]
-            offset = len(payload)
-    if offset != len(payload):
-        raise CodecError(cls.__name__, offset, f"{len(payload) - offset} trailing octets")
+    definition = _definition(direction, command_id)
+    decoded = definition.decode(payload)
+    used = len(definition.encode(decoded))
+    if used != len(payload):
+        raise CodecError(cls.__name__, used, f"{len(payload) - used} trailing octets")
+    values = {attr: decoded[name] for attr, name in cls.FIELDS}
     if cls is TerminateKeyEstablishment:
         values["direction"] = direction
     return cls(**values)
