@@ -34,7 +34,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from protocols.acb import RequestError, Transformer, authorise
+from protocols.acb import RequestError, Transformer
+from protocols.duis import codes
+from protocols.duis.errors import DuisError
+from protocols.duis.matrix import load_matrix
+from protocols.duis.rbac import eligible_roles
 from protocols.acb.request import DUIS_NS, TransformRequest, parse_request_id
 from protocols.gbcs.crypto import MAC_AAD_PREFIX, GbcsCrypto, gcm_iv, kdf_other_info
 from protocols.gbcs.framing import decode_frame, signed_bytes
@@ -102,6 +106,14 @@ def _parse(raw: bytes, device_types: dict[int, str]) -> TransformRequest:
                             root.find("sr:Body", ns)[0], o, t, c, device_types[t])
 
 
+def authorise(variant: str, role: str) -> None:
+    """The DCC's role check of a request (the gateway's: L{protocols.duis.rbac})."""
+    definition = load_matrix().get(variant)
+    if definition is None:
+        raise DuisError(codes.SERVICE_REFERENCE, "Header.ServiceReferenceVariant", f"unknown variant {variant}")
+    eligible_roles(definition, {role})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.dcc", description=__doc__.split("\n")[0])
     ap.add_argument("--templates", default=str(_SHARED / "duis-templates"))
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             authorise(req.service_reference_variant, role)
             r = transformer.transform(req)
-        except RequestError:
+        except (RequestError, DuisError):
             continue
         (critical.append((req, role)) if r.critical else non_critical.append((raw, req, role)))
     print(f"workload: {len(non_critical)} non-critical and {len(critical)} critical template requests "

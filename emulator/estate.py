@@ -81,6 +81,8 @@ class Home:
         self.medium = HanMedium(clock, seed, spec.name, channel=spec.channel, impairments=spec.impairments,
                                 capture=capture, interface_name=f"{spec.name}-han", on_event=self._medium_event)
         self.keys = keys
+        #: called with each node right after it powered on (e.g. to connect a hub to its WAN)
+        self.power_on_hooks: list = []
         self.nodes = {}
         for dev in spec.devices:
             self.nodes[dev.name] = build_device(self, dev, seed)
@@ -97,7 +99,16 @@ class Home:
 
     def start(self) -> None:
         for node in self.nodes.values():
-            self.clock.callLater(node.spec.power_on, node.power_on)
+            self.clock.callLater(node.spec.power_on, self._power_on, node)
+
+    def _power_on(self, node) -> None:
+        node.power_on()
+        for hook in self.power_on_hooks:
+            hook(node)
+
+    def hub(self):
+        """The home's Communications Hub node (None if the topology gave it none)."""
+        return next((n for n in self.nodes.values() if n.kind == "CH"), None)
 
     def summary(self) -> list[str]:
         return [node.summary() for node in self.nodes.values()]

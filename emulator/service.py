@@ -227,6 +227,15 @@ class EmulationService(service.Service):
         self._flushed = 0.0
         self._taps: list[tuple[str, object, object]] = []  # (interface, bridge, port)
         self.exit_code = 0
+        from emulator.clock import VirtualClock
+        # Real time runs the same scheduler, slaved to the reactor's clock (L{_pace}): the
+        # sub-millisecond MAC timings (ack turnaround, ack wait, CSMA backoffs) then keep their
+        # exact order, which chains of reactor timers firing late would not.
+        topology = options["parsed-topology"]
+        self.clock = VirtualClock(start=topology.start_time if options["virtual"] else reactor.seconds())
+        #: the DCC host (with --duis-port): on the same clock, its ACB wired to the hubs at start
+        self.dcc_host = None
+        self.wan = None
         #: the first reason the run failed (printed as one line before the process exits 1)
         self.failure: str | None = None
 
@@ -243,22 +252,24 @@ class EmulationService(service.Service):
             self._finish()
 
     def _start_estate(self) -> None:
-        from emulator.clock import VirtualClock
         from emulator.estate import Estate
         from emulator.metrics import Metrics
 
         opts = self._options
         topology = opts["parsed-topology"]
         virtual = bool(opts["virtual"])
-        # Real time runs the same scheduler, slaved to the reactor's clock (L{_pace}): the
-        # sub-millisecond MAC timings (ack turnaround, ack wait, CSMA backoffs) then keep their
-        # exact order, which chains of reactor timers firing late would not.
-        clock = VirtualClock(start=topology.start_time if virtual else self._reactor.seconds())
+        clock = self.clock
         metrics = self._options.get("metrics-object") or Metrics()
         self._estate = Estate(topology, clock, opts["seed"], metrics=metrics,
                               pcap_path=None if opts.get("pcap-file") else opts["pcap"],
                               keys_path=None if opts.get("keys-file") else opts["keys"],
                               pcap_file=opts.get("pcap-file"), keys_file=opts.get("keys-file"))
+        if self.dcc_host is not None:
+            from emulator.dcc.devices import install_device_logic
+            from emulator.dcc.estate import EstateWan
+            self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
+            # the devices answer with their GBCS logic, keyed like the DCC (its key store)
+            install_device_logic(self._estate, opts["dcc-config"].keystore, opts["seed"])
         self._estate.start()
         if opts["tap-han"] and not self._open_taps(clock):
             return
@@ -503,9 +514,11 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         from emulator.dcc import build_host
         from emulator.dcc.web import ResponseSender, site
 
-        # The DCC answers in the reactor's (real) time: its Users are outside the emulation.
-        host = build_host(options["dcc-config"], reactor, deliver=ResponseSender(reactor),
-                          metrics=options.get("metrics-object"))
+        # The DCC runs on the emulation's clock (its ACB talks to the hubs of the estate); its
+        # Users are outside: answers and deliveries go over real HTTP.
+        host = build_host(options["dcc-config"], emulation.clock, deliver=ResponseSender(reactor),
+                          metrics=options.get("metrics-object"), seed=options["seed"])
+        emulation.dcc_host = host
         # the port was bound while the options were parsed (a port in use is a usage error)
         sock = options["duis-socket"]
         endpoint = AdoptedStreamServerEndpoint(reactor, sock.detach(), socket.AF_INET)

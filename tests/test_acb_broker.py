@@ -12,9 +12,9 @@ from xml.etree import ElementTree
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from protocols.acb import (BAD_SIGNATURE, INVALID, MISMATCH, NOT_ELIGIBLE, UNSUPPORTED, RequestError,
-                           TransformRequest, Transformer, authorise, service)
-from protocols.acb.broker import REPLAY, UNKNOWN_REQUEST, AccessControlBroker
+from protocols.acb import (BAD_SIGNATURE, INVALID, MISMATCH, UNSUPPORTED, RequestError,
+                           TransformRequest, Transformer)
+from protocols.acb.broker import BUSY, UNKNOWN_REQUEST, AccessControlBroker
 from protocols.acb.usecases import SERVICES
 from protocols.gbcs import GbcsCrypto, KeyStore, decode_message, sign_precommand
 
@@ -40,21 +40,9 @@ def template(name: str):
     return need_shared(TEMPLATES / name)
 
 
-def test_rbac_from_the_request_matrix():
-    assert authorise("4.16", "ED").name == "Read Active Power Import"
-    with pytest.raises(RequestError) as e:
-        authorise("4.16", "GS")
-    assert e.value.code == NOT_ELIGIBLE and "IS" in e.value.reason
-    with pytest.raises(RequestError) as e:
-        authorise("99.9", "IS")
-    assert e.value.code == INVALID
-    assert service("1.1.1").critical and not service("4.16").critical
-    assert service("7.16").eligible_roles == frozenset()
-
-
 def test_non_critical_request_is_sent_and_its_rtds_response_correlates(broker, crypto):
     req = request_from_template(template("ECS17c_4.16_SUCCESS_REQUEST_DUIS.XML"))
-    sub = broker.submit(req, "ED")
+    sub = broker.submit(req)
     assert sub.precommand is None and sub.command is not None
     assert decode_message(sub.command.command, crypto).verification.mac == "verified"
     response = read_hex(need_shared(RTDS / "4.16_ECS17c" / "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX"))
@@ -69,8 +57,8 @@ def test_non_critical_request_is_sent_and_its_rtds_response_correlates(broker, c
 def test_acb_originated_command_correlates_by_the_acb_counter(crypto, clock):
     broker = AccessControlBroker(Transformer(crypto, clock, acb_counter=lambda: 1300), clock)
     req = request_from_template(template("DBCH03_6.30_SUCCESS_REQUEST_DUIS.XML"))
-    sub = broker.submit(req, "IS")
-    assert sub.command.key == (0x90B3D51F30000002, 1300)
+    sub = broker.submit(req)
+    assert sub.command.key == (0x90B3D51F30000002, 1300, req.target)
     response = read_hex(need_shared(RTDS / "6.30_DBCH03" / "DBCH03_6.30_SUCCESS_RESPONSE_GBCS.HEX"))
     c = broker.correlate(response)
     assert c.kind == "response" and c.sent.user == req.originator and c.sent.counter == req.counter
@@ -78,58 +66,64 @@ def test_acb_originated_command_correlates_by_the_acb_counter(crypto, clock):
 
 def test_critical_flow_precommand_signed_then_sent(broker, crypto):
     req = request_from_template(template("ECS01d_1.2.2_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"))
-    sub = broker.submit(req, "IS")
+    sub = broker.submit(req)
     assert sub.command is None and sub.precommand[0] == 0xDF
-    assert broker.held(req.originator, req.counter) is not None
+    assert broker.held(req.originator, req.target, req.counter) is not None
     signed = sign_precommand(sub.precommand, crypto)
-    sent = broker.signed(req.originator, req.counter, signed)
+    sent = broker.signed(req.originator, req.target, req.counter, signed)
     check = decode_message(sent.command, crypto)
     assert (check.verification.mac, check.verification.signature) == ("verified", "verified")
-    assert broker.held(req.originator, req.counter) is None
+    assert broker.held(req.originator, req.target, req.counter) is None
     with pytest.raises(RequestError) as e:
-        broker.signed(req.originator, req.counter, signed)
+        broker.signed(req.originator, req.target, req.counter, signed)
     assert e.value.code == UNKNOWN_REQUEST
 
 
 def test_bad_signature_and_altered_precommand_are_refused(broker, crypto):
     req = request_from_template(template("ECS01d_1.2.2_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML"))
-    sub = broker.submit(req, "IS")
+    sub = broker.submit(req)
     signed = bytearray(sign_precommand(sub.precommand, crypto))
     bad_sig = bytes(signed[:-1] + bytes([signed[-1] ^ 1]))
     with pytest.raises(RequestError) as e:
-        broker.signed(req.originator, req.counter, bad_sig)
+        broker.signed(req.originator, req.target, req.counter, bad_sig)
     assert e.value.code == BAD_SIGNATURE
     # change a payload byte and sign it properly: not the pre-command the DCC issued
     pre = bytearray(sub.precommand)
     pre[-3] ^= 1
     with pytest.raises(RequestError) as e:
-        broker.signed(req.originator, req.counter, sign_precommand(bytes(pre), crypto))
+        broker.signed(req.originator, req.target, req.counter, sign_precommand(bytes(pre), crypto))
     assert e.value.code == MISMATCH
     with pytest.raises(RequestError) as e:
-        broker.signed(req.originator, req.counter, b"\x01\x02")
+        broker.signed(req.originator, req.target, req.counter, b"\x01\x02")
     assert e.value.code == INVALID
     # still held: the right signed pre-command goes through
-    assert broker.signed(req.originator, req.counter, bytes(signed)).use_case == "ECS01d"
+    assert broker.signed(req.originator, req.target, req.counter, bytes(signed)).use_case == "ECS01d"
 
 
-def test_replayed_counter_and_ineligible_role_are_refused(broker):
-    req = request_from_template(template("ECS45_7.4_SUCCESS_REQUEST_DUIS.XML"))
-    broker.submit(req, "IS")
+def test_same_counter_to_two_devices_correlates_separately(crypto, clock):
+    """Counters increase per (User, device) (the gateway checks them): the same User counter
+    may be in flight to two devices, and each response finds its own command."""
+    broker = AccessControlBroker(Transformer(crypto, clock), clock, max_in_flight=2)
+    req = request_from_template(template("ECS17c_4.16_SUCCESS_REQUEST_DUIS.XML"))
+    other = TransformRequest(req.service_reference_variant, req.body, req.originator, 0x00DB1234567890A6,
+                             req.counter, req.device_type)
+    first = broker.submit(req).command
+    second = broker.submit(other).command
+    assert first.key != second.key and broker.in_flight == 2
     with pytest.raises(RequestError) as e:
-        broker.submit(req, "IS")
-    assert e.value.code == REPLAY
-    later = request_from_template(template("ECS82_4.18_SUCCESS_REQUEST_DUIS.XML"))
-    with pytest.raises(RequestError) as e:
-        broker.submit(later, "ED")      # 4.18 is for suppliers only
-    assert e.value.code == NOT_ELIGIBLE
-    assert broker.counts["refused"] == 2 and broker.counts["sent"] == 1
+        broker.submit(req)
+    assert e.value.code == BUSY
+    response = read_hex(need_shared(RTDS / "4.16_ECS17c" / "ECS17c_4.16_SUCCESS_RESPONSE_GBCS.HEX"))
+    c = broker.correlate(response)
+    assert c.kind == "response" and c.sent is first and c.recipient == req.originator
+    assert broker.in_flight == 1
 
 
 def test_unanswered_command_and_unsigned_precommand_time_out(broker, clock):
     read = request_from_template(template("ECS45_7.4_SUCCESS_REQUEST_DUIS.XML"))
-    broker.submit(read, "IS")
+    broker.submit(read)
     crit = request_from_template(template("ECS01d_1.2.2_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"))
-    broker.submit(crit, "IS")
+    broker.submit(crit)
     clock.now += 59
     assert broker.expire() == []
     clock.now += 1

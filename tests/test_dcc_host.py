@@ -132,6 +132,8 @@ def test_device_not_in_the_inventory_gets_e8(dcc):
 
 
 def test_device_request_without_a_transform_gets_an_honest_e12(dcc):
+    from emulator.dcc.host import NoTransformBroker
+    dcc.broker = NoTransformBroker()
     answer = dcc.handle("S", signed(template(ECS17C)))
     assert answer.code == "E12"
     assert b"no transform from DUIS to GBCS for 4.16 Read Active Power Import" in answer.body
@@ -214,9 +216,9 @@ def test_critical_flow_precommand_user_signature_send(dcc, tmp_path):
 
 
 def test_signed_precommand_that_differs_or_is_badly_signed_gets_e14(dcc, tmp_path):
-    precommand = rtds_hex("6.11_ECS70", "ECS70_6.11_SUCCESS_PRECOMMAND_GBCS.HEX")
-    dcc.broker = RecordingBroker(precommand)
+    # the host's own broker (the ACB of protocols.acb) makes the pre-command and checks it
     answer = dcc.handle("T", signed(template(ECS70)))
+    assert answer.code == "I0"
     (tmp_path / "pre.xml").write_bytes(answer.body)
     duis_cli.main(["sign", str(tmp_path / "pre.xml"), "--keys", str(KEYSTORE), "--out", str(tmp_path / "s.xml")])
     root = etree.fromstring((tmp_path / "s.xml").read_bytes())
@@ -231,8 +233,13 @@ def test_signed_precommand_that_differs_or_is_badly_signed_gets_e14(dcc, tmp_pat
     raw[-1] ^= 1
     raw[40] ^= 1  # change the command itself
     payload.text = base64.b64encode(bytes(raw)).decode()
-    assert dcc.handle("S", signed(etree.tostring(root))).code == "E14"
-    assert not dcc.broker.sent
+    answer = dcc.handle("S", signed(etree.tostring(root)))
+    assert answer.code == "E14" and b"differs from the pre-command" in answer.body
+    assert dcc.broker.acb.counts.get("sent", 0) == 0
+    raw[40] ^= 1  # the right one still goes through
+    payload.text = base64.b64encode(bytes(raw)).decode()
+    assert dcc.handle("S", signed(etree.tostring(root))).code == "I99"
+    assert dcc.broker.acb.counts["sent"] == 1
 
 
 def test_signed_precommand_without_a_precommand_gets_e14(dcc, tmp_path):
@@ -312,9 +319,10 @@ def test_every_duis_template_gets_a_duis_answer(dcc):
             data = signed(path.read_bytes())
         answer = dcc.handle(interface, data)
         seen[answer.code] += 1
-        assert answer.code in ("I99", "E2", "E6", "E7", "E12", "E13"), (path.name, answer.body)
+        assert answer.code in ("I0", "I99", "E2", "E5", "E6", "E7", "E12", "E13"), (path.name, answer.body)
     assert dcc.errors == 0
-    assert seen["E12"] > 200 and seen["I99"] >= 1
+    # (the templates reuse RequestID counters: after the first per User and device, E7)
+    assert seen["I99"] >= 5 and seen["E7"] > 150
 
 
 def test_responses_are_kept_for_the_retention_time_only(dcc):

@@ -139,7 +139,8 @@ def test_each_failure_gets_its_code_over_http(server_url):
         ("serviceD", b"<sr:Request xmlns:sr='x'>", "E1"),                                     # bad XML
         ("serviceD", signed(set_header(template(INVENTORY), ServiceReference="8.99",
                                        ServiceReferenceVariant="8.99")), "E4"),
-        ("serviceS", signed(template(ECS17C)), "E12"),                                        # no transform here
+        ("serviceS", signed(set_header(template(ECS17C),                                      # not registered
+                                       RequestID="90-B3-D5-1F-30-03-00-00:00-DB-12-34-56-78-90-A0:1")), "E9"),
         ("serviceD", signed(template(INVENTORY)), "I99"),
         ("serviceD", signed(template(INVENTORY)), "E7"),                                      # replayed RequestID
     ]

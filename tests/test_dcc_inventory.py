@@ -70,7 +70,7 @@ dcc:
     ("  users:\n    - {id: \"90B3D51F300100FF\"}\n", 10, "no certificate 90b3d51f300100ff-ds.pem"),
     ("  users:\n    - {id: \"90B3D51F30010000\", response_url: \"ftp://x\"}\n", 10, "must be an http(s) URL"),
     ("  homes:\n    h2: {}\n", 10, "no home 'h2' in the topology"),
-    ("  homes:\n    h1: {csp_region: east}\n", 10, "csp_region must be one of north, central, south"),
+    ("  homes:\n    h1: {csp_region: east}\n", 10, "the CSP serving a home is the home's csp:"),
     ("  homes:\n    h1: {status: broken}\n", 10, "unknown device status 'broken'"),
     ("  homes:\n    h1:\n      devices:\n        - {name: gsme}\n", 12, "no device 'gsme'"),
     ("  homes:\n    h1:\n      devices:\n        - {eui64: \"00DB1234567890A4\"}\n", 12, "needs a type"),

@@ -16,11 +16,23 @@ from emulator.dcc.host import DccHost
 __all__ = ["build_host"]
 
 
-def build_host(config: DccConfig, clock, deliver=None, metrics=None) -> DccHost:
-    """A L{DccHost} for a loaded C{dcc:} configuration; responses are XML-signed with the
-    DCC's own DS key when the key store has it."""
+def build_host(config: DccConfig, clock, deliver=None, metrics=None, *, seed: int = 1, wan=None) -> DccHost:
+    """A L{DccHost} for a loaded C{dcc:} configuration with its Access Control Broker
+    (L{emulator.dcc.acb.AcbBroker}: the transform keyed by the DCC key store, the DCC id as the
+    ACB's EUI-64, values the DCC makes up drawn from C{seed}; commands to C{wan(device, command)}
+    or, until the estate attaches its WAN, held in their CSP's queue).  Responses are
+    XML-signed with the DCC's own DS key when the key store has it."""
+    from emulator.dcc.acb import AcbBroker
+    from emulator.rng import derive_rng
+    from protocols.acb import Transformer
+    from protocols.gbcs.crypto import GbcsCrypto
+
     dcc = config.inventory.dcc_id
     key = config.keystore.private_key(dcc, "ds")
     cert = config.keystore.certificate(dcc, "ds")
-    return DccHost(config.inventory, clock, signing_key=key, signing_certificate=cert, deliver=deliver,
-                   metrics=metrics)
+    transformer = Transformer(GbcsCrypto(config.keystore, dcc), clock, rng=derive_rng(seed, "dcc", "acb"))
+    broker = AcbBroker(config.inventory, transformer, clock, wan=wan)
+    host = DccHost(config.inventory, clock, broker=broker, signing_key=key, signing_certificate=cert,
+                   deliver=deliver, metrics=metrics)
+    broker.attach(host)
+    return host

@@ -10,8 +10,7 @@ Example (C{topologies/rtds-home.yaml})::
         - {id: "90B3D51F30020000", name: network-operator, roles: [ED, GT],
            response_url: "http://127.0.0.1:9001/duis"}
       homes:
-        home-0001:
-          csp_region: north
+        home-0001:                          # (its CSP region is the home's csp: in homes:)
           import_supplier: "90B3D51F30010000"
           ...
           status: commissioned              # of every device of the home (default)
@@ -40,11 +39,10 @@ from emulator.topology import Topology, TopologyError, _Checker, _Loader, _Map, 
 from protocols.duis.matrix import ROLES
 from protocols.gbcs.keystore import KeyStore, parse_eui
 
-__all__ = ["DccConfig", "load_dcc_config", "DEFAULT_DCC_ID", "CSP_REGIONS"]
+__all__ = ["DccConfig", "load_dcc_config", "DEFAULT_DCC_ID"]
 
 #: the ACB's EUI in the DCC reference data (target of the RTDS non-device requests)
 DEFAULT_DCC_ID = 0x90B3D51F30000002
-CSP_REGIONS = ("north", "central", "south")
 
 #: remote-party role (certificate OU) -> DUIS User roles
 _ROLES_BY_PARTY = {2: frozenset({"IS", "ES", "GS"}), 3: frozenset({"ED", "GT"}), 127: frozenset({"OU"})}
@@ -53,7 +51,7 @@ _TYPES_BY_KIND = {"ESME": "ESME", "GSME": "GSME", "IHD": "IHD"}
 
 _TOP = {"id", "keys", "users", "homes"}
 _USER = {"id", "name", "roles", "response_url"}
-_HOME = {"csp_region", "status", "firmware", "devices", *REGISTRATION_ROLES.values()}
+_HOME = {"status", "firmware", "devices", *REGISTRATION_ROLES.values()}
 _DEVICE = {"name", "eui64", "type", "status", "firmware", "manufacturer", "model"}
 
 
@@ -199,10 +197,11 @@ def _add_home(checker: _Checker, inventory: Inventory, home, cfg, line: int) -> 
         cfg = _Map()
         cfg.line, cfg.key_lines = line, {}
     cfg = checker.mapping(cfg, line, what)
+    if "csp_region" in cfg:
+        raise checker.fail(cfg.key_lines["csp_region"], f"{what}.csp_region: the CSP serving a home is the "
+                                                        f"home's csp: (homes: - name: {home.name}, csp: ...)")
     checker.keys(cfg, _HOME, what)
-    region = checker.typed(cfg, "csp_region", str, what) if "csp_region" in cfg else "central"
-    if region not in CSP_REGIONS:
-        raise checker.fail(cfg.key_lines["csp_region"], f"{what}.csp_region must be one of {', '.join(CSP_REGIONS)}")
+    region = home.csp   # the one place that says which CSP's WAN serves the home (emulator.topology)
     registration = {}
     for role, key in REGISTRATION_ROLES.items():
         if key in cfg:

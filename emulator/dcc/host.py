@@ -12,9 +12,10 @@ L{protocols.duis.gateway}), the interface (E5), then for device requests the inv
 (device known E8, User registered for it E9, status E10), then the Access Control Broker.
 
 The ACB boundary is L{AccessControlBroker}: C{send} (a non-critical request, or a critical
-one whose signed pre-command checked out), C{transform} (the pre-command of a critical
-request).  The broker answers each device request later through C{reply(code, gbcs)}.  This
-build's broker, L{NoTransformBroker}, has no transform from DUIS to GBCS: it refuses device
+one with its signed pre-command, which the broker checks), C{transform} (the pre-command of a
+critical request).  The broker answers each device request later through C{reply(code, gbcs)}.
+The estate's broker is L{emulator.dcc.acb.AcbBroker} (the ACB of L{protocols.acb}, commands
+over the WAN to the hubs); a host without one uses L{NoTransformBroker}, which refuses device
 requests with E12, honestly, instead of inventing a device response.
 """
 
@@ -34,9 +35,6 @@ from protocols.duis.codes import ResponseCode
 from protocols.duis.errors import DuisError
 from protocols.duis.gateway import Gateway
 from protocols.duis.request import MAX_REQUEST_BYTES, SR, ServiceRequest, format_eui
-from protocols.errors import CodecError
-from protocols.gbcs.crypto import ecdsa_verify
-from protocols.gbcs.framing import decode_frame, signed_bytes
 
 __all__ = ["DccHost", "Answer", "DeviceRequest", "AccessControlBroker", "NoTransformBroker", "INTERFACES",
            "Reply"]
@@ -294,10 +292,10 @@ class DccHost:
         if pending is None:
             raise DuisError(codes.PRECOMMAND, "Header.RequestID",
                             f"no pre-command was issued for RequestID {rid} (or it was already used)")
-        pre, dreq = pending
-        _check_signed_precommand(pre, req.gbcs_payload, user)
-        del self._precommands[rid]
+        _pre, dreq = pending
+        # the ACB checks it (the issued pre-command, the User's GBCS signature), MACs and sends it
         self.broker.send(dreq, self._reply_to(dreq.request, user), signed_precommand=req.gbcs_payload)
+        del self._precommands[rid]
         self._accept(req)
         d = dreq.request.definition
         return self._ack(rid, codes.ACKNOWLEDGEMENT, d.service_reference, d.variant, req.schema_version)
@@ -343,23 +341,6 @@ class DccHost:
         self._store(str(rid), xml)
         if self.deliver is not None and user.response_url:
             self.deliver(user, xml)
-
-
-def _check_signed_precommand(pre: bytes, signed: bytes, user: ServiceUser) -> None:
-    """The signed pre-command must be the issued one plus the User's valid GBCS signature."""
-    try:
-        issued = decode_frame(pre).signing
-        frame = decode_frame(signed)
-    except CodecError as e:
-        raise DuisError(codes.PRECOMMAND, "GBCSPayload", f"not a GBCS message: {e}") from None
-    gs = frame.signing
-    if frame.ciphering is not None or not gs.signature:
-        raise DuisError(codes.PRECOMMAND, "GBCSPayload", "a signed pre-command is a signed General-Signing APDU (DF)")
-    if signed_bytes(gs) != signed_bytes(issued):
-        raise DuisError(codes.PRECOMMAND, "GBCSPayload", "the signed pre-command differs from the one issued")
-    if not any(ecdsa_verify(key, frame.signed_data, gs.signature) for _serial, key in user.credentials().keys):
-        raise DuisError(codes.PRECOMMAND, "GBCSPayload",
-                        f"the GBCS signature does not verify with {format_eui(user.user_id)}'s certificate")
 
 
 def _header_of(data: bytes) -> tuple[str, str | None, str | None, str]:

@@ -1,7 +1,6 @@
 """The DCC Access Control Broker: RBAC, the DUIS-to-GBCS transform and the critical flow.
 
   - L{request}: the parsed service request (L{TransformRequest}) and DUIS value readers;
-  - L{rbac}: eligible roles per service reference variant (the DUIS request matrix);
   - L{usecases}: service reference variant -> GBCS use case -> payload (the spec mappings);
   - L{transform}: grouping header, payload, MAC with the ACB key, pre-command / signed
     pre-command (L{Transformer});
@@ -12,13 +11,12 @@
 
 from .request import (BAD_SIGNATURE, INVALID, MISMATCH, NOT_ELIGIBLE, UNSUPPORTED, RequestError,
                       TransformRequest, parse_request_id)
-from .rbac import ServiceEntry, authorise, service
 from .transform import TransformResult, Transformer
 from .usecases import supported_use_cases
 from .broker import AccessControlBroker, Correlated, SentCommand, Submitted, TimedOut
 from .delivery import DeliveryQueue, Outcome
 
 __all__ = ["RequestError", "TransformRequest", "parse_request_id", "INVALID", "NOT_ELIGIBLE", "UNSUPPORTED",
-           "BAD_SIGNATURE", "MISMATCH", "ServiceEntry", "authorise", "service", "TransformResult",
+           "BAD_SIGNATURE", "MISMATCH", "TransformResult",
            "Transformer", "supported_use_cases", "AccessControlBroker", "Correlated", "SentCommand", "Submitted",
            "TimedOut", "DeliveryQueue", "Outcome"]

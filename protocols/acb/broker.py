@@ -3,15 +3,15 @@
 DUIS 3.2-3.4 and GBCS 3 / wire-format notes 1.3, as a sans-IO object (inputs are method
 calls, time comes from the injected clock, nothing here does I/O):
 
-  - L{AccessControlBroker.submit}: RBAC (eligible role of the variant), the originator
-    counter must exceed the user's previous one (no replay), then the transform: a
-    non-critical request yields the command to send; a critical one yields the pre-command
-    and is held until the signed pre-command comes back;
+  - L{AccessControlBroker.submit}: the transform of a request the DCC's gateway already
+    admitted (role eligibility and the increasing RequestID counter are checked once, there:
+    L{protocols.duis.gateway}): a non-critical request yields the command to send; a critical
+    one yields the pre-command and is held until the signed pre-command comes back;
   - L{AccessControlBroker.signed}: the signed pre-command for a held request: checked
     (same bytes, signature by the originator's DS key), MACed, sent;
   - L{AccessControlBroker.correlate}: a GBCS response is matched to its command by
-    (grouping-header originator of the command, originator counter) - a response swaps
-    originator and recipient and reuses the counter - and handed back with the business
+    (grouping-header originator of the command, originator counter, device) - a response
+    swaps originator and recipient and reuses the counter - and handed back with the business
     request it answers (user, RequestID counter); alerts are returned with their device;
   - L{AccessControlBroker.expire}: held pre-commands and commands without a response past
     their time limit come out as timeouts (nothing is dropped silently).
@@ -26,15 +26,13 @@ from dataclasses import dataclass
 from protocols.errors import CodecError
 from protocols.gbcs.framing import CRA_ALERT, CRA_RESPONSE, decode_frame
 
-from . import rbac
 from .request import INVALID, RequestError, TransformRequest
 from .transform import Clock, TransformResult, Transformer
 
-__all__ = ["REPLAY", "UNKNOWN_REQUEST", "BUSY", "Submitted", "SentCommand", "Correlated", "TimedOut",
+__all__ = ["UNKNOWN_REQUEST", "BUSY", "Submitted", "SentCommand", "Correlated", "TimedOut",
            "AccessControlBroker"]
 
 #: Failure kinds added by the broker.
-REPLAY = "counter-not-increasing"
 UNKNOWN_REQUEST = "no-such-pending-request"
 BUSY = "acb-busy"
 
@@ -44,7 +42,8 @@ class SentCommand:
     """A command on its way to a device.
 
     @ivar user: business originator (the service user); C{counter} its RequestID counter.
-    @ivar target: the device; C{key} the GBCS (originator, counter) its response will carry.
+    @ivar target: the device; C{key} the GBCS (originator, counter, device) its response will
+        carry (as recipient, counter and originator).
     """
 
     user: int
@@ -52,7 +51,7 @@ class SentCommand:
     target: int
     use_case: str
     message_code: int
-    key: tuple[int, int]
+    key: tuple[int, int, int]
     command: bytes
     sent_at: float
     deadline: float
@@ -81,6 +80,8 @@ class Correlated:
     counter: int
     sent: SentCommand | None
     message: bytes
+    #: the grouping-header recipient (the party an alert is for: a User, or the ACB itself)
+    recipient: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ class TimedOut:
     user: int
     counter: int
     use_case: str
+    #: the command's key (L{SentCommand.key}), or the held request's (user, device, counter)
+    key: tuple = ()
 
 
 class AccessControlBroker:
@@ -111,9 +114,10 @@ class AccessControlBroker:
         self.response_timeout = response_timeout
         self.precommand_timeout = precommand_timeout
         self.max_in_flight = max_in_flight
-        self._last_counter: dict[int, int] = {}
-        self._held: dict[tuple[int, int], tuple[TransformResult, float]] = {}
-        self._sent: dict[tuple[int, int], SentCommand] = {}
+        #: (user, device, counter) -> (critical request, when its pre-command was issued)
+        self._held: dict[tuple[int, int, int], tuple[TransformResult, float]] = {}
+        #: (command originator, counter, device) -> the command in flight
+        self._sent: dict[tuple[int, int, int], SentCommand] = {}
         #: counts by outcome (for metrics): admitted, precommand, sent, response, unmatched, timeout, refused
         self.counts: dict[str, int] = {}
 
@@ -122,54 +126,52 @@ class AccessControlBroker:
 
     # ------------------------------------------------------------------ admission
 
-    def submit(self, request: TransformRequest, role: str, response_timeout: float | None = None) -> Submitted:
-        """Admit one service request from a user acting in C{role}.
+    def submit(self, request: TransformRequest, response_timeout: float | None = None) -> Submitted:
+        """Transform one admitted service request.
 
-        @raise RequestError: role not eligible, counter not increasing, cannot transform, busy.
+        The caller (the DCC's gateway) has checked the User's role and that the RequestID
+        counter increases; here the request becomes a command or a held pre-command.
+
+        @raise RequestError: cannot transform, or busy.
         """
         try:
-            rbac.authorise(request.service_reference_variant, role)
-            last = self._last_counter.get(request.originator)
-            if last is not None and request.counter <= last:
-                raise RequestError(REPLAY, "Header.RequestID",
-                                   f"originator counter {request.counter} is not above {last}")
             if len(self._held) + len(self._sent) >= self.max_in_flight:
                 raise RequestError(BUSY, "", f"{self.max_in_flight} requests already in flight")
             result = self.transformer.transform(request)
         except RequestError:
             self._count("refused")
             raise
-        self._last_counter[request.originator] = request.counter
         self._count("admitted")
         if result.critical:
-            self._held[(request.originator, request.counter)] = (result, self.clock.seconds())
+            self._held[(request.originator, request.target, request.counter)] = (result, self.clock.seconds())
             self._count("precommand")
             return Submitted(result, None, result.precommand)
         sent = self._send(request.originator, request.counter, request.target, result, result.command,
                           response_timeout)
         return Submitted(result, sent, None)
 
-    def signed(self, user: int, counter: int, signed_precommand: bytes,
+    def signed(self, user: int, target: int, counter: int, signed_precommand: bytes,
                response_timeout: float | None = None) -> SentCommand:
-        """The signed pre-command for the held critical request (C{user}, C{counter}).
+        """The signed pre-command for the held critical request (C{user}, C{target}, C{counter}).
 
         @raise RequestError: no such held request, or the signed pre-command does not check.
         """
-        held = self._held.get((user, counter))
+        held = self._held.get((user, target, counter))
         if held is None:
             raise RequestError(UNKNOWN_REQUEST, "Header.RequestID",
-                               f"no pre-command issued for {user:016X} counter {counter}")
+                               f"no pre-command issued for {user:016X} to {target:016X} counter {counter}")
         result, _ = held
         command = self.transformer.complete(result, signed_precommand)
-        del self._held[(user, counter)]
-        return self._send(user, counter, result.header.recipient, result, command, response_timeout)
+        del self._held[(user, target, counter)]
+        return self._send(user, counter, target, result, command, response_timeout)
 
     def _send(self, user: int, counter: int, target: int, result: TransformResult, command: bytes,
               timeout: float | None) -> SentCommand:
         now = self.clock.seconds()
-        sent = SentCommand(user, counter, target, result.use_case, result.message_code, result.key, command, now,
+        key = (*result.key, result.header.recipient)
+        sent = SentCommand(user, counter, target, result.use_case, result.message_code, key, command, now,
                            now + (self.response_timeout if timeout is None else timeout))
-        self._sent[result.key] = sent
+        self._sent[key] = sent
         self._count("sent")
         return sent
 
@@ -186,17 +188,20 @@ class AccessControlBroker:
             raise RequestError(INVALID, "DeviceMessage", f"not a GBCS message: {e}") from None
         if gs.cra_flag == CRA_ALERT:
             self._count("alert")
-            return Correlated("alert", gs.originator, gs.message_code, gs.originator_counter, None, message)
+            return Correlated("alert", gs.originator, gs.message_code, gs.originator_counter, None, message,
+                              gs.recipient)
         if gs.cra_flag != CRA_RESPONSE:
             raise RequestError(INVALID, "DeviceMessage", "a command is not a device message")
-        key = (gs.recipient, gs.originator_counter)
+        key = (gs.recipient, gs.originator_counter, gs.originator)
         sent = self._sent.get(key)
-        if sent is None or sent.target != gs.originator or sent.message_code != gs.message_code:
+        if sent is None or sent.message_code != gs.message_code:
             self._count("unmatched")
-            return Correlated("unmatched", gs.originator, gs.message_code, gs.originator_counter, None, message)
+            return Correlated("unmatched", gs.originator, gs.message_code, gs.originator_counter, None, message,
+                              gs.recipient)
         del self._sent[key]
         self._count("response")
-        return Correlated("response", gs.originator, gs.message_code, gs.originator_counter, sent, message)
+        return Correlated("response", gs.originator, gs.message_code, gs.originator_counter, sent, message,
+                          gs.recipient)
 
     # ------------------------------------------------------------------ time
 
@@ -207,21 +212,30 @@ class AccessControlBroker:
         for key, (result, since) in list(self._held.items()):
             if now - since >= self.precommand_timeout:
                 del self._held[key]
-                out.append(TimedOut("precommand", key[0], key[1], result.use_case))
+                out.append(TimedOut("precommand", key[0], key[2], result.use_case, key))
         for key, sent in list(self._sent.items()):
             if now >= sent.deadline:
                 del self._sent[key]
-                out.append(TimedOut("command", sent.user, sent.counter, sent.use_case))
+                out.append(TimedOut("command", sent.user, sent.counter, sent.use_case, key))
         for _ in out:
             self._count("timeout")
         return out
+
+    def cancel(self, key: tuple) -> SentCommand | None:
+        """Forget a command in flight (its delivery was refused before it left)."""
+        return self._sent.pop(key, None)
+
+    def release(self, user: int, target: int, counter: int) -> TransformResult | None:
+        """Forget a held critical request (its pre-command will not be used)."""
+        h = self._held.pop((user, target, counter), None)
+        return h[0] if h else None
 
     @property
     def in_flight(self) -> int:
         """Held pre-commands plus commands awaiting a response."""
         return len(self._held) + len(self._sent)
 
-    def held(self, user: int, counter: int) -> TransformResult | None:
+    def held(self, user: int, target: int, counter: int) -> TransformResult | None:
         """The held critical request (its pre-command), if any."""
-        h = self._held.get((user, counter))
+        h = self._held.get((user, target, counter))
         return h[0] if h else None

@@ -697,6 +697,9 @@ def register(add: Callable[..., None]) -> None:
                  "DBCH03"):
         add(name, catalogue_read, acb=True)
     # Sensitive reads through the Data-Protection object (wire-format notes 4.1.6).
+    # ECS17b reads the import counterparts of ECS17a's export registers (active and reactive
+    # import energy, IC 3 value) through the Import Register Collection (0-0:43.2.8.255).
+    add("ECS17b", _protected_read(((3, "1-0:1.8.0.255", 2), (3, "1-0:3.8.0.255", 2)), ranged=False))
     add("ECS19", _protected_read(((1, "0-0:94.44.34.30", 2),), ranged=False))
     add("ECS20b", _protected_read(((7, "0-0:98.1.2.255", 2),), ranged=True))
     add("ECS20c", _protected_read(((7, "0-0:98.1.0.255", 2), (7, "0-0:98.1.1.255", 2)), ranged=True))

@@ -35,7 +35,6 @@ from protocols.gbcs.payloads import encode_payload
 
 from .request import (BAD_SIGNATURE, INVALID, MISMATCH, UNSUPPORTED, Body, RequestError, TransformRequest)
 from .usecases import BuildContext, resolve_use_case
-from . import rbac
 
 __all__ = ["Clock", "TransformResult", "Transformer"]
 
@@ -194,5 +193,6 @@ def is_critical(variant: str, uc) -> bool:
     """Critical per the GBCS message type, or the DUIS matrix for use cases that come in both forms."""
     if uc is not None and uc.criticality in ("critical", "non-critical"):
         return uc.criticality == "critical"
-    entry = rbac.service(variant)
+    from protocols.duis.matrix import load_matrix
+    entry = load_matrix().get(variant)
     return bool(entry and entry.critical)

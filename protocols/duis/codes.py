@@ -57,13 +57,16 @@ INVALID_DATA = ResponseCode("E13", "InvalidRequestData",
 PRECOMMAND = ResponseCode("E14", "SignedPreCommandInvalid",
                           "the signed pre-command does not match an outstanding pre-command, "
                           "or its GBCS signature does not verify")
+BUSY = ResponseCode("E11", "DccBusy", "the DCC has too many requests in flight to take this one now")
+TIMED_OUT = ResponseCode("E15", "NoResponseWithinTargetTime",
+                         "the device did not answer within the target response time of the request")
 FAILED = ResponseCode("E65", "ProcessingFailure",
                       "the service request failed while being processed (a fault of the DCC, logged)")
 
 CODES: tuple[ResponseCode, ...] = (
     SUCCESS, ACKNOWLEDGEMENT, SCHEMA, UNKNOWN_USER, SIGNATURE, SERVICE_REFERENCE, COMMAND_VARIANT,
-    USER_ROLE, REQUEST_ID, UNKNOWN_DEVICE, NOT_REGISTERED, DEVICE_STATUS, NOT_SUPPORTED,
-    INVALID_DATA, PRECOMMAND, FAILED,
+    USER_ROLE, REQUEST_ID, UNKNOWN_DEVICE, NOT_REGISTERED, DEVICE_STATUS, BUSY, NOT_SUPPORTED,
+    INVALID_DATA, PRECOMMAND, TIMED_OUT, FAILED,
 )
 _BY_CODE = {c.code: c for c in CODES}
 

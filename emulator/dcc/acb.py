@@ -1,0 +1,245 @@
+"""The DCC host's Access Control Broker: DUIS device requests to GBCS commands and back.
+
+The adapter between the DUIS side (L{emulator.dcc.host.DccHost}, which has already checked the
+request: schema, User, XML signature, role, increasing RequestID counter, inventory) and the
+sans-IO ACB of L{protocols.acb}:
+
+  - L{AcbBroker.transform} (serviceT, critical requests): the pre-command the User signs;
+  - L{AcbBroker.send} (serviceS): the command of a non-critical request, or the signed
+    pre-command of a critical one (checked and MACed by L{protocols.acb.AccessControlBroker.signed}),
+    goes into the L{protocols.acb.DeliveryQueue} of the target's CSP, which hands it to the
+    WAN (C{wan(device, command)}: towards the Communications Hub of the device's home) and
+    times it out at the target response time;
+  - L{AcbBroker.from_wan}: every GBCS message a hub sends up is correlated
+    (L{protocols.acb.AccessControlBroker.correlate}); a response ends its command and becomes
+    the DUIS response (I0, GBCS payload in base64); a device alert goes to the DCC Users
+    entitled to it (L{alert_recipients}).
+
+Refusals of the ACB (L{protocols.acb.RequestError}) become L{DuisError}s with the DUIS code of
+their kind (L{duis_code}).  Nothing here does I/O; time is the injected clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from twisted.logger import Logger
+
+from emulator.dcc.inventory import Inventory, InventoryDevice
+from protocols.acb import (BAD_SIGNATURE, INVALID, MISMATCH, NOT_ELIGIBLE, UNSUPPORTED, AccessControlBroker,
+                           DeliveryQueue, Outcome, RequestError, TransformRequest, Transformer)
+from protocols.acb.broker import BUSY, UNKNOWN_REQUEST
+from protocols.acb.delivery import TIMED_OUT
+from protocols.duis import codes
+from protocols.duis.codes import ResponseCode
+from protocols.duis.errors import DuisError
+from protocols.duis.request import format_eui
+from protocols.gbcs.framing import decode_frame
+
+__all__ = ["AcbBroker", "duis_code", "alert_recipients", "ResponseTimes"]
+
+log = Logger(namespace="smets.dcc.acb")
+
+#: RequestError kind -> DUIS response code
+_CODES: dict[str, ResponseCode] = {
+    INVALID: codes.INVALID_DATA,
+    NOT_ELIGIBLE: codes.USER_ROLE,
+    UNSUPPORTED: codes.NOT_SUPPORTED,
+    BAD_SIGNATURE: codes.PRECOMMAND,
+    MISMATCH: codes.PRECOMMAND,
+    UNKNOWN_REQUEST: codes.PRECOMMAND,
+    BUSY: codes.BUSY,
+}
+
+
+def duis_code(error: RequestError) -> ResponseCode:
+    """The DUIS response code of an ACB refusal (a signed pre-command's faults are all E14)."""
+    if error.element.startswith("Body.SignedPreCommand"):
+        return codes.PRECOMMAND
+    return _CODES.get(error.code, codes.INVALID_DATA)
+
+
+def _duis_error(error: RequestError) -> DuisError:
+    return DuisError(duis_code(error), error.element or "Body", error.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimes:
+    """Target response times (seconds) of device requests, from admission to the response.
+
+    On-demand requests: C{non_critical} and C{critical}; a sleepy device (the GSME, reached
+    through the CHF's queue when it next wakes) gets C{sleepy} instead.
+    """
+
+    non_critical: float = 30.0
+    critical: float = 60.0
+    sleepy: float = 3600.0
+
+    def of(self, device: InventoryDevice, critical: bool) -> float:
+        if device.device_type == "GSME":
+            return self.sleepy
+        return self.critical if critical else self.non_critical
+
+
+def alert_recipients(inventory: Inventory, device_id: int, recipient: int) -> list[int]:
+    """The DCC Users an alert from C{device_id} goes to: its grouping-header recipient when that
+    is a DCC User, else (an alert for the DCC itself) every party registered for the device."""
+    if inventory.user(recipient) is not None:
+        return [recipient]
+    device = inventory.device(device_id)
+    if device is None:
+        return []
+    out: list[int] = []
+    for eui in device.registered().values():
+        if eui not in out and inventory.user(eui) is not None:
+            out.append(eui)
+    return out
+
+
+class AcbBroker:
+    """The DCC host's L{emulator.dcc.host.AccessControlBroker}, on L{protocols.acb}.
+
+    @param inventory: the Smart Meter Inventory (device types, CSP regions, registrations).
+    @param transformer: the ACB transform (DCC key store, clock, RNG).
+    @param clock: C{IReactorTime} (the emulation's clock).
+    @param wan: C{wan(device, command)} hands a command to the WAN towards the device's hub;
+        raising means the transport refused it (retried with backoff).
+    @param response_times: target response times.
+    """
+
+    def __init__(self, inventory: Inventory, transformer: Transformer, clock, *,
+                 wan: Callable[[InventoryDevice, bytes], None] | None = None,
+                 response_times: ResponseTimes | None = None, max_in_flight: int = 100_000,
+                 precommand_timeout: float = 24 * 3600.0) -> None:
+        self.inventory = inventory
+        self.clock = clock
+        self.wan = wan
+        self.times = response_times or ResponseTimes()
+        self.acb = AccessControlBroker(transformer, clock, max_in_flight=max_in_flight,
+                                       precommand_timeout=precommand_timeout)
+        self.delivery = DeliveryQueue(clock, self._transmit, self._outcome, max_commands=max_in_flight)
+        #: SentCommand key -> (the DUIS reply of its request, the target device)
+        self._replies: dict[tuple, tuple[Callable, InventoryDevice]] = {}
+        #: the host, for device alerts (set by L{attach})
+        self.host = None
+        #: counts: responses, alerts, unmatched, malformed, timeouts, refused sends
+        self.counts: dict[str, int] = {}
+
+    def attach(self, host) -> None:
+        """The DCC host device alerts are handed to (C{host.device_alert(user, device, gbcs, counter)})."""
+        self.host = host
+
+    def link(self, csp: str, up: bool) -> None:
+        """A CSP's WAN went up or down (commands for it wait in its queue while it is down)."""
+        self.delivery.link(csp, up)
+
+    def _count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    # ------------------------------------------------------------------ the host's boundary
+
+    def _request(self, dreq) -> TransformRequest:
+        req = dreq.request
+        d = req.definition
+        rid = req.request_id
+        variant = 4 if d.critical else 1
+        return TransformRequest(d.variant, req.body, rid.originator, rid.target, rid.counter,
+                                dreq.device.device_type, variant)
+
+    def transform(self, dreq) -> bytes:
+        """The pre-command of a critical request (held by the ACB until it comes back signed)."""
+        try:
+            sub = self.acb.submit(self._request(dreq))
+        except RequestError as e:
+            raise _duis_error(e) from None
+        if sub.precommand is None:
+            # the GBCS use case is non-critical although DUIS lists the variant as critical:
+            # nothing to sign, and nothing was sent
+            self.acb.cancel(sub.command.key)
+            raise DuisError(codes.COMMAND_VARIANT, "Header.ServiceReferenceVariant",
+                            f"{sub.result.use_case} is a non-critical GBCS command: send it to serviceS")
+        self.clock.callLater(self.acb.precommand_timeout, self._expire)
+        return sub.precommand
+
+    def send(self, dreq, reply, signed_precommand: bytes | None = None) -> None:
+        """Take a device request for delivery; C{reply(code, gbcs)} gets its DUIS response."""
+        rid = dreq.request.request_id
+        critical = signed_precommand is not None
+        timeout = self.times.of(dreq.device, critical)
+        try:
+            if critical:
+                sent = self.acb.signed(rid.originator, rid.target, rid.counter, signed_precommand, timeout)
+            else:
+                sub = self.acb.submit(self._request(dreq), timeout)
+                if sub.command is None:
+                    self.acb.release(rid.originator, rid.target, rid.counter)
+                    raise DuisError(codes.COMMAND_VARIANT, "interface",
+                                    f"{sub.result.use_case} is a critical GBCS command: send it to serviceT")
+                sent = sub.command
+        except RequestError as e:
+            raise _duis_error(e) from None
+        self._replies[sent.key] = (reply, dreq.device)
+        if not self.delivery.enqueue(sent.key, dreq.device.csp_region, sent.command, sent.deadline):
+            del self._replies[sent.key]
+            self.acb.cancel(sent.key)
+            raise DuisError(codes.BUSY, "Header.RequestID", "the DCC's delivery queue is full")
+
+    # ------------------------------------------------------------------ the WAN
+
+    def _transmit(self, csp: str, command: bytes) -> None:
+        if self.wan is None:
+            raise ConnectionError("no WAN")
+        recipient = _recipient(command)
+        device = self.inventory.device(recipient)
+        if device is None:
+            raise LookupError(f"no device {format_eui(recipient)} in the inventory")
+        self.wan(device, command)
+
+    def from_wan(self, message: bytes) -> str:
+        """A GBCS message from a hub: correlate it and deliver it; returns what it was
+        (C{response}, C{alert}, C{unmatched} or C{malformed})."""
+        try:
+            c = self.acb.correlate(message)
+        except RequestError as e:
+            self._count("malformed")
+            log.warn("acb: dropped a message from the WAN: {reason}", reason=e.reason)
+            return "malformed"
+        if c.kind == "response":
+            self.delivery.response(c.sent.key)
+            entry = self._replies.pop(c.sent.key, None)
+            self._count("response")
+            if entry is not None:
+                entry[0](codes.SUCCESS, message)
+        elif c.kind == "alert":
+            self._count("alert")
+            users = alert_recipients(self.inventory, c.device, c.recipient)
+            if not users:
+                log.warn("acb: alert 0x{code:04X} from {device} has no DCC User to go to",
+                         code=c.message_code, device=format_eui(c.device))
+            if self.host is not None:
+                for user in users:
+                    self.host.device_alert(user, c.device, message, c.counter)
+        else:
+            self._count("unmatched")
+            log.info("acb: response 0x{code:04X} from {device} counter {counter} matches no command in flight",
+                     code=c.message_code, device=format_eui(c.device), counter=c.counter)
+        return c.kind
+
+    # ------------------------------------------------------------------ time
+
+    def _outcome(self, outcome: Outcome) -> None:
+        if outcome.result == TIMED_OUT:
+            self._count("timeout")
+            self._expire()
+
+    def _expire(self) -> None:
+        for t in self.acb.expire():
+            entry = self._replies.pop(t.key, None) if t.kind == "command" else None
+            if entry is not None:
+                entry[0](codes.TIMED_OUT, None)
+
+
+def _recipient(command: bytes) -> int:
+    """The grouping-header recipient of a command the ACB made."""
+    return decode_frame(command).signing.recipient
