@@ -23,11 +23,11 @@ C{accepted = acknowledged + len(waiting) + len(in_flight)}.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Callable
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
 
 from protocols.smwan.frames import Frame, FrameType, encode_frame
 from protocols.smwan.profiles import LinkProfile
@@ -41,7 +41,8 @@ CHANNEL_COUNTERS = ("offered", "accepted", "store_overflow", "refused", "acknowl
 
 _MAX_SEGMENTS = 256
 
-_log = Logger()
+#: sans-IO: the standard library's logging, no Twisted logger (the adapter may route it)
+_log = logging.getLogger("smets.smwan")
 
 
 class Channel:
@@ -256,7 +257,7 @@ class Channel:
                 self.deliver(message)
             except Exception:  # the receiver's bug must not stall the session or drop the ack
                 counts["deliver_errors"] += 1
-                _log.failure("SMWAN receiver of {eui:016X} raised on a delivered message", eui=self.eui64)
+                _log.exception("SMWAN receiver of %016X raised on a delivered message", self.eui64)
         return True
 
     def _reassemble(self, frame: Frame) -> bytes | None:
