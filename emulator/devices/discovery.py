@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from automat import TypeMachineBuilder
 
+from protocols._statetimer import StateTimer as _Timed
+
 FIRST_BACKOFF = 2.0  # s
 GROWTH = 1.6
 MAX_BACKOFF = 300.0  # s
@@ -57,18 +59,6 @@ class DiscoveryCore:
         base = min(MAX_BACKOFF, FIRST_BACKOFF * GROWTH ** self.attempts)
         self.attempts += 1
         return base * self.rng.uniform(1.0 - JITTER, 1.0 + JITTER)
-
-
-class _Timed:
-    __slots__ = ("timer",)
-
-    def __init__(self, timer) -> None:
-        self.timer = timer
-
-    def cancel(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
 
 
 def _build():

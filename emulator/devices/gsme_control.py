@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 from automat import TypeMachineBuilder
 
+from protocols._statetimer import StateTimer as _Timed
+
 AWAKE_POLL_INTERVAL = 0.5  # s between Data Requests while awake
 AWAKE_TIME = 4.0  # s awake after the last piece of work
 
@@ -53,18 +55,6 @@ class WakeCore:
     clock: Any
     lower: WakeLower
     busy: int = 0
-
-
-class _Timed:
-    __slots__ = ("timer",)
-
-    def __init__(self, timer) -> None:
-        self.timer = timer
-
-    def cancel(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
 
 
 def _build_wake():

@@ -25,6 +25,8 @@ from typing import Any, Callable, Protocol
 
 from automat import TypeMachineBuilder
 
+from protocols._statetimer import StateTimer as _Timed
+
 NWK_SCAN_ATTEMPTS = 3  # active scans (each one Beacon Request) before giving up
 SCAN_DURATION = 0.25  # s listening for beacons per scan
 JOIN_KEY_TIMEOUT = 10.0  # s a joiner waits for the Transport Key after associating
@@ -99,20 +101,6 @@ class _Scanning:
 
     def __init__(self, left: int) -> None:
         self.left = left
-
-
-class _Timed:
-    """Per-state data holding the state's timer (cancelled by every transition out)."""
-
-    __slots__ = ("timer",)
-
-    def __init__(self, timer) -> None:
-        self.timer = timer
-
-    def cancel(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
 
 
 def _build():

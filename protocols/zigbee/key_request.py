@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 from automat import TypeMachineBuilder
 
 from protocols.zigbee import aps as _aps
+from protocols._statetimer import StateTimer as _Timed
 
 KEY_REQUEST_TIMEOUT = 15.0  # s
 #: Request Key key type for an application link key (4.4.9.5.1, Table 4.16)
@@ -45,18 +46,6 @@ class LinkKeyRequestCore:
     lower: KeyRequestLower
     partner: int
     waiters: list = field(default_factory=list)
-
-
-class _Timed:
-    __slots__ = ("timer",)
-
-    def __init__(self, timer) -> None:
-        self.timer = timer
-
-    def cancel(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
 
 
 def _build():

@@ -42,6 +42,7 @@ from protocols.ieee802154.commands import CAP_RX_ON_WHEN_IDLE
 from protocols.zigbee import aps as _aps
 from protocols.zigbee.nib import Neighbor, Nib
 from protocols.zigbee.security import KEY_ID_KEY_TRANSPORT
+from protocols._statetimer import StateTimer as _Timed
 
 TC_ANNOUNCE_TIMEOUT = 20.0  # s the TC waits for Device_annce after sending the key
 #: Request Key key types for an application link key (4.4.9.5.1: 2; 3 is accepted from older stacks)
@@ -76,18 +77,6 @@ class JoinSessionCore:
     lower: SessionLower
     eui: int
     short: int
-
-
-class _Timed:
-    __slots__ = ("timer",)
-
-    def __init__(self, timer) -> None:
-        self.timer = timer
-
-    def cancel(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
 
 
 def _build():
