@@ -40,6 +40,8 @@ CLUSTER_BASIC = 0x0000
 CLUSTER_TIME = 0x000A
 CLUSTER_PRICE = 0x0700
 CLUSTER_METERING = 0x0702
+#: the CH's application endpoint (CHF: Basic, Time, Price, Tunneling, Key Establishment server)
+CHF_ENDPOINT = 0x01
 
 #: profile-wide response commands (matched to our requests by TSN)
 _GLOBAL_RESPONSES = frozenset({0x01, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x12, 0x14, 0x16})
@@ -233,7 +235,6 @@ class HanDevice:
     # ---------------------------------------------------------------- key establishment (initiator)
 
     def _start_key_establishment(self) -> None:
-        from emulator.devices.hub import CHF_ENDPOINT
 
         self._cbke_retry = None
         stack = self.stack

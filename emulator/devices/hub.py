@@ -12,7 +12,7 @@ so that an IHD can read gas consumption at any time although the meter sleeps.
 
 from __future__ import annotations
 
-from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
+from emulator.devices.base import (CHF_ENDPOINT, CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
                                    DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, terminate_status_name,
                                    utc_now)
 from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink
@@ -25,7 +25,6 @@ from protocols.zcl.server import default_response
 from protocols.zigbee.keys import append_install_code_crc, install_code_to_link_key
 from protocols.zigbee.zdo import SimpleDescriptor
 
-CHF_ENDPOINT = 0x01
 FIRST_MIRROR_ENDPOINT = 0x02
 DEVICE_ID_ESP = 0x0500  # Energy Service Interface
 DEVICE_ID_METER = 0x0501
