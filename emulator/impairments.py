@@ -12,6 +12,11 @@ L{ImpairmentSpec.from_dict}); L{ImpairmentPath} is the per-direction state machi
 one frame into zero or more L{Delivery} items.  It is pure: time comes in as an argument and
 randomness from the C{random.Random} it was given (L{emulator.rng}).
 
+Time: C{now} is the clock's reading (the topology's C{start_time} is the virtual clock's
+origin), while outages are given in run time (seconds after the run's start, as in the
+topology's C{outages: [[start_s, duration_s]]}).  The path is given the clock reading at the
+run's start once (C{run_start}) and is the one place that converts between the two.
+
 Order of decisions for a frame sent at time C{now}:
 
  1. outage: sent during a scheduled outage -> dropped (C{"outage"});
@@ -225,17 +230,20 @@ class ImpairmentPath:
     """The state of one direction of a link: turns each frame into a list of L{Delivery}.
 
     @ivar spec: the L{ImpairmentSpec}.
+    @ivar run_start: the clock reading at the start of the run (outage times count from it).
     @ivar counts: frames dropped per reason (L{DROP_REASONS}) and the other events
         (C{"sent"}, C{"delivered"}, C{"duplicate"}, C{"reorder"}, C{"corrupt"}).
     @ivar bad: current Gilbert-Elliott state (C{True} = bad).
     @ivar last_drop: the reason the most recently dropped frame was dropped for.
     """
 
-    __slots__ = ("spec", "rng", "counts", "bad", "last_drop", "_null", "_busy_until", "_queue")
+    __slots__ = ("spec", "rng", "run_start", "counts", "bad", "last_drop", "_null", "_busy_until", "_queue")
 
-    def __init__(self, spec: ImpairmentSpec | None, rng: random.Random) -> None:
+    def __init__(self, spec: ImpairmentSpec | None, rng: random.Random, run_start: float = 0.0) -> None:
         self.spec = spec if spec is not None else _NULL_SPEC
         self.rng = rng
+        #: the clock's reading at the start of the run: outages are relative to it
+        self.run_start = float(run_start)
         self.counts: dict[str, int] = dict.fromkeys(
             ("sent", "delivered", *DROP_REASONS, "duplicate", "reorder", "corrupt"), 0)
         self.bad = False
@@ -245,7 +253,8 @@ class ImpairmentPath:
         self._queue: deque[float] = deque()  # finish times of frames held by the rate limiter
 
     def in_outage(self, now: float) -> bool:
-        """Return whether C{now} falls inside a scheduled outage."""
+        """Return whether the clock reading C{now} falls inside a scheduled outage."""
+        now -= self.run_start
         for start, duration in self.spec.outages:
             if start > now:
                 return False
@@ -259,7 +268,7 @@ class ImpairmentPath:
         return []
 
     def decide(self, now: float, nbytes: int) -> list[Delivery]:
-        """Decide the fate of a frame of C{nbytes} bytes sent at time C{now}.
+        """Decide the fate of a frame of C{nbytes} bytes sent at clock reading C{now}.
 
         @return: the copies to deliver (empty: dropped, the reason counted in L{counts}).
         """

@@ -105,16 +105,20 @@ class PointToPointLink:
     @param spec_ba: impairments from C{b} to C{a} (C{None}: none).
     @param on_drop: called with the reason (C{"loss"}, C{"burst_loss"}, C{"outage"},
         C{"queue_full"}, C{"no_receiver"}) each time a frame is dropped.
+    @param run_start: the clock reading at the start of the run, from which the specs' outages
+        count (default: the clock's reading when the link is made).
     """
 
     def __init__(self, clock: IReactorTime, rng_a_to_b: random.Random, rng_b_to_a: random.Random,
                  name: str, spec_ab: ImpairmentSpec | None, spec_ba: ImpairmentSpec | None, *,
-                 on_drop: Callable[[str], None] | None = None) -> None:
+                 on_drop: Callable[[str], None] | None = None, run_start: float | None = None) -> None:
         self.clock = clock
         self.name = name
         self.on_drop = on_drop
-        self.a = LinkEndpoint(self, f"{name}.a", ImpairmentPath(spec_ab, rng_a_to_b))
-        self.b = LinkEndpoint(self, f"{name}.b", ImpairmentPath(spec_ba, rng_b_to_a))
+        if run_start is None:
+            run_start = clock.seconds()
+        self.a = LinkEndpoint(self, f"{name}.a", ImpairmentPath(spec_ab, rng_a_to_b, run_start))
+        self.b = LinkEndpoint(self, f"{name}.b", ImpairmentPath(spec_ba, rng_b_to_a, run_start))
         self.a.peer = self.b
         self.b.peer = self.a
 

@@ -221,7 +221,7 @@ class HanMedium:
         if p is None:
             spec = self._pair_specs.get(key, self.impairments)
             p = self._paths[key] = ImpairmentPath(
-                spec, derive_rng(self.seed, "han-medium", self.name, sender, receiver))
+                spec, derive_rng(self.seed, "han-medium", self.name, sender, receiver), self.run_start)
         return p
 
     # -- the air ------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ class HanMedium:
                 self._event("collision")
                 continue
             path = self.path(tx.sender, port.name)
-            deliveries = path.decide(now - self.run_start, n)
+            deliveries = path.decide(now, n)
             if not deliveries:
                 self._event(path.last_drop or "loss")
                 continue

@@ -129,12 +129,16 @@ class EmulatedWan:
     @param impairments: the topology's overrides for this CSP (see L{profile_impairments}).
     @param capture: where frames go (optional).
     @param csp_index: the CSP's number in capture addresses (default: north 1, centre 2, south 3).
+    @param run_start: the clock reading at the start of the run, from which the outages of
+        L{impairments} count (default: the clock's reading now); every hub's link gets it.
     """
 
     def __init__(self, clock: IReactorTime, profile: LinkProfile, seed: int,
                  deliver_up: Callable[[int, bytes], None], *, impairments: ImpairmentSpec | None = None,
-                 capture: CaptureSink | None = None, csp_index: int | None = None) -> None:
+                 capture: CaptureSink | None = None, csp_index: int | None = None,
+                 run_start: float | None = None) -> None:
         self.clock = clock
+        self.run_start = clock.seconds() if run_start is None else run_start
         self.profile = profile
         self.seed = seed
         self.spec = profile_impairments(profile, impairments)
@@ -154,7 +158,7 @@ class EmulatedWan:
         csp = self.profile.name
         link = PointToPointLink(self.clock, derive_rng(self.seed, "smwan", csp, label, "up"),
                                 derive_rng(self.seed, "smwan", csp, label, "down"),
-                                f"smwan-{csp}-{label}", self.spec, self.spec)
+                                f"smwan-{csp}-{label}", self.spec, self.spec, run_start=self.run_start)
         capture = self.capture
         if capture is not None:
             capture.add_hub(eui64)
@@ -191,15 +195,18 @@ class Smwan:
         # and the CHF sends every response / alert up with endpoint.send_up(message)
 
     @param deliver_up: the ACB's entry point, C{deliver_up(eui64, message)} (all CSPs).
+    @param run_start: the clock reading at the start of the run: the topology's C{csps:}
+        outages count from it (default: the clock's reading now).
     """
 
     def __init__(self, topology: Any, clock: IReactorTime, seed: int, deliver_up: Callable[[int, bytes], None],
-                 *, capture: CaptureSink | None = None) -> None:
+                 *, capture: CaptureSink | None = None, run_start: float | None = None) -> None:
         self.topology = topology
+        self.run_start = clock.seconds() if run_start is None else run_start
         self.wans: dict[str, EmulatedWan] = {}
         for index, (name, csp) in enumerate(topology.csps.items(), start=1):
             self.wans[name] = EmulatedWan(clock, csp.profile, seed, deliver_up, impairments=csp.impairments,
-                                          capture=capture, csp_index=index)
+                                          capture=capture, csp_index=index, run_start=self.run_start)
 
     def add_home(self, home: Any, deliver_down: Callable[[bytes], None], *, start: bool = True) -> HubWanEndpoint:
         """Make the WAN endpoint of C{home}'s Communications Hub on the home's CSP."""

@@ -151,10 +151,16 @@ def test_import_register_read_ecs17b(dcc_url, tmp_path):
     gs = msg.frame.signing
     assert (gs.cra_flag, gs.message_code, gs.originator, gs.recipient) == (CRA_RESPONSE, 0x0027, ESME, SUPPLIER)
     assert msg.verification.mac == "verified" and _use_case(msg) == "ECS17b"
-    # the answer to the Data-Protection action (the values, or the ESME's DLMS result for them)
+    # the Data-Protection action succeeds: the ESME holds both import registers (active and
+    # reactive import energy, IC 3 value) and returns them encrypted for the supplier
     [spec] = msg.payload["access_response_specification"]
-    assert spec["choice"] == "access-response-action"
-
+    assert (spec["choice"], spec["result_name"]) == ("access-response-action", "success")
+    [data] = msg.payload["access_response_list_of_data"]
+    params, values = data["value"]
+    assert [p["value"][1]["value"][2]["value"] for p in params["value"]] == ["90B3D51F30010000"]
+    plain = values["protected"]["plaintext"]
+    assert plain["type"] == "structure"
+    assert [(v["type"], isinstance(v["value"], int)) for v in plain["value"]] == [("double-long-unsigned", True)] * 2
 
 def test_unauthorised_user_bad_signature_and_replay_get_their_codes(dcc_url, tmp_path):
     cases = []

@@ -79,6 +79,17 @@ def test_outages():
     assert path.counts["outage"] == 4
 
 
+def test_outages_count_from_the_run_start():
+    # the clock's origin is a topology start_time; the outage is 10-15 s into the run
+    start = 1772409600.0
+    path = ImpairmentPath(ImpairmentSpec(outages=[(10.0, 5.0)]), random.Random(1), start)
+    expect = {start: True, start + 9.99: True, start + 10.0: False, start + 14.99: False,
+              start + 15.0: True, 10.0: True, 12.0: True}
+    for t, delivered in expect.items():
+        assert bool(path.decide(t, 10)) is delivered, t
+    assert path.counts["outage"] == 2
+
+
 def test_rate_limit_timing_and_tail_drop():
     # 8000 bit/s: a 100-byte frame takes 0.1 s to serialise
     path = _path(rate_bps=8000, queue_limit=3, delay=0.5)

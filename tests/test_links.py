@@ -125,3 +125,22 @@ def test_same_seed_same_run():
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+def test_outages_count_from_the_run_start():
+    """A link made when the clock reads a topology's start_time: its outage is in run time."""
+    start = 1772409600.0
+    clock = VirtualClock(start=start)
+    spec = ImpairmentSpec(outages=[(60.0, 30.0)])
+    link = PointToPointLink(clock, derive_rng(1, "l", "ab"), derive_rng(1, "l", "ba"), "l", spec, spec)
+    got = []
+    link.b.connect(lambda d: got.append(d))
+    for t, data in ((10.0, b"before"), (70.0, b"during"), (95.0, b"after")):
+        clock.run_until(start + t)
+        link.a.send(data)
+    clock.run_until_idle()
+    assert got == [b"before", b"after"] and link.counts["a_to_b"]["outage"] == 1
+    # an explicit run start: the same outage, counted from it
+    late = PointToPointLink(clock, derive_rng(1, "l", "ab"), derive_rng(1, "l", "ba"), "l", spec, None,
+                            run_start=clock.seconds() - 65.0)
+    assert late.a.path.in_outage(clock.seconds()) and not late.b.path.in_outage(clock.seconds())

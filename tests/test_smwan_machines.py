@@ -302,3 +302,57 @@ def test_a_raising_chf_does_not_stall_the_session():
     assert got == [b"\xdf\x00", b"\xdf\x01", b"\xdf\x03"]
     assert hub.channel.counts["deliver_errors"] == 1
     assert h.gateway.session(EUI).channel.stored == 0  # all acknowledged
+
+
+def test_topology_csp_outages_are_in_run_time():
+    """A C{csps:} outage counts from the run's start, as the HAN medium's do, so it fires in a
+    topology whose C{start_time} puts the clock's origin far from zero: traffic sent in the
+    window is dropped on the link (and only gets through after it), traffic outside is not."""
+    from emulator.topology import parse_topology
+    from emulator.wan import Smwan
+
+    text = """\
+start_time: "2026-03-02T00:00:00Z"
+csps:
+  north: {impairments: {outages: [[600, 300]]}}
+homes:
+  - {name: a, csp: north, devices: [{kind: CH}]}
+"""
+    topology = parse_topology(text, "t.yaml", 1)
+    start = topology.start_time
+    assert start > 1e9
+    clock = VirtualClock(start=start)
+    up = []
+    smwan = Smwan(topology, clock, 1, lambda e, m: up.append((clock.seconds() - start, m)))
+    (home,) = topology.homes
+    down = []
+    endpoint = smwan.add_home(home, lambda m: down.append((clock.seconds() - start, m)))
+    link = smwan.wans["north"].links[endpoint.eui64]
+    gateway = smwan.gateway_for(home)
+
+    def outages() -> int:
+        return sum(c["outage"] for c in link.counts.values())
+
+    def exchange(t: float, tag: bytes) -> None:
+        clock.run_until(start + t)
+        gateway.send_down(endpoint.eui64, b"\xdf" + tag)
+        endpoint.send_up(b"\xdd" + tag)
+
+    exchange(100.0, b"before")
+    clock.run_until(start + 590.0)
+    assert [m for _, m in down] == [b"\xdfbefore"] and [m for _, m in up] == [b"\xddbefore"]
+    assert outages() == 0
+    exchange(650.0, b"during")
+    clock.run_until(start + 899.0)
+    assert outages() > 0                                   # the link really was down
+    assert [m for _, m in down] == [b"\xdfbefore"] and [m for _, m in up] == [b"\xddbefore"]
+    clock.run_until(start + 1500.0)                        # retried after the window
+    assert [m for _, m in down] == [b"\xdfbefore", b"\xdfduring"]
+    assert [m for _, m in up] == [b"\xddbefore", b"\xddduring"]
+    assert all(t >= 900.0 for t, m in down + up if m.endswith(b"during"))
+    dropped = outages()
+    exchange(1600.0, b"after")
+    clock.run_until(start + 1700.0)
+    assert outages() == dropped
+    assert [m for t, m in down if t >= 1600.0] == [b"\xdfafter"]
+    assert [m for t, m in up if t >= 1600.0] == [b"\xddafter"]

@@ -39,7 +39,8 @@ class EstateWan:
 
     def __init__(self, broker, estate, clock, seed: int) -> None:
         self.broker = broker
-        self.smwan = Smwan(estate.topology, clock, seed, self._up, capture=estate.capture)
+        self.smwan = Smwan(estate.topology, clock, seed, self._up, capture=estate.capture,
+                           run_start=estate.start_time)
         self.endpoints = {}
         self._homes = {}
         #: commands that reached a hub not (yet) powered on

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 
 from protocols.gbcs.payloads import gbz
-from protocols.zcl.clusters import get_cluster
+from protocols.zcl.clusters import clusters, get_cluster
 
 from .dlms_items import utc_seconds
 from .request import INVALID, RequestError, is_cancellation
@@ -20,9 +20,8 @@ from .request import INVALID, RequestError, is_cancellation
 __all__ = ["CLUSTERS", "attribute_id", "read_attributes", "cluster_command", "gbz_payload", "gbz_time",
            "NOW", "NEVER", "FROM_NOW"]
 
-#: ZSE cluster ids by name.
-CLUSTERS = {"Basic": 0x0000, "Price": 0x0700, "Metering": 0x0702, "Messaging": 0x0703, "Prepayment": 0x0705,
-            "Calendar": 0x0707, "Device Management": 0x0708, "Events": 0x0709}
+#: ZSE cluster ids by name, derived from the one ZCL registry (L{protocols.zcl.clusters.clusters}).
+CLUSTERS = {c.name: c.cluster_id for c in clusters().values()}
 
 #: ZCL frame control of a cluster-specific command client -> server (0x01) and server -> client (0x09).
 CLIENT_TO_SERVER = 0x01
@@ -37,12 +36,19 @@ FROM_NOW = 0xFFFFFFFE
 
 def attribute_id(cluster: str, name: str) -> int:
     """The ZSE attribute id of C{name} in C{cluster}, from the one ZCL registry (KeyError if it lacks it)."""
-    return get_cluster(CLUSTERS[cluster]).attribute_id(name)
+    return get_cluster(_cluster_id(cluster)).attribute_id(name)
+
+
+def _cluster_id(name: str) -> int:
+    try:
+        return CLUSTERS[name]
+    except KeyError:
+        raise KeyError(f"no ZCL cluster named {name!r} (known: {', '.join(sorted(CLUSTERS))})") from None
 
 
 def read_attributes(cluster: str, *names: str) -> dict:
     """A ZCL Read Attributes component (profile-wide, client to server)."""
-    return {"cluster_id": CLUSTERS[cluster],
+    return {"cluster_id": _cluster_id(cluster),
             "zcl": {"frame_control": 0x00, "transaction_sequence_number": 0, "command_id": 0x00,
                     "payload": {"Attributes": [{"AttributeID": attribute_id(cluster, n)} for n in names]}}}
 
@@ -50,7 +56,7 @@ def read_attributes(cluster: str, *names: str) -> dict:
 def cluster_command(cluster: str, command_id: int, payload: dict, *, server_to_client: bool = False,
                     from_date_time: int | None = None) -> dict:
     """A cluster-specific ZCL command component."""
-    comp: dict = {"cluster_id": CLUSTERS[cluster],
+    comp: dict = {"cluster_id": _cluster_id(cluster),
                   "zcl": {"frame_control": SERVER_TO_CLIENT if server_to_client else CLIENT_TO_SERVER,
                           "transaction_sequence_number": 0, "command_id": command_id, "payload": payload}}
     if from_date_time is not None:

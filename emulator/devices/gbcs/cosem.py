@@ -201,6 +201,10 @@ _it(1, "0-0:94.44.10.0", lambda: _st(_bits(32), _bits(32), _bits(32), _bits(32),
                                      _n("long-unsigned", 0), _n("long-unsigned", 0)), device="CHF")
 for _o in ("0-0:94.44.1.7", "0-0:94.44.42.255"):
     _it(3, _o, DLU)
+# import energy registers (active, reactive), read protected through the Import Register
+# Collection (ECS17b; their export counterparts are ECS17a's plain reads)
+for _o in ("1-0:1.8.0.255", "1-0:3.8.0.255"):
+    _it(3, _o, DLU)
 for _o in ("0-0:94.44.0.3", "0-0:94.44.2.0"):
     _it(9000, _o, lambda: _n("boolean", False), (2, 4))
 for _o in ("0-0:94.44.128.12",):
