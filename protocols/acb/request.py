@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
+from protocols.duis.errors import DuisError
+from protocols.duis.request import format_eui  # noqa: F401  (re-exported: one DUIS EUI form)
+from protocols.duis.request import parse_request_id as parse_duis_request_id
+
 __all__ = ["RequestError", "INVALID", "NOT_ELIGIBLE", "UNSUPPORTED", "BAD_SIGNATURE", "MISMATCH", "Body",
            "TransformRequest", "parse_request_id", "format_eui", "DUIS_NS",
            "COMMAND_VARIANT_NON_CRITICAL", "COMMAND_VARIANT_CRITICAL",
@@ -47,7 +51,6 @@ UNSUPPORTED = "unsupported-by-transform"
 BAD_SIGNATURE = "bad-signature"
 MISMATCH = "precommand-mismatch"
 
-_EUI_RE = re.compile(r"^[0-9A-Fa-f]{2}(?:-?[0-9A-Fa-f]{2}){7}$")
 
 
 class RequestError(ValueError):
@@ -66,33 +69,17 @@ class RequestError(ValueError):
         super().__init__(f"{code}: {element + ': ' if element else ''}{reason}")
 
 
-def format_eui(eui: int) -> str:
-    """EUI-64 in DUIS form: C{90-B3-D5-1F-30-01-00-00}."""
-    raw = f"{eui:016X}"
-    return "-".join(raw[i:i + 2] for i in range(0, 16, 2))
-
-
-def _parse_eui(text: str, element: str) -> int:
-    text = text.strip()
-    if not _EUI_RE.match(text):
-        raise RequestError(INVALID, element, f"not an EUI-64 (8 hex octets): {text!r}")
-    return int(text.replace("-", ""), 16)
-
-
 def parse_request_id(text: str) -> tuple[int, int, int]:
-    """DUIS RequestID C{originator:target:counter} -> (originator EUI, target EUI, counter)."""
-    parts = (text or "").strip().split(":")
-    if len(parts) != 3:
-        raise RequestError(INVALID, "Header.RequestID",
-                           "must be BusinessOriginatorID:BusinessTargetID:OriginatorCounter")
-    originator = _parse_eui(parts[0], "Header.RequestID")
-    target = _parse_eui(parts[1], "Header.RequestID")
-    if not parts[2].isdigit():
-        raise RequestError(INVALID, "Header.RequestID", f"originator counter is not a number: {parts[2]!r}")
-    counter = int(parts[2])
-    if counter >= 1 << 64:
-        raise RequestError(INVALID, "Header.RequestID", "originator counter exceeds 64 bits")
-    return originator, target, counter
+    """DUIS RequestID C{originator:target:counter} -> (originator EUI, target EUI, counter).
+
+    The one RequestID parser is DUIS's (L{protocols.duis.request.parse_request_id}); its
+    refusal becomes a L{RequestError} naming the element.
+    """
+    try:
+        rid = parse_duis_request_id(text or "")
+    except DuisError as e:
+        raise RequestError(INVALID, "Header.RequestID", e.reason) from None
+    return rid.originator, rid.target, rid.counter
 
 
 @dataclass(frozen=True, slots=True)
