@@ -18,7 +18,9 @@ import math
 import struct
 from typing import BinaryIO, Protocol, runtime_checkable
 
-__all__ = ["CaptureSink", "PcapngWriter", "LINKTYPE_IEEE802_15_4_WITHFCS", "LINKTYPE_IPV4", "TcpFlow",
+from protocols.inet import internet_checksum
+
+__all__ = ["CaptureSink", "TeeSink", "PcapngWriter", "LINKTYPE_IEEE802_15_4_WITHFCS", "LINKTYPE_IPV4", "TcpFlow",
            "ipv4_tcp_packet", "internet_checksum"]
 
 #: pcap link type: IEEE 802.15.4 MPDU followed by its 2-byte FCS
@@ -57,6 +59,27 @@ class CaptureSink(Protocol):
 
     def capture(self, interface_id: int, time_s: float, data: bytes) -> None:
         """Record one frame."""
+
+
+class TeeSink:
+    """A L{CaptureSink} that hands every frame to several sinks (a pcapng and a live TAP, say).
+
+    Each sink keeps its own interface ids: L{add_interface} registers the interface with every
+    sink and returns this tee's own id for it.
+    """
+
+    def __init__(self, *sinks: CaptureSink) -> None:
+        self.sinks = sinks
+        self._ids: list[tuple[int, ...]] = []
+
+    def add_interface(self, name: str, description: str = "",
+                      linktype: int = LINKTYPE_IEEE802_15_4_WITHFCS, snaplen: int = 256) -> int:
+        self._ids.append(tuple(sink.add_interface(name, description, linktype, snaplen) for sink in self.sinks))
+        return len(self._ids) - 1
+
+    def capture(self, interface_id: int, time_s: float, data: bytes) -> None:
+        for sink, sink_id in zip(self.sinks, self._ids[interface_id]):
+            sink.capture(sink_id, time_s, data)
 
 
 def _pad4(n: int) -> int:
@@ -189,16 +212,6 @@ TCP_ACK = 0x10
 
 _IPV4_HEAD = struct.Struct(">BBHHHBBH4s4s")
 _TCP_HEAD = struct.Struct(">HHIIBBHHH")
-
-
-def internet_checksum(data: bytes) -> int:
-    """The 16-bit ones' complement checksum of RFC 1071 (IPv4 header, TCP)."""
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def ipv4_tcp_packet(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,

@@ -54,7 +54,7 @@ class Options(usage.Options):
 
     synopsis = "--topology FILE [--virtual] [--duration SECONDS] [--seed N] [--pcap FILE] [--keys FILE] " \
                "[--metrics-port PORT] [--progress SECONDS] [--duis-port PORT [--duis-keys DIR]] " \
-               "[--tap-han HOME=IFNAME]..."
+               "[--tap-han HOME=IFNAME]... [--tap-wan CSP=IFNAME]..."
     longdesc = ("Emulate a GB smart-metering estate (SMETS2 / GBCS): homes with a Communications Hub, "
                 "meters and displays on an IEEE 802.15.4 / ZigBee HAN.  Captures are pcapng files that "
                 "Wireshark decodes; --keys writes the zigbee_pc_keys table that lets it decrypt them.")
@@ -79,19 +79,29 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["tap-han"] = []
+        self["tap-wan"] = []
 
-    def opt_tap_han(self, value: str) -> None:
-        home, sep, ifname = value.partition("=")
-        if not sep or not home or not ifname:
-            raise UsageError("--tap-han", f"expects HOME=IFNAME, got {value!r}")
+    def _tap_option(self, option: str, what: str, value: str) -> None:
+        name, sep, ifname = value.partition("=")
+        if not sep or not name or not ifname:
+            raise UsageError(f"--{option}", f"expects {what}=IFNAME, got {value!r}")
         from tap.linux import valid_ifname
         if not valid_ifname(ifname):
-            raise UsageError("--tap-han", f"{ifname!r} is not a valid interface name (1-15 characters, "
-                                          f"no '/', ':' or spaces)")
-        self["tap-han"].append((home, ifname))
+            raise UsageError(f"--{option}", f"{ifname!r} is not a valid interface name (1-15 characters, "
+                                            f"no '/', ':' or spaces)")
+        self[option].append((name, ifname))
+
+    def opt_tap_han(self, value: str) -> None:
+        self._tap_option("tap-han", "HOME", value)
 
     opt_tap_han.__doc__ = ("HOME=IFNAME: bridge the home's HAN to TAP interface IFNAME as ZEP v2 on UDP 17754, "
                            "both ways (repeatable; real time; needs root or CAP_NET_ADMIN)")
+
+    def opt_tap_wan(self, value: str) -> None:
+        self._tap_option("tap-wan", "CSP", value)
+
+    opt_tap_wan.__doc__ = ("CSP=IFNAME: put that CSP's SMWAN traffic on TAP interface IFNAME as Ethernet/IPv4/TCP "
+                           "(repeatable; real time; with --duis-port; needs root or CAP_NET_ADMIN)")
 
     def opt_version(self) -> None:
         """Print the emulator's version and exit."""
@@ -136,7 +146,7 @@ class Options(usage.Options):
                 self["dcc-config"] = load_dcc_config(self["parsed-topology"], self["seed"])
         except TopologyError as e:
             raise UsageError("--topology", str(e)) from None
-        if self["tap-han"]:
+        if self["tap-han"] or self["tap-wan"]:
             self._check_taps()
         if self["duis-keys"] is not None:
             self._write_duis_keys(self["duis-keys"])
@@ -154,23 +164,34 @@ class Options(usage.Options):
             self["keys-file"] = check_output_file("--keys", self["keys"], "w", encoding="ascii")
 
     def _check_taps(self) -> None:
-        taps = self["tap-han"]
-        if self["virtual"]:
-            raise UsageError("--tap-han", "needs real time: a TAP interface cannot follow --virtual")
-        homes = [h.name for h in self["parsed-topology"].homes]
-        for home, _ in taps:
-            if home not in homes:
-                raise UsageError("--tap-han", f"no home named {home!r} in the topology (homes: {', '.join(homes)})")
-        for i, what in ((0, "home"), (1, "interface")):
-            names = [t[i] for t in taps]
+        topology = self["parsed-topology"]
+        given = [(option, self[option]) for option in ("tap-han", "tap-wan") if self[option]]
+        if self["tap-wan"] and self["duis-port"] is None:
+            raise UsageError("--tap-wan", "needs --duis-port: the SMWAN runs between the DCC and the hubs")
+        interfaces: list[str] = []
+        for option, taps in given:
+            if self["virtual"]:
+                raise UsageError(f"--{option}", "needs real time: a TAP interface cannot follow --virtual")
+            what, known = (("home", [h.name for h in topology.homes]) if option == "tap-han"
+                           else ("CSP", list(topology.csps)))
+            for name, _ in taps:
+                if name not in known:
+                    raise UsageError(f"--{option}", f"no {what} named {name!r} in the topology "
+                                                    f"({what}s: {', '.join(known)})")
+            names = [t[0] for t in taps]
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
-                raise UsageError("--tap-han", f"{what} {dup[0]!r} given more than once")
+                raise UsageError(f"--{option}", f"{what} {dup[0]!r} given more than once")
+            for _, ifname in taps:
+                if ifname in interfaces:
+                    raise UsageError(f"--{option}", f"interface {ifname!r} given more than once")
+                interfaces.append(ifname)
         from tap.linux import tap_problem
-        problem = tap_problem()
+        option = given[0][0]
+        problem = tap_problem(f"--{option}")
         if problem:
             # the command line is right, the process lacks a privilege: still one line, exit 2
-            raise UsageError("--tap-han", problem.removeprefix("--tap-han: "))
+            raise UsageError(f"--{option}", problem.removeprefix(f"--{option}: "))
 
     def _write_duis_keys(self, directory: str) -> None:
         if not self["dcc-config"].generated_keys:
@@ -267,7 +288,10 @@ class EmulationService(service.Service):
         if self.dcc_host is not None:
             from emulator.dcc.devices import install_device_logic
             from emulator.dcc.estate import EstateWan
-            self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"])
+            wan_taps = self._open_wan_taps()
+            if wan_taps is None:
+                return
+            self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"], taps=wan_taps)
             # the devices answer with their GBCS logic, keyed like the DCC (its key store)
             install_device_logic(self._estate, opts["dcc-config"].keystore, opts["seed"])
         self._estate.start()
@@ -324,6 +348,30 @@ class EmulationService(service.Service):
             log.info("smets: tap {ifname}: {home} HAN as {where}", ifname=ifname, home=home_name,
                      where=bridge.describe())
         return True
+
+    def _open_wan_taps(self) -> dict | None:
+        """Open each C{--tap-wan} CSP's TAP; the sinks by CSP, or None (one line, exit 2) on failure."""
+        from twisted.internet.error import CannotListenError
+
+        from tap.linux import open_error_hint, open_tap
+        from tap.wan import WanTapSink
+
+        sinks: dict[str, WanTapSink] = {}
+        for csp, ifname in self._options["tap-wan"]:
+            holder: list[WanTapSink] = []
+            try:
+                port = open_tap(ifname, lambda frame, holder=holder: holder[0].ethernet_received(frame), self._reactor)
+            except (CannotListenError, OSError) as e:
+                cause = getattr(e, "socketError", None) or e
+                self.failure = f"--tap-wan {csp}={ifname}: cannot open the TAP interface: {cause}{open_error_hint(cause)}"
+                self.exit_code = 2
+                self._finish()
+                return None
+            holder.append(WanTapSink(port.write))
+            sinks[csp] = holder[0]
+            self._taps.append((ifname, holder[0], port))
+            log.info("smets: tap {ifname}: the SMWAN of CSP {csp} as Ethernet/IPv4/TCP", ifname=ifname, csp=csp)
+        return sinks
 
     def _catch_up(self, clock) -> None:
         now = self._reactor.seconds()

@@ -27,7 +27,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from emulator.capture import LINKTYPE_IPV4, CaptureSink, TcpFlow
+from emulator.capture import LINKTYPE_IPV4, CaptureSink, TcpFlow, TeeSink
 from emulator.impairments import ImpairmentSpec
 from emulator.links import PointToPointLink
 from emulator.rng import derive_rng, derive_seed
@@ -197,16 +197,25 @@ class Smwan:
     @param deliver_up: the ACB's entry point, C{deliver_up(eui64, message)} (all CSPs).
     @param run_start: the clock reading at the start of the run: the topology's C{csps:}
         outages count from it (default: the clock's reading now).
+    @param taps: CSP name -> a further sink for that CSP's frames (a live TAP: L{tap.wan}).
     """
 
     def __init__(self, topology: Any, clock: IReactorTime, seed: int, deliver_up: Callable[[int, bytes], None],
-                 *, capture: CaptureSink | None = None, run_start: float | None = None) -> None:
+                 *, capture: CaptureSink | None = None, run_start: float | None = None,
+                 taps: dict[str, CaptureSink] | None = None) -> None:
         self.topology = topology
         self.run_start = clock.seconds() if run_start is None else run_start
         self.wans: dict[str, EmulatedWan] = {}
+        taps = taps or {}
+        unknown = sorted(set(taps) - set(topology.csps))
+        if unknown:
+            raise ValueError(f"no CSP named {unknown[0]!r} in the topology")
         for index, (name, csp) in enumerate(topology.csps.items(), start=1):
+            sink = capture
+            if name in taps:  # this CSP's frames also go live to its TAP (--tap-wan)
+                sink = taps[name] if capture is None else TeeSink(capture, taps[name])
             self.wans[name] = EmulatedWan(clock, csp.profile, seed, deliver_up, impairments=csp.impairments,
-                                          capture=capture, csp_index=index, run_start=self.run_start)
+                                          capture=sink, csp_index=index, run_start=self.run_start)
 
     def add_home(self, home: Any, deliver_down: Callable[[bytes], None], *, start: bool = True) -> HubWanEndpoint:
         """Make the WAN endpoint of C{home}'s Communications Hub on the home's CSP."""

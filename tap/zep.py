@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from protocols.errors import CodecError
 from protocols.ieee802154.frames import fcs
+from protocols.inet import internet_checksum
 
 __all__ = [
     "ZEP_PORT", "ZEP_V2_HEADER_SIZE", "ZEP_V1_HEADER_SIZE", "NTP_UNIX_OFFSET",
@@ -206,16 +207,6 @@ def decode_ethernet(data: bytes) -> EthernetFrame:
         raise ZepError("truncated", "eth", len(data), f"an Ethernet header is 14 bytes, got {len(data)}")
     return EthernetFrame(bytes(data[0:6]), bytes(data[6:12]), int.from_bytes(data[12:14], "big"),
                          bytes(data[14:]))
-
-
-def internet_checksum(data: bytes) -> int:
-    """RFC 1071 ones' complement sum of 16-bit words (odd length padded with a zero byte)."""
-    if len(data) % 2:
-        data = data + b"\x00"
-    total = sum(struct.unpack(f">{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ Skipped, with the reason, where root, network namespaces, /dev/net/tun or tshark
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import signal
@@ -24,102 +23,14 @@ import pytest
 from protocols.ieee802154.commands import beacon_request_frame
 from protocols.ieee802154.frames import encode_mac
 from emulator.topology import load_topology
-from tap.linux import tap_problem
 from tap.zep import ZepFrame, bridge_addresses, encode_zep, format_ip
 from tests.han_helpers import SINGLE_HOME
-from tests.tap_helpers import INTRUDER_SHORT, active_ep_request, network_key_from
+from tests.tap_helpers import NETNS_MARKS, INTRUDER_SHORT, active_ep_request, netns  # noqa: F401 (fixture)
+from tests.tap_helpers import network_key_from
+from tests.tap_helpers import tool as _tool
+from tests.tap_helpers import wait_for as _wait_for
 
-_COUNTER = itertools.count()
-_BIN = Path(sys.executable).parent
-
-
-def _tool(name: str) -> str | None:
-    local = _BIN / name
-    return str(local) if local.exists() else shutil.which(name)
-
-
-def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces and TAP interfaces (run the suite as root)"
-    for tool in ("ip", "tshark"):
-        if shutil.which(tool) is None:
-            return f"needs {tool!r} on PATH"
-    problem = tap_problem()
-    if problem:
-        return problem
-    probe = f"smets-probe-{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if made.returncode != 0:
-        return f"cannot create a network namespace: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
-
-
-_REASON = _unavailable()
-pytestmark = [pytest.mark.netns, pytest.mark.skipif(_REASON is not None, reason=_REASON or "")]
-
-
-class Namespace:
-    """A network namespace with the processes started in it; L{close} removes all of it."""
-
-    def __init__(self) -> None:
-        self.name = f"smets-test-{os.getpid()}-{next(_COUNTER)}"
-        self.procs: list[subprocess.Popen] = []
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.run("ip", "link", "set", "lo", "up")
-
-    def run(self, *args: str, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", self.name, *args], check=kw.pop("check", True),
-                              capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
-
-    def start(self, args: list[str], log: Path, **kw) -> subprocess.Popen:
-        f = open(log, "w")
-        proc = subprocess.Popen(["ip", "netns", "exec", self.name, *args], stdout=f, stderr=subprocess.STDOUT,
-                                **kw)
-        f.close()
-        self.procs.append(proc)
-        return proc
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        # children of those processes (dumpcap under tshark) that are still in the namespace
-        pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True).stdout.split()
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
-
-
-@pytest.fixture()
-def netns():
-    ns = Namespace()
-    try:
-        yield ns
-    finally:
-        ns.close()
-    assert ns.name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-
-
-def _wait_for(path: Path, text: str, timeout: float, proc: subprocess.Popen | None = None) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        content = path.read_text(errors="replace") if path.exists() else ""
-        if text in content:
-            return content
-        if proc is not None and proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} did not appear in {path.name}:\n{path.read_text(errors='replace')[-3000:]}")
+pytestmark = NETNS_MARKS
 
 
 def _tshark(tmp_path: Path, cap: Path, fields: list[str], display_filter: str) -> list[list[str]]:

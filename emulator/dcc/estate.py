@@ -34,13 +34,14 @@ class EstateWan:
     @param broker: the L{emulator.dcc.acb.AcbBroker} (its C{wan} is set to L{send}).
     @param estate: the L{emulator.estate.Estate}, before C{start} (each hub is connected to its
         WAN endpoint as it powers on).
+    @param taps: CSP name -> a live sink for that CSP's frames (C{--tap-wan}: L{tap.wan.WanTapSink}).
     @ivar endpoints: home name -> the hub's L{protocols.smwan.hub.HubWanEndpoint}.
     """
 
-    def __init__(self, broker, estate, clock, seed: int) -> None:
+    def __init__(self, broker, estate, clock, seed: int, *, taps: dict | None = None) -> None:
         self.broker = broker
         self.smwan = Smwan(estate.topology, clock, seed, self._up, capture=estate.capture,
-                           run_start=estate.start_time)
+                           run_start=estate.start_time, taps=taps)
         self.endpoints = {}
         self._homes = {}
         #: commands that reached a hub not (yet) powered on
