@@ -4,7 +4,7 @@ GB smart-metering HAN and in GBCS GBZ payloads: Basic (0x0000), Identify (0x0003
 (0x0703), Tunneling (0x0704), Prepayment (0x0705), Calendar (0x0707), Device Management
 (0x0708), Events (0x0709) and Key Establishment (0x0800, message formats).
 
-Each module holds one pure, shared L{protocols.zcl.clusters.ClusterDef}; L{SE_CLUSTERS} lists
+Each module holds one pure, shared L{protocols.zcl.cluster_defs.ClusterDef}; L{SE_CLUSTERS} lists
 them all and is what L{protocols.zcl.clusters.get_cluster} looks clusters up in.
 """
 

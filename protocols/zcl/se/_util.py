@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from protocols.zcl.clusters import AttributeDef, CommandDef
+from protocols.zcl.cluster_defs import AttributeDef, CommandDef
 
 
 def attributes(rows: Iterable[tuple]) -> dict[int, AttributeDef]:

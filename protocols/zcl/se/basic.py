@@ -8,7 +8,7 @@ GBCS 10.2.2 requires PhysicalEnvironment (0x0011) to be supported with value 0x0
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef
+from protocols.zcl.cluster_defs import ClusterDef
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["BASIC", "BASIC_CLUSTER_ID"]

@@ -18,7 +18,7 @@ import datetime
 from typing import Iterable, Mapping
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, ListOf, Named, Record, Switch
+from protocols.zcl.cluster_defs import ClusterDef, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["CALENDAR", "CALENDAR_CLUSTER_ID", "CALENDAR_TYPES", "CALENDAR_TIME_REFERENCES",

@@ -12,7 +12,7 @@ UpdateCIN). GBCS uses it for change of supplier / tenancy and the HAN event conf
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record, Switch
+from protocols.zcl.cluster_defs import ClusterDef, CountedBy, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["DEVICE_MANAGEMENT", "DEVICE_MANAGEMENT_CLUSTER_ID", "EVENT_CONFIGURATION_PAYLOADS",

@@ -9,7 +9,7 @@ attributes. GBCS reads the GSME's event and security logs through it.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, ListOf, Record
+from protocols.zcl.cluster_defs import ClusterDef, ListOf, Record
 from protocols.zcl.se._util import cmd, commands
 
 __all__ = ["EVENTS", "EVENTS_CLUSTER_ID"]

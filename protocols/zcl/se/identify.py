@@ -7,7 +7,7 @@ the commands Identify, Identify Query, Trigger Effect and Identify Query Respons
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef
+from protocols.zcl.cluster_defs import ClusterDef
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["IDENTIFY", "IDENTIFY_CLUSTER_ID"]

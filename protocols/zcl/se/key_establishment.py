@@ -12,7 +12,7 @@ itself lives elsewhere.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, FixedBytes, Named, Rest
+from protocols.zcl.cluster_defs import ClusterDef, FixedBytes, Named, Rest
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["KEY_ESTABLISHMENT", "KEY_ESTABLISHMENT_CLUSTER_ID", "SUITE_CBKE_ECMQV_163K1",

@@ -13,7 +13,7 @@ ExtendedMessageControl (SE 1.2) and the MessageConfirmation fields after Confirm
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef
+from protocols.zcl.cluster_defs import ClusterDef
 from protocols.zcl.se._util import cmd, commands
 
 __all__ = ["MESSAGING", "MESSAGING_CLUSTER_ID"]

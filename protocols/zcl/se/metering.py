@@ -21,7 +21,7 @@ the meter sends ConfigureMirror and then pushes Report Attributes to the mirror 
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record, Switch
+from protocols.zcl.cluster_defs import ClusterDef, CountedBy, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands, consumption_history
 
 __all__ = ["METERING", "METERING_CLUSTER_ID", "MIRROR_REFUSED", "SNAPSHOT_PAYLOADS",

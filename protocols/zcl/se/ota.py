@@ -5,14 +5,14 @@ Implements ZigBee Cluster Library (07-5123) chapter 11, "OTA Upgrade": the serve
 UpgradeEndResponse, QuerySpecificFileResponse (server to client) and QueryNextImageRequest,
 ImageBlockRequest, ImagePageRequest, UpgradeEndRequest, QuerySpecificFileRequest (client to
 server). Fields that the field control, payload type or status select are optional
-(L{protocols.zcl.clusters.When}). GBCS distributes device firmware to GSMEs, PPMIDs and HCALCS
+(L{protocols.zcl.cluster_defs.When}). GBCS distributes device firmware to GSMEs, PPMIDs and HCALCS
 this way.
 """
 
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import BitSet, ClusterDef, Named, OneOf, Octets, When
+from protocols.zcl.cluster_defs import BitSet, ClusterDef, Named, OneOf, Octets, When
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["OTA_UPGRADE", "OTA_UPGRADE_CLUSTER_ID", "IMAGE_NOTIFY_PAYLOAD_TYPES"]

@@ -12,7 +12,7 @@ PPMID's top-ups (Consumer Top Up with a 20-digit UTRN).
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, ListOf, Named, Record, Switch
+from protocols.zcl.cluster_defs import ClusterDef, ListOf, Named, Record, Switch
 from protocols.zcl.se._util import attributes, cmd, commands, consumption_history
 
 __all__ = ["PREPAYMENT", "PREPAYMENT_CLUSTER_ID", "PREPAY_SNAPSHOT_PAYLOADS", "ORIGINATING_DEVICES"]

@@ -17,7 +17,7 @@ frames from SE 1.0 senders still decode (missing fields come back as C{None}).
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedBy, ListOf, Named, Record
+from protocols.zcl.cluster_defs import ClusterDef, CountedBy, ListOf, Named, Record
 from protocols.zcl.se.metering import UNITS_OF_MEASURE
 from protocols.zcl.se._util import attributes, cmd, commands
 

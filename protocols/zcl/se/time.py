@@ -10,7 +10,7 @@ metering the Communications Hub is the time master and answers with TimeStatus 0
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef
+from protocols.zcl.cluster_defs import ClusterDef
 from protocols.zcl.se._util import attributes
 
 __all__ = ["TIME", "TIME_CLUSTER_ID", "TIME_STATUS_MASTER", "TIME_STATUS_SYNCHRONIZED",

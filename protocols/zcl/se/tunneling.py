@@ -13,7 +13,7 @@ L{protocols.hrgp}); the data field is the raw tunnelled octets.
 from __future__ import annotations
 
 from protocols.zcl import types as t
-from protocols.zcl.clusters import ClusterDef, CountedBy, Named, Record, Rest
+from protocols.zcl.cluster_defs import ClusterDef, CountedBy, Named, Record, Rest
 from protocols.zcl.se._util import attributes, cmd, commands
 
 __all__ = ["TUNNELING", "TUNNELING_CLUSTER_ID", "PROTOCOL_GB_HRGP", "TUNNEL_STATUS_SUCCESS",
