@@ -94,7 +94,8 @@ class GbcsDevice:
     #: message codes this device type executes (subclasses)
     supported_codes: frozenset[int] = frozenset()
     #: message codes of the alerts this device type can raise
-    alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT, 0x00CB, 0x0124})
+    alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT, 0x00CB, 0x0124,
+                                             0x00CA})   # 0x00CA future-dated firmware activation
 
     def __init__(self, eui: int, crypto: GbcsCrypto, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
