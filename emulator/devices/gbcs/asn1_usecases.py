@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1
 
-__all__ = ["Asn1State", "ASN1_USE_CASES", "ASN1_HANDLERS", "Asn1Typed", "execute_asn1", "asn1_outcome",
+__all__ = ["Asn1State", "ASN1_USE_CASES", "ASN1_HANDLERS", "ASN1_PREPARERS", "Asn1Typed", "execute_asn1", "asn1_outcome",
            "asn1_is_error", "credentials_outcome", "DEVICE_TYPE_CODES"]
 
 #: GBCS device type enumeration (4.3)
@@ -45,6 +45,9 @@ ASN1_USE_CASES = {0x0008: "credential_details", 0x011B: "credential_details", 0x
 #: handler name -> handler(device, message_code, value, commit) of the use cases other modules
 #: implement (firmware, credentials, device logs); they register themselves with their codes
 ASN1_HANDLERS: dict[str, Any] = {}
+#: handler name -> preparer(device, value): make the state the command presupposes hold (used
+#: to stage reference tests, L{emulator.devices.gbcs.device.GbcsDevice.prepare})
+ASN1_PREPARERS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)

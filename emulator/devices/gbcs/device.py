@@ -33,8 +33,8 @@ from protocols.gbcs.framing import (CRA_ALERT, CRA_RESPONSE, Frame, GeneralCiphe
                                     OtherInformation)
 from protocols.gbcs.message import protect
 
-from emulator.devices.gbcs.asn1_usecases import (ASN1_USE_CASES, Asn1State, asn1_is_error, asn1_outcome,
-                                                 credentials_outcome, execute_asn1)
+from emulator.devices.gbcs.asn1_usecases import (ASN1_PREPARERS, ASN1_USE_CASES, Asn1State, asn1_is_error,
+                                                 asn1_outcome, credentials_outcome, execute_asn1)
 from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, SecurityState,
                                             check_command)
 
@@ -208,6 +208,10 @@ class GbcsDevice:
         if payload.get("kind") == "asn1" and ASN1_USE_CASES.get(frame.signing.message_code) == "unjoin" \
                 and isinstance(payload.get("value"), str):
             self.asn1_state.partners.setdefault(payload["value"], -1)
+        preparer = ASN1_PREPARERS.get(ASN1_USE_CASES.get(frame.signing.message_code)) \
+            if payload.get("kind") == "asn1" else None
+        if preparer is not None:
+            preparer(self, payload.get("value"))
 
     # ------------------------------------------------------------------ sending
 

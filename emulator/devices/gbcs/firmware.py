@@ -32,11 +32,11 @@ from typing import Any
 
 from protocols.gbcs.payloads import dlms
 
-from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_USE_CASES, Asn1Typed
+from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_PREPARERS, ASN1_USE_CASES, Asn1Typed
 from emulator.devices.gbcs.cosem import INSTANCE_DEVICE, INSTANCE_TYPES
 
-__all__ = ["OTA_MAGIC", "FirmwareImage", "FirmwareState", "parse_ota_image", "make_ota_image", "distribute",
-           "FIRMWARE_VERSION_OBIS", "ALERT_VERIFICATION_OK", "ALERT_VERIFICATION_FAILED", "CS06"]
+__all__ = ["OTA_MAGIC", "FirmwareImage", "FirmwareState", "firmware_state", "parse_ota_image", "make_ota_image",
+           "distribute", "FIRMWARE_VERSION_OBIS", "ALERT_VERIFICATION_OK", "ALERT_VERIFICATION_FAILED", "CS06"]
 
 OTA_MAGIC = 0x0BEEF11E
 _OTA_HEADER_MIN = 56
@@ -98,7 +98,8 @@ def make_ota_image(file_version: int, body: bytes, *, manufacturer: int = 0x1234
     return header + body
 
 
-def _state(device: Any) -> FirmwareState:
+def firmware_state(device: Any) -> FirmwareState:
+    """The firmware state of a device (created on first use)."""
     state = getattr(device, "firmware", None)
     if state is None:
         state = device.firmware = FirmwareState()
@@ -121,7 +122,7 @@ def distribute(device: Any, ota_file: bytes) -> FirmwareImage | None:
         image, code = None, ALERT_VERIFICATION_FAILED
     digest = image.image_hash if image is not None else hashlib.sha256(ota_file).digest()
     if image is not None:
-        _state(device).held = image
+        firmware_state(device).held = image
     counter = device.alert_counter
     if getattr(device, "model", None) is not None:        # DLMS device (ESME, CHF)
         from emulator.devices.gbcs.device import dlms_date_time
@@ -150,7 +151,7 @@ def _from_gtime(v: Any) -> float | None:
 
 
 def _outcome(device: Any, image_hash: bytes, commit: bool) -> dict:
-    state = _state(device)
+    state = firmware_state(device)
     held = state.held
     if held is None:
         code = NO_IMAGE_HELD
@@ -174,7 +175,7 @@ def _activate(device: Any, message_code: int, value: Any, commit: bool) -> Any:
         image_hash = bytes.fromhex(value["manufacturerImageHash"])
     except (TypeError, ValueError):
         return None
-    state = _state(device)
+    state = firmware_state(device)
     when = value.get("executionDateTime")
     t = _from_gtime(when) if when is not None else None
     if when is not None and t is None:
@@ -195,7 +196,7 @@ def _activate(device: Any, message_code: int, value: Any, commit: bool) -> Any:
 
 
 def _activate_due(device: Any, image_hash: bytes, counter: int, originator: int) -> None:
-    state = _state(device)
+    state = firmware_state(device)
     state.pending = None
     outcome = _outcome(device, image_hash, True)
     alert = 0x8F66 if outcome["activateImageResponseCode"] == SUCCESS else 0x8F67
@@ -206,8 +207,22 @@ def _activate_due(device: Any, image_hash: bytes, counter: int, originator: int)
                        recipient=originator)
 
 
+def _image_was_distributed(device: Any, value: Any) -> None:
+    """CS06 presupposes a distributed image: the device holds one with the command's hash (the
+    next version of what it runs)."""
+    if not isinstance(value, dict):
+        return
+    try:
+        image_hash = bytes.fromhex(value.get("manufacturerImageHash", ""))
+    except (TypeError, ValueError):
+        return
+    running = int.from_bytes(device.asn1_state.firmware_version, "big")
+    firmware_state(device).held = FirmwareImage(((running + 1) & 0xFFFFFFFF).to_bytes(4, "big"), image_hash, 0)
+
+
 # ECS52 (ESME, CH firmware version): the COSEM object; CS06 for every device type
 INSTANCE_TYPES[(1, FIRMWARE_VERSION_OBIS, 2)] = lambda: dlms.octet_string(b"\x00\x00\x00\x01")
 INSTANCE_DEVICE[(1, FIRMWARE_VERSION_OBIS)] = "ESME"
 ASN1_USE_CASES[CS06] = "activate_firmware"
 ASN1_HANDLERS["activate_firmware"] = _activate
+ASN1_PREPARERS["activate_firmware"] = _image_was_distributed
