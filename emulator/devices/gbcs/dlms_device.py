@@ -374,11 +374,13 @@ class Chf(DlmsDevice):
 
     device_type = "CHF"
     DEVICE_LOGS = ("0-0:30.3.0.255", "0-0:30.3.1.255")
-    alert_codes = DlmsDevice.alert_codes | {dualband.CONFIGURATION_CHANGED_ALERT}
+    alert_codes = DlmsDevice.alert_codes | {dualband.CONFIGURATION_CHANGED_ALERT, dualband.LIMITED_ACTION_ALERT,
+                                            dualband.CHANNEL_CHANGED_ALERT, dualband.SCAN_OUTCOME_ALERT,
+                                            dualband.MESSAGE_DISCARDED_ALERT, dualband.NO_CAPACITY_ALERT}
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
         response = super().execute(frame, payload)
-        dualband.report_configuration_change(self, payload, response)    # DBCH04 -> DBCH09 alert
+        dualband.report_configuration_change(self, payload, response)    # DBCH04 alert, DBCH05 scan
         return response
 
     def _install_behaviours(self) -> None:
@@ -388,6 +390,7 @@ class Chf(DlmsDevice):
         m.actions[(104, 2)] = self._unregister_device
         m.actions[(104, 4)] = self._backup
         m.actions[(104, 5)] = self._restore
+        self.sub_ghz = dualband.SubGhzRadio(self)       # the dual-band CH's 868 MHz radio management
         #: device log -> {EUI-64 bytes: (device type, key)}
         self.device_logs: dict[str, dict[bytes, tuple[int, bytes]]] = {o: {} for o in self.DEVICE_LOGS}
 
