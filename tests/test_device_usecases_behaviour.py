@@ -254,6 +254,26 @@ def test_gsme_receipt_is_gbz_and_a_corrupt_file_fails_verification():
     assert _response(_activate(h, parse_ota_image(_IMAGE).image_hash))["value"]["activateImageResponseCode"] == 1
 
 
+def test_ch_transfers_ppmid_firmware_and_reports_it_then_the_ppmid_activates_it():
+    from emulator.devices.gbcs.firmware import transfer
+    hub, ppmid = home("CHF"), home("PPMID")
+    image = transfer(hub.device, ppmid.device, _IMAGE)
+    assert not ppmid.sent                                     # the PPMID sends no receipt
+    (alert,) = [decode_message(m, hub.dcc) for m in hub.sent]
+    assert alert.frame.signing.message_code == 0x0128 and alert.verification.signature == VERIFIED
+    assert alert.frame.signing.recipient == hub.dcc.acb_eui
+    assert alert.payload["value"] == {"alertCode": 0x8F8A, "dateTime": {"generalized_time": "20150101000000Z"},
+                                      "entityIdentifier": f"{DEVICE_EUIS['PPMID']:016X}",
+                                      "firmwareVersion": "01020304", "responseCode": 0}
+    assert _response(_activate(ppmid, image.image_hash))["value"]["activateImageResponseCode"] == 0
+    read = _response(_send(ppmid, 0x0129, _asn1("ReadFirmwareVersionCommand", None)))     # CS08
+    assert read["value"] == {"firmwareVersion": "01020304", "responseCode": 0}
+    hub.sent.clear()
+    assert transfer(hub.device, ppmid.device, b"not an image") is None
+    (failed,) = [decode_message(m, hub.dcc) for m in hub.sent]
+    assert failed.payload["value"]["alertCode"] == 0x8F89 and failed.payload["value"]["responseCode"] == 3
+
+
 # --------------------------------------------------------------------------- CS02c
 
 def test_issue_security_credentials_gives_a_verifiable_request_for_a_new_key():

@@ -376,7 +376,8 @@ class Chf(DlmsDevice):
     DEVICE_LOGS = ("0-0:30.3.0.255", "0-0:30.3.1.255")
     alert_codes = DlmsDevice.alert_codes | {dualband.CONFIGURATION_CHANGED_ALERT, dualband.LIMITED_ACTION_ALERT,
                                             dualband.CHANNEL_CHANGED_ALERT, dualband.SCAN_OUTCOME_ALERT,
-                                            dualband.MESSAGE_DISCARDED_ALERT, dualband.NO_CAPACITY_ALERT}
+                                            dualband.MESSAGE_DISCARDED_ALERT, dualband.NO_CAPACITY_ALERT,
+                                            0x0128}      # CCS08 firmware transfer (firmware.transfer)
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
         response = super().execute(frame, payload)

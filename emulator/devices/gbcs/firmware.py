@@ -10,7 +10,8 @@
     image and reports the receipt with the Firmware Distribution Receipt Alert (0x00CE ESME /
     CHF as DLMS, 0x00CF GSME / GPF as GBZ: alert code, time, the 32-octet calculated hash):
     0x8F72 firmware verification successful, or 0x8F1C verification failed for a file that is
-    not an OTA image (nothing is kept).
+    not an OTA image (nothing is kept).  A PPMID or HCALCS sends no receipt: the CH that
+    transferred the image reports it (L{transfer}, CCS08 Firmware Transfer Alert to the ACB).
   - **Activation** (CS06, 0x0012, ASN.1 ActivateFirmwareCommand: manufacturer image hash,
     originator counter, optional execution date-time).  Now: the device runs the held image
     when its hash is the command's (ActivateFirmwareOutcome success with the new version),
@@ -36,7 +37,7 @@ from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_PREPARERS, A
 from emulator.devices.gbcs.cosem import INSTANCE_DEVICE, INSTANCE_TYPES
 
 __all__ = ["OTA_MAGIC", "FirmwareImage", "FirmwareState", "firmware_state", "parse_ota_image", "make_ota_image",
-           "distribute", "FIRMWARE_VERSION_OBIS", "ALERT_VERIFICATION_OK", "ALERT_VERIFICATION_FAILED", "CS06"]
+           "distribute", "transfer", "FIRMWARE_VERSION_OBIS", "ALERT_VERIFICATION_OK", "ALERT_VERIFICATION_FAILED", "CS06"]
 
 OTA_MAGIC = 0x0BEEF11E
 _OTA_HEADER_MIN = 56
@@ -45,6 +46,9 @@ ALERT_VERIFICATION_OK = 0x8F72
 ALERT_VERIFICATION_FAILED = 0x8F1C
 RECEIPT_DLMS, RECEIPT_GBZ = 0x00CE, 0x00CF
 FUTURE_DATED_ACTIVATION_ALERT = 0x00CA
+FIRMWARE_TRANSFER_ALERT = 0x0128
+ALERT_TRANSFER_OK, ALERT_TRANSFER_FAILED = 0x8F8A, 0x8F89
+TRANSFER_SUCCESS, TRANSFER_FAILURE = 0, 3
 CS06 = 0x0012
 
 _EPOCH_2000 = 946684800
@@ -124,6 +128,8 @@ def distribute(device: Any, ota_file: bytes) -> FirmwareImage | None:
     if image is not None:
         firmware_state(device).held = image
     counter = device.alert_counter
+    if getattr(device, "model", None) is None and getattr(device, "zcl", None) is None:
+        return image            # PPMID, HCALCS: the CH reports the transfer (L{transfer}, CCS08)
     if getattr(device, "model", None) is not None:        # DLMS device (ESME, CHF)
         from emulator.devices.gbcs.device import dlms_date_time
         body = dlms.structure(dlms.make_data("long-unsigned", code), dlms.octet_string(dlms_date_time(device.now())),
@@ -135,6 +141,22 @@ def distribute(device: Any, ota_file: bytes) -> FirmwareImage | None:
                    "calculated_manufacturer_image_hash": digest.hex().upper()}
         message_code = RECEIPT_GBZ
     device.raise_alert(code, critical=True, payload=payload, message_code=message_code)
+    return image
+
+
+def transfer(chf: Any, target: Any, ota_file: bytes) -> FirmwareImage | None:
+    """The CH transfers an image to a HAN device that has no distribution receipt of its own
+    (PPMID, HCALCS; DUIS 11.4) and reports it to the ACB with the Firmware Transfer Alert
+    (CCS08, 0x0128: 0x8F8A success with the image's version, or 0x8F89 transfer failure)."""
+    image = distribute(target, ota_file)
+    payload = {"kind": "asn1", "asn1_type": "FirmwareTransferAlert", "length_encoding": "der",
+               "value": {"alertCode": ALERT_TRANSFER_OK if image is not None else ALERT_TRANSFER_FAILED,
+                         "dateTime": _gtime(chf.now()), "entityIdentifier": f"{target.eui:016X}",
+                         "firmwareVersion": (image.version if image is not None
+                                             else target.asn1_state.firmware_version).hex().upper(),
+                         "responseCode": TRANSFER_SUCCESS if image is not None else TRANSFER_FAILURE}}
+    chf.raise_alert(payload["value"]["alertCode"], critical=True, payload=payload,
+                    message_code=FIRMWARE_TRANSFER_ALERT, recipient=chf.crypto.acb_eui)
     return image
 
 
