@@ -13,7 +13,8 @@ execute):
     enabled: arming is the way back from Disabled, not a way to interrupt the supply).
 
 Load limiting (ECS27 reads it, ECS28a configures it, ECS28b resets its counter) is a
-L{LoadLimiter}: a sans-IO machine fed the active power import with its time.  Its
+L{LoadLimiter}: a sans-IO machine fed the active power import with its time (in the running
+estate, by L{follow_load} from the ESME's household load model).  Its
 configuration is the active value (attribute 2) of the GBCS Extended Data objects ECS28a
 writes, in the order of the use case: load limit power threshold (0-0:94.44.128.7, W), load
 limit period (0-0:94.44.128.6, s: how long the import must stay above the threshold),
@@ -37,7 +38,7 @@ from emulator.devices.gbcs.cosem import (ALTERNATIVE_TYPES, INSTANCE_DEVICE, INS
 __all__ = ["DISCONNECT_CONTROL", "LOAD_SWITCH_SCRIPTS", "SUPPLY_DISABLED", "SUPPLY_ENABLED", "SUPPLY_ARMED",
            "SCRIPT_ENABLE", "SCRIPT_DISABLE", "SCRIPT_ARM", "ALERT_LOAD_LIMIT_THRESHOLD",
            "ALERT_LOAD_LIMIT_DISABLED_ARMED", "ALERT_LOAD_LIMIT_RESTORED", "supply_state", "set_supply_state",
-           "LoadLimitConfig", "LoadLimiter", "load_switch_script"]
+           "LoadLimitConfig", "LoadLimiter", "load_switch_script", "follow_load", "LOAD_SAMPLE_INTERVAL"]
 
 DISCONNECT_CONTROL = "0-0:96.3.10.255"
 LOAD_SWITCH_SCRIPTS = "0-0:10.0.106.255"
@@ -176,6 +177,20 @@ class LoadLimiter:
         if supply_state(self.model) == SUPPLY_ARMED:    # a remote party may have changed it meanwhile
             set_supply_state(self.model, SUPPLY_ENABLED)
             self.alert(ALERT_LOAD_LIMIT_RESTORED)
+
+
+#: how often a running ESME's load limiting looks at its active power import (s)
+LOAD_SAMPLE_INTERVAL = 10.0
+
+
+def follow_load(esme: Any, read_power: Callable[[float], float], clock: Any,
+                interval: float = LOAD_SAMPLE_INTERVAL) -> None:
+    """Feed an ESME's load limiting from its load model: every C{interval} seconds of C{clock},
+    C{esme.observe_power(read_power(now))} (the running estate's ESMEs; virtual or real time)."""
+    def tick() -> None:
+        esme.observe_power(read_power(clock.seconds()))
+        esme.load_sampling = clock.callLater(interval, tick)
+    esme.load_sampling = clock.callLater(interval, tick)
 
 
 def reset_counter(model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
