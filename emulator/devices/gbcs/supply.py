@@ -202,11 +202,13 @@ def reset_counter(model: ObjectModel, obj: CosemObject, method: int, param: dict
 
 
 # ECS47e, limit APC [n] level (APC input 0-0:94.44.119.x, APC output 0-0:94.44.121.x; the
-# script table 0-0:10.0.107.255 executes the limit): .3 the start of the limit, a date-time or
-# a duration in minutes from now (the CHOICE GBCS allows for the switching times .1 of the
-# same groups), .4 its end (a date-time)
+# script table 0-0:10.0.107.255 executes the limit): .3 and .4 set the limit's period and
+# level.  The ECS101 alert that reports the limit carries a start and an end date-time and a
+# level (unsigned); the use case's object definitions are not in the specification notes, so
+# each attribute takes a date-time (the default), a duration in minutes (the CHOICE GBCS allows
+# for the switching times .1 of the same groups) or a level.
 for _g in (119, 121):
-    INSTANCE_TYPES[(1, f"0-0:94.44.{_g}.3", 2)] = lambda: dict(NEVER)
-    INSTANCE_TYPES[(1, f"0-0:94.44.{_g}.4", 2)] = lambda: dict(NEVER)
-    INSTANCE_DEVICE[(1, f"0-0:94.44.{_g}.3")] = INSTANCE_DEVICE[(1, f"0-0:94.44.{_g}.4")] = "ESME"
-    ALTERNATIVE_TYPES[(1, f"0-0:94.44.{_g}.3", 2)] = frozenset({"octet-string", "long-unsigned"})
+    for _i in (3, 4):
+        INSTANCE_TYPES[(1, f"0-0:94.44.{_g}.{_i}", 2)] = lambda: dict(NEVER)
+        INSTANCE_DEVICE[(1, f"0-0:94.44.{_g}.{_i}")] = "ESME"
+        ALTERNATIVE_TYPES[(1, f"0-0:94.44.{_g}.{_i}", 2)] = frozenset({"octet-string", "long-unsigned", "unsigned"})
