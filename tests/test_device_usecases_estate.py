@@ -25,7 +25,7 @@ def _estate(seed: int = 1):
     config = load_dcc_config(topology, seed)
     host = build_host(config, clock, seed=seed)
     est = Estate(topology, clock, seed)
-    wan = EstateWan(host.broker, est, clock, seed)
+    est.wan = EstateWan(host.broker, est, clock, seed)     # the CSP network the alerts cross
     install_device_logic(est, config.keystore, seed)
     est.start()
     return est, host, config.keystore
