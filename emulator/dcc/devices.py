@@ -15,6 +15,7 @@ from __future__ import annotations
 from twisted.logger import Logger
 
 from emulator.devices.gbcs import DEVICE_CLASSES, Chf, Gpf, provision
+from emulator.devices.gbcs.supply import follow_load
 from emulator.devices.tunnel import SilentApplication
 from emulator.rng import derive_rng
 from protocols.errors import CodecError
@@ -64,4 +65,8 @@ def _application(home, device, send, keystore, seed: int):
     cls = DEVICE_CLASSES.get(spec.kind)
     if cls is None:
         return SilentApplication(send)
-    return provision(cls, spec.eui64, keystore, home.clock, send, rng=rng)
+    application = provision(cls, spec.eui64, keystore, home.clock, send, rng=rng)
+    load = getattr(device, "load", None)
+    if spec.kind == "ESME" and load is not None:     # load limiting follows the household's demand
+        follow_load(application, lambda t: load.read(t)[1], home.clock)
+    return application

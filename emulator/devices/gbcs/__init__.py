@@ -12,6 +12,8 @@ Independent of the HAN: a device takes a message (C{receive(bytes)}) and hands w
 to an injected C{send(bytes)}; time comes from an injected clock.
 """
 
+from emulator.devices.gbcs import (credentials, devicelog, dualband, firmware, supply,  # noqa: F401
+                                   usecase_objects)                                      # (use cases register)
 from emulator.devices.gbcs.device import GbcsDevice, Hcalcs, Ppmid
 from emulator.devices.gbcs.dlms_device import Chf, DlmsDevice, Esme
 from emulator.devices.gbcs.gbz_device import GbzDevice, Gpf, Gsme

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1
 
-__all__ = ["Asn1State", "ASN1_USE_CASES", "execute_asn1", "asn1_outcome", "asn1_is_error", "credentials_outcome",
-           "DEVICE_TYPE_CODES"]
+__all__ = ["Asn1State", "ASN1_USE_CASES", "ASN1_HANDLERS", "ASN1_PREPARERS", "Asn1Typed", "execute_asn1", "asn1_outcome",
+           "asn1_is_error", "credentials_outcome", "DEVICE_TYPE_CODES"]
 
 #: GBCS device type enumeration (4.3)
 DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
@@ -42,6 +42,22 @@ ASN1_USE_CASES = {0x0008: "credential_details", 0x011B: "credential_details", 0x
                   0x00AF: "join", 0x000F: "unjoin", 0x0010: "unjoin", 0x007F: "set_clock",
                   0x0129: "read_firmware",
                   **{code: "update_credentials" for code in (*range(0x0100, 0x010A), 0x0125, 0x0126)}}
+#: handler name -> handler(device, message_code, value, commit) of the use cases other modules
+#: implement (firmware, credentials, device logs); they register themselves with their codes
+ASN1_HANDLERS: dict[str, Any] = {}
+#: handler name -> preparer(device, value): make the state the command presupposes hold (used
+#: to stage reference tests, L{emulator.devices.gbcs.device.GbcsDevice.prepare})
+ASN1_PREPARERS: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Asn1Typed:
+    """A response value that names its ASN.1 type (e.g. a NULL "accepted" answer)."""
+
+    type_name: str
+    value: Any
+
+
 #: future-dated outcome alerts of CS02b and CS02g
 _CREDENTIALS_ALERT = {**{code: 0x00CB for code in range(0x0100, 0x010A)}, 0x0125: 0x0124, 0x0126: 0x0124}
 #: which join method and role each join message code carries (CS03A1, CS03A2, CS03B, CS03C)
@@ -147,10 +163,16 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
             return 4
         mine = current.public_key().public_bytes(serialization.Encoding.X962,
                                                  serialization.PublicFormat.UncompressedPoint)
-        if bytes.fromhex(value.get("public_key", "")) != mine:
+        offered = bytes.fromhex(value.get("public_key", ""))
+        # a key pair CS02c made is pending until a certificate for it is installed
+        from emulator.devices.gbcs.credentials import adopt_pending_key, pending_public_key
+        pending = offered == pending_public_key(device, usage)
+        if offered != mine and not pending:
             return 5                                      # wrong public key
         if commit:
             state.certificates[usage] = bytes.fromhex(value["der"])
+            if pending:
+                adopt_pending_key(device, usage)
         return 0
     if name == "join":
         if not isinstance(value, dict):
@@ -212,6 +234,9 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
         if device.device_type not in ("PPMID", "HCALCS"):
             return None
         return {"firmwareVersion": state.firmware_version.hex().upper(), "responseCode": 0}
+    handler = ASN1_HANDLERS.get(name)
+    if handler is not None:
+        return handler(device, message_code, value, commit)
     return None
 
 
@@ -309,6 +334,8 @@ def _credentials_due(device: Any, message_code: int, value: dict) -> None:
 
 def asn1_is_error(response: Any) -> bool:
     """True if a response value reports failure."""
+    if isinstance(response, Asn1Typed):
+        return False
     if isinstance(response, int):
         return response != 0
     if isinstance(response, list):
@@ -321,6 +348,10 @@ def asn1_is_error(response: Any) -> bool:
             return response["deviceTimeStatus"] != 0
         if "responseCode" in response:
             return response["responseCode"] != 0
+        if "activateImageResponseCode" in response:
+            return response["activateImageResponseCode"] != 0
+        if "restoreOutcomes" in response:
+            return any(o.get("joinResponseCode") != 0 for o in response["restoreOutcomes"])
     return False
 
 
@@ -329,6 +360,8 @@ def execute_asn1(device: Any, message_code: int, payload: dict) -> dict | None:
     value = asn1_outcome(device, message_code, payload.get("value"), commit=True)
     if value is None:
         return None
+    if isinstance(value, Asn1Typed):
+        return {"kind": "asn1", "asn1_type": value.type_name, "value": value.value, "length_encoding": "der"}
     for type_name in asn1.MESSAGE_TYPES.get(message_code, {}).get("response", ()):
         tree = {"kind": "asn1", "asn1_type": type_name, "value": value, "length_encoding": "der"}
         try:

@@ -33,8 +33,8 @@ from protocols.gbcs.framing import (CRA_ALERT, CRA_RESPONSE, Frame, GeneralCiphe
                                     OtherInformation)
 from protocols.gbcs.message import protect
 
-from emulator.devices.gbcs.asn1_usecases import (ASN1_USE_CASES, Asn1State, asn1_is_error, asn1_outcome,
-                                                 credentials_outcome, execute_asn1)
+from emulator.devices.gbcs.asn1_usecases import (ASN1_PREPARERS, ASN1_USE_CASES, Asn1State, asn1_is_error,
+                                                 asn1_outcome, credentials_outcome, execute_asn1)
 from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, SecurityState,
                                             check_command)
 
@@ -94,7 +94,8 @@ class GbcsDevice:
     #: message codes this device type executes (subclasses)
     supported_codes: frozenset[int] = frozenset()
     #: message codes of the alerts this device type can raise
-    alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT, 0x00CB, 0x0124})
+    alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT, 0x00CB, 0x0124,
+                                             0x00CA})   # 0x00CA future-dated firmware activation
 
     def __init__(self, eui: int, crypto: GbcsCrypto, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
@@ -207,6 +208,10 @@ class GbcsDevice:
         if payload.get("kind") == "asn1" and ASN1_USE_CASES.get(frame.signing.message_code) == "unjoin" \
                 and isinstance(payload.get("value"), str):
             self.asn1_state.partners.setdefault(payload["value"], -1)
+        preparer = ASN1_PREPARERS.get(ASN1_USE_CASES.get(frame.signing.message_code)) \
+            if payload.get("kind") == "asn1" else None
+        if preparer is not None:
+            preparer(self, payload.get("value"))
 
     # ------------------------------------------------------------------ sending
 

@@ -25,6 +25,7 @@ from protocols.gbcs.utrn import verify_utrn
 from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
                                          PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
+from emulator.devices.gbcs import dualband, supply
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -93,7 +94,7 @@ def decode_activation_time(raw: bytes) -> float | str:
 class DlmsDevice(GbcsDevice):
     """A device that speaks DLMS/COSEM: its state is an L{ObjectModel}."""
 
-    alert_codes = GbcsDevice.alert_codes | {FUTURE_DATED_ALERT}
+    alert_codes = GbcsDevice.alert_codes | {FUTURE_DATED_ALERT, 0x00CE}   # 0x00CE firmware receipt
 
     def __init__(self, eui: int, crypto: Any, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
@@ -298,6 +299,21 @@ class Esme(DlmsDevice):
         m.actions[(115, 1)] = self._token_enter
         m.actions[(70, 1)] = self._disconnect
         m.actions[(70, 2)] = self._reconnect
+        # supply state (load switch scripts) and load limiting: emulator.devices.gbcs.supply
+        m.actions[(9, 1)] = self._execute_script
+        m.actions[(3, 1)] = supply.reset_counter
+        self.load_limiter = supply.LoadLimiter(m, lambda code: self.raise_alert(code, critical=True))
+
+    def _execute_script(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
+        """IC9 execute: the load switch scripts change the supply state; other tables' scripts
+        (tariff, auxiliary load control) have no modelled effect."""
+        if obj.obis == supply.LOAD_SWITCH_SCRIPTS:
+            return supply.load_switch_script(model, int(param.get("value", 0)))
+        return SUCCESS
+
+    def observe_power(self, power_w: float) -> None:
+        """The active power import now (from the load model): load limiting acts on it."""
+        self.load_limiter.observe(power_w, self.now())
 
     # IC112 Credit: m1 update_amount (add), m2 set_amount_to_value
     @staticmethod
@@ -358,6 +374,15 @@ class Chf(DlmsDevice):
 
     device_type = "CHF"
     DEVICE_LOGS = ("0-0:30.3.0.255", "0-0:30.3.1.255")
+    alert_codes = DlmsDevice.alert_codes | {dualband.CONFIGURATION_CHANGED_ALERT, dualband.LIMITED_ACTION_ALERT,
+                                            dualband.CHANNEL_CHANGED_ALERT, dualband.SCAN_OUTCOME_ALERT,
+                                            dualband.MESSAGE_DISCARDED_ALERT, dualband.NO_CAPACITY_ALERT,
+                                            0x0128}      # CCS08 firmware transfer (firmware.transfer)
+
+    def execute(self, frame: Frame, payload: dict) -> dict | None:
+        response = super().execute(frame, payload)
+        dualband.report_configuration_change(self, payload, response)    # DBCH04 alert, DBCH05 scan
+        return response
 
     def _install_behaviours(self) -> None:
         m = self.model
@@ -366,6 +391,7 @@ class Chf(DlmsDevice):
         m.actions[(104, 2)] = self._unregister_device
         m.actions[(104, 4)] = self._backup
         m.actions[(104, 5)] = self._restore
+        self.sub_ghz = dualband.SubGhzRadio(self)       # the dual-band CH's 868 MHz radio management
         #: device log -> {EUI-64 bytes: (device type, key)}
         self.device_logs: dict[str, dict[bytes, tuple[int, bytes]]] = {o: {} for o in self.DEVICE_LOGS}
 

@@ -35,6 +35,7 @@ from protocols.zcl import types as zt
 from protocols.zcl.clusters import get_cluster
 from protocols.zcl.foundation import Status
 
+from emulator.devices.gbcs import devicelog, gbz_logs
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -167,7 +168,7 @@ _EPOCH_2000 = 946684800
 class GbzDevice(GbcsDevice):
     """A device that speaks GBZ (ZigBee ZCL components)."""
 
-    alert_codes = GbcsDevice.alert_codes | {FUTURE_DATED_GBZ_ALERT}
+    alert_codes = GbcsDevice.alert_codes | {FUTURE_DATED_GBZ_ALERT, 0x00CF}   # 0x00CF firmware receipt
 
     def __init__(self, eui: int, crypto: Any, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
@@ -220,6 +221,8 @@ class GbzDevice(GbcsDevice):
         if frame_control & 0x03 == 0x00:                     # profile-wide
             return command_id == 0x00                        # Read Attributes
         s2c = bool(frame_control & 0x08)
+        if (cluster, s2c, command_id) in gbz_logs.COMMAND_HANDLERS:    # snapshots, events, sampling
+            return True
         if s2c:
             return command_id in _PUBLISHED.get(cluster, ())
         return command_id in _ACKNOWLEDGED.get(cluster, ()) or (cluster, command_id) in _ANSWERED \
@@ -317,6 +320,9 @@ class GbzDevice(GbcsDevice):
     def _command(self, cluster: int, fc: int, cmd: int, payload: dict, comp: dict
                  ) -> tuple[int, int, dict] | None:
         """Execute one cluster command; C{None} = acknowledge with a Default Response."""
+        handler = gbz_logs.COMMAND_HANDLERS.get((cluster, bool(fc & 0x08), cmd))
+        if handler is not None:
+            return handler(self, payload, comp)
         if fc & 0x08 and (cluster, cmd) == (DEVICE_MANAGEMENT, 5):     # Get Event Configuration
             return self._event_configuration(payload)
         if fc & 0x08:                                      # published to the meter
@@ -499,6 +505,7 @@ class GbzDevice(GbcsDevice):
     def prepare(self, frame: Frame, payload: dict) -> None:
         """A log the command reads has entries in the period it reads (a meter in service)."""
         super().prepare(frame, payload)
+        gbz_logs.prepare(self, payload)
         z = self.zcl
         for key, comp, p in self._log_reads(payload):
             earliest = comp.get("from_date_time", 0) or 0
@@ -596,6 +603,9 @@ class GbzDevice(GbcsDevice):
         return ZCL_SUCCESS, 3, {"ResultType": result, "TopUpValue": amount,
                                 "SourceofTopUp": payload.get("OriginatingDevice", 0), "CreditRemaining": credit}
 
+    def log_security_event(self, event_code: int) -> None:
+        gbz_logs.record_event(self, gbz_logs.SECURITY_LOG, event_code)
+
     def alert_payload(self, alert_code: int, counter: int) -> dict:
         return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "alert_code": alert_code,
                 "time_stamp": int(self.now()) - 946684800, "number_of_components": 0, "components": []}
@@ -636,6 +646,12 @@ class Gpf(GbzDevice):
     what is published to it; commands that act on the gas supply are the GSME's."""
 
     device_type = "GPF"
+    alert_codes = GbzDevice.alert_codes | {0x00B2}       # GCS62 device log backup
+
+    def execute(self, frame: Frame, payload: dict) -> dict | None:
+        response = super().execute(frame, payload)
+        devicelog.backup_if_changed(self)                # a join or unjoin changed the log (GCS62)
+        return response
 
     @staticmethod
     def component_supported(cluster: int, frame_control: int, command_id: int) -> bool:
