@@ -458,15 +458,17 @@ _SECONDARY_SCRIPT_BASE = 200
 _MIDNIGHT_ANY_ZONE = bytes.fromhex("00000000008000FF")
 
 
-def _tariff_secondary(ctx: BuildContext) -> dict:
-    """ECS01c: the secondary element's passive activity calendar (seasons, weeks, day profiles),
-    special days and TOU price matrix, each activated at the execution date-time."""
-    table = ctx.body.require("SwitchingTable")
-    seasons = dlms.array(*(dlms.structure(
+def _seasons(table: Body) -> dict:
+    """Activity calendar season profile: {name, start date-time (date, midnight), week name}."""
+    return dlms.array(*(dlms.structure(
         dlms.octet_string(_ascii_bytes(se.require("SeasonName"))),
         dlms.octet_string(_duis_date(se.require("SeasonStartDate")) + _MIDNIGHT_ANY_ZONE[1:]),
         _octet_id(se.require("ReferencedWeekName")))
         for se in table.all("Seasons/Season")))
+
+
+def _week_profiles(table: Body) -> dict:
+    """Activity calendar week profile table: {week name, day profile id per day Monday..Sunday}."""
     weeks = []
     for wk in table.all("WeekProfiles/WeekProfile"):
         days = sorted(wk.all("ReferencedDayName"), key=lambda d: index_of(d, 1, 7))
@@ -474,17 +476,36 @@ def _tariff_secondary(ctx: BuildContext) -> dict:
             raise RequestError(INVALID, f"{wk.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
         weeks.append(dlms.structure(_octet_id(wk.require("WeekName")),
                                     *(dlms.make_data("unsigned", d.int(lo=0, hi=255)) for d in days)))
+    return dlms.array(*weeks)
+
+
+def _day_profiles(table: Body, script: Callable[[Body], int]) -> dict:
+    """Activity calendar day profile table: per day, (start time, tariff script table, script
+    selector) actions, C{script} choosing the selector from a DUIS ProfileSchedule."""
     day_profiles = []
     for dp in table.all("DayProfiles/DayProfile"):
         actions = [dlms.structure(
             dlms.octet_string(_cosem_time(ps.time("StartTime"))), dlms.octet_string(_TARIFF_SCRIPT_TABLE),
-            dlms.make_data("long-unsigned", _SECONDARY_SCRIPT_BASE + ps.int("TOUTariffAction", 1, 48)))
+            dlms.make_data("long-unsigned", script(ps)))
             for ps in dp.all("ProfileSchedule")]
         day_profiles.append(dlms.structure(dlms.make_data("unsigned", dp.int("DayName", 0, 255)),
                                            dlms.array(*actions)))
-    special = [dlms.structure(dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd.require("Date"))),
-                              dlms.make_data("unsigned", sd.int("ReferencedDayName", 0, 255)))
-               for i, sd in enumerate(ctx.body.all("SpecialDays/SpecialDay"), 1)]
+    return dlms.array(*day_profiles)
+
+
+def _special_days(node: Body) -> dict:
+    """Special days table entries: {index (position from 1), COSEM date, day profile id}."""
+    return dlms.array(*(dlms.structure(
+        dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd.require("Date"))),
+        dlms.make_data("unsigned", sd.int("ReferencedDayName", 0, 255)))
+        for i, sd in enumerate(node.all("SpecialDays/SpecialDay"), 1)))
+
+
+def _tariff_secondary(ctx: BuildContext) -> dict:
+    """ECS01c: the secondary element's passive activity calendar (seasons, weeks, day profiles),
+    special days and TOU price matrix, each activated at the execution date-time."""
+    table = ctx.body.require("SwitchingTable")
+    days = _day_profiles(table, lambda ps: _SECONDARY_SCRIPT_BASE + ps.int("TOUTariffAction", 1, 48))
     unit_charge = _unit_charge(ctx.body.require("PriceElements"))
     when = dlms.octet_string(_execution(ctx))
     cal = "0-0:13.0.1.255"
@@ -493,7 +514,7 @@ def _tariff_secondary(ctx: BuildContext) -> dict:
              dlms.access_request_item("set", 20, cal, 9), dlms.access_request_item("set", 11, "0-1:11.0.1.255", 2),
              dlms.access_request_item("set", 20, cal, 10), dlms.access_request_item("set", 113, "0-0:19.20.5.255", 7),
              dlms.access_request_item("set", 9000, "0-0:94.44.128.30", 6)]
-    data = [unit_charge, seasons, dlms.array(*weeks), dlms.array(*day_profiles), dlms.array(*special),
+    data = [unit_charge, _seasons(table), _week_profiles(table), days, _special_days(ctx.body),
             when, when, when]
     return dlms.access_request(ctx.counter, specs, data)
 
@@ -514,10 +535,10 @@ _PRICE_KEYS = tuple(range(1, _TOU_RATES + 1)) + tuple((0xA + b) << 4 | r for b i
                                                       for r in range(1, _BLOCK_TOU_RATES + 1))
 
 
-def _price_primary(ctx: BuildContext) -> dict:
-    """ECS01b: standing charge (IC 113 0-0:19.20.4.255, no commodity) and the TOU / block / hybrid
-    price matrix of the primary element, activated at the execution date-time."""
-    el = ctx.body.require("PriceElements/ElectricityPriceElements")
+def _primary_prices(el: Body) -> tuple[dict, dict]:
+    """The standing charge (IC 113 unit charge, no commodity) and the TOU / block / hybrid price
+    matrix of the primary element (active import register commodity) from DUIS
+    ElectricityPriceElements."""
     prices = dict.fromkeys(_PRICE_KEYS, 0)
     tariff = el.find("TOUTariff") or el.find("BlockTariff") or el.find("HybridTariff")
     if tariff is None:
@@ -540,12 +561,119 @@ def _price_primary(ctx: BuildContext) -> dict:
                        dlms.make_data("integer", 2)),
         dlms.array(*(dlms.structure(dlms.octet_string(bytes((k,))), dlms.make_data("long", v))
                      for k, v in prices.items())))
+    return standing, matrix
+
+
+def _price_primary(ctx: BuildContext) -> dict:
+    """ECS01b: standing charge (IC 113 0-0:19.20.4.255, no commodity) and the TOU / block / hybrid
+    price matrix of the primary element, activated at the execution date-time."""
+    standing, matrix = _primary_prices(ctx.body.require("PriceElements/ElectricityPriceElements"))
     when = dlms.octet_string(_execution(ctx))
     specs = [dlms.access_request_item("set", 113, "0-0:19.20.4.255", 6),
              dlms.access_request_item("set", 113, "0-0:19.20.0.255", 6),
              dlms.access_request_item("set", 113, "0-0:19.20.4.255", 7),
              dlms.access_request_item("set", 113, "0-0:19.20.0.255", 7)]
     return dlms.access_request(ctx.counter, specs, [standing, matrix, when, when])
+
+
+# --------------------------------------------------------------------------- primary element tariff (ECS01a)
+#: Primary element day-profile scripts of the tariff script table 0-0:10.0.100.255: TOU rate n
+#: is script n (1-48), TOU rate n of the block tariff script 100 + n (1-8) (ECS24 answers).
+_BLOCK_SCRIPT_BASE = 100
+
+#: Register monitors of the Tariff Threshold Matrix: one per block-tariff TOU rate (1-8),
+#: passive 0-0:16.1.(10 + rate).255, three thresholds each between the four blocks (Wh);
+#: an unused threshold is 0xFFFFFFFF.
+_THRESHOLD_MONITOR_BASE = 10
+
+_BLOCK_THRESHOLDS = _BLOCKS - 1
+
+_NO_THRESHOLD = 0xFFFFFFFF
+
+#: DUIS CurrencyUnits -> the GBCS Currency Unit flag (IC 9000 0-0:94.44.2.0, boolean: TRUE
+#: pounds sterling, FALSE euro).
+_ELECTRICITY_CURRENCY = {"GBP": True, "EUR": False}
+
+
+def _primary_script(ps: Body) -> int:
+    """A primary element ProfileSchedule: a TOUTariffAction (1-48) or a BlockTariffAction (1-8)."""
+    tou, block = ps.find("TOUTariffAction"), ps.find("BlockTariffAction")
+    if (tou is None) == (block is None):
+        raise RequestError(INVALID, ps.path, "exactly one of TOUTariffAction and BlockTariffAction is required")
+    if tou is not None:
+        return tou.int(lo=1, hi=_TOU_RATES)
+    return _BLOCK_SCRIPT_BASE + block.int(lo=1, hi=_BLOCK_TOU_RATES)
+
+
+def _threshold_matrix(el: Body) -> dict[int, dict]:
+    """Block thresholds by TOU rate (1-8): DUIS ThresholdMatrix/BlockThresholds[index = rate]/
+    BlockThreshold[index = 1-3]; thresholds not given are unused (0xFFFFFFFF)."""
+    table = {r: [_NO_THRESHOLD] * _BLOCK_THRESHOLDS for r in range(1, _BLOCK_TOU_RATES + 1)}
+    for bt in el.all("ThresholdMatrix/BlockThresholds"):
+        rate = index_of(bt, 1, _BLOCK_TOU_RATES)
+        for t in bt.all("BlockThreshold"):
+            table[rate][index_of(t, 1, _BLOCK_THRESHOLDS) - 1] = t.int(lo=0, hi=0xFFFFFFFE)
+    return {r: dlms.array(*(dlms.make_data("double-long-unsigned", v) for v in values))
+            for r, values in table.items()}
+
+
+def _tariff_primary(ctx: BuildContext) -> dict:
+    """ECS01a: the primary element's whole tariff, in the payload catalogue's item order.
+
+    Passive activity calendar (seasons, weeks, day profiles; TOU and block scripts), passive
+    special days, the block thresholds of each TOU rate, the currency, the standing charge and
+    price matrix; then every activation time (calendar, special days, currency, standing charge,
+    price matrix, threshold matrix) at the execution date-time (now, a date, or never to cancel).
+    DUIS body: C{ElectricityTariffElements} (C{CurrencyUnits}, C{SwitchingTable}, C{SpecialDays},
+    C{ThresholdMatrix}, C{PriceElements} as in SRV 1.2.1).
+    """
+    el = ctx.body.require("ElectricityTariffElements")
+    table = el.require("SwitchingTable")
+    cur = el.require("CurrencyUnits")
+    if cur.text not in _ELECTRICITY_CURRENCY:
+        raise RequestError(INVALID, cur.path, f"must be one of {', '.join(_ELECTRICITY_CURRENCY)}")
+    standing, matrix = _primary_prices(el.require("PriceElements"))
+    thresholds = _threshold_matrix(el)
+    when = dlms.octet_string(_execution(ctx))
+    values: dict[tuple[int, str, int], Callable[[], dict]] = {
+        (20, "0-0:13.0.0.255", 7): lambda: _seasons(table),
+        (20, "0-0:13.0.0.255", 8): lambda: _week_profiles(table),
+        (20, "0-0:13.0.0.255", 9): lambda: _day_profiles(table, _primary_script),
+        (11, "0-1:11.0.0.255", 2): lambda: _special_days(el),
+        (9000, "0-0:94.44.2.0", 4): lambda: _boolean(_ELECTRICITY_CURRENCY[cur.text]),
+        (113, "0-0:19.20.4.255", 6): lambda: standing,
+        (113, "0-0:19.20.0.255", 6): lambda: matrix,
+    }
+    for rate, value in thresholds.items():
+        values[(21, f"0-0:16.1.{_THRESHOLD_MONITOR_BASE + rate}.255", 2)] = lambda v=value: v
+    return _catalogue_sets(ctx, values, when)
+
+
+#: Activation-time attributes (class, attribute): the future-dating of a passive value.
+_ACTIVATION_ATTRIBUTES = {(20, 10), (113, 7), (9000, 6)}
+
+
+def _catalogue_sets(ctx: BuildContext, values: dict[tuple[int, str, int], Callable[[], dict]],
+                    when: dict) -> dict:
+    """An Access-Request of sets in the payload catalogue's order for this message code, each
+    value from C{values}, every activation-time attribute set to C{when}."""
+    variants = catalogue_items(ctx.message_code)
+    if len(variants) != 1:
+        raise RequestError(UNSUPPORTED, "", f"message code 0x{ctx.message_code:04X} has no single set layout")
+    specs, data = [], []
+    for it in variants[0]:
+        key = (it.class_id, it.obis, it.item_id)
+        if it.kind != "set":
+            raise RequestError(UNSUPPORTED, "", f"{it} is not a set")
+        if key in values:
+            value = values[key]()
+        elif (it.class_id, it.item_id) in _ACTIVATION_ATTRIBUTES:
+            value = when
+        else:
+            raise RequestError(UNSUPPORTED, "", f"no DUIS element for {it}")
+        specs.append(dlms.access_request_item("set", it.class_id, it.obis, it.item_id))
+        data.append(value)
+    return dlms.access_request(ctx.counter, specs, data)
 
 
 # --------------------------------------------------------------------------- electricity prepayment configuration
@@ -742,6 +870,7 @@ def register(add: Callable[..., None]) -> None:
     add("ECS37", _md_period)
     add("ECS01c", _tariff_secondary)
     add("ECS01b", _price_primary)
+    add("ECS01a", _tariff_primary)
     add("ECS08", _prepay_configuration)
     add("ECS07", _manage_debt)
     add("ECS08a", _prepay_configuration)

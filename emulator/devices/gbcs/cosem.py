@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 __all__ = ["SUCCESS", "HARDWARE_FAULT", "OBJECT_UNDEFINED", "TYPE_UNMATCHED", "READ_WRITE_DENIED",
            "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "ALTERNATIVE_TYPES",
-           "INSTANCE_DEVICE", "PROFILE_COLUMNS", "PROFILE_DEVICE", "profile_type_description", "CosemObject",
+           "INSTANCE_DEVICE", "ACTIVATED_OBJECTS", "PROFILE_COLUMNS", "PROFILE_DEVICE", "profile_type_description", "CosemObject",
            "ObjectModel", "same_shape", "default_for"]
 
 SUCCESS = 0
@@ -209,6 +209,18 @@ for _o in ("0-0:94.44.0.3", "0-0:94.44.2.0"):
     _it(9000, _o, lambda: _n("boolean", False), (2, 4))
 for _o in ("0-0:94.44.128.12",):
     _it(9000, _o, lambda: _n("long-unsigned", 0), (2, 4))
+
+
+#: GBCS extended data objects (IC 9000) whose activation time (attribute 6) activates other
+#: objects' passive values (GBCS 4.4 future dating): OBIS -> (class, passive OBIS, active OBIS,
+#: attribute) copied when the time comes.  Special days of the primary element (128.29) and of
+#: the secondary element (128.30), and the Tariff Threshold Matrix (63.1.1: the block
+#: thresholds of TOU rates 1-8, Register monitors 0-0:16.1.11..18 -> 0-0:16.0.11..18).
+ACTIVATED_OBJECTS: dict[str, tuple[tuple[int, str, str, int], ...]] = {
+    "0-0:94.44.128.29": ((11, "0-1:11.0.0.255", "0-0:11.0.0.255", 2),),
+    "0-0:94.44.128.30": ((11, "0-1:11.0.1.255", "0-0:11.0.1.255", 2),),
+    "0-0:63.1.1.255": tuple((21, f"0-0:16.1.{i}.255", f"0-0:16.0.{i}.255", 2) for i in range(11, 19)),
+}
 
 
 # --------------------------------------------------------------------------- profiles
