@@ -19,7 +19,7 @@ import pytest
 
 from emulator.acb_cli import main as acb_cli
 from emulator.clock import VirtualClock
-from emulator.devices.gbcs import Esme, provision
+from emulator.devices.gbcs import Esme, Gsme, provision
 from emulator.devices.gbcs.provisioning import acb_eui
 from protocols.acb import INVALID, RequestError, Transformer
 from protocols.acb.dlms_items import catalogue_items
@@ -223,3 +223,81 @@ def test_cli_prints_the_precommand(capsys):
     assert rc == 0, err
     gs = decode_frame(bytes.fromhex(out.strip())).signing
     assert gs.message_code == ECS01A and "ECS01a" in err and "pre-command" in err
+
+
+# --------------------------------------------------------------------------- GCS01a (gas, GBZ)
+
+GSME = 0x00DB1234567890A1
+GCS01A = 0x006B
+GAS_FILES = sorted(DATA.glob("GCS01a_1.1.1_*_REQUEST_DUIS.XML"))
+
+
+def _catalogue_gbz_shapes(code: int) -> list[list[tuple[int, int, int]]]:
+    """The payload catalogue's GBZ component lists of a message code, runs of the same
+    component collapsed (how many day / week profiles a tariff has is the tariff's business)."""
+    import csv
+    import re
+    from protocols.gbcs import catalogue
+    path = Path(catalogue.__file__).resolve().parent / "data" / "payload_catalogue.tsv"
+    item = re.compile(r"GBZ ctl[0-9A-F]{2} cl([0-9A-F]{4}) fc([0-9A-F]{2}) cmd(\d+)", re.I)
+    shapes = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f, delimiter="\t"):
+            if row and row[0].upper() == f"{code:04X}":
+                items = [(int(c, 16), int(fc, 16), int(n)) for c, fc, n in item.findall(row[2])]
+                shapes.append([x for i, x in enumerate(items) if i == 0 or items[i - 1] != x])
+    return shapes
+
+
+@pytest.mark.parametrize("path", GAS_FILES, ids=lambda p: p.name.split("_1.1.1_")[1].replace("_REQUEST_DUIS.XML", ""))
+def test_gcs01a_command_decodes_with_a_catalogue_component_layout(path, crypto):
+    command, result = _command(crypto, path)
+    assert result.use_case == "GCS01a" and result.message_code == GCS01A and result.critical
+    msg = decode_message(command, crypto)
+    assert msg.verification.mac == "verified" and msg.verification.signature == "verified"
+    assert msg.frame.signing.message_code == GCS01A and msg.frame.signing.recipient == GSME
+    comps = msg.payload["components"]
+    items = [(c["cluster_id"], c["zcl"]["frame_control"], c["zcl"]["command_id"]) for c in comps]
+    collapsed = [x for i, x in enumerate(items) if i == 0 or items[i - 1] != x]
+    assert collapsed in _catalogue_gbz_shapes(GCS01A)
+    assert [c["extended_header_control"] & 1 for c in comps] == [0] * (len(comps) - 1) + [1]
+    kind = path.name.split("_")[2]
+    start = {"IMMEDIATE": 0, "CANCELLATION": 0xFFFFFFFE}.get(kind, 948013200)   # 2030-01-15T09:00Z
+    calendar = comps[0]["zcl"]["payload"]
+    assert calendar["StartTime"] == start and calendar["CalendarType"] == 0
+
+
+@pytest.mark.parametrize("kind", ["TOU", "BLOCK"])
+def test_gsme_takes_the_tariff_and_gcs21f_reads_the_calendar_back(keys, crypto, kind):
+    sent: list[bytes] = []
+    gsme = provision(Gsme, GSME, keys, VirtualClock(RTDS_NOW), sent.append, rng=random.Random(4))
+    dcc = GbcsCrypto(keys, acb_eui(keys))
+    path = DATA / f"GCS01a_1.1.1_IMMEDIATE_{kind}_SUCCESS_REQUEST_DUIS.XML"
+    command, _ = _command(dcc, path)
+    gsme.receive(command)
+    (resp,) = [decode_message(m, dcc) for m in sent]
+    assert resp.frame.signing.cra_flag == CRA_RESPONSE and resp.frame.signing.message_code == GCS01A
+    published = decode_message(command, dcc).payload["components"]
+    assert [c["zcl"]["payload"]["Status"] for c in resp.payload["components"]] == [0] * len(published)
+    read, _ = _command(dcc, need_shared(TEMPLATES / "GCS21f_4.11.1_SUCCESS_REQUEST_DUIS.XML"), 5000)
+    sent.clear()
+    gsme.receive(read)
+    (answer,) = [decode_message(m, dcc) for m in sent]
+
+    def calendar(components, command_id):
+        return [{k: v for k, v in c["zcl"]["payload"].items() if k != "CalendarTypeName"}
+                for c in components if c["cluster_id"] == 0x0707 and c["zcl"]["command_id"] == command_id]
+
+    for command_id in (1, 2, 3, 4):                       # day / week profiles, seasons, special days
+        assert calendar(answer.payload["components"], command_id) == calendar(published, command_id)
+    tiers = [e["PriceTier"] for d in calendar(published, 1) for e in d["DayScheduleEntries"]["Entries"]]
+    assert set(tiers) == ({2, 3, 1} if kind == "TOU" else {0})
+
+
+def test_gas_block_thresholds_must_match_their_count(tmp_path, crypto):
+    text = (DATA / "GCS01a_1.1.1_IMMEDIATE_BLOCK_SUCCESS_REQUEST_DUIS.XML").read_text()
+    bad = tmp_path / "GCS01a_1.1.1_BAD_REQUEST_DUIS.XML"
+    bad.write_text(text.replace("<sr:NumberOfThresholds>3<", "<sr:NumberOfThresholds>2<"))
+    with pytest.raises(RequestError) as e:
+        Transformer(crypto, FixedClock()).transform(request_from_template(bad))
+    assert e.value.code == INVALID and "NumberOfThresholds" in str(e.value)
