@@ -80,12 +80,14 @@ def _message_code(name: str) -> int:
 
 #: GBCS message codes whose names the catalogue spells differently from the DUIS variants.
 _CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62", "ECS70Commission": "ECS70",
-                   "GCS28Commission": "GCS28", "CS02aMAC": "CS02a", "CS02fMAC": "CS02f"}
+                   "GCS28Commission": "GCS28", "CS02aMAC": "CS02a", "CS02fMAC": "CS02f",
+                   "ECS02Twin": "ECS02", "ECS03Twin": "ECS03"}
 
 
 def catalogue_name(name: str) -> str:
     """The GBCS catalogue name of a use case (ECS62Add / ECS62Remove are both ECS62; the
-    commissioning forms of DUIS 8.1.1 are the ECS70 / GCS28 clock use cases)."""
+    commissioning forms of DUIS 8.1.1 are the ECS70 / GCS28 clock use cases; ECS02Twin /
+    ECS03Twin are ECS02 / ECS03 on a twin-element ESME)."""
     return _CATALOGUE_NAME.get(name, name)
 
 

@@ -812,6 +812,107 @@ def _manage_debt(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, data)
 
 
+# --------------------------------------------------------------------------- payment mode (ECS02 / ECS03)
+#: Account (IC 111) payment mode: credit (1) or prepayment (2); account status 1 (active).
+_CREDIT_MODE, _PREPAYMENT_MODE, _ACCOUNT_ACTIVE = 1, 2, 1
+
+#: Credits (IC 112, 0-0:19.10.x.255) and charges (IC 113, 0-0:19.20.x.255) of the ESME account.
+_METER_BALANCE, _EMERGENCY_CREDIT, _ACCUMULATED_DEBT = 0, 1, 2
+_TOU_CHARGE, _TIME_DEBT_1, _TIME_DEBT_2, _PAYMENT_DEBT, _STANDING_CHARGE, _SECONDARY_CHARGE = 0, 1, 2, 3, 4, 5
+
+#: credit_charge_configuration bits (Blue Book IC 111): requires the charge to be paid from
+#: the credit, pay from it, collect when the supply is disconnected.
+_COLLECT_ALWAYS = 0b111
+
+_NOT_WHEN_DISCONNECTED = 0b110
+
+
+def _credit_charge(credit: int, charge: int, bits: int) -> dict:
+    return dlms.structure(dlms.octet_string(bytes((0, 0, 19, 10, credit, 255))),
+                          dlms.octet_string(bytes((0, 0, 19, 20, charge, 255))),
+                          {"type": "bit-string", "bits": 3, "value": f"{bits << 5:02X}"})
+
+
+def _credit_charges(prepayment: Body | None, twin: bool) -> dict:
+    """Which charges each credit pays (IC 111 credit_charge_configuration).
+
+    Credit mode: the meter balance pays the TOU charge and the standing charge.  Prepayment:
+    the meter balance and the emergency credit also pay the debts (time-based debts not while
+    disconnected when DUIS SuspendDebtDisabled), and, when debt is suspended in emergency
+    credit (SuspendDebtEmergency), the standing charge and time debts accrue as accumulated
+    debt.  A twin-element meter's credits also pay the secondary element's charge.
+    """
+    if prepayment is None:
+        entries = [(_METER_BALANCE, _TOU_CHARGE, _COLLECT_ALWAYS), (_METER_BALANCE, _STANDING_CHARGE, _COLLECT_ALWAYS)]
+        secondary = [_METER_BALANCE]
+    else:
+        time_debt = _NOT_WHEN_DISCONNECTED if prepayment.bool("SuspendDebtDisabled") else _COLLECT_ALWAYS
+        entries = [(_METER_BALANCE, _TOU_CHARGE, _COLLECT_ALWAYS), (_METER_BALANCE, _STANDING_CHARGE, _COLLECT_ALWAYS),
+                   (_METER_BALANCE, _TIME_DEBT_1, time_debt), (_METER_BALANCE, _TIME_DEBT_2, time_debt),
+                   (_METER_BALANCE, _PAYMENT_DEBT, _COLLECT_ALWAYS),
+                   (_EMERGENCY_CREDIT, _PAYMENT_DEBT, _COLLECT_ALWAYS), (_EMERGENCY_CREDIT, _TOU_CHARGE, _COLLECT_ALWAYS),
+                   (_EMERGENCY_CREDIT, _STANDING_CHARGE, _COLLECT_ALWAYS), (_EMERGENCY_CREDIT, _TIME_DEBT_1, time_debt),
+                   (_EMERGENCY_CREDIT, _TIME_DEBT_2, time_debt)]
+        if prepayment.bool("SuspendDebtEmergency"):
+            entries += [(_ACCUMULATED_DEBT, c, _COLLECT_ALWAYS) for c in (_STANDING_CHARGE, _TIME_DEBT_1, _TIME_DEBT_2)]
+        secondary = [_METER_BALANCE, _EMERGENCY_CREDIT]
+    if twin:
+        entries += [(credit, _SECONDARY_CHARGE, _COLLECT_ALWAYS) for credit in secondary]
+    return dlms.array(*(_credit_charge(*e) for e in entries))
+
+
+def _payment_mode(twin: bool) -> Builder:
+    """ECS02 (credit) / ECS03 (prepayment, with its disablement threshold): the passive account
+    (IC 111 0-1:19.0.0.255) mode and credit/charge configuration, activated at the execution
+    date-time; the items in the payload catalogue's order.  C{twin}: a twin-element ESME (the
+    inventory's device model)."""
+    def build(ctx: BuildContext) -> dict:
+        prepayment = ctx.body.find("Prepayment")
+        if prepayment is None and not ctx.body.has("Credit"):
+            raise RequestError(INVALID, ctx.body.path, "Credit or Prepayment is required")
+        mode = _CREDIT_MODE if prepayment is None else _PREPAYMENT_MODE
+        when = dlms.octet_string(_execution(ctx))
+        account = "0-1:19.0.0.255"
+        values: dict[tuple[int, str, int], Callable[[], dict]] = {
+            (111, account, 2): lambda: dlms.structure(dlms.make_data("enum", mode),
+                                                      dlms.make_data("enum", _ACCOUNT_ACTIVE)),
+            (111, account, 11): lambda: _credit_charges(prepayment, twin),
+            (111, account, 13): lambda: when,
+        }
+        if prepayment is not None:
+            values[(9000, "0-0:94.44.128.22", 4)] = lambda: dlms.make_data(
+                "double-long", prepayment.int("DisablementThreshold", -0x80000000, 0x7FFFFFFF))
+        return _catalogue_sets(ctx, values, when)
+    return build
+
+
+def _adjust_meter_balance(ctx: BuildContext) -> dict:
+    """ECS04a: Credit (IC 112) update_amount on the meter balance by the DUIS adjustment."""
+    node = ctx.body.find("PrepaymentMode/AdjustMeterBalance") or ctx.body.find("CreditMode/AdjustMeterBalance")
+    if node is None:
+        raise RequestError(INVALID, ctx.body.path, "PrepaymentMode or CreditMode AdjustMeterBalance is required")
+    (items,) = catalogue_items(ctx.message_code)
+    specs = [dlms.access_request_item("action", it.class_id, it.obis, it.item_id) for it in items]
+    return dlms.access_request(ctx.counter, specs, [dlms.make_data("double-long", node.int(lo=-0x80000000,
+                                                                                          hi=0x7FFFFFFF))])
+
+
+def _restrict_data(ctx: BuildContext) -> dict:
+    """ECS12: the change-of-tenancy date-time (IC 1 0-0:94.44.3.2, Restrict Data Date Time)
+    before which the ESME gives no data to the new tenant's supplier."""
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 1, "0-0:94.44.3.2", 2)],
+                               [dlms.octet_string(dlms_date_time(ctx.body.datetime("RestrictionDateTime")))])
+
+
+def _supplier_contact(ctx: BuildContext) -> dict:
+    """ECS16: supplier contact telephone number (IC 9000 0-0:96.13.0.255) and name (0-0:96.13.1.255)."""
+    phone = _text_octets("SupplierTelephoneNumber")(ctx)
+    name = _text_octets("SupplierName")(ctx)
+    specs = [dlms.access_request_item("set", 9000, "0-0:96.13.0.255", 2),
+             dlms.access_request_item("set", 9000, "0-0:96.13.1.255", 2)]
+    return dlms.access_request(ctx.counter, specs, [phone, name])
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
@@ -874,3 +975,13 @@ def register(add: Callable[..., None]) -> None:
     add("ECS08", _prepay_configuration)
     add("ECS07", _manage_debt)
     add("ECS08a", _prepay_configuration)
+    add("ECS02", _payment_mode(twin=False))
+    add("ECS02Twin", _payment_mode(twin=True))
+    add("ECS03", _payment_mode(twin=False))
+    add("ECS03Twin", _payment_mode(twin=True))
+    add("ECS04a", _adjust_meter_balance)
+    add("ECS28b", catalogue_reset)
+    add("ECS12", _restrict_data)
+    add("ECS16", _supplier_contact)
+    add("ECS38", _single("set", 1, "0-0:94.44.0.1", 2,
+                         lambda ctx: dlms.make_data("long-unsigned", ctx.body.int("RandomisedOffsetLimit", 0, 0xFFFF))))

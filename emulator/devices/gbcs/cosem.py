@@ -169,6 +169,9 @@ for _i in range(0, 3):                                            # configuratio
 # compared with
 _it(1, "0-0:94.44.34.20", lambda: _st(DLU(), SCALER_UNIT(27), DLU()))
 _it(1, "0-0:94.44.3.1", lambda: _os(0))                           # disable privacy PIN
+_it(1, "0-0:94.44.3.2", lambda: copy.deepcopy(NEVER))              # restrict data date-time (ECS12)
+for _o in ("0-0:96.13.0.255", "0-0:96.13.1.255"):                 # supplier contact telephone, name (ECS16)
+    _it(9000, _o, lambda: _os(0))
 _it(1, "0-2:96.13.1.255", lambda: _os(0))                         # supplier message
 _it(1, "0-3:96.13.1.255", lambda: _os(0))                         # CIN
 _it(1, "1-0:0.0.2.255", lambda: _os(13))                          # MPxN
