@@ -154,7 +154,7 @@ def _it(class_id: int, obis: str, make: Callable[[], dict], attrs: tuple[int, ..
 
 
 # GBCS ESME object definitions (value attribute types)
-for _o in ("0-0:94.44.5.0", "0-0:94.44.5.1"):                     # maximum demand reset date-times
+for _o in ("0-0:94.44.5.0", "0-0:94.44.5.1", "0-0:94.44.5.2"):    # maximum demand reset date-times (import, export)
     _it(1, _o, lambda: copy.deepcopy(NEVER))
 for _i in range(1, 6):                                            # alert/event behaviour flags
     _it(1, f"0-0:94.44.6.{_i}", lambda: _n("boolean", False))
@@ -195,6 +195,8 @@ for _g in (117, 119, 121):                                        # ALCS / APC s
     # the start may be given as a date-time or as a duration in minutes (a CHOICE)
     ALTERNATIVE_TYPES[(1, f"0-0:94.44.{_g}.1", 2)] = frozenset({"octet-string", "long-unsigned"})
 _it(1, "0-0:94.44.10.1", lambda: _n("unsigned", 0), device="CHF")   # sub-GHz channel scan request
+_it(1, "0-0:94.44.10.2", lambda: _n("unsigned", 0), device="CHF")   # sub-GHz operating channel (DBCH01)
+_it(1, "0-0:0.2.1.255", lambda: _os(8))                           # firmware version (ECS52)
 # sub-GHz configuration (GBCS dual-band CH): channel masks of pages 28-31, then the frequency
 # agility and duty-cycle parameters (thresholds, scan periods, counts, durations)
 _it(1, "0-0:94.44.10.0", lambda: _st(_bits(32), _bits(32), _bits(32), _bits(32),
@@ -202,7 +204,7 @@ _it(1, "0-0:94.44.10.0", lambda: _st(_bits(32), _bits(32), _bits(32), _bits(32),
                                      _n("long-unsigned", 0), _n("unsigned", 0), _n("unsigned", 0),
                                      _n("long-unsigned", 0), _n("unsigned", 0), _n("long-unsigned", 0),
                                      _n("long-unsigned", 0), _n("long-unsigned", 0)), device="CHF")
-for _o in ("0-0:94.44.1.7", "0-0:94.44.42.255"):
+for _o in ("0-0:94.44.1.7", "0-0:94.44.1.8", "0-0:94.44.42.255"):     # block counters (primary, secondary)
     _it(3, _o, DLU)
 # import energy registers (active, reactive), read protected through the Import Register
 # Collection (ECS17b; their export counterparts are ECS17a's plain reads)
@@ -254,6 +256,8 @@ PROFILE_COLUMNS: dict[str, tuple[tuple, tuple | None]] = {
     "0-0:98.1.10.255": ((_DLU, _DLU), None),               # daily read log (secondary)
     "0-0:99.1.0.255": ((_DLU, _DLU), (_DLU, _DLU, _DLU)),  # half-hour profile (import)
     "0-0:99.1.1.255": ((_DLU, _DLU, _DLU), None),          # half-hour profile (export active/reactive)
+    "0-0:99.1.2.255": ((_DLU, _DLU), None),                # half-hour profile (reactive import, ECS22c)
+    "0-0:99.98.4.255": ((_DLU, _LU), None),                # power event log (ECS35e): time, event code
     "0-0:98.1.8.255": ((_DLU, _DL, _DL, _DL, _DL, _DL, _DL), None),   # prepayment daily read log
     "1-0:32.24.0.255": ((_DLU, _DLU), None),               # average RMS voltage profile, phase 1
     "1-0:52.24.0.255": ((_DLU, _DLU), None),               # phase 2
