@@ -81,7 +81,7 @@ def _message_code(name: str) -> int:
 #: GBCS message codes whose names the catalogue spells differently from the DUIS variants.
 _CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62", "ECS70Commission": "ECS70",
                    "GCS28Commission": "GCS28", "CS02aMAC": "CS02a", "CS02fMAC": "CS02f",
-                   "ECS02Twin": "ECS02", "ECS03Twin": "ECS03"}
+                   "ECS02Twin": "ECS02", "ECS03Twin": "ECS03", "ECS47Activate": "ECS47", "ECS47Reset": "ECS47"}
 
 
 def catalogue_name(name: str) -> str:

@@ -913,6 +913,99 @@ def _supplier_contact(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, [phone, name])
 
 
+# --------------------------------------------------------------------------- auxiliary loads (ECS47)
+#: The ALCS / HC ALCS / APC control script table (IC 9 0-0:10.0.103.255); auxiliary controller
+#: n (1-5) keeps its switching times in 0-0:94.44.(116 + n).1 (start or duration) and .2 (end).
+_AUX_SCRIPT_TABLE = "0-0:10.0.103.255"
+_AUX_TIMES_BASE = 116
+_AUX_CONTROLLERS = 5
+#: Script selectors: controller n in bits 8-11; ECS47 boost activation 0x11, reset 0x20;
+#: ECS47a: bits 12-15 the command kind (1 output level, 2 input from the controlled load),
+#: bits 0-7 the commanded state level (0-100 %).
+_AUX_ACTIVATE, _AUX_RESET = 0x11, 0x20
+_AUX_OUTPUT, _AUX_INPUT = 1, 2
+
+
+def _aux_script(n: int, low: int, kind: int = 0) -> dict:
+    return dlms.make_data("long-unsigned", kind << 12 | n << 8 | low)
+
+
+def _aux_activate(ctx: BuildContext) -> dict:
+    """ECS47 (SRV 7.5): switch each named ALCS / HC ALCS on for its DUIS Duration (minutes)."""
+    specs, data = [], []
+    for node in ctx.body.all("ActivateALCSHCALCS"):
+        n = index_of(node, 1, _AUX_CONTROLLERS)
+        specs += [dlms.access_request_item("set", 1, f"0-0:94.44.{_AUX_TIMES_BASE + n}.1", 2),
+                  dlms.access_request_item("action", 9, _AUX_SCRIPT_TABLE, 1)]
+        data += [dlms.make_data("long-unsigned", node.int("Duration", 0, 0xFFFF)), _aux_script(n, _AUX_ACTIVATE)]
+    if not specs:
+        raise RequestError(INVALID, f"{ctx.body.path}.ActivateALCSHCALCS", "missing")
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def _aux_reset(ctx: BuildContext) -> dict:
+    """ECS47 (SRV 7.8): return each named ALCS / HC ALCS to its calendar-driven state."""
+    nodes = ctx.body.all("ResetALCSHCALCS")
+    if not nodes:
+        raise RequestError(INVALID, f"{ctx.body.path}.ResetALCSHCALCS", "missing")
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("action", 9, _AUX_SCRIPT_TABLE, 1)] * len(nodes),
+                               [_aux_script(index_of(n, 1, _AUX_CONTROLLERS), _AUX_RESET) for n in nodes])
+
+
+def _aux_state(ctx: BuildContext) -> dict:
+    """ECS47a (SRV 7.13): auxiliary controller n at a commanded level between two date-times."""
+    raw = ctx.body.element.get("auxiliaryControllerN", "")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _AUX_CONTROLLERS:
+        raise RequestError(INVALID, f"{ctx.body.path}@auxiliaryControllerN", f"must be 1 to {_AUX_CONTROLLERS}")
+    n = int(raw)
+    start, end = ctx.body.datetime("StartDateTime"), ctx.body.datetime("EndDateTime")
+    if end < start:
+        raise RequestError(INVALID, f"{ctx.body.path}.EndDateTime", "before StartDateTime")
+    kind = _AUX_INPUT if ctx.body.has("InputFromControlledLoad") else _AUX_OUTPUT
+    group = _AUX_TIMES_BASE + n
+    specs = [dlms.access_request_item("set", 1, f"0-0:94.44.{group}.1", 2),
+             dlms.access_request_item("set", 1, f"0-0:94.44.{group}.2", 2),
+             dlms.access_request_item("action", 9, _AUX_SCRIPT_TABLE, 1)]
+    data = [dlms.octet_string(dlms_date_time(start)), dlms.octet_string(dlms_date_time(end)),
+            _aux_script(n, ctx.body.int("CommandedStateLevel", 0, 100), kind)]
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+# --------------------------------------------------------------------------- CHF device log (CCS01)
+#: GBCS device type codes of the CHF device log (register_device), by inventory device type.
+_DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
+#: register_device key type: the key is an install code.
+_INSTALL_CODE_KEY = 0
+
+
+def _device_log_add(ctx: BuildContext) -> dict:
+    """CCS01: register the device (EUI-64, GBCS device type from the inventory, install code)
+    in the CHF device log, set the join timeout (DUIS JoinTimePeriod) and enable joining; the
+    items in the payload catalogue's order."""
+    add = ctx.body.require("AddDeviceToCHFWhitelist")
+    node = ctx.body.require("DeviceID")
+    eui = _eui_octets("DeviceID")(ctx)
+    types = ctx.request.device_options.get("device_types") or {}
+    kind = types.get(int(eui["value"], 16))
+    if kind not in _DEVICE_TYPE_CODES:
+        raise RequestError(INVALID, node.path, f"the inventory has no device type for {node.text}")
+    code = add.require("InstallCode")
+    try:
+        key = bytes.fromhex(code.text)
+    except ValueError:
+        raise RequestError(INVALID, code.path, "not hexadecimal") from None
+    if not 8 <= len(key) <= 18:
+        raise RequestError(INVALID, code.path, "an install code is 8 to 18 octets")
+    log = "0-0:30.3.0.255"
+    values = {(104, log, 1): dlms.structure(eui, dlms.make_data("enum", _DEVICE_TYPE_CODES[kind]),
+                                            dlms.octet_string(key), dlms.make_data("enum", _INSTALL_CODE_KEY)),
+              (104, log, 3): dlms.make_data("long-unsigned", add.int("JoinTimePeriod", 0, 0xFFFF)),
+              (104, log, 2): _boolean(True)}
+    (items,) = catalogue_items(ctx.message_code)
+    specs = [dlms.access_request_item(it.kind, it.class_id, it.obis, it.item_id) for it in items]
+    return dlms.access_request(ctx.counter, specs, [values[(it.class_id, it.obis, it.item_id)] for it in items])
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
@@ -983,5 +1076,9 @@ def register(add: Callable[..., None]) -> None:
     add("ECS28b", catalogue_reset)
     add("ECS12", _restrict_data)
     add("ECS16", _supplier_contact)
+    add("ECS47Activate", _aux_activate)
+    add("ECS47Reset", _aux_reset)
+    add("ECS47a", _aux_state)
+    add("CCS01", _device_log_add, acb=True)
     add("ECS38", _single("set", 1, "0-0:94.44.0.1", 2,
                          lambda ctx: dlms.make_data("long-unsigned", ctx.body.int("RandomisedOffsetLimit", 0, 0xFFFF))))

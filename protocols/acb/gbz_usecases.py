@@ -617,6 +617,29 @@ def _gas_prepay_configuration(ctx: BuildContext) -> dict:
     return gbz_payload(*comps)
 
 
+# --------------------------------------------------------------------------- GSME snapshot logs
+#: ZSE SnapshotCause bits: general (the daily read), end of billing period (billing calendar).
+_SNAPSHOT_GENERAL, _SNAPSHOT_END_OF_BILLING_PERIOD = 0x01, 0x02
+#: Entries the GSME keeps: 31 daily reads, 12 billing data log entries; the DCC asks for each
+#: (SnapshotOffset 0 = the latest) within the DUIS ReadLogPeriod.
+_DAILY_READS, _BILLING_ENTRIES = 31, 12
+
+
+def _snapshots(*clusters: tuple[str, int], entries: int, cause: int) -> Builder:
+    """Get Snapshot (Metering 0x06) / Get Prepay Snapshot (Prepayment 0x07) for every entry of
+    the log, cluster by cluster, over the read period."""
+    def build(ctx: BuildContext) -> dict:
+        start, end = read_period(ctx)
+        window = {"EarliestStartTime": _zse_time(start), "LatestEndTime": _zse_time(end)}
+        return gbz_payload(*(cluster_command(cluster, command_id, {**window, "SnapshotOffset": i,
+                                                                   "SnapshotCause": cause})
+                             for cluster, command_id in clusters for i in range(entries)))
+    return build
+
+
+_METERING_SNAPSHOT, _PREPAY_SNAPSHOT = ("Metering", 0x06), ("Prepayment", 0x07)
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the GBZ use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # GBZ (GSME / GPF) attribute reads: the ZSE attributes each GBCS use case returns.
@@ -685,6 +708,10 @@ def register(add: Callable[..., None]) -> None:
     add("GCS04", _gas_debt)
     add("GCS01b", _gas_price)
     add("GCS01a", _gas_tariff)
+    add("GCS16a", _snapshots(_METERING_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL))
+    add("GCS16b", _snapshots(_PREPAY_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL), urp=True)
+    add("GCS15c", _snapshots(_METERING_SNAPSHOT, _PREPAY_SNAPSHOT, entries=_BILLING_ENTRIES,
+                             cause=_SNAPSHOT_END_OF_BILLING_PERIOD))
     add("GCS24", _gas_flow)
     add("GCS24a", _gas_flow)
     add("GCS05", _gas_prepay_configuration)
