@@ -33,11 +33,13 @@ from protocols.acb.usecases import SERVICES
 from protocols.gbcs import GbcsCrypto, KeyStore, catalogue, decode_message, sign_precommand
 from protocols.gbcs.framing import CRA_RESPONSE
 
+from tests.conftest import SPEC
+
 from .acb_helpers import KEYSTORE, RTDS_NOW, FixedClock, need_shared, parse_template, request_from_template, \
     template_use_case
 
 DATA = Path(__file__).resolve().parent / "data" / "duis"
-APPENDIX_C = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "gbcs-wire-format.md"
+APPENDIX_C = SPEC / "gbcs-wire-format.md"
 FILES = sorted(p for p in DATA.glob("*_REQUEST_DUIS.XML") if not p.name.startswith(("ECS01a_", "GCS01a_")))
 DEVICES = {"ESME": Esme, "CHF": Chf, "GSME": Gsme}
 #: Use cases the emulated devices do not execute yet (the GSME keeps no snapshots).
