@@ -174,6 +174,22 @@ def _supplier_name(ctx: BuildContext) -> dict:
 _HALF_HOUR = 1800
 
 
+#: ZSE Get Sampled Data SampleID of the GSME daily consumption log (GCS61); the half-hour
+#: profile (GCS17) is SampleID 0.
+_DAILY_CONSUMPTION_SAMPLES = 1
+
+_DAY = 86400
+
+
+def _daily_consumption(ctx: BuildContext) -> dict:
+    """GCS61: Get Sampled Data of the daily consumption log, one sample per day of the period."""
+    start, end = read_period(ctx)
+    samples = int((end - start).total_seconds()) // _DAY + 1
+    return gbz_payload(cluster_command("Metering", 0x08, {
+        "SampleID": _DAILY_CONSUMPTION_SAMPLES, "EarliestSampleTime": _zse_time(start), "SampleType": 0,
+        "NumberofSamples": min(samples, 0xFFFF)}))
+
+
 def _profile_data(ctx: BuildContext) -> dict:
     """GCS17: Get Sampled Data of the half-hour consumption log over the DUIS ReadLogPeriod."""
     start, end = read_period(ctx)
@@ -708,6 +724,7 @@ def register(add: Callable[..., None]) -> None:
     add("GCS04", _gas_debt)
     add("GCS01b", _gas_price)
     add("GCS01a", _gas_tariff)
+    add("GCS61", _daily_consumption, urp=True)
     add("GCS16a", _snapshots(_METERING_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL))
     add("GCS16b", _snapshots(_PREPAY_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL), urp=True)
     add("GCS15c", _snapshots(_METERING_SNAPSHOT, _PREPAY_SNAPSHOT, entries=_BILLING_ENTRIES,
