@@ -971,6 +971,63 @@ def _aux_state(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, data)
 
 
+#: ECS46d scheduled auxiliary controller actions carry the "scheduled" flag (0x80) with the level.
+_AUX_SCHEDULED = 0x80
+_AUX_SCRIPT_TABLE_OCTETS = bytes.fromhex("00000A0067FF")
+
+
+def _aux_schedule(ctx: BuildContext) -> dict:
+    """ECS46d (SRV 6.14.3): the auxiliary controllers' passive special days (IC 11
+    0-1:11.0.3.255) and schedule (IC 10 0-1:12.0.2.255: per DUIS schedule its controller and
+    level as a script of 0-0:10.0.103.255, switch time, days of the week, the special days it
+    applies on, start and end dates), activated at the execution date-time; the items in the
+    payload catalogue's order."""
+    specials = ctx.body.all("AuxiliaryControllerSpecialDayDefinitions/AuxiliaryControllerSpecialDayDefinition")
+    ids = [_identifier(sd, 0xFFFF) for sd in specials]
+    special_table = dlms.array(*(dlms.structure(dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd)),
+                                                dlms.make_data("unsigned", i))
+                                 for i, sd in zip(ids, specials)))
+    entries = []
+    for index, sch in enumerate(ctx.body.all("AuxiliaryControllerSchedule"), 1):
+        action = sch.require("AuxiliaryControllerAction")
+        raw = action.element.get("auxiliaryControllerN", "")
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _AUX_CONTROLLERS:
+            raise RequestError(INVALID, f"{action.path}@auxiliaryControllerN", f"must be 1 to {_AUX_CONTROLLERS}")
+        kind = _AUX_INPUT if action.has("InputFromControlledLoad") else _AUX_OUTPUT
+        script = _aux_script(int(raw), _AUX_SCHEDULED | action.int("CommandedStateLevel", 0, 100), kind)
+        days = []
+        for d in sch.all("DaysOfWeekApplicability/DayOfWeekApplicability"):
+            name = d.require("DayOfWeekID")
+            if name.text not in _WEEK:
+                raise RequestError(INVALID, name.path, "not a day of the week")
+            days.append(_WEEK.index(name.text))
+        applies = []
+        for a in sch.all("SpecialDaysApplicability"):
+            ident = _identifier(a, 0xFFFF)
+            if ident not in ids:
+                raise RequestError(INVALID, f"{a.path}@identifier", f"no special day {ident} is defined")
+            applies.append(ids.index(ident))
+        when = sch.require("AuxiliaryControllerSchedulePeriodAndTime")
+        entries.append(dlms.structure(
+            dlms.make_data("long-unsigned", index), _boolean(True), dlms.octet_string(_AUX_SCRIPT_TABLE_OCTETS),
+            script, dlms.octet_string(_cosem_time(when.time("SwitchTime"))),
+            dlms.make_data("long-unsigned", _ANY_TIME_WINDOW), _bit_string(7, days), _bit_string(len(ids), applies),
+            dlms.octet_string(_duis_date(when.require("StartDate"))),
+            dlms.octet_string(_duis_date(when.require("EndDate")))))
+    if not entries:
+        raise RequestError(INVALID, f"{ctx.body.path}.AuxiliaryControllerSchedule", "missing")
+    when = dlms.octet_string(_execution(ctx))
+    values = {(11, "0-1:11.0.3.255", 2): lambda: special_table, (10, "0-1:12.0.2.255", 2): lambda: dlms.array(*entries)}
+    return _catalogue_sets(ctx, values, when)
+
+
+def _identifier(node: Body, hi: int) -> int:
+    raw = node.element.get("identifier", "")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= hi:
+        raise RequestError(INVALID, f"{node.path}@identifier", f"must be 1 to {hi}")
+    return int(raw)
+
+
 # --------------------------------------------------------------------------- CHF device log (CCS01)
 #: GBCS device type codes of the CHF device log (register_device), by inventory device type.
 _DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
@@ -1079,6 +1136,7 @@ def register(add: Callable[..., None]) -> None:
     add("ECS47Activate", _aux_activate)
     add("ECS47Reset", _aux_reset)
     add("ECS47a", _aux_state)
+    add("ECS46d", _aux_schedule)
     add("CCS01", _device_log_add, acb=True)
     add("ECS38", _single("set", 1, "0-0:94.44.0.1", 2,
                          lambda ctx: dlms.make_data("long-unsigned", ctx.body.int("RandomisedOffsetLimit", 0, 0xFFFF))))
