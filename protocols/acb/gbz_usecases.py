@@ -633,6 +633,44 @@ def _gas_prepay_configuration(ctx: BuildContext) -> dict:
     return gbz_payload(*comps)
 
 
+# --------------------------------------------------------------------------- GSME alert behaviour (GCS20)
+#: ZSE Event Configuration bits by DUIS setting: log to the general event log (log action 3),
+#: push to the WAN, push to the HAN, raise the alarm.
+_EVENT_SETTINGS = {"EventLog": 0x03, "WANAlert": 0x08, "HANAlert": 0x10, "Alarm": 0x40}
+_SETTING_STATES = {"Enable": True, "Disable": False}
+_APPLY_BY_LIST = 0
+
+
+def _alert_behaviour(ctx: BuildContext) -> dict:
+    """GCS20: one Set Event Configuration (apply by list) per distinct configuration, naming
+    the events (DUIS xNNNN alert codes) that take it, in the order the configurations first
+    appear in the request."""
+    groups: dict[int, list[int]] = {}
+    for settings in ctx.body.all("GasSupplierAlertEventSettings"):
+        for name in dict.fromkeys(settings.child_names()):
+            event = settings.require(name)
+            if len(name) != 5 or name[0] != "x":
+                raise RequestError(INVALID, event.path, "an alert code element (xNNNN) expected")
+            try:
+                code = int(name[1:], 16)
+            except ValueError:
+                raise RequestError(INVALID, event.path, "an alert code element (xNNNN) expected") from None
+            config = 0
+            for element, bits in _EVENT_SETTINGS.items():
+                node = event.require(element)
+                if node.text not in _SETTING_STATES:
+                    raise RequestError(INVALID, node.path, f"must be one of {', '.join(_SETTING_STATES)}")
+                config |= bits if _SETTING_STATES[node.text] else 0
+            groups.setdefault(config, []).append(code)
+    if not groups:
+        raise RequestError(INVALID, f"{ctx.body.path}.GasSupplierAlertEventSettings", "no alert settings")
+    ev = _issuer_event_id(ctx)
+    return gbz_payload(*(cluster_command("Device Management", 0x04, {
+        "IssuerEventID": ev, "StartDateTime": 0, "EventConfiguration": config, "ConfigurationControl": _APPLY_BY_LIST,
+        "EventConfigurationPayload": {"NumberofEvents": len(codes), "EventIDs": codes}}, server_to_client=True)
+        for config, codes in groups.items()))
+
+
 # --------------------------------------------------------------------------- GSME snapshot logs
 #: ZSE SnapshotCause bits: general (the daily read), end of billing period (billing calendar).
 _SNAPSHOT_GENERAL, _SNAPSHOT_END_OF_BILLING_PERIOD = 0x01, 0x02
@@ -725,6 +763,7 @@ def register(add: Callable[..., None]) -> None:
     add("GCS01b", _gas_price)
     add("GCS01a", _gas_tariff)
     add("GCS61", _daily_consumption, urp=True)
+    add("GCS20", _alert_behaviour)
     add("GCS16a", _snapshots(_METERING_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL))
     add("GCS16b", _snapshots(_PREPAY_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL), urp=True)
     add("GCS15c", _snapshots(_METERING_SNAPSHOT, _PREPAY_SNAPSHOT, entries=_BILLING_ENTRIES,
