@@ -156,6 +156,19 @@ def _update_cin(ctx: BuildContext) -> dict:
         "CustomerIDNumber": new_cin(ctx).hex().upper()}, server_to_client=True))
 
 
+#: ZSE Proposed Tenancy Change Control of GCS09 (bit 9).
+_TENANCY_CHANGE_CONTROL = 0x0200
+
+
+def _change_of_tenancy(ctx: BuildContext) -> dict:
+    """GCS09: Publish Change of Tenancy at the DUIS RestrictionDateTime (data before it is kept
+    from the new tenant's supplier)."""
+    return gbz_payload(cluster_command("Device Management", 0x00, {
+        "ProviderID": 0, "IssuerEventID": _issuer_event_id(ctx), "TariffType": 0,
+        "ImplementationDateTime": _zse_time(ctx.body.datetime("RestrictionDateTime")),
+        "ProposedTenancyChangeControl": _TENANCY_CHANGE_CONTROL}, server_to_client=True))
+
+
 #: ZSE Provider Change Control of GCS44: change supplier name and contact details only.
 _SUPPLIER_DETAILS_ONLY = 0x1800
 
@@ -764,6 +777,7 @@ def register(add: Callable[..., None]) -> None:
     add("GCS01a", _gas_tariff)
     add("GCS61", _daily_consumption, urp=True)
     add("GCS20", _alert_behaviour)
+    add("GCS09", _change_of_tenancy)
     add("GCS16a", _snapshots(_METERING_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL))
     add("GCS16b", _snapshots(_PREPAY_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL), urp=True)
     add("GCS15c", _snapshots(_METERING_SNAPSHOT, _PREPAY_SNAPSHOT, entries=_BILLING_ENTRIES,
