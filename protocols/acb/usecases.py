@@ -29,8 +29,9 @@ __all__ = ["BuildContext", "UseCaseSpec", "USE_CASES", "SERVICES", "resolve_use_
 def _specs() -> dict[str, UseCaseSpec]:
     s: dict[str, UseCaseSpec] = {}
 
-    def add(name: str, build: Builder, acb: bool = False, urp: bool = False, acb_own: bool = False) -> None:
-        s[name] = UseCaseSpec(name, build, acb, urp, acb_own)
+    def add(name: str, build: Builder, acb: bool = False, urp: bool = False, acb_own: bool = False,
+            acb_signed: bool = False) -> None:
+        s[name] = UseCaseSpec(name, build, acb or acb_signed, urp, acb_own, acb_signed)
 
     dlms_usecases.register(add)
     gbz_usecases.register(add)
@@ -207,7 +208,8 @@ SERVICES: dict[str, object] = {
     "7.14": {E: ("ECS61d",)},
     "7.15": {E: ("ECS61e",)},
     "8.1.1": {E: ("ECS70Commission",), G: ("GCS28Commission",)},
-    "8.8.2": {G: ("CS04B",), GPF: ("CS04B",), PP: ("CS04AC",), HC: ("CS04AC",)},
+    "8.8.1": {PP: ("CS04ACCritical",), HC: ("CS04ACCritical",)},
+    "8.8.2": {G: ("CS04B",), GPF: ("CS04B",), PP: ("CS04ACNonCritical",), HC: ("CS04ACNonCritical",)},
     "8.9": _by_body({"ReadSecurityDetails": {CHF: ("CCS07",)}}, default={CHF: ("CCS06",)}),
     "8.11": _by_body({"Add": {CHF: ("CCS01",)}, "Remove": {CHF: ("CCS02",)}}, "RequestType"),
     "8.12.1": {CHF: ("CCS03",)},
