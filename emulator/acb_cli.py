@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             return _usage(f"--topology: no device {target:016X} in {args.topology}")
         variant = int(field("CommandVariant")) if header.find("sr:CommandVariant", ns) is not None else 1
         request = TransformRequest(field("ServiceReferenceVariant"), body[0], originator, target, counter,
-                                   device_type, variant, args.use_case)
+                                   device_type, variant, args.use_case, {"device_types": types})
         counter_source = (lambda: args.acb_counter) if args.acb_counter is not None else None
         transformer = Transformer(GbcsCrypto(KeyStore(args.keys), acb), _FixedClock(now), counter_source)
         result = transformer.transform(request)

@@ -57,7 +57,7 @@ def request_from_template(path: Path, use_case: str | None = None) -> TransformR
     originator, target, counter = parse_request_id(header["RequestID"])
     return TransformRequest(header["ServiceReferenceVariant"], body, originator, target, counter,
                             RTDS_DEVICE_TYPES.get(target, "unknown"), int(header.get("CommandVariant", 1)),
-                            use_case)
+                            use_case, {"device_types": dict(RTDS_DEVICE_TYPES)})
 
 
 def template_use_case(path: Path) -> tuple[str, str, str] | None:

@@ -61,8 +61,8 @@ def test_usage_mistakes_are_one_line_naming_the_option(capsys, args, option):
 
 
 def test_untransformable_request_is_one_error_line(capsys, tmp_path):
-    t = need_shared(TEMPLATES / "GCS09_3.2_SUCCESS_REQUEST_DUIS.XML")
-    rc, out, err = run(capsys, t, "--device-type", "GPF", "--keys", need_shared(KEYSTORE))
+    t = need_shared(TEMPLATES / "ECS25b_6.22_SUCCESS_REQUEST_DUIS.XML")
+    rc, out, err = run(capsys, t, "--device-type", "ESME", "--keys", need_shared(KEYSTORE))
     assert rc == 1 and out == "" and err.startswith("error: unsupported-by-transform")
     bad = tmp_path / "bad.xml"
     bad.write_text("<not-closed>")

@@ -87,10 +87,13 @@ def _device_certificate_update(ctx: BuildContext) -> dict:
 
 
 def register(add: Callable[..., None]) -> None:
-    """Declare the ASN.1 use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
+    """Declare the ASN.1 use cases: C{add(name, builder, acb=False, urp=False, acb_own=False,
+    acb_signed=False)}."""
     add("GCS28", _set_clock_gsme)
     add("GCS28Commission", _set_clock_gsme)
     add("CS04B", _unjoin)
+    add("CS04ACCritical", _unjoin)
+    add("CS04ACNonCritical", _unjoin, acb_signed=True)
     add("CS08", lambda ctx: _asn1("ReadFirmwareVersionCommand", None), acb=True)
     add("CS02aMAC", _credential_details, acb_own=True)
     add("CS02fMAC", _credential_details, acb_own=True)

@@ -57,6 +57,9 @@ class UseCaseSpec:
     @ivar unknown_remote_party: the read has a "URP" form: with DUIS
         C{KAPublicSecurityCredentials} the ACB originates it and carries the user's KA
         certificate in other-information, so the device can encrypt for the user.
+    @ivar acb_signed: a command of a critical message type that the ACB originates and signs
+        with its own DS key (the non-critical join / unjoin services of a PPMID or HCALCS):
+        no pre-command for the user, the command goes out signed and MACed.
     """
 
     name: str
@@ -64,6 +67,7 @@ class UseCaseSpec:
     acb_originated: bool = False
     unknown_remote_party: bool = False
     acb_own_account: bool = False
+    acb_signed: bool = False
 
     @property
     def message_code(self) -> int:
@@ -80,12 +84,15 @@ def _message_code(name: str) -> int:
 
 #: GBCS message codes whose names the catalogue spells differently from the DUIS variants.
 _CATALOGUE_NAME = {"ECS62Add": "ECS62", "ECS62Remove": "ECS62", "ECS70Commission": "ECS70",
-                   "GCS28Commission": "GCS28", "CS02aMAC": "CS02a", "CS02fMAC": "CS02f"}
+                   "GCS28Commission": "GCS28", "CS02aMAC": "CS02a", "CS02fMAC": "CS02f",
+                   "ECS02Twin": "ECS02", "ECS03Twin": "ECS03", "ECS47Activate": "ECS47", "ECS47Reset": "ECS47",
+                   "CS04ACCritical": "CS04AC", "CS04ACNonCritical": "CS04AC"}
 
 
 def catalogue_name(name: str) -> str:
     """The GBCS catalogue name of a use case (ECS62Add / ECS62Remove are both ECS62; the
-    commissioning forms of DUIS 8.1.1 are the ECS70 / GCS28 clock use cases)."""
+    commissioning forms of DUIS 8.1.1 are the ECS70 / GCS28 clock use cases; ECS02Twin /
+    ECS03Twin are ECS02 / ECS03 on a twin-element ESME)."""
     return _CATALOGUE_NAME.get(name, name)
 
 

@@ -458,15 +458,17 @@ _SECONDARY_SCRIPT_BASE = 200
 _MIDNIGHT_ANY_ZONE = bytes.fromhex("00000000008000FF")
 
 
-def _tariff_secondary(ctx: BuildContext) -> dict:
-    """ECS01c: the secondary element's passive activity calendar (seasons, weeks, day profiles),
-    special days and TOU price matrix, each activated at the execution date-time."""
-    table = ctx.body.require("SwitchingTable")
-    seasons = dlms.array(*(dlms.structure(
+def _seasons(table: Body) -> dict:
+    """Activity calendar season profile: {name, start date-time (date, midnight), week name}."""
+    return dlms.array(*(dlms.structure(
         dlms.octet_string(_ascii_bytes(se.require("SeasonName"))),
         dlms.octet_string(_duis_date(se.require("SeasonStartDate")) + _MIDNIGHT_ANY_ZONE[1:]),
         _octet_id(se.require("ReferencedWeekName")))
         for se in table.all("Seasons/Season")))
+
+
+def _week_profiles(table: Body) -> dict:
+    """Activity calendar week profile table: {week name, day profile id per day Monday..Sunday}."""
     weeks = []
     for wk in table.all("WeekProfiles/WeekProfile"):
         days = sorted(wk.all("ReferencedDayName"), key=lambda d: index_of(d, 1, 7))
@@ -474,17 +476,36 @@ def _tariff_secondary(ctx: BuildContext) -> dict:
             raise RequestError(INVALID, f"{wk.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
         weeks.append(dlms.structure(_octet_id(wk.require("WeekName")),
                                     *(dlms.make_data("unsigned", d.int(lo=0, hi=255)) for d in days)))
+    return dlms.array(*weeks)
+
+
+def _day_profiles(table: Body, script: Callable[[Body], int]) -> dict:
+    """Activity calendar day profile table: per day, (start time, tariff script table, script
+    selector) actions, C{script} choosing the selector from a DUIS ProfileSchedule."""
     day_profiles = []
     for dp in table.all("DayProfiles/DayProfile"):
         actions = [dlms.structure(
             dlms.octet_string(_cosem_time(ps.time("StartTime"))), dlms.octet_string(_TARIFF_SCRIPT_TABLE),
-            dlms.make_data("long-unsigned", _SECONDARY_SCRIPT_BASE + ps.int("TOUTariffAction", 1, 48)))
+            dlms.make_data("long-unsigned", script(ps)))
             for ps in dp.all("ProfileSchedule")]
         day_profiles.append(dlms.structure(dlms.make_data("unsigned", dp.int("DayName", 0, 255)),
                                            dlms.array(*actions)))
-    special = [dlms.structure(dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd.require("Date"))),
-                              dlms.make_data("unsigned", sd.int("ReferencedDayName", 0, 255)))
-               for i, sd in enumerate(ctx.body.all("SpecialDays/SpecialDay"), 1)]
+    return dlms.array(*day_profiles)
+
+
+def _special_days(node: Body) -> dict:
+    """Special days table entries: {index (position from 1), COSEM date, day profile id}."""
+    return dlms.array(*(dlms.structure(
+        dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd.require("Date"))),
+        dlms.make_data("unsigned", sd.int("ReferencedDayName", 0, 255)))
+        for i, sd in enumerate(node.all("SpecialDays/SpecialDay"), 1)))
+
+
+def _tariff_secondary(ctx: BuildContext) -> dict:
+    """ECS01c: the secondary element's passive activity calendar (seasons, weeks, day profiles),
+    special days and TOU price matrix, each activated at the execution date-time."""
+    table = ctx.body.require("SwitchingTable")
+    days = _day_profiles(table, lambda ps: _SECONDARY_SCRIPT_BASE + ps.int("TOUTariffAction", 1, 48))
     unit_charge = _unit_charge(ctx.body.require("PriceElements"))
     when = dlms.octet_string(_execution(ctx))
     cal = "0-0:13.0.1.255"
@@ -493,7 +514,7 @@ def _tariff_secondary(ctx: BuildContext) -> dict:
              dlms.access_request_item("set", 20, cal, 9), dlms.access_request_item("set", 11, "0-1:11.0.1.255", 2),
              dlms.access_request_item("set", 20, cal, 10), dlms.access_request_item("set", 113, "0-0:19.20.5.255", 7),
              dlms.access_request_item("set", 9000, "0-0:94.44.128.30", 6)]
-    data = [unit_charge, seasons, dlms.array(*weeks), dlms.array(*day_profiles), dlms.array(*special),
+    data = [unit_charge, _seasons(table), _week_profiles(table), days, _special_days(ctx.body),
             when, when, when]
     return dlms.access_request(ctx.counter, specs, data)
 
@@ -514,10 +535,10 @@ _PRICE_KEYS = tuple(range(1, _TOU_RATES + 1)) + tuple((0xA + b) << 4 | r for b i
                                                       for r in range(1, _BLOCK_TOU_RATES + 1))
 
 
-def _price_primary(ctx: BuildContext) -> dict:
-    """ECS01b: standing charge (IC 113 0-0:19.20.4.255, no commodity) and the TOU / block / hybrid
-    price matrix of the primary element, activated at the execution date-time."""
-    el = ctx.body.require("PriceElements/ElectricityPriceElements")
+def _primary_prices(el: Body) -> tuple[dict, dict]:
+    """The standing charge (IC 113 unit charge, no commodity) and the TOU / block / hybrid price
+    matrix of the primary element (active import register commodity) from DUIS
+    ElectricityPriceElements."""
     prices = dict.fromkeys(_PRICE_KEYS, 0)
     tariff = el.find("TOUTariff") or el.find("BlockTariff") or el.find("HybridTariff")
     if tariff is None:
@@ -540,12 +561,119 @@ def _price_primary(ctx: BuildContext) -> dict:
                        dlms.make_data("integer", 2)),
         dlms.array(*(dlms.structure(dlms.octet_string(bytes((k,))), dlms.make_data("long", v))
                      for k, v in prices.items())))
+    return standing, matrix
+
+
+def _price_primary(ctx: BuildContext) -> dict:
+    """ECS01b: standing charge (IC 113 0-0:19.20.4.255, no commodity) and the TOU / block / hybrid
+    price matrix of the primary element, activated at the execution date-time."""
+    standing, matrix = _primary_prices(ctx.body.require("PriceElements/ElectricityPriceElements"))
     when = dlms.octet_string(_execution(ctx))
     specs = [dlms.access_request_item("set", 113, "0-0:19.20.4.255", 6),
              dlms.access_request_item("set", 113, "0-0:19.20.0.255", 6),
              dlms.access_request_item("set", 113, "0-0:19.20.4.255", 7),
              dlms.access_request_item("set", 113, "0-0:19.20.0.255", 7)]
     return dlms.access_request(ctx.counter, specs, [standing, matrix, when, when])
+
+
+# --------------------------------------------------------------------------- primary element tariff (ECS01a)
+#: Primary element day-profile scripts of the tariff script table 0-0:10.0.100.255: TOU rate n
+#: is script n (1-48), TOU rate n of the block tariff script 100 + n (1-8) (ECS24 answers).
+_BLOCK_SCRIPT_BASE = 100
+
+#: Register monitors of the Tariff Threshold Matrix: one per block-tariff TOU rate (1-8),
+#: passive 0-0:16.1.(10 + rate).255, three thresholds each between the four blocks (Wh);
+#: an unused threshold is 0xFFFFFFFF.
+_THRESHOLD_MONITOR_BASE = 10
+
+_BLOCK_THRESHOLDS = _BLOCKS - 1
+
+_NO_THRESHOLD = 0xFFFFFFFF
+
+#: DUIS CurrencyUnits -> the GBCS Currency Unit flag (IC 9000 0-0:94.44.2.0, boolean: TRUE
+#: pounds sterling, FALSE euro).
+_ELECTRICITY_CURRENCY = {"GBP": True, "EUR": False}
+
+
+def _primary_script(ps: Body) -> int:
+    """A primary element ProfileSchedule: a TOUTariffAction (1-48) or a BlockTariffAction (1-8)."""
+    tou, block = ps.find("TOUTariffAction"), ps.find("BlockTariffAction")
+    if (tou is None) == (block is None):
+        raise RequestError(INVALID, ps.path, "exactly one of TOUTariffAction and BlockTariffAction is required")
+    if tou is not None:
+        return tou.int(lo=1, hi=_TOU_RATES)
+    return _BLOCK_SCRIPT_BASE + block.int(lo=1, hi=_BLOCK_TOU_RATES)
+
+
+def _threshold_matrix(el: Body) -> dict[int, dict]:
+    """Block thresholds by TOU rate (1-8): DUIS ThresholdMatrix/BlockThresholds[index = rate]/
+    BlockThreshold[index = 1-3]; thresholds not given are unused (0xFFFFFFFF)."""
+    table = {r: [_NO_THRESHOLD] * _BLOCK_THRESHOLDS for r in range(1, _BLOCK_TOU_RATES + 1)}
+    for bt in el.all("ThresholdMatrix/BlockThresholds"):
+        rate = index_of(bt, 1, _BLOCK_TOU_RATES)
+        for t in bt.all("BlockThreshold"):
+            table[rate][index_of(t, 1, _BLOCK_THRESHOLDS) - 1] = t.int(lo=0, hi=0xFFFFFFFE)
+    return {r: dlms.array(*(dlms.make_data("double-long-unsigned", v) for v in values))
+            for r, values in table.items()}
+
+
+def _tariff_primary(ctx: BuildContext) -> dict:
+    """ECS01a: the primary element's whole tariff, in the payload catalogue's item order.
+
+    Passive activity calendar (seasons, weeks, day profiles; TOU and block scripts), passive
+    special days, the block thresholds of each TOU rate, the currency, the standing charge and
+    price matrix; then every activation time (calendar, special days, currency, standing charge,
+    price matrix, threshold matrix) at the execution date-time (now, a date, or never to cancel).
+    DUIS body: C{ElectricityTariffElements} (C{CurrencyUnits}, C{SwitchingTable}, C{SpecialDays},
+    C{ThresholdMatrix}, C{PriceElements} as in SRV 1.2.1).
+    """
+    el = ctx.body.require("ElectricityTariffElements")
+    table = el.require("SwitchingTable")
+    cur = el.require("CurrencyUnits")
+    if cur.text not in _ELECTRICITY_CURRENCY:
+        raise RequestError(INVALID, cur.path, f"must be one of {', '.join(_ELECTRICITY_CURRENCY)}")
+    standing, matrix = _primary_prices(el.require("PriceElements"))
+    thresholds = _threshold_matrix(el)
+    when = dlms.octet_string(_execution(ctx))
+    values: dict[tuple[int, str, int], Callable[[], dict]] = {
+        (20, "0-0:13.0.0.255", 7): lambda: _seasons(table),
+        (20, "0-0:13.0.0.255", 8): lambda: _week_profiles(table),
+        (20, "0-0:13.0.0.255", 9): lambda: _day_profiles(table, _primary_script),
+        (11, "0-1:11.0.0.255", 2): lambda: _special_days(el),
+        (9000, "0-0:94.44.2.0", 4): lambda: _boolean(_ELECTRICITY_CURRENCY[cur.text]),
+        (113, "0-0:19.20.4.255", 6): lambda: standing,
+        (113, "0-0:19.20.0.255", 6): lambda: matrix,
+    }
+    for rate, value in thresholds.items():
+        values[(21, f"0-0:16.1.{_THRESHOLD_MONITOR_BASE + rate}.255", 2)] = lambda v=value: v
+    return _catalogue_sets(ctx, values, when)
+
+
+#: Activation-time attributes (class, attribute): the future-dating of a passive value.
+_ACTIVATION_ATTRIBUTES = {(20, 10), (113, 7), (9000, 6)}
+
+
+def _catalogue_sets(ctx: BuildContext, values: dict[tuple[int, str, int], Callable[[], dict]],
+                    when: dict) -> dict:
+    """An Access-Request of sets in the payload catalogue's order for this message code, each
+    value from C{values}, every activation-time attribute set to C{when}."""
+    variants = catalogue_items(ctx.message_code)
+    if len(variants) != 1:
+        raise RequestError(UNSUPPORTED, "", f"message code 0x{ctx.message_code:04X} has no single set layout")
+    specs, data = [], []
+    for it in variants[0]:
+        key = (it.class_id, it.obis, it.item_id)
+        if it.kind != "set":
+            raise RequestError(UNSUPPORTED, "", f"{it} is not a set")
+        if key in values:
+            value = values[key]()
+        elif (it.class_id, it.item_id) in _ACTIVATION_ATTRIBUTES:
+            value = when
+        else:
+            raise RequestError(UNSUPPORTED, "", f"no DUIS element for {it}")
+        specs.append(dlms.access_request_item("set", it.class_id, it.obis, it.item_id))
+        data.append(value)
+    return dlms.access_request(ctx.counter, specs, data)
 
 
 # --------------------------------------------------------------------------- electricity prepayment configuration
@@ -684,6 +812,257 @@ def _manage_debt(ctx: BuildContext) -> dict:
     return dlms.access_request(ctx.counter, specs, data)
 
 
+# --------------------------------------------------------------------------- payment mode (ECS02 / ECS03)
+#: Account (IC 111) payment mode: credit (1) or prepayment (2); account status 1 (active).
+_CREDIT_MODE, _PREPAYMENT_MODE, _ACCOUNT_ACTIVE = 1, 2, 1
+
+#: Credits (IC 112, 0-0:19.10.x.255) and charges (IC 113, 0-0:19.20.x.255) of the ESME account.
+_METER_BALANCE, _EMERGENCY_CREDIT, _ACCUMULATED_DEBT = 0, 1, 2
+_TOU_CHARGE, _TIME_DEBT_1, _TIME_DEBT_2, _PAYMENT_DEBT, _STANDING_CHARGE, _SECONDARY_CHARGE = 0, 1, 2, 3, 4, 5
+
+#: credit_charge_configuration bits (Blue Book IC 111): requires the charge to be paid from
+#: the credit, pay from it, collect when the supply is disconnected.
+_COLLECT_ALWAYS = 0b111
+
+_NOT_WHEN_DISCONNECTED = 0b110
+
+
+def _credit_charge(credit: int, charge: int, bits: int) -> dict:
+    return dlms.structure(dlms.octet_string(bytes((0, 0, 19, 10, credit, 255))),
+                          dlms.octet_string(bytes((0, 0, 19, 20, charge, 255))),
+                          {"type": "bit-string", "bits": 3, "value": f"{bits << 5:02X}"})
+
+
+def _credit_charges(prepayment: Body | None, twin: bool) -> dict:
+    """Which charges each credit pays (IC 111 credit_charge_configuration).
+
+    Credit mode: the meter balance pays the TOU charge and the standing charge.  Prepayment:
+    the meter balance and the emergency credit also pay the debts (time-based debts not while
+    disconnected when DUIS SuspendDebtDisabled), and, when debt is suspended in emergency
+    credit (SuspendDebtEmergency), the standing charge and time debts accrue as accumulated
+    debt.  A twin-element meter's credits also pay the secondary element's charge.
+    """
+    if prepayment is None:
+        entries = [(_METER_BALANCE, _TOU_CHARGE, _COLLECT_ALWAYS), (_METER_BALANCE, _STANDING_CHARGE, _COLLECT_ALWAYS)]
+        secondary = [_METER_BALANCE]
+    else:
+        time_debt = _NOT_WHEN_DISCONNECTED if prepayment.bool("SuspendDebtDisabled") else _COLLECT_ALWAYS
+        entries = [(_METER_BALANCE, _TOU_CHARGE, _COLLECT_ALWAYS), (_METER_BALANCE, _STANDING_CHARGE, _COLLECT_ALWAYS),
+                   (_METER_BALANCE, _TIME_DEBT_1, time_debt), (_METER_BALANCE, _TIME_DEBT_2, time_debt),
+                   (_METER_BALANCE, _PAYMENT_DEBT, _COLLECT_ALWAYS),
+                   (_EMERGENCY_CREDIT, _PAYMENT_DEBT, _COLLECT_ALWAYS), (_EMERGENCY_CREDIT, _TOU_CHARGE, _COLLECT_ALWAYS),
+                   (_EMERGENCY_CREDIT, _STANDING_CHARGE, _COLLECT_ALWAYS), (_EMERGENCY_CREDIT, _TIME_DEBT_1, time_debt),
+                   (_EMERGENCY_CREDIT, _TIME_DEBT_2, time_debt)]
+        if prepayment.bool("SuspendDebtEmergency"):
+            entries += [(_ACCUMULATED_DEBT, c, _COLLECT_ALWAYS) for c in (_STANDING_CHARGE, _TIME_DEBT_1, _TIME_DEBT_2)]
+        secondary = [_METER_BALANCE, _EMERGENCY_CREDIT]
+    if twin:
+        entries += [(credit, _SECONDARY_CHARGE, _COLLECT_ALWAYS) for credit in secondary]
+    return dlms.array(*(_credit_charge(*e) for e in entries))
+
+
+def _payment_mode(twin: bool) -> Builder:
+    """ECS02 (credit) / ECS03 (prepayment, with its disablement threshold): the passive account
+    (IC 111 0-1:19.0.0.255) mode and credit/charge configuration, activated at the execution
+    date-time; the items in the payload catalogue's order.  C{twin}: a twin-element ESME (the
+    inventory's device model)."""
+    def build(ctx: BuildContext) -> dict:
+        prepayment = ctx.body.find("Prepayment")
+        if prepayment is None and not ctx.body.has("Credit"):
+            raise RequestError(INVALID, ctx.body.path, "Credit or Prepayment is required")
+        mode = _CREDIT_MODE if prepayment is None else _PREPAYMENT_MODE
+        when = dlms.octet_string(_execution(ctx))
+        account = "0-1:19.0.0.255"
+        values: dict[tuple[int, str, int], Callable[[], dict]] = {
+            (111, account, 2): lambda: dlms.structure(dlms.make_data("enum", mode),
+                                                      dlms.make_data("enum", _ACCOUNT_ACTIVE)),
+            (111, account, 11): lambda: _credit_charges(prepayment, twin),
+            (111, account, 13): lambda: when,
+        }
+        if prepayment is not None:
+            values[(9000, "0-0:94.44.128.22", 4)] = lambda: dlms.make_data(
+                "double-long", prepayment.int("DisablementThreshold", -0x80000000, 0x7FFFFFFF))
+        return _catalogue_sets(ctx, values, when)
+    return build
+
+
+def _adjust_meter_balance(ctx: BuildContext) -> dict:
+    """ECS04a: Credit (IC 112) update_amount on the meter balance by the DUIS adjustment."""
+    node = ctx.body.find("PrepaymentMode/AdjustMeterBalance") or ctx.body.find("CreditMode/AdjustMeterBalance")
+    if node is None:
+        raise RequestError(INVALID, ctx.body.path, "PrepaymentMode or CreditMode AdjustMeterBalance is required")
+    (items,) = catalogue_items(ctx.message_code)
+    specs = [dlms.access_request_item("action", it.class_id, it.obis, it.item_id) for it in items]
+    return dlms.access_request(ctx.counter, specs, [dlms.make_data("double-long", node.int(lo=-0x80000000,
+                                                                                          hi=0x7FFFFFFF))])
+
+
+def _restrict_data(ctx: BuildContext) -> dict:
+    """ECS12: the change-of-tenancy date-time (IC 1 0-0:94.44.3.2, Restrict Data Date Time)
+    before which the ESME gives no data to the new tenant's supplier."""
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("set", 1, "0-0:94.44.3.2", 2)],
+                               [dlms.octet_string(dlms_date_time(ctx.body.datetime("RestrictionDateTime")))])
+
+
+def _supplier_contact(ctx: BuildContext) -> dict:
+    """ECS16: supplier contact telephone number (IC 9000 0-0:96.13.0.255) and name (0-0:96.13.1.255)."""
+    phone = _text_octets("SupplierTelephoneNumber")(ctx)
+    name = _text_octets("SupplierName")(ctx)
+    specs = [dlms.access_request_item("set", 9000, "0-0:96.13.0.255", 2),
+             dlms.access_request_item("set", 9000, "0-0:96.13.1.255", 2)]
+    return dlms.access_request(ctx.counter, specs, [phone, name])
+
+
+# --------------------------------------------------------------------------- auxiliary loads (ECS47)
+#: The ALCS / HC ALCS / APC control script table (IC 9 0-0:10.0.103.255); auxiliary controller
+#: n (1-5) keeps its switching times in 0-0:94.44.(116 + n).1 (start or duration) and .2 (end).
+_AUX_SCRIPT_TABLE = "0-0:10.0.103.255"
+_AUX_TIMES_BASE = 116
+_AUX_CONTROLLERS = 5
+#: Script selectors: controller n in bits 8-11; ECS47 boost activation 0x11, reset 0x20;
+#: ECS47a: bits 12-15 the command kind (1 output level, 2 input from the controlled load),
+#: bits 0-7 the commanded state level (0-100 %).
+_AUX_ACTIVATE, _AUX_RESET = 0x11, 0x20
+_AUX_OUTPUT, _AUX_INPUT = 1, 2
+
+
+def _aux_script(n: int, low: int, kind: int = 0) -> dict:
+    return dlms.make_data("long-unsigned", kind << 12 | n << 8 | low)
+
+
+def _aux_activate(ctx: BuildContext) -> dict:
+    """ECS47 (SRV 7.5): switch each named ALCS / HC ALCS on for its DUIS Duration (minutes)."""
+    specs, data = [], []
+    for node in ctx.body.all("ActivateALCSHCALCS"):
+        n = index_of(node, 1, _AUX_CONTROLLERS)
+        specs += [dlms.access_request_item("set", 1, f"0-0:94.44.{_AUX_TIMES_BASE + n}.1", 2),
+                  dlms.access_request_item("action", 9, _AUX_SCRIPT_TABLE, 1)]
+        data += [dlms.make_data("long-unsigned", node.int("Duration", 0, 0xFFFF)), _aux_script(n, _AUX_ACTIVATE)]
+    if not specs:
+        raise RequestError(INVALID, f"{ctx.body.path}.ActivateALCSHCALCS", "missing")
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+def _aux_reset(ctx: BuildContext) -> dict:
+    """ECS47 (SRV 7.8): return each named ALCS / HC ALCS to its calendar-driven state."""
+    nodes = ctx.body.all("ResetALCSHCALCS")
+    if not nodes:
+        raise RequestError(INVALID, f"{ctx.body.path}.ResetALCSHCALCS", "missing")
+    return dlms.access_request(ctx.counter, [dlms.access_request_item("action", 9, _AUX_SCRIPT_TABLE, 1)] * len(nodes),
+                               [_aux_script(index_of(n, 1, _AUX_CONTROLLERS), _AUX_RESET) for n in nodes])
+
+
+def _aux_state(ctx: BuildContext) -> dict:
+    """ECS47a (SRV 7.13): auxiliary controller n at a commanded level between two date-times."""
+    raw = ctx.body.element.get("auxiliaryControllerN", "")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _AUX_CONTROLLERS:
+        raise RequestError(INVALID, f"{ctx.body.path}@auxiliaryControllerN", f"must be 1 to {_AUX_CONTROLLERS}")
+    n = int(raw)
+    start, end = ctx.body.datetime("StartDateTime"), ctx.body.datetime("EndDateTime")
+    if end < start:
+        raise RequestError(INVALID, f"{ctx.body.path}.EndDateTime", "before StartDateTime")
+    kind = _AUX_INPUT if ctx.body.has("InputFromControlledLoad") else _AUX_OUTPUT
+    group = _AUX_TIMES_BASE + n
+    specs = [dlms.access_request_item("set", 1, f"0-0:94.44.{group}.1", 2),
+             dlms.access_request_item("set", 1, f"0-0:94.44.{group}.2", 2),
+             dlms.access_request_item("action", 9, _AUX_SCRIPT_TABLE, 1)]
+    data = [dlms.octet_string(dlms_date_time(start)), dlms.octet_string(dlms_date_time(end)),
+            _aux_script(n, ctx.body.int("CommandedStateLevel", 0, 100), kind)]
+    return dlms.access_request(ctx.counter, specs, data)
+
+
+#: ECS46d scheduled auxiliary controller actions carry the "scheduled" flag (0x80) with the level.
+_AUX_SCHEDULED = 0x80
+_AUX_SCRIPT_TABLE_OCTETS = bytes.fromhex("00000A0067FF")
+
+
+def _aux_schedule(ctx: BuildContext) -> dict:
+    """ECS46d (SRV 6.14.3): the auxiliary controllers' passive special days (IC 11
+    0-1:11.0.3.255) and schedule (IC 10 0-1:12.0.2.255: per DUIS schedule its controller and
+    level as a script of 0-0:10.0.103.255, switch time, days of the week, the special days it
+    applies on, start and end dates), activated at the execution date-time; the items in the
+    payload catalogue's order."""
+    specials = ctx.body.all("AuxiliaryControllerSpecialDayDefinitions/AuxiliaryControllerSpecialDayDefinition")
+    ids = [_identifier(sd, 0xFFFF) for sd in specials]
+    special_table = dlms.array(*(dlms.structure(dlms.make_data("long-unsigned", i), dlms.octet_string(_duis_date(sd)),
+                                                dlms.make_data("unsigned", i))
+                                 for i, sd in zip(ids, specials)))
+    entries = []
+    for index, sch in enumerate(ctx.body.all("AuxiliaryControllerSchedule"), 1):
+        action = sch.require("AuxiliaryControllerAction")
+        raw = action.element.get("auxiliaryControllerN", "")
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= _AUX_CONTROLLERS:
+            raise RequestError(INVALID, f"{action.path}@auxiliaryControllerN", f"must be 1 to {_AUX_CONTROLLERS}")
+        kind = _AUX_INPUT if action.has("InputFromControlledLoad") else _AUX_OUTPUT
+        script = _aux_script(int(raw), _AUX_SCHEDULED | action.int("CommandedStateLevel", 0, 100), kind)
+        days = []
+        for d in sch.all("DaysOfWeekApplicability/DayOfWeekApplicability"):
+            name = d.require("DayOfWeekID")
+            if name.text not in _WEEK:
+                raise RequestError(INVALID, name.path, "not a day of the week")
+            days.append(_WEEK.index(name.text))
+        applies = []
+        for a in sch.all("SpecialDaysApplicability"):
+            ident = _identifier(a, 0xFFFF)
+            if ident not in ids:
+                raise RequestError(INVALID, f"{a.path}@identifier", f"no special day {ident} is defined")
+            applies.append(ids.index(ident))
+        when = sch.require("AuxiliaryControllerSchedulePeriodAndTime")
+        entries.append(dlms.structure(
+            dlms.make_data("long-unsigned", index), _boolean(True), dlms.octet_string(_AUX_SCRIPT_TABLE_OCTETS),
+            script, dlms.octet_string(_cosem_time(when.time("SwitchTime"))),
+            dlms.make_data("long-unsigned", _ANY_TIME_WINDOW), _bit_string(7, days), _bit_string(len(ids), applies),
+            dlms.octet_string(_duis_date(when.require("StartDate"))),
+            dlms.octet_string(_duis_date(when.require("EndDate")))))
+    if not entries:
+        raise RequestError(INVALID, f"{ctx.body.path}.AuxiliaryControllerSchedule", "missing")
+    when = dlms.octet_string(_execution(ctx))
+    values = {(11, "0-1:11.0.3.255", 2): lambda: special_table, (10, "0-1:12.0.2.255", 2): lambda: dlms.array(*entries)}
+    return _catalogue_sets(ctx, values, when)
+
+
+def _identifier(node: Body, hi: int) -> int:
+    raw = node.element.get("identifier", "")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= hi:
+        raise RequestError(INVALID, f"{node.path}@identifier", f"must be 1 to {hi}")
+    return int(raw)
+
+
+# --------------------------------------------------------------------------- CHF device log (CCS01)
+#: GBCS device type codes of the CHF device log (register_device), by inventory device type.
+_DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
+#: register_device key type: the key is an install code.
+_INSTALL_CODE_KEY = 0
+
+
+def _device_log_add(ctx: BuildContext) -> dict:
+    """CCS01: register the device (EUI-64, GBCS device type from the inventory, install code)
+    in the CHF device log, set the join timeout (DUIS JoinTimePeriod) and enable joining; the
+    items in the payload catalogue's order."""
+    add = ctx.body.require("AddDeviceToCHFWhitelist")
+    node = ctx.body.require("DeviceID")
+    eui = _eui_octets("DeviceID")(ctx)
+    types = ctx.request.device_options.get("device_types") or {}
+    kind = types.get(int(eui["value"], 16))
+    if kind not in _DEVICE_TYPE_CODES:
+        raise RequestError(INVALID, node.path, f"the inventory has no device type for {node.text}")
+    code = add.require("InstallCode")
+    try:
+        key = bytes.fromhex(code.text)
+    except ValueError:
+        raise RequestError(INVALID, code.path, "not hexadecimal") from None
+    if not 8 <= len(key) <= 18:
+        raise RequestError(INVALID, code.path, "an install code is 8 to 18 octets")
+    log = "0-0:30.3.0.255"
+    values = {(104, log, 1): dlms.structure(eui, dlms.make_data("enum", _DEVICE_TYPE_CODES[kind]),
+                                            dlms.octet_string(key), dlms.make_data("enum", _INSTALL_CODE_KEY)),
+              (104, log, 3): dlms.make_data("long-unsigned", add.int("JoinTimePeriod", 0, 0xFFFF)),
+              (104, log, 2): _boolean(True)}
+    (items,) = catalogue_items(ctx.message_code)
+    specs = [dlms.access_request_item(it.kind, it.class_id, it.obis, it.item_id) for it in items]
+    return dlms.access_request(ctx.counter, specs, [values[(it.class_id, it.obis, it.item_id)] for it in items])
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the DLMS use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # DLMS reads fully described by the payload catalogue (gets and ranged log gets).
@@ -742,6 +1121,22 @@ def register(add: Callable[..., None]) -> None:
     add("ECS37", _md_period)
     add("ECS01c", _tariff_secondary)
     add("ECS01b", _price_primary)
+    add("ECS01a", _tariff_primary)
     add("ECS08", _prepay_configuration)
     add("ECS07", _manage_debt)
     add("ECS08a", _prepay_configuration)
+    add("ECS02", _payment_mode(twin=False))
+    add("ECS02Twin", _payment_mode(twin=True))
+    add("ECS03", _payment_mode(twin=False))
+    add("ECS03Twin", _payment_mode(twin=True))
+    add("ECS04a", _adjust_meter_balance)
+    add("ECS28b", catalogue_reset)
+    add("ECS12", _restrict_data)
+    add("ECS16", _supplier_contact)
+    add("ECS47Activate", _aux_activate)
+    add("ECS47Reset", _aux_reset)
+    add("ECS47a", _aux_state)
+    add("ECS46d", _aux_schedule)
+    add("CCS01", _device_log_add, acb=True)
+    add("ECS38", _single("set", 1, "0-0:94.44.0.1", 2,
+                         lambda ctx: dlms.make_data("long-unsigned", ctx.body.int("RandomisedOffsetLimit", 0, 0xFFFF))))

@@ -156,6 +156,19 @@ def _update_cin(ctx: BuildContext) -> dict:
         "CustomerIDNumber": new_cin(ctx).hex().upper()}, server_to_client=True))
 
 
+#: ZSE Proposed Tenancy Change Control of GCS09 (bit 9).
+_TENANCY_CHANGE_CONTROL = 0x0200
+
+
+def _change_of_tenancy(ctx: BuildContext) -> dict:
+    """GCS09: Publish Change of Tenancy at the DUIS RestrictionDateTime (data before it is kept
+    from the new tenant's supplier)."""
+    return gbz_payload(cluster_command("Device Management", 0x00, {
+        "ProviderID": 0, "IssuerEventID": _issuer_event_id(ctx), "TariffType": 0,
+        "ImplementationDateTime": _zse_time(ctx.body.datetime("RestrictionDateTime")),
+        "ProposedTenancyChangeControl": _TENANCY_CHANGE_CONTROL}, server_to_client=True))
+
+
 #: ZSE Provider Change Control of GCS44: change supplier name and contact details only.
 _SUPPLIER_DETAILS_ONLY = 0x1800
 
@@ -172,6 +185,22 @@ def _supplier_name(ctx: BuildContext) -> dict:
 
 #: GSME profile data: half-hourly samples (ZSE Get Sampled Data, consumption delivered).
 _HALF_HOUR = 1800
+
+
+#: ZSE Get Sampled Data SampleID of the GSME daily consumption log (GCS61); the half-hour
+#: profile (GCS17) is SampleID 0.
+_DAILY_CONSUMPTION_SAMPLES = 1
+
+_DAY = 86400
+
+
+def _daily_consumption(ctx: BuildContext) -> dict:
+    """GCS61: Get Sampled Data of the daily consumption log, one sample per day of the period."""
+    start, end = read_period(ctx)
+    samples = int((end - start).total_seconds()) // _DAY + 1
+    return gbz_payload(cluster_command("Metering", 0x08, {
+        "SampleID": _DAILY_CONSUMPTION_SAMPLES, "EarliestSampleTime": _zse_time(start), "SampleType": 0,
+        "NumberofSamples": min(samples, 0xFFFF)}))
 
 
 def _profile_data(ctx: BuildContext) -> dict:
@@ -370,9 +399,9 @@ _TIER_BLOCK_MODE_UNUSED = 0xFF
 _ISSUER_TARIFF_ID = 1
 
 
-def _gas_price(ctx: BuildContext) -> dict:
-    """GCS01b: Publish Tariff Information and Publish Price Matrix (TOU or block prices)."""
-    el = ctx.body.require("PriceElements/GasPriceElements")
+def _gas_prices(el: Body, start: int, ev: int, thresholds: list[int] | None = None) -> list[dict]:
+    """Publish Tariff Information, [Publish Block Thresholds,] Publish Price Matrix of DUIS
+    GasPriceElements (TOU prices of tiers 1-4, or block prices of blocks 1-4)."""
     cur = el.require("CurrencyUnits")
     if cur.text not in _CURRENCY:
         raise RequestError(INVALID, cur.path, f"must be one of {', '.join(_CURRENCY)}")
@@ -382,20 +411,18 @@ def _gas_price(ctx: BuildContext) -> dict:
         raise RequestError(INVALID, el.path, "exactly one of TOUTariff and BlockTariff is required")
     if tou is not None:
         prices = [(index_of(p, 1, 4), p.int(lo=0, hi=0xFFFFFFFF)) for p in tou.all("TOUPrice")]
-        scheme, tiers, thresholds, sub_payload = _TOU_TARIFF, len(prices), 0, 1
+        scheme, tiers, count, sub_payload = _TOU_TARIFF, len(prices), 0, 1
         entries = [{"TierBlockID": i, "Price": v} for i, v in prices]
     else:
         prices = [(index_of(p, 1, 4), p.int(lo=0, hi=0xFFFFFFFF)) for p in block.all("BlockPrice")]
-        scheme, tiers, thresholds, sub_payload = _BLOCK_TARIFF, 0, block.int("NumberOfThresholds", 0, 3), 0
+        scheme, tiers, count, sub_payload = _BLOCK_TARIFF, 0, block.int("NumberOfThresholds", 0, 3), 0
         entries = [{"TierBlockID": i - 1, "Price": v} for i, v in prices]
     if not entries:
         raise RequestError(INVALID, el.path, "no prices")
-    start = _gbz_execution(ctx)
-    ev = _issuer_event_id(ctx)
     info = cluster_command("Price", 0x04, {
         "ProviderID": 0, "IssuerEventID": ev, "IssuerTariffID": _ISSUER_TARIFF_ID, "StartTime": start,
         "TariffTypeChargingScheme": scheme, "TariffLabel": "", "NumberofPriceTiersinUse": tiers,
-        "NumberofBlockThresholdsinUse": thresholds, "UnitofMeasure": _KWH, "Currency": _CURRENCY[cur.text],
+        "NumberofBlockThresholdsinUse": count, "UnitofMeasure": _KWH, "Currency": _CURRENCY[cur.text],
         "PriceTrailingDigit": _PRICE_TRAILING_DIGIT, "StandingCharge": el.int("StandingCharge", 0, 0xFFFFFFFF),
         "TierBlockMode": _TIER_BLOCK_MODE_UNUSED, "BlockThresholdMultiplier": 1,
         "BlockThresholdDivisor": _THRESHOLD_DIVISOR}, server_to_client=True)
@@ -403,7 +430,124 @@ def _gas_price(ctx: BuildContext) -> dict:
         "ProviderID": 0, "IssuerEventID": ev, "StartTime": _publish_start(start),
         "IssuerTariffID": _ISSUER_TARIFF_ID, "CommandIndex": 0, "TotalNumberofCommands": 1,
         "SubPayloadControl": sub_payload, "PriceMatrixSubPayload": entries}, server_to_client=True)
-    return gbz_payload(info, matrix)
+    if thresholds is None:
+        return [info, matrix]
+    if block is None:
+        raise RequestError(INVALID, el.path, "block thresholds need a BlockTariff")
+    if len(thresholds) != count:
+        raise RequestError(INVALID, f"{block.path}.NumberOfThresholds", f"says {count}, {len(thresholds)} given")
+    published = cluster_command("Price", 0x06, {
+        "ProviderID": 0, "IssuerEventID": ev, "StartTime": _publish_start(start),
+        "IssuerTariffID": _ISSUER_TARIFF_ID, "CommandIndex": 0, "TotalNumberofCommands": 1,
+        "SubPayloadControl": _THRESHOLDS_FOR_ALL_TIERS,
+        "BlockThresholdSubPayload": [{"TierNumberOfBlockThresholds": len(thresholds),
+                                      "BlockThreshold": thresholds}]}, server_to_client=True)
+    return [info, published, matrix]
+
+
+#: ZSE Publish Block Thresholds sub-payload control: the thresholds apply to every tier (block
+#: tariff without TOU).
+_THRESHOLDS_FOR_ALL_TIERS = 0x01
+
+
+def _gas_price(ctx: BuildContext) -> dict:
+    """GCS01b: Publish Tariff Information and Publish Price Matrix (TOU or block prices)."""
+    return gbz_payload(*_gas_prices(ctx.body.require("PriceElements/GasPriceElements"), _gbz_execution(ctx),
+                                    _issuer_event_id(ctx)))
+
+
+#: ZSE Calendar type of the GSME tariff switching calendar (delivered).
+_TARIFF_CALENDAR_TYPE = 0x00
+
+#: Price tier of a GSME day-profile entry: TOU tiers 1-4; a block tariff's entries name tier 0
+#: (no TOU tier: the block prices apply).
+_GAS_TIERS = 4
+
+
+def _gas_tier(ps: Body) -> int:
+    tou, block = ps.find("TOUTariffAction"), ps.find("BlockTariffAction")
+    if (tou is None) == (block is None):
+        raise RequestError(INVALID, ps.path, "exactly one of TOUTariffAction and BlockTariffAction is required")
+    if tou is not None:
+        return tou.int(lo=1, hi=_GAS_TIERS)
+    block.int(lo=1, hi=1)
+    return 0
+
+
+def _duis_zcl_date(node: Body) -> dict:
+    """A DUIS date with wildcards (Year / Month / DayOfMonth / DayOfWeek, each Specified... or
+    NonSpecified...) as a ZCL Date (C{None}: any)."""
+    def part(name: str, lo: int, hi: int) -> int | None:
+        p = node.require(name)
+        spec = p.find(f"Specified{name}")
+        if spec is None:
+            if p.find(f"NonSpecified{name}") is None:
+                raise RequestError(INVALID, p.path, f"Specified{name} or NonSpecified{name} expected")
+            return None
+        return spec.int(lo=lo, hi=hi)
+    return {"year": part("Year", 1900, 2154), "month": part("Month", 1, 12), "day": part("DayOfMonth", 1, 31),
+            "day_of_week": part("DayOfWeek", 1, 7)}
+
+
+def _gas_tariff(ctx: BuildContext) -> dict:
+    """GCS01a: the GSME's tariff switching calendar (Publish Calendar, Day Profiles, Week
+    Profiles, Seasons, Special Days), then its tariff (Publish Tariff Information, Block
+    Thresholds for a block tariff, Price Matrix), all from the execution date-time.
+
+    DUIS body: C{GasTariffElements} (C{SwitchingTable} and C{SpecialDays} as in SRV 1.1.2,
+    C{BlockThresholds}/C{BlockThreshold}[index 1-3], C{PriceElements} as SRV 1.2.1's
+    GasPriceElements).
+    """
+    el = ctx.body.require("GasTariffElements")
+    table = el.require("SwitchingTable")
+    when = _gbz_execution(ctx)
+    ev = _issuer_event_id(ctx)
+    days = table.all("DayProfiles/DayProfile")
+    weeks = table.all("WeekProfiles/WeekProfile")
+    seasons = table.all("Seasons/Season")
+    special = el.all("SpecialDays/SpecialDay")
+    if not days or not weeks or not seasons:
+        raise RequestError(INVALID, table.path, "day profiles, week profiles and seasons are required")
+    head = {"ProviderID": 0, "IssuerEventID": ev, "IssuerCalendarID": ev}
+    comps = [cluster_command("Calendar", 0x00, {
+        **head, "StartTime": _publish_start(when), "CalendarType": _TARIFF_CALENDAR_TYPE,
+        "CalendarTimeReference": 0, "CalendarName": "", "NumberofSeasons": len(seasons),
+        "NumberofWeekProfiles": len(weeks), "NumberofDayProfiles": len(days)}, server_to_client=True)]
+    for d in days:
+        entries = []
+        for ps in d.all("ProfileSchedule"):
+            t = ps.time("StartTime")
+            entries.append({"RateStartTime": t.hour * 60 + t.minute, "PriceTier": _gas_tier(ps)})
+        comps.append(cluster_command("Calendar", 0x01, {
+            **head, "DayID": d.int("DayName", 1, 255), "TotalNumberofScheduleEntries": len(entries),
+            "CommandIndex": 0, "TotalNumberofCommands": 1, "CalendarType": _TARIFF_CALENDAR_TYPE,
+            "DayScheduleEntries": {"Entries": entries}}, server_to_client=True))
+    for w in weeks:
+        refs = sorted(w.all("ReferencedDayName"), key=lambda r: index_of(r, 1, 7))
+        if [index_of(r, 1, 7) for r in refs] != list(range(1, 8)):
+            raise RequestError(INVALID, f"{w.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
+        comps.append(cluster_command("Calendar", 0x02, {
+            **head, "WeekID": w.int("WeekName", 1, 255),
+            **{f"DayIDRef{day}": r.int(lo=1, hi=255) for day, r in zip(_DAYS, refs)}}, server_to_client=True))
+    comps.append(cluster_command("Calendar", 0x03, {
+        **head, "CommandIndex": 0, "TotalNumberofCommands": 1,
+        "SeasonEntries": [{"SeasonStartDate": _duis_zcl_date(se.require("SeasonStartDate")),
+                           "WeekIDRef": se.int("ReferencedWeekName", 1, 255)} for se in seasons]},
+        server_to_client=True))
+    comps.append(cluster_command("Calendar", 0x04, {
+        **head, "StartTime": _publish_start(when), "CalendarType": _TARIFF_CALENDAR_TYPE,
+        "TotalNumberofSpecialDays": len(special), "CommandIndex": 0, "TotalNumberofCommands": 1,
+        "SpecialDayEntries": [{"SpecialDayDate": _duis_zcl_date(sd.require("Date")),
+                               "DayIDRef": sd.int("ReferencedDayName", 1, 255)} for sd in special]},
+        server_to_client=True))
+    thresholds = None
+    if el.has("BlockThresholds"):
+        given = sorted(el.all("BlockThresholds/BlockThreshold"), key=lambda t: index_of(t, 1, 3))
+        if [index_of(t, 1, 3) for t in given] != list(range(1, len(given) + 1)):
+            raise RequestError(INVALID, f"{el.path}.BlockThresholds", "thresholds must be indexed 1, 2, 3 in turn")
+        thresholds = [t.int(lo=0, hi=0xFFFFFFFFFFFF) for t in given]
+    comps += _gas_prices(el.require("PriceElements"), when, ev, thresholds)
+    return gbz_payload(*comps)
 
 
 def _publish_start(start: int) -> int:
@@ -502,6 +646,67 @@ def _gas_prepay_configuration(ctx: BuildContext) -> dict:
     return gbz_payload(*comps)
 
 
+# --------------------------------------------------------------------------- GSME alert behaviour (GCS20)
+#: ZSE Event Configuration bits by DUIS setting: log to the general event log (log action 3),
+#: push to the WAN, push to the HAN, raise the alarm.
+_EVENT_SETTINGS = {"EventLog": 0x03, "WANAlert": 0x08, "HANAlert": 0x10, "Alarm": 0x40}
+_SETTING_STATES = {"Enable": True, "Disable": False}
+_APPLY_BY_LIST = 0
+
+
+def _alert_behaviour(ctx: BuildContext) -> dict:
+    """GCS20: one Set Event Configuration (apply by list) per distinct configuration, naming
+    the events (DUIS xNNNN alert codes) that take it, in the order the configurations first
+    appear in the request."""
+    groups: dict[int, list[int]] = {}
+    for settings in ctx.body.all("GasSupplierAlertEventSettings"):
+        for name in dict.fromkeys(settings.child_names()):
+            event = settings.require(name)
+            if len(name) != 5 or name[0] != "x":
+                raise RequestError(INVALID, event.path, "an alert code element (xNNNN) expected")
+            try:
+                code = int(name[1:], 16)
+            except ValueError:
+                raise RequestError(INVALID, event.path, "an alert code element (xNNNN) expected") from None
+            config = 0
+            for element, bits in _EVENT_SETTINGS.items():
+                node = event.require(element)
+                if node.text not in _SETTING_STATES:
+                    raise RequestError(INVALID, node.path, f"must be one of {', '.join(_SETTING_STATES)}")
+                config |= bits if _SETTING_STATES[node.text] else 0
+            groups.setdefault(config, []).append(code)
+    if not groups:
+        raise RequestError(INVALID, f"{ctx.body.path}.GasSupplierAlertEventSettings", "no alert settings")
+    ev = _issuer_event_id(ctx)
+    return gbz_payload(*(cluster_command("Device Management", 0x04, {
+        "IssuerEventID": ev, "StartDateTime": 0, "EventConfiguration": config, "ConfigurationControl": _APPLY_BY_LIST,
+        "EventConfigurationPayload": {"NumberofEvents": len(codes), "EventIDs": codes}}, server_to_client=True)
+        for config, codes in groups.items()))
+
+
+# --------------------------------------------------------------------------- GSME snapshot logs
+#: ZSE SnapshotCause bits: general (the daily read), end of billing period (billing calendar).
+_SNAPSHOT_GENERAL, _SNAPSHOT_END_OF_BILLING_PERIOD = 0x01, 0x02
+#: Entries the GSME keeps: 31 daily reads, 12 billing data log entries; the DCC asks for each
+#: (SnapshotOffset 0 = the latest) within the DUIS ReadLogPeriod.
+_DAILY_READS, _BILLING_ENTRIES = 31, 12
+
+
+def _snapshots(*clusters: tuple[str, int], entries: int, cause: int) -> Builder:
+    """Get Snapshot (Metering 0x06) / Get Prepay Snapshot (Prepayment 0x07) for every entry of
+    the log, cluster by cluster, over the read period."""
+    def build(ctx: BuildContext) -> dict:
+        start, end = read_period(ctx)
+        window = {"EarliestStartTime": _zse_time(start), "LatestEndTime": _zse_time(end)}
+        return gbz_payload(*(cluster_command(cluster, command_id, {**window, "SnapshotOffset": i,
+                                                                   "SnapshotCause": cause})
+                             for cluster, command_id in clusters for i in range(entries)))
+    return build
+
+
+_METERING_SNAPSHOT, _PREPAY_SNAPSHOT = ("Metering", 0x06), ("Prepayment", 0x07)
+
+
 def register(add: Callable[..., None]) -> None:
     """Declare the GBZ use cases: C{add(name, builder, acb=False, urp=False, acb_own=False)}."""
     # GBZ (GSME / GPF) attribute reads: the ZSE attributes each GBCS use case returns.
@@ -569,6 +774,14 @@ def register(add: Callable[..., None]) -> None:
         add(name, _gas_billing_calendar)
     add("GCS04", _gas_debt)
     add("GCS01b", _gas_price)
+    add("GCS01a", _gas_tariff)
+    add("GCS61", _daily_consumption, urp=True)
+    add("GCS20", _alert_behaviour)
+    add("GCS09", _change_of_tenancy)
+    add("GCS16a", _snapshots(_METERING_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL))
+    add("GCS16b", _snapshots(_PREPAY_SNAPSHOT, entries=_DAILY_READS, cause=_SNAPSHOT_GENERAL), urp=True)
+    add("GCS15c", _snapshots(_METERING_SNAPSHOT, _PREPAY_SNAPSHOT, entries=_BILLING_ENTRIES,
+                             cause=_SNAPSHOT_END_OF_BILLING_PERIOD))
     add("GCS24", _gas_flow)
     add("GCS24a", _gas_flow)
     add("GCS05", _gas_prepay_configuration)

@@ -98,7 +98,9 @@ class TransformRequest:
     @ivar use_case: the inventory's choice among the GBCS use cases a variant maps to on this
         device type (e.g. C{"ECS26l"} for a meter with all billing periodicities), or C{None}
         for the default one.
-    @ivar device_options: extra device facts from the inventory (e.g. C{{"polyphase": True}}).
+    @ivar device_options: extra device facts from the inventory (e.g. C{{"polyphase": True}});
+        C{"device_types"}: C{{EUI-64: device type}} of the other devices a request names (the
+        device CCS01 adds to a CHF device log).
     """
 
     service_reference_variant: str

@@ -28,7 +28,7 @@ from typing import Callable, Protocol
 
 from protocols.errors import CodecError
 from protocols.gbcs import catalogue
-from protocols.gbcs.crypto import GbcsCrypto, MAC_AAD_PREFIX, ecdsa_verify, gcm_iv
+from protocols.gbcs.crypto import GbcsCrypto, MAC_AAD_PREFIX, ecdsa_sign, ecdsa_verify, gcm_iv
 from protocols.gbcs.framing import (CRA_COMMAND, GeneralCiphering, GeneralSigning, OtherInformation,
                                     decode_frame, encode_general_signing, signed_bytes, wrap_general_ciphering)
 from protocols.gbcs.payloads import encode_payload
@@ -113,7 +113,7 @@ class Transformer:
         spec = resolve_use_case(request, body)
         code = spec.message_code
         uc = catalogue.use_case(code)
-        critical = is_critical(request.service_reference_variant, uc)
+        critical = is_critical(request.service_reference_variant, uc) and not spec.acb_signed
         urp = spec.unknown_remote_party and body.find("KAPublicSecurityCredentials")
         if spec.acb_own_account:
             originator, counter = self.acb_eui, self.next_acb_counter()
@@ -133,9 +133,19 @@ class Transformer:
             raise RequestError(INVALID, "Body", f"cannot encode the {spec.name} payload: {e}") from None
         gs = GeneralSigning(CRA_COMMAND, counter, originator, request.target, None, oi, content,
                             None if critical else b"")
+        if spec.acb_signed:
+            gs = self._acb_sign(gs)
         if critical:
             return TransformResult(spec.name, code, True, gs, encode_general_signing(gs), None)
         return TransformResult(spec.name, code, False, gs, None, self.add_mac(gs))
+
+    def _acb_sign(self, gs: GeneralSigning) -> GeneralSigning:
+        """The ACB's own signature (DS key) on a command it originates (L{UseCaseSpec.acb_signed})."""
+        key = self.crypto.signing_key(gs)
+        if key is None:
+            raise RequestError(UNSUPPORTED, "Header.RequestID", f"no DS key of the ACB {gs.originator:016X} to sign with")
+        return GeneralSigning(gs.cra_flag, gs.originator_counter, gs.originator, gs.recipient, gs.date_time,
+                              gs.other_information, gs.content, ecdsa_sign(key, signed_bytes(gs)))
 
     def add_mac(self, gs: GeneralSigning) -> bytes:
         """Wrap a General-Signing APDU in General-Ciphering with the ACB's MAC (KDF X = 01)."""

@@ -29,8 +29,9 @@ __all__ = ["BuildContext", "UseCaseSpec", "USE_CASES", "SERVICES", "resolve_use_
 def _specs() -> dict[str, UseCaseSpec]:
     s: dict[str, UseCaseSpec] = {}
 
-    def add(name: str, build: Builder, acb: bool = False, urp: bool = False, acb_own: bool = False) -> None:
-        s[name] = UseCaseSpec(name, build, acb, urp, acb_own)
+    def add(name: str, build: Builder, acb: bool = False, urp: bool = False, acb_own: bool = False,
+            acb_signed: bool = False) -> None:
+        s[name] = UseCaseSpec(name, build, acb or acb_signed, urp, acb_own, acb_signed)
 
     dlms_usecases.register(add)
     gbz_usecases.register(add)
@@ -114,7 +115,8 @@ SERVICES: dict[str, object] = {
                      "PrepaymentMode/ResetMeterBalance": {E: ("ECS04b",), G: ("GCS40b",)},
                      "CreditMode/AdjustMeterBalance": {E: ("ECS04a",), G: ("GCS40c",)},
                      "CreditMode/ResetMeterBalance": {E: ("ECS04b",), G: ("GCS40d",)}}),
-    "1.6": _by_body({"Credit": {E: ("ECS02",), G: ("GCS02",)}, "Prepayment": {E: ("ECS03",), G: ("GCS03",)}}),
+    "1.6": _by_body({"Credit": {E: ("ECS02", "ECS02Twin"), G: ("GCS02",)},
+                     "Prepayment": {E: ("ECS03", "ECS03Twin"), G: ("GCS03",)}}),
     "1.7": {E: ("ECS05",)},
     "2.1": {E: ("ECS08", "ECS08a"), G: ("GCS05",)},
     "2.2": {E: ("CS01a",), G: ("CS01b",)},
@@ -161,6 +163,8 @@ SERVICES: dict[str, object] = {
     "6.2.9": {E: ("ECS26j",), G: ("GCS21j",), GPF: ("GCS21j",)},
     "6.2.10": {E: ("ECS25r1", "ECS25r2"), G: ("GCS20r",), GPF: ("GCS20r",)},
     "6.4.1": {E: ("ECS28a",)},
+    "7.12": {E: ("ECS38",)},
+    "7.13": {E: ("ECS47a",)},
     "6.4.2": {E: ("ECS28b",)},
     "6.5": _voltage_use_case,
     "6.6": {G: ("GCS23",)},
@@ -195,14 +199,17 @@ SERVICES: dict[str, object] = {
     "7.2": {E: ("ECS43",), G: ("GCS32",)},
     "7.3": {E: ("ECS44",), G: ("GCS39",)},
     "7.4": {E: ("ECS45",), G: ("GCS33",)},
+    "7.5": {E: ("ECS47Activate",)},
     "7.7": {E: ("ECS61a",)},
+    "7.8": {E: ("ECS47Reset",)},
     "7.9": {E: ("ECS62Add",)},
     "7.10": {E: ("ECS62Remove",)},
     "7.11": {E: ("ECS61c",)},
     "7.14": {E: ("ECS61d",)},
     "7.15": {E: ("ECS61e",)},
     "8.1.1": {E: ("ECS70Commission",), G: ("GCS28Commission",)},
-    "8.8.2": {G: ("CS04B",), GPF: ("CS04B",), PP: ("CS04AC",), HC: ("CS04AC",)},
+    "8.8.1": {PP: ("CS04ACCritical",), HC: ("CS04ACCritical",)},
+    "8.8.2": {G: ("CS04B",), GPF: ("CS04B",), PP: ("CS04ACNonCritical",), HC: ("CS04ACNonCritical",)},
     "8.9": _by_body({"ReadSecurityDetails": {CHF: ("CCS07",)}}, default={CHF: ("CCS06",)}),
     "8.11": _by_body({"Add": {CHF: ("CCS01",)}, "Remove": {CHF: ("CCS02",)}}, "RequestType"),
     "8.12.1": {CHF: ("CCS03",)},

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 __all__ = ["SUCCESS", "HARDWARE_FAULT", "OBJECT_UNDEFINED", "TYPE_UNMATCHED", "READ_WRITE_DENIED",
            "OTHER_REASON", "CLASS_ATTRIBUTES", "CLASS_METHODS", "INSTANCE_TYPES", "ALTERNATIVE_TYPES",
-           "INSTANCE_DEVICE", "PROFILE_COLUMNS", "PROFILE_DEVICE", "profile_type_description", "CosemObject",
+           "INSTANCE_DEVICE", "ACTIVATED_OBJECTS", "PROFILE_COLUMNS", "PROFILE_DEVICE", "profile_type_description", "CosemObject",
            "ObjectModel", "same_shape", "default_for"]
 
 SUCCESS = 0
@@ -154,7 +154,7 @@ def _it(class_id: int, obis: str, make: Callable[[], dict], attrs: tuple[int, ..
 
 
 # GBCS ESME object definitions (value attribute types)
-for _o in ("0-0:94.44.5.0", "0-0:94.44.5.1"):                     # maximum demand reset date-times
+for _o in ("0-0:94.44.5.0", "0-0:94.44.5.1", "0-0:94.44.5.2"):    # maximum demand reset date-times (import, export)
     _it(1, _o, lambda: copy.deepcopy(NEVER))
 for _i in range(1, 6):                                            # alert/event behaviour flags
     _it(1, f"0-0:94.44.6.{_i}", lambda: _n("boolean", False))
@@ -169,6 +169,9 @@ for _i in range(0, 3):                                            # configuratio
 # compared with
 _it(1, "0-0:94.44.34.20", lambda: _st(DLU(), SCALER_UNIT(27), DLU()))
 _it(1, "0-0:94.44.3.1", lambda: _os(0))                           # disable privacy PIN
+_it(1, "0-0:94.44.3.2", lambda: copy.deepcopy(NEVER))              # restrict data date-time (ECS12)
+for _o in ("0-0:96.13.0.255", "0-0:96.13.1.255"):                 # supplier contact telephone, name (ECS16)
+    _it(9000, _o, lambda: _os(0))
 _it(1, "0-2:96.13.1.255", lambda: _os(0))                         # supplier message
 _it(1, "0-3:96.13.1.255", lambda: _os(0))                         # CIN
 _it(1, "1-0:0.0.2.255", lambda: _os(13))                          # MPxN
@@ -192,6 +195,8 @@ for _g in (117, 119, 121):                                        # ALCS / APC s
     # the start may be given as a date-time or as a duration in minutes (a CHOICE)
     ALTERNATIVE_TYPES[(1, f"0-0:94.44.{_g}.1", 2)] = frozenset({"octet-string", "long-unsigned"})
 _it(1, "0-0:94.44.10.1", lambda: _n("unsigned", 0), device="CHF")   # sub-GHz channel scan request
+_it(1, "0-0:94.44.10.2", lambda: _n("unsigned", 0), device="CHF")   # sub-GHz operating channel (DBCH01)
+_it(1, "0-0:0.2.1.255", lambda: _os(8))                           # firmware version (ECS52)
 # sub-GHz configuration (GBCS dual-band CH): channel masks of pages 28-31, then the frequency
 # agility and duty-cycle parameters (thresholds, scan periods, counts, durations)
 _it(1, "0-0:94.44.10.0", lambda: _st(_bits(32), _bits(32), _bits(32), _bits(32),
@@ -199,7 +204,7 @@ _it(1, "0-0:94.44.10.0", lambda: _st(_bits(32), _bits(32), _bits(32), _bits(32),
                                      _n("long-unsigned", 0), _n("unsigned", 0), _n("unsigned", 0),
                                      _n("long-unsigned", 0), _n("unsigned", 0), _n("long-unsigned", 0),
                                      _n("long-unsigned", 0), _n("long-unsigned", 0)), device="CHF")
-for _o in ("0-0:94.44.1.7", "0-0:94.44.42.255"):
+for _o in ("0-0:94.44.1.7", "0-0:94.44.1.8", "0-0:94.44.42.255"):     # block counters (primary, secondary)
     _it(3, _o, DLU)
 # import energy registers (active, reactive), read protected through the Import Register
 # Collection (ECS17b; their export counterparts are ECS17a's plain reads)
@@ -209,6 +214,18 @@ for _o in ("0-0:94.44.0.3", "0-0:94.44.2.0"):
     _it(9000, _o, lambda: _n("boolean", False), (2, 4))
 for _o in ("0-0:94.44.128.12",):
     _it(9000, _o, lambda: _n("long-unsigned", 0), (2, 4))
+
+
+#: GBCS extended data objects (IC 9000) whose activation time (attribute 6) activates other
+#: objects' passive values (GBCS 4.4 future dating): OBIS -> (class, passive OBIS, active OBIS,
+#: attribute) copied when the time comes.  Special days of the primary element (128.29) and of
+#: the secondary element (128.30), and the Tariff Threshold Matrix (63.1.1: the block
+#: thresholds of TOU rates 1-8, Register monitors 0-0:16.1.11..18 -> 0-0:16.0.11..18).
+ACTIVATED_OBJECTS: dict[str, tuple[tuple[int, str, str, int], ...]] = {
+    "0-0:94.44.128.29": ((11, "0-1:11.0.0.255", "0-0:11.0.0.255", 2),),
+    "0-0:94.44.128.30": ((11, "0-1:11.0.1.255", "0-0:11.0.1.255", 2),),
+    "0-0:63.1.1.255": tuple((21, f"0-0:16.1.{i}.255", f"0-0:16.0.{i}.255", 2) for i in range(11, 19)),
+}
 
 
 # --------------------------------------------------------------------------- profiles
@@ -239,6 +256,8 @@ PROFILE_COLUMNS: dict[str, tuple[tuple, tuple | None]] = {
     "0-0:98.1.10.255": ((_DLU, _DLU), None),               # daily read log (secondary)
     "0-0:99.1.0.255": ((_DLU, _DLU), (_DLU, _DLU, _DLU)),  # half-hour profile (import)
     "0-0:99.1.1.255": ((_DLU, _DLU, _DLU), None),          # half-hour profile (export active/reactive)
+    "0-0:99.1.2.255": ((_DLU, _DLU), None),                # half-hour profile (reactive import, ECS22c)
+    "0-0:99.98.4.255": ((_DLU, _LU), None),                # power event log (ECS35e): time, event code
     "0-0:98.1.8.255": ((_DLU, _DL, _DL, _DL, _DL, _DL, _DL), None),   # prepayment daily read log
     "1-0:32.24.0.255": ((_DLU, _DLU), None),               # average RMS voltage profile, phase 1
     "1-0:52.24.0.255": ((_DLU, _DLU), None),               # phase 2

@@ -22,7 +22,7 @@ from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import dlms
 from protocols.gbcs.utrn import verify_utrn
 
-from emulator.devices.gbcs.cosem import (HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
+from emulator.devices.gbcs.cosem import (ACTIVATED_OBJECTS, HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
                                          PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
 from emulator.devices.gbcs import dualband, supply
@@ -270,6 +270,10 @@ class DlmsDevice(GbcsDevice):
         for passive, active in ACTIVATION_TIMES[(class_id, attr)]:
             if passive in obj.attributes:
                 obj.attributes[active] = copy.deepcopy(obj.attributes[passive])
+        for other, passive_obis, active_obis, other_attr in ACTIVATED_OBJECTS.get(obis, ()) if class_id == 9000 else ():
+            source, target = self.model.objects.get((other, passive_obis)), self.model.objects.get((other, active_obis))
+            if source is not None and target is not None and other_attr in source.attributes:
+                target.attributes[other_attr] = copy.deepcopy(source.attributes[other_attr])
 
     def _activate_future(self, class_id: int, obis: str, attr: int, message_code: int, counter: int,
                          originator: int) -> None:
