@@ -543,6 +543,10 @@ class FrameCounters:
         """Number of incoming (sender, key) entries held."""
         return len(self._in) + len(self._nwk)
 
+    def unknown_entries(self) -> int:
+        """Number of incoming entries of senders not known (at most L{limit})."""
+        return len(self._unknown)
+
     def reset_incoming(self, key: Hashable) -> None:
         """Forget incoming counters for C{key} (e.g. after a network key switch)."""
         for k in [k for k in self._in if k[1] == key]:
