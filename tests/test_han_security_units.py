@@ -263,3 +263,15 @@ def test_a_handler_exception_is_an_error_of_the_run(tmp_path: Path) -> None:
     assert home.nodes["esme"].counts["rx_error"] >= 1
     assert estate.errors == home.errors >= 1
     assert home.nodes["ihd"].reads_answered >= 15
+
+
+def test_topology_limits_reach_every_node(tmp_path: Path) -> None:
+    from emulator.topology import TopologyError, parse_topology
+    text = topology_text().replace("      channel: 15\n",
+                                   "      channel: 15\n      limits: {address_map: 10, indirect_per_child: 4}\n", 1)
+    estate = run_estate(tmp_path, text, 5, 20.0, pcap=False)
+    for node in estate.homes[0].nodes.values():
+        assert node.stack.nib.limits == HanLimits(address_map=10, indirect_per_child=4)
+        assert node.stack.nib.addresses.limit == 10 and node.mac.indirect_per_child == 4
+    with pytest.raises(TopologyError, match=r"\.han\.limits: unknown limit 'adress_map'"):
+        parse_topology(text.replace("address_map: 10", "adress_map: 10"), "t.yaml", 1)
