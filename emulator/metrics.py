@@ -88,8 +88,8 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def metrics_resource(metrics: Metrics):
-    """A C{twisted.web} resource serving C{/metrics} on the reactor thread."""
+def metrics_page(metrics: Metrics):
+    """The C{twisted.web} leaf resource rendering C{metrics} (to mount at C{/metrics})."""
     from twisted.web.resource import Resource
 
     class _MetricsPage(Resource):
@@ -99,6 +99,13 @@ def metrics_resource(metrics: Metrics):
             request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
             return metrics.render()
 
+    return _MetricsPage()
+
+
+def metrics_resource(metrics: Metrics):
+    """A C{twisted.web} resource serving C{/metrics} on the reactor thread."""
+    from twisted.web.resource import Resource
+
     root = Resource()
-    root.putChild(b"metrics", _MetricsPage())
+    root.putChild(b"metrics", metrics_page(metrics))
     return root

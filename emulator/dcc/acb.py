@@ -116,7 +116,7 @@ def alert_code_of(message: bytes) -> int | None:
     from protocols.gbcs.payloads import decode_payload
     try:
         gs = decode_frame(message).signing
-        tree = decode_payload(gs.content, gs.cra_flag, gs.message_code)
+        tree = decode_payload(gs.message_code, gs.cra_flag, gs.content)
     except (CodecError, ValueError, KeyError, IndexError, TypeError):
         return None
     if not isinstance(tree, dict):

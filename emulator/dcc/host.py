@@ -534,6 +534,7 @@ class DccHost:
         opened = self._open.get(rid)
         if opened is not None:
             opened.started_at = self.clock.seconds()
+        self._store(rid, None)      # pollable again from now (the hold may outlast the retention)
         r = dreq.request.request_id
         last = self.gateway.last_counter(r.originator, r.target)
         counter = max(r.counter, (last + 1) if last is not None else 0)
