@@ -230,6 +230,17 @@ def test_a_past_execution_time_is_sent_at_once_and_a_bad_one_is_e13(host):
     assert host.handle("S", signed(etree.tostring(root))).code == "E13"
 
 
+def test_a_fault_at_execution_time_ends_the_request_with_e65(host):
+    assert host.handle("S", ecs21a(1003, NOW + 60)).code == "I99"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+    host.broker.send = broken
+    host.clock.advance(60)
+    assert _codes(host, _rid(SUPPLIER, 1003)) == ["E65"]
+    assert [o.outcome for o in host.outcomes] == [FAILED] and host.open_requests == 0 and host.errors == 1
+
+
 # ---------------------------------------------------------------- DSP schedules
 
 

@@ -545,6 +545,8 @@ class DccHost:
             log.info("dcc: future-dated {rid} refused at its execution time: {code} {reason}", rid=rid,
                      code=e.code.code, reason=e.reason)
             reply(e.code, None)
+        except Exception:
+            self._fault(f"future-dated {rid} at its execution time", reply)
 
     def held_future(self) -> list[tuple[str, float]]:
         """The DSP future-dated requests held: (RequestID, execution time), in arrival order."""
@@ -574,11 +576,21 @@ class DccHost:
             return False
         self._quarantine_event("released")
         dreq, signed, at = held.item
+        reply = self._reply_to(dreq.request, dreq.user)
         try:
             self._dispatch(dreq, signed, at)
         except DuisError as e:
-            self._reply_to(dreq.request, dreq.user)(e.code, None)
+            reply(e.code, None)
+        except Exception:
+            self._fault(f"release of {request_id}", reply)
         return True
+
+    def _fault(self, what: str, reply: Reply) -> None:
+        """A bug of ours while carrying out an accepted request later: logged with its
+        traceback, and the request ends with E65 (it never stays open)."""
+        log.failure("dcc: {what} failed", what=what)
+        self.errors += 1
+        reply(codes.FAILED, None)
 
     def reject(self, request_id: str) -> bool:
         """Refuse a quarantined request: its response is E16 (False if it is not held)."""
@@ -680,6 +692,8 @@ class DccHost:
                 log.info("dcc: schedule {id} execution {rid} refused: {code} {reason}", id=schedule_id, rid=rid,
                          code=e.code.code, reason=e.reason)
                 self._respond(sreq, user, e.code, None, None)
+            except Exception:
+                self._fault(f"schedule {schedule_id} execution {rid}", self._reply_to(sreq, user))
         else:
             log.warn("dcc: schedule {id}: its User {user} is gone", id=schedule_id, user=format_eui(schedule.user))
         schedule = self.schedules.executed(schedule_id, now)
