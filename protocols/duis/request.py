@@ -157,6 +157,9 @@ def _text(header: etree._Element, name: str, children: dict[str, list[etree._Ele
 
 
 _COMMAND_VARIANTS = {str(v): v for v in range(1, 9)}
+#: root tag -> document kind
+_ROOTS = {_S % "Request": "Request", _S % "SignedPreCommand": "SignedPreCommand"}
+_NS_PREFIX = "{%s}" % SR
 
 
 def _command_variant(header: etree._Element, children: dict[str, list[etree._Element]] | None = None) -> int:
@@ -185,15 +188,16 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
     except etree.XMLSyntaxError as e:
         line = e.position[0] if e.position else 0
         raise DuisError(codes.SCHEMA, "document", f"not well-formed XML: {e.msg}", line) from None
-    if root.tag not in (_S % "Request", _S % "SignedPreCommand"):
+    kind = _ROOTS.get(root.tag)
+    if kind is None:
         raise DuisError(codes.SCHEMA, "document",
                         f"root element {root.tag!r} is not sr:Request or sr:SignedPreCommand "
                         f"(namespace {SR})", root.sourceline or 0)
-    kind = etree.QName(root).localname
     schema_version = root.get("schemaVersion") or ""
     if not schema_version:
         raise DuisError(codes.SCHEMA, "document.schemaVersion", f"sr:{kind} has no schemaVersion", root.sourceline or 0)
-    headers = root.findall(_S % "Header")
+    top = _by_tag(root)
+    headers = top.get(_S % "Header", ())
     if len(headers) != 1:
         raise DuisError(codes.SCHEMA, "Header", f"sr:{kind} must have exactly one sr:Header, has {len(headers)}",
                         root.sourceline or 0)
@@ -203,7 +207,7 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
     request_id = parse_request_id(rid_text, rid_line)
     command_variant = _command_variant(header, fields)
     if kind == "SignedPreCommand":
-        payloads = root.findall(_S % "GBCSPayload")
+        payloads = top.get(_S % "GBCSPayload", ())
         if len(payloads) != 1:
             raise DuisError(codes.SCHEMA, "GBCSPayload",
                             f"sr:SignedPreCommand must have exactly one sr:GBCSPayload, has {len(payloads)}",
@@ -222,7 +226,7 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
                               schema_version, root)
     reference, ref_line = _text(header, "ServiceReference", fields)
     variant, var_line = _text(header, "ServiceReferenceVariant", fields)
-    bodies = root.findall(_S % "Body")
+    bodies = top.get(_S % "Body", ())
     if len(bodies) != 1:
         raise DuisError(codes.SCHEMA, "Body", f"sr:Request must have exactly one sr:Body, has {len(bodies)}",
                         root.sourceline or 0)
@@ -242,7 +246,7 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
         raise DuisError(codes.COMMAND_VARIANT, "Header.CommandVariant",
                         f"CommandVariant {command_variant} is not allowed for {variant} {definition.name} "
                         f"(allowed: {', '.join(map(str, sorted(definition.command_variants())))})")
-    if etree.QName(content[0]).namespace != SR:
+    if not content[0].tag.startswith(_NS_PREFIX):
         raise DuisError(codes.SCHEMA, "Body", f"the service request element {content[0].tag!r} is not in {SR}",
                         content[0].sourceline or 0)
     return ServiceRequest(kind, request_id, command_variant, reference, variant, definition, content[0], None,
