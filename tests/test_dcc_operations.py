@@ -298,6 +298,17 @@ def test_schedules_are_read_and_deleted_by_their_user_only(host):
     assert host.handle("D", schedule_request("5.3", 5003, sid)).code == "E13"
 
 
+def test_a_schedule_of_a_user_no_longer_registered_fails_at_its_execution(host):
+    host.handle("D", create_schedule(5000, "2025-11-25", "01:30:00"))
+    host.clock.advance(0)
+    host.inventory.device(ESME).registration["IS"] = SUPPLIER_2      # a change of supplier
+    host.clock.advance(datetime.datetime(2025, 11, 25, 1, 30, tzinfo=datetime.timezone.utc).timestamp() - NOW)
+    assert host.broker.sent == []
+    [outcome] = [o for o in host.outcomes if o.schedule_id is not None]
+    assert (outcome.outcome, outcome.code) == (FAILED, "E9")
+    assert parse_response(host.delivered[-1][1]).response_code == "E9"
+
+
 def test_dcc_templates_for_read_and_delete_schedule_are_understood(host):
     for name in ("5.2_READ_SCHEDULE_REQUEST_DUIS.XML", "5.3_DELETE_SCHEDULE_REQUEST_DUIS.XML"):
         # DSPScheduleID 123 does not exist: the request is understood, the id refused
