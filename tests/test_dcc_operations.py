@@ -490,3 +490,40 @@ def test_a_dsp_schedule_executes_through_the_estate_and_its_response_reaches_the
         assert len(est.dcc.schedules) == 1                  # daily, no end: the next one is tomorrow
     finally:
         est.close()
+
+
+# ---------------------------------------------------------------- future-dated alerts correlated to their request
+
+
+def test_a_device_dated_commands_execution_alert_comes_back_with_its_request_id(tmp_path):
+    """ECS01c future-dated (the DCC's template, critical): pre-command, the User's signature,
+    sent; the meter's 8F66 alert at execution time (the RTDS alert, which names the command by
+    message code and originator counter) reaches the User as a FutureDatedDeviceAlertMessage
+    with the RequestID of that request; an ordinary alert stays a DeviceAlertMessage."""
+    require_shared()
+    from emulator import duis_cli
+    from tests.duis_helpers import KEYSTORE, rtds_hex
+    config = load_dcc_config(load_topology(str(RTDS_HOME), 1))
+    clock = Clock()
+    clock.advance(NOW)
+    dcc = build_host(config, clock)
+    answer = dcc.handle("T", signed(template("ECS01c_1.1.2_FUTURE_DATED_SUCCESS_REQUEST_DUIS.XML")))
+    assert answer.code == "I0"
+    (tmp_path / "pre.xml").write_bytes(answer.body)
+    assert duis_cli.main(["sign", str(tmp_path / "pre.xml"), "--keys", str(KEYSTORE),
+                          "--out", str(tmp_path / "signed.xml")]) == 0
+    assert dcc.handle("S", (tmp_path / "signed.xml").read_bytes()).code == "I99"
+    alert = rtds_hex("1.1.2_ECS01c", "ECS01c_1.1.2_8F66_FUTURE_DATED_SUCCESS_ALERT_PRICE_MATRIX_GBCS.HEX")
+    assert dcc.broker.from_wan(alert) == "alert"
+    xml = dcc.alerts(SUPPLIER, 0)
+    doc = parse_response(xml)
+    assert doc.document.find(f"{{{SR}}}Body/{{{SR}}}FutureDatedDeviceAlertMessage") is not None
+    assert (doc.request_id, doc.gbcs_payload) == (_rid(SUPPLIER, 1003), alert)
+    # the correlation is used up: the same alert again has no request to name
+    dcc.broker.from_wan(alert)
+    assert parse_response(dcc.alerts(SUPPLIER, 1)).request_id is None
+    # an alert that is not a future-dated execution's
+    other = rtds_hex("NA_MIIWA-DLMS", "MIIWA-DLMS_NA_81A0_ALERT_GBCS.HEX")
+    dcc.broker.from_wan(other)
+    plain = parse_response(dcc.alerts(SUPPLIER, 2))
+    assert plain.document.find(f"{{{SR}}}Body/{{{SR}}}DeviceAlertMessage") is not None and plain.request_id is None

@@ -37,7 +37,8 @@ from protocols.duis.errors import DuisError
 from protocols.duis.request import format_eui
 from protocols.gbcs.framing import decode_frame
 
-__all__ = ["AcbBroker", "duis_code", "alert_recipients", "ResponseTimes"]
+__all__ = ["AcbBroker", "duis_code", "alert_recipients", "alert_owners", "alert_facts", "AlertFacts",
+           "ResponseTimes", "FUTURE_DATED_ALERT_CODES"]
 
 log = Logger(namespace="smets.dcc.acb")
 
@@ -110,25 +111,58 @@ def alert_owners(alert_code: int | None) -> tuple[str, ...]:
     return ("supplier",)
 
 
-def alert_code_of(message: bytes) -> int | None:
-    """The alert code in a GBCS alert's payload (DLMS notification, GBZ or ASN.1), or None."""
+#: GBCS alert codes of a device-dated command's execution (GBCS 4.1.4: "Future-date HAN
+#: Interface Command Successfully Actioned" / "... not Successfully Actioned")
+FUTURE_DATED_ALERT_CODES = frozenset({0x8F66, 0x8F67})
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What the DCC reads in a device alert's payload.
+
+    @ivar alert_code: the GBCS alert code (None if the payload does not decode).
+    @ivar command: for a future-dated execution alert that names its command (DLMS 0x00CC,
+        GBZ 0x00CD: GBCS 4.1.4), the command's (message code, originator counter), else None.
+    """
+
+    alert_code: int | None
+    command: tuple[int, int] | None = None
+
+    @property
+    def future_dated(self) -> bool:
+        return self.alert_code in FUTURE_DATED_ALERT_CODES
+
+
+def alert_facts(message: bytes) -> AlertFacts:
+    """Read the alert code (and a future-dated alert's command) from a GBCS alert."""
     from protocols.errors import CodecError
     from protocols.gbcs.payloads import decode_payload
     try:
         gs = decode_frame(message).signing
         tree = decode_payload(gs.message_code, gs.cra_flag, gs.content)
     except (CodecError, ValueError, KeyError, IndexError, TypeError):
-        return None
+        return AlertFacts(None)
     if not isinstance(tree, dict):
-        return None
-    if isinstance(tree.get("alert_code"), int):
-        return tree["alert_code"]
-    if isinstance(tree.get("alert"), dict) and isinstance(tree["alert"].get("alert_code"), int):
-        return tree["alert"]["alert_code"]
-    value = tree.get("value")
-    if isinstance(value, dict) and isinstance(value.get("alertCode"), int):
-        return value["alertCode"]
-    return None
+        return AlertFacts(None)
+    code = None
+    reference = None
+    alert = tree.get("alert") if isinstance(tree.get("alert"), dict) else {}
+    value = tree.get("value") if isinstance(tree.get("value"), dict) else {}
+    for candidate in (tree.get("alert_code"), alert.get("alert_code"), value.get("alertCode")):
+        if isinstance(candidate, int):
+            code = candidate
+            break
+    for ref in (alert.get("future_dated"), tree.get("future_dated_alert")):
+        if isinstance(ref, dict) and isinstance(ref.get("message_code"), int) \
+                and isinstance(ref.get("originator_counter"), int):
+            reference = (ref["message_code"], ref["originator_counter"])
+            break
+    return AlertFacts(code, reference)
+
+
+def alert_code_of(message: bytes) -> int | None:
+    """The alert code in a GBCS alert's payload (DLMS notification, GBZ or ASN.1), or None."""
+    return alert_facts(message).alert_code
 
 
 def alert_recipients(inventory: Inventory, device_id: int, recipient: int,
@@ -292,7 +326,8 @@ class AcbBroker:
                 entry[0](codes.SUCCESS, message)
         elif c.kind == "alert":
             self._count("alert")
-            code = alert_code_of(message)
+            facts = alert_facts(message)
+            code = facts.alert_code
             users = alert_recipients(self.inventory, c.device, c.recipient, code)
             if not users:
                 self._count("unrouted")
@@ -305,7 +340,11 @@ class AcbBroker:
                 if self.metrics is not None:
                     self.metrics.dcc_alerts.labels(owner, "delivered").inc()
                 if self.host is not None:
-                    self.host.device_alert(user, c.device, message, c.counter)
+                    if facts.future_dated:
+                        self.host.device_alert(user, c.device, message, c.counter, future_dated=True,
+                                               command=facts.command)
+                    else:
+                        self.host.device_alert(user, c.device, message, c.counter)
         else:
             self._count("unmatched")
             log.info("acb: response 0x{code:04X} from {device} counter {counter} matches no command in flight",

@@ -54,7 +54,7 @@ from emulator.dcc.inventory import DeviceStatus, Inventory, InventoryDevice, Ser
 from emulator.dcc.services import NON_DEVICE_SERVICES
 from protocols.acb.anomaly import AnomalyDetector, Held, Quarantine, QuarantineFull, Thresholds
 from protocols.acb.request import RequestError
-from protocols.acb.schedule import Schedules, ScheduleTableFull, dsp_execution_time
+from protocols.acb.schedule import Schedules, ScheduleTableFull, device_execution_time, dsp_execution_time
 from protocols.duis import codes, rbac, response, xmldsig
 from protocols.duis.codes import ResponseCode
 from protocols.duis.errors import DuisError
@@ -211,6 +211,9 @@ class DccHost:
         #: DSP schedules and their timers
         self.schedules = Schedules(max_schedules)
         self._schedule_calls: dict[int, object] = {}
+        #: device future-dated requests sent, awaiting their execution alert:
+        #: (User, device, counter) -> RequestID text (bounded, oldest first)
+        self._device_dated: OrderedDict[tuple[int, int, int], str] = OrderedDict()
         #: accepted requests without their final response (RequestID text -> L{_Open})
         self._open: dict[str, _Open] = {}
         self._outcome_listeners: list[Callable[[RequestOutcome], None]] = []
@@ -276,15 +279,22 @@ class DccHost:
                              DuisError(codes.FAILED, "dcc", "internal failure (logged)"))
 
     def device_alert(self, user_id: int, device_id: int, gbcs: bytes, counter: int,
-                     code: ResponseCode = codes.SUCCESS) -> bytes:
+                     code: ResponseCode = codes.SUCCESS, *, future_dated: bool = False,
+                     command: tuple[int, int] | None = None) -> bytes:
         """Hand a device alert (GBCS, from the ACB's alert routing) to a DCC User: POSTed to
         the User's response URL and kept for polling (L{alerts}).  ResponseID is
-        device:user:counter (the alert's originator counter)."""
+        device:user:counter (the alert's originator counter).
+
+        A future-dated command's execution alert (C{future_dated}; C{command}: the (message
+        code, originator counter) it names, if any) is a C{FutureDatedDeviceAlertMessage}
+        carrying the RequestID of the device-dated request it reports on."""
         user = self.inventory.user(user_id)
         if user is None:
             raise KeyError(f"{format_eui(user_id)} is not a DCC User")
+        request_id = self._device_dated_request(user_id, device_id, command) if future_dated else None
         xml = response.device_alert(f"{format_eui(device_id)}:{format_eui(user_id)}:{counter}", code, gbcs,
-                                    self.clock.seconds(), signer=self._signer())
+                                    self.clock.seconds(), signer=self._signer(), future_dated=future_dated,
+                                    request_id=request_id)
         box = self._alerts.setdefault(user_id, [])
         box.append(xml)
         if len(box) > self._outbox_limit:
@@ -522,6 +532,28 @@ class DccHost:
             self._held_gauge()
             return
         self.broker.send(dreq, self._reply_to(dreq.request, dreq.user), signed_precommand=signed)
+        self._remember_device_dated(dreq)
+
+    def _remember_device_dated(self, dreq: DeviceRequest) -> None:
+        """A device future-dated request went to the device: keep its RequestID until the
+        device's execution alert names it (correlation, L{device_alert})."""
+        req = dreq.request
+        if device_execution_time(req.body, req.definition.future_dated) is None:
+            return
+        r = req.request_id
+        if len(self._device_dated) >= self._pending_limit:
+            self._device_dated.popitem(last=False)
+        self._device_dated[(r.originator, r.target, r.counter)] = str(r)
+
+    def _device_dated_request(self, user_id: int, device_id: int, command) -> str | None:
+        """The RequestID an execution alert reports on: the one whose counter it names, else
+        (an alert that names no command) the User's oldest device-dated request to the device."""
+        if command is not None:
+            return self._device_dated.pop((user_id, device_id, command[1]), None)
+        for key in self._device_dated:
+            if key[0] == user_id and key[1] == device_id:
+                return self._device_dated.pop(key)
+        return None
 
     def _execute(self, rid: str) -> None:
         """A future-dated request's time has come: send it (with a counter that moved on)."""

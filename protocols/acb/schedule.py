@@ -24,7 +24,8 @@ from typing import Any, Iterator
 
 from .request import INVALID, Body, RequestError, is_cancellation, parse_datetime
 
-__all__ = ["FREQUENCIES", "Recurrence", "Schedule", "Schedules", "ScheduleTableFull", "dsp_execution_time"]
+__all__ = ["FREQUENCIES", "Recurrence", "Schedule", "Schedules", "ScheduleTableFull", "dsp_execution_time",
+           "device_execution_time"]
 
 #: DUIS RepeatFrequency values
 FREQUENCIES = ("Daily", "Weekly", "Monthly")
@@ -180,3 +181,20 @@ def dsp_execution_time(body: Any, future_dated: str) -> float | None:
         raise RequestError(INVALID, node.path, f"{node.text!r}: a DSP future-dated request cannot be cancelled "
                                                "by date; delete it before it runs")
     return _posix(when)
+
+
+def device_execution_time(body: Any, future_dated: str) -> float | None:
+    """The execution time of a device future-dated request (matrix pattern C{Device} or
+    C{DSP & Device}, an C{ExecutionDateTime} in the body that is not a cancellation): the
+    device will report its execution with an alert (8F66 / 8F67).  C{None} otherwise, also for
+    a date-time that does not parse (the transform refuses that one)."""
+    if future_dated not in ("Device", "DSP & Device") or body is None:
+        return None
+    node = Body(body).find("ExecutionDateTime")
+    if node is None:
+        return None
+    try:
+        when = parse_datetime(node.text, node.path)
+    except RequestError:
+        return None
+    return None if is_cancellation(when) else _posix(when)
