@@ -9,25 +9,36 @@ again and again with a new originator counter (so every command needs a fresh KD
 real traffic).  Prints requests per second for:
 
   - non-critical: RBAC + transform (use case, payload, grouping header) + the ACB's MAC;
-    also with the request XML parsed first (stdlib ElementTree; the DUIS envelope checks of
-    C{protocols.duis} are not included);
+    also with the DUIS request parsed and checked first by L{protocols.duis.request.parse_request}
+    (lxml, the envelope checks: RequestID, CommandVariant, service reference and variant
+    against the request matrix), each request a new document (a new RequestID counter in its
+    bytes: nothing parsed is reused);
   - critical: transform to the pre-command, then the signed pre-command checked (same bytes,
     ECDSA verify with the user's DS key) and MACed; the user's signing is done beforehand;
+    also through the DUIS documents (the request parsed at serviceT, the User's
+    C{sr:SignedPreCommand} parsed at serviceS);
+
+  - non-critical with the gateway's XML-DSig check of the request as well (ECDSA P-256 over
+    the exclusive-C14N digest; the User signed each document beforehand);
 
 each beside the bare C{cryptography} cost of the same messages (KDF + AES-GCM key setup +
 GMAC; plus ECDSA verify for critical), measured in the same run.  Each figure is the best of five
-rounds (the machine may be shared).  No asserts: figures only.
+rounds (the machine may be shared), timed in the process's CPU time (C{time.process_time}: the
+figure is per core, whatever else the machine runs).  No asserts: figures only.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import hashlib
 import time
 from pathlib import Path
 from typing import Callable
 from xml.etree import ElementTree
+
+from lxml import etree
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -39,6 +50,8 @@ from protocols.duis import codes
 from protocols.duis.errors import DuisError
 from protocols.duis.matrix import load_matrix
 from protocols.duis.rbac import eligible_roles
+from protocols.duis import xmldsig
+from protocols.duis.request import parse_request
 from protocols.acb.request import DUIS_NS, TransformRequest, parse_request_id
 from protocols.gbcs.crypto import MAC_AAD_PREFIX, GbcsCrypto, gcm_iv, kdf_other_info
 from protocols.gbcs.framing import decode_frame, signed_bytes
@@ -66,10 +79,10 @@ def _rate(fn: Callable[[], int], seconds: float, rounds: int = 5) -> float:
     best = 0.0
     for _ in range(rounds):
         n = 0
-        start = time.perf_counter()
+        start = time.process_time()
         while True:
             n += fn()
-            elapsed = time.perf_counter() - start
+            elapsed = time.process_time() - start
             if elapsed >= seconds / rounds:
                 break
         best = max(best, n / elapsed)
@@ -97,13 +110,27 @@ def _load(templates: Path) -> list[tuple[bytes, TransformRequest]]:
     return out
 
 
-def _parse(raw: bytes, device_types: dict[int, str]) -> TransformRequest:
-    ns = {"sr": DUIS_NS}
-    root = ElementTree.fromstring(raw)
-    header = root.find("sr:Header", ns)
-    o, t, c = parse_request_id(header.findtext("sr:RequestID", "", ns))
-    return TransformRequest(header.findtext("sr:ServiceReferenceVariant", "", ns).strip(),
-                            root.find("sr:Body", ns)[0], o, t, c, device_types[t])
+def _parse(raw: bytes, device_types: dict[int, str], role: str) -> TransformRequest:
+    """The DCC's path: DUIS parse and envelope checks, role check, the ACB's request."""
+    req = parse_request(raw)
+    eligible_roles(req.definition, {role})
+    rid = req.request_id
+    d = req.definition
+    return TransformRequest(d.variant, req.body, rid.originator, rid.target, rid.counter,
+                            device_types[rid.target], 4 if d.critical else 1)
+
+
+def _request_id(raw: bytes) -> bytes:
+    start = raw.index(b"RequestID>") + len(b"RequestID>")
+    return raw[start:raw.index(b"<", start)].strip()
+
+
+def _with_counter(raw: bytes, counter: int) -> bytes:
+    """The request document with a new RequestID counter (the same request, sent again)."""
+    start = raw.index(b"RequestID>") + len(b"RequestID>")
+    end = raw.index(b"<", start)
+    head = raw[start:end].rsplit(b":", 1)[0]
+    return raw[:start] + head + b":" + str(counter).encode("ascii") + raw[end:]
 
 
 def authorise(variant: str, role: str) -> None:
@@ -125,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     transformer = Transformer(crypto, _Clock())
     non_critical: list[tuple[bytes, TransformRequest, str]] = []
     critical: list[tuple[TransformRequest, str]] = []
+    critical_raw: list[tuple[bytes, TransformRequest, str]] = []
     for raw, req in _load(Path(args.templates)):
         role = _ROLE_BY_ORIGINATOR.get(req.originator, "IS")
         try:
@@ -132,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
             r = transformer.transform(req)
         except (RequestError, DuisError):
             continue
-        (critical.append((req, role)) if r.critical else non_critical.append((raw, req, role)))
+        if r.critical:
+            critical.append((req, role))
+            critical_raw.append((raw, req, role))
+        else:
+            non_critical.append((raw, req, role))
     print(f"workload: {len(non_critical)} non-critical and {len(critical)} critical template requests "
           f"(use cases the transform builds)")
 
@@ -150,10 +182,37 @@ def main(argv: list[str] | None = None) -> int:
 
     def run_parse_non_critical() -> int:
         for raw, req, role in non_critical:
-            r = _parse(raw, _RTDS_TYPES)
-            authorise(r.service_reference_variant, role)
-            transformer.transform(fresh(r))
+            counter[0] += 1
+            transformer.transform(_parse(_with_counter(raw, counter[0]), _RTDS_TYPES, role))
         return len(non_critical)
+
+    def run_parse_only() -> int:
+        for raw, req, role in non_critical:
+            counter[0] += 1
+            parse_request(_with_counter(raw, counter[0]))
+        return len(non_critical)
+
+    # with the gateway's XML signature check too: each document signed beforehand by its User
+    # (their work), each a different document; a pass re-parses and re-verifies every one, and
+    # transforms it with a new counter (a new KDF, as for a new request)
+    keystore = crypto.keystore
+    signed_docs = []
+    for raw, req, role in non_critical[:200]:
+        counter[0] += 1
+        root = etree.fromstring(_with_counter(raw, counter[0]))
+        xmldsig.sign(root, keystore.private_key(req.originator, "ds"), keystore.certificate(req.originator, "ds"))
+        signed_docs.append((etree.tostring(root), keystore.public_key(req.originator, "ds"), role))
+
+    def run_signed_non_critical() -> int:
+        counter[0] += 1_000
+        for raw, public, role in signed_docs:
+            r = parse_request(raw)
+            xmldsig.verify(r.document, public)
+            eligible_roles(r.definition, {role})
+            rid = r.request_id
+            transformer.transform(TransformRequest(r.definition.variant, r.body, rid.originator, rid.target,
+                                                   rid.counter + counter[0], _RTDS_TYPES[rid.target]))
+        return len(signed_docs)
 
     # critical: the users sign their pre-commands beforehand (their work, not the DCC's)
     batch = []
@@ -171,6 +230,26 @@ def main(argv: list[str] | None = None) -> int:
             transformer.complete(result, signed)
             n += 1
         return n
+
+    # critical through DUIS documents: the request (serviceT: parse, RBAC, transform to the
+    # pre-command) and the User's sr:SignedPreCommand (serviceS: parse, signature check, MAC)
+    doc_batch = []
+    for _ in range(max(1, 200 // max(1, len(critical_raw)))):
+        for raw, req, role in critical_raw:
+            counter[0] += 1
+            doc = _with_counter(raw, counter[0])
+            pre = transformer.transform(_parse(doc, _RTDS_TYPES, role)).precommand
+            signed_doc = (b'<sr:SignedPreCommand xmlns:sr="' + DUIS_NS.encode() + b'" schemaVersion="5.1">'
+                          b"<sr:Header><sr:RequestID>" + _request_id(doc) + b"</sr:RequestID>"
+                          b"<sr:CommandVariant>5</sr:CommandVariant></sr:Header><sr:GBCSPayload>"
+                          + base64.b64encode(sign_precommand(pre, crypto)) + b"</sr:GBCSPayload></sr:SignedPreCommand>")
+            doc_batch.append((doc, role, signed_doc))
+
+    def run_critical_documents() -> int:
+        for doc, role, signed_doc in doc_batch:
+            result = transformer.transform(_parse(doc, _RTDS_TYPES, role))
+            transformer.complete(result, parse_request(signed_doc).gbcs_payload)
+        return len(doc_batch)
 
     # bare crypto of the same messages: KDF + key setup + GMAC (+ ECDSA verify)
     samples = [transformer.transform(fresh(req)) for _, req, _ in non_critical]
@@ -204,12 +283,19 @@ def main(argv: list[str] | None = None) -> int:
     s = args.seconds
     nc = _rate(run_non_critical, s)
     ncp = _rate(run_parse_non_critical, s)
+    po = _rate(run_parse_only, s)
+    sg = _rate(run_signed_non_critical, s)
     bm = _rate(bare_mac, s)
     cr = _rate(run_critical, s) if batch else 0.0
+    crd = _rate(run_critical_documents, s) if doc_batch else 0.0
     bc = _rate(bare_critical, s) if batch else 0.0
     print(f"non-critical: RBAC + transform + MAC          {nc:10.0f} requests/s/core   (bare crypto: {bm:10.0f}/s)")
-    print(f"non-critical: XML parse + RBAC + transform + MAC {ncp:7.0f} requests/s/core")
+    print(f"non-critical: DUIS parse + RBAC + transform + MAC {ncp:6.0f} requests/s/core   "
+          f"(DUIS parse alone: {po:.0f}/s)")
+    print(f"non-critical: the same + the request's XML signature check {sg:6.0f} requests/s/core")
     print(f"critical: transform + signature check + MAC   {cr:10.0f} requests/s/core   (bare crypto: {bc:10.0f}/s)")
+    print(f"critical: DUIS parse of request and signed pre-command + RBAC + transform + signature check + MAC "
+          f"{crd:6.0f} requests/s/core")
     return 0
 
 

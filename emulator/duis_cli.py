@@ -105,8 +105,11 @@ def _cmd_send(args: argparse.Namespace) -> int:
         return 1
     if code.startswith("E"):
         return 1
-    if not args.wait or code != "I99":
+    if not args.wait or code not in ("I99", "I98"):
         return 0
+    if code == "I98":
+        print("smets duis send: the request is quarantined (anomaly detection): waiting for its release or "
+              "rejection", file=sys.stderr)
     from protocols.duis.response import parse_response
     request_id = parse_response(body).request_id or ""
     base = url.rsplit("/", 1)[0]

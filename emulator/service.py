@@ -563,7 +563,11 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         from emulator.dcc.web import ResponseSender, site
 
         # The DCC runs on the emulation's clock (its ACB talks to the hubs of the estate); its
-        # Users are outside: answers and deliveries go over real HTTP.
+        # Users are outside: answers and deliveries go over real HTTP.  Its port also serves
+        # the process's /metrics (one registry, shared with the estate).
+        if options.get("metrics-object") is None:
+            from emulator.metrics import Metrics
+            options["metrics-object"] = Metrics()
         host = build_host(options["dcc-config"], emulation.clock, deliver=ResponseSender(reactor),
                           metrics=options.get("metrics-object"), seed=options["seed"])
         emulation.dcc_host = host
@@ -571,7 +575,7 @@ def makeService(options: Options, reactor=None) -> service.IService:  # noqa: N8
         sock = options["duis-socket"]
         endpoint = AdoptedStreamServerEndpoint(reactor, sock.detach(), socket.AF_INET)
         options["duis-socket"] = None
-        duis = StreamServerEndpointService(endpoint, site(host))
+        duis = StreamServerEndpointService(endpoint, site(host, options.get("metrics-object")))
         duis.setName("duis")
         duis.setServiceParent(top)
     return top

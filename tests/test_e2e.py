@@ -203,3 +203,26 @@ def test_the_response_payload_is_base64_of_the_gbcs_message(dcc_url, tmp_path):
     text = response.document.findtext(".//{*}GBCSPayload")
     assert base64.b64decode(text) == response.gbcs_payload
     assert _gbcs(response.gbcs_payload).frame.signing.originator_counter == 20000
+
+
+def test_the_duis_port_serves_the_processs_prometheus_metrics(dcc_url, tmp_path):
+    """/metrics on the DUIS port: the DCC's families and the estate's, one registry, parsed by
+    prometheus_client's own parser; the read just answered is counted."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+    raw = set_header((TEMPLATES / ECS17C).read_bytes(),
+                     RequestID="90-B3-D5-1F-30-02-00-00:00-DB-12-34-56-78-90-A0:30000")
+    (tmp_path / "raw.xml").write_bytes(raw)
+    _sign(tmp_path / "raw.xml", tmp_path / "read.xml")
+    _ack, response = _send_wait(dcc_url, tmp_path / "read.xml")
+    assert response.response_code == "I0"
+    with urllib.request.urlopen(dcc_url + "/metrics", timeout=30) as reply:
+        text = reply.read().decode("utf-8")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    ok = [s.value for s in families["smets_dcc_requests"].samples
+          if s.name == "smets_dcc_requests_total" and s.labels == {"service_reference": "4.16", "outcome": "ok"}]
+    assert ok and ok[0] >= 1
+    assert any(s.value > 0 for s in families["smets_frames_sent"].samples)       # the estate's, same registry
+    assert any(s.name == "smets_dcc_response_seconds_count" and s.labels == {"target": "non_critical"}
+               and s.value >= 1 for s in families["smets_dcc_response_seconds"].samples)

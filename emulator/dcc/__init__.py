@@ -21,7 +21,8 @@ def build_host(config: DccConfig, clock, deliver=None, metrics=None, *, seed: in
     (L{emulator.dcc.acb.AcbBroker}: the transform keyed by the DCC key store, the DCC id as the
     ACB's EUI-64, values the DCC makes up drawn from C{seed}; commands to C{wan(device, command)}
     or, until the estate attaches its WAN, held in their CSP's queue).  Responses are
-    XML-signed with the DCC's own DS key when the key store has it."""
+    XML-signed with the DCC's own DS key when the key store has it; anomaly detection uses
+    the section's C{anomaly_detection} thresholds."""
     from emulator.dcc.acb import AcbBroker
     from emulator.rng import derive_rng
     from protocols.acb import Transformer
@@ -31,8 +32,8 @@ def build_host(config: DccConfig, clock, deliver=None, metrics=None, *, seed: in
     key = config.keystore.private_key(dcc, "ds")
     cert = config.keystore.certificate(dcc, "ds")
     transformer = Transformer(GbcsCrypto(config.keystore, dcc), clock, rng=derive_rng(seed, "dcc", "acb"))
-    broker = AcbBroker(config.inventory, transformer, clock, wan=wan)
+    broker = AcbBroker(config.inventory, transformer, clock, wan=wan, metrics=metrics)
     host = DccHost(config.inventory, clock, broker=broker, signing_key=key, signing_certificate=cert,
-                   deliver=deliver, metrics=metrics)
+                   deliver=deliver, metrics=metrics, thresholds=config.thresholds)
     broker.attach(host)
     return host

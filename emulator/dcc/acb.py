@@ -37,7 +37,8 @@ from protocols.duis.errors import DuisError
 from protocols.duis.request import format_eui
 from protocols.gbcs.framing import decode_frame
 
-__all__ = ["AcbBroker", "duis_code", "alert_recipients", "ResponseTimes"]
+__all__ = ["AcbBroker", "duis_code", "alert_recipients", "alert_owners", "alert_facts", "AlertFacts",
+           "ResponseTimes", "FUTURE_DATED_ALERT_CODES"]
 
 log = Logger(namespace="smets.dcc.acb")
 
@@ -82,18 +83,115 @@ class ResponseTimes:
         return self.critical if critical else self.non_critical
 
 
-def alert_recipients(inventory: Inventory, device_id: int, recipient: int) -> list[int]:
-    """The DCC Users an alert from C{device_id} goes to: its grouping-header recipient when that
-    is a DCC User, else (an alert for the DCC itself) every party registered for the device."""
-    if inventory.user(recipient) is not None:
-        return [recipient]
+#: DUIS roles of the two kinds of party a device alert is for
+SUPPLIER_ROLES = ("IS", "GS", "ES")
+NETWORK_OPERATOR_ROLES = ("ED", "GT")
+_OWNER_ROLES = {"supplier": SUPPLIER_ROLES, "network_operator": NETWORK_OPERATOR_ROLES}
+
+#: words of the GBCS alert-code names (Appendix B, C{alert_codes.tsv}) that make an alert the
+#: network operator's: power quality (voltage, power factor) ...
+_NETWORK_WORDS = ("voltage", "power factor")
+#: ... or both parties': loss of supply
+_BOTH_WORDS = ("supply outage", "supply interrupted", "power supply loss")
+
+
+def alert_owners(alert_code: int | None) -> tuple[str, ...]:
+    """The parties (C{supplier}, C{network_operator}) an alert code is for.
+
+    Ours, from the alert names of GBCS Appendix B (the spec here has no recipient column):
+    power-quality alerts are the network operator's, loss of supply both parties', every other
+    alert (and one whose code is unknown) the supplier's.
+    """
+    from protocols.gbcs.catalogue import alert_name
+    name = (alert_name(alert_code) or "").lower() if alert_code is not None else ""
+    if any(w in name for w in _BOTH_WORDS):
+        return ("supplier", "network_operator")
+    if any(w in name for w in _NETWORK_WORDS):
+        return ("network_operator",)
+    return ("supplier",)
+
+
+#: GBCS alert codes of a device-dated command's execution (GBCS 4.1.4: "Future-date HAN
+#: Interface Command Successfully Actioned" / "... not Successfully Actioned")
+FUTURE_DATED_ALERT_CODES = frozenset({0x8F66, 0x8F67})
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What the DCC reads in a device alert's payload.
+
+    @ivar alert_code: the GBCS alert code (None if the payload does not decode).
+    @ivar command: for a future-dated execution alert that names its command (DLMS 0x00CC,
+        GBZ 0x00CD: GBCS 4.1.4), the command's (message code, originator counter), else None.
+    """
+
+    alert_code: int | None
+    command: tuple[int, int] | None = None
+
+    @property
+    def future_dated(self) -> bool:
+        return self.alert_code in FUTURE_DATED_ALERT_CODES
+
+
+def alert_facts(message: bytes) -> AlertFacts:
+    """Read the alert code (and a future-dated alert's command) from a GBCS alert."""
+    from protocols.errors import CodecError
+    from protocols.gbcs.payloads import decode_payload
+    try:
+        gs = decode_frame(message).signing
+        tree = decode_payload(gs.message_code, gs.cra_flag, gs.content)
+    except (CodecError, ValueError, KeyError, IndexError, TypeError):
+        return AlertFacts(None)
+    if not isinstance(tree, dict):
+        return AlertFacts(None)
+    code = None
+    reference = None
+    alert = tree.get("alert") if isinstance(tree.get("alert"), dict) else {}
+    value = tree.get("value") if isinstance(tree.get("value"), dict) else {}
+    for candidate in (tree.get("alert_code"), alert.get("alert_code"), value.get("alertCode")):
+        if isinstance(candidate, int):
+            code = candidate
+            break
+    for ref in (alert.get("future_dated"), tree.get("future_dated_alert")):
+        if isinstance(ref, dict) and isinstance(ref.get("message_code"), int) \
+                and isinstance(ref.get("originator_counter"), int):
+            reference = (ref["message_code"], ref["originator_counter"])
+            break
+    return AlertFacts(code, reference)
+
+
+def alert_code_of(message: bytes) -> int | None:
+    """The alert code in a GBCS alert's payload (DLMS notification, GBZ or ASN.1), or None."""
+    return alert_facts(message).alert_code
+
+
+def alert_recipients(inventory: Inventory, device_id: int, recipient: int,
+                     alert_code: int | None = None) -> list[tuple[int, str]]:
+    """The DCC Users an alert from C{device_id} goes to, each with the party it is for
+    (C{supplier} or C{network_operator}).
+
+    Only Users registered for the device are entitled (an alert is never handed to a User
+    that is no longer the device's supplier or network operator, whatever EUI the device put
+    in the grouping header):
+
+      - the grouping-header recipient, when it is a DCC User registered for the device;
+      - when the recipient is not such a User (an alert for the DCC itself, or for a party
+        that is no longer registered), the parties that own the alert code
+        (L{alert_owners}) as registered for the device now.
+    """
     device = inventory.device(device_id)
     if device is None:
         return []
-    out: list[int] = []
-    for eui in device.registered().values():
-        if eui not in out and inventory.user(eui) is not None:
-            out.append(eui)
+    registered = device.registered()
+    for owner, roles in _OWNER_ROLES.items():
+        if any(registered.get(r) == recipient for r in roles) and inventory.user(recipient) is not None:
+            return [(recipient, owner)]
+    out: list[tuple[int, str]] = []
+    for owner in alert_owners(alert_code):
+        for role in _OWNER_ROLES[owner]:
+            eui = registered.get(role)
+            if eui is not None and inventory.user(eui) is not None and all(eui != u for u, _ in out):
+                out.append((eui, owner))
     return out
 
 
@@ -111,14 +209,17 @@ class AcbBroker:
     def __init__(self, inventory: Inventory, transformer: Transformer, clock, *,
                  wan: Callable[[InventoryDevice, bytes], None] | None = None,
                  response_times: ResponseTimes | None = None, max_in_flight: int = 100_000,
-                 precommand_timeout: float = 24 * 3600.0) -> None:
+                 precommand_timeout: float = 24 * 3600.0, metrics=None) -> None:
         self.inventory = inventory
         self.clock = clock
         self.wan = wan
         self.times = response_times or ResponseTimes()
         self.acb = AccessControlBroker(transformer, clock, max_in_flight=max_in_flight,
                                        precommand_timeout=precommand_timeout)
-        self.delivery = DeliveryQueue(clock, self._transmit, self._outcome, max_commands=max_in_flight)
+        #: L{emulator.metrics.Metrics} (optional): queue depths per CSP, alerts
+        self.metrics = metrics
+        self.delivery = DeliveryQueue(clock, self._transmit, self._outcome, max_commands=max_in_flight,
+                                      on_depth=self._depth if metrics is not None else None)
         #: SentCommand key -> (the DUIS reply of its request, the target device)
         self._replies: dict[tuple, tuple[Callable, InventoryDevice]] = {}
         #: the host, for device alerts (set by L{attach})
@@ -137,15 +238,18 @@ class AcbBroker:
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
 
+    def _depth(self, csp: str, commands: int) -> None:
+        self.metrics.dcc_queue_depth.labels(csp).set(commands)
+
     # ------------------------------------------------------------------ the host's boundary
 
-    def _request(self, dreq) -> TransformRequest:
+    def _request(self, dreq, counter: int | None = None) -> TransformRequest:
         req = dreq.request
         d = req.definition
         rid = req.request_id
         variant = 4 if d.critical else 1
-        return TransformRequest(d.variant, req.body, rid.originator, rid.target, rid.counter,
-                                dreq.device.device_type, variant)
+        return TransformRequest(d.variant, req.body, rid.originator, rid.target,
+                                rid.counter if counter is None else counter, dreq.device.device_type, variant)
 
     def transform(self, dreq) -> bytes:
         """The pre-command of a critical request (held by the ACB until it comes back signed)."""
@@ -162,8 +266,11 @@ class AcbBroker:
         self.clock.callLater(self.acb.precommand_timeout, self._expire)
         return sub.precommand
 
-    def send(self, dreq, reply, signed_precommand: bytes | None = None) -> None:
-        """Take a device request for delivery; C{reply(code, gbcs)} gets its DUIS response."""
+    def send(self, dreq, reply, signed_precommand: bytes | None = None, counter: int | None = None) -> None:
+        """Take a device request for delivery; C{reply(code, gbcs)} gets its DUIS response.
+
+        C{counter}: the GBCS originator counter to use instead of the RequestID's (a request the
+        DCC sends later than it was accepted: DSP future-dated or scheduled)."""
         rid = dreq.request.request_id
         critical = signed_precommand is not None
         timeout = self.times.of(dreq.device, critical)
@@ -171,7 +278,7 @@ class AcbBroker:
             if critical:
                 sent = self.acb.signed(rid.originator, rid.target, rid.counter, signed_precommand, timeout)
             else:
-                sub = self.acb.submit(self._request(dreq), timeout)
+                sub = self.acb.submit(self._request(dreq, counter), timeout)
                 if sub.command is None:
                     self.acb.release(rid.originator, rid.target, rid.counter)
                     raise DuisError(codes.COMMAND_VARIANT, "interface",
@@ -184,6 +291,12 @@ class AcbBroker:
             del self._replies[sent.key]
             self.acb.cancel(sent.key)
             raise DuisError(codes.BUSY, "Header.RequestID", "the DCC's delivery queue is full")
+
+    def forget(self, dreq) -> None:
+        """Drop what the ACB holds for a device request that will not be carried out (the
+        pre-command of a critical request rejected from quarantine)."""
+        rid = dreq.request.request_id
+        self.acb.release(rid.originator, rid.target, rid.counter)
 
     # ------------------------------------------------------------------ the WAN
 
@@ -213,13 +326,25 @@ class AcbBroker:
                 entry[0](codes.SUCCESS, message)
         elif c.kind == "alert":
             self._count("alert")
-            users = alert_recipients(self.inventory, c.device, c.recipient)
+            facts = alert_facts(message)
+            code = facts.alert_code
+            users = alert_recipients(self.inventory, c.device, c.recipient, code)
             if not users:
-                log.warn("acb: alert 0x{code:04X} from {device} has no DCC User to go to",
+                self._count("unrouted")
+                if self.metrics is not None:
+                    for owner in alert_owners(code):
+                        self.metrics.dcc_alerts.labels(owner, "unrouted").inc()
+                log.warn("acb: alert (message 0x{code:04X}) from {device} has no entitled DCC User to go to",
                          code=c.message_code, device=format_eui(c.device))
-            if self.host is not None:
-                for user in users:
-                    self.host.device_alert(user, c.device, message, c.counter)
+            for user, owner in users:
+                if self.metrics is not None:
+                    self.metrics.dcc_alerts.labels(owner, "delivered").inc()
+                if self.host is not None:
+                    if facts.future_dated:
+                        self.host.device_alert(user, c.device, message, c.counter, future_dated=True,
+                                               command=facts.command)
+                    else:
+                        self.host.device_alert(user, c.device, message, c.counter)
         else:
             self._count("unmatched")
             log.info("acb: response 0x{code:04X} from {device} counter {counter} matches no command in flight",

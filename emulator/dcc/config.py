@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from emulator.dcc.inventory import (DEVICE_TYPES, REGISTRATION_ROLES, DeviceStatus, Inventory, InventoryDevice,
                                     InventoryError, ServiceUser)
 from emulator.rng import derive_seed
+from protocols.acb.anomaly import Thresholds
 from emulator.topology import Topology, TopologyError, _Checker, _Loader, _Map, _Seq
-from protocols.duis.matrix import ROLES
+from protocols.duis.matrix import ROLES, load_matrix
 from protocols.gbcs.keystore import KeyStore, parse_eui
 
 __all__ = ["DccConfig", "load_dcc_config", "DEFAULT_DCC_ID"]
@@ -49,7 +50,8 @@ _ROLES_BY_PARTY = {2: frozenset({"IS", "ES", "GS"}), 3: frozenset({"ED", "GT"}),
 #: topology device kind -> inventory device types (the CH is two devices: CHF and GPF)
 _TYPES_BY_KIND = {"ESME": "ESME", "GSME": "GSME", "IHD": "IHD"}
 
-_TOP = {"id", "keys", "users", "homes"}
+_TOP = {"id", "keys", "users", "homes", "anomaly_detection"}
+_ANOMALY = {"window_seconds", "non_critical", "critical", "hold_seconds", "max_held", "services", "users"}
 _USER = {"id", "name", "roles", "response_url"}
 _HOME = {"status", "firmware", "devices", *REGISTRATION_ROLES.values()}
 _DEVICE = {"name", "eui64", "type", "status", "firmware", "manufacturer", "model"}
@@ -61,6 +63,8 @@ class DccConfig:
     keystore: KeyStore
     #: True when the keys were made from the seed (not read from a key store directory)
     generated_keys: bool
+    #: anomaly detection thresholds (C{dcc.anomaly_detection}; defaults without one)
+    thresholds: Thresholds = Thresholds()
 
 
 def _generate(keystore: KeyStore, eui: int, seed: int) -> None:
@@ -118,7 +122,75 @@ def load_dcc_config(topology: Topology, seed: int = 1) -> DccConfig:
         cfg = homes_cfg.get(home.name) if homes_cfg is not None else None
         line = homes_cfg.key_lines.get(home.name, 0) if homes_cfg is not None else 0
         _add_home(checker, inventory, home, cfg, line)
-    return DccConfig(inventory, keystore, generated)
+    thresholds = _thresholds(checker, section) if "anomaly_detection" in section else Thresholds()
+    return DccConfig(inventory, keystore, generated, thresholds)
+
+
+def _limit(checker: _Checker, m: _Map, key: str, what: str) -> int:
+    value = m[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise checker.fail(m.key_lines[key], f"{what}.{key} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _seconds(checker: _Checker, m: _Map, key: str, what: str) -> float:
+    value = m[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise checker.fail(m.key_lines[key], f"{what}.{key} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _thresholds(checker: _Checker, section: _Map) -> Thresholds:
+    """C{dcc.anomaly_detection}: limits per User and service reference in a rolling window::
+
+        anomaly_detection:
+          window_seconds: 3600      # the rolling window
+          non_critical: 10000       # default limit per User and service reference in the window
+          critical: 1000            # default limit of a critical service reference
+          hold_seconds: 86400       # a quarantined request not released by then is rejected (E16)
+          max_held: 10000           # bound of the holding queue
+          services: {"4.1": 500}    # per service reference, for every User
+          users:                    # one User's own limits ("*": all its service references)
+            "90B3D51F30010000": {"11.2": 5, "*": 2000}
+    """
+    what = "dcc.anomaly_detection"
+    m = checker.mapping(section["anomaly_detection"], section.key_lines["anomaly_detection"], what)
+    checker.keys(m, _ANOMALY, what)
+    kw: dict = {}
+    for key, name in (("window_seconds", "window"), ("hold_seconds", "hold")):
+        if key in m:
+            kw[name] = _seconds(checker, m, key, what)
+    for key in ("non_critical", "critical", "max_held"):
+        if key in m:
+            kw[key] = _limit(checker, m, key, what)
+    references = load_matrix().references
+    if "services" in m:
+        services = checker.mapping(m["services"], m.key_lines["services"], f"{what}.services")
+        out = {}
+        for ref in services:
+            if str(ref) not in references:
+                raise checker.fail(services.key_lines[ref], f"{what}.services: {ref!r} is not a DUIS service "
+                                                            "reference (quote it: \"4.1\")")
+            out[str(ref)] = _limit(checker, services, ref, f"{what}.services")
+        kw["services"] = out
+    if "users" in m:
+        users = checker.mapping(m["users"], m.key_lines["users"], f"{what}.users")
+        per_user = {}
+        for key in users:
+            try:
+                eui = parse_eui(str(key))
+            except ValueError:
+                raise checker.fail(users.key_lines[key], f"{what}.users: {key!r} is not an EUI-64") from None
+            limits = checker.mapping(users[key], users.key_lines[key], f"{what}.users.{key}")
+            own = {}
+            for ref in limits:
+                if str(ref) != "*" and str(ref) not in references:
+                    raise checker.fail(limits.key_lines[ref], f"{what}.users.{key}: {ref!r} is not a DUIS service "
+                                                              "reference or \"*\"")
+                own[str(ref)] = _limit(checker, limits, ref, f"{what}.users.{key}")
+            per_user[eui] = own
+        kw["users"] = per_user
+    return Thresholds(**kw)
 
 
 def _seq(checker: _Checker, m: _Map, key: str, what: str) -> list:

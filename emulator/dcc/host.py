@@ -17,6 +17,27 @@ critical request).  The broker answers each device request later through C{reply
 The estate's broker is L{emulator.dcc.acb.AcbBroker} (the ACB of L{protocols.acb}, commands
 over the WAN to the hubs); a host without one uses L{NoTransformBroker}, which refuses device
 requests with E12, honestly, instead of inventing a device response.
+
+Between acceptance and the broker, the ACB's operations (architecture 4.2.3.1):
+
+  - anomaly detection (L{protocols.acb.anomaly}): a device request past its User's threshold
+    for its service reference is quarantined: acknowledged with I98 and held until it is
+    released (L{DccHost.release}: carried out as if just accepted) or rejected
+    (L{DccHost.reject}, or nobody released it within the hold time: response E16); the
+    operator's interface to the holding queue is L{emulator.dcc.web}'s C{/api/v1/quarantine}
+    (like DCC's Self Service Interface, not a DUIS request);
+  - DSP future-dated requests (matrix pattern C{DSP}, C{ExecutionDateTime} in the body) are
+    held until their execution time on the clock, then sent;
+  - DSP schedules (5.1 create, 5.2 read, 5.3 delete: L{emulator.dcc.schedules}) send their
+    request at each execution time; each execution is a request of its own whose responses go
+    to the User (RequestID User:device:counter, the counter the DCC's);
+  - every accepted request ends once, in a L{RequestOutcome} (ok, failed, timed_out) handed to
+    the listeners (L{DccHost.add_outcome_listener}) and counted in Prometheus.
+
+A command the DCC sends later than its request was accepted (future-dated, scheduled) takes
+the GBCS originator counter C{max(its own, the last used for the User and device + 1)}, or for a
+scheduled one C{max(last + 1, the clock in milliseconds)} (DUIS counters are millisecond
+times), and moves the gateway's record on: the device never sees a counter go backwards.
 """
 
 from __future__ import annotations
@@ -28,16 +49,21 @@ from typing import Callable, Protocol
 from lxml import etree
 from twisted.logger import Logger
 
+from emulator.dcc import schedules as dsp_schedules
 from emulator.dcc.inventory import DeviceStatus, Inventory, InventoryDevice, ServiceUser
 from emulator.dcc.services import NON_DEVICE_SERVICES
+from protocols.acb.anomaly import AnomalyDetector, Held, Quarantine, QuarantineFull, Thresholds
+from protocols.acb.request import RequestError
+from protocols.acb.schedule import Schedules, ScheduleTableFull, device_execution_time, dsp_execution_time
 from protocols.duis import codes, rbac, response, xmldsig
 from protocols.duis.codes import ResponseCode
 from protocols.duis.errors import DuisError
 from protocols.duis.gateway import Gateway
-from protocols.duis.request import MAX_REQUEST_BYTES, SR, ServiceRequest, format_eui
+from protocols.duis.matrix import load_matrix
+from protocols.duis.request import MAX_REQUEST_BYTES, SR, RequestID, ServiceRequest, format_eui
 
 __all__ = ["DccHost", "Answer", "DeviceRequest", "AccessControlBroker", "NoTransformBroker", "INTERFACES",
-           "Reply"]
+           "Reply", "RequestOutcome", "OK", "FAILED", "TIMED_OUT"]
 
 log = Logger(namespace="smets.dcc")
 
@@ -49,6 +75,52 @@ _ADDRESSABLE = frozenset({DeviceStatus.COMMISSIONED, DeviceStatus.INSTALLED})
 
 #: the broker's way back: (response code, GBCS response or alert payload)
 Reply = Callable[[ResponseCode, "bytes | None"], None]
+
+#: how an accepted request ended (L{RequestOutcome.outcome})
+OK = "ok"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    """How one accepted request ended: its final DUIS response.
+
+    @ivar outcome: L{OK} (I0), L{TIMED_OUT} (E15: no device response within the target
+        response time) or L{FAILED} (any other code after acceptance: refused when it was
+        released or executed, rejected from quarantine, ...).
+    @ivar code: the DUIS response code.
+    @ivar accepted_at: when the DCC acknowledged it; C{started_at}: when the DCC dispatched
+        it (later for a future-dated or scheduled one); C{finished_at}: the final response.
+    @ivar target: the response-time class (C{non_critical}, C{critical}, C{sleepy},
+        C{non_device}).
+    @ivar schedule_id: the DSP schedule an execution belongs to (None for a User's request).
+    """
+
+    request_id: str
+    user: int
+    service_reference: str
+    variant: str
+    outcome: str
+    code: str
+    accepted_at: float
+    started_at: float
+    finished_at: float
+    target: str
+    schedule_id: int | None = None
+
+
+class _Open:
+    """An accepted request without its final response yet."""
+
+    __slots__ = ("user", "reference", "variant", "accepted_at", "started_at", "target", "schedule_id")
+
+    def __init__(self, user: int, reference: str, variant: str, now: float, target: str,
+                 schedule_id: int | None = None) -> None:
+        self.user, self.reference, self.variant = user, reference, variant
+        self.accepted_at = self.started_at = now
+        self.target = target
+        self.schedule_id = schedule_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +176,7 @@ class DccHost:
                  signing_key=None, signing_certificate=None,
                  deliver: Callable[[ServiceUser, bytes], None] | None = None,
                  outbox_limit: int = 10_000, pending_limit: int = 10_000, retention: float = 3600.0,
-                 metrics=None) -> None:
+                 metrics=None, thresholds: Thresholds | None = None, max_schedules: int = 100_000) -> None:
         self.inventory = inventory
         self.clock = clock
         self.broker: AccessControlBroker = broker or NoTransformBroker()
@@ -127,8 +199,24 @@ class DccHost:
         self.errors = 0
         #: answers per response code (synchronous, asynchronous and alerts)
         self.counts: Counter[str] = Counter()
-        #: L{emulator.metrics.Metrics} (optional): C{smets_duis_answers_total{interface, code}}
+        #: L{emulator.metrics.Metrics} (optional): C{smets_duis_answers_total{interface, code}},
+        #: C{smets_dcc_*} (outcomes, response times, holding, schedules)
         self.metrics = metrics
+        #: anomaly detection and its holding queue
+        self.thresholds = thresholds or Thresholds()
+        self.anomaly = AnomalyDetector(self.thresholds)
+        self.quarantine = Quarantine(self.thresholds.hold, self.thresholds.max_held)
+        #: DSP future-dated requests: RequestID text -> (execution time, request, timer)
+        self._future: OrderedDict[str, tuple[float, DeviceRequest, object]] = OrderedDict()
+        #: DSP schedules and their timers
+        self.schedules = Schedules(max_schedules)
+        self._schedule_calls: dict[int, object] = {}
+        #: device future-dated requests sent, awaiting their execution alert:
+        #: (User, device, counter) -> RequestID text (bounded, oldest first)
+        self._device_dated: OrderedDict[tuple[int, int, int], str] = OrderedDict()
+        #: accepted requests without their final response (RequestID text -> L{_Open})
+        self._open: dict[str, _Open] = {}
+        self._outcome_listeners: list[Callable[[RequestOutcome], None]] = []
 
     # ------------------------------------------------------------------ the interface
 
@@ -170,9 +258,13 @@ class DccHost:
                 body = response.precommand(request_id, req.request_id.response_id(), reference, variant, pre,
                                            self.clock.seconds(), schema_version=version, signer=self._signer())
                 return Answer(200, body, codes.SUCCESS.code)
-            self.broker.send(dreq, self._reply_to(req, user))
+            try:
+                at = dsp_execution_time(req.body, d.future_dated)
+            except RequestError as e:
+                raise DuisError(codes.INVALID_DATA, e.element, e.reason) from None
+            code = self._admit(dreq, None, at)
             self._accept(req)
-            return self._ack(request_id, codes.ACKNOWLEDGEMENT, reference, variant, version)
+            return self._ack(request_id, code, reference, variant, version)
         except DuisError as e:
             if not request_id:
                 request_id, reference, variant, version = _header_of(data)
@@ -187,15 +279,22 @@ class DccHost:
                              DuisError(codes.FAILED, "dcc", "internal failure (logged)"))
 
     def device_alert(self, user_id: int, device_id: int, gbcs: bytes, counter: int,
-                     code: ResponseCode = codes.SUCCESS) -> bytes:
+                     code: ResponseCode = codes.SUCCESS, *, future_dated: bool = False,
+                     command: tuple[int, int] | None = None) -> bytes:
         """Hand a device alert (GBCS, from the ACB's alert routing) to a DCC User: POSTed to
         the User's response URL and kept for polling (L{alerts}).  ResponseID is
-        device:user:counter (the alert's originator counter)."""
+        device:user:counter (the alert's originator counter).
+
+        A future-dated command's execution alert (C{future_dated}; C{command}: the (message
+        code, originator counter) it names, if any) is a C{FutureDatedDeviceAlertMessage}
+        carrying the RequestID of the device-dated request it reports on."""
         user = self.inventory.user(user_id)
         if user is None:
             raise KeyError(f"{format_eui(user_id)} is not a DCC User")
+        request_id = self._device_dated_request(user_id, device_id, command) if future_dated else None
         xml = response.device_alert(f"{format_eui(device_id)}:{format_eui(user_id)}:{counter}", code, gbcs,
-                                    self.clock.seconds(), signer=self._signer())
+                                    self.clock.seconds(), signer=self._signer(), future_dated=future_dated,
+                                    request_id=request_id)
         box = self._alerts.setdefault(user_id, [])
         box.append(xml)
         if len(box) > self._outbox_limit:
@@ -251,6 +350,13 @@ class DccHost:
             raise DuisError(codes.INVALID_DATA, "Header.RequestID",
                             f"a non-device request is addressed to the DCC ({format_eui(self.inventory.dcc_id)}), "
                             f"not {format_eui(req.request_id.target)}")
+        if d.variant in dsp_schedules.SCHEDULE_SERVICES:
+            element = dsp_schedules.SCHEDULE_SERVICES[d.variant]
+            if req.name != element:
+                raise DuisError(codes.SCHEMA, "Body", f"{d.variant} {d.name} takes sr:{element}, not sr:{req.name}",
+                                req.body.sourceline or 0)
+            body = self._schedule_service(req, user, roles)
+            return self._non_device_done(req, user, body)
         entry = NON_DEVICE_SERVICES.get(d.variant)
         if entry is None:
             raise DuisError(codes.NOT_SUPPORTED, "Header.ServiceReferenceVariant",
@@ -260,6 +366,10 @@ class DccHost:
             raise DuisError(codes.SCHEMA, "Body", f"{d.variant} {d.name} takes sr:{element}, not sr:{req.name}",
                             req.body.sourceline or 0)
         body = service(self.inventory, req, roles, user.user_id)
+        return self._non_device_done(req, user, body)
+
+    def _non_device_done(self, req: ServiceRequest, user: ServiceUser, body) -> Answer:
+        self._open_request(str(req.request_id), user.user_id, req.definition, "non_device")
         self._accept(req)
         answer = self._ack(str(req.request_id), codes.ACKNOWLEDGEMENT, req.service_reference,
                            req.service_reference_variant, req.schema_version)
@@ -294,11 +404,11 @@ class DccHost:
                             f"no pre-command was issued for RequestID {rid} (or it was already used)")
         _pre, dreq = pending
         # the ACB checks it (the issued pre-command, the User's GBCS signature), MACs and sends it
-        self.broker.send(dreq, self._reply_to(dreq.request, user), signed_precommand=req.gbcs_payload)
+        code = self._admit(dreq, req.gbcs_payload, None)
         del self._precommands[rid]
         self._accept(req)
         d = dreq.request.definition
-        return self._ack(rid, codes.ACKNOWLEDGEMENT, d.service_reference, d.variant, req.schema_version)
+        return self._ack(rid, code, d.service_reference, d.variant, req.schema_version)
 
     # ------------------------------------------------------------------ answers
 
@@ -339,8 +449,290 @@ class DccHost:
                                 schema_version=req.schema_version, signer=self._signer())
         self._count("async", code.code)
         self._store(str(rid), xml)
+        entry = self._open.pop(str(rid), None)
+        if entry is not None:
+            self._finish(str(rid), entry, code)
         if self.deliver is not None and user.response_url:
             self.deliver(user, xml)
+
+
+    # ------------------------------------------------------------------ outcomes
+
+    def add_outcome_listener(self, listener: Callable[[RequestOutcome], None]) -> None:
+        """Call C{listener(outcome)} once for every accepted request when it ends."""
+        self._outcome_listeners.append(listener)
+
+    @property
+    def open_requests(self) -> int:
+        """Accepted requests that have not ended yet (held ones included)."""
+        return len(self._open)
+
+    def _target(self, dreq: DeviceRequest) -> str:
+        if dreq.device.device_type == "GSME":
+            return "sleepy"
+        return "critical" if dreq.request.definition.critical else "non_critical"
+
+    def _open_request(self, request_id: str, user: int, definition, target: str,
+                      schedule_id: int | None = None) -> None:
+        self._open[request_id] = _Open(user, definition.service_reference, definition.variant, self.clock.seconds(),
+                                       target, schedule_id)
+
+    def _finish(self, request_id: str, entry: _Open, code: ResponseCode) -> None:
+        now = self.clock.seconds()
+        outcome = OK if code is codes.SUCCESS else TIMED_OUT if code is codes.TIMED_OUT else FAILED
+        if self.metrics is not None:
+            self.metrics.dcc_requests.labels(entry.reference, outcome).inc()
+            self.metrics.dcc_response_seconds.labels(entry.target).observe(max(0.0, now - entry.started_at))
+        done = RequestOutcome(request_id, entry.user, entry.reference, entry.variant, outcome, code.code,
+                              entry.accepted_at, entry.started_at, now, entry.target, entry.schedule_id)
+        for listener in list(self._outcome_listeners):
+            listener(done)
+
+    # ------------------------------------------------------------------ admission: anomaly, holding
+
+    def _admit(self, dreq: DeviceRequest, signed: bytes | None, at: float | None) -> ResponseCode:
+        """Anomaly check, then hold (quarantine, future date) or hand to the broker; the code
+        to acknowledge with.  L{DuisError} refuses the request (nothing is kept)."""
+        req = dreq.request
+        d = req.definition
+        rid = str(req.request_id)
+        now = self.clock.seconds()
+        self._open_request(rid, dreq.user.user_id, d, self._target(dreq))
+        try:
+            limit = self.anomaly.observe(dreq.user.user_id, d.service_reference, d.critical, now)
+            if limit is not None:
+                count = self.anomaly.count(dreq.user.user_id, d.service_reference, now)
+                try:
+                    self.quarantine.hold(rid, dreq.user.user_id, d.service_reference, count, limit, now,
+                                         (dreq, signed, at))
+                except QuarantineFull as e:
+                    raise DuisError(codes.BUSY, "Header.RequestID", str(e)) from None
+                self.clock.callLater(self.thresholds.hold, self._expire_quarantine)
+                self._quarantine_event("held")
+                log.info("dcc: {rid} quarantined: {count} {ref} requests from {user} in {window:g} s "
+                         "(limit {limit})", rid=rid, count=count, ref=d.service_reference,
+                         user=format_eui(dreq.user.user_id), window=self.thresholds.window, limit=limit)
+                return codes.QUARANTINED
+            self._dispatch(dreq, signed, at)
+        except BaseException:
+            self._open.pop(rid, None)
+            raise
+        return codes.ACKNOWLEDGEMENT
+
+    def _dispatch(self, dreq: DeviceRequest, signed: bytes | None, at: float | None) -> None:
+        """Send now, or hold a DSP future-dated request until its execution time."""
+        rid = str(dreq.request.request_id)
+        now = self.clock.seconds()
+        if at is not None and at > now:
+            if len(self._future) >= self._pending_limit:
+                raise DuisError(codes.BUSY, "Header.RequestID",
+                                f"the DCC already holds {self._pending_limit} future-dated requests")
+            call = self.clock.callLater(at - now, self._execute, rid)
+            self._future[rid] = (at, dreq, call)
+            self._held_gauge()
+            return
+        self.broker.send(dreq, self._reply_to(dreq.request, dreq.user), signed_precommand=signed)
+        self._remember_device_dated(dreq)
+
+    def _remember_device_dated(self, dreq: DeviceRequest) -> None:
+        """A device future-dated request went to the device: keep its RequestID until the
+        device's execution alert names it (correlation, L{device_alert})."""
+        req = dreq.request
+        if device_execution_time(req.body, req.definition.future_dated) is None:
+            return
+        r = req.request_id
+        if len(self._device_dated) >= self._pending_limit:
+            self._device_dated.popitem(last=False)
+        self._device_dated[(r.originator, r.target, r.counter)] = str(r)
+
+    def _device_dated_request(self, user_id: int, device_id: int, command) -> str | None:
+        """The RequestID an execution alert reports on: the one whose counter it names, else
+        (an alert that names no command) the User's oldest device-dated request to the device."""
+        if command is not None:
+            return self._device_dated.pop((user_id, device_id, command[1]), None)
+        for key in self._device_dated:
+            if key[0] == user_id and key[1] == device_id:
+                return self._device_dated.pop(key)
+        return None
+
+    def _execute(self, rid: str) -> None:
+        """A future-dated request's time has come: send it (with a counter that moved on)."""
+        entry = self._future.pop(rid, None)
+        self._held_gauge()
+        if entry is None:
+            return
+        _at, dreq, _call = entry
+        reply = self._reply_to(dreq.request, dreq.user)
+        opened = self._open.get(rid)
+        if opened is not None:
+            opened.started_at = self.clock.seconds()
+        self._store(rid, None)      # pollable again from now (the hold may outlast the retention)
+        r = dreq.request.request_id
+        last = self.gateway.last_counter(r.originator, r.target)
+        counter = max(r.counter, (last + 1) if last is not None else 0)
+        self.gateway.advance(r.originator, r.target, counter)
+        try:
+            self.broker.send(dreq, reply, counter=None if counter == r.counter else counter)
+        except DuisError as e:
+            log.info("dcc: future-dated {rid} refused at its execution time: {code} {reason}", rid=rid,
+                     code=e.code.code, reason=e.reason)
+            reply(e.code, None)
+        except Exception:
+            self._fault(f"future-dated {rid} at its execution time", reply)
+
+    def held_future(self) -> list[tuple[str, float]]:
+        """The DSP future-dated requests held: (RequestID, execution time), in arrival order."""
+        return [(rid, at) for rid, (at, _d, _c) in self._future.items()]
+
+    def _held_gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.dcc_held.labels("future_dated").set(len(self._future))
+            self.metrics.dcc_held.labels("quarantined").set(len(self.quarantine))
+
+    def _quarantine_event(self, action: str) -> None:
+        if self.metrics is not None:
+            self.metrics.dcc_quarantine.labels(action).inc()
+        self._held_gauge()
+
+    # ------------------------------------------------------------------ quarantine (the operator's side)
+
+    def quarantined(self) -> list[Held]:
+        """The requests in quarantine, oldest first."""
+        return list(self.quarantine)
+
+    def release(self, request_id: str) -> bool:
+        """Carry out a quarantined request (False if it is not held); a refusal by the broker
+        now becomes its response."""
+        held = self.quarantine.release(request_id)
+        if held is None:
+            return False
+        self._quarantine_event("released")
+        dreq, signed, at = held.item
+        reply = self._reply_to(dreq.request, dreq.user)
+        try:
+            self._dispatch(dreq, signed, at)
+        except DuisError as e:
+            reply(e.code, None)
+        except Exception:
+            self._fault(f"release of {request_id}", reply)
+        return True
+
+    def _fault(self, what: str, reply: Reply) -> None:
+        """A bug of ours while carrying out an accepted request later: logged with its
+        traceback, and the request ends with E65 (it never stays open)."""
+        log.failure("dcc: {what} failed", what=what)
+        self.errors += 1
+        reply(codes.FAILED, None)
+
+    def reject(self, request_id: str) -> bool:
+        """Refuse a quarantined request: its response is E16 (False if it is not held)."""
+        held = self.quarantine.reject(request_id)
+        if held is None:
+            return False
+        self._refuse_held(held, "rejected")
+        return True
+
+    def _refuse_held(self, held: Held, action: str) -> None:
+        self._quarantine_event(action)
+        dreq, signed, _at = held.item
+        forget = getattr(self.broker, "forget", None)
+        if signed is not None and forget is not None:
+            forget(dreq)
+        self._reply_to(dreq.request, dreq.user)(codes.REJECTED, None)
+
+    def _expire_quarantine(self) -> None:
+        for held in self.quarantine.expire(self.clock.seconds()):
+            log.info("dcc: {rid} was not released from quarantine in {hold:g} s: rejected", rid=held.key,
+                     hold=self.thresholds.hold)
+            self._refuse_held(held, "expired")
+
+    # ------------------------------------------------------------------ DSP schedules
+
+    def _schedule_service(self, req: ServiceRequest, user: ServiceUser, roles: frozenset):
+        """5.1 / 5.2 / 5.3 on the schedule table; the response body element (or None)."""
+        variant = req.definition.variant
+        if variant == "5.1":
+            create = dsp_schedules.parse_create_schedule(req.body, load_matrix())
+            d = create.definition
+            if d.critical or d.non_device:
+                raise DuisError(codes.INVALID_DATA, "Body.CreateSchedule.DSPScheduleDetails.ServiceReferenceVariant",
+                                f"{d.variant} {d.name} is not a non-critical device request: it cannot be scheduled")
+            scheduled_roles = rbac.eligible_roles(d, user.roles)
+            probe = ServiceRequest("Request", RequestID(user.user_id, create.device, 0), 1, d.service_reference,
+                                   d.variant, d, create.body, None, req.schema_version, req.document)
+            self._device_request(probe, user, scheduled_roles)
+            now = self.clock.seconds()
+            if create.recurrence.next_after(now) is None:
+                raise DuisError(codes.INVALID_DATA, "Body.CreateSchedule.DSPScheduleDetails",
+                                "the schedule has no execution time after now (it ends before)")
+            try:
+                schedule = self.schedules.create(user.user_id, create.device, d.variant, create.recurrence, now,
+                                                 (d, create.body, req.schema_version, req.document))
+            except ScheduleTableFull as e:
+                raise DuisError(codes.BUSY, "Body.CreateSchedule", str(e)) from None
+            self._arm(schedule)
+            return dsp_schedules.created_element(schedule)
+        schedule_id = dsp_schedules.parse_schedule_id(req.body, required=(variant == "5.3"))
+        if schedule_id is None:
+            return dsp_schedules.schedule_element(sorted(self.schedules.of_user(user.user_id),
+                                                         key=lambda s: s.schedule_id))
+        schedule = self.schedules.get(schedule_id)
+        if schedule is None or schedule.user != user.user_id:
+            raise DuisError(codes.INVALID_DATA, f"Body.{req.name}.DSPScheduleID",
+                            f"no DSP schedule {schedule_id} of {format_eui(user.user_id)}")
+        if variant == "5.2":
+            return dsp_schedules.schedule_element([schedule])
+        self.schedules.delete(schedule_id)
+        call = self._schedule_calls.pop(schedule_id, None)
+        if call is not None and call.active():
+            call.cancel()
+        self._schedules_gauge()
+        return None
+
+    def _schedules_gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.dcc_schedules.set(len(self.schedules))
+
+    def _arm(self, schedule) -> None:
+        self._schedule_calls[schedule.schedule_id] = self.clock.callLater(
+            max(0.0, schedule.next_at - self.clock.seconds()), self._fire, schedule.schedule_id)
+        self._schedules_gauge()
+
+    def _fire(self, schedule_id: int) -> None:
+        """A schedule's execution time: its request goes out as a request of its own."""
+        self._schedule_calls.pop(schedule_id, None)
+        schedule = self.schedules.get(schedule_id)
+        if schedule is None:
+            return
+        now = self.clock.seconds()
+        d, body, version, document = schedule.item
+        last = self.gateway.last_counter(schedule.user, schedule.device)
+        counter = max((last + 1) if last is not None else 0, int(now * 1000))
+        sreq = ServiceRequest("Request", RequestID(schedule.user, schedule.device, counter), 1, d.service_reference,
+                              d.variant, d, body, None, version, document)
+        rid = str(sreq.request_id)
+        user = self.inventory.user(schedule.user)
+        if user is not None:
+            self._open_request(rid, user.user_id, d, "non_critical", schedule_id)
+            self._store(rid, None)
+            self.gateway.advance(schedule.user, schedule.device, counter)
+            try:
+                dreq = self._device_request(sreq, user, rbac.eligible_roles(d, user.roles))
+                self._open[rid].target = self._target(dreq)
+                self.broker.send(dreq, self._reply_to(sreq, user))
+            except DuisError as e:
+                log.info("dcc: schedule {id} execution {rid} refused: {code} {reason}", id=schedule_id, rid=rid,
+                         code=e.code.code, reason=e.reason)
+                self._respond(sreq, user, e.code, None, None)
+            except Exception:
+                self._fault(f"schedule {schedule_id} execution {rid}", self._reply_to(sreq, user))
+        else:
+            log.warn("dcc: schedule {id}: its User {user} is gone", id=schedule_id, user=format_eui(schedule.user))
+        schedule = self.schedules.executed(schedule_id, now)
+        if schedule is not None and schedule.next_at is not None:
+            self._arm(schedule)
+        else:
+            self._schedules_gauge()
 
 
 def _header_of(data: bytes) -> tuple[str, str | None, str | None, str]:

@@ -6,7 +6,13 @@
   - C{POST /api/v1/serviceD}: non-device requests (e.g. 8.2 Read Inventory);
   - C{GET /api/v1/response?RequestID=ID[&index=N]}: poll for the N-th (default first)
     asynchronous response to a request: 200 with the DUIS XML, 204 not yet, 404 unknown;
-  - C{GET /api/v1/alerts?UserID=EUI[&index=N]}: the N-th device alert for a User (204 not yet).
+  - C{GET /api/v1/alerts?UserID=EUI[&index=N]}: the N-th device alert for a User (204 not yet);
+  - C{GET /api/v1/quarantine}: the requests anomaly detection holds (XML, oldest first);
+    C{POST /api/v1/quarantine/release?RequestID=ID} and C{.../reject?RequestID=ID}: carry one
+    out, or refuse it (E16).  This is the operator's side of the ACB's holding queue, as DCC
+    offers it in its Self Service Interface, not a DUIS service request: it serves whoever
+    reaches the port (loopback), like the rest of this interface;
+  - C{GET /metrics} (with a L{emulator.metrics.Metrics}): Prometheus text exposition.
 
 The synchronous answer is the acknowledgement (I99, or the E code with HTTP 400).  Responses
 are also POSTed to the User's response URL (L{ResponseSender}).  Only translation happens
@@ -108,9 +114,58 @@ class _Alerts(resource.Resource):
         return found
 
 
-def duis_resource(host: DccHost) -> resource.Resource:
-    """The C{/api/v1/...} tree for a L{DccHost}."""
+def _quarantine_xml(host: DccHost) -> bytes:
+    from lxml import etree
+
+    from protocols.duis.request import format_eui
+    from protocols.duis.response import duis_datetime
+    root = etree.Element("Quarantine", window=f"{host.thresholds.window:g}")
+    for held in host.quarantined():
+        etree.SubElement(root, "Request", RequestID=str(held.key), UserID=format_eui(held.user),
+                         ServiceReference=held.service_reference, Count=str(held.count), Limit=str(held.limit),
+                         Since=duis_datetime(held.since), Until=duis_datetime(held.until))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+class _Quarantine(resource.Resource):
+    """C{/api/v1/quarantine} (list) and C{/api/v1/quarantine/release|reject?RequestID=ID}."""
+
+    isLeaf = True
+
+    def __init__(self, host: DccHost) -> None:
+        super().__init__()
+        self._host = host
+
+    def render_GET(self, request) -> bytes:  # noqa: N802
+        if request.postpath not in ([], [b""]):
+            request.setResponseCode(404)
+            return b"GET /api/v1/quarantine lists the held requests\n"
+        request.setHeader(b"content-type", _XML)
+        return _quarantine_xml(self._host)
+
+    def render_POST(self, request) -> bytes:  # noqa: N802
+        action = request.postpath[0] if request.postpath else b""
+        if action not in (b"release", b"reject"):
+            request.setResponseCode(404)
+            return b"POST /api/v1/quarantine/release or /reject with ?RequestID=ID\n"
+        ids = request.args.get(b"RequestID")
+        if not ids:
+            request.setResponseCode(400)
+            return b"RequestID query parameter is required\n"
+        rid = ids[0].decode("utf-8", "replace")
+        done = (self._host.release if action == b"release" else self._host.reject)(rid)
+        if not done:
+            request.setResponseCode(404)
+            return b"no quarantined request with this RequestID\n"
+        return action + b"d " + rid.encode("utf-8") + b"\n"
+
+
+def duis_resource(host: DccHost, metrics=None) -> resource.Resource:
+    """The C{/api/v1/...} tree for a L{DccHost} (and C{/metrics} with C{metrics})."""
     root = resource.Resource()
+    if metrics is not None:
+        from emulator.metrics import metrics_page
+        root.putChild(b"metrics", metrics_page(metrics))
     api = resource.Resource()
     v1 = resource.Resource()
     root.putChild(b"api", api)
@@ -119,6 +174,7 @@ def duis_resource(host: DccHost) -> resource.Resource:
         v1.putChild(f"service{letter}".encode("ascii"), _Service(host, letter))
     v1.putChild(b"response", _Poll(host))
     v1.putChild(b"alerts", _Alerts(host))
+    v1.putChild(b"quarantine", _Quarantine(host))
     return root
 
 
@@ -160,6 +216,6 @@ class ResponseSender:
                  why=failure.getErrorMessage())
 
 
-def site(host: DccHost) -> server.Site:
-    """A web site serving only the DUIS interface of C{host}."""
-    return server.Site(duis_resource(host))
+def site(host: DccHost, metrics=None) -> server.Site:
+    """A web site serving the DUIS interface of C{host} (and C{/metrics} with C{metrics})."""
+    return server.Site(duis_resource(host, metrics))

@@ -147,12 +147,17 @@ class DeliveryQueue:
     @param retry_base: first backoff after a refused send (s); doubles per attempt.
     @param retry_cap: longest backoff (s).
     @param max_commands: bound of the table (L{enqueue} refuses beyond it).
+    @param on_depth: called with C{(csp, commands)} whenever a CSP's number of commands in
+        delivery changes (for a queue-depth gauge).
     """
 
     def __init__(self, clock: Any, transmit: Callable[[str, bytes], None],
                  on_outcome: Callable[[Outcome], None], *, retry_base: float = 5.0, retry_cap: float = 300.0,
-                 max_commands: int = 100_000) -> None:
+                 max_commands: int = 100_000, on_depth: Callable[[str, int], None] | None = None) -> None:
         self.clock = clock
+        self.on_depth = on_depth
+        #: per CSP, the commands in delivery (any state)
+        self._depth: dict[str, int] = {}
         self.transmit = transmit
         self.on_outcome = on_outcome
         self.retry_base = retry_base
@@ -176,6 +181,7 @@ class DeliveryQueue:
         core = _Core(self, key, csp, command)
         machine = _Machine(core)
         self._machines[key] = (machine, core)
+        self._depth_change(csp, 1)
         core.deadline_call = self.clock.callLater(max(0.0, deadline - self.clock.seconds()),
                                                   self._input, key, "deadline")
         self._wait(core)
@@ -211,6 +217,15 @@ class DeliveryQueue:
     def __len__(self) -> int:
         return len(self._machines)
 
+    def depth(self, csp: str) -> int:
+        """Commands in delivery for C{csp} (waiting, sent or backing off)."""
+        return self._depth.get(csp, 0)
+
+    def _depth_change(self, csp: str, delta: int) -> None:
+        n = self._depth[csp] = self._depth.get(csp, 0) + delta
+        if self.on_depth is not None:
+            self.on_depth(csp, n)
+
     # ------------------------------------------------------------------ internals
 
     def _wait(self, core: _Core) -> None:
@@ -226,7 +241,8 @@ class DeliveryQueue:
 
     def _finish(self, core: _Core, result: str) -> None:
         core.done = True
-        self._machines.pop(core.key, None)
+        if self._machines.pop(core.key, None) is not None:
+            self._depth_change(core.csp, -1)
         waiting = self._waiting.get(core.csp)
         if waiting is not None and len(waiting) > 2 * len(self._machines) + 64:
             # commands that ended while waiting (a long outage): drop them from the queue

@@ -1,16 +1,30 @@
-"""DUIS response codes (DCC User Interface Specification, section 3: response codes).
+"""DUIS response codes: one table, one place.
 
-One table, one place.  C{I0} (success), C{I99} (acknowledgement: received, will be processed)
-and C{E65} come from the DCC samples in C{spec/duis/}; the meaning of every error below is the
-validation step of DUIS section 3 that produces it.  A DUIS error is always returned as a value
-(an acknowledgement or response carrying the code), never as a stack trace.
+Where each code comes from (checked against C{spec/}: the E2E architecture names no DUIS
+response code; C{spec/duis/} holds DCC's own messages):
+
+  - from DCC's messages in C{spec/duis/}: C{I0} (success, C{readfw-response.xml}) and C{E65}
+    (processing failure, C{acknowledgement-error.xml}); C{I99} (acknowledgement) is the
+    DUIS acknowledgement code of the same response family;
+  - from the DUIS specification family, from memory (DUIS section 3's validation order:
+    schema, user, signature, service reference, command variant, role, counter, inventory,
+    registration, device status), not checked against spec text here: C{E1}-C{E10}, C{E12}-C{E14};
+  - ours (the spec is silent; numbered outside the validation steps above so they cannot be
+    mistaken for DUIS's): C{E11} (the DCC is busy: a bounded table is full), C{E15} (no device
+    response within the target response time, architecture 5.5: every request ends in success,
+    failure or timeout), C{I98} (accepted and quarantined by anomaly detection, architecture
+    4.2.3.1's "holding queue ... before release") and C{E16} (a quarantined request was
+    rejected, or nobody released it in time).
+
+A DUIS error is always returned as a value (an acknowledgement or response carrying the code),
+never as a stack trace.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ResponseCode", "SUCCESS", "ACKNOWLEDGEMENT", "CODES", "by_code"]
+__all__ = ["ResponseCode", "SUCCESS", "ACKNOWLEDGEMENT", "QUARANTINED", "REJECTED", "CODES", "by_code"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +74,18 @@ PRECOMMAND = ResponseCode("E14", "SignedPreCommandInvalid",
 BUSY = ResponseCode("E11", "DccBusy", "the DCC has too many requests in flight to take this one now")
 TIMED_OUT = ResponseCode("E15", "NoResponseWithinTargetTime",
                          "the device did not answer within the target response time of the request")
+QUARANTINED = ResponseCode("I98", "Quarantined",
+                          "the request was accepted and is held by the DCC's anomaly detection until it is "
+                          "released (then carried out) or rejected")
+REJECTED = ResponseCode("E16", "RejectedFromQuarantine",
+                        "the request was held by anomaly detection and rejected (or not released in time)")
 FAILED = ResponseCode("E65", "ProcessingFailure",
                       "the service request failed while being processed (a fault of the DCC, logged)")
 
 CODES: tuple[ResponseCode, ...] = (
     SUCCESS, ACKNOWLEDGEMENT, SCHEMA, UNKNOWN_USER, SIGNATURE, SERVICE_REFERENCE, COMMAND_VARIANT,
     USER_ROLE, REQUEST_ID, UNKNOWN_DEVICE, NOT_REGISTERED, DEVICE_STATUS, BUSY, NOT_SUPPORTED,
-    INVALID_DATA, PRECOMMAND, TIMED_OUT, FAILED,
+    INVALID_DATA, PRECOMMAND, TIMED_OUT, QUARANTINED, REJECTED, FAILED,
 )
 _BY_CODE = {c.code: c for c in CODES}
 

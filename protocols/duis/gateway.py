@@ -79,10 +79,15 @@ class Gateway:
     def commit(self, request: ServiceRequest) -> None:
         """Record the request's counter as the last accepted one."""
         rid = request.request_id
-        key = (rid.originator, rid.target)
+        self.advance(rid.originator, rid.target, rid.counter)
+
+    def advance(self, originator: int, target: int, counter: int) -> None:
+        """Record C{counter} as used for (C{originator}, C{target}) (also by a command the DCC
+        sends on the User's behalf later: DSP future-dated or scheduled)."""
+        key = (originator, target)
         if key not in self._counters and len(self._counters) >= self._max_counters:
             self._counters.pop(next(iter(self._counters)))
-        self._counters[key] = max(rid.counter, self._counters.get(key, -1))
+        self._counters[key] = max(counter, self._counters.get(key, -1))
 
     def last_counter(self, originator: int, target: int) -> int | None:
         return self._counters.get((originator, target))

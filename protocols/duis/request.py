@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 from dataclasses import dataclass
 
 from lxml import etree
@@ -106,17 +107,48 @@ def _parser() -> etree.XMLParser:
                            huge_tree=False, remove_blank_text=False)
 
 
+#: one parser per thread (an lxml parser may be reused, but not shared between threads)
+_PARSERS = threading.local()
+
+
+def _shared_parser() -> etree.XMLParser:
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _parser()
+    return parser
+
+
 def _children(el: etree._Element) -> list[etree._Element]:
     return [c for c in el if isinstance(c.tag, str)]
 
 
-def _text(header: etree._Element, name: str) -> tuple[str, int]:
-    found = header.findall(_S % name)
+def _by_tag(el: etree._Element) -> dict[str, list[etree._Element]]:
+    """The element's child elements grouped by tag (one pass, instead of a search per name)."""
+    out: dict[str, list[etree._Element]] = {}
+    for c in el:
+        tag = c.tag
+        if isinstance(tag, str):
+            found = out.get(tag)
+            if found is None:
+                out[tag] = [c]
+            else:
+                found.append(c)
+    return out
+
+
+_HEADER_TAGS = {name: _S % name for name in ("RequestID", "CommandVariant", "ServiceReference",
+                                               "ServiceReferenceVariant")}
+
+
+def _text(header: etree._Element, name: str, children: dict[str, list[etree._Element]] | None = None
+          ) -> tuple[str, int]:
+    tag = _HEADER_TAGS.get(name) or _S % name
+    found = (children if children is not None else _by_tag(header)).get(tag, ())
     if len(found) != 1:
         raise DuisError(codes.SCHEMA, f"Header.{name}",
                         f"sr:Header must have exactly one sr:{name}, has {len(found)}", header.sourceline or 0)
     el = found[0]
-    if _children(el):
+    if len(el) and _children(el):
         raise DuisError(codes.SCHEMA, f"Header.{name}", f"sr:{name} must hold text only", el.sourceline or 0)
     text = (el.text or "").strip()
     if not text:
@@ -124,11 +156,18 @@ def _text(header: etree._Element, name: str) -> tuple[str, int]:
     return text, el.sourceline or 0
 
 
-def _command_variant(header: etree._Element) -> int:
-    text, line = _text(header, "CommandVariant")
-    if not re.fullmatch(r"[1-8]", text):
+_COMMAND_VARIANTS = {str(v): v for v in range(1, 9)}
+#: root tag -> document kind
+_ROOTS = {_S % "Request": "Request", _S % "SignedPreCommand": "SignedPreCommand"}
+_NS_PREFIX = "{%s}" % SR
+
+
+def _command_variant(header: etree._Element, children: dict[str, list[etree._Element]] | None = None) -> int:
+    text, line = _text(header, "CommandVariant", children)
+    value = _COMMAND_VARIANTS.get(text)
+    if value is None:
         raise DuisError(codes.SCHEMA, "Header.CommandVariant", f"CommandVariant {text!r} is not 1-8", line)
-    return int(text)
+    return value
 
 
 def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRequest:
@@ -145,28 +184,30 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise DuisError(codes.SCHEMA, "document", "DOCTYPE and entity declarations are not allowed in DUIS")
     try:
-        root = etree.fromstring(bytes(data), _parser())
+        root = etree.fromstring(bytes(data), _shared_parser())
     except etree.XMLSyntaxError as e:
         line = e.position[0] if e.position else 0
         raise DuisError(codes.SCHEMA, "document", f"not well-formed XML: {e.msg}", line) from None
-    if root.tag not in (_S % "Request", _S % "SignedPreCommand"):
+    kind = _ROOTS.get(root.tag)
+    if kind is None:
         raise DuisError(codes.SCHEMA, "document",
                         f"root element {root.tag!r} is not sr:Request or sr:SignedPreCommand "
                         f"(namespace {SR})", root.sourceline or 0)
-    kind = etree.QName(root).localname
     schema_version = root.get("schemaVersion") or ""
     if not schema_version:
         raise DuisError(codes.SCHEMA, "document.schemaVersion", f"sr:{kind} has no schemaVersion", root.sourceline or 0)
-    headers = root.findall(_S % "Header")
+    top = _by_tag(root)
+    headers = top.get(_S % "Header", ())
     if len(headers) != 1:
         raise DuisError(codes.SCHEMA, "Header", f"sr:{kind} must have exactly one sr:Header, has {len(headers)}",
                         root.sourceline or 0)
     header = headers[0]
-    rid_text, rid_line = _text(header, "RequestID")
+    fields = _by_tag(header)
+    rid_text, rid_line = _text(header, "RequestID", fields)
     request_id = parse_request_id(rid_text, rid_line)
-    command_variant = _command_variant(header)
+    command_variant = _command_variant(header, fields)
     if kind == "SignedPreCommand":
-        payloads = root.findall(_S % "GBCSPayload")
+        payloads = top.get(_S % "GBCSPayload", ())
         if len(payloads) != 1:
             raise DuisError(codes.SCHEMA, "GBCSPayload",
                             f"sr:SignedPreCommand must have exactly one sr:GBCSPayload, has {len(payloads)}",
@@ -183,9 +224,9 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
                             f"a signed pre-command takes CommandVariant 4, 5 or 6, not {command_variant}")
         return ServiceRequest(kind, request_id, command_variant, None, None, None, None, payload,
                               schema_version, root)
-    reference, ref_line = _text(header, "ServiceReference")
-    variant, var_line = _text(header, "ServiceReferenceVariant")
-    bodies = root.findall(_S % "Body")
+    reference, ref_line = _text(header, "ServiceReference", fields)
+    variant, var_line = _text(header, "ServiceReferenceVariant", fields)
+    bodies = top.get(_S % "Body", ())
     if len(bodies) != 1:
         raise DuisError(codes.SCHEMA, "Body", f"sr:Request must have exactly one sr:Body, has {len(bodies)}",
                         root.sourceline or 0)
@@ -205,7 +246,7 @@ def parse_request(data: bytes, matrix: RequestMatrix | None = None) -> ServiceRe
         raise DuisError(codes.COMMAND_VARIANT, "Header.CommandVariant",
                         f"CommandVariant {command_variant} is not allowed for {variant} {definition.name} "
                         f"(allowed: {', '.join(map(str, sorted(definition.command_variants())))})")
-    if etree.QName(content[0]).namespace != SR:
+    if not content[0].tag.startswith(_NS_PREFIX):
         raise DuisError(codes.SCHEMA, "Body", f"the service request element {content[0].tag!r} is not in {SR}",
                         content[0].sourceline or 0)
     return ServiceRequest(kind, request_id, command_variant, reference, variant, definition, content[0], None,

@@ -125,11 +125,18 @@ def precommand(request_id: str, response_id: str, service_reference: str, varian
 
 
 def device_alert(response_id: str, code: ResponseCode, gbcs_payload: bytes, when: float, *,
-                 schema_version: str = "5.1", signer: Signer | None = None) -> bytes:
-    """A device alert (GBCS alert in base64) for the Users entitled to it."""
+                 schema_version: str = "5.1", signer: Signer | None = None, future_dated: bool = False,
+                 request_id: str | None = None) -> bytes:
+    """A device alert (GBCS alert in base64) for the Users entitled to it.
+
+    A future-dated command's execution alert is a C{sr:FutureDatedDeviceAlertMessage}
+    (C{spec/gbcs-wire-format.md} 10: "alerts arrive as DUIS DeviceAlertMessage /
+    FutureDatedDeviceAlertMessage"), with the RequestID of the request it reports on when the
+    DCC could correlate it."""
     root = _root("Response", schema_version)
-    _header(root, None, response_id, code, when)
-    _sub(_sub(_sub(root, "Body"), "DeviceAlertMessage"), "GBCSPayload", _b64(gbcs_payload))
+    _header(root, request_id, response_id, code, when)
+    element = "FutureDatedDeviceAlertMessage" if future_dated else "DeviceAlertMessage"
+    _sub(_sub(_sub(root, "Body"), element), "GBCSPayload", _b64(gbcs_payload))
     return _finish(root, signer)
 
 
@@ -176,6 +183,8 @@ def parse_response(data: bytes) -> ParsedResponse:
     msg = body.find(_S % "ResponseMessage") if body is not None else None
     if msg is None and body is not None:
         msg = body.find(_S % "DeviceAlertMessage")
+    if msg is None and body is not None:
+        msg = body.find(_S % "FutureDatedDeviceAlertMessage")
     payload_text = msg.findtext(_S % "GBCSPayload") if msg is not None else None
     inner = msg.find(_S % "Body") if msg is not None else None
     return ParsedResponse(
