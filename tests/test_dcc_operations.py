@@ -527,3 +527,29 @@ def test_a_device_dated_commands_execution_alert_comes_back_with_its_request_id(
     dcc.broker.from_wan(other)
     plain = parse_response(dcc.alerts(SUPPLIER, 2))
     assert plain.document.find(f"{{{SR}}}Body/{{{SR}}}DeviceAlertMessage") is not None and plain.request_id is None
+
+
+def test_ccs01_at_the_broker_takes_the_added_devices_type_from_the_inventory():
+    """CCS01 puts the added device's GBCS type in the CHF's log: the ACB reads it from the
+    inventory (the ESME ...A0 of the RTDS home), so the shared template transforms as sent."""
+    require_shared()
+    from emulator.dcc.acb import AcbBroker
+    from protocols.acb import Transformer
+    from protocols.duis.request import parse_request
+    from protocols.gbcs import GbcsCrypto
+
+    config = load_dcc_config(load_topology(str(RTDS_HOME), 1))
+    clock = Clock()
+    clock.advance(NOW)
+    broker = AcbBroker(config.inventory, Transformer(GbcsCrypto(config.keystore, config.inventory.dcc_id), clock),
+                       clock)
+
+    class Accepted:
+        request = parse_request(template("CCS01_8.11_SUCCESS_REQUEST_DUIS.XML"))
+        device = config.inventory.device(0x00DB1234567890A2)
+
+    transform_request = broker._request(Accepted)
+    types = transform_request.device_options["device_types"]
+    assert types.get(0x00DB1234567890A0) == "ESME" and types.get(0x1234) is None
+    result = broker.acb.transformer.transform(transform_request)
+    assert result.use_case == "CCS01" and result.message_code == 0x0001   # CCS01 Add Device to CHF device log

@@ -249,7 +249,8 @@ class AcbBroker:
         rid = req.request_id
         variant = 4 if d.critical else 1
         return TransformRequest(d.variant, req.body, rid.originator, rid.target,
-                                rid.counter if counter is None else counter, dreq.device.device_type, variant)
+                                rid.counter if counter is None else counter, dreq.device.device_type, variant,
+                                device_options={"device_types": _InventoryTypes(self.inventory)})
 
     def transform(self, dreq) -> bytes:
         """The pre-command of a critical request (held by the ACB until it comes back signed)."""
@@ -368,3 +369,17 @@ class AcbBroker:
 def _recipient(command: bytes) -> int:
     """The grouping-header recipient of a command the ACB made."""
     return decode_frame(command).signing.recipient
+
+
+class _InventoryTypes:
+    """The inventory's device types by EUI-64, as the transform asks for them (C{.get(eui)}:
+    the device a CCS01 adds to a CHF's log), read on demand rather than copied per request."""
+
+    __slots__ = ("inventory",)
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+
+    def get(self, eui64: int, default=None):
+        device = self.inventory.device(eui64)
+        return default if device is None else device.device_type
