@@ -8,7 +8,12 @@ from collections import Counter
 import pytest
 
 from emulator import cli
-from emulator.rtds_replay import find_tests, infer_inventory, replay
+from emulator.clock import VirtualClock
+from emulator.rtds_home import DeviceClock, ReplayHome
+from emulator.rtds_replay import _START, find_tests, infer_inventory, replay
+from protocols.gbcs.framing import decode_frame
+from protocols.hrgp.chf import ChfRouter
+from protocols.hrgp.codec import MAX_GBCS_MESSAGE
 from tests.gbcs_helpers import KEYSTORE, RTDS
 
 if not RTDS.is_dir() or not KEYSTORE.is_dir():
@@ -23,13 +28,95 @@ def outcomes():
 
 
 def test_every_emulated_reference_test_passes(outcomes):
-    failed = [f"{o.test}: {o.reason}" for o in outcomes if o.status == "failed"]
+    """Everything delivered passes.  The only failures are the reference commands larger than
+    a GB-HRGP tunnel command carries (1,500 octets): the CHF refuses them (GBCS block transfer
+    is not emulated), and says so."""
+    failed = [f"{o.test}: {o.reason}" for o in outcomes
+              if o.status == "failed" and not o.reason.endswith(": too_large")]
     assert not failed, "\n".join(failed)
+    for o in outcomes:
+        if o.status == "failed":
+            size = int(o.reason.split("the CHF did not deliver the ")[1].split("-octet")[0])
+            assert size > MAX_GBCS_MESSAGE
+
+
+def test_commands_cross_the_chf_and_the_han(outcomes):
+    """Meters get their commands through the tunnel, the CHF and GPF at the CH; only the
+    device types with no HAN node here take them directly."""
+    routes = {}
+    for o in outcomes:
+        if o.status == "passed":
+            routes.setdefault(o.device_type, set()).add(o.route)
+    assert routes["ESME"] == {"tunnel"}
+    assert routes["GSME"] == {"tunnel"}
+    assert routes["CHF"] == {"chf"}
+    assert routes["GPF"] == {"chf"}
+    assert routes["PPMID"] == {"direct"}
+
+
+def test_a_gsme_command_waits_for_the_wake_and_the_response_comes_back():
+    tests, _ = find_tests(RTDS / "4.3_GCS14")
+    inventory = infer_inventory(find_tests(RTDS)[0])
+    home = ReplayHome(inventory, seed=4, start_time=_START)
+    try:
+        (test,) = [t for t in tests if t.name.endswith("_SUCCESS_UNRELIABLE")]
+        command = bytes.fromhex(test.command.read_text().strip())
+        gsme_eui = decode_frame(command).signing.recipient
+        stage = home.stage(gsme_eui, _START)
+        node = home.nodes[gsme_eui]
+        received = node.tunnel.received
+        taken = []
+        stage.attach(type("Recorder", (), {"receive": lambda self, m: taken.append((home.clock.seconds(), m))})())
+        sent_at, wake = home.clock.seconds(), home.next_wake(node)
+        assert wake > sent_at
+        stage.deliver(command)
+        assert stage.outcome == "queued"
+        assert [m for _, m in taken] == [command]
+        assert wake <= taken[0][0] < wake + 10.0, "taken from the CHF queue when it woke"
+        assert node.tunnel.received == received + 1
+        assert stage.clock.seconds() - _START == pytest.approx(home.clock.seconds() - sent_at)
+        stage.close()
+    finally:
+        home.close()
+
+
+def test_device_clock_steps_run_what_became_due():
+    base = VirtualClock(100.0)
+    clock = DeviceClock(base, 1000.0)
+    ran = []
+    clock.callLater(5000.0, ran.append, "far")
+    clock.callLater(10.0, ran.append, "near")
+    clock.set(1100.0 + 4000.0)       # forward 4,000 s of device time at once
+    assert clock.seconds() == 5100.0 and base.seconds() == 100.0
+    base.run_until(101.0)
+    assert ran == ["near"]
+    base.run_until(101.0 + 999.0)
+    assert ran == ["near", "far"]
+    clock.callLater(1.0, ran.append, "cancelled")
+    clock.close()
+    base.run_until(2000.0)
+    assert ran == ["near", "far"]
+
+
+def test_the_chf_refuses_a_message_no_tunnel_command_carries():
+    clock = VirtualClock(0.0)
+    pushed, counts = [], []
+    router = ChfRouter(clock, 0xA2, None, deliver_local=lambda e, m: None,
+                       push=lambda e, m, done: pushed.append(m) or True, to_wan=lambda m: None,
+                       alert=lambda c, i: None, count=counts.append)
+    router.add_device(0x00DB1234567890A0, sleepy=False)
+    big = (RTDS / "NA_CS02bAnyExceptAbnormalRootByRecovery"
+           / "CS02bAnyExceptAbnormalRootByRecovery_NA_SUCCESS_COMMAND_GBCS.HEX")
+    message = bytes.fromhex(big.read_text().strip())
+    assert len(message) > MAX_GBCS_MESSAGE
+    assert router.from_wan(message) == "too_large"
+    assert pushed == [] and counts == ["chf_too_large"] and router.pending(0x00DB1234567890A0) == 0
 
 
 def test_device_types_are_covered(outcomes):
     by = Counter((o.device_type, o.status) for o in outcomes)
-    assert by[("ESME", "passed")] >= 214
+    # (the nine CS02b commands to the ESME larger than a tunnel command carries are refused)
+    assert by[("ESME", "passed")] >= 205
     assert by[("GSME", "passed")] >= 106
     assert by[("GPF", "passed")] >= 12
     assert by[("CHF", "passed")] >= 20

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from protocols.errors import CodecError
 from protocols.gbcs.framing import decode_frame
+from protocols.hrgp.codec import MAX_GBCS_MESSAGE
 
 __all__ = ["ChfRouter", "QueuedMessage", "ALERT_GSME_COMMAND_NOT_RETRIEVED", "DEFAULT_QUEUE_LIMIT",
            "DEFAULT_QUEUE_EXPIRY"]
@@ -61,7 +62,7 @@ class QueuedMessage:
 
 #: outcomes that are drops or failures (also passed to C{count}); the rest are events
 _DROPS = frozenset({"get_unknown_device", "malformed", "unknown_recipient", "queue_full", "expired", "push_failed",
-                    "retrieval_failed", "upward_malformed", "upward_wrong_originator"})
+                    "retrieval_failed", "upward_malformed", "upward_wrong_originator", "too_large"})
 
 
 class _DeviceQueue:
@@ -134,7 +135,7 @@ class ChfRouter:
 
     def from_wan(self, message: bytes) -> str:
         """Route one remote-party message; returns the outcome (C{local}, C{pushed}, C{queued},
-        C{malformed}, C{unknown_recipient}, C{queue_full})."""
+        C{malformed}, C{unknown_recipient}, C{too_large}, C{queue_full})."""
         try:
             gs = decode_frame(message).signing
         except CodecError:
@@ -149,6 +150,8 @@ class ChfRouter:
         q = self.queues.get(recipient)
         if q is None:
             return self._outcome("unknown_recipient")
+        if len(message) > MAX_GBCS_MESSAGE:     # no tunnel command carries it: refused, never queued
+            return self._outcome("too_large")
         item = QueuedMessage(bytes(message), recipient, gs.originator, gs.originator_counter, gs.message_code,
                              gs.cra_flag, self.clock.seconds() + self.expiry)
         if len(q.items) >= self.queue_limit:
