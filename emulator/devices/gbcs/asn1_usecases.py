@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1
 
+from emulator.devices.gbcs.security import CELL_ROLES
+
 __all__ = ["Asn1State", "ASN1_USE_CASES", "execute_asn1", "asn1_outcome", "asn1_is_error", "credentials_outcome",
            "DEVICE_TYPE_CODES"]
 
@@ -109,6 +111,9 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
             return None
         out = []
         for role in roles:
+            if role not in CELL_ROLES:      # no device holds a cell for it (the transitional CoS party)
+                out.append({"targetRemotePartyRole": role, "status": "other"})
+                continue
             cells = [(k, v) for k, v in device.security.cells.items() if k[0] == role]
             if not cells:
                 out.append({"targetRemotePartyRole": role, "status": "trustAnchorNotFound"})
