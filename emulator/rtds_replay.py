@@ -563,7 +563,8 @@ def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMes
         # a fresh device may already fail the command (e.g. unjoin of an unknown device);
         # otherwise the failure is a fault of the device in the part the command addresses
         if not device.predicts_error(command.frame, command.payload or {}) \
-                and not _inject_error_state(device, ref, command):
+                and not _inject_error_state(device, ref, command) \
+                and not device.stage_error(command.frame, command.payload or {}):
             return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
     elif "_NOT_FOUND" in test.name:
         device.forget(command.frame, command.payload or {})     # the data read is absent
