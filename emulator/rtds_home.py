@@ -123,6 +123,9 @@ class DirectStage:
         self.clock.set(device_time - _STEP_AHEAD)
         self.base.run_until(self.base.seconds() + _STEP_AHEAD)
 
+    def wait_for(self, count: int, timeout: float) -> None:
+        self.base.run_until(self.base.seconds())
+
     def close(self) -> None:
         self.clock.close()
 

@@ -69,6 +69,7 @@ from protocols.zcl.foundation import GlobalCommand, Status
 from emulator.devices.gbcs import DEVICE_CLASSES
 from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice
+from emulator.devices.gbcs.events import SUPPLY_OUTAGE_RESTORED, supply_outage
 from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
 from emulator.rtds_home import DirectStage, ReplayHome, Stage
 
@@ -649,8 +650,16 @@ def _unauthorised_command(device: GbcsDevice, ref_crypto: GbcsCrypto) -> bytes |
     return protect(gs, ref_crypto, GeneralCiphering(b""))
 
 
-#: alert code -> how the replay makes the device raise it
+def _supply_outage(device: GbcsDevice) -> bool:
+    """The meter's supply was off for nine minutes and came back a minute ago."""
+    now = device.now()
+    return supply_outage(device, now - 600.0, now - 60.0)
+
+
+#: alert code -> the command that makes the device raise it
 _STIMULI = {0x8F30: _unauthorised_command}
+#: alert code -> the event the alert names, caused in the device (which raises the alert itself)
+_EVENTS = {SUPPLY_OUTAGE_RESTORED: _supply_outage}
 
 
 def replay_alert(path: Path, inventory: dict[int, str], keys: Path, ref_crypto: GbcsCrypto,
@@ -664,7 +673,7 @@ def replay_alert(path: Path, inventory: dict[int, str], keys: Path, ref_crypto: 
     rg = ref.frame.signing
     device_type = inventory.get(rg.originator, "?")
     cls = DEVICE_CLASSES.get(device_type)
-    stimulus = _STIMULI.get(_alert_code(ref) or 0)
+    stimulus = _STIMULI.get(_alert_code(ref) or 0) or _EVENTS.get(_alert_code(ref) or 0)
     if cls is None or stimulus is None:
         return Outcome(name, "not emulated", device_type, "device-initiated alert: no command triggers it")
     stage = homes.stage(rg.originator)
@@ -685,10 +694,16 @@ def _replay_alert_staged(name: str, ref: DecodedMessage, cls: type[GbcsDevice], 
     stage.attach(device)
     if rg.recipient not in device.security.remote_parties:
         install_party(device, home_keys, rg.recipient)
-    command = stimulus(device, ref_crypto)
-    if command is None:
-        return Outcome(name, "not emulated", device_type, "no way to cause the event")
-    stage.deliver(command)
+    if stimulus in _EVENTS.values():
+        if not stimulus(device):
+            return Outcome(name, "not emulated", device_type, f"a {device_type} has no such event")
+        stage.outcome = "event"
+        stage.wait_for(1, 120.0)
+    else:
+        command = stimulus(device, ref_crypto)
+        if command is None:
+            return Outcome(name, "not emulated", device_type, "no way to cause the event")
+        stage.deliver(command)
     home_crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
     try:
         alerts = [decode_message(m, home_crypto) for m in stage.sent]

@@ -105,6 +105,9 @@ def test_alert_only_tests_are_replayed_or_not_emulated(outcomes):
     by_name = {o.test: o for o in outcomes}
     assert by_name["GCA-DLMS_NA_8F30_ALERT"].status == "passed"
     assert by_name["GCA-ZigBee_NA_8F30_ALERT"].status == "passed"
+    # an event the alert names, caused in the device: a supply outage of nine minutes
+    assert by_name["ECS80_NA_8F36_ALERT"].status == "passed"
+    assert by_name["ECS80_NA_8F36_ALERT"].route == "tunnel"
     assert by_name["CS14_NA_8F12_ALERT"].status == "not emulated"
 
 
