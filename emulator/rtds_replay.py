@@ -23,9 +23,17 @@ case the device implements:
          as device state.  What the device does from there (stop processing, answer other-reason
          or FAILURE for the remaining items, change nothing else) is its own logic;
        - TWIN variants: the meter is a twin-element ESME (profile entries carry more registers);
-  3. the command is delivered in virtual time (L{emulator.clock.VirtualClock}) through a
-     pluggable delivery function (a direct call today; the CHF and the GB-HRGP tunnel later),
-     and the clock runs on to the last reference alert (future-dated execution);
+  3. the command is delivered in virtual time through one emulated home built once for the
+     whole run (L{emulator.rtds_home.ReplayHome}): it enters at the Communications Hub as from
+     the WAN, the CHF routes it by its business recipient (its own CHF or GPF at once; the
+     ESME pushed through its GB-HRGP tunnel; the sleepy GSME's queued until its next wake),
+     over the HAN with APS/NWK security and APS fragmentation, and the device's response and
+     alerts come back the same way to where the CH hands messages to the WAN.  Each test
+     plugs a freshly provisioned device in as the application of its HAN node (no state
+     leaks between tests) with its clock set to the reference devices' time; for a future-
+     dated command the device's clock is stepped to the last reference alert's time.  Device
+     types with no node on the HAN (PPMID, HCALCS) take the command at their GBCS endpoint
+     directly; C{--direct} does that for every device type;
   4. the answer is compared with the reference: message code, CRA, counter echoed,
      originator/recipient swapped, other-information, grouping-header date-time present or
      not, the protection (MAC or signature, and it verifies under the home's keys), the
@@ -48,7 +56,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from protocols.errors import CodecError
 from protocols.gbcs import catalogue
@@ -58,14 +66,15 @@ from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import VERIFIED, DecodedMessage, decode_message
 from protocols.zcl.foundation import GlobalCommand, Status
 
-from emulator.clock import VirtualClock
 from emulator.devices.gbcs import DEVICE_CLASSES
 from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice
+from emulator.devices.gbcs.events import SUPPLY_OUTAGE_RESTORED, supply_outage
 from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
+from emulator.rtds_home import DirectStage, ReplayHome, Stage
 
 __all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay_alert", "replay",
-           "compare_payload", "direct_delivery", "main"]
+           "compare_payload", "Homes", "main"]
 
 #: RTDS devices' clock: the reference responses are stamped 2015-01-01T00:00:00
 _START = 1420070400.0
@@ -98,6 +107,9 @@ class Outcome:
     status: str
     device_type: str
     reason: str = ""
+    #: how the command reached the device: "tunnel" (CHF, GB-HRGP tunnel, HAN), "chf" (the
+    #: CH's own CHF or GPF), "direct" (no HAN node of that type); empty when not delivered
+    route: str = ""
 
 
 # --------------------------------------------------------------------------- discovery
@@ -417,13 +429,21 @@ def _compare_response(ref: DecodedMessage, got: DecodedMessage, command: Decoded
 
 # --------------------------------------------------------------------------- replay
 
-Delivery = Callable[[GbcsDevice, bytes, VirtualClock], None]
+class Homes:
+    """Where tests are staged: the replay home on a HAN (built once, reused), or a
+    L{DirectStage} for the device types with no node on the HAN (and for all with C{han=False})."""
 
+    def __init__(self, inventory: dict[int, str], seed: int, han: bool = True) -> None:
+        self.home = ReplayHome(inventory, seed, _START) if han else None
 
-def direct_delivery(device: GbcsDevice, message: bytes, clock: VirtualClock) -> None:
-    """Deliver a command straight to the device's GBCS endpoint (no HAN), in virtual time."""
-    clock.callLater(0, device.receive, message)
-    clock.run_until(clock.seconds())
+    def stage(self, eui: int) -> Stage | DirectStage:
+        if self.home is not None and self.home.hosts(eui):
+            return self.home.stage(eui, _START)
+        return DirectStage(_START)
+
+    def close(self) -> None:
+        if self.home is not None:
+            self.home.close()
 
 
 def _alert_time(msg: DecodedMessage) -> float | None:
@@ -487,8 +507,8 @@ def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: Decode
 
 
 def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_crypto: GbcsCrypto,
-                delivery: Delivery = direct_delivery, seed: int = 1) -> Outcome:
-    """Replay one reference test on a freshly provisioned home."""
+                homes: Homes, seed: int = 1) -> Outcome:
+    """Replay one reference test on a freshly provisioned device of the home."""
     try:
         command = decode_message(_read_hex(test.command), ref_crypto)
     except (CodecError, ValueError, OSError) as e:
@@ -513,10 +533,23 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
         if a.frame.signing.message_code not in cls.alert_codes:
             return Outcome(test.name, "not emulated", device_type,
                            f"alert message code 0x{a.frame.signing.message_code:04X} not raised by {device_type}")
+    stage = homes.stage(cg.recipient)
+    try:
+        outcome = _replay_staged(test, command, ref, ref_alerts, cls, device_type, keys, stage, seed)
+    finally:
+        stage.close()
+    if stage.outcome:
+        outcome.route = stage.route
+    return outcome
+
+
+def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMessage,
+                   ref_alerts: list[DecodedMessage], cls: type[GbcsDevice], device_type: str, keys: Path,
+                   stage: Stage | DirectStage, seed: int) -> Outcome:
+    cg = command.frame.signing
     home_keys = KeyStore(keys)
-    clock = VirtualClock(_START)
-    sent: list[bytes] = []
-    device = provision(cls, cg.recipient, home_keys, clock, sent.append, rng=random.Random(seed))
+    device = provision(cls, cg.recipient, home_keys, stage.clock, stage.send, rng=random.Random(seed))
+    stage.attach(device)
     if not device.supports(cg.message_code) or not device.accepts(command.frame):
         uc = catalogue.use_case(cg.message_code)
         return Outcome(test.name, "not emulated", device_type,
@@ -531,20 +564,21 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
         # a fresh device may already fail the command (e.g. unjoin of an unknown device);
         # otherwise the failure is a fault of the device in the part the command addresses
         if not device.predicts_error(command.frame, command.payload or {}) \
-                and not _inject_error_state(device, ref, command):
+                and not _inject_error_state(device, ref, command) \
+                and not device.stage_error(command.frame, command.payload or {}):
             return Outcome(test.name, "not emulated", device_type, "error condition not modelled")
     elif "_NOT_FOUND" in test.name:
         device.forget(command.frame, command.payload or {})     # the data read is absent
     else:
         device.prepare(command.frame, command.payload or {})
-    delivery(device, _read_hex(test.command), clock)
+    stage.deliver(_read_hex(test.command))
     # let the device run until the last reference alert was raised (future-dated execution)
     times = [t for t in (_alert_time(a) for a in ref_alerts) if t is not None]
-    if times and max(times) > clock.seconds():
-        clock.run_until(max(times))
+    if times and max(times) > stage.clock.seconds():
+        stage.run_until(max(times))
     home_crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
     answers = []
-    for msg in sent:
+    for msg in stage.sent:
         try:
             answers.append(decode_message(msg, home_crypto))
         except CodecError as e:
@@ -553,6 +587,8 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
     alerts = [m for m in answers if m.frame.signing.cra_flag != CRA_RESPONSE]
     if len(responses) != 1:
         why = device.last_rejection.reason if device.last_rejection else ""
+        if stage.outcome not in ("direct", "local", "pushed", "queued"):
+            why = f"the CHF did not deliver the {len(_read_hex(test.command))}-octet command: {stage.outcome}"
         return Outcome(test.name, "failed", device_type, f"{len(responses)} responses, expected 1 {why}".strip())
     diff = _compare_response(ref, responses[0], command)
     if diff:
@@ -573,17 +609,22 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
     return Outcome(test.name, "passed", device_type)
 
 
-def replay(directory: Path, keys: Path, delivery: Delivery = direct_delivery, seed: int = 1) -> list[Outcome]:
-    """Replay every reference test under C{directory}."""
+def replay(directory: Path, keys: Path, seed: int = 1, han: bool = True) -> list[Outcome]:
+    """Replay every reference test under C{directory} (through the home's CHF and HAN unless
+    C{han} is false: then straight to each device's GBCS endpoint)."""
     tests, orphans = find_tests(directory)
     inventory = infer_inventory(tests)
     ref_keys = KeyStore(keys)
     ref_crypto = GbcsCrypto(ref_keys, acb_eui(ref_keys))
-    outcomes = [replay_test(t, inventory, keys, ref_crypto, delivery, seed) for t in tests]
-    # alerts no command explains are raised by the device on its own (tamper, supply events,
-    # device log changes ...): replayed where the replay can cause the event, else not emulated
-    for path in orphans:
-        outcomes.append(replay_alert(path, inventory, keys, ref_crypto, delivery, seed))
+    homes = Homes(inventory, seed, han)
+    try:
+        outcomes = [replay_test(t, inventory, keys, ref_crypto, homes, seed) for t in tests]
+        # alerts no command explains are raised by the device on its own (tamper, supply events,
+        # device log changes ...): replayed where the replay can cause the event, else not emulated
+        for path in orphans:
+            outcomes.append(replay_alert(path, inventory, keys, ref_crypto, homes, seed))
+    finally:
+        homes.close()
     return outcomes
 
 
@@ -609,12 +650,20 @@ def _unauthorised_command(device: GbcsDevice, ref_crypto: GbcsCrypto) -> bytes |
     return protect(gs, ref_crypto, GeneralCiphering(b""))
 
 
-#: alert code -> how the replay makes the device raise it
+def _supply_outage(device: GbcsDevice) -> bool:
+    """The meter's supply was off for nine minutes and came back a minute ago."""
+    now = device.now()
+    return supply_outage(device, now - 600.0, now - 60.0)
+
+
+#: alert code -> the command that makes the device raise it
 _STIMULI = {0x8F30: _unauthorised_command}
+#: alert code -> the event the alert names, caused in the device (which raises the alert itself)
+_EVENTS = {SUPPLY_OUTAGE_RESTORED: _supply_outage}
 
 
 def replay_alert(path: Path, inventory: dict[int, str], keys: Path, ref_crypto: GbcsCrypto,
-                 delivery: Delivery = direct_delivery, seed: int = 1) -> Outcome:
+                 homes: Homes, seed: int = 1) -> Outcome:
     """Replay an alert-only reference test: cause the event, compare the alert raised."""
     name = path.name[:-len("_GBCS.HEX")] if path.name.endswith("_GBCS.HEX") else path.name
     try:
@@ -624,22 +673,40 @@ def replay_alert(path: Path, inventory: dict[int, str], keys: Path, ref_crypto: 
     rg = ref.frame.signing
     device_type = inventory.get(rg.originator, "?")
     cls = DEVICE_CLASSES.get(device_type)
-    stimulus = _STIMULI.get(_alert_code(ref) or 0)
+    stimulus = _STIMULI.get(_alert_code(ref) or 0) or _EVENTS.get(_alert_code(ref) or 0)
     if cls is None or stimulus is None:
         return Outcome(name, "not emulated", device_type, "device-initiated alert: no command triggers it")
+    stage = homes.stage(rg.originator)
+    try:
+        outcome = _replay_alert_staged(name, ref, cls, device_type, keys, ref_crypto, stimulus, stage, seed)
+    finally:
+        stage.close()
+    if stage.outcome:
+        outcome.route = stage.route
+    return outcome
+
+
+def _replay_alert_staged(name: str, ref: DecodedMessage, cls: type[GbcsDevice], device_type: str, keys: Path,
+                         ref_crypto: GbcsCrypto, stimulus, stage: Stage | DirectStage, seed: int) -> Outcome:
+    rg = ref.frame.signing
     home_keys = KeyStore(keys)
-    clock = VirtualClock(_START)
-    sent: list[bytes] = []
-    device = provision(cls, rg.originator, home_keys, clock, sent.append, rng=random.Random(seed))
+    device = provision(cls, rg.originator, home_keys, stage.clock, stage.send, rng=random.Random(seed))
+    stage.attach(device)
     if rg.recipient not in device.security.remote_parties:
         install_party(device, home_keys, rg.recipient)
-    command = stimulus(device, ref_crypto)
-    if command is None:
-        return Outcome(name, "not emulated", device_type, "no way to cause the event")
-    delivery(device, command, clock)
+    if stimulus in _EVENTS.values():
+        if not stimulus(device):
+            return Outcome(name, "not emulated", device_type, f"a {device_type} has no such event")
+        stage.outcome = "event"
+        stage.wait_for(1, 120.0)
+    else:
+        command = stimulus(device, ref_crypto)
+        if command is None:
+            return Outcome(name, "not emulated", device_type, "no way to cause the event")
+        stage.deliver(command)
     home_crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
     try:
-        alerts = [decode_message(m, home_crypto) for m in sent]
+        alerts = [decode_message(m, home_crypto) for m in stage.sent]
     except CodecError as e:
         return Outcome(name, "failed", device_type, f"device sent an undecodable message: {e}")
     if len(alerts) != 1 or alerts[0].frame.signing.cra_flag == CRA_RESPONSE:
@@ -680,6 +747,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=1, help="seed for generated device keys (default 1)")
     r.add_argument("--by-type", action="store_true", help="print passed/failed/not emulated per device type")
     r.add_argument("--verbose", "-v", action="store_true", help="also list tests not emulated, with why")
+    r.add_argument("--direct", action="store_true",
+                   help="hand each command straight to the device's GBCS endpoint (no CHF, tunnel or HAN)")
     return p
 
 
@@ -692,7 +761,7 @@ def main(argv: list[str]) -> int:
     if not keys.is_dir():
         print(f"smets rtds replay: --keys: not a directory: {keys}", file=sys.stderr)
         return 2
-    outcomes = replay(directory, keys, seed=args.seed)
+    outcomes = replay(directory, keys, seed=args.seed, han=not args.direct)
     for o in outcomes:
         if o.status == "failed" or (args.verbose and o.status == "not emulated"):
             print(f"{o.test}: {o.status} ({o.device_type}): {o.reason}")

@@ -8,7 +8,10 @@ from collections import Counter
 import pytest
 
 from emulator import cli
-from emulator.rtds_replay import find_tests, infer_inventory, replay
+from emulator.clock import VirtualClock
+from emulator.rtds_home import DeviceClock, ReplayHome
+from emulator.rtds_replay import _START, find_tests, infer_inventory, replay
+from protocols.gbcs.framing import decode_frame
 from tests.gbcs_helpers import KEYSTORE, RTDS
 
 if not RTDS.is_dir() or not KEYSTORE.is_dir():
@@ -25,6 +28,64 @@ def outcomes():
 def test_every_emulated_reference_test_passes(outcomes):
     failed = [f"{o.test}: {o.reason}" for o in outcomes if o.status == "failed"]
     assert not failed, "\n".join(failed)
+
+
+def test_commands_cross_the_chf_and_the_han(outcomes):
+    """Meters get their commands through the tunnel, the CHF and GPF at the CH; only the
+    device types with no HAN node here take them directly."""
+    routes = {}
+    for o in outcomes:
+        if o.status == "passed":
+            routes.setdefault(o.device_type, set()).add(o.route)
+    assert routes["ESME"] == {"tunnel"}
+    assert routes["GSME"] == {"tunnel"}
+    assert routes["CHF"] == {"chf"}
+    assert routes["GPF"] == {"chf"}
+    assert routes["PPMID"] == {"direct"}
+
+
+def test_a_gsme_command_waits_for_the_wake_and_the_response_comes_back():
+    tests, _ = find_tests(RTDS / "4.3_GCS14")
+    inventory = infer_inventory(find_tests(RTDS)[0])
+    home = ReplayHome(inventory, seed=4, start_time=_START)
+    try:
+        (test,) = [t for t in tests if t.name.endswith("_SUCCESS_UNRELIABLE")]
+        command = bytes.fromhex(test.command.read_text().strip())
+        gsme_eui = decode_frame(command).signing.recipient
+        stage = home.stage(gsme_eui, _START)
+        node = home.nodes[gsme_eui]
+        received = node.tunnel.received
+        taken = []
+        stage.attach(type("Recorder", (), {"receive": lambda self, m: taken.append((home.clock.seconds(), m))})())
+        sent_at, wake = home.clock.seconds(), home.next_wake(node)
+        assert wake > sent_at
+        stage.deliver(command)
+        assert stage.outcome == "queued"
+        assert [m for _, m in taken] == [command]
+        assert wake <= taken[0][0] < wake + 10.0, "taken from the CHF queue when it woke"
+        assert node.tunnel.received == received + 1
+        assert stage.clock.seconds() - _START == pytest.approx(home.clock.seconds() - sent_at)
+        stage.close()
+    finally:
+        home.close()
+
+
+def test_device_clock_steps_run_what_became_due():
+    base = VirtualClock(100.0)
+    clock = DeviceClock(base, 1000.0)
+    ran = []
+    clock.callLater(5000.0, ran.append, "far")
+    clock.callLater(10.0, ran.append, "near")
+    clock.set(1100.0 + 4000.0)       # forward 4,000 s of device time at once
+    assert clock.seconds() == 5100.0 and base.seconds() == 100.0
+    base.run_until(101.0)
+    assert ran == ["near"]
+    base.run_until(101.0 + 999.0)
+    assert ran == ["near", "far"]
+    clock.callLater(1.0, ran.append, "cancelled")
+    clock.close()
+    base.run_until(2000.0)
+    assert ran == ["near", "far"]
 
 
 def test_device_types_are_covered(outcomes):
@@ -44,6 +105,9 @@ def test_alert_only_tests_are_replayed_or_not_emulated(outcomes):
     by_name = {o.test: o for o in outcomes}
     assert by_name["GCA-DLMS_NA_8F30_ALERT"].status == "passed"
     assert by_name["GCA-ZigBee_NA_8F30_ALERT"].status == "passed"
+    # an event the alert names, caused in the device: a supply outage of nine minutes
+    assert by_name["ECS80_NA_8F36_ALERT"].status == "passed"
+    assert by_name["ECS80_NA_8F36_ALERT"].route == "tunnel"
     assert by_name["CS14_NA_8F12_ALERT"].status == "not emulated"
 
 

@@ -33,7 +33,8 @@ from protocols.gbcs.framing import CRA_NAMES, decode_frame
 from protocols.hrgp.alerts import chf_alert
 from protocols.hrgp.chf import DEFAULT_QUEUE_EXPIRY, DEFAULT_QUEUE_LIMIT, ChfRouter, QueuedMessage
 from protocols.hrgp.client import TunnelClientCore, new_tunnel_client, tunnel_command_received
-from protocols.hrgp.codec import from_zcl, to_zcl
+from protocols.hrgp.codec import HRGP_PUT, MAX_GBCS_MESSAGE, TransferData, from_zcl, to_zcl
+from protocols.hrgp.gbt import Reassembler, is_block, split_message
 from protocols.hrgp.server import DEFAULT_CLOSE_TUNNEL_TIMEOUT, TunnelServer
 from protocols.zcl.frame import DIRECTION_CLIENT_TO_SERVER, DIRECTION_SERVER_TO_CLIENT, encode_zcl
 from protocols.zcl.se.tunneling import TUNNELING_CLUSTER_ID
@@ -108,6 +109,8 @@ class TunnelClientHost:
         self.application = make_gbcs_application(device, self.send)
         self.received = 0
         self.sent = 0
+        self._gbt = Reassembler()
+        self._blocks_out: deque[bytes] = deque()
         device.cluster_handlers[(endpoint, TUNNELING_CLUSTER_ID)] = self.zcl_command
 
     # ------------------------------------------------------------------ device side
@@ -117,9 +120,28 @@ class TunnelClientHost:
         self._discover()
 
     def send(self, message: bytes) -> None:
-        """The application's answer (a response or alert): PUT it to the CHF."""
+        """The application's answer (a response or alert): PUT it to the CHF (as GBT blocks when
+        it is larger than one tunnel command carries)."""
         self.sent += 1
-        self.machine.put(message)
+        if len(message) <= MAX_GBCS_MESSAGE:
+            self.machine.put(message)
+            return
+        # one block at a time: the next goes when the last was delivered (APS transfers of
+        # different sizes may overtake each other, and the CHF takes the blocks in order)
+        blocks = split_message(message, MAX_GBCS_MESSAGE)
+        if self._blocks_out:
+            self._blocks_out.extend(blocks)
+            return
+        self._blocks_out.extend(blocks[1:])
+        self.machine.put(blocks[0])
+
+    def _block_sent(self, ok: bool) -> None:
+        self._sent(ok)
+        if not ok:                  # the message is lost (the CHF drops its partial blocks)
+            self.device._count("gbt_block_lost")
+            self._blocks_out.clear()
+        elif self._blocks_out:
+            self.machine.put(self._blocks_out.popleft())
 
     def poll(self) -> None:
         """The sleepy device woke: GET what the CHF holds for it."""
@@ -202,8 +224,9 @@ class TunnelClientHost:
             device._count("tunnel_encode_failed")
             return
         self.begin_work()
+        block = isinstance(command, TransferData) and command.data[:1] == bytes((HRGP_PUT,)) and is_block(command.data[1:])
         device.stack.send_data(0x0000, self.server_endpoint, self.endpoint, TUNNELING_CLUSTER_ID, encode_zcl(frame),
-                               on_done=self._sent)
+                               on_done=self._block_sent if block else self._sent)
 
     def _sent(self, ok: bool) -> None:
         if not ok:
@@ -212,8 +235,17 @@ class TunnelClientHost:
 
     # TunnelClientEvents
     def message_received(self, message: bytes, remaining: int | None) -> None:
-        self.received += 1
-        self.application.receive(message)
+        if is_block(message):       # one GBT block: the message is handed on after its last block
+            try:
+                whole = self._gbt.feed(message)
+            except CodecError:
+                self.device._count("gbt_malformed")
+                whole = None
+        else:
+            whole = message
+        if whole is not None:
+            self.received += 1
+            self.application.receive(whole)
         if remaining is not None:
             if remaining > 0:
                 self._begin_get()
@@ -282,6 +314,8 @@ class ChfTunnelService:
         self.alerts_raised = 0
         # device EUI-64 -> (short address, Tunneling client endpoint), from its last authenticated frame
         self._peers: dict[int, tuple[int, int]] = {}
+        # device EUI-64 -> the GBT blocks of a message it is sending up
+        self._gbt: dict[int, Reassembler] = {}
         clock = hub.clock
         self.server = TunnelServer(clock, self._transmit, on_get=self._on_get, on_put=self._on_put,
                                    on_opened=self._on_opened, count=hub._count,
@@ -346,6 +380,15 @@ class ChfTunnelService:
             self.router.retrieval_failed(peer, item)
 
     def _on_put(self, peer: int, message: bytes) -> None:
+        if is_block(message):       # one GBT block of a larger message: routed once it is whole
+            try:
+                whole = self._gbt.setdefault(peer, Reassembler()).feed(message)
+            except CodecError:
+                self.hub._count("gbt_malformed")
+                return
+            if whole is None:
+                return
+            message = whole
         log.debug("{home}/{name}: up from {eui:016X}: {what}", home=self.hub.home.spec.name, name=self.hub.spec.name,
                  eui=peer, what=describe_message(message))
         self.router.from_device(peer, message)

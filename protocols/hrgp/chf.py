@@ -10,6 +10,8 @@ Implements the Communications Hub Function's part of moving remote-party GBCS me
     tunnel (PUT); while it has no tunnel the message waits in its queue;
   - a sleepy device (GSME) gets nothing pushed: its messages wait in its queue until it
     wakes and GETs them, one per GET, with the number still waiting;
+  - a message larger than one tunnel command carries (1,500 octets) is queued as its GBT
+    blocks (L{protocols.hrgp.gbt}), pushed or retrieved one after the other;
   - every queue is bounded and every queued message expires.  A message that does not fit
     is refused (the ones already accepted stay), and one that expires is dropped; for a
     GSME both raise the CHF alert 0x819D "GSME Command Not Retrieved";
@@ -29,6 +31,8 @@ from typing import Any, Callable
 
 from protocols.errors import CodecError
 from protocols.gbcs.framing import decode_frame
+from protocols.hrgp.codec import MAX_GBCS_MESSAGE
+from protocols.hrgp.gbt import split_message
 
 __all__ = ["ChfRouter", "QueuedMessage", "ALERT_GSME_COMMAND_NOT_RETRIEVED", "DEFAULT_QUEUE_LIMIT",
            "DEFAULT_QUEUE_EXPIRY"]
@@ -149,17 +153,20 @@ class ChfRouter:
         q = self.queues.get(recipient)
         if q is None:
             return self._outcome("unknown_recipient")
-        item = QueuedMessage(bytes(message), recipient, gs.originator, gs.originator_counter, gs.message_code,
-                             gs.cra_flag, self.clock.seconds() + self.expiry)
-        if len(q.items) >= self.queue_limit:
+        # a message larger than one tunnel command carries goes as GBT blocks, one queue entry each
+        parts = [bytes(message)] if len(message) <= MAX_GBCS_MESSAGE else split_message(message, MAX_GBCS_MESSAGE)
+        deadline = self.clock.seconds() + self.expiry
+        items = [QueuedMessage(part, recipient, gs.originator, gs.originator_counter, gs.message_code,
+                               gs.cra_flag, deadline) for part in parts]
+        if len(q.items) + len(items) > self.queue_limit:
             if q.sleepy:
-                self.alert(ALERT_GSME_COMMAND_NOT_RETRIEVED, item)
+                self.alert(ALERT_GSME_COMMAND_NOT_RETRIEVED, items[0])
             return self._outcome("queue_full")
-        q.items.append(item)
+        q.items.extend(items)
         self._arm(q)
         if not q.sleepy:
             self._push_next(q)
-            return self._outcome("pushed" if q.in_flight is item else "queued")
+            return self._outcome("pushed" if q.in_flight is items[0] else "queued")
         return self._outcome("queued")
 
     # ------------------------------------------------------------------ to the devices

@@ -54,7 +54,7 @@ TRANSFER_DATA_STATUS_NO_SUCH_TUNNEL = 0x00
 TRANSFER_DATA_STATUS_WRONG_DEVICE = 0x01
 TRANSFER_DATA_STATUS_DATA_OVERFLOW = 0x02
 
-_GBCS_TAGS = (0xDD, 0xDF)
+_GBCS_TAGS = (0xDD, 0xDF, 0xE0)    # MAC-wrapped, signed, or one GBT block of a larger message (L{protocols.hrgp.gbt})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,8 @@ def _check_message(message: bytes, offset: int, field: str) -> None:
     if len(message) > MAX_GBCS_MESSAGE:
         raise CodecError(field, offset, f"GBCS message of {len(message)} octets exceeds {MAX_GBCS_MESSAGE}")
     if message and message[0] not in _GBCS_TAGS:
-        raise CodecError(field, offset, f"a GBCS message starts 0xDD or 0xDF, found 0x{message[0]:02X}")
+        raise CodecError(field, offset, f"a GBCS message starts 0xDD or 0xDF (a GBT block 0xE0), "
+                                        f"found 0x{message[0]:02X}")
 
 
 def encode_hrgp(command: HrgpCommand) -> bytes:

@@ -176,7 +176,11 @@ class TunnelServer:
         tunnel = self.by_peer.get(peer)
         if tunnel is None:  # (the caller keeps the message until the device opens one)
             return False
-        data = encode_hrgp(command)
+        try:
+            data = encode_hrgp(command)
+        except CodecError:      # larger than a tunnel command can carry
+            self.count("tunnel_data_too_large")
+            return False
         if len(data) > tunnel.peer_maximum:
             self.count("tunnel_data_too_large")
             return False

@@ -28,8 +28,10 @@ from cryptography.hazmat.primitives import serialization
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1
 
+from emulator.devices.gbcs.security import CELL_ROLES
+
 __all__ = ["Asn1State", "ASN1_USE_CASES", "ASN1_HANDLERS", "ASN1_PREPARERS", "Asn1Typed", "execute_asn1", "asn1_outcome",
-           "asn1_is_error", "credentials_outcome", "DEVICE_TYPE_CODES"]
+           "asn1_is_error", "credentials_outcome", "stage_asn1_error", "DEVICE_TYPE_CODES"]
 
 #: GBCS device type enumeration (4.3)
 DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
@@ -85,6 +87,8 @@ class Asn1State:
     certificates: dict[str, bytes] = field(default_factory=dict)
     #: the pending future-dated credential update (CS02b / CS02g)
     pending_credentials: Any = None
+    #: the firmware image cannot be read (a hardware fault): its version is unknown
+    firmware_fault: bool = False
 
 
 def _ski(cert: x509.Certificate | None) -> str | None:
@@ -125,6 +129,9 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
             return None
         out = []
         for role in roles:
+            if role not in CELL_ROLES:      # no device holds a cell for it (the transitional CoS party)
+                out.append({"targetRemotePartyRole": role, "status": "other"})
+                continue
             cells = [(k, v) for k, v in device.security.cells.items() if k[0] == role]
             if not cells:
                 out.append({"targetRemotePartyRole": role, "status": "trustAnchorNotFound"})
@@ -233,11 +240,35 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
     if name == "read_firmware":
         if device.device_type not in ("PPMID", "HCALCS"):
             return None
+        if state.firmware_fault:
+            return {"firmwareVersion": "00000000", "responseCode": 1}
         return {"firmwareVersion": state.firmware_version.hex().upper(), "responseCode": 0}
     handler = ASN1_HANDLERS.get(name)
     if handler is not None:
         return handler(device, message_code, value, commit)
     return None
+
+
+def stage_asn1_error(device: Any, message_code: int, value: Any) -> bool:
+    """Put the device in a state where the ASN.1 command fails; False if none applies.
+
+    A join of a device the log already holds under another device type (the reference test
+    joined it before); a firmware version read from a device whose image cannot be read.
+    """
+    name = ASN1_USE_CASES.get(message_code)
+    state: Asn1State = device.asn1_state
+    if name == "join" and isinstance(value, dict):
+        method, other, other_type = (value.get("joinMethodAndRole"), value.get("otherDeviceEntityIdentifier"),
+                                     value.get("otherDeviceType"))
+        others = sorted(_PARTNERS.get(device.device_type, {}).get(method, set()) - {other_type})
+        if not isinstance(other, str) or not others:
+            return False
+        state.partners[other] = others[0]
+        return True
+    if name == "read_firmware":
+        state.firmware_fault = True
+        return True
+    return False
 
 
 def _cert_ski(cert: x509.Certificate) -> str:

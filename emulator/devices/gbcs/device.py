@@ -34,7 +34,7 @@ from protocols.gbcs.framing import (CRA_ALERT, CRA_RESPONSE, Frame, GeneralCiphe
 from protocols.gbcs.message import protect
 
 from emulator.devices.gbcs.asn1_usecases import (ASN1_PREPARERS, ASN1_USE_CASES, Asn1State, asn1_is_error,
-                                                 asn1_outcome, credentials_outcome, execute_asn1)
+                                                 asn1_outcome, credentials_outcome, execute_asn1, stage_asn1_error)
 from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, SecurityState,
                                             check_command)
 
@@ -138,6 +138,13 @@ class GbcsDevice:
                 # future dated or not, the outcome is the replacement the device would make
                 return asn1_is_error({"executionOutcome": credentials_outcome(self, payload["value"])})
             return asn1_is_error(asn1_outcome(self, code, payload.get("value"), commit=False))
+        return False
+
+    def stage_error(self, frame: Frame, payload: dict) -> bool:
+        """Put the device in a state where the command fails (an ERROR reference test whose
+        command alone does not fail); False if this device knows no such state for it."""
+        if payload.get("kind") == "asn1":
+            return stage_asn1_error(self, frame.signing.message_code, payload.get("value"))
         return False
 
     def accepts(self, frame: Frame) -> bool:

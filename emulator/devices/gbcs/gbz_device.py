@@ -137,6 +137,8 @@ class ZclState:
     #: consumption samples: (start time since 2000, interval s, [values])
     samples: list[tuple[int, int, list[int]]] = field(default_factory=list)
     event_logs_cleared: int = 0
+    #: event logs (ZSE Events LogID) that cannot be cleared (a hardware fault)
+    unclearable_logs: set = field(default_factory=set)
     #: (cluster, "read"/"command", id) -> ZCL status the item yields (a failed register, ...)
     faults: dict[tuple[int, str, int], int] = field(default_factory=dict)
     #: (cluster, command, parameters or None for any, status): a command addressing a failed part
@@ -348,8 +350,11 @@ class GbzDevice(GbcsDevice):
         if (cluster, cmd) in _LOG_READS:
             return self._log_read(cluster, cmd, payload, comp)
         if (cluster, cmd) == (EVENTS, 1):                  # Clear Event Log
+            log_id = int(payload.get("LogID", 0))
+            if log_id in self.zcl.unclearable_logs:
+                return ZCL_SUCCESS, 2, {"ClearedEventsLogs": 0}     # the bitmap names no log cleared
             self.zcl.event_logs_cleared += 1
-            return ZCL_SUCCESS, 2, {"ClearedEventsLogs": 1 << min(int(payload.get("LogID", 0)), 7)}
+            return ZCL_SUCCESS, 2, {"ClearedEventsLogs": 1 << min(log_id, 7)}
         if (cluster, cmd) == (METERING, 11):               # Change Supply
             a[(METERING, 0x0014)] = payload.get("ProposedSupplyStatus", 0)
             return ZCL_SUCCESS, 12, {"ProviderID": payload.get("ProviderID", 0),
@@ -441,6 +446,16 @@ class GbzDevice(GbcsDevice):
             return ZCL_NOT_FOUND, 4, {}
         return ZCL_SUCCESS, 4, {"CommandIndex": 0, "TotalCommands": 1, "EventConfigurationPayload": [
             {"EventID": e, "EventConfiguration": cfg[e]} for e in ids]}
+
+    def stage_error(self, frame: Frame, payload: dict) -> bool:
+        """An event log the command clears cannot be cleared (a hardware fault)."""
+        staged = False
+        for comp in payload.get("components") or []:
+            z = comp.get("zcl") or {}
+            if (comp.get("cluster_id"), z.get("command_id")) == (EVENTS, 1) and not z.get("frame_control", 0) & 0x08:
+                self.zcl.unclearable_logs.add(int((z.get("payload") or {}).get("LogID", 0)))
+                staged = True
+        return staged or super().stage_error(frame, payload)
 
     def predicts_error(self, frame: Frame, payload: dict) -> bool:
         """A top-up whose UTRN is not authentic for this device fails (GBZ, section 4.5)."""

@@ -26,7 +26,7 @@ from protocols.gbcs.crypto import DEFAULT_ACB_EUI, GbcsCrypto
 from protocols.gbcs.keystore import KeyStore
 
 from emulator.devices.gbcs.device import GbcsDevice
-from emulator.devices.gbcs.security import ROLE_ACB, RemoteParty, SecurityState
+from emulator.devices.gbcs.security import CELL_ROLES, KA_ONLY_CELLS, ROLE_ACB, TRUST_ANCHOR_ROLES, RemoteParty, SecurityState
 
 __all__ = ["remote_parties", "provision", "acb_eui", "install_party"]
 
@@ -46,12 +46,17 @@ def remote_parties(keystore: KeyStore) -> list[RemoteParty]:
     return sorted(parties.values(), key=lambda p: p.eui)
 
 
-def _cells(security: SecurityState, keystore: KeyStore, party: RemoteParty) -> None:
-    """The trust anchor cells of an installed party: DS, KA and (suppliers) prepayment KA."""
+def _cells(security: SecurityState, keystore: KeyStore, party: RemoteParty, device_type: str) -> None:
+    """The trust anchor cells of an installed party: DS, KA and (suppliers) prepayment KA, when
+    the device type has cells for its role (L{TRUST_ANCHOR_ROLES})."""
     from cryptography import x509
+    if party.role not in TRUST_ANCHOR_ROLES.get(device_type, CELL_ROLES):
+        return
     for key in [k for k in security.cells if k[0] == party.role]:
         del security.cells[key]
     for usage, ku, cell in (("ds", "80", None), ("ka", "08", None), ("pp-ka", "08", 1)):
+        if usage == "ds" and (device_type, party.role) in KA_ONLY_CELLS:
+            continue
         cert = keystore.certificate(party.eui, usage)
         if cert is None:
             continue
@@ -81,7 +86,7 @@ def provision(device_class: type[GbcsDevice], eui: int, keystore: KeyStore, cloc
     for party in remote_parties(keystore):
         if not any(p.role == party.role for p in security.remote_parties.values()):
             security.install(party)
-            _cells(security, keystore, party)
+            _cells(security, keystore, party, device_class.device_type)
     if crypto is None:
         crypto = GbcsCrypto(keystore, acb_eui(keystore))
     return device_class(eui, crypto, clock, send, security=security, alert_counter=alert_counter)
@@ -95,6 +100,6 @@ def install_party(device: GbcsDevice, keystore: KeyStore, eui: int) -> bool:
             for other in [p for p in device.security.remote_parties.values() if p.role == party.role]:
                 del device.security.remote_parties[other.eui]
             device.security.install(party)
-            _cells(device.security, keystore, party)
+            _cells(device.security, keystore, party, device.device_type)
             return True
     return False

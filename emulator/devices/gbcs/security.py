@@ -40,7 +40,8 @@ __all__ = ["ROLE_ROOT", "ROLE_RECOVERY", "ROLE_SUPPLIER", "ROLE_NETWORK_OPERATOR
            "ROLE_TRANSITIONAL_COS", "ROLE_WAN_PROVIDER", "ROLE_LOAD_CONTROLLER",
            "ALERT_FORMAT_FAILED", "ALERT_MAC_FAILED", "ALERT_AUTH_FAILED", "ALERT_NO_AUTHORITY",
            "ALERT_SIGNATURE_FAILED",
-           "RemoteParty", "SecurityState", "Rejection", "permitted_roles", "check_command"]
+           "RemoteParty", "SecurityState", "Rejection", "permitted_roles", "check_command",
+           "TRUST_ANCHOR_ROLES", "KA_ONLY_CELLS", "CELL_ROLES"]
 
 #: Remote party roles (GBCS; certificate subject OU).
 ROLE_ROOT = 0
@@ -51,6 +52,24 @@ ROLE_ACB = 4
 ROLE_TRANSITIONAL_COS = 5
 ROLE_WAN_PROVIDER = 6
 ROLE_LOAD_CONTROLLER = 8
+
+#: The remote party roles whose trust anchor cells each device type holds (GBCS device security
+#: credentials): every device the root and recovery cells and the ACB's; meters the supplier's;
+#: the ESME also the network operator's and the load controller's; the CHF the WAN provider's.
+#: The transitional CoS party has no cell on any device (it acts through the supplier's).
+TRUST_ANCHOR_ROLES: dict[str, frozenset[int]] = {
+    "ESME": frozenset({0, 1, 2, 3, 4, 8}),
+    "GSME": frozenset({0, 1, 2, 4}),
+    "GPF": frozenset({0, 1, 2, 4}),
+    "CHF": frozenset({0, 1, 4, 6}),
+    "PPMID": frozenset({0, 1, 2, 4}),
+    "HCALCS": frozenset({0, 1, 2, 4}),
+}
+#: (device type, role) whose cell holds a key agreement certificate only: the ACB MACs the
+#: commands it sends to meters and signs only what it sends the CHF
+KA_ONLY_CELLS = frozenset({("ESME", 4), ("GSME", 4), ("GPF", 4), ("PPMID", 4), ("HCALCS", 4)})
+#: roles that are a trust anchor cell of some device type
+CELL_ROLES = frozenset().union(*TRUST_ANCHOR_ROLES.values())
 
 #: Alert codes a device raises when a command fails its checks (alert_codes.tsv).
 ALERT_FORMAT_FAILED = 0x8F1E     # Integrity check of content or format of command failed
@@ -176,6 +195,8 @@ def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: Gb
         # the ACB originates on behalf of the supplementary remote party, and sends the
         # non-critical forms of the GBCS "variant" use cases (e.g. CS02f by MAC) itself
         roles = roles | {ROLE_ACB}
+    if roles is not None and ROLE_SUPPLIER in roles:
+        roles = roles | {ROLE_TRANSITIONAL_COS}     # the transitional CoS party acts for the supplier
     if roles is not None and party.role not in roles:
         return Rejection(ALERT_NO_AUTHORITY, f"role {party.role} may not send {uc.name}", frame)
     if uc.criticality == "critical" and not gs.signature:
