@@ -25,7 +25,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from emulator.cli_errors import EXIT_FAILURE, EXIT_USAGE, report
+
 __all__ = ["main", "transform", "device_types_from_topology"]
+
+PROG = "smets duis transform"
 
 _DEVICE_TYPES = ("ESME", "GSME", "GPF", "CHF", "PPMID", "HCALCS")
 
@@ -84,8 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(args_in)
     except _Usage as e:
-        print(f"smets duis transform: {e}", file=sys.stderr)
-        return 2
+        return _usage(str(e))
     except SystemExit as e:      # --help
         return int(e.code or 0)
     return _run(args)
@@ -95,8 +98,8 @@ transform = main
 
 
 def _usage(message: str) -> int:
-    print(f"smets duis transform: {message}", file=sys.stderr)
-    return 2
+    report(PROG, message)
+    return EXIT_USAGE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -158,11 +161,12 @@ def _run(args: argparse.Namespace) -> int:
         transformer = Transformer(GbcsCrypto(KeyStore(args.keys), acb), _FixedClock(now), counter_source)
         result = transformer.transform(request)
     except RequestError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        if e.code == "invalid-request" and e.element in ("", "Request"):
+            return _usage(f"FILE: {e}")          # not a DUIS request at all: the user's mistake
+        report(PROG, str(e))                     # a request the transform refuses: the run failed
+        return EXIT_FAILURE
     except ValueError as e:      # a key file the store cannot parse
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return _usage(f"--keys: {e}")
     out = result.precommand if result.critical else result.command
     kind = "pre-command (critical: sign it, then send it back)" if result.critical else "command"
     print(f"{result.use_case} (message code 0x{result.message_code:04X}) {kind}", file=sys.stderr)

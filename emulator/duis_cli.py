@@ -29,23 +29,25 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from emulator.cli_errors import EXIT_USAGE, report
+
 __all__ = ["main"]
 
 
 class _UsageError(Exception):
-    pass
+    """A user mistake: C{"<option or FILE>: <why>"}, reported as C{<prog>: error: <that>}, exit 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2
-        raise _UsageError(f"{self.prog}: {message}")
+        raise _UsageError(message)
 
 
 def _read(path: str, option: str = "FILE") -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as e:
-        raise _UsageError(f"smets duis: {option} {path}: {e.strerror or e}") from None
+        raise _UsageError(f"{option} {path}: {e.strerror or e}") from None
 
 
 # ------------------------------------------------------------------ send
@@ -53,7 +55,7 @@ def _read(path: str, option: str = "FILE") -> bytes:
 def _endpoint(url: str, data: bytes) -> str:
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise _UsageError(f"smets duis send: --url {url!r}: not an http(s) URL")
+        raise _UsageError(f"--url {url!r}: not an http(s) URL")
     url = url.rstrip("/")
     if parsed.path.rstrip("/").split("/")[-1] in ("serviceS", "serviceT", "serviceD"):
         return url
@@ -81,7 +83,7 @@ def _http(url: str, data: bytes | None, timeout: float) -> tuple[int, bytes]:
         return e.code, e.read()
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise _UsageError(f"smets duis send: --url {url}: cannot reach the DCC: {reason}") from None
+        raise _UsageError(f"--url {url}: cannot reach the DCC: {reason}") from None
 
 
 def _code(body: bytes) -> str:
@@ -95,7 +97,7 @@ def _code(body: bytes) -> str:
 def _cmd_send(args: argparse.Namespace) -> int:
     data = _read(args.file)
     if args.timeout <= 0:
-        raise _UsageError(f"smets duis send: --timeout must be positive, got {args.timeout}")
+        raise _UsageError(f"--timeout: must be positive, got {args.timeout}")
     url = _endpoint(args.url, data)
     status, body = _http(url, data, args.timeout)
     sys.stdout.write(body.decode("utf-8", "replace").rstrip("\n") + "\n")
@@ -135,7 +137,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
 def _user_key(keystore, eui: int, what: str):
     key = keystore.private_key(eui, "ds")
     if key is None:
-        raise _UsageError(f"smets duis sign: --keys {keystore.directory}: no {eui:016x}-ds.key for {what}")
+        raise _UsageError(f"--keys {keystore.directory}: no {eui:016x}-ds.key for {what}")
     return key, keystore.certificate(eui, "ds")
 
 
@@ -154,7 +156,7 @@ def _sign_precommand_bytes(pre: bytes, keystore) -> bytes:
         _user_key(keystore, originator, "the pre-command's originator")
         return sign_precommand(pre, GbcsCrypto(keystore))
     except CodecError as e:
-        raise _UsageError(f"smets duis sign: FILE: not a GBCS pre-command: {e}") from None
+        raise _UsageError(f"FILE: not a GBCS pre-command: {e}") from None
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
@@ -169,27 +171,27 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     try:
         keystore = KeyStore(args.keys)
     except FileNotFoundError:
-        raise _UsageError(f"smets duis sign: --keys {args.keys}: not a directory") from None
+        raise _UsageError(f"--keys {args.keys}: not a directory") from None
     if args.command_variant not in (4, 5, 6):
-        raise _UsageError(f"smets duis sign: --command-variant must be 4, 5 or 6 (a critical variant), "
+        raise _UsageError(f"--command-variant: must be 4, 5 or 6 (a critical variant), "
                           f"got {args.command_variant}")
     stripped = data.strip()
     if not stripped.startswith(b"<"):
         try:
             pre = binascii.unhexlify(b"".join(stripped.split()))
         except (binascii.Error, ValueError):
-            raise _UsageError("smets duis sign: FILE is neither DUIS XML nor a hex GBCS pre-command") from None
+            raise _UsageError("FILE: neither DUIS XML nor a hex GBCS pre-command") from None
         out = _sign_precommand_bytes(pre, keystore).hex().upper().encode("ascii") + b"\n"
     else:
         try:
             root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
         except etree.XMLSyntaxError as e:
-            raise _UsageError(f"smets duis sign: FILE: not well-formed XML: {e.msg}") from None
+            raise _UsageError(f"FILE: not well-formed XML: {e.msg}") from None
         local = etree.QName(root).localname
         if local == "PreCommand":
             parsed = parse_response(data)
             if not parsed.gbcs_payload or not parsed.request_id:
-                raise _UsageError("smets duis sign: FILE: the sr:PreCommand has no GBCSPayload or RequestID")
+                raise _UsageError("FILE: the sr:PreCommand has no GBCSPayload or RequestID")
             signed = _sign_precommand_bytes(parsed.gbcs_payload, keystore)
             root = etree.Element(f"{{{SR}}}SignedPreCommand", nsmap={"sr": SR, "ds": xmldsig.DS},
                                  schemaVersion=root.get("schemaVersion") or "5.1")
@@ -201,11 +203,11 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         elif local in ("Request", "SignedPreCommand"):
             request_id = root.findtext(f"{{{SR}}}Header/{{{SR}}}RequestID") or ""
         else:
-            raise _UsageError(f"smets duis sign: FILE: root element sr:{local} is not a Request or PreCommand")
+            raise _UsageError(f"FILE: root element sr:{local} is not a Request or PreCommand")
         try:
             rid = parse_request_id(request_id)
         except ValueError as e:
-            raise _UsageError(f"smets duis sign: FILE: {getattr(e, 'reason', e)}") from None
+            raise _UsageError(f"FILE: {getattr(e, 'reason', e)}") from None
         key, cert = _user_key(keystore, rid.originator, "the RequestID's originator")
         xmldsig.sign(root, key, cert)
         out = _xml_out(root) + b"\n"
@@ -213,7 +215,7 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         try:
             Path(args.out).write_bytes(out)
         except OSError as e:
-            raise _UsageError(f"smets duis sign: --out {args.out}: {e.strerror or e}") from None
+            raise _UsageError(f"--out {args.out}: {e.strerror or e}") from None
     else:
         sys.stdout.write(out.decode("utf-8"))
     return 0
@@ -225,8 +227,8 @@ def _cmd_transform(rest: list[str]) -> int:
     try:
         import emulator.acb_cli as acb_cli
     except ImportError:
-        print("smets duis transform: this build has no ACB transform (emulator.acb_cli)", file=sys.stderr)
-        return 2
+        report("smets duis transform", "this build has no ACB transform (emulator.acb_cli)")
+        return EXIT_USAGE
     return acb_cli.main(rest)
 
 
@@ -254,12 +256,13 @@ def main(argv: list[str]) -> int:
     """Entry point used by C{smets duis ...}; returns the exit status."""
     if argv and argv[0] == "transform":
         return _cmd_transform(argv[1:])
+    prog = "smets duis" + (f" {argv[0]}" if argv and argv[0] in ("send", "sign") else "")
     try:
         args = _parser().parse_args(argv)
         return args.func(args)
     except _UsageError as e:
-        print(str(e), file=sys.stderr)
-        return 2
+        report(prog, str(e))
+        return EXIT_USAGE
     except SystemExit as e:  # --help
         return int(e.code or 0)
 

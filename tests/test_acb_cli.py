@@ -63,10 +63,12 @@ def test_usage_mistakes_are_one_line_naming_the_option(capsys, args, option):
 def test_untransformable_request_is_one_error_line(capsys, tmp_path):
     t = need_shared(TEMPLATES / "ECS25b_6.22_SUCCESS_REQUEST_DUIS.XML")
     rc, out, err = run(capsys, t, "--device-type", "ESME", "--keys", need_shared(KEYSTORE))
-    assert rc == 1 and out == "" and err.startswith("error: unsupported-by-transform")
+    assert rc == 1 and out == "" and err.startswith("smets duis transform: error: unsupported-by-transform")
+    # a file that is not XML is the user's mistake (exit 2), a request refused is a failure (exit 1)
     bad = tmp_path / "bad.xml"
     bad.write_text("<not-closed>")
     rc, out, err = run(capsys, bad, "--device-type", "ESME", "--keys", need_shared(KEYSTORE))
-    assert rc == 1 and "not well-formed" in err and len(err.strip().splitlines()) == 1
+    assert rc == 2 and err.startswith("smets duis transform: error: FILE: ") and "not well-formed" in err
+    assert len(err.strip().splitlines()) == 1
     rc, out, err = run(capsys, tmp_path / "missing.xml", "--device-type", "ESME", "--keys", KEYSTORE)
     assert rc == 2 and "FILE" in err
