@@ -26,7 +26,7 @@ from protocols.ieee802154.frames import encode_mac
 from emulator.topology import load_topology
 from tap.linux import tap_problem
 from tap.zep import ZepFrame, bridge_addresses, encode_zep, format_ip
-from tests.han_helpers import SINGLE_HOME
+from tests.han_helpers import SINGLE_HOME, single_home_text
 from tests.tap_helpers import INTRUDER_SHORT, active_ep_request, network_key_from
 
 _COUNTER = itertools.count()
@@ -151,7 +151,7 @@ _EARLY_COMMANDS = {"      - at: 60 ": "      - at: 10 ", "      - at: 120 ": "  
 
 
 def test_a_home_on_a_tap_decodes_down_to_zcl_and_gbcs_and_answers_injected_frames(netns, tmp_path: Path) -> None:
-    topo = SINGLE_HOME.read_text()
+    topo = single_home_text()
     for old, new in _EARLY_COMMANDS.items():
         assert old in topo
         topo = topo.replace(old, new, 1)
