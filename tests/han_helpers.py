@@ -41,6 +41,14 @@ def topology_text(impairments: str = "{}", **device_overrides: str) -> str:
     for name, extra in device_overrides.items():
         marker = f"name: {name}\n"
         assert marker in text, name
+        # an override replaces the entry's own line for the same key
+        start = text.index(marker)
+        end = text.find("      - kind:", start)
+        end = len(text) if end < 0 else end
+        block = text[start:end]
+        for key in re.findall(r"^([A-Za-z_0-9]+):", extra, re.M):
+            block = re.sub(rf"^        {key}:.*\n", "", block, flags=re.M)
+        text = text[:start] + block + text[end:]
         text = text.replace(marker, marker + "".join(f"        {line}\n" for line in extra.splitlines()), 1)
     return text
 
