@@ -45,9 +45,11 @@ log = Logger(namespace="smets.devices")
 class HubApplication:
     """The Communications Hub's GBCS application: its CHF and its GPF, by business recipient."""
 
-    def __init__(self, chf, gpf=None) -> None:
+    def __init__(self, chf, gpf=None, before_gpf: Callable[[], None] | None = None) -> None:
         self.chf = chf
         self.gpf = gpf
+        #: called before a message reaches the GPF (to bring its mirror of the GSME up to date)
+        self.before_gpf = before_gpf
         self.malformed = 0
 
     def receive(self, message: bytes) -> None:
@@ -57,8 +59,12 @@ class HubApplication:
             self.malformed += 1
             log.info("hub {eui:016X}: a message the CHF cannot frame: {reason}", eui=self.chf.eui, reason=e.reason)
             return
-        target = self.gpf if self.gpf is not None and recipient == self.gpf.eui else self.chf
-        target.receive(message)
+        if self.gpf is not None and recipient == self.gpf.eui:
+            if self.before_gpf is not None:
+                self.before_gpf()
+            self.gpf.receive(message)
+            return
+        self.chf.receive(message)
 
 
 class LazyApplication:
@@ -68,11 +74,12 @@ class LazyApplication:
     or an operator sees the same object the messages reach.
     """
 
-    __slots__ = ("_build", "_app")
+    __slots__ = ("_build", "_app", "_before")
 
-    def __init__(self, build: Callable[[], Any]) -> None:
+    def __init__(self, build: Callable[[], Any], before: Callable[[], None] | None = None) -> None:
         self._build = build
         self._app = None
+        self._before = before
 
     @property
     def built(self) -> bool:
@@ -86,7 +93,10 @@ class LazyApplication:
         return self._app
 
     def receive(self, message: bytes) -> None:
-        self.application.receive(message)
+        app = self.application
+        if self._before is not None:
+            self._before()
+        app.receive(message)
 
     def __getattr__(self, name: str):
         return getattr(self.application, name)
@@ -111,7 +121,13 @@ def install_device_logic(estate, keystore: KeyStore | None, seed: int, *, hub_ke
                     store = stores[path] = KeyStore(path)
         home.gbcs_application_factory = (
             lambda device, send, home=home, store=store:
-            LazyApplication(lambda: _application(home, device, send, store, seed)))
+            LazyApplication(lambda: _application(home, device, send, store, seed), _sync_of(device)))
+
+
+def _sync_of(device) -> Callable[[], None] | None:
+    """What brings the device's registers up to now before a command: its register bank's."""
+    registers = getattr(device, "registers", None)
+    return getattr(registers, "sync", None) if registers is not None else None
 
 
 def _application(home, device, send, keystore: KeyStore, seed: int):
@@ -123,7 +139,7 @@ def _application(home, device, send, keystore: KeyStore, seed: int):
         if spec.gpf_eui64 is not None:
             gpf = provision(Gpf, spec.gpf_eui64, keystore, home.clock, send,
                             rng=derive_rng(seed, home.spec.name, spec.name, "gpf", "gbcs"))
-        return HubApplication(chf, gpf)
+        return HubApplication(chf, gpf, (lambda: _mirror_to_gpf(device, gpf)) if gpf is not None else None)
     cls = DEVICE_CLASSES.get(spec.kind)
     if cls is None:
         return SilentApplication(send)
@@ -161,3 +177,13 @@ def install_run_device_logic(estate, topology, seed: int) -> None:
     (C{gbcs_keys}) when it names one, else the topology's C{dcc.keys}, else seeded keys."""
     path = dcc_keys_path(topology)
     install_device_logic(estate, KeyStore(path) if path is not None else None, seed, hub_keys=True)
+
+
+def _mirror_to_gpf(hub, gpf) -> None:
+    """The GPF's GBZ view of the gas meter is what the GSME last reported to its mirror."""
+    from emulator.devices.registers import METERING_SUMMATION
+    for endpoint in sorted(hub.mirrors.values()):
+        server = hub.servers.get((endpoint, METERING_SUMMATION[0]))
+        if server is not None and METERING_SUMMATION[1] in server.values:
+            gpf.zcl.attributes[METERING_SUMMATION] = server.values[METERING_SUMMATION[1]]
+            return

@@ -255,6 +255,7 @@ class DlmsDevice(GbcsDevice):
             gs.originator_counter, gs.originator)
 
     def _activate(self, class_id: int, obis: str, attr: int) -> None:
+        self.model.touch()   # registers driven by the load model reach the activation time first
         obj = self.model.objects.get((class_id, obis))
         if obj is None:
             return
