@@ -186,7 +186,7 @@ class ElectricityRegisters:
     """
 
     __slots__ = ("load", "clock", "t", "import_wh", "power_w", "tou_wh", "day_start_wh", "half_hour_start_wh",
-                 "max_demand_w", "max_demand_at", "logs", "model", "_synced", "_cal_key", "_cal")
+                 "max_demand_w", "max_demand_at", "logs", "model", "_synced", "_cal_key", "_cal", "_dirty")
 
     def __init__(self, load, clock, start: float) -> None:
         self.load = load
@@ -205,6 +205,8 @@ class ElectricityRegisters:
         self._synced: float | None = None
         self._cal_key = None
         self._cal: _Calendar | None = None
+        #: TOU rates whose register moved since the COSEM objects were last written
+        self._dirty: set[int] = set()
 
     # ------------------------------------------------------------------ reading
 
@@ -229,6 +231,7 @@ class ElectricityRegisters:
             step = min(now, switch, half_hour)
             energy, power = load.read(step)
             self.tou_wh[rate - 1] += energy - self.import_wh
+            self._dirty.add(rate)
             self.import_wh, self.power_w = energy, power
             t = self.t = step
             if step == half_hour:
@@ -289,6 +292,8 @@ class ElectricityRegisters:
         self.model = model
         for rate in range(1, TOU_RATES + 1):
             model.add(*tou_register(rate))
+        self._dirty = set(range(1, TOU_RATES + 1))
+        self._synced = None
         for obis, log in (self.logs or {}).items():
             model.buffers[obis] = log
         model.refresh = self.sync
@@ -296,15 +301,18 @@ class ElectricityRegisters:
     def sync(self) -> None:
         """Advance to now and write the registers into the COSEM objects (before any access)."""
         now = self.clock.seconds()
+        if self._synced == now:
+            return
         self.advance(now)
-        if self._synced == now or self.model is None:
+        if self.model is None:
             return
         self._synced = now
         objects = self.model.objects
         obj = objects.get(IMPORT_REGISTER)
         if obj is not None:
             obj.attributes[2] = _dlu(self.import_wh)
-        for rate in range(1, TOU_RATES + 1):
+        dirty, self._dirty = self._dirty, set()
+        for rate in dirty:
             obj = objects.get(tou_register(rate))
             if obj is not None:
                 obj.attributes[2] = _dlu(self.tou_wh[rate - 1])
