@@ -14,9 +14,9 @@ Prints:
     GB-HRGP tunnel (APS fragmentation, APS and NWK security, MAC acks and retries) to the
     ESME, whose GBCS logic checks its MAC, reads the registers the load model drives, encrypts
     and MACs the answer, which comes back the same way.  Virtual time on one core: reads per
-    wall second, with the wall time of the same virtual span with no reads (the rest of the
-    home: display reads, link status, the sleepy gas meter) measured separately and taken out
-    ("net"); beside it the bare cryptography cost of the same path: the very AES-CCM* (NWK and
+    CPU second of the process (the machine may be shared: CPU time, not wall time), with the
+    CPU time of the same virtual span with no reads (the rest of the home: display reads, link
+    status, the sleepy gas meter) measured separately and taken out ("net"); beside it the bare cryptography cost of the same path: the very AES-CCM* (NWK and
     APS) and AES-GCM (GBCS MACs and encryption, with their SHA-256 key derivations) operations
     the reads caused, counted in an identical run and replayed on C{cryptography} alone;
   - memory: C{--homes} idle dual-fuel homes (CH with CHF and GPF, ESME, GSME, IHD; joined,
@@ -135,7 +135,7 @@ class _Ops:
 
 
 def _bare_cost(ops: _Ops) -> float:
-    """Wall seconds to do the counted AES work on C{cryptography} alone (keys cached as the
+    """CPU seconds to do the counted AES work on C{cryptography} alone (keys cached as the
     stacks cache them; one SHA-256 key derivation per GCM key)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM
     key = bytes(range(16))
@@ -163,7 +163,7 @@ def _bare_cost(ops: _Ops) -> float:
 
 
 def _read_run(n: int, spacing: float, ops: _Ops | None = None, profile: bool = False):
-    """(wall s of the idle span, wall s of the read span, reads answered, frames per read)."""
+    """(CPU s of the idle span, CPU s of the read span, reads answered, frames per read, profile)."""
     from emulator.clock import VirtualClock
     from emulator.dcc.devices import install_run_device_logic
     from emulator.estate import Estate
