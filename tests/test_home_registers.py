@@ -217,3 +217,29 @@ def test_gas_register_is_the_gsmes_gbz_view() -> None:
         assert status == 0 and value == regs.summation
         readings.append(value)
     assert 0 < readings[0] < readings[1] < readings[2]
+
+
+def test_gpf_copy_is_what_the_gsme_reported_to_its_mirror() -> None:
+    """The GPF answers for the sleeping GSME from its copy: before a message reaches the GPF's
+    GBCS logic, its GBZ CurrentSummationDelivered is set from the mirror the GSME reports to,
+    which is the GSME's own volume register at its last wake."""
+    from emulator.dcc.devices import install_run_device_logic
+    from emulator.estate import Estate
+    from emulator.topology import parse_topology
+
+    topology = parse_topology(_without_scheduled(topology_text()), "t.yaml", 3)
+    clock = VirtualClock(start=topology.start_time)
+    estate = Estate(topology, clock, 3)
+    install_run_device_logic(estate, topology, 3)
+    estate.start()
+    clock.run_until(topology.start_time + 2 * 3600)
+    home = estate.homes[0]
+    ch, gsme = home.nodes["ch"], home.nodes["gsme"]
+    assert gsme.reports_acked >= 2
+    hub_app = ch.chf_tunnel.application
+    [endpoint] = ch.mirrors.values()
+    mirrored = ch.servers[(endpoint, 0x0702)].values[0x0000]
+    assert mirrored == gsme.servers[(1, 0x0702)].values[0x0000] == gsme.registers.summation > 0
+    hub_app.before_gpf()
+    assert hub_app.gpf.zcl.read(0x0702, 0x0000)[2] == mirrored
+    estate.close()
