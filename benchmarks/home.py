@@ -20,8 +20,9 @@ Prints:
     APS) and AES-GCM (GBCS MACs and encryption, with their SHA-256 key derivations) operations
     the reads caused, counted in an identical run and replayed on C{cryptography} alone;
   - memory: C{--homes} idle dual-fuel homes (CH with CHF and GPF, ESME, GSME, IHD; joined,
-    tunnels open, gas mirror configured, displays reading) in one process: RSS growth and
-    tracemalloc bytes per home, and where they go (tracemalloc by line, top 15).  The meters
+    tunnels open, gas mirror configured, displays reading) in one process: RSS growth per home
+    (without tracemalloc), then the same homes again under tracemalloc: bytes per home and
+    where they go (by line, top 15).  The meters
     use no CBKE here (C{cbke: false}): a Key Establishment costs about a second of sect283k1
     arithmetic per device (C{python -m benchmarks.cbke}), which would make the measurement
     an hour long and adds a few link keys per home to what is measured;
@@ -308,31 +309,42 @@ def memory(n: int, settle: float, top: int = 15) -> None:
     westate.start()
     wclock.run_until(warm.start_time + settle)
     westate.close()
+    def idle_estate():
+        clock = VirtualClock(start=topology.start_time)
+        estate = Estate(topology, clock, 1)
+        install_run_device_logic(estate, topology, 1)
+        estate.start()
+        clock.run_until(topology.start_time + settle)
+        return estate
+
+    # RSS first, without tracemalloc (whose bookkeeping would be counted too)
     gc.collect()
     rss0 = _rss()
+    t0 = time.process_time()
+    estate = idle_estate()
+    cpu = time.process_time() - t0
+    gc.collect()
+    rss1 = _rss()
+    estate.close()
+    del estate
+    gc.collect()
+    # then the same homes again under tracemalloc, for the bytes and where they go
     tracemalloc.start(1)
     snap0 = tracemalloc.take_snapshot()
-    clock = VirtualClock(start=topology.start_time)
-    t0 = time.process_time()
-    estate = Estate(topology, clock, 1)
-    install_run_device_logic(estate, topology, 1)
-    estate.start()
-    clock.run_until(topology.start_time + settle)
-    wall = time.process_time() - t0
+    estate = idle_estate()
     gc.collect()
     snap1 = tracemalloc.take_snapshot()
     traced = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    rss1 = _rss()
     joined = sum(1 for h in estate.homes for node in h.nodes.values()
                  if node.kind != "CH" and getattr(node.stack, "joined", False))
     stats = snap1.compare_to(snap0, "lineno")
     total = sum(s.size_diff for s in stats)
     print(f"memory: {n:,} idle dual-fuel homes ({joined:,}/{3 * n:,} devices joined after {settle:g} virtual s, "
-          f"{wall:.0f} s CPU with tracemalloc on)")
+          f"{cpu:.0f} s CPU to get there)")
+    print(f"  RSS growth: {(rss1 - rss0) / n / 1024:,.1f} KiB per home (no tracemalloc)")
     print(f"  tracemalloc: {total / n / 1024:,.1f} KiB per home ({total / 1e6:,.1f} MB in all; "
           f"traced now {traced / 1e6:,.1f} MB)")
-    print(f"  RSS growth: {(rss1 - rss0) / n / 1024:,.1f} KiB per home (includes tracemalloc's own bookkeeping)")
     print(f"  where it goes (per home, by line; top {top}):")
     root = str(_ROOT) + os.sep
     for s in stats[:top]:
