@@ -243,3 +243,25 @@ def test_gpf_copy_is_what_the_gsme_reported_to_its_mirror() -> None:
     hub_app.before_gpf()
     assert hub_app.gpf.zcl.read(0x0702, 0x0000)[2] == mirrored
     estate.close()
+
+
+def test_registers_do_not_depend_on_how_often_they_are_read() -> None:
+    """Read every few seconds or once: the same registers (so a remote party's read never
+    changes what the display, or a later read, sees)."""
+    from emulator.devices.load import GasLoad
+    often, once = GasLoad(random.Random(9), START), GasLoad(random.Random(9), START)
+    t = START
+    while t + 7.0 < START + 5 * 3600:
+        t += 7.0
+        often.read(t)
+    assert often.read(START + 5 * 3600 + 1) == pytest.approx(once.read(START + 5 * 3600 + 1), rel=1e-12)
+    clock_a, regs_a = _registers(5, START)
+    clock_b, regs_b = _registers(5, START)
+    for _ in range(200):
+        clock_a.advance(97.0)
+        regs_a.advance()
+    clock_b.advance(200 * 97.0)
+    regs_b.advance()
+    assert int(regs_a.import_wh) == int(regs_b.import_wh)
+    assert [int(x) for x in regs_a.tou_wh] == [int(x) for x in regs_b.tou_wh]
+    assert list(regs_a.logs[HALF_HOUR_PROFILE]) == list(regs_b.logs[HALF_HOUR_PROFILE])
