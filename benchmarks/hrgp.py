@@ -107,7 +107,7 @@ def han(n: int, spacing: float) -> tuple[float, float, int]:
 
     text = (_ROOT / "topologies" / "single-home.yaml").read_text()
     text = text[:text.index("    gbcs_commands:")] + text[text.index("    han:"):]
-    topology = parse_topology(text, "bench.yaml", 1)
+    topology = parse_topology(text, str(_ROOT / "topologies" / "bench.yaml"), 1)
     clock = VirtualClock(start=topology.start_time)
     estate = Estate(topology, clock, 1)
     command = bytes.fromhex("DD000000000000471100000000DF090100000000000004B00890B3D51F300200000800DB1234567890A000"

@@ -250,7 +250,9 @@ class ImpairmentPath:
         self.last_drop: str | None = None
         self._null = self.spec == _NULL_SPEC
         self._busy_until = 0.0
-        self._queue: deque[float] = deque()  # finish times of frames held by the rate limiter
+        # finish times of frames held by the rate limiter (only a rate-limited path has one:
+        # an empty deque is ~600 bytes, and a home has a path per device pair)
+        self._queue: deque[float] | None = deque() if self.spec.rate_bps is not None else None
 
     def in_outage(self, now: float) -> bool:
         """Return whether the clock reading C{now} falls inside a scheduled outage."""

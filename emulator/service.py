@@ -294,6 +294,10 @@ class EmulationService(service.Service):
             self.wan = EstateWan(self.dcc_host.broker, self._estate, clock, opts["seed"], taps=wan_taps)
             # the devices answer with their GBCS logic, keyed like the DCC (its key store)
             install_device_logic(self._estate, opts["dcc-config"].keystore, opts["seed"])
+        else:
+            from emulator.dcc.devices import install_run_device_logic
+            # every run's devices answer GBCS: keyed by their home's key store, else seeded
+            install_run_device_logic(self._estate, topology, opts["seed"])
         self._estate.start()
         if opts["tap-han"] and not self._open_taps(clock):
             return

@@ -4,6 +4,7 @@ back with tshark (someone else's dissectors are the judge of what is on the wire
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,10 +14,21 @@ from emulator.estate import Estate
 from emulator.topology import parse_topology
 from tests.conftest import needs_tshark
 
-__all__ = ["REPO", "SINGLE_HOME", "needs_tshark", "topology_text", "run_estate", "tshark_fields"]
+__all__ = ["REPO", "SINGLE_HOME", "needs_tshark", "single_home_text", "topology_text", "run_estate", "tshark_fields"]
 
 REPO = Path(__file__).resolve().parents[1]
 SINGLE_HOME = REPO / "topologies" / "single-home.yaml"
+
+
+def single_home_text() -> str:
+    """The shipped single-home topology with its relative paths (the CH's key store) made
+    absolute, so that the text parses under any file name."""
+    return absolute_paths(SINGLE_HOME.read_text())
+
+
+def absolute_paths(text: str) -> str:
+    """C{text} (a topology from topologies/) with its C{gbcs_keys} made absolute."""
+    return re.sub(r"(gbcs_keys:\s*)(?!/)(\S+)", lambda m: m.group(1) + str(SINGLE_HOME.parent / m.group(2)), text)
 
 
 def topology_text(impairments: str = "{}", **device_overrides: str) -> str:
@@ -24,11 +36,19 @@ def topology_text(impairments: str = "{}", **device_overrides: str) -> str:
 
     C{device_overrides} maps a device name to YAML lines appended to that device entry.
     """
-    text = SINGLE_HOME.read_text()
+    text = single_home_text()
     text = text.replace("impairments: {}", f"impairments: {impairments}", 1)
     for name, extra in device_overrides.items():
         marker = f"name: {name}\n"
         assert marker in text, name
+        # an override replaces the entry's own line for the same key
+        start = text.index(marker)
+        end = text.find("      - kind:", start)
+        end = len(text) if end < 0 else end
+        block = text[start:end]
+        for key in re.findall(r"^([A-Za-z_0-9]+):", extra, re.M):
+            block = re.sub(rf"^        {key}:.*\n", "", block, flags=re.M)
+        text = text[:start] + block + text[end:]
         text = text.replace(marker, marker + "".join(f"        {line}\n" for line in extra.splitlines()), 1)
     return text
 
@@ -36,7 +56,7 @@ def topology_text(impairments: str = "{}", **device_overrides: str) -> str:
 def run_estate(tmp_path: Path, text: str, seed: int, duration: float, *, pcap: bool = True,
                before_run=None) -> Estate:
     """Build and run a topology in virtual time; the capture and keys land in C{tmp_path}."""
-    topology = parse_topology(text, "test.yaml", seed)
+    topology = parse_topology(absolute_paths(text), "test.yaml", seed)
     clock = VirtualClock(start=topology.start_time)
     estate = Estate(topology, clock, seed, pcap_path=str(tmp_path / "han.pcapng") if pcap else None,
                     keys_path=str(tmp_path / "zigbee_pc_keys") if pcap else None)

@@ -48,7 +48,7 @@ def _fields(tmp: Path, fields: list[str], display_filter: str | None = None, key
 
 def _devices(tmp: Path) -> dict[str, tuple[str, str]]:
     """name -> (EUI-64 as tshark prints it, short address) from the Device_annce frames."""
-    euis = {spec.name: spec.eui64 for spec in parse_topology(SINGLE_HOME.read_text(), "t", 1).homes[0].devices}
+    euis = {spec.name: spec.eui64 for spec in parse_topology(topology_text(), "t", 1).homes[0].devices}
     rows = _fields(tmp, ["zbee_zdp.ext_addr", "zbee_zdp.nwk_addr"], "zbee_aps.zdp_cluster == 0x0013")
     by_eui = {int(r[0].replace(":", ""), 16): r[1] for r in rows}
     return {name: (f"{euis[name]:016x}", by_eui[euis[name]]) for name in JOINERS}

@@ -13,7 +13,7 @@ import pytest
 
 from emulator.topology import TopologyError, parse_topology
 from tests.gbcs_helpers import KEYSTORE, RTDS
-from tests.han_helpers import SINGLE_HOME
+from tests.han_helpers import SINGLE_HOME, single_home_text
 
 needs_rtds = pytest.mark.skipif(not RTDS.is_dir() and not os.environ.get("CI"), reason="shared RTDS data not present")
 MESSAGE = "DF09010000000000000001" + "0890B3D51F30000002" + "0800DB1234567890A0" + "00" + "020028" + "0100" + "00"
@@ -82,7 +82,7 @@ def test_key_store_path_is_relative_to_the_topology(tmp_path: Path) -> None:
 
 def test_twistd_reports_a_bad_command_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(SINGLE_HOME.read_text().replace("      - at: 120 ", "      - at: -120 ", 1))
+    bad.write_text(single_home_text().replace("      - at: 120 ", "      - at: -120 ", 1))
     proc = subprocess.run(["twistd", "-n", "--pidfile=", "smets", "--topology", str(bad), "--virtual",
                            "--duration", "10"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode != 0

@@ -24,7 +24,7 @@ from protocols.ieee802154.commands import beacon_request_frame
 from protocols.ieee802154.frames import encode_mac
 from emulator.topology import load_topology
 from tap.zep import ZepFrame, bridge_addresses, encode_zep, format_ip
-from tests.han_helpers import SINGLE_HOME
+from tests.han_helpers import SINGLE_HOME, single_home_text
 from tests.tap_helpers import NETNS_MARKS, INTRUDER_SHORT, active_ep_request, netns  # noqa: F401 (fixture)
 from tests.tap_helpers import network_key_from
 from tests.tap_helpers import tool as _tool
@@ -62,7 +62,7 @@ _EARLY_COMMANDS = {"      - at: 60 ": "      - at: 10 ", "      - at: 120 ": "  
 
 
 def test_a_home_on_a_tap_decodes_down_to_zcl_and_gbcs_and_answers_injected_frames(netns, tmp_path: Path) -> None:
-    topo = SINGLE_HOME.read_text()
+    topo = single_home_text()
     for old, new in _EARLY_COMMANDS.items():
         assert old in topo
         topo = topo.replace(old, new, 1)

@@ -70,14 +70,49 @@ class CertificateAuthorities:
         if "cbke_certificate" in params:
             certificate = ImplicitCertificate.from_bytes(bytes.fromhex(params["cbke_certificate"]))
             return DeviceCredentials(certificate, int(params["cbke_private_key"], 16), home_ca.trusted)
-        issuer = self.ca(params.get("cbke_ca", self.home_ca_name(home_spec)) if spec.kind != "CH"
-                         else self.home_ca_name(home_spec))
+        issuer_name = params.get("cbke_ca", self.home_ca_name(home_spec)) if spec.kind != "CH" \
+            else self.home_ca_name(home_spec)
         subject = spec.eui64.to_bytes(8, "big")
         name = subject.hex()
         seed = self.seed
         # (a device trusts the CA that issued its own certificate)
-        return issue_device_credentials(issuer, subject, derive_rng(seed, "cbke", "device", name),
-                                        derive_rng(seed, "cbke", "issue", name))
+        return LazyCredentials(lambda: issue_device_credentials(
+            self.ca(issuer_name), subject, derive_rng(seed, "cbke", "device", name),
+            derive_rng(seed, "cbke", "issue", name)))
+
+
+class LazyCredentials:
+    """A device's CBKE credentials, issued (two sect283k1 scalar multiplications) the first
+    time a Key Establishment run needs them: a home that never runs CBKE, or has not yet,
+    pays nothing.  The RNGs are derived from the seed and the device, so when they are
+    issued does not change what they are."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], DeviceCredentials]) -> None:
+        self._make = make
+        self._value: DeviceCredentials | None = None
+
+    def _get(self) -> DeviceCredentials:
+        if self._value is None:
+            self._value = self._make()
+            self._make = None
+        return self._value
+
+    @property
+    def certificate(self):
+        return self._get().certificate
+
+    @property
+    def private_key(self) -> int:
+        return self._get().private_key
+
+    @property
+    def ca(self):
+        return self._get().ca
+
+    def __repr__(self) -> str:          # key material is never logged
+        return repr(self._value) if self._value is not None else "DeviceCredentials(not yet issued)"
 
 
 def retry_delay(failures: int, wait_time: int, rng) -> float:

@@ -121,22 +121,29 @@ class HouseholdLoad:
 class GasLoad:
     """Gas use of one home in m3 (volume register) with a daily profile."""
 
-    __slots__ = ("_rng", "_per_second", "_t", "_volume")
+    __slots__ = ("_rng", "_per_second", "_t", "_volume", "_hour", "_noise")
 
     def __init__(self, rng: random.Random, start: float, mean_m3_per_day: float = 3.0) -> None:
         self._rng = rng
         self._per_second = mean_m3_per_day / 86400.0 * rng.uniform(0.8, 1.2)
         self._t = start
         self._volume = rng.uniform(500.0, 9000.0)
+        self._hour: int | None = None
+        self._noise = 1.0
 
     def read(self, t: float) -> float:
-        """Volume register (m3) at C{t}: hour by hour profile with seeded noise."""
+        """Volume register (m3) at C{t}: hour by hour profile with seeded noise.
+
+        The noise is drawn once per hour of the clock, so the register at any time does not
+        depend on when (or how often) it was read before.
+        """
         if t < self._t:
             raise ValueError(f"time went backwards: {t} < {self._t}")
         while self._t < t:
-            hour_end = (self._t // 3600 + 1) * 3600
-            step_to = min(t, hour_end)
-            noise = self._rng.uniform(0.6, 1.4)
-            self._volume += self._per_second * _activity(self._t) * noise * (step_to - self._t)
+            hour = int(self._t // 3600)
+            if hour != self._hour:
+                self._hour, self._noise = hour, self._rng.uniform(0.6, 1.4)
+            step_to = min(t, (hour + 1) * 3600.0)
+            self._volume += self._per_second * _activity(self._t) * self._noise * (step_to - self._t)
             self._t = step_to
         return self._volume

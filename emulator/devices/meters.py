@@ -18,6 +18,7 @@ from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRIC
 from emulator.devices.discovery import make_discovery
 from emulator.devices.gsme_control import AWAKE_POLL_INTERVAL, AWAKE_TIME, make_mirror_setup, make_wake_cycle
 from emulator.devices.load import GasLoad, HouseholdLoad
+from emulator.devices.registers import ElectricityRegisters, GasRegisters
 from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
 from emulator.rng import derive_rng
 from protocols.zcl import foundation as zf
@@ -56,6 +57,9 @@ class Esme(HanDevice):
         super().__init__(home, spec, seed)
         self.load = HouseholdLoad(derive_rng(seed, home.spec.name, spec.name, "load"), home.start_time,
                                   float(spec.params.get("mean_power_w", 450)))
+        #: the registers and logs the load model drives: the Metering cluster and the GBCS
+        #: (COSEM) registers are both read from here
+        self.registers = ElectricityRegisters(self.load, self.clock, home.start_time)
         self.time_offset = 0.0
         #: the tariff's unit rate, pence per kWh (default: a typical 2025/26 GB unit rate)
         self.unit_rate_p_per_kwh = float(spec.params.get("unit_rate_p_per_kwh", 24.5))
@@ -78,7 +82,6 @@ class Esme(HanDevice):
             "InstantaneousDemand": 0, "CurrentDayConsumptionDelivered": 0})
         self.add_server(METER_ENDPOINT, CLUSTER_PRICE, {"Tier1PriceLabel": "Standard"})
         self.cluster_handlers[(METER_ENDPOINT, CLUSTER_PRICE)] = self._price_command
-        self._day_start_wh: tuple[int, float] | None = None
         super().start()
 
     def joined(self) -> None:
@@ -109,15 +112,12 @@ class Esme(HanDevice):
     def refresh(self, endpoint: int, cluster_id: int) -> None:
         if cluster_id != CLUSTER_METERING:
             return
-        now = self.clock.seconds()
-        energy_wh, power_w = self.load.read(now)
-        day = int(now // 86400)
-        if self._day_start_wh is None or self._day_start_wh[0] != day:
-            self._day_start_wh = (day, energy_wh)
+        regs = self.registers
+        regs.advance()
         values = self.servers[(endpoint, cluster_id)].values
-        values[ATTR_SUMMATION] = int(energy_wh)  # Wh: Multiplier 1 / Divisor 1000 -> kWh
-        values[ATTR_DEMAND] = int(power_w)
-        values[ATTR_DAY_CONSUMPTION] = int(energy_wh - self._day_start_wh[1])
+        values[ATTR_SUMMATION] = int(regs.import_wh)  # Wh: Multiplier 1 / Divisor 1000 -> kWh
+        values[ATTR_DEMAND] = int(regs.power_w)
+        values[ATTR_DAY_CONSUMPTION] = int(regs.day_consumption_wh)  # since midnight
         self.reads_served += 1
 
     def price_field(self) -> int:
@@ -149,8 +149,9 @@ class Esme(HanDevice):
             self.reply(ind, default_response(frame, zf.Status.UNSUP_CLUSTER_COMMAND))
 
     def describe(self) -> str:
-        energy, power = self.load.read(self.clock.seconds())
-        return (f"register {energy / 1000:.3f} kWh, demand {power:.0f} W, reads served {self.reads_served}, "
+        regs = self.registers
+        regs.advance()
+        return (f"register {regs.import_wh / 1000:.3f} kWh, demand {regs.power_w:.0f} W, reads served {self.reads_served}, "
                 f"prices published {self.prices_published}"
                 + (f"; {self.tunnel.describe()}" if self.tunnel is not None else ""))
 
@@ -172,6 +173,8 @@ class Gsme(HanDevice):
         super().__init__(home, spec, seed)
         self.gas = GasLoad(derive_rng(seed, home.spec.name, spec.name, "gas"), home.start_time,
                            float(spec.params.get("mean_gas_m3_per_day", 3.0)))
+        #: the volume register the gas load drives: Metering reports and the GBCS (GBZ) view
+        self.registers = GasRegisters(self.gas, self.clock, home.start_time)
         self.wake_interval = float(spec.params.get("wake_interval", 1800))
         self.mirror_endpoint: int | None = None
         self.mirror_configured = False
@@ -276,9 +279,9 @@ class Gsme(HanDevice):
         self.mirror.configured()
 
     def report(self, endpoint: int) -> None:
-        volume_m3 = self.gas.read(self.clock.seconds())
+        self.registers.advance()
         values = self.servers[(METER_ENDPOINT, CLUSTER_METERING)].values
-        values[ATTR_SUMMATION] = int(volume_m3 * 1000)  # dm3: Divisor 1000 -> m3
+        values[ATTR_SUMMATION] = self.registers.summation  # dm3: Divisor 1000 -> m3
         reports = (zf.AttributeReport(ATTR_SUMMATION, 0x25, values[ATTR_SUMMATION]),
                    zf.AttributeReport(ATTR_STATUS, 0x18, values[ATTR_STATUS]))
         frame = zf.global_frame(zf.ReportAttributes(reports), self.next_tsn(), DIRECTION_SERVER_TO_CLIENT,

@@ -341,6 +341,14 @@ class ObjectModel:
     buffers: dict[str, list[tuple]] = field(default_factory=dict)
     #: a twin-element meter (more registers per profile entry)
     twin: bool = False
+    #: called before every access, to bring registers driven from outside (the meter's load
+    #: model, L{emulator.devices.registers}) up to the present
+    refresh: Callable[[], None] | None = None
+
+    def touch(self) -> None:
+        """Bring the externally driven registers up to now (before a read or a change)."""
+        if self.refresh is not None:
+            self.refresh()
 
     def columns(self, obis: str) -> tuple | None:
         spec = PROFILE_COLUMNS.get(obis)
@@ -356,6 +364,7 @@ class ObjectModel:
 
     def profile(self, obis: str, start: int | None = None, end: int | None = None) -> tuple[int, dict]:
         """A profile buffer as the compact array GBCS devices answer with, entries in [start, end]."""
+        self.touch()
         cols = self.columns(obis)
         fault = self.faults.get((7, obis, "get", 2))
         if fault is not None:
@@ -405,6 +414,7 @@ class ObjectModel:
     # ------------------------------------------------------------------ access
 
     def get(self, class_id: int, obis: str, attr: int) -> tuple[int, dict]:
+        self.touch()
         fault = self.faults.get((class_id, obis, "get", attr))
         if fault is not None:
             return fault, _n("null-data")
@@ -417,6 +427,7 @@ class ObjectModel:
         return SUCCESS, copy.deepcopy(value)
 
     def set(self, class_id: int, obis: str, attr: int, value: dict) -> int:
+        self.touch()
         fault = self.faults.get((class_id, obis, "set", attr))
         if fault is not None:
             return fault
@@ -432,6 +443,7 @@ class ObjectModel:
 
     def action(self, class_id: int, obis: str, method: int, param: dict) -> tuple[int, dict]:
         """Invoke a method: (Action-Result, return parameters or null-data)."""
+        self.touch()
         null = _n("null-data")
         fault = self.faults.get((class_id, obis, "action", method))
         if fault is not None:

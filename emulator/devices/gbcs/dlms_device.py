@@ -59,6 +59,20 @@ def use_case_items() -> dict[int, tuple[tuple[str, int, str, int], ...]]:
     return table
 
 
+@cache
+def _catalogue_codes(device_type: str) -> tuple[int, ...]:
+    """Message codes of the DLMS use cases of C{device_type} (the catalogue is fixed: computed once)."""
+    out = []
+    for code in use_case_items():
+        uc = catalogue.use_case(code)
+        if uc is None or uc.is_alert:
+            continue
+        # ECS use cases are the ESME's, whatever device their title names (HCALCS, CH ...)
+        if device_type in uc.target_device_types or (device_type == "ESME" and uc.name.startswith("ECS")):
+            out.append(code)
+    return tuple(out)
+
+
 #: activation-time attributes (class, attribute) -> (passive attribute, active attribute) pairs
 #: to copy when the time comes (DLMS Blue Book; GBCS future-dated commands, section 4.4).
 #: Account (IC111) is activated instance to instance: passive 0-1:... into active 0-0:...
@@ -113,15 +127,7 @@ class DlmsDevice(GbcsDevice):
     @classmethod
     def catalogue_codes(cls) -> list[int]:
         """Message codes of this device type's DLMS use cases."""
-        out = []
-        for code in use_case_items():
-            uc = catalogue.use_case(code)
-            if uc is None or uc.is_alert:
-                continue
-            # ECS use cases are the ESME's, whatever device their title names (HCALCS, CH ...)
-            if cls.device_type in uc.target_device_types or (cls.device_type == "ESME" and uc.name.startswith("ECS")):
-                out.append(code)
-        return out
+        return list(_catalogue_codes(cls.device_type))
 
     @classmethod
     def instance_objects(cls) -> list[tuple[int, str, int]]:
@@ -134,7 +140,7 @@ class DlmsDevice(GbcsDevice):
         if message_code in ASN1_USE_CASES:
             return self.supports_asn1(message_code)
         items = use_case_items().get(message_code)
-        if not items or message_code not in self.catalogue_codes():
+        if not items or message_code not in _catalogue_codes(self.device_type):
             return False
         return all(self.model.has_item(k, c, o, i) for k, c, o, i in items)
 
@@ -256,6 +262,7 @@ class DlmsDevice(GbcsDevice):
             gs.originator_counter, gs.originator)
 
     def _activate(self, class_id: int, obis: str, attr: int) -> None:
+        self.model.touch()   # registers driven by the load model reach the activation time first
         obj = self.model.objects.get((class_id, obis))
         if obj is None:
             return
