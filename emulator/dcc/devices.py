@@ -148,10 +148,16 @@ def _application(home, device, send, keystore: KeyStore, seed: int):
     registers = getattr(device, "registers", None)
     if registers is not None:
         registers.attach(logic)
-    load = getattr(device, "load", None)
-    if spec.kind == "ESME" and load is not None:     # load limiting follows the household's demand
-        follow_load(logic, lambda t: load.read(t)[1], home.clock)
+    if spec.kind == "ESME" and registers is not None:   # load limiting follows the household's demand,
+        follow_load(logic, lambda t: _demand(registers, t), home.clock)   # read through the one register bank
     return logic
+
+
+def _demand(registers, t: float) -> float:
+    """The ESME's instantaneous demand (W) at C{t}, from its register bank (which alone reads
+    the household load model: the model only runs forward)."""
+    registers.advance(t)
+    return registers.power_w
 
 
 def dcc_keys_path(topology) -> str | None:
