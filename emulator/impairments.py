@@ -252,6 +252,13 @@ class ImpairmentPath:
         self._busy_until = 0.0
         self._queue: deque[float] = deque()  # finish times of frames held by the rate limiter
 
+    def set_spec(self, spec: ImpairmentSpec | None) -> None:
+        """Change what happens to frames from now on (a scheduled fault starting or ending);
+        the random stream and the counts go on, a burst in progress ends."""
+        self.spec = spec if spec is not None else _NULL_SPEC
+        self._null = self.spec == _NULL_SPEC
+        self.bad = False
+
     def in_outage(self, now: float) -> bool:
         """Return whether the clock reading C{now} falls inside a scheduled outage."""
         now -= self.run_start
