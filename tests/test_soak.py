@@ -271,8 +271,9 @@ def soak_reports(soak_files):
     base, topology, workload = soak_files
     out = []
     for name in ("a", "b"):
+        pcap = ["--pcap", str(base / "b.pcapng")] if name == "b" else []
         status = cli.main(["--topology", str(topology), "--workload", str(workload), "--report", str(base / name),
-                           *ARGS])
+                           *ARGS, *pcap])
         out.append((status, json.loads((base / name / "report.json").read_text()),
                     (base / name / "report.html").read_text()))
     return out
@@ -300,6 +301,39 @@ def test_small_soak_accounts_for_every_request(soak_reports):
 def test_same_seed_same_ledger(soak_reports):
     (_, a, _), (_, b, _) = soak_reports
     assert a["ledger"] == b["ledger"] and a["by_kind"] == b["by_kind"] and a["latency"] == b["latency"]
+
+
+@needs(KEYSTORE)
+def test_the_capture_has_every_han_and_the_wan(soak_reports, soak_files):
+    data = (soak_files[0] / "b.pcapng").read_bytes()
+    assert data[:4] == b"\x0a\x0d\x0d\x0a"
+    assert b"h-0001-han" in data and b"h-0002-han" in data and b"smwan-north" in data
+
+
+@needs(KEYSTORE)
+def test_a_missing_or_second_response_shows_in_the_ledger(soak_files):
+    """The ledger is the Users' view: a response their endpoint never got is lost, one it got
+    twice is duplicated (whatever the ACB's own bookkeeping says)."""
+    from emulator.soak.runner import SoakRun
+    _, topology_path, workload_path = soak_files
+    topology = load_topology(str(topology_path), 2, {"homes": 1})
+    workload = parse_workload(BUSY.replace("per_hour: 4}", "per_hour: 30}"), "w.yaml")
+    run = SoakRun(topology, workload, 2)
+    deliver, seen = run.host.deliver, []
+
+    def flaky(user, xml):
+        seen.append(xml)
+        if len(seen) == 2:
+            return                      # the second response never reaches the User
+        deliver(user, xml)
+        if len(seen) == 3:
+            deliver(user, xml)          # the third arrives twice
+    run.host.deliver = flaky
+    run.run(900, progress=False)
+    run.close()
+    led = run.ledger()
+    assert led["lost"] == 1 and led["duplicated"] == 1 and led["in_flight"] == 0
+    assert led["submitted"] == led["ok"] + led["failed"] + led["timed_out"] + led["lost"]
 
 
 @needs(KEYSTORE)
