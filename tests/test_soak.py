@@ -363,6 +363,8 @@ def test_the_html_report_has_the_plots(soak_reports):
     ({"--param": "floors=3"}, "--param"),
     ({"--workload": "/nonexistent.yaml"}, "--workload"),
     ({"--topology": "/nonexistent.yaml"}, "--topology"),
+    ({"--pcap": "/nonexistent/dir/x.pcapng"}, "--pcap"),
+    ({"--report": "/nonexistent/dir/r"}, "--report"),
 ])
 def test_bad_options_one_line_exit_2(change, option, soak_files, tmp_path, capsys):
     base, topology, workload = soak_files

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from emulator.cli_errors import (EXIT_FAILURE, RunError, UsageError, check_finite_seconds, check_input_file,
-                                 check_int, run_command)
+                                 check_int, check_output_file, run_command)
 
 __all__ = ["main", "DEFAULT_WORKLOAD"]
 
@@ -82,10 +82,6 @@ def _main(argv: list[str]) -> int:
         raise UsageError("--report", f"{args.report} exists and is not a directory")
     if not report_dir.parent.is_dir():
         raise UsageError("--report", f"directory {report_dir.parent} does not exist (for {args.report})")
-    if args.pcap:
-        pcap = Path(args.pcap)
-        if pcap.is_dir() or not pcap.parent.is_dir():
-            raise UsageError("--pcap", f"cannot write {args.pcap}")
     try:
         topology = load_topology(args.topology, seed, params)
     except TopologyError as e:
@@ -101,12 +97,13 @@ def _main(argv: list[str]) -> int:
         except ValueError as e:
             raise UsageError("--outage", str(e)) from None
     topology = apply_cli_faults(topology, han_loss=han_loss, wan_loss=wan_loss, outages=outages)
+    pcap_file = check_output_file("--pcap", args.pcap) if args.pcap else None
 
     from emulator.dcc.config import load_dcc_config  # noqa: F401  (the dcc: section is checked by the run)
     from emulator.soak.report import write_report
     from emulator.soak.runner import SoakRun
     try:
-        run = SoakRun(topology, workload, seed, pcap_path=args.pcap)
+        run = SoakRun(topology, workload, seed, pcap_file=pcap_file)
     except TopologyError as e:
         raise UsageError("--topology", str(e)) from None
     except LookupError as e:

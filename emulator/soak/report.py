@@ -113,10 +113,10 @@ def _num(v: float) -> str:
 
 
 def _bars(title: str, labels: list[str], series: dict[str, list[float]], x_label: str, y_label: str,
-          markers: dict[int, str] | None = None) -> str:
+          markers: dict[int, str] | None = None, y_max: float | None = None) -> str:
     n = len(labels)
     totals = [sum(s[i] for s in series.values()) for i in range(n)]
-    y_max = max(totals, default=0) or 1
+    y_max = y_max or max(totals, default=0) or 1
     width = (_W - _L - _R) / max(n, 1)
     body = []
     for i in range(n):
@@ -129,7 +129,7 @@ def _bars(title: str, labels: list[str], series: dict[str, list[float]], x_label
                             f'fill="{_COLOURS.get(name, "#546e7a")}"><title>{html.escape(labels[i])}: {name} '
                             f'{values[i]:g}</title></rect>')
                 y0 -= h
-        if n <= 16 or i % max(1, n // 12) == 0:
+        if n <= 14 or i % -(-n // 12) == 0:
             body.append(f'<text x="{x + width / 2:.1f}" y="{_H - _B + 14}" text-anchor="middle">'
                         f'{html.escape(labels[i])}</text>')
     for i, text in (markers or {}).items():
@@ -147,7 +147,8 @@ def _lines(title: str, xs: list[float], series: dict[str, list[float]], x_label:
            y_max: float | None = None) -> str:
     x_max = max(xs, default=0) or 1
     top = y_max if y_max is not None else (max((max(v, default=0) for v in series.values()), default=0) or 1)
-    palette = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037"]
+    palette = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037", "#ad1457",
+               "#9e9d24", "#37474f"]
     body = []
     for k, (name, values) in enumerate(series.items()):
         points = " ".join(f"{_L + (_W - _L - _R) * x / x_max:.1f},{_H - _B - (_H - _B - _T) * v / top:.1f}"
@@ -176,7 +177,7 @@ def _svgs(report: dict) -> list[tuple[str, str]]:
                                {"ok": lat["counts"]}, "seconds from submission to response", "requests", markers))]
     ot = report["outcomes_over_time"]
     n = len(ot["ok"])
-    hours = [f"{i * ot['bin_s'] / 3600:g}" for i in range(n)]
+    hours = [f"{i * ot['bin_s'] / 3600:.3g}" for i in range(n)]
     plots.append(("outcomes", _bars("Outcomes over time", hours,
                                     {k: ot[k] for k in ("ok", "failed", "timed_out", "lost", "in_flight")},
                                     "run time (h, bin start)", "requests")))
@@ -191,7 +192,7 @@ def _svgs(report: dict) -> list[tuple[str, str]]:
     av = report["availability"]
     plots.append(("availability", _bars("Per-CSP availability (share of samples with the WAN up)", list(av) or ["-"],
                                         {"ok": [round(100 * v["sampled_up"], 1) for v in av.values()] or [0]},
-                                        "CSP", "% up")))
+                                        "CSP", "% up", y_max=100)))
     return plots
 
 

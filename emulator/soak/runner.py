@@ -92,7 +92,7 @@ class SoakRun:
     @param sample_interval: virtual seconds between samples of queue depths and link states.
     """
 
-    def __init__(self, topology, workload, seed: int, *, pcap_path: str | None = None,
+    def __init__(self, topology, workload, seed: int, *, pcap_path: str | None = None, pcap_file=None,
                  sample_interval: float = 300.0) -> None:
         from emulator.clock import VirtualClock
         from emulator.dcc import build_host
@@ -115,7 +115,7 @@ class SoakRun:
         _device_keys(self.config, seed)
         self.users = self._users()
         self.host = build_host(self.config, self.clock, self._deliver, seed=seed)
-        self.estate = Estate(topology, self.clock, seed, pcap_path=pcap_path)
+        self.estate = Estate(topology, self.clock, seed, pcap_path=pcap_path, pcap_file=pcap_file)
         self.wan = EstateWan(self.host.broker, self.estate, self.clock, seed)
         install_device_logic(self.estate, self.keystore, seed)
         self.crypto = GbcsCrypto(self.keystore)
