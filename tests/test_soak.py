@@ -294,6 +294,9 @@ def test_small_soak_accounts_for_every_request(soak_reports):
     assert {k for k, v in report["by_kind"].items() if v.get("ok")} == set(KINDS)
     assert report["alerts"]["raised"] > 0 and report["alerts"]["missing"] == 0
     assert sum(report["latency"]["counts"]) == led["ok"]
+    # WAN loss and the outage make the SMWAN retransmit, both ways
+    smwan = report["retries"]["smwan"]["north"]
+    assert smwan["retransmitted_frames_down"] > 0 and smwan["retransmitted_frames_up"] > 0
     assert [f["kind"] for f in report["faults"] if f["event"] == "start"] == ["han_burst", "wan_latency"]
 
 
@@ -346,7 +349,7 @@ def test_the_html_report_has_the_plots(soak_reports):
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         assert root.findall(".//{http://www.w3.org/2000/svg}rect") or root.findall(
             ".//{http://www.w3.org/2000/svg}polyline")
-    for title in ("Response latency", "Outcomes over time", "delivery attempts", "Queue depths", "availability"):
+    for title in ("Response latency", "Outcomes over time", "Retries", "Queue depths", "availability"):
         assert title in html
 
 

@@ -62,7 +62,8 @@ def build_report(run, argv: list[str] | None = None) -> dict:
                     "mean_s": sum(latencies) / len(latencies) if latencies else 0.0},
         "outcomes_over_time": {"bin_s": bins, **over_time},
         "retries": {"commands_by_retries": {str(k): v for k, v in sorted(retries.items())},
-                    "acb_outcomes": dict(run.delivery.by_result)},
+                    "acb_outcomes": dict(run.delivery.by_result),
+                    "smwan": run.wan_counts()},
         "queue_depths": [{"t": s["t"], "delivery_queue": s["delivery_queue"], "in_flight": s["in_flight"],
                           **{f"{c}_stored_down": v["stored_down"] for c, v in s["csps"].items()},
                           **{f"{c}_stored_up": v["stored_up"] for c, v in s["csps"].items()}}
@@ -182,9 +183,13 @@ def _svgs(report: dict) -> list[tuple[str, str]]:
                                     {k: ot[k] for k in ("ok", "failed", "timed_out", "lost", "in_flight")},
                                     "run time (h, bin start)", "requests")))
     retries = report["retries"]["commands_by_retries"]
-    keys = sorted(retries, key=int)
-    plots.append(("retries", _bars("ACB delivery attempts beyond the first", keys or ["0"],
-                                   {"commands": [retries[k] for k in keys] or [0]}, "retries", "commands")))
+    labels, values = ["ACB re-sends"], [sum(int(k) * v for k, v in retries.items())]
+    for csp, counts in report["retries"]["smwan"].items():
+        for way in ("down", "up"):
+            labels.append(f"{csp} {way}")
+            values.append(counts[f"retransmitted_frames_{way}"])
+    plots.append(("retries", _bars("Retries: ACB re-sends, SMWAN retransmitted frames per CSP and direction",
+                                   labels, {"retries": values}, "", "retries")))
     qd = report["queue_depths"]
     xs = [q["t"] for q in qd]
     series = {name: [q.get(name, 0) for q in qd] for name in (qd[0] if qd else {}) if name != "t"}

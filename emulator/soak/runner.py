@@ -373,6 +373,20 @@ class SoakRun:
                 "missing": len(raised - received), "unsendable": self.alerts_unsendable,
                 "received_total": sum(len(u.alerts) for u in self.users.values())}
 
+    def wan_counts(self) -> dict[str, dict[str, int]]:
+        """Per CSP, the SMWAN channels' retransmissions and store overflows, down (the gateway's
+        channels to the hubs) and up (the hubs' channels to the gateway)."""
+        out = {}
+        for name, wan in self.wan.smwan.wans.items():
+            down = [s.channel.counts for s in wan.gateway.sessions.values()]
+            up = [e.channel.counts for e in wan.hubs.values()]
+            if not up:
+                continue
+            out[name] = {f"{key}_{way}": sum(c.get(key, 0) for c in counts)
+                         for way, counts in (("down", down), ("up", up))
+                         for key in ("retransmitted_frames", "rto_expiries", "store_overflow")}
+        return out
+
     def close(self) -> None:
         self.estate.close()
 
