@@ -53,7 +53,8 @@ def test_workload_parses():
 
 
 @pytest.mark.parametrize("old,new,line,words", [
-    ("on_demand_read: {per_hour: 1}", "on_demand_red: {per_hour: 1}", 5, "per_home.on_demand_red: unknown request kind"),
+    ("on_demand_read: {per_hour: 1}", "on_demand_red: {per_hour: 1}", 5,
+     "per_home.on_demand_red: unknown request kind"),
     ("{per_hour: 1}", "{per_hour: -1}", 5, "per_home.on_demand_read.per_hour must be >= 0"),
     ("{per_hour: 1}", "{per_hour: 1, per_day: 2}", 5, "exactly one of per_hour or per_day"),
     ("window: 600}", "window: 86000}", 6, "within the day"),

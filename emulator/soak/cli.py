@@ -99,7 +99,6 @@ def _main(argv: list[str]) -> int:
     topology = apply_cli_faults(topology, han_loss=han_loss, wan_loss=wan_loss, outages=outages)
     pcap_file = check_output_file("--pcap", args.pcap) if args.pcap else None
 
-    from emulator.dcc.config import load_dcc_config  # noqa: F401  (the dcc: section is checked by the run)
     from emulator.soak.report import write_report
     from emulator.soak.runner import SoakRun
     try:

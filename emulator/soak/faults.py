@@ -73,12 +73,14 @@ def parse_faults(checker, top, homes: dict, csps: dict) -> tuple[FaultSpec, ...]
             raise checker.fail(m.line, f"{what}.kind is missing (one of {', '.join(FAULT_KINDS)})")
         kind = checker.typed(m, "kind", str, what)
         if kind not in FAULT_KINDS:
-            raise checker.fail(m.key_lines["kind"], f"{what}.kind {kind!r} is not a fault (one of {', '.join(FAULT_KINDS)})")
+            raise checker.fail(m.key_lines["kind"],
+                               f"{what}.kind {kind!r} is not a fault (one of {', '.join(FAULT_KINDS)})")
         allowed = FAULT_KINDS[kind] | {"kind", "at"}
         checker.keys(m, allowed, f"{what} ({kind})")
         for key in sorted(allowed - {"kind", "homes", "csp", "p_good_to_bad", "p_bad_to_good", "loss_bad"}):
             if key not in m:
-                raise checker.fail(m.line, f"{what}.{key} is missing ({kind} needs {', '.join(sorted(allowed - {'kind'}))})")
+                needs = ", ".join(sorted(allowed - {"kind"}))
+                raise checker.fail(m.line, f"{what}.{key} is missing ({kind} needs {needs})")
 
         def number(key: str, *, probability: bool = False, positive: bool = False) -> float:
             value = checker.typed(m, key, (int, float), what)

@@ -138,7 +138,8 @@ def _bars(title: str, labels: list[str], series: dict[str, list[float]], x_label
         body.append(f'<line x1="{x:.1f}" y1="{_T}" x2="{x:.1f}" y2="{_H - _B}" stroke="#6a1b9a" '
                     f'stroke-dasharray="4 3"/><text x="{x - 2:.1f}" y="{_T + 10}" text-anchor="end" '
                     f'fill="#6a1b9a">{html.escape(text)}</text>')
-    legend = [f'<rect x="{_W - _R - 110}" y="{_T + 14 * k}" width="10" height="10" fill="{_COLOURS.get(name, "#546e7a")}"/>'
+    legend = [f'<rect x="{_W - _R - 110}" y="{_T + 14 * k}" width="10" height="10" '
+              f'fill="{_COLOURS.get(name, "#546e7a")}"/>'
               f'<text x="{_W - _R - 96}" y="{_T + 9 + 14 * k}">{html.escape(name)}</text>'
               for k, name in enumerate(series) if len(series) > 1]
     return _frame(title, body + legend, x_label, y_label, y_max)
@@ -219,7 +220,8 @@ def write_report(run, directory: str, argv: list[str] | None = None) -> dict:
 <html lang="en"><head><meta charset="utf-8"><title>Soak report: {html.escape(report['topology'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}} table{{border-collapse:collapse}}
 th,td{{border:1px solid #ccc;padding:2px 8px;text-align:left}} figure{{margin:1em 0}}</style></head><body>
-<h1>Soak report: {html.escape(report['topology'])} ({report['homes']} homes), workload {html.escape(report['workload'])}</h1>
+<h1>Soak report: {html.escape(report['topology'])} ({report['homes']} homes),
+workload {html.escape(report['workload'])}</h1>
 <p>seed {report['seed']}, {report['duration_s']:g} virtual s of workload, drained at {report['drained_at_s']:g} s;
 wall time {html.escape(json.dumps(report['wall_s']))}. Verdict: <strong>{verdict}</strong>.</p>
 <h2>Ledger</h2><table>{rows}</table>

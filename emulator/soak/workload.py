@@ -177,7 +177,8 @@ def _parse(c: _Checker, doc: Any, filename: str) -> Workload:
     if top.get("consumer_events") is not None:
         raw_events = top["consumer_events"]
         if not isinstance(raw_events, _Seq):
-            raise c.fail(top.key_lines["consumer_events"], f"consumer_events must be a list, got {_describe(raw_events)}")
+            raise c.fail(top.key_lines["consumer_events"],
+                         f"consumer_events must be a list, got {_describe(raw_events)}")
         for i, raw in enumerate(raw_events):
             what = f"consumer_events[{i}]"
             m = c.mapping(raw, raw_events.line, what)
@@ -187,7 +188,8 @@ def _parse(c: _Checker, doc: Any, filename: str) -> Workload:
                     raise c.fail(m.line, f"{what}.{key} is missing")
             device = c.typed(m, "device", str, what)
             if device not in EVENT_DEVICES:
-                raise c.fail(m.key_lines["device"], f"{what}.device {device!r} is not one of {', '.join(EVENT_DEVICES)}")
+                raise c.fail(m.key_lines["device"],
+                             f"{what}.device {device!r} is not one of {', '.join(EVENT_DEVICES)}")
             alert_text = str(m["alert"])
             if not re.fullmatch(r"(0x)?[0-9A-Fa-f]{4}", alert_text):
                 raise c.fail(m.key_lines["alert"], f"{what}.alert must be a GBCS alert code, 4 hex digits "
