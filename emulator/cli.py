@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "gbcs": ("emulator.gbcs_cli", "decode, encode and check GBCS messages (RTDS conformance)"),
     "duis": ("emulator.duis_cli", "send DUIS service requests to the DCC; sign them as a DCC User"),
     "rtds": ("emulator.rtds_replay", "replay DCC reference tests (RTDS) against emulated devices"),
+    "soak": ("emulator.soak.cli", "drive a workload with faults in virtual time; ledger and report"),
 }
 
 

@@ -254,6 +254,13 @@ class ImpairmentPath:
         # an empty deque is ~600 bytes, and a home has a path per device pair)
         self._queue: deque[float] | None = deque() if self.spec.rate_bps is not None else None
 
+    def set_spec(self, spec: ImpairmentSpec | None) -> None:
+        """Change what happens to frames from now on (a scheduled fault starting or ending);
+        the random stream and the counts go on, a burst in progress ends."""
+        self.spec = spec if spec is not None else _NULL_SPEC
+        self._null = self.spec == _NULL_SPEC
+        self.bad = False
+
     def in_outage(self, now: float) -> bool:
         """Return whether the clock reading C{now} falls inside a scheduled outage."""
         now -= self.run_start

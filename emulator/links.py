@@ -122,6 +122,11 @@ class PointToPointLink:
         self.a.peer = self.b
         self.b.peer = self.a
 
+    def set_impairments(self, spec_ab: ImpairmentSpec | None, spec_ba: ImpairmentSpec | None) -> None:
+        """Change both directions' impairments from now on (a scheduled fault starting or ending)."""
+        self.a.path.set_spec(spec_ab)
+        self.b.path.set_spec(spec_ba)
+
     @property
     def counts(self) -> dict[str, dict[str, int]]:
         """Counters per direction: C{{"a_to_b": {...}, "b_to_a": {...}}}."""

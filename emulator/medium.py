@@ -208,6 +208,14 @@ class HanMedium:
         """The attached radios by name (a copy)."""
         return dict(self._ports)
 
+    def set_impairments(self, spec: ImpairmentSpec | None) -> None:
+        """Change the medium's impairments from now on (every pair without its own override);
+        each pair keeps its random stream and counts."""
+        self.impairments = spec
+        for key, path in self._paths.items():
+            if key not in self._pair_specs:
+                path.set_spec(spec)
+
     def set_pair_impairments(self, sender: str, receiver: str, spec: ImpairmentSpec | None) -> None:
         """Override the impairments for frames from C{sender} heard by C{receiver} (resets that
         pair's state; its random stream restarts from its derived seed)."""

@@ -62,7 +62,11 @@ _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 _HOME_KEYS = {"name", "han", "devices", "gbcs_commands", "csp"}
 _HAN_KEYS = {"channel", "pan_id", "network_key", "impairments", "limits"}
-_TOP_KEYS = {"name", "description", "start_time", "homes", "dcc", "csps"}  # dcc: see emulator.dcc.config
+_TOP_KEYS = {"name", "description", "start_time", "homes", "dcc", "csps",  # dcc: see emulator.dcc.config
+             "parameters", "templates", "faults"}  # faults: see emulator.soak.faults
+#: keys of a C{homes:} entry made from a template (L{_expand_templates})
+_TEMPLATE_USE_KEYS = {"template", "count", "prefix", "csp", "han"}
+_TEMPLATE_KEYS = {"han", "devices", "csp"}
 #: keys of one entry of the C{csps:} section beyond the L{LinkProfile} fields
 _CSP_KEYS = {"base", "impairments"}
 #: the CSP a home is served by when it names none
@@ -144,6 +148,10 @@ class Topology:
     homes: tuple[HomeSpec, ...]
     filename: str
     csps: dict[str, CspSpec] = field(default_factory=default_csps)
+    #: scheduled faults (L{emulator.soak.faults.FaultSpec}), from the C{faults:} section
+    faults: tuple = ()
+    #: the values of the C{parameters:} section after the caller's overrides
+    parameters: dict[str, int] = field(default_factory=dict)
 
 
 # --- YAML with line numbers ------------------------------------------------------------
@@ -257,7 +265,7 @@ def _parse_time(checker: _Checker, m: _Map, key: str) -> float:
 DEFAULT_START_TIME = _dt.datetime(2026, 3, 2, tzinfo=_dt.timezone.utc).timestamp()
 
 
-def load_topology(path: str, seed: int) -> Topology:
+def load_topology(path: str, seed: int, parameters: dict[str, int] | None = None) -> Topology:
     """Read and validate a topology file; derive every default from C{seed}.
 
     @raise TopologyError: for any problem, naming file and line.
@@ -267,11 +275,14 @@ def load_topology(path: str, seed: int) -> Topology:
             text = f.read()
     except OSError as e:
         raise TopologyError(path, 0, f"cannot read topology: {e.strerror}") from None
-    return parse_topology(text, path, seed)
+    return parse_topology(text, path, seed, parameters)
 
 
-def parse_topology(text: str, filename: str, seed: int) -> Topology:
-    """Validate topology YAML given as text (see L{load_topology})."""
+def parse_topology(text: str, filename: str, seed: int, parameters: dict[str, int] | None = None) -> Topology:
+    """Validate topology YAML given as text (see L{load_topology}).
+
+    C{parameters} override values of the topology's C{parameters:} section (e.g. the home count
+    of C{homes_per_region}); naming one the topology does not have is an error."""
     checker = _Checker(filename)
     loader = _Loader(text)
     loader.name = filename
@@ -295,9 +306,13 @@ def parse_topology(text: str, filename: str, seed: int) -> Topology:
     description = checker.typed(top, "description", str, "topology") if "description" in top else ""
     start = _parse_time(checker, top, "start_time") if "start_time" in top else DEFAULT_START_TIME
     csps = _parse_csps(checker, top) if "csps" in top else default_csps()
+    params = _parse_parameters(checker, top, parameters or {})
     homes_raw = top["homes"]
     if not isinstance(homes_raw, _Seq) or not homes_raw:
         raise checker.fail(top.key_lines["homes"], "'homes' must be a non-empty list")
+    homes_raw = _expand_templates(checker, top, homes_raw, params)
+    if not homes_raw:
+        raise checker.fail(top.key_lines["homes"], "'homes' makes no home (every template count is 0)")
     homes: list[HomeSpec] = []
     home_names: dict[str, int] = {}
     for index, raw in enumerate(homes_raw):
@@ -310,7 +325,89 @@ def parse_topology(text: str, filename: str, seed: int) -> Topology:
             raise checker.fail(raw.key_lines["csp"], f"home {home.name!r}.csp {home.csp!r} is not a CSP "
                                                      f"(one of {', '.join(csps)})")
         homes.append(home)
-    return Topology(name, description, start, tuple(homes), filename, csps)
+    faults: tuple = ()
+    if top.get("faults") is not None:
+        from emulator.soak.faults import parse_faults
+        faults = parse_faults(checker, top, {h.name: h for h in homes}, csps)
+    return Topology(name, description, start, tuple(homes), filename, csps, faults, params)
+
+
+def _parse_parameters(checker: _Checker, top: _Map, overrides: dict[str, int]) -> dict[str, int]:
+    """The C{parameters:} section (name -> non-negative int), with the caller's overrides."""
+    params: dict[str, int] = {}
+    if top.get("parameters") is not None:
+        section = checker.mapping(top["parameters"], top.key_lines["parameters"], "parameters")
+        for key, value in section.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise checker.fail(section.key_lines[key], f"parameters.{key} must be an int >= 0, got "
+                                                           f"{_describe(value)}")
+            params[key] = value
+    for key, value in overrides.items():
+        if key not in params:
+            known = ", ".join(sorted(params)) or "none"
+            raise checker.fail(top.key_lines.get("parameters", top.line),
+                               f"parameter {key!r} is not in the topology's parameters (it has: {known})")
+        params[key] = value
+    return params
+
+
+def _copy_map(src: _Map, line: int, **values: Any) -> _Map:
+    out = _Map()
+    out.line = line
+    out.key_lines = dict(src.key_lines)
+    out.update(src)
+    for key, value in values.items():
+        out[key] = value
+        out.key_lines.setdefault(key, line)
+    return out
+
+
+def _expand_templates(checker: _Checker, top: _Map, homes_raw: _Seq, params: dict[str, int]) -> _Seq:
+    """Homes made from templates: C{homes: [{template: T, count: N or a parameter's name,
+    prefix: "north-", csp: north}]} gives homes C{north-0001} .. with T's C{han} and C{devices}."""
+    templates: _Map | None = None
+    if top.get("templates") is not None:
+        templates = checker.mapping(top["templates"], top.key_lines["templates"], "templates")
+        for tname, traw in templates.items():
+            t = checker.mapping(traw, templates.key_lines[tname], f"templates.{tname}")
+            checker.keys(t, _TEMPLATE_KEYS, f"templates.{tname}")
+            if "devices" not in t:
+                raise checker.fail(t.line, f"templates.{tname} has no 'devices' list")
+    out = _Seq()
+    out.line = homes_raw.line
+    for index, raw in enumerate(homes_raw):
+        if not isinstance(raw, _Map) or "template" not in raw:
+            out.append(raw)
+            continue
+        what = f"homes[{index}]"
+        checker.keys(raw, _TEMPLATE_USE_KEYS, f"{what} (from a template)")
+        tname = checker.typed(raw, "template", str, what)
+        if templates is None or tname not in templates:
+            known = ", ".join(templates or ()) or "none: add a templates: section"
+            raise checker.fail(raw.key_lines["template"], f"{what}.template {tname!r} is not a template ({known})")
+        template = templates[tname]
+        if "count" not in raw:
+            raise checker.fail(raw.line, f"{what} needs a count (a number or the name of a parameter)")
+        count = raw["count"]
+        if isinstance(count, str):
+            if count not in params:
+                raise checker.fail(raw.key_lines["count"], f"{what}.count {count!r} is not a parameter "
+                                                           f"({', '.join(sorted(params)) or 'none'})")
+            count = params[count]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise checker.fail(raw.key_lines["count"], f"{what}.count must be an int >= 0, got {_describe(count)}")
+        prefix = checker.typed(raw, "prefix", str, what) if "prefix" in raw else f"{tname}-"
+        extra: dict[str, Any] = {"devices": template["devices"]}
+        for key in ("han", "csp"):
+            if key in raw:
+                extra[key] = raw[key]
+            elif key in template:
+                extra[key] = template[key]
+        base = _Map()
+        base.line, base.key_lines = raw.line, {}
+        for n in range(1, count + 1):
+            out.append(_copy_map(base, raw.line, name=f"{prefix}{n:04d}", **extra))
+    return out
 
 
 def _parse_csps(checker: _Checker, top: _Map) -> dict[str, CspSpec]:

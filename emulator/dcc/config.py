@@ -11,6 +11,7 @@ Example (C{topologies/rtds-home.yaml})::
            response_url: "http://127.0.0.1:9001/duis"}
       homes:
         home-0001:                          # (its CSP region is the home's csp: in homes:)
+                                            # ("*": every home not named, e.g. made from a template)
           import_supplier: "90B3D51F30010000"
           ...
           status: commissioned              # of every device of the home (default)
@@ -115,12 +116,13 @@ def load_dcc_config(topology: Topology, seed: int = 1) -> DccConfig:
     names = {h.name for h in topology.homes}
     if homes_cfg is not None:
         for name in homes_cfg:
-            if name not in names:
+            if name not in names and name != "*":   # "*": the entry of every home not named
                 raise checker.fail(homes_cfg.key_lines[name], f"dcc.homes: no home {name!r} in the topology "
                                                               f"(homes: {', '.join(sorted(names))})")
     for home in topology.homes:
-        cfg = homes_cfg.get(home.name) if homes_cfg is not None else None
-        line = homes_cfg.key_lines.get(home.name, 0) if homes_cfg is not None else 0
+        key = home.name if homes_cfg is None or home.name in homes_cfg else "*"
+        cfg = homes_cfg.get(key) if homes_cfg is not None else None
+        line = homes_cfg.key_lines.get(key, 0) if homes_cfg is not None else 0
         _add_home(checker, inventory, home, cfg, line)
     thresholds = _thresholds(checker, section) if "anomaly_detection" in section else Thresholds()
     return DccConfig(inventory, keystore, generated, thresholds)
