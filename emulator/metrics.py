@@ -46,6 +46,11 @@ class Metrics:
             "smets_duis_answers_total",
             "DUIS answers of the DCC by interface (S, T, D; async responses, alerts) and response code",
             ["interface", "code"], registry=r)
+        self.insider_frames = Counter(
+            "smets_insider_frames_total",
+            "Frames forged by INSIDER nodes by attack class and what they caused (sent, answered, rejected, "
+            "state_changed, error, no_effect, not_forgeable, channel_busy)",
+            ["attack_class", "outcome"], registry=r)
         self.virtual_seconds = Gauge(
             "smets_virtual_time_seconds", "Emulated time elapsed since the start of the run", registry=r)
 

@@ -1,0 +1,195 @@
+"""The state of a home that only authenticated input may change, as comparable snapshots.
+
+Used by the insider's ledger (L{emulator.devices.insider}: did a forged frame change its
+victim?) and by security tests (snapshot before an attack, compare after).  What is covered:
+
+ - keys: the network keys held, the active key sequence number, the link keys per peer, the
+   trust centre, the node's own address and parent;
+ - attributes: every attribute server's attribute identifiers, values, reporting
+   configurations and report timeouts, except the values the device itself keeps up to date
+   (L{VOLATILE}: meter registers, the hub's clock, what a mirror is reported);
+ - device state: the ESME's time offset from the hub, the hub's mirrors, the gas meter's
+   mirror endpoint, the display's meters;
+ - address maps: (L{address_errors}) an entry that contradicts a device's real address, and
+   entries for EUI-64s that are on no device of the home;
+ - the gas mirror: (L{mirror_errors}) it never holds more gas than the meter measured.
+
+Snapshots are plain dicts of hashable values; L{diff} names what changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLUSTER_TIME = 0x000A
+CLUSTER_METERING = 0x0702
+
+#: (node kind, cluster, attribute) values the device itself updates (not protected by value)
+VOLATILE: frozenset[tuple[str, int, int]] = frozenset({
+    ("ESME", CLUSTER_METERING, 0x0000), ("ESME", CLUSTER_METERING, 0x0400), ("ESME", CLUSTER_METERING, 0x0401),
+    ("GSME", CLUSTER_METERING, 0x0000), ("CH", CLUSTER_TIME, 0x0000),
+})
+_VOLATILE_BY_KIND: dict[tuple[str, int], frozenset[int]] = {}
+for _kind, _cluster, _attr in VOLATILE:
+    _VOLATILE_BY_KIND[(_kind, _cluster)] = _VOLATILE_BY_KIND.get((_kind, _cluster), frozenset()) | {_attr}
+#: attributes of a mirror that its meter's reports update (checked by L{mirror_errors} instead)
+MIRROR_REPORTED = frozenset({0x0000})
+
+
+def _frozen(value: Any) -> Any:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def protected_state(node) -> dict[str, Any]:
+    """The protected state of one device (see the module docstring).  Cheap enough to take
+    around every forged frame: attribute values are kept in the server's own order."""
+    out: dict[str, Any] = {}
+    stack = node.stack
+    if stack is not None:
+        nib = stack.nib
+        out["network_keys"] = (tuple(nib.network_keys.items()), nib.key_seq, nib.network_key)
+        out["link_keys"] = tuple(nib.link_keys.items())
+        out["identity"] = (nib.short, nib.parent, nib.tc_eui, nib.joined, nib.pan_id)
+    kind = node.kind
+    mirrors = node.mirrors.values() if kind == "CH" else ()
+    for (endpoint, cluster), server in node.servers.items():
+        values = server.values
+        if endpoint in mirrors and cluster == CLUSTER_METERING:
+            skip = MIRROR_REPORTED
+        else:
+            skip = _VOLATILE_BY_KIND.get((kind, cluster), ())
+        try:
+            kept = tuple(item for item in values.items() if item[0] not in skip)
+            hash(kept)
+        except TypeError:
+            kept = tuple((a, _frozen(v)) for a, v in values.items() if a not in skip)
+        out[f"attributes {endpoint}/0x{cluster:04X}"] = (tuple(values), kept)
+        if server.reporting or server.report_timeouts:
+            out[f"reporting {endpoint}/0x{cluster:04X}"] = (tuple(server.reporting),
+                                                            tuple(server.report_timeouts.items()))
+    if hasattr(node, "time_offset"):
+        out["time_offset"] = round(node.time_offset)
+    if kind == "CH":
+        out["mirrors"] = tuple(node.mirrors.items())
+    elif kind == "GSME":
+        out["mirror_endpoint"] = node.mirror_endpoint
+    elif kind == "IHD":
+        out["meters"] = (node.electricity, node.gas, tuple(node.formatting))
+    return out
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Names of the parts that differ between two snapshots of one device."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def home_state(home) -> dict[str, dict[str, Any]]:
+    """L{protected_state} of every powered device of a home (by device name)."""
+    return {name: protected_state(node) for name, node in home.nodes.items() if node.powered}
+
+
+def home_diff(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Per device, what changed between two L{home_state} snapshots (devices unchanged left out)."""
+    out = {}
+    for name in before.keys() | after.keys():
+        changed = diff(before.get(name, {}), after.get(name, {}))
+        if changed:
+            out[name] = changed
+    return out
+
+
+def address_errors(home) -> list[str]:
+    """Address-map entries on the home's devices that contradict the devices' real addresses,
+    and the number of entries for EUI-64s of no device of the home."""
+    truth: dict[int, int] = {}
+    for node in home.nodes.values():
+        if node.powered and node.stack is not None and node.stack.short is not None and node.stack.joined:
+            truth[node.spec.eui64] = node.stack.short
+    shorts = {short: eui for eui, short in truth.items()}
+    errors = []
+    for name, node in home.nodes.items():
+        if not node.powered or node.stack is None:
+            continue
+        nib = node.stack.nib
+        known = 0
+        for eui, short in truth.items():
+            if eui == nib.eui64:
+                continue
+            mapped = nib.addresses.short_of(eui)
+            if mapped is not None:
+                known += 1
+                if mapped != short:
+                    errors.append(f"{name}: {eui:016X} at 0x{mapped:04X} (really 0x{short:04X})")
+            owner = nib.addresses.eui_of(short)
+            if owner is not None and owner != eui:
+                errors.append(f"{name}: 0x{short:04X} is {owner:016X} (really {shorts[short]:016X})")
+        foreign = len(nib.addresses) - known
+        if foreign > 0:
+            errors.append(f"{name}: {foreign} address-map entries for EUI-64s of no device of the home")
+    return errors
+
+
+def mirror_errors(home) -> list[str]:
+    """A gas mirror holding more gas than its meter measured (values no report of it carried)."""
+    hub = home.hub()
+    if hub is None:
+        return []
+    errors = []
+    meters = {node.spec.eui64: node for node in home.nodes.values() if node.kind == "GSME"}
+    for eui, endpoint in getattr(hub, "mirrors", {}).items():
+        server = hub.servers.get((endpoint, CLUSTER_METERING))
+        meter = meters.get(eui)
+        if server is None or meter is None:
+            errors.append(f"mirror endpoint {endpoint} for {eui:016X}: no such gas meter")
+            continue
+        own = meter.servers.get((0x01, CLUSTER_METERING))
+        mirrored = server.values.get(0x0000)
+        measured = own.values.get(0x0000) if own is not None else None
+        if not isinstance(mirrored, int) or isinstance(mirrored, bool) or measured is None or mirrored > measured:
+            errors.append(f"mirror endpoint {endpoint}: CurrentSummationDelivered {mirrored!r}, "
+                          f"the meter measured {measured!r}")
+    return errors
+
+
+def _size(obj, *path: str) -> int | None:
+    for name in path:
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    try:
+        return len(obj)
+    except TypeError:
+        return None
+
+
+def table_sizes(node) -> dict[str, int]:
+    """Entries in each per-peer table of a device's stack and application (tables a flood of
+    identities could grow): address map, neighbours, NWK frame counters, MAC duplicate
+    detection, MAC indirect queue, broadcast transactions, APS duplicates, APS transmissions
+    waiting for an ack, APS reassembly, ZCL requests waiting for an answer, reporting
+    configurations.  A table the stack does not have is left out."""
+    stack, mac = node.stack, node.mac
+    if stack is None:
+        return {}
+    sizes = {
+        "address_map": _size(stack, "nib", "addresses"),
+        "neighbors": _size(stack, "nib", "neighbors"),
+        "nwk_counters": _size(stack, "nib", "counters", "_in"),
+        "mac_duplicates": _size(mac, "_last_dsn"),
+        "mac_indirect": _size(mac, "_indirect"),
+        "broadcast_transactions": _size(stack, "nwk", "_btt"),
+        "aps_duplicates": _size(stack, "aps", "_seen"),
+        "aps_pending": _size(stack, "aps", "_pending"),
+        "aps_reassembly": _size(stack, "aps", "_reassembler"),
+        "zcl_requests": _size(node, "_requests"),
+        "reporting": sum(len(s.reporting) + len(s.report_timeouts) for s in node.servers.values()),
+    }
+    return {name: n for name, n in sizes.items() if n is not None}
+
+
+__all__ = ["protected_state", "diff", "home_state", "home_diff", "address_errors", "mirror_errors", "table_sizes",
+           "VOLATILE"]
