@@ -83,6 +83,8 @@ class Home:
         self.keys = keys
         #: called with each node right after it powered on (e.g. to connect a hub to its WAN)
         self.power_on_hooks: list = []
+        #: received frames whose handling raised (bugs: each logged with its traceback)
+        self.errors = 0
         self.nodes = {}
         for dev in spec.devices:
             self.nodes[dev.name] = build_device(self, dev, seed)
@@ -155,8 +157,9 @@ class Estate:
 
     @property
     def errors(self) -> int:
-        """Scheduled calls that raised (each was logged with its traceback): bugs, not bad input."""
-        return getattr(self.clock, "errors", 0)
+        """Scheduled calls and received-frame handlers that raised (each was logged with its
+        traceback): bugs, not bad input."""
+        return getattr(self.clock, "errors", 0) + sum(home.errors for home in self.homes)
 
     def close(self) -> list[str]:
         """Stop writing captures and keys; return a human summary of the run."""

@@ -159,10 +159,18 @@ def test_certificate_from_another_ca_is_terminated_and_retried_with_backoff(tmp_
     rows = tshark_fields(tmp_path, ["frame.number", "frame.time_relative", "zbee_nwk.src", "zbee_nwk.dst",
                                     "zbee_zcl_se.ke.cmd.srv_rx.id", "zbee_zcl_se.ke.cmd.srv_tx.id",
                                     "zbee_zcl_se.ke.terminate.status", "zbee_aps.profile", "zbee_aps.cluster",
-                                    "zbee_aps.type", "_ws.malformed"], "zbee_aps")
+                                    "zbee_aps.type", "_ws.malformed", "zbee_aps.counter"], "zbee_aps")
     assert not [r for r in rows if r[10]]
-    initiates = [float(r[1]) for r in rows if r[2] == short and r[4] == "0x00"]
-    terminates = [r for r in rows if r[3] == short and r[5] == "0x03"]
+
+    def once(frames):  # a MAC or APS retransmission (same APS counter, within seconds) counts once
+        kept: list = []
+        for r in frames:
+            if not kept or r[11] != kept[-1][11] or float(r[1]) - float(kept[-1][1]) > 10.0:
+                kept.append(r)
+        return kept
+
+    initiates = [float(r[1]) for r in once(r for r in rows if r[2] == short and r[4] == "0x00")]
+    terminates = once(r for r in rows if r[3] == short and r[5] == "0x03")
     assert len(initiates) >= 4 and len(terminates) == len(initiates)
     assert {r[6] for r in terminates} == {UNKNOWN_ISSUER}
     assert not [r for r in rows if r[2] == short and r[4] in ("0x01", "0x02")], "no exchange past the certificate"

@@ -28,6 +28,7 @@ from protocols.zcl.clusters import get_cluster
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, DIRECTION_SERVER_TO_CLIENT, FRAME_TYPE_CLUSTER,
                                  FRAME_TYPE_GLOBAL, ZclFrame, decode_zcl, encode_zcl)
 from protocols.zcl.server import AttributeServer, default_response
+from protocols.zigbee.limits import DEFAULT_LIMITS, HanLimits
 from protocols.zigbee.stack import ApsIndication, ZigbeeStack
 from protocols.zigbee.zdo import SimpleDescriptor
 
@@ -66,17 +67,46 @@ class _NoMetric:
 _NO_METRIC = _NoMetric()
 
 
-class _Request:
-    __slots__ = ("callback", "timer", "dst", "cluster")
+#: profile-wide request -> its response command (ZCL 2.5)
+_GLOBAL_RESPONSE_OF = {0x00: 0x01, 0x02: 0x04, 0x03: 0x04, 0x06: 0x07, 0x08: 0x09, 0x0C: 0x0D, 0x11: 0x12,
+                       0x13: 0x14, 0x15: 0x16}
+_DEFAULT_RESPONSE = 0x0B
 
-    def __init__(self, callback, timer, dst: int, cluster: int) -> None:
+
+class _Request:
+    """A ZCL request awaiting its response: matched on (peer, cluster, command, TSN)."""
+
+    __slots__ = ("callback", "timer", "dst", "peer_eui", "cluster", "direction", "responses", "global_request")
+
+    def __init__(self, callback, timer, dst: int, peer_eui: int | None, cluster: int, frame: ZclFrame,
+                 responses: tuple[int, ...] | None) -> None:
         self.callback = callback
         self.timer = timer
         self.dst = dst
+        self.peer_eui = peer_eui
         self.cluster = cluster
+        self.direction = frame.direction
+        self.global_request = frame.frame_type == FRAME_TYPE_GLOBAL
+        if self.global_request:
+            rsp = _GLOBAL_RESPONSE_OF.get(frame.command_id)
+            self.responses = (rsp,) if rsp is not None else ()
+        else:
+            self.responses = responses  # cluster-specific response commands (None: any)
 
-    def matches(self, ind: ApsIndication) -> bool:
-        return self.cluster == ind.cluster and (self.dst == ind.src_short or self.dst >= 0xFFF8)
+    def matches(self, ind: ApsIndication, frame: ZclFrame) -> bool:
+        if self.cluster != ind.cluster or frame.direction == self.direction:
+            return False
+        if self.dst < 0xFFF8:
+            # the peer the request went to, authenticated by its link key
+            if self.peer_eui is not None and (ind.src_eui != self.peer_eui or not ind.link_key_secured):
+                return False
+            if self.peer_eui is None and ind.src_short != self.dst:
+                return False
+        if frame.frame_type == FRAME_TYPE_GLOBAL:
+            return frame.command_id == _DEFAULT_RESPONSE or frame.command_id in (self.responses or ())
+        if frame.frame_type != FRAME_TYPE_CLUSTER or self.global_request:
+            return False
+        return self.responses is None or frame.command_id in self.responses
 
 
 class HanDevice:
@@ -128,14 +158,16 @@ class HanDevice:
         seed, hname, name = self.seed, home.spec.name, self.spec.name
         self.started_at = self.clock.seconds()
         self._application_started = False
+        limits = han_limits(home.spec)
         self.stack = ZigbeeStack(self.clock, derive_rng(seed, hname, name, "zigbee"), self.spec.eui64,
                                  role=self.role, rx_on_when_idle=self.rx_on_when_idle, user=self,
-                                 count=self._count, key_sink=home.add_key)
+                                 count=self._count, key_sink=home.add_key, limits=limits)
         self.port = home.medium.attach(name, self)
         self.mac = MacLayer(self.clock, derive_rng(seed, hname, name, "mac"), self.port, self.spec.eui64,
                             self.stack, rx_on_when_idle=self.rx_on_when_idle,
                             pan_coordinator=self.role == "coordinator", counters=self._count,
-                            on_error=self._frame_error)
+                            on_error=self._frame_error, duplicate_limit=limits.mac_duplicates,
+                            indirect_per_child=limits.indirect_per_child)
         self.stack.attach_mac(self.mac)
         self.cbke_credentials = home.cas.credentials_for(home.spec, self.spec)
         descriptors = self.endpoint_descriptors()
@@ -157,7 +189,10 @@ class HanDevice:
         self.start()
 
     def _frame_error(self, exc: BaseException) -> None:
-        """An upper layer raised while handling a received frame (a bug: counted by the MAC)."""
+        """An upper layer raised while handling a received frame: a bug, never a silent drop.
+        Counted by the MAC (C{rx_error}), logged with its traceback, and counted as an error
+        of the run (which then exits 1, as after a failing scheduled call)."""
+        self.home.errors += 1
         log.failure("{home}/{name}: handling a received frame failed", failure=Failure(exc),
                     home=self.home.spec.name, name=self.spec.name)
 
@@ -311,7 +346,8 @@ class HanDevice:
         """Serve C{cluster_id} on C{endpoint} with the named attribute values."""
         cluster = get_cluster(cluster_id)
         server = AttributeServer.with_defaults(cluster, list(values), values, client_side=client_side,
-                                               accept_reports=accept_reports, first_tsn=self.rng.randrange(256))
+                                               accept_reports=accept_reports, first_tsn=self.rng.randrange(256),
+                                               max_reporting=han_limits(self.home.spec).reporting_configurations)
         self.servers[(endpoint, cluster_id)] = server
         return server
 
@@ -348,14 +384,16 @@ class HanDevice:
         # responses to requests we made (same TSN, cluster and peer)
         is_global_response = frame.frame_type == FRAME_TYPE_GLOBAL and frame.command_id in _GLOBAL_RESPONSES
         req = self._requests.get(frame.tsn)
-        if req is not None and req.matches(ind) and (is_global_response or frame.frame_type == FRAME_TYPE_CLUSTER):
+        if req is not None and req.matches(ind, frame):
             del self._requests[frame.tsn]
             if req.timer.active():
                 req.timer.cancel()
             req.callback(ind, frame)
             return
         if is_global_response:
-            if frame.command_id != 0x0B:
+            if req is not None:
+                self._count("zcl_response_mismatch")  # our TSN, but not from the peer / cluster / command asked
+            elif frame.command_id != 0x0B:
                 self._count("zcl_unexpected_response")
             return
         handler = self.cluster_handlers.get(key)
@@ -389,14 +427,21 @@ class HanDevice:
         return self._tsn
 
     def request(self, dst_short: int, dst_endpoint: int, src_endpoint: int, cluster: int, frame: ZclFrame,
-                on_response: Callable[[ApsIndication | None, ZclFrame | None], None], timeout: float = 8.0) -> None:
-        """Send a ZCL request; C{on_response(ind, frame)} or C{on_response(None, None)} on timeout."""
+                on_response: Callable[[ApsIndication | None, ZclFrame | None], None], timeout: float = 8.0,
+                responses: tuple[int, ...] | None = None) -> None:
+        """Send a ZCL request; C{on_response(ind, frame)} or C{on_response(None, None)} on timeout.
+
+        The response is the frame with the request's TSN, cluster and opposite direction from
+        the device the request went to (authenticated by its link key): for a profile-wide
+        command its response command or a Default Response, for a cluster command a Default
+        Response or one of C{responses} (cluster command ids; C{None}: any)."""
         old = self._requests.pop(frame.tsn, None)
         if old is not None and old.timer.active():
             old.timer.cancel()
             old.callback(None, None)
         timer = self.clock.callLater(timeout, self._request_timeout, frame.tsn)
-        self._requests[frame.tsn] = _Request(on_response, timer, dst_short, cluster)
+        peer = self.stack.eui_of(dst_short) if dst_short < 0xFFF8 else None
+        self._requests[frame.tsn] = _Request(on_response, timer, dst_short, peer, cluster, frame, responses)
         self.stack.send_data(dst_short, dst_endpoint, src_endpoint, cluster, encode_zcl(frame))
 
     def _request_timeout(self, tsn: int) -> None:
@@ -420,9 +465,28 @@ class HanDevice:
                 self._count("zcl_malformed")
                 on_response(None)
                 return
-            on_response({r.attribute_id: r.value for r in records if r.status == 0})
+            on_response(self._typed_values(cluster, records))
 
         self.request(dst_short, dst_endpoint, src_endpoint, cluster, frame, done, timeout)
+
+    def _typed_values(self, cluster_id: int, records) -> dict[int, Any]:
+        """The successful records of a Read Attributes Response whose data type is the one the
+        cluster defines for the attribute (others are counted and left out: a reader never
+        gets a string where the spec has a UTCTime)."""
+        try:
+            attributes = get_cluster(cluster_id).attributes
+        except CodecError:
+            attributes = {}
+        values = {}
+        for r in records:
+            if r.status != 0:
+                continue
+            d = attributes.get(r.attribute_id)
+            if d is not None and d.type_id != r.type_id:
+                self._count("zcl_attribute_type_mismatch")
+                continue
+            values[r.attribute_id] = r.value
+        return values
 
     def cluster_command(self, cluster_id: int, direction: int, name: str, **fields: Any) -> ZclFrame:
         from protocols.zcl.clusters import cluster_frame
@@ -446,6 +510,12 @@ class HanDevice:
     def describe(self) -> str:
         """Hook: device-specific figures for the run summary."""
         return ""
+
+
+def han_limits(home_spec) -> HanLimits:
+    """The table limits of a home's nodes (the topology's C{han: {limits: ...}}, else the defaults)."""
+    limits = getattr(home_spec, "han_limits", None)
+    return limits if limits is not None else DEFAULT_LIMITS
 
 
 def terminate_status_name(status: int) -> str:

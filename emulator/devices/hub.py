@@ -250,9 +250,22 @@ class CommsHub(HanDevice):
             self.reply(ind, default_response(frame, zf.Status.UNSUP_CLUSTER_COMMAND))
 
     def _zcl_received(self, ind, frame) -> None:
-        if frame.frame_type == 0 and frame.command_id == 0x0A and ind.dst_endpoint in self.mirrors.values():
-            self.mirror_reports += 1
+        owner = self.mirror_owners.get(ind.dst_endpoint)
+        if owner is not None and ind.cluster == CLUSTER_METERING:
+            report = frame.frame_type == 0 and frame.command_id == 0x0A
+            if (report or frame.frame_type == 1) and ind.src_eui != owner:
+                # a mirror's data and configuration come from its meter alone (authenticated
+                # by the meter's link key); anyone else may only read it
+                self._count("mirror_not_owner")
+                return
+            if report:
+                self.mirror_reports += 1
         super()._zcl_received(ind, frame)
+
+    @property
+    def mirror_owners(self) -> dict[int, int]:
+        """Mirror endpoint -> the EUI-64 of the GSME it mirrors."""
+        return {endpoint: eui for eui, endpoint in self.mirrors.items()}
 
     def describe(self) -> str:
         return (f"device log {len(self.device_log)} entries, joins {dict(sorted(self.joins.items()))}, "

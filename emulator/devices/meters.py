@@ -102,7 +102,8 @@ class Esme(HanDevice):
                                  self._time_read)
 
     def _time_read(self, values) -> None:
-        if values and 0x0000 in values:
+        # (values are typed: the CH's Time attribute is a UTCTime, read from the CH under its link key)
+        if values and isinstance(values.get(0x0000), int):
             self.time_offset = values[0x0000] + ZCL_EPOCH - self.clock.seconds()
 
     def refresh(self, endpoint: int, cluster_id: int) -> None:
@@ -232,7 +233,8 @@ class Gsme(HanDevice):
     def request_mirror(self) -> None:
         self.wake_cycle.begin_work()
         frame = self.cluster_command(CLUSTER_METERING, DIRECTION_SERVER_TO_CLIENT, "RequestMirror")
-        self.request(0x0000, 0x01, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_response)
+        self.request(0x0000, 0x01, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_response,
+                     responses=(0x01,))  # RequestMirrorResponse
 
     def _mirror_response(self, ind, frame) -> None:
         self.wake_cycle.end_work()
@@ -261,7 +263,8 @@ class Gsme(HanDevice):
                                      IssuerEventID=utc_now(self.clock) & 0xFFFFFFFF,
                                      ReportingInterval=int(self.wake_interval),
                                      MirrorNotificationReporting=False, NotificationScheme=0)
-        self.request(0x0000, endpoint, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_configured)
+        self.request(0x0000, endpoint, METER_ENDPOINT, CLUSTER_METERING, frame, self._mirror_configured,
+                     responses=())  # a Default Response
 
     def _mirror_configured(self, ind, frame) -> None:
         self.wake_cycle.end_work()
@@ -504,7 +507,7 @@ class Ihd(HanDevice):
             return
         short, ep = self.electricity
         frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", CommandOptions=0)
-        self.request(short, ep, self.IHD_ENDPOINT, CLUSTER_PRICE, frame, self._price)
+        self.request(short, ep, self.IHD_ENDPOINT, CLUSTER_PRICE, frame, self._price, responses=(0x00,))  # PublishPrice
 
     def _price(self, ind, frame) -> None:
         if frame is None or frame.command_id != 0x00 or frame.direction != DIRECTION_SERVER_TO_CLIENT:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
@@ -225,14 +225,17 @@ class MacLayer:
         "_ifs_until", "_tx_busy_until", "_ack_call", "_awaiting_ack",
         "_last_dsn", "_indirect", "_children", "_poll_state", "_poll_kind", "_poll_call", "_poll_job",
         "_associating", "_assoc_wait_call", "_scan_call", "_scan_results", "_scan_duration", "_rx_on",
-        "_on_error",
+        "_on_error", "duplicate_limit", "indirect_per_child",
     )
 
     def __init__(self, clock: IReactorTime, rng: random.Random, radio, extended_address: int, user, *,
                  rx_on_when_idle: bool, pan_coordinator: bool = False,
                  counters: Callable[[str], None] | None = None,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None,
+                 duplicate_limit: int = 64, indirect_per_child: int = 8) -> None:
         self.clock = clock
+        self.duplicate_limit = duplicate_limit
+        self.indirect_per_child = indirect_per_child
         self._on_error = on_error
         self.rng = rng
         self.radio = radio
@@ -258,7 +261,7 @@ class MacLayer:
         self._tx_busy_until = 0.0
         self._ack_call: IDelayedCall | None = None
         self._awaiting_ack = False
-        self._last_dsn: dict[int, int] = {}
+        self._last_dsn: OrderedDict[int, int] = OrderedDict()  # source -> last DSN, least recently heard first
         self._indirect: list[_Transaction] = []
         self._children: dict[int, int] = {}
         self._poll_state = _POLL_IDLE
@@ -475,12 +478,17 @@ class MacLayer:
             self._schedule_ack(frame.seq, pending)
         if frame.src_mode != ADDR_NONE:
             key = frame.src_addr if frame.src_mode == ADDR_SHORT else frame.src_addr | (1 << 64)
-            if self._last_dsn.get(key) == frame.seq:
+            last_dsn = self._last_dsn
+            if last_dsn.get(key) == frame.seq:
                 self._count("rx_duplicate")
                 if ft == FRAME_DATA and not broadcast:
                     self._polled_data_arrived()     # a re-sent indirect frame still answers the poll
                 return
-            self._last_dsn[key] = frame.seq
+            last_dsn[key] = frame.seq
+            last_dsn.move_to_end(key)
+            if len(last_dsn) > self.duplicate_limit:
+                last_dsn.popitem(last=False)
+                self._count("mac_duplicates_evicted")
         if ft == FRAME_DATA:
             self.user.mcps_data_indication(frame)
             if not broadcast:
@@ -829,7 +837,15 @@ class MacLayer:
         self._start_next()
 
     def _add_transaction(self, entry: _Transaction) -> None:
-        if len(self._indirect) >= MAX_INDIRECT_TRANSACTIONS:
+        full = len(self._indirect) >= MAX_INDIRECT_TRANSACTIONS
+        if not full and not entry.is_association:
+            # one child's frames (e.g. answers to requests forged in its name) never take the
+            # whole queue from the others
+            dst = entry.dst_addr
+            if sum(1 for e in self._indirect if e.dst_addr == dst) >= self.indirect_per_child:
+                self._count("indirect_child_full")
+                full = True
+        if full:
             if entry.is_association:
                 self.clock.callLater(0, self.user.mlme_comm_status, entry.dst_addr, TRANSACTION_OVERFLOW)
             else:

@@ -82,12 +82,13 @@ class AttributeServer:
 
     __slots__ = ("cluster", "values", "on_write", "client_side", "accept_reports",
                  "reporting", "report_timeouts", "_defs", "_tsn", "_direction_in",
-                 "report_disable_default_response")
+                 "report_disable_default_response", "max_reporting")
 
     def __init__(self, cluster_def: ClusterDef, values: dict[int, Any], *,
                  on_write: Callable[[int, Any], int | None] | None = None,
                  client_side: bool = False, accept_reports: bool = False,
-                 report_disable_default_response: bool = True, first_tsn: int = 0) -> None:
+                 report_disable_default_response: bool = True, first_tsn: int = 0,
+                 max_reporting: int = 32) -> None:
         """
         @param cluster_def: the cluster served.
         @param values: initial attribute values by identifier (kept, not copied).
@@ -100,8 +101,11 @@ class AttributeServer:
         @param report_disable_default_response: the "disable default response" bit of the
             Report Attributes frames from L{due_reports}.
         @param first_tsn: transaction sequence number of the first report.
+        @param max_reporting: reporting configurations held at most (both directions); a
+            new one beyond is refused with INSUFFICIENT_SPACE.
         """
         self.cluster = cluster_def
+        self.max_reporting = max_reporting
         self.values = values
         self.on_write = on_write
         self.client_side = client_side
@@ -159,7 +163,10 @@ class AttributeServer:
         """
         if self.accept_reports and frame.command_id == 0x0A and \
                 frame.frame_type == FRAME_TYPE_GLOBAL and frame.manufacturer_code is None:
-            return self.handle_report(frame)  # a mirror takes reports whatever the direction
+            # a mirror takes the reports its meter (a server) sends towards clients
+            if frame.direction != DIRECTION_SERVER_TO_CLIENT:
+                return None
+            return self.handle_report(frame)
         if frame.direction != self._direction_in:
             return None
         if frame.frame_type != FRAME_TYPE_GLOBAL:
@@ -245,8 +252,16 @@ class AttributeServer:
         for rec in req.records:
             attr_id = rec.attribute_id
             d = self._supported(attr_id)
+            new_entry = attr_id not in (self.report_timeouts if rec.direction == f.REPORTING_DIRECTION_RECEIVE
+                                        else self.reporting)
+            if new_entry and len(self.reporting) + len(self.report_timeouts) >= self.max_reporting:
+                failures.append(f.AttributeStatusRecord(Status.INSUFFICIENT_SPACE, rec.direction, attr_id))
+                continue
             if rec.direction == f.REPORTING_DIRECTION_RECEIVE:
-                self.report_timeouts[attr_id] = rec.timeout_period
+                if attr_id not in self.cluster.attributes and attr_id not in self.cluster.client_attributes:
+                    failures.append(f.AttributeStatusRecord(Status.UNSUPPORTED_ATTRIBUTE, rec.direction, attr_id))
+                else:
+                    self.report_timeouts[attr_id] = rec.timeout_period
                 continue
             if d is None:
                 status = Status.UNSUPPORTED_ATTRIBUTE
@@ -334,8 +349,9 @@ class AttributeServer:
         if not self.accept_reports:
             return default_response(frame, Status.UNSUP_GENERAL_COMMAND)
         for rep in req.reports:
+            # only attributes the mirror holds, with the data type the cluster defines
             d = self._defs.get(rep.attribute_id)
-            if d is not None and d.type_id == rep.type_id:
+            if d is not None and d.type_id == rep.type_id and rep.attribute_id in self.values:
                 self.values[rep.attribute_id] = rep.value
         return None if frame.disable_default_response else \
             default_response(frame, Status.SUCCESS)

@@ -17,12 +17,14 @@ C{joining_key()} (the preconfigured TC link key while a joiner waits for the net
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from protocols.errors import CodecError
 from protocols.zigbee import aps as _aps
 from protocols.zigbee import zdo as _zdo
+from protocols.zigbee.cbke.messages import KEY_ESTABLISHMENT_CLUSTER_ID
 from protocols.zigbee.fragmentation import FragmentSender, Reassembler
 from protocols.zigbee.nib import Nib
 from protocols.zigbee.security import KEY_ID_DATA, KEY_ID_KEY_TRANSPORT, KEY_ID_NETWORK, secure_aps, unsecure_aps
@@ -50,14 +52,28 @@ class ApsIndication:
     payload: bytes
     aps_secured: bool
     broadcast: bool
+    #: the APS key identifier the frame was secured with (None: not APS-secured).  With
+    #: KEY_ID_DATA C{src_eui} is authenticated: only that device shares the key.
+    key_id: int | None = None
+
+    @property
+    def link_key_secured(self) -> bool:
+        """Secured with the link key of C{src_eui} (not the network key): the sender is C{src_eui}."""
+        return self.aps_secured and self.key_id == KEY_ID_DATA and self.src_eui is not None
 
 
 class _PendingAps:
     """An acknowledged APS transmission (one block of it when fragmented)."""
 
-    __slots__ = ("dst", "counter", "build", "tries", "timer", "on_done", "sender", "blocks", "wait", "nwk_secure")
+    __slots__ = ("dst", "counter", "build", "tries", "timer", "on_done", "sender", "blocks", "wait", "nwk_secure",
+                 "peer_eui", "ack_key_id")
 
-    def __init__(self, dst: int, counter: int, build, on_done, wait: float, nwk_secure: bool) -> None:
+    def __init__(self, dst: int, counter: int, build, on_done, wait: float, nwk_secure: bool,
+                 peer_eui: int | None = None, key_id: int | None = None) -> None:
+        self.peer_eui = peer_eui
+        #: the key identifier the ack must come under: an ack is secured as the frame it
+        #: acknowledges was (a key-transport-key frame is acked with the data key of that link key)
+        self.ack_key_id = KEY_ID_DATA if key_id == KEY_ID_KEY_TRANSPORT else key_id
         self.dst = dst
         self.counter = counter
         self.build = build  # block index -> on-air APS bytes
@@ -85,9 +101,10 @@ class ApsLayer:
         self.joining_key = joining_key
         self.endpoints: dict[int, tuple[_zdo.SimpleDescriptor, Callable[[ApsIndication], None]]] = {}
         self._counter = nib.rng.randrange(256)
-        self._seen: dict[tuple[int, int, int], float] = {}
+        #: (source, APS counter, cluster, authenticated sender) -> time first seen, oldest first
+        self._seen: OrderedDict[tuple[int, int, int], float] = OrderedDict()
         self._pending: dict[tuple[int, int], _PendingAps] = {}
-        self._reassembler = Reassembler(timeout=12.0)
+        self._reassembler = Reassembler(timeout=12.0, limit=nib.limits.aps_reassembly)
 
     def add_endpoint(self, descriptor: _zdo.SimpleDescriptor, handler: Callable[[ApsIndication], None]) -> None:
         self.endpoints[descriptor.endpoint] = (descriptor, handler)
@@ -146,7 +163,7 @@ class ApsLayer:
                 on_done(data is not None)
             return
         pending = _PendingAps(dst_short, counter, lambda block: self.secure(frame, dst_eui, key_id),
-                              on_done, self._ack_wait(dst_short), nwk_secure)
+                              on_done, self._ack_wait(dst_short), nwk_secure, dst_eui, key_id)
         self._pending[(dst_short, counter)] = pending
         self._transmit(pending)
 
@@ -222,7 +239,8 @@ class ApsLayer:
             if data is not None:
                 self.nwk.send(dst_short, data)
             return
-        pending = _PendingAps(dst_short, counter, build, on_done, self._ack_wait(dst_short), True)
+        pending = _PendingAps(dst_short, counter, build, on_done, self._ack_wait(dst_short), True, peer,
+                              KEY_ID_DATA if security else None)
         if len(blocks) > 1:
             pending.sender = FragmentSender(len(blocks))
             pending.blocks = len(blocks)
@@ -256,10 +274,16 @@ class ApsLayer:
         if pending.on_done is not None:
             pending.on_done(ok)
 
-    def _ack_received(self, src_short: int, frame) -> None:
+    def _ack_received(self, src_short: int, frame, key_id: int | None, auth_eui: int | None) -> None:
         pending = self._pending.get((src_short, frame.counter))
         if pending is None:
             self.nib.count("aps_ack_unexpected")
+            return
+        if key_id != pending.ack_key_id or (key_id in (KEY_ID_DATA, KEY_ID_KEY_TRANSPORT)
+                                            and auth_eui != pending.peer_eui):
+            # not under the security of the frame it would acknowledge (e.g. an unsecured or
+            # network-key ack of a link-key frame): anyone could have sent it
+            self.nib.count("aps_ack_security_mismatch")
             return
         if pending.sender is not None:
             if not frame.fragmentation:
@@ -278,9 +302,11 @@ class ApsLayer:
 
     # ---------------------------------------------------------------- receive
 
-    def deliver(self, nwk_frame, broadcast: bool) -> None:
+    def deliver(self, nwk_frame, broadcast: bool, nwk_stale=None) -> None:
         """A NWK data frame for us: APS processing (codec errors propagate to the NWK layer,
-        which counts them)."""
+        which counts them).  C{nwk_stale} (a L{protocols.zigbee.nwk_layer.NwkStale}): the NWK
+        counter was not above the one recorded for the claimed sender; the frame is taken only
+        if that sender's link key authenticates it, and the NWK counter is then resynchronised."""
         nib = self.nib
         data = nwk_frame.payload
         head = _aps.decode_aps(data)
@@ -288,6 +314,7 @@ class ApsLayer:
         src_eui = nib.eui_of(src_short)
         aux = None
         key_id = None
+        auth_eui = None  # the sender, when a key only it shares with us authenticated the frame
         if head.security:
             def key_for(a):
                 eui = a.source if a.source is not None else src_eui
@@ -304,22 +331,31 @@ class ApsLayer:
                 nib.count("aps_mic" if e.field == "mic" else ("aps_no_key" if e.field == "key" else "malformed"))
                 return
             src_eui = aux.source if aux.source is not None else src_eui
-            handle = nib.aps_network_handle(aux.key_seq or 0) if aux.key_id == KEY_ID_NETWORK \
-                else nib.link_handle(src_eui)
+            if aux.key_id == KEY_ID_NETWORK:
+                handle = nib.aps_network_handle(aux.key_seq or 0)
+            else:
+                handle = nib.link_handle(src_eui)
+                auth_eui = src_eui
             if not nib.counters.check_incoming(src_eui, handle, aux.frame_counter):
-                nib.count("aps_replay")
+                nib.count("aps_replay" if nwk_stale is None else "nwk_replay")
                 return
             key_id = aux.key_id
         else:
             frame = head
+        if nwk_stale is not None:
+            if auth_eui is None or auth_eui != nwk_stale.source or auth_eui not in nib.link_keys:
+                nib.count("nwk_replay")
+                return
+            nib.counters.resync(nwk_stale.source, nwk_stale.handle, nwk_stale.frame_counter)
+            nib.count("nwk_counter_resync")
+        if auth_eui is not None and auth_eui in nib.link_keys:
+            nib.learn(src_short, auth_eui, authenticated=True)
         if frame.frame_type == _aps.APS_FRAME_ACK:
-            self._ack_received(src_short, frame)
+            self._ack_received(src_short, frame, key_id, auth_eui)
             return
         if frame.frame_type == _aps.APS_FRAME_COMMAND:
             if not frame.security:
-                if frame.ack_request:
-                    self._send_ack(src_short, frame, None, src_eui)
-                nib.count("aps_command_unsecured")
+                nib.count("aps_command_unsecured")  # never acked: an ack would be an answer to anyone
                 return
             if frame.ack_request:
                 self._send_ack(src_short, frame, key_id, src_eui)
@@ -328,9 +364,22 @@ class ApsLayer:
         if frame.frame_type != _aps.APS_FRAME_DATA:
             nib.count("aps_frame_type")
             return
+        if frame.profile == PROFILE_SE and frame.cluster != KEY_ESTABLISHMENT_CLUSTER_ID:
+            # ZSE 5.4.6: Smart Energy traffic only under the link key of the peer it comes
+            # from (Key Establishment, which makes that key, is the exception); no ack either
+            if not frame.security:
+                nib.count("se_unsecured")
+                return
+            if key_id != KEY_ID_DATA:
+                nib.count("se_not_link_key")
+                return
         if frame.fragmentation:
-            result = self._reassembler.accept((src_short, frame.counter), frame.fragmentation,
-                                              frame.block_number, frame.payload, nib.clock.seconds())
+            reassembler = self._reassembler
+            evicted = reassembler.evicted
+            result = reassembler.accept((src_short, frame.counter, auth_eui), frame.fragmentation,
+                                        frame.block_number, frame.payload, nib.clock.seconds())
+            if reassembler.evicted != evicted:
+                nib.count("aps_reassembly_evicted")
             if result.ack is not None and frame.ack_request:
                 self._send_ack(src_short, frame, key_id, src_eui, block_ack=result.ack)
             if result.status != "complete":
@@ -344,16 +393,23 @@ class ApsLayer:
             payload = frame.payload
         now = nib.clock.seconds()
         if not broadcast:
-            dup_key = (src_short, frame.counter, frame.cluster)
-            seen = self._seen.get(dup_key)
-            if seen is not None and now - seen < APS_DUPLICATE_TIME:
+            seen_table = self._seen
+            while seen_table:  # in time order: expire from the oldest
+                first = next(iter(seen_table))
+                if now - seen_table[first] < APS_DUPLICATE_TIME:
+                    break
+                del seen_table[first]
+            # keyed by the authenticated sender too: a forged frame cannot shadow a real one
+            dup_key = (src_short, frame.counter, frame.cluster, auth_eui)
+            if dup_key in seen_table:
                 nib.count("aps_duplicate")
                 return
-            self._seen[dup_key] = now
-            if len(self._seen) > 128:
-                self._seen = {k: t for k, t in self._seen.items() if now - t < APS_DUPLICATE_TIME}
+            seen_table[dup_key] = now
+            if len(seen_table) > nib.limits.aps_duplicates:
+                seen_table.popitem(last=False)
+                nib.count("aps_duplicates_evicted")
         ind = ApsIndication(src_short, src_eui, frame.src_endpoint, frame.dst_endpoint, frame.cluster,
-                            frame.profile, payload, frame.security, broadcast)
+                            frame.profile, payload, frame.security, broadcast, key_id)
         if frame.dst_endpoint == 0 and frame.profile == _aps.PROFILE_ZDP:
             self.on_zdp(ind)
             return
@@ -366,7 +422,7 @@ class ApsLayer:
             delivered = True
             if ep != frame.dst_endpoint:
                 ind = ApsIndication(src_short, src_eui, frame.src_endpoint, ep, frame.cluster, frame.profile,
-                                    payload, frame.security, broadcast)
+                                    payload, frame.security, broadcast, key_id)
             entry[1](ind)
         if not delivered:
             nib.count("aps_no_endpoint")

@@ -187,15 +187,20 @@ class Reassembler:
         answered as duplicates with a full ack (APS duplicate rejection), never
         delivered twice.
     @param window_size: apsMaxWindowSize of the sender (1..8).
+    @param limit: at most this many unfinished transfers (and as many finished ones) are
+        kept; a new transfer beyond it first drops expired ones, then the oldest
+        (L{evicted} counts those).
     """
 
-    __slots__ = ("timeout", "window_size", "_transfers", "_completed")
+    __slots__ = ("timeout", "window_size", "limit", "evicted", "_transfers", "_completed")
 
-    def __init__(self, timeout: float, window_size: int = DEFAULT_WINDOW_SIZE) -> None:
+    def __init__(self, timeout: float, window_size: int = DEFAULT_WINDOW_SIZE, limit: int | None = None) -> None:
         if not 1 <= window_size <= MAX_WINDOW_SIZE:
             raise ValueError(f"window size {window_size} not in 1..{MAX_WINDOW_SIZE}")
         self.timeout = timeout
         self.window_size = window_size
+        self.limit = limit
+        self.evicted = 0
         self._transfers: dict[Hashable, _Transfer] = {}
         # key -> (total blocks, deadline): finished transfers, so that a retransmitted
         # block (its ack was lost) is re-acknowledged instead of starting a new transfer
@@ -239,6 +244,11 @@ class Reassembler:
         else:
             return ReassemblyResult("rejected", reason=f"fragmentation value {fragmentation}")
         if t is None:
+            if self.limit is not None and len(self._transfers) >= self.limit:
+                self.expire(now)
+                if len(self._transfers) >= self.limit:
+                    del self._transfers[next(iter(self._transfers))]
+                    self.evicted += 1
             t = self._transfers[key] = _Transfer(now + self.timeout)
         if total is not None:
             if t.total is not None and t.total != total:
@@ -256,7 +266,13 @@ class Reassembler:
         ack = self._advance(t, index)
         if t.total is not None and len(t.blocks) == t.total:
             del self._transfers[key]
-            self._completed[key] = (t.total, now + self.timeout)
+            completed = self._completed
+            if self.limit is not None and len(completed) >= self.limit:
+                for k in [k for k, (_, deadline) in completed.items() if now > deadline]:
+                    del completed[k]
+                if len(completed) >= self.limit:
+                    del completed[next(iter(completed))]
+            completed[key] = (t.total, now + self.timeout)
             data = b"".join(t.blocks[i] for i in range(t.total))
             return ReassemblyResult("complete", data, ack)
         return ReassemblyResult("duplicate" if duplicate else "accepted", None, ack)

@@ -11,9 +11,11 @@ address map is indexed both ways so that C{eui_of} and C{short_of} are O(1).
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from typing import Any, Callable
 
 from protocols.ieee802154.commands import CAP_DEVICE_TYPE_FFD, CAP_RX_ON_WHEN_IDLE
+from protocols.zigbee.limits import DEFAULT_LIMITS, HanLimits
 from protocols.zigbee.security import FrameCounters
 
 ROLE_COORDINATOR = "coordinator"
@@ -41,13 +43,26 @@ class Neighbor:
 
 
 class AddressMap:
-    """nwkAddressMap: short address <-> EUI-64, one entry per device, O(1) both ways."""
+    """nwkAddressMap: short address <-> EUI-64, one entry per device, O(1) both ways.
 
-    __slots__ = ("_by_short", "_by_eui")
+    An entry is I{authenticated} when it came from something a key only that device (or
+    the trust centre) holds vouches for: the trust centre's own association / rejoin
+    records, the trust centre's address, an APS frame secured with the device's link key.
+    Anything else (the NWK header's IEEE fields, the NWK auxiliary header's source, a
+    Device_annce: all forgeable by any node holding the network key) may only fill in
+    addresses nothing authenticated has claimed, never move or remove an authenticated
+    entry, and is kept in at most C{limit} entries, the oldest evicted first.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_by_short", "_by_eui", "_unauthenticated", "limit", "evicted")
+
+    def __init__(self, limit: int | None = None) -> None:
         self._by_short: dict[int, int] = {}
         self._by_eui: dict[int, int] = {}
+        #: EUI-64s whose entry no key vouched for, oldest first
+        self._unauthenticated: OrderedDict[int, None] = OrderedDict()
+        self.limit = limit
+        self.evicted = 0
 
     def eui_of(self, short: int) -> int | None:
         return self._by_short.get(short)
@@ -61,24 +76,61 @@ class AddressMap:
     def __len__(self) -> int:
         return len(self._by_short)
 
+    def authenticated(self, eui: int) -> bool:
+        """Whether C{eui}'s entry is held and was authenticated."""
+        return eui in self._by_eui and eui not in self._unauthenticated
+
     def set(self, short: int, eui: int) -> None:
-        """Record that C{eui} now has C{short} (a device that changed address loses its old
-        entry; an address taken over by another device loses its old owner)."""
+        """Record (authenticated) that C{eui} now has C{short} (a device that changed address
+        loses its old entry; an address taken over by another device loses its old owner)."""
+        self._unauthenticated.pop(eui, None)
         if self._by_short.get(short) == eui:
             return
-        old_short = self._by_eui.pop(eui, None)
-        if old_short is not None:
-            self._by_short.pop(old_short, None)
-        old_eui = self._by_short.pop(short, None)
+        self._remove_eui(eui)
+        old_eui = self._by_short.get(short)
         if old_eui is not None:
-            self._by_eui.pop(old_eui, None)
+            self._remove_eui(old_eui)
         self._by_short[short] = eui
         self._by_eui[eui] = short
 
-    def remove_eui(self, eui: int) -> None:
+    def learn_unauthenticated(self, short: int, eui: int) -> str | None:
+        """A (short, EUI-64) pair from a field any network-key holder can forge: recorded only
+        if it contradicts no authenticated entry.  Returns the reason it was not recorded
+        (C{"address_conflict_unauthenticated"}) or C{None}."""
+        by_short, by_eui, unauth = self._by_short, self._by_eui, self._unauthenticated
+        known_short = by_eui.get(eui)
+        if known_short == short:
+            if eui in unauth:
+                unauth.move_to_end(eui)
+            return None
+        if known_short is not None and eui not in unauth:
+            return "address_conflict_unauthenticated"  # an authenticated device does not move on a claim
+        holder = by_short.get(short)
+        if holder is not None and holder not in unauth:
+            return "address_conflict_unauthenticated"  # nor lose its address to one
+        if known_short is not None:
+            self._remove_eui(eui)
+        if holder is not None:
+            self._remove_eui(holder)
+        by_short[short] = eui
+        by_eui[eui] = short
+        unauth[eui] = None
+        if self.limit is not None and len(unauth) > self.limit:
+            oldest, _ = unauth.popitem(last=False)
+            old_short = by_eui.pop(oldest, None)
+            if old_short is not None:
+                by_short.pop(old_short, None)
+            self.evicted += 1
+        return None
+
+    def _remove_eui(self, eui: int) -> None:
         short = self._by_eui.pop(eui, None)
         if short is not None:
             self._by_short.pop(short, None)
+        self._unauthenticated.pop(eui, None)
+
+    def remove_eui(self, eui: int) -> None:
+        self._remove_eui(eui)
 
 
 class Nib:
@@ -90,12 +142,14 @@ class Nib:
 
     __slots__ = ("clock", "rng", "eui64", "role", "rx_on_when_idle", "manufacturer_code", "count", "key_sink",
                  "short", "pan_id", "parent", "network_key", "network_keys", "key_seq", "joined", "tc_eui", "link_keys",
-                 "addresses", "neighbors", "counters", "mac")
+                 "addresses", "neighbors", "counters", "mac", "limits")
 
     def __init__(self, clock, rng: random.Random, eui64: int, *, role: str, rx_on_when_idle: bool,
                  manufacturer_code: int = 0x1234, count: Callable[[str], None] | None = None,
-                 key_sink: Callable[[bytes, str], None] | None = None) -> None:
+                 key_sink: Callable[[bytes, str], None] | None = None,
+                 limits: HanLimits = DEFAULT_LIMITS) -> None:
         self.clock = clock
+        self.limits = limits
         self.rng = rng
         self.eui64 = eui64
         self.role = role
@@ -113,9 +167,9 @@ class Nib:
         self.joined = False
         self.tc_eui: int | None = None
         self.link_keys: dict[int, bytes] = {}  # peer EUI-64 -> link key (the TC link key for the TC)
-        self.addresses = AddressMap()
+        self.addresses = AddressMap(limits.address_map)
         self.neighbors: dict[int, Neighbor] = {}  # short -> neighbour
-        self.counters = FrameCounters()
+        self.counters = FrameCounters(limits.nwk_counters)
 
     @property
     def is_tc(self) -> bool:
@@ -138,11 +192,26 @@ class Nib:
     def short_of(self, eui: int) -> int | None:
         return self.addresses.short_of(eui)
 
-    def learn(self, short: int, eui: int | None) -> None:
-        """Note a (short, EUI-64) pair seen in a frame that passed security."""
-        if eui is None or short >= 0xFFF8 or eui == self.eui64:
+    def learn(self, short: int, eui: int | None, *, authenticated: bool = False) -> None:
+        """Note a (short, EUI-64) pair: C{authenticated} when the device's link key vouched for
+        it (an APS frame it secured), otherwise a claim (see L{AddressMap})."""
+        if eui is None or short >= 0xFFF8 or eui == self.eui64 or short == self.short:
             return
-        self.addresses.set(short, eui)
+        addresses = self.addresses
+        if authenticated:
+            holder = addresses.eui_of(short)
+            if holder is not None and holder != eui and addresses.authenticated(holder):
+                # two authenticated devices on one address (ZigBee PRO 3.6.1.9): the last
+                # one heard with its link key has it now; the other one will rejoin
+                self.count("address_conflict")
+            addresses.set(short, eui)
+            return
+        evicted = addresses.evicted
+        reason = addresses.learn_unauthenticated(short, eui)
+        if reason is not None:
+            self.count(reason)
+        elif addresses.evicted != evicted:
+            self.count("address_map_evicted")
 
     # ---------------------------------------------------------------- frame counters
 

@@ -20,7 +20,8 @@ broadcast)} for NWK command frames.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections import OrderedDict
+from typing import Any, Callable, NamedTuple
 
 from protocols.errors import CodecError
 from protocols.ieee802154.frames import ADDR_SHORT
@@ -31,7 +32,15 @@ from protocols.zigbee.security import secure_nwk, unsecure_nwk
 
 NWK_MAX_BROADCAST_JITTER = 0.064  # s (nwkcMaxBroadcastJitter)
 BTT_TIMEOUT = 9.0  # s (nwkBroadcastDeliveryTime)
-BTT_SIZE = 64  # entries before expired ones are swept
+
+
+class NwkStale(NamedTuple):
+    """A NWK frame whose counter is not above the one recorded for its claimed sender: passed
+    up only to be authenticated by the sender's link key (then the counter is resynchronised)."""
+
+    source: int
+    handle: Any
+    frame_counter: int
 
 
 class NwkLayer:
@@ -45,7 +54,7 @@ class NwkLayer:
         self.deliver = deliver
         self.on_command = on_command
         self._seq = nib.rng.randrange(256)
-        self._btt: dict[tuple[int, int], float] = {}
+        self._btt: OrderedDict[tuple[int, int], float] = OrderedDict()  # (source, seq) -> time, oldest first
         self._poll_call = None
         self._poll_interval = 0.0
 
@@ -111,6 +120,7 @@ class NwkLayer:
     def _receive(self, mac_frame) -> None:
         nib = self.nib
         data = mac_frame.payload
+        stale = None
         # frame control: bits 0-1 frame type, bit 9 security (3.3.1.1)
         if len(data) >= 2 and data[1] & 0x02 and data[0] & 0x03 != _nwk.NWK_FRAME_INTERPAN:
             if nib.network_key is None:
@@ -126,12 +136,26 @@ class NwkLayer:
                 else:
                     raise  # a malformed header: counted by field in mcps_data_indication
                 return
-            if aux.source is None or not nib.counters.check_incoming(aux.source, nib.network_handle(aux.key_seq),
-                                                                     aux.frame_counter):
-                nib.count("nwk_replay")
+            if aux.source is None:
+                nib.count("nwk_no_source")
                 return
+            counters = nib.counters
+            handle = nib.network_handle(aux.key_seq)
+            evicted = counters.evicted
+            if not counters.check_incoming(aux.source, handle, aux.frame_counter,
+                                           known=aux.source in nib.link_keys):
+                if frame.frame_type != _nwk.NWK_FRAME_DATA or frame.dst >= 0xFFF8 or frame.src != mac_frame.src_addr:
+                    nib.count("nwk_replay")
+                    return
+                # Not newer than the last counter recorded under this sender's name -- which
+                # anyone holding the network key can have pushed ahead.  The frame goes on
+                # only if the sender's link key authenticates what it carries (the APS layer
+                # then resynchronises the counter: L{NwkStale}).
+                stale = NwkStale(aux.source, handle, aux.frame_counter)
+            if counters.evicted != evicted:
+                nib.count("nwk_counters_evicted")
             if mac_frame.src_mode == ADDR_SHORT and (mac_frame.src_addr != frame.src or aux.source != frame.src_ieee):
-                nib.learn(mac_frame.src_addr, aux.source)  # the previous hop secured it
+                nib.learn(mac_frame.src_addr, aux.source)  # the previous hop secured it (a claim)
         else:
             frame = _nwk.decode_nwk(data)
             if frame.frame_type == _nwk.NWK_FRAME_INTERPAN:
@@ -146,18 +170,30 @@ class NwkLayer:
             nib.learn(frame.src, frame.src_ieee)
         if frame.src == nib.short:
             return  # our own broadcast coming back
+        nb = nib.neighbors.get(frame.src)
+        if nb is not None and nb.child and not nb.rx_on and mac_frame.src_addr != frame.src:
+            # a sleepy child talks to its parent only: "its" frame relayed by another node is forged
+            nib.count("nwk_child_relayed")
+            return
         dst = frame.dst
         broadcast = dst >= 0xFFF8
         if broadcast:
             key = (frame.src, frame.seq)
             now = nib.clock.seconds()
-            seen = self._btt.get(key)
-            if seen is not None and now - seen < BTT_TIMEOUT:
+            btt = self._btt
+            while btt:  # entries are in time order: expire from the oldest
+                first = next(iter(btt))
+                if now - btt[first] < BTT_TIMEOUT:
+                    break
+                del btt[first]
+            seen = btt.get(key)
+            if seen is not None:
                 nib.count("broadcast_duplicate")
                 return
-            self._btt[key] = now
-            if len(self._btt) > BTT_SIZE:
-                self._btt = {k: t for k, t in self._btt.items() if now - t < BTT_TIMEOUT}
+            btt[key] = now
+            if len(btt) > nib.limits.broadcast_transactions:
+                btt.popitem(last=False)
+                nib.count("broadcast_transactions_evicted")
             if nib.role != ROLE_END_DEVICE and frame.radius > 1 and nib.network_key is not None \
                     and frame.security:
                 delay = nib.rng.uniform(0.002, NWK_MAX_BROADCAST_JITTER)
@@ -174,7 +210,10 @@ class NwkLayer:
             if self.on_command is not None:
                 self.on_command(frame, broadcast)
             return
-        self.deliver(frame, broadcast)
+        if stale is not None:
+            self.deliver(frame, broadcast, stale)
+        else:
+            self.deliver(frame, broadcast)
 
     def _broadcast_for_me(self, dst: int) -> bool:
         if dst == 0xFFFF:

@@ -37,6 +37,7 @@ is a small helper for the usual rules.
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Hashable, Union
 
@@ -412,11 +413,17 @@ class FrameCounters:
     greater (replay protection) and never accepts 0xFFFFFFFF.
     """
 
-    __slots__ = ("_out", "_in", "exhausted")
+    __slots__ = ("_out", "_in", "_unknown", "limit", "evicted", "exhausted")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._out: dict[Hashable, int] = {}
         self._in: dict[tuple[Hashable, Hashable], int] = {}
+        #: incoming entries of senders the caller did not vouch for, oldest first
+        self._unknown: OrderedDict[tuple[Hashable, Hashable], None] = OrderedDict()
+        #: at most this many such entries are kept (None: no limit); older ones are evicted
+        self.limit = limit
+        #: entries evicted so far
+        self.evicted = 0
         #: handles whose outgoing counter ran out (cleared by L{new_key})
         self.exhausted: set[Hashable] = set()
 
@@ -447,9 +454,14 @@ class FrameCounters:
         self.exhausted.discard(key)
         for k in [k for k in self._in if k[1] == key]:
             del self._in[k]
+            self._unknown.pop(k, None)
 
-    def check_incoming(self, sender: Hashable, key: Hashable, counter: int) -> bool:
-        """Return True (and record C{counter}) if it is newer than the last one seen."""
+    def check_incoming(self, sender: Hashable, key: Hashable, counter: int, known: bool = True) -> bool:
+        """Return True (and record C{counter}) if it is newer than the last one seen.
+
+        C{known=False}: the sender is only a claim (no link key vouches for it); its entry is
+        one of at most L{limit} such entries, the oldest evicted first (L{evicted} counts them).
+        """
         if counter >= FRAME_COUNTER_LIMIT:
             return False
         k = (sender, key)
@@ -457,15 +469,39 @@ class FrameCounters:
         if last is not None and counter <= last:
             return False
         self._in[k] = counter
+        if known:
+            self._unknown.pop(k, None)
+        else:
+            unknown = self._unknown
+            unknown[k] = None
+            unknown.move_to_end(k)
+            if self.limit is not None and len(unknown) > self.limit:
+                old, _ = unknown.popitem(last=False)
+                self._in.pop(old, None)
+                self.evicted += 1
         return True
+
+    def resync(self, sender: Hashable, key: Hashable, counter: int) -> None:
+        """Set the last counter of (C{sender}, C{key}) to C{counter}: a frame carrying it was
+        authenticated by a key only the sender holds, so a higher value recorded before (a
+        forged frame under the sender's name, pushing its counter ahead) was not the sender's."""
+        k = (sender, key)
+        self._in[k] = counter
+        self._unknown.pop(k, None)
+
+    def incoming_entries(self) -> int:
+        """Number of incoming (sender, key) entries held."""
+        return len(self._in)
 
     def reset_incoming(self, key: Hashable) -> None:
         """Forget incoming counters for C{key} (e.g. after a network key switch)."""
         for k in [k for k in self._in if k[1] == key]:
             del self._in[k]
+            self._unknown.pop(k, None)
 
     def reset_sender(self, sender: Hashable) -> None:
         """Forget every incoming counter of C{sender} (a device that joined again with
         restarted counters, 4.6.3.3)."""
         for k in [k for k in self._in if k[0] == sender]:
             del self._in[k]
+            self._unknown.pop(k, None)

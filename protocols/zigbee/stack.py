@@ -35,9 +35,10 @@ from protocols.zigbee.aps_layer import (APS_ACK_WAIT, APS_ACK_WAIT_SLEEPY, APSC_
 from protocols.zigbee.housekeeping import Housekeeping
 from protocols.zigbee.joiner import JOIN_KEY_TIMEOUT, NWK_SCAN_ATTEMPTS, SCAN_DURATION, make_joiner
 from protocols.zigbee.key_request import make_link_key_request
+from protocols.zigbee.limits import DEFAULT_LIMITS, HanLimits
 from protocols.zigbee.nib import ROLE_COORDINATOR, ROLE_END_DEVICE, ROLE_ROUTER, TC_SHORT, Neighbor, Nib
 from protocols.zigbee.nwk_layer import BTT_TIMEOUT, NWK_MAX_BROADCAST_JITTER, NwkLayer
-from protocols.zigbee.security import KEY_ID_DATA, KEY_ID_KEY_TRANSPORT
+from protocols.zigbee.security import KEY_ID_DATA, KEY_ID_KEY_TRANSPORT, KEY_ID_NETWORK
 from protocols.zigbee.trust_center import TC_ANNOUNCE_TIMEOUT, TrustCenter
 from protocols.zigbee.zdo_layer import ZdoLayer
 
@@ -70,9 +71,10 @@ class ZigbeeStack:
     def __init__(self, clock, rng: random.Random, eui64: int, *, role: str, rx_on_when_idle: bool,
                  user: StackUser, manufacturer_code: int = 0x1234,
                  count: Callable[[str], None] | None = None,
-                 key_sink: Callable[[bytes, str], None] | None = None) -> None:
+                 key_sink: Callable[[bytes, str], None] | None = None,
+                 limits: HanLimits = DEFAULT_LIMITS) -> None:
         self.nib = nib = Nib(clock, rng, eui64, role=role, rx_on_when_idle=rx_on_when_idle,
-                             manufacturer_code=manufacturer_code, count=count, key_sink=key_sink)
+                             manufacturer_code=manufacturer_code, count=count, key_sink=key_sink, limits=limits)
         self.clock = clock
         self.user = user
         self.nwk = NwkLayer(nib, self._nwk_data)
@@ -381,9 +383,9 @@ class ZigbeeStack:
             return
         nib.count("nwk_command_ignored")
 
-    def _nwk_data(self, frame, broadcast: bool) -> None:
-        self.aps.deliver(frame, broadcast)
-        if self.trust_center is not None and frame.security:
+    def _nwk_data(self, frame, broadcast: bool, stale=None) -> None:
+        self.aps.deliver(frame, broadcast, stale)
+        if self.trust_center is not None and frame.security and stale is None:
             eui = self.nib.eui_of(frame.src)
             if eui is not None:
                 self.trust_center.heard(eui)
@@ -455,13 +457,24 @@ class ZigbeeStack:
                 if src_eui == nib.tc_eui:
                     nib.set_link_key(nib.tc_eui, cmd.key)
             return
+        # the sender is authenticated only under a link key (key id 1 is the network key,
+        # which every node holds: its auxiliary-header source is a claim)
+        link_key_secured = aux is not None and aux.key_id != KEY_ID_NETWORK and src_eui in nib.link_keys
         if isinstance(cmd, _aps.SwitchKey):
-            if src_eui != nib.tc_eui or self.trust_center is not None:
+            if src_eui != nib.tc_eui or self.trust_center is not None or not link_key_secured:
                 nib.count("switch_key_not_from_tc")
             elif not nib.switch_network_key(cmd.key_seq):
                 nib.count("switch_key_unknown_key")
             return
-        if isinstance(cmd, _aps.RequestKey) and self.trust_center is not None and src_eui is not None:
-            self.trust_center.request_key(src_short, src_eui, cmd)
+        if isinstance(cmd, _aps.RequestKey) and self.trust_center is not None:
+            # the trust centre answers the requester itself, under its own link key only
+            if not link_key_secured or aux.key_id != KEY_ID_DATA:
+                nib.count("request_key_not_link_key")
+                return
+            requester_short = nib.short_of(src_eui)
+            if requester_short is None:
+                nib.count("request_key_unknown_requester")
+                return
+            self.trust_center.request_key(requester_short, src_eui, cmd)
             return
         nib.count("aps_command_ignored")

@@ -29,7 +29,8 @@ class ZdoLayer:
         self.aps = aps
         self.on_announce = on_announce
         self._tsn = nib.rng.randrange(256)
-        self._waiting: dict[int, tuple[Callable[[Any], None], Any]] = {}
+        #: TSN -> (callback, timer, destination, response cluster)
+        self._waiting: dict[int, tuple[Callable[[Any], None], Any, int, int]] = {}
 
     def send(self, dst_short: int, message, on_response: Callable[[Any], None] | None = None,
              timeout: float = 5.0) -> None:
@@ -46,7 +47,7 @@ class ZdoLayer:
             if old is not None and old[1].active():
                 old[1].cancel()
             timer = self.nib.clock.callLater(timeout, self._timeout, tsn)
-            self._waiting[tsn] = (on_response, timer)
+            self._waiting[tsn] = (on_response, timer, dst_short, message.CLUSTER_ID | 0x8000)
         broadcast = dst_short >= 0xFFF8
         self.aps.send_data(dst_short, 0, 0, message.CLUSTER_ID, _zdo.encode_zdp(tsn, message),
                            profile=_aps.PROFILE_ZDP, ack=not broadcast, aps_security=False)
@@ -65,6 +66,10 @@ class ZdoLayer:
             return
         if ind.cluster & 0x8000:
             entry = self._waiting.get(tsn)
+            if entry is not None and (ind.cluster != entry[3] or (entry[2] < 0xFFF8 and ind.src_short != entry[2])):
+                # our TSN, but not the response to what we asked, or not from whom we asked
+                self.nib.count("zdo_response_mismatch")
+                return
             if entry is not None:
                 if isinstance(msg, _zdo.MatchDescRsp):
                     entry[0](msg)  # several devices may answer a broadcast Match_Desc: keep waiting
@@ -75,14 +80,17 @@ class ZdoLayer:
                 entry[0](msg)
             return
         if isinstance(msg, _zdo.DeviceAnnce):
+            # a claim (NWK security only): it fills in, never moves an authenticated address
             self.nib.learn(msg.nwk_addr, msg.ieee)
             if self.on_announce is not None:
                 self.on_announce(msg.nwk_addr, msg.ieee)
             return
         reply = self.answer(msg)
         if reply is not None:
+            # without an APS ack: a request anyone may forge from an address nobody has must
+            # not cost us apscMaxFrameRetries retries of the answer (the requester asks again)
             self.aps.send_data(ind.src_short, 0, 0, reply.CLUSTER_ID, _zdo.encode_zdp(tsn, reply),
-                               profile=_aps.PROFILE_ZDP, ack=True, aps_security=False)
+                               profile=_aps.PROFILE_ZDP, ack=False, aps_security=False)
 
     def node_descriptor(self) -> _zdo.NodeDescriptor:
         nib = self.nib
