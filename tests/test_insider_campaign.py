@@ -34,8 +34,8 @@ from protocols.zigbee.attacks import ATTACK_CLASSES
 REPO = Path(__file__).resolve().parents[1]
 ATTACK_HOME = REPO / "topologies" / "attack-home.yaml"
 RUN = 3 * 3600.0
-#: entries any per-peer table of a device may hold in a five-device home under attack
-TABLE_LIMIT = 64
+#: entries of a table beyond its limit for state that link keys vouch for (kept first): a few per device
+PER_DEVICE = 4
 
 
 def _campaign(loss: float, seed: int = 1) -> dict:
@@ -79,11 +79,11 @@ def _campaign(loss: float, seed: int = 1) -> dict:
     clock.callLater(10.0, watch)
     clock.callLater(insider.attack_start - 1.0, before_attack)
     clock.callLater(insider.attack_start, check)
-    wall = time.monotonic()
+    wall, cpu = time.monotonic(), time.process_time()
     clock.run_until(end + 300)
     out["after"] = home_state(home)
     clock.run_until(t0 + RUN)
-    out["wall"] = time.monotonic() - wall
+    out["wall"], out["cpu"] = time.monotonic() - wall, time.process_time() - cpu
     check()
     estate.close()
     out.update(estate=estate, home=home, insider=insider, start=start, end=end, reads=reads, reports=reports)
@@ -95,28 +95,50 @@ def test_default_home_holds_against_an_insider(loss: float) -> None:
     r = _campaign(loss)
     insider, home, estate = r["insider"], r["home"], r["estate"]
     ledger = insider.ledger
-    print(f"campaign (loss {loss:.0%}): {insider.frames_sent()} forged frames in {r['wall']:.1f} s wall; "
+    print(f"campaign (loss {loss:.0%}): {insider.frames_sent()} forged frames in {r['wall']:.1f} s wall, "
+          f"{r['cpu']:.1f} s CPU; tables {r['tables']}; "
           + "; ".join(f"{cls} {dict(c)}" for cls, c in ledger.items()))
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
     # the attack happened: 50,000 frames on the air, every class among them
-    assert insider.frames_sent() >= 50_000, insider.frames_sent()
-    assert set(ledger) == set(ATTACK_CLASSES)
+    check(insider.frames_sent() >= 50_000, f"only {insider.frames_sent()} forged frames sent")
+    check(set(ledger) == set(ATTACK_CLASSES), f"classes {sorted(ledger)}")
     for cls, counts in ledger.items():
-        assert counts["sent"] >= 2_000, (cls, dict(counts))
+        check(counts["sent"] >= 2_000, f"{cls}: {dict(counts)}")
     # no state changed by an unauthenticated frame
-    assert home_diff(r["before"], r["after"]) == {}, home_diff(r["before"], r["after"])
-    assert r["state_errors"] == [], r["state_errors"][:5]
-    assert {cls: (c["state_changed"], c["error"]) for cls, c in ledger.items()
-            if c["state_changed"] or c["error"]} == {}
+    changed = home_diff(r["before"], r["after"])
+    check(changed == {}, f"protected state changed: {changed}")
+    check(r["state_errors"] == [], f"address maps / mirror: {r['state_errors'][:3]}")
+    effects = {cls: (c["state_changed"], c["error"]) for cls, c in ledger.items() if c["state_changed"] or c["error"]}
+    check(effects == {}, f"ledger (state_changed, error): {effects}")
     # 0 errors
-    assert estate.errors == 0
-    assert {name: node.counts["rx_error"] for name, node in home.nodes.items() if node.counts["rx_error"]} == {}
-    # every table within its limit
-    assert {k: n for k, n in r["tables"].items() if n > TABLE_LIMIT} == {}
+    check(estate.errors == 0, f"{estate.errors} errors")
+    rx_errors = {name: node.counts["rx_error"] for name, node in home.nodes.items() if node.counts["rx_error"]}
+    check(rx_errors == {}, f"rx_error {rx_errors}")
+    # every table within its limit (the node's limits for unauthenticated state, plus a few entries per
+    # device of the home for what link keys vouch for)
+    allowance = PER_DEVICE * len(home.nodes)
+    over = {}
+    for (name, table), n in r["tables"].items():
+        limits = home.nodes[name].stack.nib.limits
+        limit = getattr(limits, table, None)
+        if table == "mac_indirect":
+            limit = limits.indirect_per_child * len(home.nodes)
+        elif table in ("aps_pending", "zcl_requests", "neighbors"):
+            limit = 0                   # its own requests, its associated children: a handful
+        if limit is None or n > limit + allowance:
+            over[(name, table)] = (n, limit)
+    check(over == {}, f"tables over their limits (entries, limit): {over}")
     # the display keeps reading the meter, the gas meter keeps reporting
     during = [ok for t, ok in r["reads"] if r["start"] <= t < r["end"]]
-    assert len(during) >= 0.9 * (r["end"] - r["start"]) / 10, len(during)
-    assert sum(during) >= 0.95 * len(during), (sum(during), len(during))
+    check(len(during) >= 0.9 * (r["end"] - r["start"]) / 10, f"{len(during)} reads during the attack")
+    check(sum(during) >= 0.95 * len(during), f"reads during the attack: {sum(during)}/{len(during)} answered")
     after = [ok for t, ok in r["reads"] if t >= r["end"] + 300]
-    assert after and all(after), (sum(after), len(after))
+    check(bool(after) and all(after), f"reads from 5 min after the attack: {sum(after)}/{len(after)} answered")
     acked = [ok for t, ok in r["reports"] if t >= r["end"]]
-    assert acked and all(acked), r["reports"]
+    check(bool(acked) and all(acked), f"gas reports after the attack: {r['reports']}")
+    assert problems == [], "\n".join(problems)

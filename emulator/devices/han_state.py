@@ -10,8 +10,8 @@ victim?) and by security tests (snapshot before an attack, compare after).  What
    (L{VOLATILE}: meter registers, the hub's clock, what a mirror is reported);
  - device state: the ESME's time offset from the hub, the hub's mirrors, the gas meter's
    mirror endpoint, the display's meters;
- - address maps: (L{address_errors}) an entry that contradicts a device's real address, and
-   entries for EUI-64s that are on no device of the home;
+ - address maps: (L{address_errors}) an authenticated entry that contradicts a device's real
+   address;
  - the gas mirror: (L{mirror_errors}) it never holds more gas than the meter measured.
 
 Snapshots are plain dicts of hashable values; L{diff} names what changed.
@@ -103,8 +103,14 @@ def home_diff(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]
 
 
 def address_errors(home) -> list[str]:
-    """Address-map entries on the home's devices that contradict the devices' real addresses,
-    and the number of entries for EUI-64s of no device of the home."""
+    """Address-map entries on the home's devices that contradict the devices' real addresses.
+
+    Only entries the map holds as authenticated count (vouched for by a link key or the trust
+    centre) when the map tells them apart (C{AddressMap.authenticated}): claims from
+    forgeable fields may fill in what nothing authenticated holds (bounded, see
+    L{table_sizes}), but must never move, replace or add to what was authenticated.  A map that
+    does not tell them apart is judged on every entry, and entries for EUI-64s of no device of
+    the home are errors too."""
     truth: dict[int, int] = {}
     for node in home.nodes.values():
         if node.powered and node.stack is not None and node.stack.short is not None and node.stack.joined:
@@ -114,22 +120,24 @@ def address_errors(home) -> list[str]:
     for name, node in home.nodes.items():
         if not node.powered or node.stack is None:
             continue
-        nib = node.stack.nib
+        addresses = node.stack.nib.addresses
+        authenticated = getattr(addresses, "authenticated", None)
+        own = node.stack.nib.eui64
         known = 0
         for eui, short in truth.items():
-            if eui == nib.eui64:
+            if eui == own:
                 continue
-            mapped = nib.addresses.short_of(eui)
+            mapped = addresses.short_of(eui)
             if mapped is not None:
                 known += 1
-                if mapped != short:
+                if mapped != short and (authenticated is None or authenticated(eui)):
                     errors.append(f"{name}: {eui:016X} at 0x{mapped:04X} (really 0x{short:04X})")
-            owner = nib.addresses.eui_of(short)
-            if owner is not None and owner != eui:
+            owner = addresses.eui_of(short)
+            if owner is not None and owner != eui and (authenticated is None or authenticated(owner)):
                 errors.append(f"{name}: 0x{short:04X} is {owner:016X} (really {shorts[short]:016X})")
-        foreign = len(nib.addresses) - known
-        if foreign > 0:
-            errors.append(f"{name}: {foreign} address-map entries for EUI-64s of no device of the home")
+        if authenticated is None and len(addresses) > known:
+            errors.append(f"{name}: {len(addresses) - known} address-map entries for EUI-64s of no device of "
+                          "the home")
     return errors
 
 
@@ -171,14 +179,15 @@ def table_sizes(node) -> dict[str, int]:
     identities could grow): address map, neighbours, NWK frame counters, MAC duplicate
     detection, MAC indirect queue, broadcast transactions, APS duplicates, APS transmissions
     waiting for an ack, APS reassembly, ZCL requests waiting for an answer, reporting
-    configurations.  A table the stack does not have is left out."""
+    configurations (the most on one attribute server).  A table the stack does not have is left out."""
     stack, mac = node.stack, node.mac
     if stack is None:
         return {}
     sizes = {
         "address_map": _size(stack, "nib", "addresses"),
         "neighbors": _size(stack, "nib", "neighbors"),
-        "nwk_counters": _size(stack, "nib", "counters", "_in"),
+        "nwk_counters": stack.nib.counters.incoming_entries() if hasattr(stack.nib.counters, "incoming_entries")
+        else _size(stack, "nib", "counters", "_in"),
         "mac_duplicates": _size(mac, "_last_dsn"),
         "mac_indirect": _size(mac, "_indirect"),
         "broadcast_transactions": _size(stack, "nwk", "_btt"),
@@ -186,7 +195,8 @@ def table_sizes(node) -> dict[str, int]:
         "aps_pending": _size(stack, "aps", "_pending"),
         "aps_reassembly": _size(stack, "aps", "_reassembler"),
         "zcl_requests": _size(node, "_requests"),
-        "reporting": sum(len(s.reporting) + len(s.report_timeouts) for s in node.servers.values()),
+        "reporting_configurations": max((len(s.reporting) + len(s.report_timeouts) for s in node.servers.values()),
+                                        default=0),
     }
     return {name: n for name, n in sizes.items() if n is not None}
 

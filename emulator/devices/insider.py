@@ -252,11 +252,11 @@ class Insider(HanDevice):
         pending.before = [protected_state(v) for v in pending.victims]
         pending.drops = [_drops(v) for v in pending.victims]
         pending.errors = [v.counts["rx_error"] for v in pending.victims]
-        pending.clock_errors = getattr(self.clock, "errors", 0)
+        pending.clock_errors = self._run_errors()
 
     def _settled(self, pending: _Pending) -> None:
         effect = False
-        if getattr(self.clock, "errors", 0) > pending.clock_errors or any(
+        if self._run_errors() > pending.clock_errors or any(
                 v.counts["rx_error"] > e for v, e in zip(pending.victims, pending.errors)):
             self._record(pending.cls, "error")
             effect = True
@@ -269,6 +269,10 @@ class Insider(HanDevice):
         if not effect:
             self._record(pending.cls, "no_effect")
         self._next()
+
+    def _run_errors(self) -> int:
+        """Scheduled calls and received-frame handlers of the home that raised so far."""
+        return getattr(self.clock, "errors", 0) + getattr(self.home, "errors", 0)
 
     # ------------------------------------------------------------------ ledger
 
