@@ -5,6 +5,7 @@ keeps a ledger per attack class in the run summary and the Prometheus metrics.""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,21 @@ def test_forger_unit():
     assert ack.what == "forged APS ack"
     assert (frame.src, frame.dst, head.frame_type, head.counter, head.security) == (0x0000, 0x1234, 2, 9, False)
     assert (head.cluster, head.dst_endpoint, head.src_endpoint) == (0x0702, 1, 1)
+
+
+def test_twistd_runs_the_attack_home(tmp_path: Path):
+    """The shipped topology as a user runs it: the insider's ledger is in the summary, exit 0."""
+    from tests.cli_helpers import TOPOLOGIES, TWISTD, run
+
+    topology = tmp_path / "attack.yaml"
+    topology.write_text((TOPOLOGIES / "attack-home.yaml").read_text().replace("attack_start: 1800",
+                                                                             "attack_start: 240"))
+    proc = run([*TWISTD, "-n", "--pidfile=", "smets", "--topology", str(topology), "--virtual", "--duration",
+                "300"], cwd=tmp_path, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in output, output[-3000:]
+    line = next(line for line in output.splitlines() if "smets: home-0001: insider (INSIDER 00DB1234567890AF)" in line)
+    forged = int(re.search(r"forged (\d+) frames", line).group(1))
+    assert 500 <= forged <= 600, line
+    for cls in ATTACK_CLASSES:
+        assert re.search(rf"; {cls} \d+", line), (cls, line)

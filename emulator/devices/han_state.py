@@ -14,7 +14,7 @@ victim?) and by security tests (snapshot before an attack, compare after).  What
    address;
  - the gas mirror: (L{mirror_errors}) it never holds more gas than the meter measured.
 
-Snapshots are plain dicts of hashable values; L{diff} names what changed.
+Snapshots are plain dicts compared with C{==}; L{diff} names what changed.
 """
 
 from __future__ import annotations
@@ -36,18 +36,11 @@ for _kind, _cluster, _attr in VOLATILE:
 MIRROR_REPORTED = frozenset({0x0000})
 
 
-def _frozen(value: Any) -> Any:
-    try:
-        hash(value)
-        return value
-    except TypeError:
-        return repr(value)
-
-
-def protected_state(node) -> dict[str, Any]:
+def protected_state(node) -> dict[Any, Any]:
     """The protected state of one device (see the module docstring).  Cheap enough to take
-    around every forged frame: attribute values are kept in the server's own order."""
-    out: dict[str, Any] = {}
+    around every forged frame: attribute values are kept in the server's own order, by
+    reference (ZCL values are immutable: numbers, strings, octets, tuples)."""
+    out: dict[Any, Any] = {}
     stack = node.stack
     if stack is not None:
         nib = stack.nib
@@ -56,21 +49,19 @@ def protected_state(node) -> dict[str, Any]:
         out["identity"] = (nib.short, nib.parent, nib.tc_eui, nib.joined, nib.pan_id)
     kind = node.kind
     mirrors = node.mirrors.values() if kind == "CH" else ()
-    for (endpoint, cluster), server in node.servers.items():
+    for key, server in node.servers.items():
         values = server.values
-        if endpoint in mirrors and cluster == CLUSTER_METERING:
+        if key[0] in mirrors and key[1] == CLUSTER_METERING:
             skip = MIRROR_REPORTED
         else:
-            skip = _VOLATILE_BY_KIND.get((kind, cluster), ())
-        try:
-            kept = tuple(item for item in values.items() if item[0] not in skip)
-            hash(kept)
-        except TypeError:
-            kept = tuple((a, _frozen(v)) for a, v in values.items() if a not in skip)
-        out[f"attributes {endpoint}/0x{cluster:04X}"] = (tuple(values), kept)
+            skip = _VOLATILE_BY_KIND.get((kind, key[1]))
+        if skip:
+            kept = (tuple(values), tuple(item for item in values.items() if item[0] not in skip))
+        else:
+            kept = tuple(values.items())
+        out[("attributes",) + key] = kept
         if server.reporting or server.report_timeouts:
-            out[f"reporting {endpoint}/0x{cluster:04X}"] = (tuple(server.reporting),
-                                                            tuple(server.report_timeouts.items()))
+            out[("reporting",) + key] = (tuple(server.reporting), tuple(server.report_timeouts.items()))
     if hasattr(node, "time_offset"):
         out["time_offset"] = round(node.time_offset)
     if kind == "CH":
@@ -82,9 +73,15 @@ def protected_state(node) -> dict[str, Any]:
     return out
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def _name(part) -> str:
+    if isinstance(part, tuple):  # (what, endpoint, cluster)
+        return f"{part[0]} {part[1]}/0x{part[2]:04X}"
+    return part
+
+
+def diff(before: dict[Any, Any], after: dict[Any, Any]) -> list[str]:
     """Names of the parts that differ between two snapshots of one device."""
-    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return sorted(_name(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 def home_state(home) -> dict[str, dict[str, Any]]:
