@@ -17,7 +17,12 @@ data); a second scapy figure builds and dissects the whole stack in plaintext
 (... / ZigbeeAppDataPayload / ZigbeeClusterLibrary / ReadAttributeResponse) for reference.
 Rates are frames per CPU-second of this process (C{time.process_time}), best of 5 rounds
 with all variants interleaved, so load from other processes disturbs the ratio little.
-Prints figures only; asserts nothing about speed.
+
+Flood figure (C{--flood-identities N}, default 20,000): a joined router behind a real MAC
+takes N NWK-secured IEEE_addr_req frames from one sender, then N from N fresh identities
+(each frame a new EUI-64 and address, as a node holding the network key can send them); the
+per-frame CPU cost of both, their ratio (the bounded tables keep it near 1), and the table
+sizes after the flood.  Prints figures only; asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -181,6 +186,93 @@ def scapy_plain_stack(n: int):
 _now = time.process_time
 
 
+class _Radio:
+    """The receiving node's radio: what it sends is dropped (its airtime is still counted)."""
+
+    @staticmethod
+    def transmit(psdu: bytes) -> float:
+        return (6 + len(psdu)) * 32e-6
+
+    @staticmethod
+    def set_rx_enabled(on: bool) -> None: ...
+
+    @staticmethod
+    def channel_busy_since(t: float) -> bool:
+        return False
+
+
+def _receiver():
+    """A joined router (the ESME's place) behind a real MAC, on a virtual clock."""
+    import random as _random
+
+    from emulator.clock import VirtualClock
+    from protocols.ieee802154.mac import MacLayer
+    from protocols.zigbee.stack import ZigbeeStack
+
+    class _User:
+        def stack_joined(self) -> None: ...
+        def stack_join_failed(self, reason: str) -> None: ...
+        def aps_data_indication(self, ind) -> None: ...
+
+    clock = VirtualClock(start=0.0)
+    counts: dict[str, int] = {}
+
+    def count(reason: str) -> None:
+        counts[reason] = counts.get(reason, 0) + 1
+
+    stack = ZigbeeStack(clock, _random.Random(1), ESME_EUI, role="router", rx_on_when_idle=True, user=_User(),
+                        count=count)
+    mac = MacLayer(clock, _random.Random(2), _Radio(), ESME_EUI, stack, rx_on_when_idle=True, counters=count)
+    stack.attach_mac(mac)
+    mac.pan_id, mac.short_address = PAN, ESME
+    nib = stack.nib
+    nib.short, nib.pan_id, nib.parent, nib.joined = ESME, PAN, 0x0000, True
+    nib.set_network_key(NWK_KEY, 0)
+    return clock, stack, mac, counts
+
+
+def _zdo_request(seq: int, src_short: int, src_eui: int, counter: int) -> bytes:
+    """A NWK-secured IEEE_addr_req to the receiver (it answers each one)."""
+    from protocols.zigbee import zdo as _zdo
+    zdp = _zdo.encode_zdp(seq & 0xFF, _zdo.IeeeAddrReq(ESME))
+    aps = ApsFrame(0, 0, seq & 0xFF, 0, None, 0x0001, 0x0000, 0, zdp, False, False)
+    from protocols.zigbee.aps import encode_aps
+    nwk = NwkFrame(ESME, src_short, seq & 0xFF, encode_aps(aps), security=True, radius=1, src_ieee=src_eui)
+    return encode_mac(data_frame(seq & 0xFF, PAN, ESME, src_short, secure_nwk(nwk, NWK_KEY, counter, src_eui, 0)))
+
+
+def _feed(frames: list[bytes]) -> tuple[float, object]:
+    """CPU seconds for the receiver to take C{frames} (one per 50 ms of virtual time)."""
+    clock, stack, mac, counts = _receiver()
+    t0 = _now()
+    for psdu in frames:
+        mac.frame_received(psdu)
+        clock.advance(0.05)
+    return _now() - t0, (stack, mac, counts)
+
+
+def flood_figures(identities: int) -> None:
+    """Per-frame receive cost: the same request from one sender (quiet) and from C{identities}
+    fresh identities (each frame a new EUI-64 and address), and the tables after the flood."""
+    quiet = [_zdo_request(i, IHD, 0x00124B00AA000001, 1000 + i) for i in range(identities)]
+    flood = [_zdo_request(i, 0x1000 + i % 0xE000, 0x00124B0100000000 + i, 1000) for i in range(identities)]
+    best_quiet = best_flood = float("inf")
+    for _ in range(3):
+        tq, _ = _feed(quiet)
+        tf, (stack, mac, counts) = _feed(flood)
+        best_quiet, best_flood = min(best_quiet, tq), min(best_flood, tf)
+    nib = stack.nib
+    uq, uf = 1e6 * best_quiet / identities, 1e6 * best_flood / identities
+    print(f"receive, one sender (quiet)           : {uq:8.1f} us/frame  ({identities:,} frames)")
+    print(f"receive, {identities:,} fresh identities : {uf:8.1f} us/frame  (ratio {uf / uq:.2f}x, aim <= 2x)")
+    print(f"tables after the flood: NWK counters {nib.counters.incoming_entries()} "
+          f"(unknown senders {nib.counters.unknown_entries()}, limit {nib.limits.nwk_counters}), "
+          f"address map {len(nib.addresses)} (limit {nib.limits.address_map}), "
+          f"MAC duplicates {len(mac._last_dsn)} (limit {mac.duplicate_limit}), "
+          f"APS duplicates {len(stack.aps._seen)}, evicted: NWK counters {counts.get('nwk_counters_evicted', 0)}, "
+          f"address map {counts.get('address_map_evicted', 0)}")
+
+
 def _calibrate(fn, seconds: float) -> int:
     """Number of frames that takes about C{seconds}."""
     n = 50
@@ -209,7 +301,11 @@ def _rates(fns: dict, seconds: float, rounds: int = 5) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="time budget per measurement (default 3)")
+    ap.add_argument("--flood-identities", type=int, default=20000,
+                    help="fresh identities of the flood figure (default 20000; 0 skips it)")
     args = ap.parse_args(argv)
+    if args.flood_identities < 0:
+        ap.error("--flood-identities must be >= 0")
     if encode_mac is None:
         print("protocols.ieee802154.frames is not available; cannot run", file=sys.stderr)
         return 1
@@ -245,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scapy  build+dissect, plaintext stack: {sc_plain:12,.0f} frames/s  ({1e6 / sc_plain:6.1f} us/frame)")
     print(f"ratio ours / scapy (same bytes)      : {ours / sc_same:8.1f}x   (aim >= 50x)")
     print(f"ratio ours / scapy (plaintext stack) : {ours / sc_plain:8.1f}x")
+    if args.flood_identities:
+        flood_figures(args.flood_identities)
     return 0
 
 

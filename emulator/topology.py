@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from emulator.impairments import ImpairmentSpec
+from protocols.zigbee.limits import HanLimits
 from emulator.rng import derive_bytes, derive_seed
 from protocols.smwan.profiles import DEFAULT_PROFILES, LinkProfile
 
@@ -65,7 +66,7 @@ _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "registered_install_code": str, "whitelisted": bool, "power_on": (int, float),
 }
 _HOME_KEYS = {"name", "han", "devices", "gbcs_commands", "csp"}
-_HAN_KEYS = {"channel", "pan_id", "network_key", "impairments"}
+_HAN_KEYS = {"channel", "pan_id", "network_key", "impairments", "limits"}
 _TOP_KEYS = {"name", "description", "start_time", "homes", "dcc", "csps"}  # dcc: see emulator.dcc.config
 #: keys of one entry of the C{csps:} section beyond the L{LinkProfile} fields
 _CSP_KEYS = {"base", "impairments"}
@@ -120,6 +121,8 @@ class HomeSpec:
     devices: tuple[DeviceSpec, ...]
     gbcs_commands: tuple[ScheduledGbcs, ...] = ()
     csp: str = DEFAULT_CSP  # the CSP region whose WAN serves this home's hub
+    #: table limits of the home's nodes (C{han: {limits: ...}}; None: L{protocols.zigbee.limits.DEFAULT_LIMITS})
+    han_limits: HanLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +402,15 @@ def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -
                 bad = next((k for k in imp_map if str(k) in str(e)), None)
                 raise checker.fail(imp_map.key_lines[bad] if bad else imp_line,
                                    f"{what}.han.impairments: {e}") from None
+    han_limits = None
+    if han.get("limits") is not None:
+        limits_map = checker.mapping(han["limits"], han.key_lines["limits"], f"{what}.han.limits")
+        try:
+            han_limits = HanLimits.from_dict(dict(limits_map))
+        except ValueError as e:
+            bad = next((k for k in limits_map if str(k) in str(e)), None)
+            raise checker.fail(limits_map.key_lines[bad] if bad else han.key_lines["limits"],
+                               f"{what}.han.limits: {e}") from None
     if "devices" not in home:
         raise checker.fail(home.line, f"{what} has no 'devices' list")
     devs_raw = home["devices"]
@@ -425,7 +437,8 @@ def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -
                            f"{what} must have exactly one CH (Communications Hub), found {len(chs)}")
     commands = _parse_gbcs_commands(checker, home, what) if "gbcs_commands" in home else ()
     csp = checker.typed(home, "csp", str, what) if "csp" in home else DEFAULT_CSP
-    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices), commands, csp)
+    return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices), commands, csp,
+                    han_limits)
 
 
 def _resolve(checker: _Checker, path: str) -> str:

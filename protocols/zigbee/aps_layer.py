@@ -302,11 +302,11 @@ class ApsLayer:
 
     # ---------------------------------------------------------------- receive
 
-    def deliver(self, nwk_frame, broadcast: bool, nwk_stale=None) -> None:
+    def deliver(self, nwk_frame, broadcast: bool, origin=None) -> None:
         """A NWK data frame for us: APS processing (codec errors propagate to the NWK layer,
-        which counts them).  C{nwk_stale} (a L{protocols.zigbee.nwk_layer.NwkStale}): the NWK
-        counter was not above the one recorded for the claimed sender; the frame is taken only
-        if that sender's link key authenticates it, and the NWK counter is then resynchronised."""
+        which counts them).  C{origin} (a L{protocols.zigbee.nwk_layer.NwkOrigin}, for a
+        NWK-secured frame): when the APS frame is authenticated by the link key of the NWK
+        frame's claimed source, that source's NWK counter high-water mark moves."""
         nib = self.nib
         data = nwk_frame.payload
         head = _aps.decode_aps(data)
@@ -336,20 +336,17 @@ class ApsLayer:
             else:
                 handle = nib.link_handle(src_eui)
                 auth_eui = src_eui
-            if not nib.counters.check_incoming(src_eui, handle, aux.frame_counter):
-                nib.count("aps_replay" if nwk_stale is None else "nwk_replay")
+            if not nib.counters.check_incoming(src_eui, handle, aux.frame_counter,
+                                               known=aux.key_id != KEY_ID_NETWORK):
+                nib.count("aps_replay")
                 return
             key_id = aux.key_id
         else:
             frame = head
-        if nwk_stale is not None:
-            if auth_eui is None or auth_eui != nwk_stale.source or auth_eui not in nib.link_keys:
-                nib.count("nwk_replay")
-                return
-            nib.counters.resync(nwk_stale.source, nwk_stale.handle, nwk_stale.frame_counter)
-            nib.count("nwk_counter_resync")
         if auth_eui is not None and auth_eui in nib.link_keys:
             nib.learn(src_short, auth_eui, authenticated=True)
+            if origin is not None and origin.source == auth_eui:
+                nib.counters.nwk_authenticated(auth_eui, origin.handle, origin.frame_counter)
         if frame.frame_type == _aps.APS_FRAME_ACK:
             self._ack_received(src_short, frame, key_id, auth_eui)
             return
@@ -357,7 +354,8 @@ class ApsLayer:
             if not frame.security:
                 nib.count("aps_command_unsecured")  # never acked: an ack would be an answer to anyone
                 return
-            if frame.ack_request:
+            if frame.ack_request and key_id != KEY_ID_NETWORK:
+                # (no command is taken under the network key: no ack for one either)
                 self._send_ack(src_short, frame, key_id, src_eui)
             self.on_command(src_short, src_eui, frame, aux)
             return

@@ -108,7 +108,9 @@ class Housekeeping:
             src = frame.src
             if src not in nib.neighbors:
                 eui = nib.eui_of(src)
-                if eui is None:
+                if eui is None or not nib.addresses.authenticated(eui):
+                    # (a neighbour only when its address is known from its link key: a Link
+                    # Status from a made-up identity must not grow the neighbour table)
                     nib.count("link_status_unknown_sender")
                     return
                 nib.neighbors[src] = Neighbor(eui, src, True, False)

@@ -34,9 +34,10 @@ NWK_MAX_BROADCAST_JITTER = 0.064  # s (nwkcMaxBroadcastJitter)
 BTT_TIMEOUT = 9.0  # s (nwkBroadcastDeliveryTime)
 
 
-class NwkStale(NamedTuple):
-    """A NWK frame whose counter is not above the one recorded for its claimed sender: passed
-    up only to be authenticated by the sender's link key (then the counter is resynchronised)."""
+class NwkOrigin(NamedTuple):
+    """Who a NWK-secured frame claims to come from, and its frame counter: when the APS layer
+    authenticates what it carries with that sender's link key, the sender's NWK counter
+    high-water mark moves (L{protocols.zigbee.security.FrameCounters.nwk_authenticated})."""
 
     source: int
     handle: Any
@@ -120,7 +121,7 @@ class NwkLayer:
     def _receive(self, mac_frame) -> None:
         nib = self.nib
         data = mac_frame.payload
-        stale = None
+        origin = None
         # frame control: bits 0-1 frame type, bit 9 security (3.3.1.1)
         if len(data) >= 2 and data[1] & 0x02 and data[0] & 0x03 != _nwk.NWK_FRAME_INTERPAN:
             if nib.network_key is None:
@@ -142,16 +143,10 @@ class NwkLayer:
             counters = nib.counters
             handle = nib.network_handle(aux.key_seq)
             evicted = counters.evicted
-            if not counters.check_incoming(aux.source, handle, aux.frame_counter,
-                                           known=aux.source in nib.link_keys):
-                if frame.frame_type != _nwk.NWK_FRAME_DATA or frame.dst >= 0xFFF8 or frame.src != mac_frame.src_addr:
-                    nib.count("nwk_replay")
-                    return
-                # Not newer than the last counter recorded under this sender's name -- which
-                # anyone holding the network key can have pushed ahead.  The frame goes on
-                # only if the sender's link key authenticates what it carries (the APS layer
-                # then resynchronises the counter: L{NwkStale}).
-                stale = NwkStale(aux.source, handle, aux.frame_counter)
+            if not counters.check_nwk(aux.source, handle, aux.frame_counter, known=aux.source in nib.link_keys):
+                nib.count("nwk_replay")
+                return
+            origin = NwkOrigin(aux.source, handle, aux.frame_counter)
             if counters.evicted != evicted:
                 nib.count("nwk_counters_evicted")
             if mac_frame.src_mode == ADDR_SHORT and (mac_frame.src_addr != frame.src or aux.source != frame.src_ieee):
@@ -171,8 +166,9 @@ class NwkLayer:
         if frame.src == nib.short:
             return  # our own broadcast coming back
         nb = nib.neighbors.get(frame.src)
-        if nb is not None and nb.child and not nb.rx_on and mac_frame.src_addr != frame.src:
-            # a sleepy child talks to its parent only: "its" frame relayed by another node is forged
+        if nb is not None and nb.child and not nb.rx_on and mac_frame.src_addr != frame.src and frame.dst < 0xFFF8:
+            # a sleepy child sends its unicasts to its parent only: "its" unicast relayed by
+            # another node is forged (its broadcasts are rebroadcast by every router, though)
             nib.count("nwk_child_relayed")
             return
         dst = frame.dst
@@ -210,10 +206,7 @@ class NwkLayer:
             if self.on_command is not None:
                 self.on_command(frame, broadcast)
             return
-        if stale is not None:
-            self.deliver(frame, broadcast, stale)
-        else:
-            self.deliver(frame, broadcast)
+        self.deliver(frame, broadcast, origin)
 
     def _broadcast_for_me(self, dst: int) -> bool:
         if dst == 0xFFFF:

@@ -397,6 +397,10 @@ def unsecure_aps(data: bytes, key: KeyArg, source: int | None = None,
 FRAME_COUNTER_LIMIT = 0xFFFFFFFF
 
 
+#: NWK counters remembered per sender above its authenticated high-water mark (L{FrameCounters.check_nwk})
+NWK_WINDOW = 32
+
+
 class FrameCounters:
     """Outgoing and incoming frame counters (4.3.1.1 / 4.3.1.2, 4.4.1.1 / 4.4.1.2).
 
@@ -413,11 +417,13 @@ class FrameCounters:
     greater (replay protection) and never accepts 0xFFFFFFFF.
     """
 
-    __slots__ = ("_out", "_in", "_unknown", "limit", "evicted", "exhausted")
+    __slots__ = ("_out", "_in", "_nwk", "_unknown", "limit", "evicted", "exhausted")
 
     def __init__(self, limit: int | None = None) -> None:
         self._out: dict[Hashable, int] = {}
         self._in: dict[tuple[Hashable, Hashable], int] = {}
+        #: NWK incoming (L{check_nwk}): (sender, key) -> [authenticated high-water mark, {recent counters}]
+        self._nwk: dict[tuple[Hashable, Hashable], list] = {}
         #: incoming entries of senders the caller did not vouch for, oldest first
         self._unknown: OrderedDict[tuple[Hashable, Hashable], None] = OrderedDict()
         #: at most this many such entries are kept (None: no limit); older ones are evicted
@@ -455,6 +461,9 @@ class FrameCounters:
         for k in [k for k in self._in if k[1] == key]:
             del self._in[k]
             self._unknown.pop(k, None)
+        for k in [k for k in self._nwk if k[1] == key]:
+            del self._nwk[k]
+            self._unknown.pop(k, None)
 
     def check_incoming(self, sender: Hashable, key: Hashable, counter: int, known: bool = True) -> bool:
         """Return True (and record C{counter}) if it is newer than the last one seen.
@@ -481,22 +490,70 @@ class FrameCounters:
                 self.evicted += 1
         return True
 
-    def resync(self, sender: Hashable, key: Hashable, counter: int) -> None:
-        """Set the last counter of (C{sender}, C{key}) to C{counter}: a frame carrying it was
-        authenticated by a key only the sender holds, so a higher value recorded before (a
-        forged frame under the sender's name, pushing its counter ahead) was not the sender's."""
+    def check_nwk(self, sender: Hashable, key: Hashable, counter: int, known: bool = True) -> bool:
+        """Replay check of a NWK frame under the network key, whose source anyone holding that
+        key can claim.  Return True (and record C{counter}) unless it is a replay.
+
+        A claimed sender's counters are judged against two things: the highest counter of a
+        frame that the sender's own link key authenticated (L{nwk_authenticated}: at or below
+        it is a replay), and the last L{NWK_WINDOW} counters accepted above it (seen again is a
+        replay).  A forged frame under the sender's name with a counter near 2^32 therefore
+        does not make the sender's own later frames look old: they stay above the high-water
+        mark only authenticated frames move.  Entries of senders not C{known} (no link key)
+        are bounded like those of L{check_incoming}.
+        """
+        if counter >= FRAME_COUNTER_LIMIT:
+            return False
         k = (sender, key)
-        self._in[k] = counter
+        entry = self._nwk.get(k)
+        if entry is None:
+            entry = self._nwk[k] = [-1, {}]
+        elif counter <= entry[0] or counter in entry[1]:
+            return False
+        recent = entry[1]
+        recent[counter] = None
+        if len(recent) > NWK_WINDOW:
+            del recent[next(iter(recent))]  # the oldest accepted
+        if known:
+            self._unknown.pop(k, None)
+        else:
+            unknown = self._unknown
+            unknown[k] = None
+            unknown.move_to_end(k)
+            if self.limit is not None and len(unknown) > self.limit:
+                old, _ = unknown.popitem(last=False)
+                self._nwk.pop(old, None)
+                self._in.pop(old, None)
+                self.evicted += 1
+        return True
+
+    def nwk_authenticated(self, sender: Hashable, key: Hashable, counter: int) -> None:
+        """The NWK frame from C{sender} with C{counter} carried an APS frame its link key
+        authenticated: no frame of the sender at or below C{counter} is taken from now on."""
+        k = (sender, key)
+        entry = self._nwk.get(k)
+        if entry is None:
+            self._nwk[k] = [counter, {}]
+        elif counter > entry[0]:
+            entry[0] = counter
+            entry[1] = {c: None for c in entry[1] if c > counter}
         self._unknown.pop(k, None)
 
     def incoming_entries(self) -> int:
         """Number of incoming (sender, key) entries held."""
-        return len(self._in)
+        return len(self._in) + len(self._nwk)
+
+    def unknown_entries(self) -> int:
+        """Number of incoming entries of senders not known (at most L{limit})."""
+        return len(self._unknown)
 
     def reset_incoming(self, key: Hashable) -> None:
         """Forget incoming counters for C{key} (e.g. after a network key switch)."""
         for k in [k for k in self._in if k[1] == key]:
             del self._in[k]
+            self._unknown.pop(k, None)
+        for k in [k for k in self._nwk if k[1] == key]:
+            del self._nwk[k]
             self._unknown.pop(k, None)
 
     def reset_sender(self, sender: Hashable) -> None:
@@ -504,4 +561,7 @@ class FrameCounters:
         restarted counters, 4.6.3.3)."""
         for k in [k for k in self._in if k[0] == sender]:
             del self._in[k]
+            self._unknown.pop(k, None)
+        for k in [k for k in self._nwk if k[0] == sender]:
+            del self._nwk[k]
             self._unknown.pop(k, None)

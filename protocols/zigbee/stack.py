@@ -383,9 +383,9 @@ class ZigbeeStack:
             return
         nib.count("nwk_command_ignored")
 
-    def _nwk_data(self, frame, broadcast: bool, stale=None) -> None:
-        self.aps.deliver(frame, broadcast, stale)
-        if self.trust_center is not None and frame.security and stale is None:
+    def _nwk_data(self, frame, broadcast: bool, origin=None) -> None:
+        self.aps.deliver(frame, broadcast, origin)
+        if self.trust_center is not None and frame.security:
             eui = self.nib.eui_of(frame.src)
             if eui is not None:
                 self.trust_center.heard(eui)
