@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 ATTACK_HOME = (REPO / "topologies" / "attack-home.yaml").read_text()
 
 
-def _attack(classes: list[str], duration: float = 300.0, seed: int = 1):
+def _attack(classes: list[str], duration: float = 300.0, seed: int = 1, after: float = 60.0):
     text = ATTACK_HOME.replace("attack_start: 1800", "attack_start: 300") \
         .replace("attack_duration: 5400", f"attack_duration: {duration}") \
         .replace("        # attack_classes:", f"        attack_classes: [{', '.join(classes)}]\n        #", 1)
@@ -35,7 +35,7 @@ def _attack(classes: list[str], duration: float = 300.0, seed: int = 1):
             clock.callLater(10.0, sample)
 
     sample()
-    clock.run_until(topology.start_time + 300 + duration + 60)
+    clock.run_until(topology.start_time + 300 + duration + after)
     after = home_state(home)
     estate.close()
     return estate, home, peak, home_diff(before, after)
@@ -43,21 +43,23 @@ def _attack(classes: list[str], duration: float = 300.0, seed: int = 1):
 
 def test_link_status_from_claimed_identities_does_not_grow_the_neighbour_table():
     """NWK Link Status from addresses whose EUI-64 was only claimed (a NWK source IEEE field, a
-    Device_annce) each add a neighbour (protocols/zigbee/housekeeping.py, Housekeeping.on_command:
-    C{nib.neighbors[src] = Neighbor(...)} whenever C{eui_of(src)} is known), without limit, and
-    with it C{last_heard} / C{outgoing_cost} entries: for the HAN-security owner (hansec)."""
+    Device_annce) each added a neighbour (Housekeeping.on_command), without limit; now only an
+    authenticated address becomes a neighbour.  A regression test."""
     estate, home, peak, changed = _attack(["nwk_command", "zdo"])
-    assert estate.errors == 0 and changed == {}
+    assert estate.errors == 0
     devices = len(home.nodes)
     grown = {name: n for (name, table), n in peak.items() if table == "neighbors" and n > devices}
     assert grown == {}, grown
 
 
 def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table():
-    """APS frames secured with the network key (key id 1) from made-up EUI-64s each leave an
-    incoming frame-counter entry (protocols/zigbee/aps_layer.py, deliver: C{check_incoming(src_eui,
-    aps_network_handle, ...)} with the default C{known=True}, so the limit for unauthenticated
-    senders never applies): for the HAN-security owner (hansec)."""
+    """Open, for the HAN-security owner (hansec): made-up senders leave NWK frame-counter entries
+    beyond the limit.  C{FrameCounters} keeps one C{_unknown} order for both its tables; when
+    C{check_incoming} (an APS frame under the network key, key id 1) evicts the oldest unknown
+    entry it pops it from C{_in} only, so an evicted NWK entry (C{check_nwk}'s C{_nwk}) stays
+    behind, no longer counted as unknown and never evicted again
+    (protocols/zigbee/security.py, FrameCounters.check_incoming).  After 300 s of a fresh-identity
+    flood at 10 frames/s each awake device holds about 180 NWK entries against a limit of 64."""
     estate, home, peak, changed = _attack(["identity_flood", "zcl_network_key"])
     assert estate.errors == 0 and changed == {}
     grown = {}
@@ -67,3 +69,19 @@ def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_ta
             if n > limit + 4 * len(home.nodes):
                 grown[name] = (n, limit)
     assert grown == {}, grown
+
+
+def test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children():
+    """Open, for the HAN-security owner (hansec): NWK Rejoin Request and Leave are secured with
+    the network key only, so any insider can send them under a child's name.  The trust centre
+    takes a Rejoin Request's capability as the child's (protocols/zigbee/trust_center.py,
+    TrustCenter.rejoin_request: C{nib.neighbors[short] = Neighbor(..., rx_on from the claimed
+    capability, ...)}, the EUI-64 from the NWK header's claim) and a Leave without rejoin drops
+    the child (TrustCenter.left).  A forged Rejoin Request "from the GSME" saying rx-on-when-idle
+    makes the hub send to the sleeping meter directly instead of queueing for its poll: the
+    meter's reports are no longer acknowledged, for hours."""
+    estate, home, peak, changed = _attack(["nwk_command"], duration=1500, after=4000)
+    assert estate.errors == 0
+    assert "neighbors" not in changed.get("ch", []), changed
+    gsme = home.nodes["gsme"]
+    assert gsme.reports_acked == gsme.reports_sent, gsme.describe()

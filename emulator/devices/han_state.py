@@ -4,7 +4,8 @@ Used by the insider's ledger (L{emulator.devices.insider}: did a forged frame ch
 victim?) and by security tests (snapshot before an attack, compare after).  What is covered:
 
  - keys: the network keys held, the active key sequence number, the link keys per peer, the
-   trust centre, the node's own address and parent;
+   trust centre, the node's own address and parent, its neighbour table (who is a child, who
+   sleeps: where frames are queued for a poll);
  - attributes: every attribute server's attribute identifiers, values, reporting
    configurations and report timeouts, except the values the device itself keeps up to date
    (L{VOLATILE}: meter registers, the hub's clock, what a mirror is reported);
@@ -44,9 +45,10 @@ def protected_state(node) -> dict[Any, Any]:
     stack = node.stack
     if stack is not None:
         nib = stack.nib
-        out["network_keys"] = (tuple(nib.network_keys.items()), nib.key_seq, nib.network_key)
-        out["link_keys"] = tuple(nib.link_keys.items())
+        out["network_keys"] = (tuple(sorted(nib.network_keys.items())), nib.key_seq, nib.network_key)
+        out["link_keys"] = tuple(sorted(nib.link_keys.items()))
         out["identity"] = (nib.short, nib.parent, nib.tc_eui, nib.joined, nib.pan_id)
+        out["neighbors"] = tuple(sorted((short, nb.eui, nb.rx_on, nb.child) for short, nb in nib.neighbors.items()))
     kind = node.kind
     mirrors = node.mirrors.values() if kind == "CH" else ()
     for key, server in node.servers.items():
