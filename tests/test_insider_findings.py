@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from emulator.clock import VirtualClock
 from emulator.devices.han_state import home_diff, home_state, table_sizes
 from emulator.estate import Estate
 from emulator.topology import parse_topology
+
+#: holes still open in the stack: strict, so a fix makes the test fail until the mark goes
+open_finding = pytest.mark.xfail(strict=True, reason="open finding for the HAN-security owner (see the docstring)")
 
 REPO = Path(__file__).resolve().parents[1]
 ATTACK_HOME = (REPO / "topologies" / "attack-home.yaml").read_text()
@@ -52,6 +57,7 @@ def test_link_status_from_claimed_identities_does_not_grow_the_neighbour_table()
     assert grown == {}, grown
 
 
+@open_finding
 def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table():
     """Open, for the HAN-security owner (hansec): made-up senders leave NWK frame-counter entries
     beyond the limit.  C{FrameCounters} keeps one C{_unknown} order for both its tables; when
@@ -71,9 +77,12 @@ def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_ta
     assert grown == {}, grown
 
 
+@open_finding
 def test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children():
-    """Open, for the HAN-security owner (hansec): NWK Rejoin Request and Leave are secured with
-    the network key only, so any insider can send them under a child's name.  The trust centre
+    """Open, for the HAN-security owner (hansec): NWK Rejoin Request, Leave and Link Status are
+    secured with the network key only, so any insider can send them under a device's name, and
+    each rewrites neighbour tables (a Link Status claiming the gas meter makes it a router
+    neighbour of the ESME and the display; protocols/zigbee/housekeeping.py).  The trust centre
     takes a Rejoin Request's capability as the child's (protocols/zigbee/trust_center.py,
     TrustCenter.rejoin_request: C{nib.neighbors[short] = Neighbor(..., rx_on from the claimed
     capability, ...)}, the EUI-64 from the NWK header's claim) and a Leave without rejoin drops

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import Counter, deque
 
 from emulator.devices.base import _EVENTS, CLUSTER_BASIC, PROFILE_SE, HanDevice
-from emulator.devices.han_state import protected_state
+from emulator.devices.han_state import diff, protected_state
 from emulator.rng import derive_rng
 from protocols.zigbee.attacks import ATTACK_CLASSES, REACTIVE_CLASSES, Forger, Forgery, HanKnowledge
 from protocols.zigbee.zdo import SimpleDescriptor
@@ -98,6 +98,8 @@ class Insider(HanDevice):
         self.attack_start = float(params.get("attack_start", 600.0))
         self.attack_duration = float(params.get("attack_duration", 3600.0))
         self.ledger: dict[str, Counter[str]] = {cls: Counter() for cls in self.attack_classes}
+        #: per class, the parts of the victims' protected state its frames changed ("esme: neighbors": n)
+        self.changed: dict[str, Counter[str]] = {cls: Counter() for cls in self.attack_classes}
         self._attack_rng = derive_rng(seed, home.spec.name, spec.name, "attacks")
         self._csma_rng = derive_rng(seed, home.spec.name, spec.name, "attacks", "csma")
         self.knowledge = HanKnowledge(self._network_key_for, self._own_short, self._pan_id)
@@ -260,7 +262,14 @@ class Insider(HanDevice):
                 v.counts["rx_error"] > e for v, e in zip(pending.victims, pending.errors)):
             self._record(pending.cls, "error")
             effect = True
-        if any(protected_state(v) != b for v, b in zip(pending.victims, pending.before)):
+        changed = False
+        for victim, before in zip(pending.victims, pending.before):
+            after = protected_state(victim)
+            if after != before:
+                changed = True
+                for part in diff(before, after):
+                    self.changed[pending.cls][f"{victim.spec.name}: {part}"] += 1
+        if changed:
             self._record(pending.cls, "state_changed")
             effect = True
         if any(_drops(v) > d for v, d in zip(pending.victims, pending.drops)):
@@ -293,6 +302,8 @@ class Insider(HanDevice):
             if counts:
                 rest = ", ".join(f"{k} {counts[k]}" for k in OUTCOMES[1:] if counts[k])
                 parts.append(f"{cls} {counts['sent']}" + (f" ({rest})" if rest else ""))
+                if self.changed[cls]:
+                    parts[-1] += " changed " + ", ".join(f"{k} {n}" for k, n in sorted(self.changed[cls].items()))
         return "; ".join(parts)
 
 
