@@ -52,6 +52,8 @@ _CCA = 0.000128
 _MIN_BE, _MAX_BE, _MAX_BACKOFFS = 3, 5, 4
 #: forgeries waiting for the channel before the oldest is given up
 _QUEUE_LIMIT = 32
+#: (victim, claimed source) pairs waiting for answers before closed windows are swept
+_ANSWER_KEYS = 256
 #: reactive tokens a reactive class may hold
 _MAX_TOKENS = 2
 OUTCOMES = ("sent", "answered", "rejected", "state_changed", "error", "no_effect", "not_forgeable", "channel_busy")
@@ -236,8 +238,13 @@ class Insider(HanDevice):
         self._count("tx")
         self._record(pending.cls, "sent")
         if pending.forgery.victim < 0xFFF8:
-            self._answers.setdefault((pending.forgery.victim, pending.forgery.claimed), deque()).append(
-                (self.clock.seconds() + ANSWER_WINDOW, pending.cls))
+            now = self.clock.seconds()
+            answers = self._answers
+            if len(answers) >= _ANSWER_KEYS:
+                # forget the (victim, claimed) pairs whose window has closed (fresh identities)
+                self._answers = answers = {k: q for k, q in answers.items() if q and q[-1][0] >= now}
+            answers.setdefault((pending.forgery.victim, pending.forgery.claimed), deque()).append(
+                (now + ANSWER_WINDOW, pending.cls))
         self.clock.callLater(airtime + SETTLE, self._settled, pending)
 
     def _victims(self, dst: int) -> list:
