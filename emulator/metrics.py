@@ -27,6 +27,11 @@ class Metrics:
             "smets_frames_dropped_total",
             "Frames dropped by a medium or a node, by reason (loss, corrupt, bad_fcs, malformed, mic, replay...)",
             ["medium", "reason"], registry=r)
+        self.han_rejections = Counter(
+            "smets_han_rejections_total",
+            "HAN frames a node refused on security grounds (no link key, forged claim, bounded table...), "
+            "by node kind and reason",
+            ["node_kind", "reason"], registry=r)
         self.mac_retries = Counter(
             "smets_mac_retries_total", "IEEE 802.15.4 retransmissions after a missing MAC ack",
             ["node_kind"], registry=r)

@@ -291,3 +291,27 @@ def test_join_time_forged_responses_are_not_taken(tmp_path: Path) -> None:
     assert esme.counts["se_unsecured"] + esme.counts["se_not_link_key"] >= 256
     assert esme.counts["zdo_discovery_failed"] == 0
     assert home.nodes["ihd"].reads_answered >= 5
+
+
+def test_relayed_nwk_leave_in_the_gsme_name_changes_nothing(tmp_path: Path) -> None:
+    """A NWK Leave (and a Rejoin Request) naming the sleepy GSME but put on the air by another
+    node: the hub keeps the GSME as its sleepy child (nwk_command_relayed), so frames for it
+    still wait for its polls and its reports are acknowledged."""
+    from protocols.zigbee import nwk as _nwk
+
+    def attack(f: Forger, home, sent) -> None:
+        gsme, ihd = home.nodes["gsme"], home.nodes["ihd"]
+        leave = _nwk.encode_nwk_command(_nwk.Leave(rejoin=False))
+        rejoin = _nwk.encode_nwk_command(_nwk.RejoinRequest(0x8E))
+        for cmd in (leave, rejoin):
+            f.send(0xFFFD if cmd is leave else 0x0000, cmd, src_short=gsme.stack.short, source=gsme.spec.eui64,
+                   mac_src=ihd.stack.short, frame_type=_nwk.NWK_FRAME_COMMAND)
+
+    home, sent = _run(tmp_path, attack, duration=AT + 3700.0)
+    ch, gsme = home.nodes["ch"], home.nodes["gsme"]
+    nb = ch.stack.neighbors[gsme.stack.short]
+    assert nb.child and not nb.rx_on and nb.eui == gsme.spec.eui64
+    # (the unicast Rejoin Request is already caught as a sleepy child's relayed unicast)
+    assert ch.counts["nwk_command_relayed"] == 1 and ch.counts["nwk_child_relayed"] == 1
+    assert ch.counts["device_left"] == 0 and ch.counts["rejoin"] == 0
+    assert gsme.reports_acked == gsme.reports_sent >= 2

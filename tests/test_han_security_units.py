@@ -275,3 +275,20 @@ def test_topology_limits_reach_every_node(tmp_path: Path) -> None:
         assert node.stack.nib.addresses.limit == 10 and node.mac.indirect_per_child == 4
     with pytest.raises(TopologyError, match=r"\.han\.limits: unknown limit 'adress_map'"):
         parse_topology(text.replace("address_map: 10", "adress_map: 10"), "t.yaml", 1)
+
+
+def test_rejections_are_exported_per_node_kind(tmp_path: Path) -> None:
+    from tests.han_forge import Forger
+
+    def before_run(estate, clock) -> None:
+        def go() -> None:
+            f = Forger(estate.homes[0])
+            read = zf.global_frame(zf.ReadAttributes((0x0000,)), 1)
+            f.send(f.short("esme"), f.zcl(0x0702, read), src_short=0x6B6B)
+        clock.callLater(40.0, go)
+
+    estate, home = _home(tmp_path, 45.0, before_run)
+    text = estate.metrics.render().decode()
+    assert 'smets_han_rejections_total{node_kind="ESME",reason="se_unsecured"} 1.0' in text
+    assert 'smets_frames_dropped_total{medium="han",reason="se_unsecured"} 1.0' in text
+    assert "se_unsecured" in home.nodes["esme"].summary()

@@ -47,6 +47,17 @@ CHF_ENDPOINT = 0x01
 #: profile-wide response commands (matched to our requests by TSN)
 _GLOBAL_RESPONSES = frozenset({0x01, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x12, 0x14, 0x16})
 
+#: counter names of security rejections (also exported per node kind: smets_han_rejections_total)
+SECURITY_REJECTIONS = frozenset({
+    "se_unsecured", "se_not_link_key", "request_key_not_link_key", "request_key_unknown_requester",
+    "aps_ack_security_mismatch", "aps_command_unsecured", "transport_key_rejected", "transport_key_not_from_tc",
+    "switch_key_not_from_tc", "zcl_response_mismatch", "zdo_response_mismatch", "zcl_attribute_type_mismatch",
+    "address_conflict_unauthenticated", "address_conflict", "mirror_not_owner", "nwk_child_relayed",
+    "nwk_command_relayed", "nwk_replay", "aps_replay", "link_status_unknown_sender", "indirect_child_full",
+    "nwk_counters_evicted", "address_map_evicted", "mac_duplicates_evicted", "aps_reassembly_evicted",
+    "aps_duplicates_evicted", "broadcast_transactions_evicted", "rx_error",
+})
+
 #: counter names that are events, not drops (they are kept per device but not exported as drops)
 _EVENTS = frozenset({
     "tx", "rx", "tx_ack", "tx_retry", "join_attempt", "aps_retry", "nwk_command", "indirect_queued",
@@ -65,6 +76,20 @@ class _NoMetric:
 
 
 _NO_METRIC = _NoMetric()
+
+
+class _Both:
+    """Two Prometheus children counted together."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b) -> None:
+        self.a = a
+        self.b = b
+
+    def inc(self, amount: float = 1) -> None:
+        self.a.inc(amount)
+        self.b.inc(amount)
 
 
 #: profile-wide request -> its response command (ZCL 2.5)
@@ -232,6 +257,8 @@ class HanDevice:
                 child = m.frames_dropped.labels("han", name)
             else:
                 child = _NO_METRIC
+            if name in SECURITY_REJECTIONS:
+                child = _Both(child, m.han_rejections.labels(self.kind, name))
             self._metric_children[name] = child
         child.inc()
 

@@ -202,6 +202,11 @@ class NwkLayer:
             nib.count("nwk_not_for_us")
             return
         if frame.frame_type == _nwk.NWK_FRAME_COMMAND:
+            if mac_frame.src_mode == ADDR_SHORT and mac_frame.src_addr != frame.src:
+                # the NWK commands of a ZigBee PRO home (Leave, Rejoin, Link Status, End Device
+                # Timeout) travel one hop: one "from" a node but relayed by another is forged
+                nib.count("nwk_command_relayed")
+                return
             nib.count("nwk_command")
             if self.on_command is not None:
                 self.on_command(frame, broadcast)
