@@ -315,3 +315,20 @@ def test_relayed_nwk_leave_in_the_gsme_name_changes_nothing(tmp_path: Path) -> N
     assert ch.counts["nwk_command_relayed"] == 1 and ch.counts["nwk_child_relayed"] == 1
     assert ch.counts["device_left"] == 0 and ch.counts["rejoin"] == 0
     assert gsme.reports_acked == gsme.reports_sent >= 2
+
+
+def test_rejoin_request_in_the_gsme_name_keeps_it_sleepy(tmp_path: Path) -> None:
+    """A Rejoin Request sent as the GSME itself (MAC and NWK source forged) claiming its
+    receiver is on: the hub keeps treating it as a sleepy child, its reports are acknowledged."""
+    from protocols.zigbee import nwk as _nwk
+
+    def attack(f: Forger, home, sent) -> None:
+        gsme = home.nodes["gsme"]
+        f.send(0x0000, _nwk.encode_nwk_command(_nwk.RejoinRequest(0x8E)), src_short=gsme.stack.short,
+               source=gsme.spec.eui64, frame_type=_nwk.NWK_FRAME_COMMAND)
+
+    home, sent = _run(tmp_path, attack, duration=AT + 3700.0)
+    ch, gsme = home.nodes["ch"], home.nodes["gsme"]
+    assert not ch.stack.neighbors[gsme.stack.short].rx_on
+    assert ch.counts["rejoin_capability_kept"] == 1
+    assert gsme.reports_acked == gsme.reports_sent >= 2

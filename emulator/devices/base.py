@@ -53,7 +53,7 @@ SECURITY_REJECTIONS = frozenset({
     "aps_ack_security_mismatch", "aps_command_unsecured", "transport_key_rejected", "transport_key_not_from_tc",
     "switch_key_not_from_tc", "zcl_response_mismatch", "zdo_response_mismatch", "zcl_attribute_type_mismatch",
     "address_conflict_unauthenticated", "address_conflict", "mirror_not_owner", "nwk_child_relayed",
-    "nwk_command_relayed", "nwk_replay", "aps_replay", "link_status_unknown_sender", "indirect_child_full",
+    "nwk_command_relayed", "rejoin_capability_kept", "nwk_replay", "aps_replay", "link_status_unknown_sender", "indirect_child_full",
     "nwk_counters_evicted", "address_map_evicted", "mac_duplicates_evicted", "aps_reassembly_evicted",
     "aps_duplicates_evicted", "broadcast_transactions_evicted", "rx_error",
 })

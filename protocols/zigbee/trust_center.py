@@ -208,7 +208,15 @@ class TrustCenter:
         if short is None:
             short = src_short
             nib.addresses.set(short, eui)
-        nib.neighbors[short] = Neighbor(eui, short, bool(capability & CAP_RX_ON_WHEN_IDLE), True)
+        rx_on = bool(capability & CAP_RX_ON_WHEN_IDLE)
+        nb = nib.neighbors.get(short)
+        if nb is not None and nb.eui == eui and nb.child and nb.rx_on != rx_on:
+            # how a child listens was settled when it associated; a Rejoin Request (NWK
+            # security only: anyone may send one in its name) does not turn a sleepy child
+            # into one that is sent to directly, or the other way round
+            nib.count("rejoin_capability_kept")
+            rx_on = nb.rx_on
+        nib.neighbors[short] = Neighbor(eui, short, rx_on, True)
         nib.count("rejoin")
         respond(short, 0)
 
