@@ -90,15 +90,25 @@ def _campaign(loss: float, seed: int = 1) -> dict:
     return out
 
 
-#: checks of the campaign that fail because of a hole the insider found in the stack and that is
-#: still open, each with the test that pins it down (tests/test_insider_findings.py).  A check in
-#: here that passes fails the campaign too: the hole was fixed, take it out of this list.
+#: checks of the campaign that may fail because of a hole the insider found in the stack that is
+#: still open, each with the test that pins it down in tests/test_insider_findings.py (marked as an
+#: open finding there: a strict xfail, so a fix makes that test fail until its mark goes).  Whether
+#: a hole shows in one of these checks in a given run depends on timing (e.g. the gas meter may or
+#: may not wake while the hub has lost it as a child); that the hole is open is the finding test's
+#: business.  Once a finding's mark is gone, the checks naming it are enforced here again.
 OPEN_FINDINGS: dict[str, str] = {
     "tables": "test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table",
     "gas reports after": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
     "protected state": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
     "ledger": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
 }
+
+
+def _still_open(test_name: str) -> bool:
+    """Whether the finding test is still marked as an open finding (a strict xfail)."""
+    from tests import test_insider_findings as findings
+    marks = getattr(getattr(findings, test_name), "pytestmark", [])
+    return any(m.name == "xfail" and m.kwargs.get("strict") for m in marks)
 
 
 def campaign_problems(r: dict) -> dict[str, str]:
@@ -159,7 +169,8 @@ def test_default_home_holds_against_an_insider(loss: float) -> None:
     print(f"campaign (loss {loss:.0%}): {insider.frames_sent()} forged frames in {r['wall']:.1f} s wall, "
           f"{r['cpu']:.1f} s CPU; " + "; ".join(f"{cls} {dict(c)}" for cls, c in insider.ledger.items()))
     problems = campaign_problems(r)
-    unexpected = {name: what for name, what in problems.items() if name not in OPEN_FINDINGS}
+    tolerated = {name for name, test in OPEN_FINDINGS.items() if _still_open(test)}
+    unexpected = {name: what for name, what in problems.items() if name not in tolerated}
     assert unexpected == {}, "\n".join(f"{name}: {what}" for name, what in unexpected.items())
-    fixed = sorted(set(OPEN_FINDINGS) - set(problems))
-    assert fixed == [], f"these checks pass now: take them out of OPEN_FINDINGS: {fixed}"
+    if problems:
+        print("open findings seen: " + "; ".join(f"{name}: {what}" for name, what in problems.items()))

@@ -79,16 +79,16 @@ def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_ta
 
 @open_finding
 def test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children():
-    """Open, for the HAN-security owner (hansec): NWK Rejoin Request, Leave and Link Status are
-    secured with the network key only, so any insider can send them under a device's name, and
-    each rewrites neighbour tables (a Link Status claiming the gas meter makes it a router
-    neighbour of the ESME and the display; protocols/zigbee/housekeeping.py).  The trust centre
-    takes a Rejoin Request's capability as the child's (protocols/zigbee/trust_center.py,
-    TrustCenter.rejoin_request: C{nib.neighbors[short] = Neighbor(..., rx_on from the claimed
-    capability, ...)}, the EUI-64 from the NWK header's claim) and a Leave without rejoin drops
-    the child (TrustCenter.left).  A forged Rejoin Request "from the GSME" saying rx-on-when-idle
-    makes the hub send to the sleeping meter directly instead of queueing for its poll: the
-    meter's reports are no longer acknowledged, for hours."""
+    """Open, for the HAN-security owner (hansec): NWK Leave and Link Status are secured with the
+    network key only, so any insider can send them under a device's name (MAC source spoofed too,
+    so the one-hop rule does not stop them), and each rewrites neighbour tables: a Leave without
+    rejoin "from the GSME" drops it from the hub's children (protocols/zigbee/trust_center.py,
+    TrustCenter.left: C{nib.neighbors.pop(src_short)}), after which a forged Rejoin Request makes it
+    a child again with the capability it claims (TrustCenter.rejoin_request keeps a child's
+    rx-on-when-idle only while the child is still there): "rx-on", so frames for the sleeping meter
+    go out directly instead of waiting for its poll and its reports go unacknowledged; a Link Status
+    claiming the gas meter makes it a router neighbour of the ESME and the display
+    (protocols/zigbee/housekeeping.py)."""
     estate, home, peak, changed = _attack(["nwk_command"], duration=1500, after=4000)
     assert estate.errors == 0
     assert "neighbors" not in changed.get("ch", []), changed
