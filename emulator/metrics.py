@@ -85,6 +85,11 @@ class Metrics:
             "Device alerts at the DCC by the party they are for (supplier, network_operator) and outcome "
             "(delivered: to each entitled User; unrouted: no entitled User)",
             ["owner", "outcome"], registry=r)
+        self.insider_frames = Counter(
+            "smets_insider_frames_total",
+            "Frames forged by INSIDER nodes by attack class and what they caused (sent, answered, rejected, "
+            "state_changed, error, no_effect, not_forgeable, channel_busy)",
+            ["attack_class", "outcome"], registry=r)
         self.virtual_seconds = Gauge(
             "smets_virtual_time_seconds", "Emulated time elapsed since the start of the run", registry=r)
 

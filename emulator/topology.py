@@ -55,6 +55,11 @@ DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
              "leave_at": list, **_CBKE_DEVICE_KEYS},
     "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list,
             **_CBKE_DEVICE_KEYS},
+    # a hostile device holding the network key (emulator.devices.insider): which attack
+    # classes, how many forged frames per second, from when (seconds after the start of the
+    # run) and for how long
+    "INSIDER": {"attack_classes": list, "attack_rate": (int, float), "attack_start": (int, float),
+                "attack_duration": (int, float), **_CBKE_DEVICE_KEYS},
 }
 _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
@@ -617,6 +622,33 @@ def _check_cbke(checker: _Checker, dev: _Map, params: dict[str, Any], what: str)
         raise checker.fail(dev.key_lines["cbke"], f"{what}.cbke is false but CBKE credentials are given")
 
 
+def _check_insider(checker: _Checker, dev: _Map, params: dict[str, Any], what: str) -> None:
+    """INSIDER options: known attack classes (no repeats), a positive rate and duration, a start >= 0."""
+    from protocols.zigbee.attacks import ATTACK_CLASSES
+    if "attack_classes" in dev:
+        classes = dev["attack_classes"]
+        line = dev.key_lines["attack_classes"]
+        if not classes:
+            raise checker.fail(line, f"{what}.attack_classes must name at least one class "
+                                     f"(of {', '.join(ATTACK_CLASSES)})")
+        for name in classes:
+            if not isinstance(name, str) or name not in ATTACK_CLASSES:
+                raise checker.fail(line, f"{what}.attack_classes: {name!r} is not an attack class "
+                                         f"(one of {', '.join(ATTACK_CLASSES)})")
+        if len(set(classes)) != len(classes):
+            raise checker.fail(line, f"{what}.attack_classes names a class twice")
+        params["attack_classes"] = tuple(classes)
+    for key in ("attack_rate", "attack_duration"):
+        if key in dev and not 0 < dev[key] < float("inf"):
+            raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
+    if "attack_rate" in dev and dev["attack_rate"] > 1000:
+        raise checker.fail(dev.key_lines["attack_rate"], f"{what}.attack_rate must be at most 1000 frames per "
+                                                         f"second, got {dev['attack_rate']}")
+    if "attack_start" in dev and not 0 <= dev["attack_start"] < float("inf"):
+        raise checker.fail(dev.key_lines["attack_start"], f"{what}.attack_start must be >= 0, got "
+                                                          f"{dev['attack_start']}")
+
+
 def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_index: int,
                   home_name: str, seed: int) -> DeviceSpec:
     dev = checker.mapping(raw, line, f"home {home_name!r} devices[{dev_index}]")
@@ -682,4 +714,6 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
             raise checker.fail(dev.key_lines["gbcs_keys"], f"{what}.gbcs_keys: {dev['gbcs_keys']!r} is not a "
                                                            "key store directory")
     _check_cbke(checker, dev, params, what)
+    if kind == "INSIDER":
+        _check_insider(checker, dev, params, what)
     return DeviceSpec(kind, name, eui, code, registered, power_on, params, gpf)

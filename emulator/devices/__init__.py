@@ -1,7 +1,8 @@
 """Application behaviour of the emulated devices (one class per GBCS device type).
 
 L{build_device} maps a topology L{DeviceSpec} to its class: C{CH} (CHF + GPF,
-L{emulator.devices.hub}), C{ESME} and C{GSME} (L{emulator.devices.meters}), C{IHD}.
+L{emulator.devices.hub}), C{ESME} and C{GSME} (L{emulator.devices.meters}), C{IHD};
+C{INSIDER} (L{emulator.devices.insider}: a hostile device for security testing).
 Nothing runs until the device's C{power_on} time.
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 from emulator.devices.base import HanDevice
 from emulator.devices.hub import CommsHub
+from emulator.devices.insider import Insider
 from emulator.devices.meters import Esme, Gsme, Ihd
 
-DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd}
+DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd,
+                                                  "INSIDER": Insider}
 
 
 def build_device(home, spec, seed: int) -> HanDevice:
@@ -19,4 +22,4 @@ def build_device(home, spec, seed: int) -> HanDevice:
     return DEVICE_CLASSES[spec.kind](home, spec, seed)
 
 
-__all__ = ["build_device", "DEVICE_CLASSES", "HanDevice", "CommsHub", "Esme", "Gsme", "Ihd"]
+__all__ = ["build_device", "DEVICE_CLASSES", "HanDevice", "CommsHub", "Esme", "Gsme", "Ihd", "Insider"]

@@ -1,0 +1,96 @@
+"""Holes the INSIDER found in the HAN stack, one test each (short runs of one or two attack classes
+against the default home).  Each names the table or state and the stack module responsible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emulator.clock import VirtualClock
+from emulator.devices.han_state import home_diff, home_state, table_sizes
+from emulator.estate import Estate
+from emulator.topology import parse_topology
+
+#: holes still open in the stack: strict, so a fix makes the test fail until the mark goes
+open_finding = pytest.mark.xfail(strict=True, reason="open finding for the HAN-security owner (see the docstring)")
+
+REPO = Path(__file__).resolve().parents[1]
+ATTACK_HOME = (REPO / "topologies" / "attack-home.yaml").read_text()
+
+
+def _attack(classes: list[str], duration: float = 300.0, seed: int = 1, after: float = 60.0):
+    text = ATTACK_HOME.replace("attack_start: 1800", "attack_start: 300") \
+        .replace("attack_duration: 5400", f"attack_duration: {duration}") \
+        .replace("        # attack_classes:", f"        attack_classes: [{', '.join(classes)}]\n        #", 1)
+    topology = parse_topology(text, "attack.yaml", seed)
+    clock = VirtualClock(start=topology.start_time)
+    estate = Estate(topology, clock, seed)
+    home = estate.homes[0]
+    estate.start()
+    clock.run_until(topology.start_time + 299)
+    before = home_state(home)
+    peak: dict[tuple[str, str], int] = {}
+
+    def sample() -> None:
+        for name, node in home.nodes.items():
+            for table, n in table_sizes(node).items():
+                peak[(name, table)] = max(peak.get((name, table), 0), n)
+        if clock.seconds() < topology.start_time + 300 + duration:
+            clock.callLater(10.0, sample)
+
+    sample()
+    clock.run_until(topology.start_time + 300 + duration + after)
+    after = home_state(home)
+    estate.close()
+    return estate, home, peak, home_diff(before, after)
+
+
+def test_link_status_from_claimed_identities_does_not_grow_the_neighbour_table():
+    """NWK Link Status from addresses whose EUI-64 was only claimed (a NWK source IEEE field, a
+    Device_annce) each added a neighbour (Housekeeping.on_command), without limit; now only an
+    authenticated address becomes a neighbour.  A regression test."""
+    estate, home, peak, changed = _attack(["nwk_command", "zdo"])
+    assert estate.errors == 0
+    devices = len(home.nodes)
+    grown = {name: n for (name, table), n in peak.items() if table == "neighbors" and n > devices}
+    assert grown == {}, grown
+
+
+@open_finding
+def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table():
+    """Open, for the HAN-security owner (hansec): made-up senders leave NWK frame-counter entries
+    beyond the limit.  C{FrameCounters} keeps one C{_unknown} order for both its tables; when
+    C{check_incoming} (an APS frame under the network key, key id 1) evicts the oldest unknown
+    entry it pops it from C{_in} only, so an evicted NWK entry (C{check_nwk}'s C{_nwk}) stays
+    behind, no longer counted as unknown and never evicted again
+    (protocols/zigbee/security.py, FrameCounters.check_incoming).  After 300 s of a fresh-identity
+    flood at 10 frames/s each awake device holds about 180 NWK entries against a limit of 64."""
+    estate, home, peak, changed = _attack(["identity_flood", "zcl_network_key"])
+    assert estate.errors == 0 and changed == {}
+    grown = {}
+    for (name, table), n in peak.items():
+        if table == "nwk_counters":
+            limit = home.nodes[name].stack.nib.limits.nwk_counters
+            if n > limit + 4 * len(home.nodes):
+                grown[name] = (n, limit)
+    assert grown == {}, grown
+
+
+@open_finding
+def test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children():
+    """Open, for the HAN-security owner (hansec): NWK Leave and Link Status are secured with the
+    network key only, so any insider can send them under a device's name (MAC source spoofed too,
+    so the one-hop rule does not stop them), and each rewrites neighbour tables: a Leave without
+    rejoin "from the GSME" drops it from the hub's children (protocols/zigbee/trust_center.py,
+    TrustCenter.left: C{nib.neighbors.pop(src_short)}), after which a forged Rejoin Request makes it
+    a child again with the capability it claims (TrustCenter.rejoin_request keeps a child's
+    rx-on-when-idle only while the child is still there): "rx-on", so frames for the sleeping meter
+    go out directly instead of waiting for its poll and its reports go unacknowledged; a Link Status
+    claiming the gas meter makes it a router neighbour of the ESME and the display
+    (protocols/zigbee/housekeeping.py)."""
+    estate, home, peak, changed = _attack(["nwk_command"], duration=1500, after=4000)
+    assert estate.errors == 0
+    assert "neighbors" not in changed.get("ch", []), changed
+    gsme = home.nodes["gsme"]
+    assert gsme.reports_acked == gsme.reports_sent, gsme.describe()
