@@ -101,14 +101,27 @@ def test_device_types_are_covered(outcomes):
 
 def test_alert_only_tests_are_replayed_or_not_emulated(outcomes):
     """Device-initiated alerts: the generic critical alert 8F30 is caused (a command from a party
-    without a certificate on the device) and compared; the others are counted, never passed."""
+    without a certificate on the device), the other events the alert codes name are caused in the
+    device (emulator.rtds_alerts), and the alerts compared; the rest are counted, never passed."""
     by_name = {o.test: o for o in outcomes}
     assert by_name["GCA-DLMS_NA_8F30_ALERT"].status == "passed"
     assert by_name["GCA-ZigBee_NA_8F30_ALERT"].status == "passed"
     # an event the alert names, caused in the device: a supply outage of nine minutes
     assert by_name["ECS80_NA_8F36_ALERT"].status == "passed"
     assert by_name["ECS80_NA_8F36_ALERT"].route == "tunnel"
-    assert by_name["CS14_NA_8F12_ALERT"].status == "not emulated"
+    # the events the alert codes name, caused in the device from what the alert's payload says
+    for name, route in [("DBCH06_NA_8F20_ALERT", "chf"),          # airtime crossed the limited level
+                        ("DBCH07_NA_8F26_ALERT", "chf"),          # the sub-GHz channel changed
+                        ("DBCH10_NA_8F2C_ALERT", "chf"),          # a message discarded over the limit
+                        ("DBCH11_NA_8F2D_ALERT", "chf"),          # no more sub-GHz device capacity
+                        ("CCS08_NA_NA_ALERT", "chf"),             # the CH transferred a PPMID image
+                        ("FDRA-DLMS_NA_8F72_ALERT", "tunnel"),    # firmware image received, verified
+                        ("FDRA-ZigBee_NA_8F72_ALERT", "tunnel"),
+                        ("GCS62_NA_8071_ALERT", "chf")]:          # a join changed the GPF device log
+        assert (by_name[name].status, by_name[name].route) == ("passed", route), (name, by_name[name].reason)
+    for o in outcomes:
+        if o.status == "not emulated" and "_ALERT" in o.test:
+            assert o.reason, o.test
 
 
 def test_inventory_is_inferred_from_the_use_cases():
