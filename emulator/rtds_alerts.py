@@ -25,7 +25,7 @@ from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import DecodedMessage
 
 from emulator.devices.gbcs import DEVICE_CLASSES, devicelog, dualband, firmware
-from emulator.devices.gbcs.events import SUPPLY_OUTAGE_RESTORED, supply_outage
+from emulator.devices.gbcs.events import INTEGRITY_WARNING, SUPPLY_OUTAGE_RESTORED, integrity_issue, supply_outage
 from emulator.devices.gbcs.provisioning import provision
 
 __all__ = ["AlertContext", "CAUSES", "cause_for"]
@@ -75,6 +75,17 @@ def _supply_outage(device: Any, alert: DecodedMessage, ctx: AlertContext) -> boo
     """The meter's supply was off for nine minutes and came back a minute ago."""
     now = device.now()
     return supply_outage(device, now - 600.0, now - 60.0)
+
+
+def _integrity_issue(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """The meter's self-check finds the integrity issue the alert's "other info" code names."""
+    p = alert.payload or {}
+    issue = p.get("other_information")                          # GBZ alert
+    if issue is None:
+        d = _data(alert)
+        code = _octets(d[0] if d else None)
+        issue = int.from_bytes(code, "big") if code is not None and len(code) == 2 else None
+    return isinstance(issue, int) and integrity_issue(device, issue)
 
 
 # --------------------------------------------------------------------------- sub-GHz radio
@@ -195,6 +206,17 @@ def _firmware_transferred(device: Any, alert: DecodedMessage, ctx: AlertContext)
     return True
 
 
+def _firmware_activated(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """CS09: the CH transferred to the PPMID an image of the version the alert reports; the
+    PPMID activates it."""
+    try:
+        version = int(_asn1(alert)["firmwareVersion"], 16)
+    except (KeyError, TypeError, ValueError):
+        return False
+    firmware.distribute(device, _image(device, version, ctx))
+    return firmware.activate_held(device)
+
+
 # --------------------------------------------------------------------------- device log
 
 def _device_log_changed(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
@@ -219,6 +241,7 @@ Cause = Callable[[Any, DecodedMessage, AlertContext], bool]
 #: GBCS alert code -> how to cause, in a device, the event the code names
 CAUSES: dict[int, Cause] = {
     SUPPLY_OUTAGE_RESTORED: _supply_outage,
+    INTEGRITY_WARNING: _integrity_issue,
     dualband.ALERT_LIMITED: _limited_duty_cycle,
     dualband.ALERT_CHANNEL_CHANGED: _channel_changed,
     dualband.ALERT_MESSAGE_DISCARDED: _message_discarded,
@@ -227,6 +250,7 @@ CAUSES: dict[int, Cause] = {
     firmware.ALERT_VERIFICATION_FAILED: _image_distributed,
     firmware.ALERT_TRANSFER_OK: _firmware_transferred,
     firmware.ALERT_TRANSFER_FAILED: _firmware_transferred,
+    firmware.ALERT_FIRMWARE_ACTIVATED: _firmware_activated,
     devicelog.ALERT_GPF_BACKUP: _device_log_changed,
 }
 

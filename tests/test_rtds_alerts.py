@@ -1,0 +1,95 @@
+"""The events device-initiated alerts name, caused in devices (emulator.rtds_alerts and the
+device modules it drives): each gives the alert GBCS names, decodable and verifiable under the
+home's keys, and a device that cannot have the event says so (no alert)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from emulator.clock import VirtualClock
+from emulator.devices.gbcs import DEVICE_CLASSES, firmware
+from emulator.devices.gbcs.events import INTEGRITY_WARNING, integrity_issue
+from emulator.devices.gbcs.provisioning import acb_eui, provision
+from emulator.rtds_alerts import CAUSES
+from protocols.gbcs.crypto import GbcsCrypto
+from protocols.gbcs.keystore import KeyStore
+from protocols.gbcs.message import VERIFIED, decode_message
+from tests.gbcs_helpers import KEYSTORE
+
+START = 1420070400.0
+EUIS = {"ESME": 0x00DB1234567890A0, "GSME": 0x00DB1234567890A1, "CHF": 0x00DB1234567890A2,
+        "GPF": 0x00DB1234567890A3, "PPMID": 0x00DB1234567890A4}
+
+
+@pytest.fixture()
+def keys():
+    if not KEYSTORE.is_dir():
+        pytest.fail(f"reference key store missing: {KEYSTORE}")
+    return KeyStore(KEYSTORE)
+
+
+def _device(kind, keys, sent):
+    clock = VirtualClock()
+    clock.run_until(START)
+    return provision(DEVICE_CLASSES[kind], EUIS[kind], keys, clock, sent.append, rng=random.Random(3))
+
+
+def _decode(keys, msg):
+    m = decode_message(msg, GbcsCrypto(keys, acb_eui(keys)))
+    assert VERIFIED in (m.verification.mac, m.verification.signature)
+    return m
+
+
+@pytest.mark.parametrize("kind,message_code", [("ESME", 0x00F0), ("GSME", 0x00F2)])
+def test_integrity_issue_warns_with_the_issue_code(keys, kind, message_code):
+    sent = []
+    device = _device(kind, keys, sent)
+    assert integrity_issue(device, 6)                 # watchdog
+    (m,) = [_decode(keys, x) for x in sent]
+    assert m.frame.signing.message_code == message_code and m.frame.ciphering is not None
+    p = m.payload
+    if kind == "GSME":
+        assert (p["alert_code"], p["other_information"]) == (INTEGRITY_WARNING, 6)
+    else:
+        body = p["notification_body"]["value"]
+        assert body[0]["value"] == INTEGRITY_WARNING and body[2]["value"] == "0006"
+
+
+def test_integrity_issue_gbcs_does_not_name_is_refused(keys):
+    sent = []
+    device = _device("ESME", keys, sent)
+    assert not integrity_issue(device, 10)
+    assert not integrity_issue(_device("CHF", keys, sent), 5)
+    assert sent == []
+
+
+def test_ppmid_activates_the_transferred_image_and_reports_its_version(keys):
+    sent = []
+    ppmid = _device("PPMID", keys, sent)
+    assert not firmware.activate_held(ppmid)          # nothing transferred yet
+    firmware.distribute(ppmid, firmware.make_ota_image(0x01020304, b"image body"))
+    assert firmware.activate_held(ppmid)
+    (m,) = [_decode(keys, x) for x in sent]
+    assert m.frame.signing.message_code == 0x012B and m.frame.signing.recipient == acb_eui(keys)
+    assert m.payload["value"]["alertCode"] == 0x8F8B and m.payload["value"]["firmwareVersion"] == "01020304"
+    assert ppmid.asn1_state.firmware_version == bytes.fromhex("01020304")
+    assert not firmware.activate_held(ppmid)          # the image is no longer held
+
+
+def test_every_alert_code_has_one_cause_and_wrong_devices_have_no_such_event(keys):
+    """The sub-GHz causes need the CHF's radio; the GPF backup a GPF: on an ESME they report
+    that the event cannot happen, and nothing is sent."""
+    from emulator.rtds_alerts import AlertContext
+    sent = []
+    esme = _device("ESME", keys, sent)
+    ctx = AlertContext(keys, {}, random.Random(1), lambda: None)
+
+    class _Alert:
+        payload = {"kind": "asn1", "value": {"deviceLogEntries": [{"deviceID": "00DB1234567890A1",
+                                                                   "deviceType": 0}]}}
+
+    for code in (0x8F20, 0x8F26, 0x8F2C, 0x8F2D, 0x8071, 0x8F8A):
+        assert CAUSES[code](esme, _Alert(), ctx) is False, hex(code)
+    assert sent == []
