@@ -21,12 +21,14 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from protocols.gbcs.crypto import GbcsCrypto
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import DecodedMessage
 
-from emulator.devices.gbcs import DEVICE_CLASSES, devicelog, dualband, firmware
+from emulator.devices.gbcs import DEVICE_CLASSES, devicelog, dualband, firmware, keypad
 from emulator.devices.gbcs.events import INTEGRITY_WARNING, SUPPLY_OUTAGE_RESTORED, integrity_issue, supply_outage
-from emulator.devices.gbcs.provisioning import provision
+from emulator.devices.gbcs.provisioning import acb_eui, provision
+from emulator.devices.gbcs.security import ROLE_SUPPLIER
 
 __all__ = ["AlertContext", "CAUSES", "cause_for"]
 
@@ -86,6 +88,21 @@ def _integrity_issue(device: Any, alert: DecodedMessage, ctx: AlertContext) -> b
         code = _octets(d[0] if d else None)
         issue = int.from_bytes(code, "big") if code is not None and len(code) == 2 else None
     return isinstance(issue, int) and integrity_issue(device, issue)
+
+
+def _credit_added_locally(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """GNCA 810E: the consumer keys in, at the ESME, a UTRN its supplier issued for it."""
+    supplier = next((p.eui for p in getattr(device, "security", None).remote_parties.values()
+                     if p.role == ROLE_SUPPLIER), None) if hasattr(device, "security") else None
+    if supplier is None or getattr(device, "device_type", "") != "ESME":
+        return False
+    from protocols.gbcs.utrn import VALUE_CLASS_PENNIES, generate_utrn
+    try:
+        utrn = generate_utrn(GbcsCrypto(ctx.keys, acb_eui(ctx.keys)), supplier, device.eui,
+                             keypad.next_utrn_counter(device), VALUE_CLASS_PENNIES, ctx.rng.randrange(100, 5000))
+    except KeyError:                    # the key store lacks the supplier's prepayment key
+        return False
+    return keypad.enter_utrn(device, utrn)
 
 
 # --------------------------------------------------------------------------- sub-GHz radio
@@ -242,6 +259,7 @@ Cause = Callable[[Any, DecodedMessage, AlertContext], bool]
 CAUSES: dict[int, Cause] = {
     SUPPLY_OUTAGE_RESTORED: _supply_outage,
     INTEGRITY_WARNING: _integrity_issue,
+    keypad.ALERT_CREDIT_ADDED_LOCALLY: _credit_added_locally,
     dualband.ALERT_LIMITED: _limited_duty_cycle,
     dualband.ALERT_CHANNEL_CHANGED: _channel_changed,
     dualband.ALERT_MESSAGE_DISCARDED: _message_discarded,

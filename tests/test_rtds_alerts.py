@@ -93,3 +93,37 @@ def test_every_alert_code_has_one_cause_and_wrong_devices_have_no_such_event(key
     for code in (0x8F20, 0x8F26, 0x8F2C, 0x8F2D, 0x8071, 0x8F8A):
         assert CAUSES[code](esme, _Alert(), ctx) is False, hex(code)
     assert sent == []
+
+
+def _alert_codes(keys, sent):
+    out = []
+    for x in sent:
+        m = _decode(keys, x)
+        out.append(m.payload["notification_body"]["value"][0]["value"])
+    return out
+
+
+def test_utrn_keyed_in_at_the_esme_adds_credit_once(keys):
+    from emulator.devices.gbcs import keypad
+    from protocols.gbcs.utrn import VALUE_CLASS_PENNIES, generate_utrn
+    sent = []
+    esme = _device("ESME", keys, sent)
+    from emulator.devices.gbcs.security import ROLE_SUPPLIER
+    supplier = next(p.eui for p in esme.security.remote_parties.values() if p.role == ROLE_SUPPLIER)
+    crypto = GbcsCrypto(keys, acb_eui(keys))
+    balance = esme.model.objects[(112, keypad.METER_BALANCE)]
+    before = int(balance.get(2)["value"])
+    counter = keypad.next_utrn_counter(esme)
+    utrn = generate_utrn(crypto, supplier, esme.eui, counter, VALUE_CLASS_PENNIES, 1234)
+    assert keypad.enter_utrn(esme, utrn)
+    assert int(balance.get(2)["value"]) == before + 1234
+    assert not keypad.enter_utrn(esme, utrn)                       # typed in again
+    wrong = utrn[:-3] + ("000" if utrn[-3:] != "000" else "111")
+    assert not keypad.enter_utrn(esme, wrong)
+    assert int(balance.get(2)["value"]) == before + 1234
+    assert _alert_codes(keys, sent) == [keypad.ALERT_CREDIT_ADDED_LOCALLY, keypad.ALERT_DUPLICATE_UTRN,
+                                        keypad.ALERT_UTRN_NOT_AUTHENTIC]
+    # the next UTRN (counter bits 32..41 only on the keypad) is accepted
+    assert keypad.enter_utrn(esme, generate_utrn(crypto, supplier, esme.eui, keypad.next_utrn_counter(esme),
+                                                 VALUE_CLASS_PENNIES, 1))
+    assert esme.keypad.highest == counter + (1 << 32)
