@@ -26,7 +26,8 @@ from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import DecodedMessage
 
 from emulator.devices.gbcs import DEVICE_CLASSES, devicelog, dualband, firmware, keypad
-from emulator.devices.gbcs.events import INTEGRITY_WARNING, SUPPLY_OUTAGE_RESTORED, integrity_issue, supply_outage
+from emulator.devices.gbcs.events import (BILLING_DATA_LOG_UPDATED, INTEGRITY_WARNING, SUPPLY_OUTAGE_RESTORED, billing,
+                                          integrity_issue, supply_outage)
 from emulator.devices.gbcs.provisioning import acb_eui, provision
 from emulator.devices.gbcs.security import ROLE_SUPPLIER
 
@@ -77,6 +78,11 @@ def _supply_outage(device: Any, alert: DecodedMessage, ctx: AlertContext) -> boo
     """The meter's supply was off for nine minutes and came back a minute ago."""
     now = device.now()
     return supply_outage(device, now - 600.0, now - 60.0)
+
+
+def _billing(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """ECS68: the meter's billing calendar comes due."""
+    return billing(device)
 
 
 def _integrity_issue(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
@@ -259,6 +265,7 @@ Cause = Callable[[Any, DecodedMessage, AlertContext], bool]
 CAUSES: dict[int, Cause] = {
     SUPPLY_OUTAGE_RESTORED: _supply_outage,
     INTEGRITY_WARNING: _integrity_issue,
+    BILLING_DATA_LOG_UPDATED: _billing,
     keypad.ALERT_CREDIT_ADDED_LOCALLY: _credit_added_locally,
     dualband.ALERT_LIMITED: _limited_duty_cycle,
     dualband.ALERT_CHANNEL_CHANGED: _channel_changed,

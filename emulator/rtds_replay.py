@@ -688,6 +688,8 @@ def _replay_alert_staged(name: str, ref: DecodedMessage, cls: type[GbcsDevice], 
     stage.attach(device)
     if rg.recipient not in device.security.remote_parties:
         install_party(device, home_keys, rg.recipient)
+    if "_TWIN" in name and getattr(device, "model", None) is not None:
+        device.model.twin = True        # the reference device is a twin-element meter
     if stimulus in CAUSES.values():
         def settle() -> None:           # the alerts of the way to the event's state are not compared
             stage.wait_for(len(stage.sent) + 1, 5.0)

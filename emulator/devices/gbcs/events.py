@@ -7,7 +7,15 @@
   - L{integrity_issue}: the meter's self-check found an integrity issue (the GBCS "other info"
     code says which: L{INTEGRITY_ISSUES}); it reports it with the non-critical alert 0x81A0
     "Smart Meter Integrity Issue - Warning" (message code 0x00F0 from an ESME, a Data-Notification
-    of alert code, time and the 2-octet code; 0x00F2 from a GSME, a GBZ alert with the code).
+    of alert code, time and the 2-octet code; 0x00F2 from a GSME, a GBZ alert with the code);
+  - L{billing}: the ESME's billing calendar came due: it captures its billing registers in the
+    billing data log (0-0:98.1.0.255: capture time, total import, for a twin-element meter the
+    secondary element's total, the TOU and block registers) and sends the new entry to its
+    supplier with the critical sensitive alert 0x8F0A "Billing Data Log Updated" (ECS68,
+    message code 0x0061): alert code, time, the protection parameters (the alert's counter, the
+    meter and the supplier) and the entry, encrypted for the supplier (section 2.3).  Registers
+    the model does not keep (the TOU and block registers, the secondary element's total: only
+    the total import register is advanced by the load model) hold no consumption: zero.
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ from typing import Any
 from protocols.gbcs.payloads import dlms
 
 from emulator.devices.gbcs.device import dlms_date_time
-from emulator.devices.gbcs.security import ROLE_NETWORK_OPERATOR
+from emulator.devices.gbcs.security import ROLE_NETWORK_OPERATOR, ROLE_SUPPLIER
 
 __all__ = ["SUPPLY_OUTAGE_RESTORED", "ECS80_ALERT", "LONG_OUTAGE", "supply_outage", "INTEGRITY_WARNING",
-           "INTEGRITY_ISSUES", "integrity_issue"]
+           "INTEGRITY_ISSUES", "integrity_issue", "BILLING_DATA_LOG", "BILLING_DATA_LOG_UPDATED", "billing"]
 
 #: alert code: supply outage restored, the outage lasted 3 minutes or more
 SUPPLY_OUTAGE_RESTORED = 0x8F36
@@ -82,4 +90,49 @@ def integrity_issue(device: Any, issue: int) -> bool:
         device.raise_alert(INTEGRITY_WARNING, critical=False, payload=payload, message_code=GSME_INTEGRITY_ALERT)
     else:
         return False
+    return True
+
+
+#: the ESME's billing data log, and the alert that reports a new entry (ECS68)
+BILLING_DATA_LOG = "0-0:98.1.0.255"
+BILLING_DATA_LOG_UPDATED = 0x8F0A
+ECS68_ALERT = 0x0061
+TOTAL_IMPORT = "1-0:1.8.0.255"
+
+
+def _register(model: Any, obis: str) -> int:
+    obj = model.objects.get((3, obis))
+    value = obj.get(2) if obj is not None else None
+    return int(value["value"]) if value is not None else 0
+
+
+def _zero(column: Any) -> Any:
+    if isinstance(column, dict) and column.get("type") == "array":
+        return dlms.array(*[dlms.make_data(column["element"]["type"], 0) for _ in range(column["count"])])
+    return 0
+
+
+def billing(device: Any) -> bool:
+    """The ESME's billing calendar came due now: capture, alert (see the module docstring)."""
+    if getattr(device, "device_type", "") != "ESME":
+        return False
+    model = device.model
+    columns = model.columns(BILLING_DATA_LOG)
+    supplier = next((p.eui for p in device.security.remote_parties.values() if p.role == ROLE_SUPPLIER), None)
+    if columns is None or supplier is None:
+        return False
+    entry = [int(device.now()) - _EPOCH_2000, _register(model, TOTAL_IMPORT)] + [_zero(c) for c in columns[2:]]
+    model.capture(BILLING_DATA_LOG, *entry)
+    _result, log = model.profile(BILLING_DATA_LOG, entry[0], entry[0])
+    counter = device.alert_counter
+    params = dlms.structure(dlms.make_data("enum", 2), dlms.structure(
+        dlms.octet_string(b"\x04" + counter.to_bytes(8, "big")), dlms.octet_string(device.eui.to_bytes(8, "big")),
+        dlms.octet_string(supplier.to_bytes(8, "big")), dlms.octet_string(b""),
+        dlms.structure(dlms.make_data("enum", 2), dlms.structure(dlms.octet_string(b"\x02"), dlms.octet_string(b"")))))
+    protected = {"type": "octet-string", "protected": {"security_control": 0x31, "invocation_counter": 0,
+                                                       "plaintext": dlms.structure(log)}}
+    body = dlms.structure(dlms.make_data("long-unsigned", BILLING_DATA_LOG_UPDATED),
+                          dlms.octet_string(dlms_date_time(device.now())), dlms.array(params), protected)
+    device.raise_alert(BILLING_DATA_LOG_UPDATED, critical=True, payload=dlms.data_notification(counter, body),
+                       message_code=ECS68_ALERT, recipient=supplier)
     return True
