@@ -127,3 +127,33 @@ def test_utrn_keyed_in_at_the_esme_adds_credit_once(keys):
     assert keypad.enter_utrn(esme, generate_utrn(crypto, supplier, esme.eui, keypad.next_utrn_counter(esme),
                                                  VALUE_CLASS_PENNIES, 1))
     assert esme.keypad.highest == counter + (1 << 32)
+
+
+def test_esme_billing_captures_an_entry_and_sends_it_encrypted_for_the_supplier(keys):
+    from emulator.devices.gbcs.events import BILLING_DATA_LOG, billing
+    sent = []
+    esme = _device("ESME", keys, sent)
+    esme.model.objects[(3, "1-0:1.8.0.255")].writable(2)["value"] = 4321
+    assert billing(esme)
+    assert esme.model.buffers[BILLING_DATA_LOG][-1][:2] == (int(START) - 946684800, 4321)
+    (m,) = [_decode(keys, x) for x in sent]
+    assert m.frame.signing.message_code == 0x0061 and m.frame.signing.signature
+    body = m.payload["notification_body"]["value"]
+    assert body[0]["value"] == 0x8F0A
+    entry = body[3]["protected"]["plaintext"]["value"][0]["value"][0]["value"]
+    assert entry[1]["value"] == 4321 and len(entry) == 7          # single element: 7 columns
+
+
+def test_gsme_billing_publishes_an_encrypted_snapshot(keys):
+    from emulator.devices.gbcs.events import billing
+    sent = []
+    gsme = _device("GSME", keys, sent)
+    gsme.zcl.attributes[(0x0702, 0x0000)] = 77
+    assert billing(gsme)
+    (m,) = [_decode(keys, x) for x in sent]
+    assert m.frame.signing.message_code == 0x008B and m.payload["alert_code"] == 0x8F0A
+    (comp,) = m.payload["components"]
+    assert comp["encrypted"] and comp["zcl"]["command_id"] == 6
+    snap = comp["zcl"]["ciphered_information"]["plaintext"]
+    assert snap["SnapshotPayload"]["CurrentSummation"] == 77 and snap["SnapshotCause"] == 2
+    assert not billing(_device("CHF", keys, []))

@@ -120,7 +120,10 @@ def test_alert_only_tests_are_replayed_or_not_emulated(outcomes):
                         ("GCS62_NA_8071_ALERT", "chf"),           # a join changed the GPF device log
                         ("CS09_NA_8F8B_ALERT", "direct"),         # the PPMID activated a new image
                         ("MIIWA-DLMS_NA_81A0_ALERT", "tunnel"),   # the self-check found an issue
-                        ("GNCA-DLMS_NA_810E_ALERT", "tunnel")]:   # a UTRN keyed in at the meter
+                        ("GNCA-DLMS_NA_810E_ALERT", "tunnel"),    # a UTRN keyed in at the meter
+                        ("ECS68_NA_8F0A_SINGLE_ALERT", "tunnel"),  # the billing calendar came due
+                        ("ECS68_NA_8F0A_TWIN_ALERT", "tunnel"),
+                        ("GCS53_NA_8F0A_ALERT", "tunnel")]:
         assert (by_name[name].status, by_name[name].route) == ("passed", route), (name, by_name[name].reason)
     for o in outcomes:
         if o.status == "not emulated" and "_ALERT" in o.test:

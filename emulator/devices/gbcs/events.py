@@ -16,6 +16,10 @@
     meter and the supplier) and the entry, encrypted for the supplier (section 2.3).  Registers
     the model does not keep (the TOU and block registers, the secondary element's total: only
     the total import register is advanced by the load model) hold no consumption: zero.
+    A GSME's billing snapshot is a Metering Publish Snapshot (end of billing period, payload
+    type 6 "block tier information set delivered": current summation, the TOU tier summations
+    and the block summations from its Metering attributes), sent encrypted for the supplier in
+    the GBZ alert 0x8F0A (GCS53, message code 0x008B).
 """
 
 from __future__ import annotations
@@ -114,6 +118,8 @@ def _zero(column: Any) -> Any:
 
 def billing(device: Any) -> bool:
     """The ESME's billing calendar came due now: capture, alert (see the module docstring)."""
+    if getattr(device, "device_type", "") == "GSME":
+        return _gas_billing(device)
     if getattr(device, "device_type", "") != "ESME":
         return False
     model = device.model
@@ -135,4 +141,44 @@ def billing(device: Any) -> bool:
                           dlms.octet_string(dlms_date_time(device.now())), dlms.array(params), protected)
     device.raise_alert(BILLING_DATA_LOG_UPDATED, critical=True, payload=dlms.data_notification(counter, body),
                        message_code=ECS68_ALERT, recipient=supplier)
+    return True
+
+
+GCS53_ALERT = 0x008B
+METERING = 0x0702
+#: ZCL snapshot cause bit: end of billing period; payload type 6: block tier information set
+SNAPSHOT_END_OF_BILLING_PERIOD = 0x00000002
+SNAPSHOT_BLOCK_TIER_INFORMATION = 6
+_TIERS, _BLOCKS = 4, 4
+
+
+def _gas_billing(device: Any) -> bool:
+    from protocols.gbcs.payloads import gbz
+    supplier = next((p.eui for p in device.security.remote_parties.values() if p.role == ROLE_SUPPLIER), None)
+    if supplier is None:
+        return False
+
+    def attr(a: int) -> int:
+        _status, _type, value = device.zcl.read(METERING, a)
+        return int(value or 0)
+
+    snapshots = getattr(device, "snapshots", None)
+    if snapshots is None:
+        snapshots = device.snapshots = []
+    now = int(device.now()) - _EPOCH_2000
+    snapshot = {"SnapshotID": len(snapshots), "SnapshotTime": now, "TotalSnapshotsFound": 1, "CommandIndex": 0,
+                "TotalNumberofCommands": 1, "SnapshotCause": SNAPSHOT_END_OF_BILLING_PERIOD,
+                "SnapshotPayloadType": SNAPSHOT_BLOCK_TIER_INFORMATION,
+                "SnapshotPayload": {"CurrentSummation": attr(0x0000), "NumberofTiersInUse": _TIERS,
+                                    "TierSummation": [attr(0x0100 + 2 * i) for i in range(_TIERS)],
+                                    "NumberofTiersAndBlockThresholdsInUse": (1 << 4) | _BLOCKS,
+                                    "TierBlockSummation": [attr(0x0700 + i) for i in range(_BLOCKS)]}}
+    snapshots.append(snapshot)
+    comp = gbz.build_component(METERING, 0x19, 0, 0x06, snapshot, last=True)     # Publish Snapshot
+    comp["extended_header_control"] |= 0x02                                      # encrypted for the supplier
+    comp["zcl"]["ciphered_information"] = {"plaintext": comp["zcl"].pop("payload")}
+    payload = dict(device.alert_payload(BILLING_DATA_LOG_UPDATED, device.alert_counter),
+                   number_of_components=1, components=[comp])
+    device.raise_alert(BILLING_DATA_LOG_UPDATED, critical=True, payload=payload, message_code=GCS53_ALERT,
+                       recipient=supplier)
     return True
