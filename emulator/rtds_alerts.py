@@ -31,7 +31,7 @@ from emulator.devices.gbcs.events import (BILLING_DATA_LOG_UPDATED, INTEGRITY_WA
 from emulator.devices.gbcs.provisioning import acb_eui, provision
 from emulator.devices.gbcs.security import ROLE_SUPPLIER
 
-__all__ = ["AlertContext", "CAUSES", "cause_for"]
+__all__ = ["AlertContext", "CAUSES", "NOT_CAUSED", "cause_for"]
 
 #: airtime of one sub-GHz frame (s): a full 127-octet frame with its preamble at 10 kb/s
 FRAME_AIRTIME = 0.12
@@ -282,3 +282,14 @@ CAUSES: dict[int, Cause] = {
 
 def cause_for(alert_code: int | None) -> Cause | None:
     return CAUSES.get(alert_code) if alert_code is not None else None
+
+
+#: alert codes whose event the emulated devices cannot have yet, and why (the replay's reason)
+NOT_CAUSED: dict[int, str] = {
+    0x8F12: "CHF device log changed: the CHF's log changes only by CCS01/CCS02/CCS03, whose reference "
+            "responses come without this alert; what else makes a CHF raise it is not modelled",
+    0x8F85: "command not supported by device: which commands a load controller ESME does not support "
+            "is not modelled",
+    0x8F86: "limit APC level processed: the ESME has no auxiliary proportional controller model",
+    0x8F87: "limit APC level ended or cancelled: the ESME has no auxiliary proportional controller model",
+}
