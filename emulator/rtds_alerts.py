@@ -167,6 +167,8 @@ def _channel_changed(device: Any, alert: DecodedMessage, ctx: AlertContext) -> b
     operates there, it was on another allowed channel before)."""
     radio, d = _radio(device), _data(alert)
     member = d[0] if d else None
+    if radio is None:
+        return False
     try:
         mask = int(member["value"][0]["value"], 16)             # structure {channel bit-string, status}
     except (TypeError, KeyError, IndexError, ValueError):
@@ -250,7 +252,9 @@ def _device_log_changed(device: Any, alert: DecodedMessage, ctx: AlertContext) -
     entries = _asn1(alert).get("deviceLogEntries")
     if not isinstance(entries, list) or not entries:
         return False
-    rows = {e["deviceID"]: e["deviceType"] for e in entries if isinstance(e, dict) and "deviceID" in e}
+    rows = {e["deviceID"]: e.get("deviceType") for e in entries if isinstance(e, dict) and "deviceID" in e}
+    if not rows:
+        return False
     *before, (joined, joined_type) = rows.items()
     device.asn1_state.partners = dict(before)
     device.logged_partners = dict(before)

@@ -92,6 +92,14 @@ def test_every_alert_code_has_one_cause_and_wrong_devices_have_no_such_event(key
 
     for code in (0x8F20, 0x8F26, 0x8F2C, 0x8F2D, 0x8071, 0x8F8A):
         assert CAUSES[code](esme, _Alert(), ctx) is False, hex(code)
+
+    class _ChannelAlert:              # a well-formed DBCH07 payload, on a device with no sub-GHz radio
+        payload = {"kind": "dlms", "notification_body": {"type": "structure", "value": [
+            {"type": "long-unsigned", "value": 0x8F26}, {"type": "octet-string", "value": ""},
+            {"type": "structure", "value": [{"type": "bit-string", "bits": 32, "value": "E0000002"},
+                                            {"type": "octet-string", "value": "00"}]}]}}
+
+    assert CAUSES[0x8F26](esme, _ChannelAlert(), ctx) is False
     assert sent == []
 
 
