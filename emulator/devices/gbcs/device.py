@@ -293,6 +293,7 @@ class Ppmid(GbcsDevice):
     """The prepayment meter interface device's remote-party logic (joining, firmware version)."""
 
     device_type = "PPMID"
+    alert_codes = GbcsDevice.alert_codes | {0x012B}      # CS09 firmware activation (firmware.activate_held)
 
 
 class Hcalcs(GbcsDevice):

@@ -5,7 +5,7 @@ entity identifier -> GBCS device type); the CHF's log is its COSEM ZigBee networ
 object instead (CCS01-CCS03, L{emulator.devices.gbcs.dlms_device.Chf}).
 
   - CS07 read device join details (0x0013, NULL command): response code 0 and one
-    {deviceID, deviceType} per log entry, in entity identifier order;
+    {deviceID, deviceType} per log entry, in the log's order;
   - GCS59 restore GPF device log (0x008C): the GPF's log becomes the entries the command
     carries (the DCC's copy of the last backup), each answered with a restore outcome (the
     entry and join response code 0; an entry naming the GPF itself, or a device type GBCS
@@ -33,14 +33,15 @@ _INVALID_JOIN_METHOD_AND_ROLE = 2
 
 
 def log_entries(device: Any) -> list[dict]:
-    """The device log as ASN.1 DeviceLogEntry values."""
+    """The device log as ASN.1 DeviceLogEntry values, in the log's own order (the order the
+    entries were added: the DCC's GPF backup reference alert lists them so, not by identifier)."""
     chf_logs = getattr(device, "device_logs", None)
     if chf_logs is not None:                              # the CHF: its COSEM device log
         rows = {eui.hex().upper(): dtype for eui, (dtype, _k) in chf_logs.get("0-0:30.3.0.255", {}).items()}
     else:
         rows = dict(device.asn1_state.partners)
     return [{"deviceID": eui, "deviceType": dtype if dtype in _DEVICE_TYPES else 6}
-            for eui, dtype in sorted(rows.items())]
+            for eui, dtype in rows.items()]
 
 
 def _read_join_details(device: Any, message_code: int, value: Any, commit: bool) -> Any:

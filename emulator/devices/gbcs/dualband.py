@@ -244,5 +244,6 @@ class SubGhzRadio:
         if data is not None:
             members.append(data)
         counter = self.chf.alert_counter
+        # the CH's sub-GHz alerts go to the ACB (as the DCC's DBCH06/07/10/11 reference alerts)
         self.chf.raise_alert(code, critical=False, payload=dlms.data_notification(counter, dlms.structure(*members)),
-                             message_code=message_code)
+                             message_code=message_code, recipient=self.chf.crypto.acb_eui)

@@ -37,7 +37,8 @@ from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_PREPARERS, A
 from emulator.devices.gbcs.cosem import INSTANCE_DEVICE, INSTANCE_TYPES
 
 __all__ = ["OTA_MAGIC", "FirmwareImage", "FirmwareState", "firmware_state", "parse_ota_image", "make_ota_image",
-           "distribute", "transfer", "FIRMWARE_VERSION_OBIS", "ALERT_VERIFICATION_OK", "ALERT_VERIFICATION_FAILED", "CS06"]
+           "distribute", "transfer", "FIRMWARE_VERSION_OBIS", "ALERT_VERIFICATION_OK", "ALERT_VERIFICATION_FAILED", "CS06",
+           "activate_held", "PPMID_ACTIVATION_ALERT", "ALERT_FIRMWARE_ACTIVATED"]
 
 OTA_MAGIC = 0x0BEEF11E
 _OTA_HEADER_MIN = 56
@@ -158,6 +159,28 @@ def transfer(chf: Any, target: Any, ota_file: bytes) -> FirmwareImage | None:
     chf.raise_alert(payload["value"]["alertCode"], critical=True, payload=payload,
                     message_code=FIRMWARE_TRANSFER_ALERT, recipient=chf.crypto.acb_eui)
     return image
+
+
+#: CS09: a PPMID's alert that it activated new firmware (message code 0x012B, alert 0x8F8B)
+PPMID_ACTIVATION_ALERT = 0x012B
+ALERT_FIRMWARE_ACTIVATED = 0x8F8B
+
+
+def activate_held(device: Any) -> bool:
+    """A PPMID (or HCALCS) activates the image the CH transferred to it: no CS06 command
+    reaches a device of that kind, it activates on its own and reports the version it now runs
+    to the ACB (CS09 FirmwareActivationAlert, critical).  False when it holds no image."""
+    held = firmware_state(device).held
+    if held is None or getattr(device, "device_type", "") not in ("PPMID", "HCALCS"):
+        return False
+    outcome = _outcome(device, held.image_hash, True)
+    payload = {"kind": "asn1", "asn1_type": "FirmwareActivationAlert", "length_encoding": "der",
+               "value": {"alertCode": ALERT_FIRMWARE_ACTIVATED, "dateTime": _gtime(device.now()),
+                         "firmwareVersion": outcome["firmwareVersion"],
+                         "activateImageResult": outcome["activateImageResponseCode"]}}
+    device.raise_alert(ALERT_FIRMWARE_ACTIVATED, critical=True, payload=payload,
+                       message_code=PPMID_ACTIVATION_ALERT, recipient=device.crypto.acb_eui)
+    return True
 
 
 def _gtime(seconds: float) -> dict:
