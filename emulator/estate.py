@@ -83,9 +83,30 @@ class Home:
         self.keys = keys
         #: called with each node right after it powered on (e.g. to connect a hub to its WAN)
         self.power_on_hooks: list = []
+        #: a dual-band CH's 868 MHz HAN (L{emulator.devices.subghz}); None in a 2.4 GHz-only home
+        self.sub_ghz_medium = None
+        ch = next((d for d in spec.devices if d.kind == "CH"), None)
+        if ch is not None and ch.params.get("dual_band", False):
+            from emulator.medium import PHY_868
+            self.sub_ghz_medium = HanMedium(clock, seed, f"{spec.name}-868", channel=PHY_868.channels.start,
+                                            impairments=spec.impairments, capture=capture,
+                                            interface_name=f"{spec.name}-han-868", on_event=self._medium_event,
+                                            phy=PHY_868)
+            self.power_on_hooks.append(self._attach_sub_ghz)
         self.nodes = {}
         for dev in spec.devices:
             self.nodes[dev.name] = build_device(self, dev, seed)
+
+    def medium_for(self, device_spec):
+        """The radio medium a device is on: its band's (C{band: 868}: the sub-GHz one)."""
+        if device_spec.params.get("band", 2400) == 868 and self.sub_ghz_medium is not None:
+            return self.sub_ghz_medium
+        return self.medium
+
+    def _attach_sub_ghz(self, node) -> None:
+        if node.kind == "CH":
+            from emulator.devices.subghz import attach_sub_ghz
+            attach_sub_ghz(node, self.sub_ghz_medium)
 
     def _medium_event(self, reason: str) -> None:
         # (a sleeping receiver not hearing a frame is not a drop: it was not listening)

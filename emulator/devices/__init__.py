@@ -10,8 +10,9 @@ from __future__ import annotations
 from emulator.devices.base import HanDevice
 from emulator.devices.hub import CommsHub
 from emulator.devices.meters import Esme, Gsme, Ihd
+from emulator.devices.ppmid import Ppmid
 
-DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd}
+DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd, "PPMID": Ppmid}
 
 
 def build_device(home, spec, seed: int) -> HanDevice:
@@ -19,4 +20,4 @@ def build_device(home, spec, seed: int) -> HanDevice:
     return DEVICE_CLASSES[spec.kind](home, spec, seed)
 
 
-__all__ = ["build_device", "DEVICE_CLASSES", "HanDevice", "CommsHub", "Esme", "Gsme", "Ihd"]
+__all__ = ["build_device", "DEVICE_CLASSES", "HanDevice", "CommsHub", "Esme", "Gsme", "Ihd", "Ppmid"]
