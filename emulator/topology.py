@@ -56,6 +56,9 @@ DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
             **_CBKE_DEVICE_KEYS},
     # the prepayment meter interface device: reads the ESME's Prepayment and Price clusters
     "PPMID": {"read_interval": (int, float), "rejoin_at": list, "leave_at": list, **_CBKE_DEVICE_KEYS},
+    # the HAN-connected auxiliary load control switch; controller: the ESME's auxiliary
+    # controller (1-5) that switches it
+    "HCALCS": {"controller": int, "rejoin_at": list, "leave_at": list, **_CBKE_DEVICE_KEYS},
 }
 #: the radio bands a device may be on (C{band:}; 868 needs a CH with C{dual_band: true})
 BANDS = (2400, 868)
@@ -575,6 +578,9 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
     if kind == "CH":
         gpf = eui + 1 if "gpf_eui64" not in dev else _parse_eui(checker, dev, "gpf_eui64", what)
         registered = None
+    if "controller" in dev and not 1 <= dev["controller"] <= 5:
+        raise checker.fail(dev.key_lines["controller"], f"{what}.controller must be 1-5 (the ESME's auxiliary "
+                                                        f"controller), got {dev['controller']}")
     if "band" in dev and dev["band"] not in BANDS:
         raise checker.fail(dev.key_lines["band"], f"{what}.band must be one of {', '.join(map(str, BANDS))} "
                                                   f"(MHz), got {dev['band']}")
