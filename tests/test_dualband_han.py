@@ -185,3 +185,18 @@ def test_unlimited_sub_ghz_band_carries_the_ppmid_and_channel_change_moves_the_m
     clock.run_until(clock.seconds() + 100)              # everyone followed: reads go on
     assert home.nodes["ppmid"].reads_answered > before
     est.close()
+
+
+def test_sleepy_gsme_on_868_gets_its_queued_gbcs_at_its_wake(tmp_path):
+    # the single home with a dual-band CH and its gas meter on 868 MHz: the GCS14 the topology
+    # schedules at 180 s waits in the CHF queue until the GSME wakes and GETs it over the sub-GHz
+    # medium (indirect frames from the CH's second MAC, fetched by the GSME's polls)
+    from tests.han_helpers import topology_text
+    text = topology_text(ch="dual_band: true", gsme="band: 868")
+    est = run_estate(tmp_path, text, 4, 2400.0, pcap=False)
+    home = est.homes[0]
+    gsme = home.nodes["gsme"]
+    assert set(home.sub_ghz_medium.ports) == {"ch", "gsme"}
+    assert gsme.tunnel.received == 1 and gsme.wakes >= 1
+    assert gsme.reports_acked >= 1 and home.nodes["ch"].mirror_reports >= 1
+    assert home.nodes["esme"].tunnel.received == 2            # the ESME's two, on 2.4 GHz
