@@ -200,3 +200,31 @@ def test_sleepy_gsme_on_868_gets_its_queued_gbcs_at_its_wake(tmp_path):
     assert gsme.tunnel.received == 1 and gsme.wakes >= 1
     assert gsme.reports_acked >= 1 and home.nodes["ch"].mirror_reports >= 1
     assert home.nodes["esme"].tunnel.received == 2            # the ESME's two, on 2.4 GHz
+
+
+@needs(KEYSTORE)
+def test_a_gbcs_message_held_back_by_the_duty_cycle_is_named_in_the_dbch10_alert():
+    from emulator.topology import load_topology
+    from protocols.gbcs.framing import decode_frame
+    from tests.han_helpers import SINGLE_HOME
+    est, clock, hub, radio, crypto = _gbcs_estate(limit_s=0.4)
+    clock.run_until(clock.seconds() + 600)
+    assert radio.level == dualband.REGULATED
+    hub.chf_tunnel.wan_messages.clear()
+    # an ECS17c read for the ESME (on 868 MHz), as the single home schedules it
+    command = load_topology(str(SINGLE_HOME), 1).homes[0].gbcs_commands[0].message
+    gs = decode_frame(command).signing
+    hub.chf_tunnel.from_wan(command)
+    clock.run_until(clock.seconds() + 60)
+    discards = []
+    for raw in hub.chf_tunnel.wan_messages:
+        m = decode_message(raw, crypto)
+        body = m.payload["notification_body"]["value"]
+        if m.frame.signing.message_code == dualband.MESSAGE_DISCARDED_ALERT:
+            assert body[0]["value"] == dualband.ALERT_MESSAGE_DISCARDED
+            discards.append(bytes.fromhex(body[2]["value"]))
+    # one alert for the message (however many of its frames were held back), naming it
+    assert discards == [gs.originator.to_bytes(8, "big") + gs.recipient.to_bytes(8, "big") + bytes((gs.cra_flag,))
+                        + gs.originator_counter.to_bytes(8, "big")]
+    assert est.homes[0].nodes["esme"].tunnel.received == 0
+    est.close()

@@ -15,7 +15,9 @@ CBKE, the GB-HRGP tunnel, the Time server and every other CHF service is the sam
     (L{emulator.devices.gbcs.dualband.SubGhzRadio.transmit}, with the frame's real airtime on
     the sub-GHz PHY).  Over the limit (or at the regulated / critical level) the frame is not
     sent: it is discarded and counted, the MAC gets no Ack and fails the transmission, and the
-    accounting raises the DBCH alerts (0x8F20.. levels, 0x8F2C discards) as that module does.
+    accounting raises the DBCH alerts (0x8F20.. levels) as that module does; a frame of a GBCS
+    message the CHF is sending down the tunnel is reported once per message with the DBCH10
+    alert 0x8F2C naming it (originator, recipient, CRA flag, counter).
   - Joining over the sub-GHz interface needs room in the CHF's sub-GHz device capacity
     (L{SubGhzRadio.admit}; alert 0x8F2D when full: the association is refused with "PAN at
     capacity").
@@ -37,6 +39,7 @@ from twisted.logger import Logger
 
 from emulator.rng import derive_rng
 from protocols.errors import CodecError
+from protocols.gbcs.framing import decode_frame
 from protocols.ieee802154.frames import ADDR_EXTENDED, BROADCAST_ADDRESS, FRAME_DATA, decode_mac
 from protocols.ieee802154.mac import MacLayer
 
@@ -72,6 +75,18 @@ class DutyCycledPort:
         self.airtime_s = 0.0
         self.sent = 0
         self.discarded = 0
+        #: device EUI-64 -> (originator, recipient, CRA flag, counter) of the GBCS message the
+        #: CHF is sending it (named in the DBCH10 alert if its frames are discarded)
+        self.messages: dict[int, tuple[int, int, int, int]] = {}
+        self._reported: set[tuple[int, tuple[int, int, int, int]]] = set()
+
+    def sending(self, eui: int, message: bytes) -> None:
+        """The CHF starts sending a GBCS message to a device (L{ChfTunnelService.sending_observers})."""
+        try:
+            gs = decode_frame(message).signing
+        except CodecError:
+            return
+        self.messages[eui] = (gs.originator, gs.recipient, gs.cra_flag, gs.originator_counter)
 
     @property
     def name(self) -> str:
@@ -90,8 +105,13 @@ class DutyCycledPort:
         radio = self.duty_cycle()
         if radio is not None:
             eui, essential = self._destination(psdu)
-            if not radio.transmit(self.hub.clock.seconds(), airtime, eui, essential=essential):
+            message = self.messages.get(eui)
+            if message is not None and (eui, message) in self._reported:
+                message = None                  # its discard was alerted once already
+            if not radio.transmit(self.hub.clock.seconds(), airtime, eui, essential=essential, message=message):
                 # held back by duty-cycle management: nothing goes on the air, no Ack comes
+                if message is not None:
+                    self._reported.add((eui, message))
                 self.discarded += 1
                 self.hub._count("duty_cycle_discard")
                 return airtime
@@ -257,6 +277,8 @@ def attach_sub_ghz(hub, medium) -> DualMac:
     hub.stack.attach_mac(dual)
     hub.sub_ghz_mac = secondary
     hub.sub_ghz_port = radio
+    if getattr(hub, "chf_tunnel", None) is not None:
+        hub.chf_tunnel.sending_observers.append(radio.sending)
     hub.dual_mac = dual
     follow_channel(hub, medium)
     return dual
