@@ -1,8 +1,9 @@
 """The estate: every home of a topology built on one clock, with its capture and keys.
 
 For each home: one HAN radio medium (L{emulator.medium.HanMedium}) with the home's
-impairments, one pcapng interface named after the home, and the devices of the
-topology (CH with its CHF and GPF, ESME, GSME, IHD), each a ZigBee node whose
+impairments, one pcapng interface named after the home (a dual-band CH's home: a second,
+868 MHz medium and interface, L{emulator.devices.subghz}), and the devices of the
+topology (CH with its CHF and GPF, ESME, GSME, IHD, PPMID, HCALCS), each a ZigBee node whose
 application behaviour lives in L{emulator.devices}.  Devices power on at their
 C{power_on} time; the Wireshark key table gets the network key and every install-code
 link key up front and every link key made at run time as it is made (the CBKE link key of
@@ -85,9 +86,38 @@ class Home:
         self.power_on_hooks: list = []
         #: received frames whose handling raised (bugs: each logged with its traceback)
         self.errors = 0
+        #: a dual-band CH's 868 MHz HAN (L{emulator.devices.subghz}); None in a 2.4 GHz-only home
+        self.sub_ghz_medium = None
+        if any(d.kind == "HCALCS" for d in spec.devices):
+            self.power_on_hooks.append(self._drive_hcalcs)
+        ch = next((d for d in spec.devices if d.kind == "CH"), None)
+        if ch is not None and ch.params.get("dual_band", False):
+            from emulator.medium import PHY_868
+            self.sub_ghz_medium = HanMedium(clock, seed, f"{spec.name}-868", channel=PHY_868.channels.start,
+                                            impairments=spec.impairments, capture=capture,
+                                            interface_name=f"{spec.name}-han-868", on_event=self._medium_event,
+                                            phy=PHY_868)
+            self.power_on_hooks.append(self._attach_sub_ghz)
         self.nodes = {}
         for dev in spec.devices:
             self.nodes[dev.name] = build_device(self, dev, seed)
+
+    def medium_for(self, device_spec):
+        """The radio medium a device is on: its band's (C{band: 868}: the sub-GHz one)."""
+        if device_spec.params.get("band", 2400) == 868 and self.sub_ghz_medium is not None:
+            return self.sub_ghz_medium
+        return self.medium
+
+    def _attach_sub_ghz(self, node) -> None:
+        if node.kind == "CH":
+            from emulator.devices.subghz import attach_sub_ghz
+            attach_sub_ghz(node, self.sub_ghz_medium)
+
+    @staticmethod
+    def _drive_hcalcs(node) -> None:
+        if node.kind == "ESME":
+            from emulator.devices.hcalcs import drive_hcalcs
+            drive_hcalcs(node)
 
     def _medium_event(self, reason: str) -> None:
         # (a sleeping receiver not hearing a frame is not a drop: it was not listening)

@@ -25,6 +25,7 @@ C{frame_received(psdu)}.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -35,7 +36,7 @@ from emulator.impairments import ImpairmentPath, ImpairmentSpec, flip_bits
 from emulator.rng import derive_rng
 
 __all__ = ["HanMedium", "RadioPort", "RadioReceiver", "airtime", "MAX_PSDU_SIZE",
-           "EVENT_REASONS", "INJECT_SENDER"]
+           "EVENT_REASONS", "INJECT_SENDER", "Phy", "PHY_2400", "PHY_868", "PHYS"]
 
 _log = Logger()
 
@@ -50,6 +51,63 @@ EVENT_REASONS = ("tx", "delivered", "loss", "burst_loss", "outage", "queue_full"
                  "collision", "rx_off", "duplicate")
 #: the sender name used for frames put on the air by L{HanMedium.inject}
 INJECT_SENDER = "<inject>"
+
+
+@dataclass(frozen=True, slots=True)
+class Phy:
+    """A PHY of the HAN: its timing and its channels.
+
+    @ivar band: the band's name in topologies (MHz): 2400 or 868.
+    @ivar bit_rate: bits per second on the air.
+    @ivar symbol_time: seconds per symbol.
+    @ivar overhead_bytes: octets sent before the PSDU (synchronisation header and PHR).
+    @ivar page: the IEEE 802.15.4 channel page.
+    @ivar channels: the channel numbers of that page.
+    @ivar ack_wait: macAckWaitDuration on this PHY (s, from the end of the frame sent):
+        aTurnaroundTime + the airtime of an Ack (5 octets) + a backoff period, as 802.15.4 defines it.
+    """
+
+    band: int
+    bit_rate: int
+    symbol_time: float
+    overhead_bytes: int
+    page: int
+    channels: range
+    ack_wait: float
+    description: str
+
+    @property
+    def us_per_byte(self) -> int:
+        """Microseconds per octet on the air (32 at 250 kbit/s, 80 at 100 kbit/s)."""
+        return 8_000_000 // self.bit_rate
+
+    def airtime(self, psdu_len: int) -> float:
+        """Seconds a PSDU of C{psdu_len} bytes occupies the air on this PHY."""
+        return (self.overhead_bytes + psdu_len) * self.us_per_byte / 1_000_000
+
+    def channel_mask(self, channel: int) -> int:
+        """The 32-bit ZigBee channel mask of one channel: the page in the top 5 bits."""
+        return self.page << 27 | 1 << channel
+
+
+#: 2.4 GHz O-QPSK (IEEE 802.15.4-2006 6.5): 250 kbit/s, 16 us symbols, page 0 channels 11-26;
+#: macAckWaitDuration 54 symbols
+PHY_2400 = Phy(2400, 250_000, 16e-6, PHY_OVERHEAD_BYTES, 0, range(11, 27), 54 * 16e-6,
+               "IEEE 802.15.4 2.4 GHz O-QPSK")
+#: The GB dual-band CH's 868 MHz HAN: ZigBee's European sub-GHz PHY, IEEE 802.15.4-2015 SUN FSK
+#: (clause 20) at 100 kbit/s binary GFSK (10 us symbols), channel page 28 (the channel masks
+#: GBCS carries, E0000001 = page 28 channel 0), channels 0-26 of the 863-870 MHz band (863.25 MHz
+#: + 200 kHz per channel).  The spec folder gives only the page-28 channel mask form (the DBCH
+#: objects); the rate, symbol time and SHR come from IEEE 802.15.4-2015 20.3 / 11.1 and the ZigBee
+#: sub-GHz PHY: an 8-octet preamble (phyFskPreambleLength 8), a 2-octet SFD and a 2-octet PHR,
+#: 12 octets before the PSDU.  The PSDU keeps the 2-octet FCS and aMaxPHYPacketSize 127 (the
+#: ZigBee sub-GHz MAC frames are those of 2.4 GHz), so the capture uses link type 195 for both.
+#: macAckWaitDuration: aTurnaroundTime (12 symbols, 120 us) + the Ack's airtime (17 octets,
+#: 1.36 ms) + aUnitBackoffPeriod (20 symbols, 200 us) + the 8-symbol CCA = 1.76 ms.
+PHY_868 = Phy(868, 100_000, 10e-6, 12, 28, range(0, 27), 120e-6 + 17 * 80e-6 + 200e-6 + 80e-6,
+              "IEEE 802.15.4 868 MHz SUN FSK 100 kbit/s")
+#: the PHYs by band (topology C{band:} values)
+PHYS = {PHY_2400.band: PHY_2400, PHY_868.band: PHY_868}
 
 
 def airtime(psdu_len: int) -> float:
@@ -107,6 +165,11 @@ class RadioPort:
             raise RuntimeError(f"radio {self.name!r} is detached from {self.medium.name!r}")
         return self.medium._transmit(self.name, self, psdu)
 
+    @property
+    def ack_wait_duration(self) -> float:
+        """macAckWaitDuration of the medium's PHY (the MAC waits this long for an Ack)."""
+        return self.medium.phy.ack_wait
+
     def channel_busy(self) -> bool:
         """Clear channel assessment: C{True} while another radio's transmission is on the air."""
         medium = self.medium
@@ -142,7 +205,9 @@ class HanMedium:
     @param clock: the C{IReactorTime} (a L{emulator.clock.VirtualClock} for soak runs).
     @param seed: the run seed (per-pair random streams are derived from it).
     @param name: the medium's name, e.g. the home's name (part of every pair's stream name).
-    @param channel: the 2.4 GHz channel, 11..26 (for the capture description).
+    @param channel: the channel of the PHY's page (2.4 GHz: 11..26; 868 MHz: 0..26).
+    @param phy: the PHY (L{PHY_2400} by default; L{PHY_868} for a dual-band CH's sub-GHz HAN):
+        its airtime per octet and its channels.
     @param impairments: applied independently to each (sender, receiver) pair (C{None}: none);
         see also L{set_pair_impairments}.
     @param capture: a L{CaptureSink}: the medium registers one interface (link type 195) and
@@ -157,9 +222,12 @@ class HanMedium:
     def __init__(self, clock: IReactorTime, seed: int, name: str, *, channel: int = 11,
                  impairments: ImpairmentSpec | None = None, capture: CaptureSink | None = None,
                  interface_name: str | None = None,
-                 on_event: Callable[[str], None] | None = None) -> None:
-        if not 11 <= channel <= 26:
-            raise ValueError(f"channel must be a 2.4 GHz channel 11..26, got {channel!r}")
+                 on_event: Callable[[str], None] | None = None, phy: Phy = None) -> None:
+        phy = PHY_2400 if phy is None else phy
+        if channel not in phy.channels:
+            raise ValueError(f"channel must be a {phy.description} channel "
+                             f"{phy.channels.start}..{phy.channels.stop - 1}, got {channel!r}")
+        self.phy = phy
         self.clock = clock
         #: start of the run: impairment outages are given in run time (seconds since this)
         self.run_start = clock.seconds()
@@ -181,7 +249,7 @@ class HanMedium:
         if capture is not None and hasattr(capture, "add_interface"):
             self.interface_id = capture.add_interface(
                 self.interface_name,
-                f"IEEE 802.15.4 2.4 GHz O-QPSK channel {channel}: {name}",
+                f"{phy.description} {f'page {phy.page} ' if phy.page else ''}channel {channel}: {name}",
                 LINKTYPE_IEEE802_15_4_WITHFCS, 256)
 
     # -- topology -----------------------------------------------------------------------------
@@ -255,7 +323,8 @@ class HanMedium:
             raise ValueError(f"PSDU of {n} bytes exceeds aMaxPHYPacketSize ({MAX_PSDU_SIZE})")
         psdu = bytes(psdu)
         now = self.clock.seconds()
-        duration = (PHY_OVERHEAD_BYTES + n) * 32 / 1_000_000
+        phy = self.phy
+        duration = (phy.overhead_bytes + n) * phy.us_per_byte / 1_000_000
         tx = _Transmission(sender, port, psdu, now, now + duration)
         on_air = self._on_air
         for other in on_air:
@@ -320,6 +389,13 @@ class HanMedium:
             self.counts["receiver_error"] += 1
             _log.failure("radio {name} on {medium} raised in frame_received",
                          name=port.name, medium=self.name)
+
+    def set_channel(self, channel: int) -> None:
+        """Move the medium to another channel of its PHY (a channel change: every radio on it
+        follows, as the devices of a dual-band CH's sub-GHz HAN do)."""
+        if channel not in self.phy.channels:
+            raise ValueError(f"channel {channel!r} is not a {self.phy.description} channel")
+        self.channel = channel
 
     def __repr__(self) -> str:
         return f"<HanMedium {self.name} channel {self.channel}: {len(self._ports)} radios>"

@@ -48,7 +48,7 @@ DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # cbke_ca: the seeded CA the CH (and by default every device of the home) trusts
     "CH": {"gpf_eui64": str, "permit_join": bool, "gbcs_keys": str, "close_tunnel_timeout": (int, float),
            "tunnel_queue_limit": int, "tunnel_queue_expiry": (int, float), "network_key_updates": list,
-           "cbke_ca": str},
+           "cbke_ca": str, "dual_band": bool},
     "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list,
              **_CBKE_DEVICE_KEYS},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float), "rejoin_at": list,
@@ -60,7 +60,17 @@ DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     # run) and for how long
     "INSIDER": {"attack_classes": list, "attack_rate": (int, float), "attack_start": (int, float),
                 "attack_duration": (int, float), **_CBKE_DEVICE_KEYS},
+    # the prepayment meter interface device: reads the ESME's Prepayment and Price clusters
+    "PPMID": {"read_interval": (int, float), "rejoin_at": list, "leave_at": list, **_CBKE_DEVICE_KEYS},
+    # the HAN-connected auxiliary load control switch; controller: the ESME's auxiliary
+    # controller (1-5) that switches it
+    "HCALCS": {"controller": int, "rejoin_at": list, "leave_at": list, **_CBKE_DEVICE_KEYS},
 }
+#: the radio bands a device may be on (C{band:}; 868 needs a CH with C{dual_band: true})
+BANDS = (2400, 868)
+for _kind, _keys in DEVICE_KINDS.items():
+    if _kind != "CH":
+        _keys["band"] = int
 _COMMON_DEVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "kind": str, "name": str, "eui64": str, "install_code": str,
     "registered_install_code": str, "whitelisted": bool, "power_on": (int, float),
@@ -532,6 +542,12 @@ def _parse_home(checker: _Checker, raw: Any, index: int, line: int, seed: int) -
     if len(chs) != 1:
         raise checker.fail(home.key_lines["devices"],
                            f"{what} must have exactly one CH (Communications Hub), found {len(chs)}")
+    if not chs[0].params.get("dual_band", False):
+        for dev_raw, dev in zip(devs_raw, devices):
+            if dev.params.get("band", 2400) != 2400:
+                raise checker.fail(dev_raw.key_lines["band"], f"device {dev.name!r} of {what}: band "
+                                                              f"{dev.params['band']} needs a dual-band CH "
+                                                              "(dual_band: true on the CH)")
     commands = _parse_gbcs_commands(checker, home, what) if "gbcs_commands" in home else ()
     csp = checker.typed(home, "csp", str, what) if "csp" in home else DEFAULT_CSP
     return HomeSpec(name, index, channel, pan_id, network_key, impairments, tuple(devices), commands, csp,
@@ -704,6 +720,12 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
     if kind == "CH":
         gpf = eui + 1 if "gpf_eui64" not in dev else _parse_eui(checker, dev, "gpf_eui64", what)
         registered = None
+    if "controller" in dev and not 1 <= dev["controller"] <= 5:
+        raise checker.fail(dev.key_lines["controller"], f"{what}.controller must be 1-5 (the ESME's auxiliary "
+                                                        f"controller), got {dev['controller']}")
+    if "band" in dev and dev["band"] not in BANDS:
+        raise checker.fail(dev.key_lines["band"], f"{what}.band must be one of {', '.join(map(str, BANDS))} "
+                                                  f"(MHz), got {dev['band']}")
     for key in ("close_tunnel_timeout", "tunnel_queue_limit", "tunnel_queue_expiry"):
         if key in dev and dev[key] <= 0:
             raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")

@@ -21,7 +21,7 @@ C2S, S2C = 0, 1
 def test_cluster_ids() -> None:
     # han-zigbee-wireshark.md 4 (Wireshark's cluster table)
     assert {c.cluster_id: c.name for c in clusters().values()} == {
-        0x0000: "Basic", 0x0003: "Identify", 0x000A: "Time", 0x0700: "Price",
+        0x0000: "Basic", 0x0003: "Identify", 0x0006: "OnOff", 0x000A: "Time", 0x0700: "Price",
         0x0702: "Metering", 0x0704: "Tunneling", 0x0800: "Key Establishment",
         0x0019: "OTA Upgrade", 0x0703: "Messaging", 0x0705: "Prepayment", 0x0707: "Calendar",
         0x0708: "Device Management", 0x0709: "Events"}

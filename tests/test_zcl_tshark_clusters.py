@@ -40,6 +40,7 @@ U = 753315200  # 14 Nov 2023 22:13:20 UTC as ZCL UTCTime
 
 #: Wireshark protocol abbreviation of each cluster's commands and attributes.
 WS_ABBR = {0x0000: "zbee_zcl_general.basic", 0x0003: "zbee_zcl_general.identify",
+           0x0006: "zbee_zcl_general.onoff",
            0x000A: "zbee_zcl_general.time", 0x0019: "zbee_zcl_general.ota",
            0x0700: "zbee_zcl_se.price", 0x0702: "zbee_zcl_se.met", 0x0703: "zbee_zcl_se.msg",
            0x0704: "zbee_zcl_se.tun", 0x0705: "zbee_zcl_se.pp", 0x0707: "zbee_zcl_se.calendar",

@@ -49,7 +49,7 @@ DEFAULT_DCC_ID = 0x90B3D51F30000002
 #: remote-party role (certificate OU) -> DUIS User roles
 _ROLES_BY_PARTY = {2: frozenset({"IS", "ES", "GS"}), 3: frozenset({"ED", "GT"}), 127: frozenset({"OU"})}
 #: topology device kind -> inventory device types (the CH is two devices: CHF and GPF)
-_TYPES_BY_KIND = {"ESME": "ESME", "GSME": "GSME", "IHD": "IHD"}
+_TYPES_BY_KIND = {"ESME": "ESME", "GSME": "GSME", "IHD": "IHD", "PPMID": "PPMID", "HCALCS": "HCALCS"}
 
 _TOP = {"id", "keys", "users", "homes", "anomaly_detection"}
 _ANOMALY = {"window_seconds", "non_critical", "critical", "hold_seconds", "max_held", "services", "users"}

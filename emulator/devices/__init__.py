@@ -1,7 +1,8 @@
 """Application behaviour of the emulated devices (one class per GBCS device type).
 
 L{build_device} maps a topology L{DeviceSpec} to its class: C{CH} (CHF + GPF,
-L{emulator.devices.hub}), C{ESME} and C{GSME} (L{emulator.devices.meters}), C{IHD};
+L{emulator.devices.hub}), C{ESME} and C{GSME} (L{emulator.devices.meters}), C{IHD}, C{PPMID}
+(L{emulator.devices.ppmid}) and C{HCALCS} (L{emulator.devices.hcalcs});
 C{INSIDER} (L{emulator.devices.insider}: a hostile device for security testing).
 Nothing runs until the device's C{power_on} time.
 """
@@ -12,9 +13,11 @@ from emulator.devices.base import HanDevice
 from emulator.devices.hub import CommsHub
 from emulator.devices.insider import Insider
 from emulator.devices.meters import Esme, Gsme, Ihd
+from emulator.devices.hcalcs import Hcalcs
+from emulator.devices.ppmid import Ppmid
 
-DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd,
-                                                  "INSIDER": Insider}
+DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd, "PPMID": Ppmid,
+                                              "HCALCS": Hcalcs, "INSIDER": Insider}
 
 
 def build_device(home, spec, seed: int) -> HanDevice:
@@ -22,4 +25,5 @@ def build_device(home, spec, seed: int) -> HanDevice:
     return DEVICE_CLASSES[spec.kind](home, spec, seed)
 
 
-__all__ = ["build_device", "DEVICE_CLASSES", "HanDevice", "CommsHub", "Esme", "Gsme", "Ihd", "Insider"]
+DEVICE_CLASSES: dict[str, type[HanDevice]] = {"CH": CommsHub, "ESME": Esme, "GSME": Gsme, "IHD": Ihd, "PPMID": Ppmid,
+                                              "HCALCS": Hcalcs, "INSIDER": Insider}

@@ -187,7 +187,8 @@ class HanDevice:
         self.stack = ZigbeeStack(self.clock, derive_rng(seed, hname, name, "zigbee"), self.spec.eui64,
                                  role=self.role, rx_on_when_idle=self.rx_on_when_idle, user=self,
                                  count=self._count, key_sink=home.add_key, limits=limits)
-        self.port = home.medium.attach(name, self)
+        # the band's medium (a dual-band home's 868 MHz devices: its sub-GHz medium)
+        self.port = getattr(home, "medium_for", lambda spec: home.medium)(self.spec).attach(name, self)
         self.mac = MacLayer(self.clock, derive_rng(seed, hname, name, "mac"), self.port, self.spec.eui64,
                             self.stack, rx_on_when_idle=self.rx_on_when_idle,
                             pan_coordinator=self.role == "coordinator", counters=self._count,

@@ -82,6 +82,8 @@ class Esme(HanDevice):
             "InstantaneousDemand": 0, "CurrentDayConsumptionDelivered": 0})
         self.add_server(METER_ENDPOINT, CLUSTER_PRICE, {"Tier1PriceLabel": "Standard"})
         self.cluster_handlers[(METER_ENDPOINT, CLUSTER_PRICE)] = self._price_command
+        from emulator.devices.ppmid import serve_prepayment
+        serve_prepayment(self)  # Prepayment for a PPMID, in a home that has one
         super().start()
 
     def joined(self) -> None:
@@ -110,6 +112,9 @@ class Esme(HanDevice):
             self.time_offset = values[0x0000] + ZCL_EPOCH - self.clock.seconds()
 
     def refresh(self, endpoint: int, cluster_id: int) -> None:
+        if cluster_id == 0x0705:  # Prepayment (a PPMID reads it)
+            from emulator.devices.ppmid import refresh_prepayment
+            refresh_prepayment(self, endpoint)
         if cluster_id != CLUSTER_METERING:
             return
         regs = self.registers

@@ -324,6 +324,9 @@ class ChfTunnelService:
                                 push=self._push, to_wan=self._up, alert=self._alert, count=hub._count,
                                 queue_limit=queue_limit, expiry=queue_expiry)
         self.application = make_gbcs_application(hub, self._up)
+        #: called with (device EUI-64, message) as a GBCS message starts down the tunnel to a
+        #: device (a dual-band CH's duty-cycle management names it if it must discard it)
+        self.sending_observers: list[Callable[[int, bytes], None]] = []
         hub.cluster_handlers[(endpoint, TUNNELING_CLUSTER_ID)] = self.zcl_command
 
     def add_device(self, eui: int, kind: str, *, sleepy: bool) -> None:
@@ -364,7 +367,12 @@ class ChfTunnelService:
     # ------------------------------------------------------------------ HAN side
 
     def _push(self, eui: int, message: bytes, on_done: Callable[[bool], None]) -> bool:
+        self._sending(eui, message)
         return self.server.put(eui, message, on_done)
+
+    def _sending(self, eui: int, message: bytes) -> None:
+        for observer in self.sending_observers:
+            observer(eui, message)
 
     def _on_get(self, peer: int) -> None:
         item, remaining = self.router.get(peer)
@@ -376,6 +384,7 @@ class ChfTunnelService:
             if not ok:
                 self.router.retrieval_failed(peer, item)
 
+        self._sending(peer, item.message)
         if not self.server.get_response(peer, remaining, item.message, done):
             self.router.retrieval_failed(peer, item)
 

@@ -225,7 +225,7 @@ class MacLayer:
         "_ifs_until", "_tx_busy_until", "_ack_call", "_awaiting_ack",
         "_last_dsn", "_indirect", "_children", "_poll_state", "_poll_kind", "_poll_call", "_poll_job",
         "_associating", "_assoc_wait_call", "_scan_call", "_scan_results", "_scan_duration", "_rx_on",
-        "_on_error", "duplicate_limit", "indirect_per_child",
+        "_on_error", "duplicate_limit", "indirect_per_child", "_ack_wait",
     )
 
     def __init__(self, clock: IReactorTime, rng: random.Random, radio, extended_address: int, user, *,
@@ -239,6 +239,8 @@ class MacLayer:
         self._on_error = on_error
         self.rng = rng
         self.radio = radio
+        # macAckWaitDuration of the radio's PHY (a sub-GHz radio's Ack takes longer on the air)
+        self._ack_wait = getattr(radio, "ack_wait_duration", MAC_ACK_WAIT_DURATION)
         self.extended_address = extended_address
         self.user = user
         self.rx_on_when_idle = rx_on_when_idle
@@ -640,7 +642,7 @@ class MacLayer:
             self._count("tx_retry")
         if job.ack_request:
             # on the air, then macAckWaitDuration from its end: one timer for both
-            self._tx_after(airtime + MAC_ACK_WAIT_DURATION, TX_ACK_WAIT)
+            self._tx_after(airtime + self._ack_wait, TX_ACK_WAIT)
         else:
             self._tx_after(airtime, TX_ON_AIR)
 

@@ -25,7 +25,7 @@ from protocols.gbcs.utrn import verify_utrn
 from emulator.devices.gbcs.cosem import (ACTIVATED_OBJECTS, HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
                                          PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
-from emulator.devices.gbcs import dualband, supply
+from emulator.devices.gbcs import auxload, dualband, supply
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -314,12 +314,17 @@ class Esme(DlmsDevice):
         m.actions[(9, 1)] = self._execute_script
         m.actions[(3, 1)] = supply.reset_counter
         self.load_limiter = supply.LoadLimiter(m, lambda code: self.raise_alert(code, critical=True))
+        # auxiliary controllers (ALCS / HC ALCS) switched by ECS47 / ECS47a: emulator.devices.gbcs.auxload
+        self.aux = auxload.AuxiliaryControllers(m, self.clock)
 
     def _execute_script(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
         """IC9 execute: the load switch scripts change the supply state; other tables' scripts
-        (tariff, auxiliary load control) have no modelled effect."""
+        (tariff) have no modelled effect; the auxiliary control scripts switch the auxiliary
+        controllers (L{auxload})."""
         if obj.obis == supply.LOAD_SWITCH_SCRIPTS:
             return supply.load_switch_script(model, int(param.get("value", 0)))
+        if obj.obis == auxload.AUX_SCRIPT_TABLE:
+            return self.aux.execute(int(param.get("value", 0)))
         return SUCCESS
 
     def observe_power(self, power_w: float) -> None:

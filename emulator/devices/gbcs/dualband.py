@@ -133,6 +133,8 @@ class SubGhzRadio:
         self.devices: set[int] = set()
         self.discarded = 0
         self._scan = None
+        #: called with the new channel mask after each channel change (the radio follows it)
+        self.channel_listeners: list[Callable[[int], None]] = []
 
     # -------------------------------------------------------------- airtime
 
@@ -235,6 +237,8 @@ class SubGhzRadio:
         model.capture(SUB_GHZ_CHANNEL_LOG, int(self.chf.now()) - _EPOCH_2000, ALERT_CHANNEL_CHANGED,
                       f"{mask:08X}090100")
         self._alert(ALERT_CHANNEL_CHANGED, CHANNEL_CHANGED_ALERT, channel_value(mask))
+        for listener in self.channel_listeners:
+            listener(mask)
 
     # -------------------------------------------------------------- alerts
 

@@ -1,0 +1,198 @@
+"""The PPMID (prepayment meter interface device) as a HAN device, and the ESME's Prepayment
+cluster it reads.
+
+PPMID: a mains-powered display (a ZigBee router) that joins, runs CBKE with the CH, finds the
+ESME (Match_Desc for a Metering server, as the IHD does; the CH's GPF mirror is a gas meter
+and is skipped), then every C{read_interval} s reads the ESME's Prepayment cluster (0x0705:
+CreditRemaining, EmergencyCreditRemaining, CreditStatus, AccumulatedDebt) and now and then
+asks for the current Price (GetCurrentPrice -> PublishPrice).  Its GBCS application (the
+PPMID use cases the CHF routes to it: joining, firmware version CS08 ...) is hosted on its
+GB-HRGP tunnel client (L{emulator.devices.tunnel.TunnelClientHost}).
+
+ESME side (L{serve_prepayment}, L{refresh_prepayment}): in a home with a PPMID the ESME
+serves the Prepayment cluster on its meter endpoint; each read takes the values from the
+ESME's GBCS state when it has one (the prepayment balances object 0-0:94.44.34.30: meter
+balance, emergency credit balance, accumulated debt ...; its payment mode), else they stay 0.
+"""
+
+from __future__ import annotations
+
+from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
+                                   DIRECTION_SERVER_TO_CLIENT, PROFILE_SE, HanDevice)
+from emulator.devices.discovery import make_discovery
+from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, METER_ENDPOINT, price_p_per_kwh
+from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
+from emulator.rng import derive_rng
+from protocols.zigbee.zdo import MatchDescReq, SimpleDescReq, SimpleDescriptor
+
+__all__ = ["Ppmid", "CLUSTER_PREPAYMENT", "PREPAYMENT_ATTRIBUTES", "serve_prepayment", "refresh_prepayment"]
+
+CLUSTER_PREPAYMENT = 0x0705
+ATTR_CREDIT_REMAINING = 0x0001
+ATTR_EMERGENCY_CREDIT_REMAINING = 0x0002
+ATTR_CREDIT_STATUS = 0x0003
+ATTR_ACCUMULATED_DEBT = 0x0005
+#: what the PPMID reads each time
+PREPAYMENT_ATTRIBUTES = (ATTR_CREDIT_REMAINING, ATTR_EMERGENCY_CREDIT_REMAINING, ATTR_CREDIT_STATUS,
+                         ATTR_ACCUMULATED_DEBT)
+#: the ESME's prepayment balances (GBCS): meter balance, emergency credit balance, accumulated
+#: debt, payment debt, time debt 1, time debt 2
+BALANCES = "0-0:94.44.34.30"
+#: ZSE D.7.2.2.1.4 CreditStatus bits: credit OK, low credit, emergency credit enabled,
+#: emergency credit available, emergency credit selected, emergency credit in use, credit exhausted
+CREDIT_OK, LOW_CREDIT, EMERGENCY_CREDIT_IN_USE, CREDIT_EXHAUSTED = 0x01, 0x02, 0x20, 0x40
+PPMID_DEVICE_ID = 0x0509  # ZSE Prepayment Terminal
+
+
+def has_ppmid(home) -> bool:
+    return any(d.kind == "PPMID" for d in home.spec.devices)
+
+
+def serve_prepayment(esme) -> None:
+    """Serve Prepayment on the ESME's meter endpoint (in a home with a PPMID)."""
+    if has_ppmid(esme.home):
+        esme.add_server(METER_ENDPOINT, CLUSTER_PREPAYMENT, {
+            "PaymentControlConfiguration": 0, "CreditRemaining": 0, "EmergencyCreditRemaining": 0,
+            "CreditStatus": CREDIT_OK, "AccumulatedDebt": 0})
+
+
+def _balances(esme) -> list[int] | None:
+    application = getattr(getattr(esme, "tunnel", None), "application", None)
+    model = getattr(application, "model", None)
+    if model is None:
+        return None
+    try:
+        value = model.get(1, BALANCES, 2)[1]
+    except (KeyError, LookupError, TypeError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("value"), list):
+        return None
+    return [int(m.get("value", 0)) for m in value["value"]]
+
+
+def refresh_prepayment(esme, endpoint: int) -> None:
+    """Before a read: the Prepayment attributes from the ESME's GBCS prepayment balances."""
+    server = esme.servers.get((endpoint, CLUSTER_PREPAYMENT))
+    balances = _balances(esme)
+    if server is None or balances is None or len(balances) < 3:
+        return
+    credit, emergency, debt = balances[0], balances[1], balances[2]
+    status = CREDIT_OK if credit > 0 else CREDIT_EXHAUSTED
+    if credit <= 0 and emergency > 0:
+        status |= EMERGENCY_CREDIT_IN_USE
+    server.values[ATTR_CREDIT_REMAINING] = credit
+    server.values[ATTR_EMERGENCY_CREDIT_REMAINING] = emergency
+    server.values[ATTR_ACCUMULATED_DEBT] = debt
+    server.values[ATTR_CREDIT_STATUS] = status
+
+
+class Ppmid(HanDevice):
+    """Prepayment Meter Interface Device (see the module docstring)."""
+
+    kind = "PPMID"
+    role = "router"
+    rx_on_when_idle = True
+    device_id = PPMID_DEVICE_ID
+    model = "emulated PPMID"
+    ENDPOINT = 0x01
+
+    def __init__(self, home, spec, seed) -> None:
+        super().__init__(home, spec, seed)
+        self.read_interval = float(spec.params.get("read_interval", 60))
+        self.electricity: tuple[int, int] | None = None
+        self.reads_sent = 0
+        self.reads_answered = 0
+        self.credit: dict[str, int] = {}
+        self.prices = 0
+        self.unit_rate_p_per_kwh: float | None = None
+        self.discovery = make_discovery(self.clock, derive_rng(seed, home.spec.name, spec.name, "discovery"), self)
+        self.tunnel: TunnelClientHost | None = None
+        self._read_call = None
+
+    def endpoint_descriptors(self) -> list[SimpleDescriptor]:
+        return [SimpleDescriptor(self.ENDPOINT, PROFILE_SE, self.device_id, 0, (CLUSTER_BASIC,),
+                                 (CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME, CLUSTER_PREPAYMENT,
+                                  TUNNELING_CLUSTER_ID))]
+
+    def start(self) -> None:
+        # GBCS from the CHF (PPMID use cases): mains powered, it keeps its tunnel open
+        self.tunnel = TunnelClientHost(self, self.ENDPOINT, keep_open=True)
+        self.add_server(self.ENDPOINT, CLUSTER_BASIC, self.basic_values(power_source=1))
+        super().start()
+
+    def joined(self) -> None:
+        self.read_attributes(0x0000, 0x01, self.ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001), lambda v: None)
+        self.discovery.start()
+        self.tunnel.start()
+
+    # ------------------------------------------------------------------ discovery (DiscoveryLower)
+
+    def send_match_desc(self) -> None:
+        self.stack.zdo_send(0xFFFD, MatchDescReq(0xFFFD, PROFILE_SE, (CLUSTER_METERING,), ()), self._matched,
+                            timeout=MATCH_WINDOW)
+
+    def _matched(self, rsp) -> None:
+        if rsp is None:
+            self.discovery.window_closed()
+            return
+        if rsp.status != 0 or rsp.nwk_addr == 0x0000:   # the CH holds only the gas mirror
+            return
+        for endpoint in rsp.endpoints:
+            self.stack.zdo_send(rsp.nwk_addr, SimpleDescReq(rsp.nwk_addr, endpoint), self._described)
+
+    def _described(self, rsp) -> None:
+        d = rsp.descriptor if rsp is not None and rsp.status == 0 else None
+        if d is None or d.device_id != DEVICE_ID_METER or CLUSTER_METERING not in d.in_clusters:
+            return
+        if self.electricity is None:
+            self.electricity = (rsp.nwk_addr, d.endpoint)
+            self.discovery.complete()
+            self._read()
+            self._get_price()
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self) -> None:
+        if self._read_call is not None and self._read_call.active():
+            self._read_call.cancel()
+        self._read_call = self.clock.callLater(self.read_interval, self._read)
+        short, ep = self.electricity
+        self.reads_sent += 1
+        self.read_attributes(short, ep, self.ENDPOINT, CLUSTER_PREPAYMENT, PREPAYMENT_ATTRIBUTES, self._credit_read,
+                             timeout=min(self.read_interval * 0.9, 8.0))
+
+    def _credit_read(self, values) -> None:
+        if values is None:
+            self.metrics.zcl_requests.labels(self.kind, "timeout").inc()
+            return
+        self.reads_answered += 1
+        names = {ATTR_CREDIT_REMAINING: "credit", ATTR_EMERGENCY_CREDIT_REMAINING: "emergency_credit",
+                 ATTR_CREDIT_STATUS: "status", ATTR_ACCUMULATED_DEBT: "debt"}
+        self.credit = {names[k]: v for k, v in values.items() if k in names and isinstance(v, int)}
+        self.metrics.zcl_requests.labels(self.kind, "answered").inc()
+
+    def _get_price(self) -> None:
+        self.clock.callLater(1800.0, self._get_price)
+        short, ep = self.electricity
+        frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", CommandOptions=0)
+        self.request(short, ep, self.ENDPOINT, CLUSTER_PRICE, frame, self._price)
+
+    def _price(self, ind, frame) -> None:
+        if frame is None or frame.command_id != 0x00 or frame.direction != DIRECTION_SERVER_TO_CLIENT:
+            return
+        from protocols.errors import CodecError
+        from protocols.zcl.clusters import decode_command
+        try:
+            fields = decode_command(CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, 0x00, frame.payload)
+        except CodecError:
+            self._count("zcl_malformed")
+            return
+        self.prices += 1
+        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(self.credit.items()))
+        rate = f" at {self.unit_rate_p_per_kwh:.2f} p/kWh" if self.unit_rate_p_per_kwh is not None else ""
+        return (f"prepayment reads {self.reads_answered}/{self.reads_sent} answered, prices {self.prices}{rate}"
+                + (f"; shows {shown}" if shown else "")
+                + (f"; {self.tunnel.describe()}" if self.tunnel is not None else ""))
