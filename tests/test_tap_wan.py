@@ -129,7 +129,7 @@ def test_a_csps_wan_on_a_tap_carries_the_gbcs_of_a_duis_read(netns, tmp_path: Pa
     wait_for(tmp_path / "tshark.log", "Capturing on", 30, tshark)
     port = 8079  # inside the namespace's own loopback: no clash with the host
     twistd = netns.start([tool("twistd"), "-n", "--pidfile=", "smets", "--topology", str(RTDS_HOME),
-                          "--duis-port", str(port), "--tap-wan", f"north={ifname}", "--duration", "120"],
+                          "--duis-port", str(port), "--tap-wan", f"north={ifname}", "--duration", "300"],
                          tmp_path / "twistd.log", cwd=tmp_path)
     wait_for(tmp_path / "twistd.log", f"tap {ifname}: the SMWAN of CSP north", 30, twistd)
     signed = tmp_path / "read.xml"
@@ -143,7 +143,7 @@ def test_a_csps_wan_on_a_tap_carries_the_gbcs_of_a_duis_read(netns, tmp_path: Pa
         assert time.monotonic() < deadline and twistd.poll() is None, (tmp_path / "twistd.log").read_text()
         time.sleep(0.3)
     sent = netns.run(sys.executable, "-m", "emulator.cli", "duis", "send", str(signed), "--url",
-                     f"http://127.0.0.1:{port}", "--wait", "--timeout", "60", cwd=REPO, timeout=90, check=False)
+                     f"http://127.0.0.1:{port}", "--wait", "--timeout", "150", cwd=REPO, timeout=180, check=False)
     assert sent.returncode == 0 and "I0" in sent.stdout, sent.stdout + sent.stderr
     netns.close_process(twistd)   # Ctrl-C: the run closes its taps and says what they carried
     # twistd ends a run stopped by SIGINT with that signal, as a shell expects of Ctrl-C
