@@ -57,15 +57,13 @@ def test_link_status_from_claimed_identities_does_not_grow_the_neighbour_table()
     assert grown == {}, grown
 
 
-@open_finding
 def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table():
-    """Open, for the HAN-security owner (hansec): made-up senders leave NWK frame-counter entries
-    beyond the limit.  C{FrameCounters} keeps one C{_unknown} order for both its tables; when
-    C{check_incoming} (an APS frame under the network key, key id 1) evicts the oldest unknown
-    entry it pops it from C{_in} only, so an evicted NWK entry (C{check_nwk}'s C{_nwk}) stays
-    behind, no longer counted as unknown and never evicted again
-    (protocols/zigbee/security.py, FrameCounters.check_incoming).  After 300 s of a fresh-identity
-    flood at 10 frames/s each awake device holds about 180 NWK entries against a limit of 64."""
+    """Made-up senders left NWK frame-counter entries beyond the limit: C{FrameCounters} kept one
+    C{_unknown} order for both its tables, and when C{check_incoming} (an APS frame under the
+    network key, key id 1) evicted the oldest unknown entry it popped it from C{_in} only, so an
+    evicted NWK entry stayed behind, no longer counted as unknown and never evicted again (about
+    180 NWK entries per awake device against a limit of 64 after 300 s of a fresh-identity flood).
+    Now one eviction policy (C{FrameCounters._note}) drops the whole entry.  A regression test."""
     estate, home, peak, changed = _attack(["identity_flood", "zcl_network_key"])
     assert estate.errors == 0 and changed == {}
     grown = {}
@@ -94,3 +92,23 @@ def test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children():
     assert "neighbors" not in changed.get("ch", []), changed
     gsme = home.nodes["gsme"]
     assert gsme.reports_acked == gsme.reports_sent, gsme.describe()
+
+
+def test_one_eviction_policy_bounds_both_halves_of_the_counter_table():
+    """Unknown senders alternating NWK frames and APS frames under the network key (distinct
+    handles, one unknown order): the table never holds more than its limit of unknown entries,
+    every eviction is counted, and a known sender's entries are never evicted."""
+    from protocols.zigbee.nib import Nib
+    from protocols.zigbee.security import FrameCounters
+
+    c = FrameCounters(limit=16)
+    nwk, aps = Nib.network_handle(0), Nib.aps_network_handle(0)
+    assert c.check_nwk(0xA, nwk, 5) and c.check_incoming(0xA, aps, 3)
+    for sender in range(0x1000, 0x1000 + 5000):
+        assert c.check_nwk(sender, nwk, 1, known=False)
+        assert c.check_incoming(sender, aps, 1, known=False)
+        assert c.incoming_entries() <= 2 + 16
+    assert c.incoming_entries() == 2 + 16 and c.unknown_entries() == 16
+    assert c.evicted == 2 * 5000 - 16
+    assert not c.check_nwk(0xA, nwk, 5) and not c.check_incoming(0xA, aps, 3), "the known sender's state stays"
+    assert c.check_nwk(0x1000 + 4999, nwk, 1, known=False) is False, "the newest unknown entry is kept"

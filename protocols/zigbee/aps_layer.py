@@ -336,10 +336,13 @@ class ApsLayer:
             else:
                 handle = nib.link_handle(src_eui)
                 auth_eui = src_eui
+            evicted = nib.counters.evicted
             if not nib.counters.check_incoming(src_eui, handle, aux.frame_counter,
                                                known=aux.key_id != KEY_ID_NETWORK):
                 nib.count("aps_replay")
                 return
+            if nib.counters.evicted != evicted:
+                nib.count("aps_counters_evicted")
             key_id = aux.key_id
         else:
             frame = head
