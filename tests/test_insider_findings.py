@@ -75,23 +75,26 @@ def test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_ta
     assert grown == {}, grown
 
 
-@open_finding
 def test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children():
-    """Open, for the HAN-security owner (hansec): NWK Leave and Link Status are secured with the
-    network key only, so any insider can send them under a device's name (MAC source spoofed too,
-    so the one-hop rule does not stop them), and each rewrites neighbour tables: a Leave without
-    rejoin "from the GSME" drops it from the hub's children (protocols/zigbee/trust_center.py,
-    TrustCenter.left: C{nib.neighbors.pop(src_short)}), after which a forged Rejoin Request makes it
-    a child again with the capability it claims (TrustCenter.rejoin_request keeps a child's
-    rx-on-when-idle only while the child is still there): "rx-on", so frames for the sleeping meter
-    go out directly instead of waiting for its poll and its reports go unacknowledged; a Link Status
-    claiming the gas meter makes it a router neighbour of the ESME and the display
-    (protocols/zigbee/housekeeping.py)."""
+    """NWK Leave and Link Status are secured with the network key only, so any insider can send
+    them under a device's name (MAC source spoofed too, so the one-hop rule does not stop them).
+    They used to rewrite the hub's children: a Leave without rejoin "from the GSME" dropped it
+    (TrustCenter.left), a forged Rejoin Request then made it a child again as "rx-on" (frames for
+    the sleeping meter went out directly, its reports went unacknowledged), a Link Status in its
+    name touched its entry.  Now a child's Leave is only a claim until confirmed (an rx-on child
+    is asked for its EUI-64, a sleepy one gets its End Device Timeout; any frame its link key
+    authenticates refutes it), a Rejoin Request keeps the rx-on-when-idle the device associated
+    with, and a Link Status in a sleepy child's name is refused (end devices never send one).
+    A regression test."""
     estate, home, peak, changed = _attack(["nwk_command"], duration=1500, after=4000)
     assert estate.errors == 0
     assert "neighbors" not in changed.get("ch", []), changed
     gsme = home.nodes["gsme"]
     assert gsme.reports_acked == gsme.reports_sent, gsme.describe()
+    ch = home.nodes["ch"]
+    # the forgeries were there and were refused, each by its reason
+    assert ch.counts["leave_refuted"] >= 10 and ch.counts["device_left"] == 0, dict(ch.counts)
+    assert ch.counts["rejoin_capability_kept"] >= 10 and ch.counts["link_status_from_end_device"] >= 10
 
 
 def test_one_eviction_policy_bounds_both_halves_of_the_counter_table():
