@@ -115,3 +115,109 @@ def test_one_eviction_policy_bounds_both_halves_of_the_counter_table():
     assert c.evicted == 2 * 5000 - 16
     assert not c.check_nwk(0xA, nwk, 5) and not c.check_incoming(0xA, aps, 3), "the known sender's state stays"
     assert c.check_nwk(0x1000 + 4999, nwk, 1, known=False) is False, "the newest unknown entry is kept"
+
+
+# ------------------------------------------------------------------ the trust centre's Leave policy
+
+def _tc_with_children():
+    import random
+
+    from protocols.zigbee.nib import Nib
+    from protocols.zigbee.trust_center import TrustCenter
+
+    clock = VirtualClock(start=0.0)
+    counted: list[str] = []
+    nib = Nib(clock, random.Random(1), 0xA2, role="coordinator", rx_on_when_idle=True, count=counted.append)
+    nib.short = 0
+    nib.set_network_key(bytes(16), 0)
+    probes: list[tuple[float, int]] = []
+    answers: dict[int, int | None] = {}
+    gone: list[int] = []
+
+    def probe(short, on_answer):
+        probes.append((clock.seconds(), short))
+        clock.callLater(5.0, on_answer, answers.get(short))     # (ZDO answer or timeout)
+
+    tc = TrustCenter(nib, lambda *a, **kw: None, authorize=lambda eui: bytes(16), on_device_joined=lambda *a: None,
+                     probe=probe, child_timeout=lambda short: 3840.0, child_gone=gone.append)
+    rx_on, _ = tc.associate_indication(0xA0, 0x8E)
+    sleepy, _ = tc.associate_indication(0xA1, 0x80)
+    return clock, nib, tc, counted, probes, answers, gone, rx_on, sleepy
+
+
+def test_a_sleepy_childs_leave_waits_for_its_silence():
+    """A Leave in a sleepy child's name changes nothing while the child may still be there: a
+    frame from it refutes the Leave; only a whole End Device Timeout of silence confirms it."""
+    clock, nib, tc, counted, probes, answers, gone, rx_on, sleepy = _tc_with_children()
+    before = dict(nib.neighbors)
+    tc.left(sleepy, rejoin=False)
+    tc.left(sleepy, rejoin=False)
+    clock.advance(1800.0)
+    assert nib.neighbors == before and probes == [] and gone == []
+    tc.authenticated(0xA1)     # its report, under its link key
+    assert counted.count("leave_unconfirmed") == 1 and counted.count("leave_unconfirmed_already") == 1
+    assert counted.count("leave_refuted") == 1 and tc.leaving == {}
+    clock.advance(10_000.0)
+    assert nib.neighbors == before and "device_left" not in counted
+    # a real leave: nothing heard from it for its whole timeout
+    tc.left(sleepy, rejoin=False)
+    clock.advance(3839.0)
+    assert sleepy in nib.neighbors
+    clock.advance(1.0)
+    assert sleepy not in nib.neighbors and gone == [sleepy] and counted.count("device_left") == 1
+    assert rx_on in nib.neighbors
+
+
+def test_an_rx_on_childs_leave_is_confirmed_by_unanswered_probes():
+    """An rx-on child is asked for its EUI-64: its answer refutes the Leave; after LEAVE_PROBES
+    unanswered probes it has left.  A later Rejoin Request keeps how it associated (rx-on)."""
+    from protocols.zigbee.trust_center import LEAVE_PROBE_INTERVAL, LEAVE_PROBES
+
+    clock, nib, tc, counted, probes, answers, gone, rx_on, sleepy = _tc_with_children()
+    answers[rx_on] = 0xA0
+    tc.left(rx_on, rejoin=False)
+    clock.advance(60.0)
+    assert probes == [(0.0, rx_on)] and counted.count("leave_refuted") == 1 and rx_on in nib.neighbors
+    answers[rx_on] = 0x1234     # someone else answers at its address: no proof it is there
+    tc.left(rx_on, rejoin=False)
+    clock.advance(LEAVE_PROBES * 5.0 + (LEAVE_PROBES - 1) * LEAVE_PROBE_INTERVAL - 0.5)
+    assert rx_on in nib.neighbors and len(probes) == 1 + LEAVE_PROBES
+    clock.advance(1.0)
+    assert rx_on not in nib.neighbors and gone == [rx_on] and counted.count("device_left") == 1
+    responses: list[tuple[int, int]] = []
+    tc.rejoin_request(rx_on, 0xA0, 0x80, lambda short, status: responses.append((short, status)))
+    assert responses == [(rx_on, 0)] and nib.neighbors[rx_on].rx_on is True
+    assert counted.count("rejoin_capability_kept") == 1
+    # the sleepy child: a forged Rejoin Request claiming rx-on changes nothing either
+    tc.rejoin_request(sleepy, 0xA1, 0x8E, lambda short, status: None)
+    assert nib.neighbors[sleepy].rx_on is False and counted.count("rejoin_capability_kept") == 2
+
+
+def test_a_router_neighbours_leave_waits_for_its_link_status_silence():
+    """At a router, a Leave in a router neighbour's name keeps the neighbour while its Link Status
+    goes on (refuted); once it falls silent for ROUTER_AGE_LIMIT periods it goes."""
+    import random
+    from types import SimpleNamespace
+
+    from protocols.zigbee import nwk as _nwk
+    from protocols.zigbee.housekeeping import LINK_STATUS_PERIOD, ROUTER_AGE_LIMIT, Housekeeping
+    from protocols.zigbee.nib import Neighbor, Nib
+
+    clock = VirtualClock(start=0.0)
+    counted: list[str] = []
+    nib = Nib(clock, random.Random(1), 0xA7, role="router", rx_on_when_idle=True, count=counted.append)
+    nib.short = 0x1AEB
+    nib.neighbors[0x1834] = Neighbor(0xA0, 0x1834, True, False)
+    hk = Housekeeping(nib, None, other=lambda *a: None)
+
+    def command(cmd) -> None:
+        hk.on_command(SimpleNamespace(src=0x1834, security=True, payload=_nwk.encode_nwk_command(cmd)), True)
+
+    command(_nwk.Leave(rejoin=False))
+    clock.advance(LINK_STATUS_PERIOD)
+    command(_nwk.LinkStatus(()))            # it is still there
+    clock.advance(ROUTER_AGE_LIMIT * LINK_STATUS_PERIOD)
+    assert 0x1834 in nib.neighbors and counted.count("leave_refuted") == 1
+    command(_nwk.Leave(rejoin=False))
+    clock.advance(ROUTER_AGE_LIMIT * LINK_STATUS_PERIOD + 1.0)
+    assert 0x1834 not in nib.neighbors and counted.count("neighbor_left") == 1

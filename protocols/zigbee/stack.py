@@ -388,8 +388,8 @@ class ZigbeeStack:
     def _probe_child(self, short: int, on_answer: Callable[[int | None], None]) -> None:
         """Ask the child at C{short} for its EUI-64 (IEEE_addr_req); C{on_answer(eui or None)}."""
         self.zdo.send(short, _zdo.IeeeAddrReq(short),
-                      lambda rsp: on_answer(rsp.ieee if rsp is not None and rsp.status == 0
-                                            and isinstance(rsp, _zdo.IeeeAddrRsp) else None))
+                      lambda rsp: on_answer(rsp.ieee if isinstance(rsp, _zdo.IeeeAddrRsp) and rsp.status == 0
+                                            else None))
 
     def _nwk_data(self, frame, broadcast: bool, origin=None) -> None:
         self.aps.deliver(frame, broadcast, origin)
