@@ -107,14 +107,20 @@ def test_one_eviction_policy_bounds_both_halves_of_the_counter_table():
     c = FrameCounters(limit=16)
     nwk, aps = Nib.network_handle(0), Nib.aps_network_handle(0)
     assert c.check_nwk(0xA, nwk, 5) and c.check_incoming(0xA, aps, 3)
-    for sender in range(0x1000, 0x1000 + 5000):
-        assert c.check_nwk(sender, nwk, 1, known=False)
-        assert c.check_incoming(sender, aps, 1, known=False)
-        assert c.incoming_entries() <= 2 + 16
+    # NWK frames of made-up senders, then APS frames of others pushing those out, then both mixed
+    senders = iter(range(0x1000, 0x1000 + 5000))
+    for phase in ("nwk", "aps", "both"):
+        for _ in range(1000):
+            sender = next(senders)
+            if phase != "aps":
+                assert c.check_nwk(sender, nwk, 1, known=False)
+            if phase != "nwk":
+                assert c.check_incoming(sender, aps, 1, known=False)
+            assert c.incoming_entries() <= 2 + 16
     assert c.incoming_entries() == 2 + 16 and c.unknown_entries() == 16
-    assert c.evicted == 2 * 5000 - 16
+    assert c.evicted == 4000 - 16
     assert not c.check_nwk(0xA, nwk, 5) and not c.check_incoming(0xA, aps, 3), "the known sender's state stays"
-    assert c.check_nwk(0x1000 + 4999, nwk, 1, known=False) is False, "the newest unknown entry is kept"
+    assert c.check_nwk(0x1000 + 2999, nwk, 1, known=False) is False, "the newest unknown entry is kept"
 
 
 # ------------------------------------------------------------------ the trust centre's Leave policy
