@@ -96,12 +96,7 @@ def _campaign(loss: float, seed: int = 1) -> dict:
 #: a hole shows in one of these checks in a given run depends on timing (e.g. the gas meter may or
 #: may not wake while the hub has lost it as a child); that the hole is open is the finding test's
 #: business.  Once a finding's mark is gone, the checks naming it are enforced here again.
-OPEN_FINDINGS: dict[str, str] = {
-    "tables": "test_network_key_aps_frames_from_fresh_identities_do_not_grow_the_counter_table",
-    "gas reports after": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
-    "protected state": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
-    "ledger": "test_forged_rejoin_and_leave_do_not_rewrite_the_hubs_children",
-}
+OPEN_FINDINGS: dict[str, str] = {}
 
 
 def _still_open(test_name: str) -> bool:

@@ -99,6 +99,9 @@ class ApsLayer:
         self.on_zdp = on_zdp
         self.request_link_key = request_link_key
         self.joining_key = joining_key
+        #: C{authenticated(eui)}: a frame that C{eui}'s link key authenticated arrived (the peer is
+        #: really there: the trust centre weighs an unconfirmed NWK Leave of a child against it)
+        self.authenticated: Callable[[int], None] | None = None
         self.endpoints: dict[int, tuple[_zdo.SimpleDescriptor, Callable[[ApsIndication], None]]] = {}
         self._counter = nib.rng.randrange(256)
         #: (source, APS counter, cluster, authenticated sender) -> time first seen, oldest first
@@ -336,10 +339,13 @@ class ApsLayer:
             else:
                 handle = nib.link_handle(src_eui)
                 auth_eui = src_eui
+            evicted = nib.counters.evicted
             if not nib.counters.check_incoming(src_eui, handle, aux.frame_counter,
                                                known=aux.key_id != KEY_ID_NETWORK):
                 nib.count("aps_replay")
                 return
+            if nib.counters.evicted != evicted:
+                nib.count("aps_counters_evicted")
             key_id = aux.key_id
         else:
             frame = head
@@ -347,6 +353,8 @@ class ApsLayer:
             nib.learn(src_short, auth_eui, authenticated=True)
             if origin is not None and origin.source == auth_eui:
                 nib.counters.nwk_authenticated(auth_eui, origin.handle, origin.frame_counter)
+            if self.authenticated is not None:
+                self.authenticated(auth_eui)
         if frame.frame_type == _aps.APS_FRAME_ACK:
             self._ack_received(src_short, frame, key_id, auth_eui)
             return

@@ -5,6 +5,9 @@
    radius 1) listing its router neighbours in ascending address order with the incoming cost
    it measures and the outgoing cost the neighbour reported; a received Link Status adds the
    sender to the neighbour table and updates the outgoing cost of the link to it;
+ - a Leave without rejoin in a router neighbour's name (network-key security only: anyone on
+   the network can send it) is confirmed by that neighbour's silence: it goes only when no Link
+   Status of it is heard for L{ROUTER_AGE_LIMIT} periods after (children: the trust centre);
  - End Device Timeout (3.4.11 / 3.4.12, 3.6.10): an end device tells its parent after joining
    how long it may stay silent (L{END_DEVICE_TIMEOUT_INDEX}: 64 minutes for a gas meter that
    wakes every 30); the parent records it and answers with the keepalive methods it supports
@@ -23,6 +26,8 @@ LINK_STATUS_JITTER = 0.5  # s either side of the period
 ROUTER_AGE_LIMIT = 3  # link status periods without hearing a neighbour before its outgoing cost is 0
 #: End Device Timeout Request enumeration (Table 3.44): 6 = 64 minutes
 END_DEVICE_TIMEOUT_INDEX = 6
+#: nwkEndDeviceTimeoutDefault (Table 3.58): 8 = 256 minutes, for a child that did not say
+END_DEVICE_TIMEOUT_DEFAULT_INDEX = 8
 #: Table 3.44: minutes per timeout enumeration value (0 = 10 s)
 END_DEVICE_TIMEOUT_MINUTES = (10 / 60, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 #: End Device Timeout Response parent information: MAC Data Poll keepalive supported
@@ -35,7 +40,7 @@ class Housekeeping:
     """Link Status and End Device Timeout for one node.  See the module docstring."""
 
     __slots__ = ("nib", "nwk", "other", "_call", "outgoing_cost", "last_heard", "child_timeouts",
-                 "timeout_response")
+                 "timeout_response", "leaving")
 
     def __init__(self, nib: Nib, nwk, other=None) -> None:
         self.nib = nib
@@ -46,6 +51,7 @@ class Housekeeping:
         self.last_heard: dict[int, float] = {}
         self.child_timeouts: dict[int, int] = {}  # child short -> timeout enumeration (parent side)
         self.timeout_response: _nwk.EndDeviceTimeoutResponse | None = None  # (end device side)
+        self.leaving: dict[int, object] = {}  # router neighbour short -> its unconfirmed Leave's timer
 
     # ---------------------------------------------------------------- life cycle
 
@@ -66,6 +72,10 @@ class Housekeeping:
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
+        for timer in self.leaving.values():
+            if timer.active():
+                timer.cancel()
+        self.leaving.clear()
 
     def _next_delay(self) -> float:
         return LINK_STATUS_PERIOD + self.nib.rng.uniform(-LINK_STATUS_JITTER, LINK_STATUS_JITTER)
@@ -93,6 +103,48 @@ class Housekeeping:
         self.nwk.send(_nwk.BROADCAST_ROUTERS, _nwk.encode_nwk_command(self.link_status()),
                       frame_type=_nwk.NWK_FRAME_COMMAND, radius=1)
 
+    # ---------------------------------------------------------------- children (parent side)
+
+    def child_timeout(self, short: int) -> float:
+        """Seconds the child at C{short} may stay silent (what it asked for in its End Device
+        Timeout Request, else nwkEndDeviceTimeoutDefault: 256 minutes)."""
+        index = self.child_timeouts.get(short, END_DEVICE_TIMEOUT_DEFAULT_INDEX)
+        return END_DEVICE_TIMEOUT_MINUTES[index] * 60.0
+
+    def forget_child(self, short: int) -> None:
+        """The child at C{short} has left: nothing of it stays."""
+        self.child_timeouts.pop(short, None)
+        self.outgoing_cost.pop(short, None)
+        self.last_heard.pop(short, None)
+
+    # ---------------------------------------------------------------- router neighbours that leave
+
+    def _router_leave(self, short: int, nb: Neighbor) -> None:
+        """A NWK Leave (without rejoin) in the name of the router neighbour at C{short}: network-key
+        security only, so a claim.  The neighbour stays, unchanged, for L{ROUTER_AGE_LIMIT} link
+        status periods: a Link Status from it meanwhile refutes the Leave (a router that left
+        sends none), silence confirms it and the neighbour goes."""
+        nib = self.nib
+        if short in self.leaving:
+            nib.count("leave_unconfirmed_already")
+            return
+        nib.count("leave_unconfirmed")
+        self.leaving[short] = nib.clock.callLater(ROUTER_AGE_LIMIT * LINK_STATUS_PERIOD + LINK_STATUS_JITTER,
+                                                  self._router_leave_due, short, nb, self.last_heard.get(short))
+
+    def _router_leave_due(self, short: int, nb: Neighbor, heard: float | None) -> None:
+        self.leaving.pop(short, None)
+        nib = self.nib
+        if nib.neighbors.get(short) is not nb:
+            return  # replaced meanwhile
+        if self.last_heard.get(short) != heard:
+            nib.count("leave_refuted")
+            return
+        del nib.neighbors[short]
+        self.outgoing_cost.pop(short, None)
+        self.last_heard.pop(short, None)
+        nib.count("neighbor_left")
+
     # ---------------------------------------------------------------- NWK commands
 
     def on_command(self, frame, broadcast: bool) -> None:
@@ -106,6 +158,12 @@ class Housekeeping:
             if nib.role == ROLE_END_DEVICE:
                 return
             src = frame.src
+            known = nib.neighbors.get(src)
+            if known is not None and known.child and not known.rx_on:
+                # our sleepy child is an end device, and end devices never send Link Status
+                # (3.4.8): one in its name is forged
+                nib.count("link_status_from_end_device")
+                return
             if src not in nib.neighbors:
                 eui = nib.eui_of(src)
                 if eui is None or not nib.addresses.authenticated(eui):
@@ -139,10 +197,11 @@ class Housekeeping:
                 self.timeout_response = cmd
             return
         if isinstance(cmd, _nwk.Leave) and not cmd.rejoin:
-            # the neighbour has left for good: no more links to it
-            self.outgoing_cost.pop(frame.src, None)
-            self.last_heard.pop(frame.src, None)
-            self.child_timeouts.pop(frame.src, None)
+            nb = nib.neighbors.get(frame.src)
+            if nb is not None and not nb.child:
+                # (a child's Leave is the trust centre's to weigh: L{forget_child} once confirmed)
+                self._router_leave(frame.src, nb)
+                return
         if self.other is not None:
             self.other(frame, cmd, broadcast)
             return

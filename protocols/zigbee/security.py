@@ -478,16 +478,7 @@ class FrameCounters:
         if last is not None and counter <= last:
             return False
         self._in[k] = counter
-        if known:
-            self._unknown.pop(k, None)
-        else:
-            unknown = self._unknown
-            unknown[k] = None
-            unknown.move_to_end(k)
-            if self.limit is not None and len(unknown) > self.limit:
-                old, _ = unknown.popitem(last=False)
-                self._in.pop(old, None)
-                self.evicted += 1
+        self._note(k, known)
         return True
 
     def check_nwk(self, sender: Hashable, key: Hashable, counter: int, known: bool = True) -> bool:
@@ -514,18 +505,25 @@ class FrameCounters:
         recent[counter] = None
         if len(recent) > NWK_WINDOW:
             del recent[next(iter(recent))]  # the oldest accepted
-        if known:
-            self._unknown.pop(k, None)
-        else:
-            unknown = self._unknown
-            unknown[k] = None
-            unknown.move_to_end(k)
-            if self.limit is not None and len(unknown) > self.limit:
-                old, _ = unknown.popitem(last=False)
-                self._nwk.pop(old, None)
-                self._in.pop(old, None)
-                self.evicted += 1
+        self._note(k, known)
         return True
+
+    def _note(self, k: tuple[Hashable, Hashable], known: bool) -> None:
+        """The one eviction policy of the incoming tables: an entry (sender, key) is a single
+        thing whether it holds an APS counter (L{check_incoming}), a NWK one (L{check_nwk}) or
+        both.  A sender nothing vouched for is (re)placed last in the unknown order; past
+        L{limit} the oldest such entry goes, both halves at once (O(1); L{evicted} counts it)."""
+        unknown = self._unknown
+        if known:
+            unknown.pop(k, None)
+            return
+        unknown[k] = None
+        unknown.move_to_end(k)
+        if self.limit is not None and len(unknown) > self.limit:
+            old, _ = unknown.popitem(last=False)
+            self._in.pop(old, None)
+            self._nwk.pop(old, None)
+            self.evicted += 1
 
     def nwk_authenticated(self, sender: Hashable, key: Hashable, counter: int) -> None:
         """The NWK frame from C{sender} with C{counter} carried an APS frame its link key

@@ -219,9 +219,12 @@ class ZigbeeStack:
         nib.set_network_key(network_key, key_seq)
         nib.tc_eui = nib.eui64
         nib.joined = True
-        self.trust_center = TrustCenter(nib, self.aps.send_command, authorize=authorize,
-                                        on_device_joined=on_device_joined,
-                                        link_key_established=link_key_established)
+        self.trust_center = tc = TrustCenter(nib, self.aps.send_command, authorize=authorize,
+                                             on_device_joined=on_device_joined,
+                                             link_key_established=link_key_established,
+                                             probe=self._probe_child, child_timeout=self.housekeeping.child_timeout,
+                                             child_gone=self.housekeeping.forget_child)
+        self.aps.authenticated = tc.authenticated
         nib.mac.set_association_permit(True)
         nib.mac.mlme_start(pan_id, TC_SHORT, beacon_payload)
         self.housekeeping.start()
@@ -376,12 +379,17 @@ class ZigbeeStack:
                 self._joiner.rejoined(cmd.network_address)
             return
         if isinstance(cmd, _nwk.Leave):
+            # (a router neighbour's Leave: housekeeping; a child's: the trust centre)
             if self.trust_center is not None:
                 self.trust_center.left(frame.src, cmd.rejoin)
-            elif not cmd.rejoin:
-                nib.neighbors.pop(frame.src, None)
             return
         nib.count("nwk_command_ignored")
+
+    def _probe_child(self, short: int, on_answer: Callable[[int | None], None]) -> None:
+        """Ask the child at C{short} for its EUI-64 (IEEE_addr_req); C{on_answer(eui or None)}."""
+        self.zdo.send(short, _zdo.IeeeAddrReq(short),
+                      lambda rsp: on_answer(rsp.ieee if isinstance(rsp, _zdo.IeeeAddrRsp) and rsp.status == 0
+                                            else None))
 
     def _nwk_data(self, frame, broadcast: bool, origin=None) -> None:
         self.aps.deliver(frame, broadcast, origin)

@@ -15,6 +15,17 @@ that the preconfigured link key comes from the install code; the CH is coordinat
    current key), then a Switch Key; a sleepy device gets both when it is next heard.  Once every
    device has acknowledged its Switch Key the trust centre switches too (until then it keeps
    sending with the old key, which every device still holds).
+ - NWK Leave of a child (3.4.4, 3.6.1.10.3): the command carries network-key security only, so
+   any device holding that key can send it in the child's name (MAC source spoofed too).  The
+   hub does not drop a child on the word of such a frame: the child's entry stays, unchanged,
+   while the Leave is confirmed (L{PendingLeave}, at most one per child).  An rx-on child is
+   asked for its EUI-64 (IEEE_addr_req, up to L{LEAVE_PROBES} times, L{LEAVE_PROBE_INTERVAL}
+   apart after each unanswered one); a sleepy child is given
+   its End Device Timeout.  Its answer, or any NWK data frame from it (a frame its link key
+   authenticates, or one only NWK-secured: keeping a child is never the unsafe side) refutes the
+   Leave (counted C{leave_refuted}, nothing changes); silence confirms it (C{device_left}).
+ - Rejoin Request (3.6.1.4.2): how a device listens (rx-on when idle) was settled when it
+   associated; a NWK-secured Rejoin Request does not change it (C{rejoin_capability_kept}).
 
 One L{JoinSession} machine (automat typed builder) per joining device:
 
@@ -45,6 +56,10 @@ from protocols.zigbee.security import KEY_ID_KEY_TRANSPORT
 from protocols._statetimer import StateTimer as _Timed
 
 TC_ANNOUNCE_TIMEOUT = 20.0  # s the TC waits for Device_annce after sending the key
+#: IEEE_addr_req probes of an rx-on child whose NWK Leave is unconfirmed, before it counts as gone
+LEAVE_PROBES = 5
+#: s between an unanswered probe and the next (spread out: a burst of traffic or loss is no proof)
+LEAVE_PROBE_INTERVAL = 10.0
 #: Request Key key types for an application link key (4.4.9.5.1: 2; 3 is accepted from older stacks)
 REQUEST_KEY_APP_TYPES = (_aps.KEY_TYPE_APP_MASTER, _aps.KEY_TYPE_APP_LINK)
 
@@ -129,6 +144,17 @@ def _build():
 JoinSession = _build()
 
 
+class PendingLeave:
+    """An unconfirmed NWK Leave of one child (see the module docstring)."""
+
+    __slots__ = ("eui", "timer", "probes")
+
+    def __init__(self, eui: int) -> None:
+        self.eui = eui
+        self.timer = None  # the End Device Timeout of a sleepy child, or the next probe
+        self.probes = 0  # IEEE_addr_req sent to an rx-on child
+
+
 class TrustCenter:
     """The TC role of the coordinator.  See the module docstring.
 
@@ -137,8 +163,21 @@ class TrustCenter:
 
     def __init__(self, nib: Nib, send_command: Callable[..., None], *, authorize: Callable[[int], bytes | None],
                  on_device_joined: Callable[[int, int, str], None],
-                 link_key_established: Callable[[int], bool] | None = None) -> None:
+                 link_key_established: Callable[[int], bool] | None = None,
+                 probe: Callable[[int, Callable[[int | None], None]], None] | None = None,
+                 child_timeout: Callable[[int], float] | None = None,
+                 child_gone: Callable[[int], None] | None = None) -> None:
         self.nib = nib
+        #: C{probe(short, on_answer)}: ask the node at C{short} for its EUI-64 (None: no answer)
+        self.probe = probe
+        #: C{child_timeout(short)}: seconds a sleepy child may stay silent
+        self.child_timeout = child_timeout
+        #: C{child_gone(short)}: a child has left for good (its housekeeping state goes)
+        self.child_gone = child_gone
+        #: short -> the unconfirmed Leave of that child
+        self.leaving: dict[int, PendingLeave] = {}
+        #: EUI-64 -> rx-on-when-idle as it associated (the device log's view of how it listens)
+        self.rx_on: dict[int, bool] = {}
         self.link_key_established = link_key_established
         self.send_command = send_command
         self.authorize = authorize
@@ -177,7 +216,9 @@ class TrustCenter:
                     break
         nib.set_link_key(ext_addr, link_key)
         nib.addresses.set(short, ext_addr)
-        nib.neighbors[short] = Neighbor(ext_addr, short, bool(capability & CAP_RX_ON_WHEN_IDLE), True)
+        self._settle_leave(short)
+        self.rx_on[ext_addr] = bool(capability & CAP_RX_ON_WHEN_IDLE)
+        nib.neighbors[short] = Neighbor(ext_addr, short, self.rx_on[ext_addr], True)
         # a device that joins again may have restarted its frame counters
         nib.counters.reset_sender(ext_addr)
         old = self.sessions.pop(ext_addr, None)
@@ -210,28 +251,95 @@ class TrustCenter:
             nib.addresses.set(short, eui)
         rx_on = bool(capability & CAP_RX_ON_WHEN_IDLE)
         nb = nib.neighbors.get(short)
-        if nb is not None and nb.eui == eui and nb.child and nb.rx_on != rx_on:
+        settled = nb.rx_on if nb is not None and nb.eui == eui and nb.child else self.rx_on.get(eui)
+        if settled is not None and settled != rx_on:
             # how a child listens was settled when it associated; a Rejoin Request (NWK
             # security only: anyone may send one in its name) does not turn a sleepy child
             # into one that is sent to directly, or the other way round
             nib.count("rejoin_capability_kept")
-            rx_on = nb.rx_on
+            rx_on = settled
         nib.neighbors[short] = Neighbor(eui, short, rx_on, True)
         nib.count("rejoin")
         respond(short, 0)
 
     def left(self, src_short: int, rejoin: bool) -> None:
-        """A NWK Leave from a device: without rejoin it is off the network (its entry in the
-        device log stays: it may join again through association)."""
+        """A NWK Leave from a device: without rejoin it is off the network once confirmed (its
+        entry in the device log stays: it may join again through association).  See the
+        module docstring."""
         if rejoin:
             return
         nib = self.nib
-        nb = nib.neighbors.pop(src_short, None)
-        if nb is not None:
-            session = self.sessions.pop(nb.eui, None)
-            if session is not None:
-                session.abandon()
-        self.nib.count("device_left")
+        nb = nib.neighbors.get(src_short)
+        if nb is None or not nb.child:
+            nib.count("leave_not_child")
+            return
+        if src_short in self.leaving:
+            nib.count("leave_unconfirmed_already")
+            return
+        pending = self.leaving[src_short] = PendingLeave(nb.eui)
+        nib.count("leave_unconfirmed")
+        if nb.rx_on and self.probe is not None:
+            self._probe(src_short, pending)
+        elif not nb.rx_on and self.child_timeout is not None:
+            pending.timer = nib.clock.callLater(self.child_timeout(src_short), self._confirm_leave, src_short, pending)
+        else:
+            self._confirm_leave(src_short, pending)
+
+    def _probe(self, short: int, pending: PendingLeave) -> None:
+        if self.leaving.get(short) is not pending:
+            return
+        pending.timer = None
+        pending.probes += 1
+        self.probe(short, lambda eui: self._probe_answer(short, pending, eui))
+
+    def _probe_answer(self, short: int, pending: PendingLeave, eui: int | None) -> None:
+        if self.leaving.get(short) is not pending:
+            return  # settled meanwhile
+        if eui == pending.eui:
+            self._settle_leave(short)
+            self.nib.count("leave_refuted")
+        elif pending.probes < LEAVE_PROBES:
+            pending.timer = self.nib.clock.callLater(LEAVE_PROBE_INTERVAL, self._probe, short, pending)
+        else:
+            self._confirm_leave(short, pending)
+
+    def _confirm_leave(self, short: int, pending: PendingLeave) -> None:
+        if self.leaving.get(short) is not pending:
+            return
+        del self.leaving[short]
+        nib = self.nib
+        nb = nib.neighbors.get(short)
+        if nb is None or nb.eui != pending.eui:
+            return  # the address went to another device meanwhile (it associated again)
+        del nib.neighbors[short]
+        if self.child_gone is not None:
+            self.child_gone(short)
+        session = self.sessions.pop(nb.eui, None)
+        if session is not None:
+            session.abandon()
+        nib.count("device_left")
+
+    def _settle_leave(self, short: int) -> None:
+        """The unconfirmed Leave of the child at C{short} (if any) is over: the child is here."""
+        pending = self.leaving.pop(short, None)
+        if pending is not None and pending.timer is not None and pending.timer.active():
+            pending.timer.cancel()
+
+    def authenticated(self, eui: int) -> None:
+        """A frame that C{eui}'s link key authenticated arrived: an unconfirmed Leave in its
+        name is refuted."""
+        self._alive(eui)
+
+    def _alive(self, eui: int) -> None:
+        # (removing a child needs its silence; any sign of life, even one only NWK-secured that
+        # someone else may have sent in its name, keeps it: keeping is never the unsafe side)
+        if not self.leaving:
+            return
+        short = self.nib.short_of(eui)
+        pending = self.leaving.get(short) if short is not None else None
+        if pending is not None and pending.eui == eui:
+            self._settle_leave(short)
+            self.nib.count("leave_refuted")
 
     def update_network_key(self, key: bytes) -> int:
         """Start a network key update to C{key}; return its key sequence number."""
@@ -255,6 +363,7 @@ class TrustCenter:
         """A frame from C{eui} passed security (a sleepy device is awake now)."""
         if self.key_update is not None:
             self.key_update.heard(eui)
+        self._alive(eui)
 
     def request_key(self, requester_short: int, requester_eui: int, cmd: _aps.RequestKey) -> None:
         nib = self.nib
