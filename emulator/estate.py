@@ -83,6 +83,9 @@ class Home:
         self.keys = keys
         #: called with each node right after it powered on (e.g. to connect a hub to its WAN)
         self.power_on_hooks: list = []
+        #: C{alert_sink(home, device_kind, alert_code)}: where a device's own alerts go (the soak
+        #: counts them); None: straight to the device's GBCS application (L{device_alert})
+        self.alert_sink = None
         #: received frames whose handling raised (bugs: each logged with its traceback)
         self.errors = 0
         self.nodes = {}
@@ -107,6 +110,16 @@ class Home:
         node.power_on()
         for hook in self.power_on_hooks:
             hook(node)
+
+    def device_alert(self, node, alert_code: int) -> None:
+        """C{node} raises GBCS alert C{alert_code} (a condition it detects itself): through the
+        L{alert_sink} if one is set, else to its GBCS application (none: the alert is not sent)."""
+        if self.alert_sink is not None:
+            self.alert_sink(self, node.kind, alert_code)
+            return
+        app = getattr(getattr(node, "tunnel", None), "application", None)
+        if app is not None and hasattr(app, "raise_alert"):
+            app.raise_alert(alert_code, critical=False)
 
     def hub(self):
         """The home's Communications Hub node (None if the topology gave it none)."""

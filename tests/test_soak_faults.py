@@ -1,0 +1,197 @@
+"""Soak faults that change a device's state: the GSME's clock jumping (its GBCS time is wrong
+until it synchronises with the CH's Time cluster, or, beyond the 10 s GBCS lets a synchronisation
+adjust, until GCS28 sets it; the meter raises Clock not adjusted 8F0C), checked in a small soak."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from emulator.devices.gbcs.asn1_usecases import asn1_outcome
+from emulator.devices.gsme_clock import ADJUST_TOLERANCE, ALERT_CLOCK_NOT_ADJUSTED, ClockSync, gbcs_clock
+from emulator.devices.base import ZCL_EPOCH
+from emulator.soak.workload import parse_workload
+from emulator.topology import TopologyError, parse_topology
+from tests.conftest import KEYSTORE, needs
+
+TOPOLOGY = """\
+name: faults-soak
+start_time: "2026-03-02T00:00:00Z"
+parameters: {homes: 2}
+templates:
+  dual-fuel:
+    csp: north
+    devices:
+      - {kind: CH, name: ch}
+      - {kind: ESME, name: esme}
+      - {kind: GSME, name: gsme, wake_interval: 600, clock_sync_interval: 3600}
+      - {kind: IHD, name: ihd, read_interval: 300, gas_read_interval: 900}
+homes:
+  - {template: dual-fuel, count: homes, prefix: h-}
+faults:
+FAULTS
+dcc:
+  id: "90B3D51F30000002"
+  keys: KEYS
+  users:
+    - {id: "90B3D51F30010000", name: supplier, roles: [IS, ES, GS]}
+    - {id: "90B3D51F30020000", name: network-operator, roles: [ED, GT]}
+  homes:
+    "*":
+      import_supplier: "90B3D51F30010000"
+      gas_supplier: "90B3D51F30010000"
+      electricity_distributor: "90B3D51F30020000"
+      gas_transporter: "90B3D51F30020000"
+"""
+
+WORKLOAD = """\
+name: light
+users:
+  - {name: supplier, share: 1}
+per_home:
+  gas_read: {per_hour: 2}
+"""
+
+
+# --- the synchronisation rule ---------------------------------------------------------------------
+
+class _Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def seconds(self) -> float:
+        return self.t
+
+
+class _App:
+    built = True
+
+    def __init__(self, clock, offset: float) -> None:
+        self.clock = clock
+        self.clock_offset = offset
+
+    def now(self) -> float:
+        return self.clock.seconds() + self.clock_offset
+
+
+class _Tunnel:
+    def __init__(self, app) -> None:
+        self.application = app
+
+
+class _Node:
+    def __init__(self, app) -> None:
+        self.tunnel = _Tunnel(app)
+
+
+@pytest.mark.parametrize("offset,outcome,after", [
+    (0.0, "in_sync", 0.0),
+    (0.4, "in_sync", 0.4),                      # within the read's one-second resolution
+    (1.0, "adjusted", 0.0),
+    (-4.0, "adjusted", 0.0),
+    (float(ADJUST_TOLERANCE), "adjusted", 0.0),
+    (ADJUST_TOLERANCE + 1.0, "not_adjusted", ADJUST_TOLERANCE + 1.0),
+    (-3600.0, "not_adjusted", -3600.0),
+])
+def test_a_synchronisation_adjusts_up_to_ten_seconds(offset, outcome, after):
+    clock = _Clock(1_772_409_600.25)
+    app = _App(clock, offset)
+    alerts = []
+    sync = ClockSync(clock, _Node(app), alerts.append, interval=3600)
+    assert sync.due()
+    sync.started()
+    assert not sync.due()
+    ch_time = int(clock.seconds()) - ZCL_EPOCH          # what the CH's Time attribute reads
+    assert sync.time_read({0x0000: ch_time, 0x0001: 0x09}) == outcome
+    assert app.clock_offset == after
+    assert alerts == ([ALERT_CLOCK_NOT_ADJUSTED] if outcome == "not_adjusted" else [])
+    clock.t += 3600
+    assert sync.due()
+
+
+def test_a_failed_time_read_changes_nothing():
+    clock = _Clock(1_772_409_600.0)
+    app = _App(clock, 30.0)
+    sync = ClockSync(clock, _Node(app), lambda code: pytest.fail("no alert on a failed read"))
+    assert sync.time_read(None) == "failed" and sync.time_read({0x0001: 9}) == "failed"
+    assert sync.time_read({0x0000: True}) == "failed"
+    assert app.clock_offset == 30.0 and sync.failed == 3
+
+
+@pytest.mark.parametrize("fault,words", [
+    ("{kind: gsme_clock, at: 1, offset: 0}", "faults[0].offset must be a non-zero number of seconds"),
+    ("{kind: gsme_clock, at: 1, offset: soon}", "faults[0].offset must be int or float"),
+    ("{kind: gsme_clock, at: 1, length: 5}", "unknown key 'length'"),
+])
+def test_clock_fault_errors(fault, words):
+    text = TOPOLOGY.replace("FAULTS", f"  - {fault}").split("dcc:")[0]
+    with pytest.raises(TopologyError, match=re.escape(words)):
+        parse_topology(text, "t.yaml", 1)
+
+
+def test_the_clock_fault_offset_defaults_to_an_hour():
+    text = TOPOLOGY.replace("FAULTS", "  - {kind: gsme_clock, at: 10, homes: [h-0001]}").split("dcc:")[0]
+    (fault,) = parse_topology(text, "t.yaml", 1).faults
+    assert dict(fault.overrides) == {"offset": 3600.0} and fault.homes == ("h-0001",)
+
+
+# --- in a soak ------------------------------------------------------------------------------------
+
+@needs(KEYSTORE)
+def test_gsme_clock_jump_shows_then_is_corrected(tmp_path):
+    """Home 1's gas meter jumps an hour ahead: its GBCS clock stays wrong at its next
+    synchronisation (more than 10 s), which raises 8F0C to the supplier, until GCS28 sets it to
+    the CH's time; home 2's jumps 6 s ahead and its next synchronisation adjusts it."""
+    from emulator.soak.runner import SoakRun
+    from emulator.topology import load_topology
+    path = tmp_path / "t.yaml"
+    path.write_text(TOPOLOGY.replace("KEYS", str(KEYSTORE)).replace(
+        "FAULTS", "  - {kind: gsme_clock, at: 1800, homes: [h-0001]}\n"
+                  "  - {kind: gsme_clock, at: 1800, offset: 6, homes: [h-0002]}"))
+    run = SoakRun(load_topology(str(path), 4), parse_workload(WORKLOAD, "w.yaml"), 4)
+    gsmes = {home.spec.name: home.nodes["gsme"] for home in run.estate.homes}
+    seen: dict[str, list[tuple[float, float]]] = {name: [] for name in gsmes}
+
+    def sample() -> None:
+        for name, node in gsmes.items():
+            app = gbcs_clock(node)
+            if app is not None:
+                seen[name].append((run.clock.seconds() - run.start, app.now() - run.clock.seconds()))
+        run.clock.callLater(60.0, sample)
+    run.clock.callLater(0.0, sample)
+    run.run(3 * 3600, progress=False)
+    run.close()
+
+    # the jump is visible from the fault on: an hour (home 1), 6 s (home 2)
+    one, two = seen["h-0001"], seen["h-0002"]
+    assert any(t < 1800 and off == 0.0 for t, off in one)
+    assert {off for t, off in one if t > 1800} == {3600.0}
+    assert 6.0 in {off for t, off in two if t > 1800}
+    # home 2: adjusted by a synchronisation, no alert; home 1: not adjusted, 8F0C raised
+    assert two[-1][1] == 0.0
+    sync1, sync2 = gsmes["h-0001"].clock_sync, gsmes["h-0002"].clock_sync
+    assert sync2.adjusted >= 1 and sync2.not_adjusted == 0
+    assert sync1.not_adjusted >= 1 and sync1.adjusted == 0
+    codes = [(home, code) for _t, home, code in run.alerts_raised.values()]
+    assert ("h-0001", ALERT_CLOCK_NOT_ADJUSTED) in codes and ("h-0002", ALERT_CLOCK_NOT_ADJUSTED) not in codes
+    assert run.alerts()["missing"] == 0
+    led = run.ledger()
+    assert led["lost"] == led["duplicated"] == 0 and led["ok"] > 0
+    events = [(kind, event, target) for _t, kind, event, target in run.faults.events]
+    assert events == [("gsme_clock", "clock", "h-0001"), ("gsme_clock", "clock", "h-0002")]
+
+    # GCS28 Set Clock: the meter adopts the CH's time when it lies in the validity interval
+    app = gbcs_clock(gsmes["h-0001"])
+    now = run.clock.seconds()
+
+    def gtime(t: float) -> dict:
+        import time
+        return {"generalized_time": time.strftime("%Y%m%d%H%M%SZ", time.gmtime(int(t)))}
+    late = asn1_outcome(app, 0x007F, {"validityIntervalStart": gtime(now - 7200),
+                                      "validityIntervalEnd": gtime(now - 3600)}, commit=True)
+    assert late == {"deviceTime": gtime(now + 3600), "deviceTimeStatus": 2} and app.clock_offset == 3600.0
+    ok = asn1_outcome(app, 0x007F, {"validityIntervalStart": gtime(now - 600),
+                                    "validityIntervalEnd": gtime(now + 600)}, commit=True)
+    assert ok == {"deviceTime": gtime(now), "deviceTimeStatus": 0}
+    assert app.clock_offset == 0.0 and app.now() == run.clock.seconds()
