@@ -89,8 +89,11 @@ class Home:
         #: received frames whose handling raised (bugs: each logged with its traceback)
         self.errors = 0
         self.nodes = {}
+        from emulator.power import PowerDomain
         for dev in spec.devices:
-            self.nodes[dev.name] = build_device(self, dev, seed)
+            node = self.nodes[dev.name] = build_device(self, dev, seed)
+            if node.kind == "CH":        # its power can be cut (emulator.devices.reboot)
+                node.clock = PowerDomain(clock)
 
     def _medium_event(self, reason: str) -> None:
         # (a sleeping receiver not hearing a frame is not a drop: it was not listening)

@@ -8,12 +8,15 @@ A topology's C{faults:} (all times in seconds from the start of the run)::
       - {kind: wan_loss, csp: north, at: 0, length: 86400, loss: 0.02}
       - {kind: wan_latency, csp: north, at: 20000, length: 3600, delay: 4.0}
       - {kind: wan_outage, csp: north, at: 36000, length: 7200}
+      - {kind: hub_reboot, at: 4000, length: 300, homes: [street-0001]}   # CH off for 5 minutes
       - {kind: gsme_battery, at: 5000, homes: [street-0002]}   # Low Battery Capacity (8F1F)
       - {kind: gsme_clock, at: 9000, offset: 3600}             # the GSME's clock jumps 1 h
 
 Window faults (C{han_*}, C{wan_*}) change the impairments of the homes' radio media or of the
 CSP's hub links for C{length} seconds, on top of the topology's own; overlapping windows add up
-(the later one's values win per field).  C{gsme_battery} is the gas meter noticing the fault at
+(the later one's values win per field).  C{hub_reboot} powers the homes' Communications Hubs off
+at C{at} and on again C{length} seconds later (what survives: L{emulator.devices.reboot}).
+C{gsme_battery} is the gas meter noticing the fault at
 C{at}: it raises the GBCS alert of that fault to its supplier, which the soak counts on the Users'
 side.  C{gsme_clock} makes the gas meter's clock jump by C{offset} seconds (default
 L{DEFAULT_CLOCK_OFFSET}; negative: back) at C{at}: its GBCS responses, alerts and logs carry the
@@ -42,6 +45,7 @@ FAULT_KINDS: dict[str, set[str]] = {
     "wan_loss": {"length", "loss", "csp"},
     "wan_latency": {"length", "delay", "csp"},
     "wan_outage": {"length", "csp"},
+    "hub_reboot": {"length", "homes"},
     "gsme_battery": {"homes"},
     "gsme_clock": {"homes", "offset"},
 }
@@ -195,7 +199,8 @@ class FaultScheduler:
         self.smwan = smwan
         self.raise_alert = raise_alert
         self.active: list[FaultSpec] = []
-        #: (run time, kind, "start" | "end" | "alert" | "clock", target) of every fault event, in order
+        #: (run time, kind, "start" | "end" | "alert" | "clock" | "off" | "on", target) of every fault
+        #: event, in order
         self.events: list[tuple[float, str, str, str]] = []
         self._start = clock.seconds()
 
@@ -205,6 +210,9 @@ class FaultScheduler:
                 self.clock.callLater(fault.at, self._gsme, fault)
             elif fault.kind == "gsme_clock":
                 self.clock.callLater(fault.at, self._gsme_clock, fault)
+            elif fault.kind == "hub_reboot":
+                self.clock.callLater(fault.at, self._hub_power, fault, False)
+                self.clock.callLater(fault.end, self._hub_power, fault, True)
             else:
                 self.clock.callLater(fault.at, self._toggle, fault, True)
                 self.clock.callLater(fault.end, self._toggle, fault, False)
@@ -234,6 +242,23 @@ class FaultScheduler:
                     continue
                 app.clock_offset += offset
                 self.events.append((self._now(), fault.kind, "clock", home.spec.name))
+
+    def _hub_power(self, fault: FaultSpec, on: bool) -> None:
+        from emulator.devices import reboot
+        for home in self.estate.homes:
+            if fault.homes and home.spec.name not in fault.homes:
+                continue
+            hub = home.hub()
+            if hub is None:
+                continue
+            if on:
+                done = reboot.power_on(hub)
+            else:
+                wan = self.smwan.wans.get(home.spec.csp)
+                done = reboot.power_off(hub, wan.hubs.get(hub.spec.eui64) if wan is not None else None)
+            # (a hub not yet powered on, or already off under an overlapping reboot, is left as it is)
+            self.events.append((self._now(), fault.kind, ("on" if on else "off") if done else "unchanged",
+                                home.spec.name))
 
     def _toggle(self, fault: FaultSpec, on: bool) -> None:
         if on:
