@@ -1,6 +1,12 @@
-"""Soak faults that change a device's state: the GSME's clock jumping (its GBCS time is wrong
-until it synchronises with the CH's Time cluster, or, beyond the 10 s GBCS lets a synchronisation
-adjust, until GCS28 sets it; the meter raises Clock not adjusted 8F0C), checked in a small soak."""
+"""Soak faults that change a device's state, in small soaks:
+
+ - a hub reboot: the CH loses power for a while and keeps what must survive (PAN, keys, frame
+   counters above those before, the SMWAN store delivered once), the ledger loses nothing and the
+   devices answer afterwards;
+ - the GSME's clock jumping: its GBCS time is wrong until it synchronises with the CH's Time
+   cluster, or, beyond the 10 s GBCS lets a synchronisation adjust, until GCS28 sets it; the meter
+   raises Clock not adjusted (8F0C).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ import re
 
 import pytest
 
+from emulator.devices.base import ZCL_EPOCH
 from emulator.devices.gbcs.asn1_usecases import asn1_outcome
 from emulator.devices.gsme_clock import ADJUST_TOLERANCE, ALERT_CLOCK_NOT_ADJUSTED, ClockSync, gbcs_clock
-from emulator.devices.base import ZCL_EPOCH
 from emulator.soak.workload import parse_workload
 from emulator.topology import TopologyError, parse_topology
 from tests.conftest import KEYSTORE, needs
@@ -279,3 +285,23 @@ def test_a_hub_reboot_keeps_what_must_survive(tmp_path):
     after = [r for r in run.records.values() if r.home == "h-0001" and r.submitted > 2400 + 600]
     assert {r.kind for r in after if r.final == "I0"} >= {"on_demand_read", "gas_read"}
     assert run.estate.errors == 0
+
+
+def test_a_power_cut_cancels_what_the_node_was_waiting_for():
+    from emulator.clock import VirtualClock
+    from emulator.power import PowerDomain
+    clock = VirtualClock(1000.0)
+    domain = PowerDomain(clock)
+    ran = []
+    domain.callLater(1.0, ran.append, "a")
+    clock.callLater(1.5, ran.append, "other node")
+    domain.callLater(2.0, ran.append, "b")
+    cancelled = domain.callLater(2.5, ran.append, "c")
+    cancelled.cancel()
+    domain.callLater(3.0, ran.append, "d")
+    clock.run_until(1002.2)
+    assert ran == ["a", "other node", "b"] and domain.seconds() == clock.seconds()
+    assert domain.cut() == 1 and domain.cut_calls == 1      # "d": "c" was cancelled already
+    domain.callLater(1.0, ran.append, "after")
+    clock.run_until(1010.0)
+    assert ran == ["a", "other node", "b", "after"]
