@@ -78,7 +78,9 @@ class ClockSync:
         """The meter sends its Read Attributes of the CH's time now."""
         self.last_attempt = self.clock.seconds()
         app = gbcs_clock(self.node)
-        self._sent_at = app.now() if app is not None else float(self.last_attempt)
+        # the meter's clock on the HAN's time base: the HAN's time plus its error (a replay's
+        # device clock may be shifted to reference dates on purpose: that shift is not an error)
+        self._sent_at = float(self.last_attempt) + (app.clock_offset if app is not None else 0.0)
 
     def time_read(self, values: dict[int, Any] | None) -> str:
         """The CH's Time attribute (0x0000, a ZCL UTCTime) as read, or C{None} if the read failed:
