@@ -84,6 +84,9 @@ class Home:
         self.keys = keys
         #: called with each node right after it powered on (e.g. to connect a hub to its WAN)
         self.power_on_hooks: list = []
+        #: C{alert_sink(home, device_kind, alert_code)}: where a device's own alerts go (the soak
+        #: counts them); None: straight to the device's GBCS application (L{device_alert})
+        self.alert_sink = None
         #: received frames whose handling raised (bugs: each logged with its traceback)
         self.errors = 0
         #: a dual-band CH's 868 MHz HAN (L{emulator.devices.subghz}); None in a 2.4 GHz-only home
@@ -99,8 +102,11 @@ class Home:
                                             phy=PHY_868)
             self.power_on_hooks.append(self._attach_sub_ghz)
         self.nodes = {}
+        from emulator.power import PowerDomain
         for dev in spec.devices:
-            self.nodes[dev.name] = build_device(self, dev, seed)
+            node = self.nodes[dev.name] = build_device(self, dev, seed)
+            if node.kind == "CH":        # its power can be cut (emulator.devices.reboot)
+                node.clock = PowerDomain(clock)
 
     def medium_for(self, device_spec):
         """The radio medium a device is on: its band's (C{band: 868}: the sub-GHz one)."""
@@ -137,6 +143,16 @@ class Home:
         node.power_on()
         for hook in self.power_on_hooks:
             hook(node)
+
+    def device_alert(self, node, alert_code: int) -> None:
+        """C{node} raises GBCS alert C{alert_code} (a condition it detects itself): through the
+        L{alert_sink} if one is set, else to its GBCS application (none: the alert is not sent)."""
+        if self.alert_sink is not None:
+            self.alert_sink(self, node.kind, alert_code)
+            return
+        app = getattr(getattr(node, "tunnel", None), "application", None)
+        if app is not None and hasattr(app, "raise_alert"):
+            app.raise_alert(alert_code, critical=False)
 
     def hub(self):
         """The home's Communications Hub node (None if the topology gave it none)."""

@@ -52,7 +52,7 @@ DEVICE_KINDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ESME": {"mean_power_w": (int, float), "unit_rate_p_per_kwh": (int, float), "rejoin_at": list, "leave_at": list,
              **_CBKE_DEVICE_KEYS},
     "GSME": {"wake_interval": (int, float), "mean_gas_m3_per_day": (int, float), "rejoin_at": list,
-             "leave_at": list, **_CBKE_DEVICE_KEYS},
+             "leave_at": list, "clock_sync_interval": (int, float), **_CBKE_DEVICE_KEYS},
     "IHD": {"read_interval": (int, float), "gas_read_interval": (int, float), "rejoin_at": list, "leave_at": list,
             **_CBKE_DEVICE_KEYS},
     # a hostile device holding the network key (emulator.devices.insider): which attack
@@ -698,7 +698,7 @@ def _parse_device(checker: _Checker, raw: Any, line: int, home_index: int, dev_i
     if dev.get("whitelisted", True) is False:
         registered = None
     for key in ("wake_interval", "read_interval", "gas_read_interval", "mean_power_w", "mean_gas_m3_per_day",
-                "unit_rate_p_per_kwh"):
+                "unit_rate_p_per_kwh", "clock_sync_interval"):
         if key in dev and dev[key] <= 0:
             raise checker.fail(dev.key_lines[key], f"{what}.{key} must be positive, got {dev[key]}")
     # scheduled HAN events, seconds after the device powers on: network_key_updates (CH: the

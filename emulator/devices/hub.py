@@ -59,6 +59,8 @@ class CommsHub(HanDevice):
         #: the TC link key each device's last successful CBKE run made
         self.cbke_keys: dict[int, bytes] = {}
         self._no_cbke = {dev.eui64 for dev in home.spec.devices if dev.params.get("cbke", True) is False}
+        #: what a power cut kept (L{emulator.devices.reboot.HubNvm}) until the hub is powered on again
+        self.nvm = None
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         eps = [SimpleDescriptor(CHF_ENDPOINT, PROFILE_SE, DEVICE_ID_ESP, 0,
@@ -73,6 +75,10 @@ class CommsHub(HanDevice):
         return SimpleDescriptor(endpoint, PROFILE_SE, DEVICE_ID_METER, 0, (CLUSTER_BASIC, CLUSTER_METERING), ())
 
     def start(self) -> None:
+        if self.nvm is not None:        # powered on again after a power cut (emulator.devices.reboot)
+            from emulator.devices.reboot import resume
+            resume(self)
+            return
         home = self.home
         home.add_key(home.spec.network_key, "network key #0")
         for dev in home.spec.devices:
@@ -85,16 +91,21 @@ class CommsHub(HanDevice):
         self.add_server(CHF_ENDPOINT, CLUSTER_PRICE, {"CommodityType": 1}, client_side=True)
         self.cluster_handlers[(CHF_ENDPOINT, CLUSTER_METERING)] = self._metering_client_command
         self._start_gbcs()
-        # the anchor CH uses its own EUI-64 as the extended PAN id
-        beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
-        self.stack.form_network(home.spec.pan_id, home.spec.network_key, authorize=self._authorize,
-                                on_device_joined=self._device_joined, beacon_payload=beacon,
-                                link_key_established=self.link_key_established)
+        self.form_network(home.spec.pan_id, home.spec.network_key, 0)
         self.joined_at = self.clock.seconds()
         self.metrics.devices_up.labels(self.kind).inc()
         for at in self.spec.params.get("network_key_updates", ()):
             self.clock.callLater(float(at), self._update_network_key)
         self.network_key_updates = 0
+
+    def form_network(self, pan_id: int, network_key: bytes, key_seq: int) -> None:
+        """Start the PAN as its coordinator and trust centre (at first power-on, and again with
+        the same PAN after a power cut)."""
+        # the anchor CH uses its own EUI-64 as the extended PAN id
+        beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
+        self.stack.form_network(pan_id, network_key, authorize=self._authorize, key_seq=key_seq,
+                                on_device_joined=self._device_joined, beacon_payload=beacon,
+                                link_key_established=self.link_key_established)
 
     def _update_network_key(self) -> None:
         """A scheduled topology event: a new network key (derived from the seed) for the HAN."""
@@ -109,6 +120,13 @@ class CommsHub(HanDevice):
     def _start_gbcs(self) -> None:
         """Serve GB-HRGP tunnels and route GBCS (L{emulator.devices.tunnel}); schedule the
         topology's C{gbcs_commands} as messages arriving from the WAN."""
+        self._build_chf_tunnel()
+        elapsed = self.clock.seconds() - self.home.start_time
+        for scheduled in self.home.spec.gbcs_commands:
+            self.clock.callLater(max(0.0, scheduled.at - elapsed), self.chf_tunnel.from_wan, scheduled.message)
+
+    def _build_chf_tunnel(self) -> None:
+        """The CHF's tunnel service and router, with every device of the device log."""
         from emulator.devices.tunnel import ChfTunnelService
         params = self.spec.params
         crypto = None
@@ -126,9 +144,6 @@ class CommsHub(HanDevice):
             kind = self.kinds.get(eui, "")
             cls = DEVICE_CLASSES.get(kind)
             self.chf_tunnel.add_device(eui, kind, sleepy=cls is not None and not cls.rx_on_when_idle)
-        elapsed = self.clock.seconds() - self.home.start_time
-        for scheduled in self.home.spec.gbcs_commands:
-            self.clock.callLater(max(0.0, scheduled.at - elapsed), self.chf_tunnel.from_wan, scheduled.message)
 
     def _authorize(self, eui: int) -> bytes | None:
         code = self.device_log.get(eui)

@@ -189,6 +189,9 @@ class Gsme(HanDevice):
         self.wake_cycle = make_wake_cycle(self.clock, self)
         self.mirror = make_mirror_setup(self)
         self.tunnel: TunnelClientHost | None = None  # built at power-on
+        from emulator.devices.gsme_clock import SYNC_INTERVAL, ClockSync
+        self.clock_sync = ClockSync(self.clock, self, lambda code: home.device_alert(self, code),
+                                    float(spec.params.get("clock_sync_interval", SYNC_INTERVAL)))
 
     def endpoint_descriptors(self) -> list[SimpleDescriptor]:
         return [SimpleDescriptor(METER_ENDPOINT, PROFILE_SE, DEVICE_ID_METER, 0,
@@ -221,8 +224,8 @@ class Gsme(HanDevice):
 
     def joined(self) -> None:
         self.wake_cycle.begin_work()
-        self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001),
-                             lambda values: self.wake_cycle.end_work())
+        self.clock_sync.started()
+        self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001), self._clock_read)
         self.mirror.ensure()
         self.tunnel.poll()
         offset = self.rng.uniform(0, self.wake_interval)
@@ -235,6 +238,18 @@ class Gsme(HanDevice):
             return
         self.tunnel.poll()
         self.mirror.ensure()
+        if self.clock_sync.due():
+            self.sync_clock()
+
+    def sync_clock(self) -> None:
+        """Synchronise the clock with the CH's Time cluster (L{emulator.devices.gsme_clock})."""
+        self.clock_sync.started()
+        self.wake_cycle.begin_work()
+        self.read_attributes(0x0000, 0x01, METER_ENDPOINT, CLUSTER_TIME, (0x0000, 0x0001), self._clock_read)
+
+    def _clock_read(self, values) -> None:
+        self.clock_sync.time_read(values)
+        self.wake_cycle.end_work()
 
     # ------------------------------------------------------------------ mirroring (MirrorLower)
 

@@ -8,14 +8,21 @@ A topology's C{faults:} (all times in seconds from the start of the run)::
       - {kind: wan_loss, csp: north, at: 0, length: 86400, loss: 0.02}
       - {kind: wan_latency, csp: north, at: 20000, length: 3600, delay: 4.0}
       - {kind: wan_outage, csp: north, at: 36000, length: 7200}
+      - {kind: hub_reboot, at: 4000, length: 300, homes: [street-0001]}   # CH off for 5 minutes
       - {kind: gsme_battery, at: 5000, homes: [street-0002]}   # Low Battery Capacity (8F1F)
-      - {kind: gsme_clock, at: 9000}                           # Clock not adjusted (8F0C)
+      - {kind: gsme_clock, at: 9000, offset: 3600}             # the GSME's clock jumps 1 h
 
 Window faults (C{han_*}, C{wan_*}) change the impairments of the homes' radio media or of the
 CSP's hub links for C{length} seconds, on top of the topology's own; overlapping windows add up
-(the later one's values win per field).  C{gsme_battery} and C{gsme_clock} are the gas meter
-noticing the fault at C{at}: it raises the GBCS alert of that fault to its supplier, which the
-soak counts on the Users' side.
+(the later one's values win per field).  C{hub_reboot} powers the homes' Communications Hubs off
+at C{at} and on again C{length} seconds later (what survives: L{emulator.devices.reboot}).
+C{gsme_battery} is the gas meter noticing the fault at
+C{at}: it raises the GBCS alert of that fault to its supplier, which the soak counts on the Users'
+side.  C{gsme_clock} makes the gas meter's clock jump by C{offset} seconds (default
+L{DEFAULT_CLOCK_OFFSET}; negative: back) at C{at}: its GBCS responses, alerts and logs carry the
+wrong time until the meter synchronises with the CH's Time cluster, which adjusts up to 10 s and
+otherwise raises Clock not adjusted (8F0C) and leaves the clock to a GCS28 Set Clock
+(L{emulator.devices.gsme_clock}).
 
 The command line's C{--han-loss}, C{--wan-loss} and C{--outage CSP:START:LENGTH} are whole-run
 faults folded into the topology before the estate is built (L{apply_cli_faults}).
@@ -38,11 +45,16 @@ FAULT_KINDS: dict[str, set[str]] = {
     "wan_loss": {"length", "loss", "csp"},
     "wan_latency": {"length", "delay", "csp"},
     "wan_outage": {"length", "csp"},
+    "hub_reboot": {"length", "homes"},
     "gsme_battery": {"homes"},
-    "gsme_clock": {"homes"},
+    "gsme_clock": {"homes", "offset"},
 }
-#: GSME fault -> the alert code it raises (alert_codes: Low Battery Capacity, Clock not adjusted)
-GSME_ALERTS = {"gsme_battery": 0x8F1F, "gsme_clock": 0x8F0C}
+#: keys a fault may leave out (the others are required)
+OPTIONAL_KEYS = {"homes", "csp", "p_good_to_bad", "p_bad_to_good", "loss_bad", "offset"}
+#: GSME fault -> the alert code it raises at once (alert_codes: Low Battery Capacity)
+GSME_ALERTS = {"gsme_battery": 0x8F1F}
+#: seconds a C{gsme_clock} fault moves the GSME's clock by default
+DEFAULT_CLOCK_OFFSET = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ def parse_faults(checker, top, homes: dict, csps: dict) -> tuple[FaultSpec, ...]
                                f"{what}.kind {kind!r} is not a fault (one of {', '.join(FAULT_KINDS)})")
         allowed = FAULT_KINDS[kind] | {"kind", "at"}
         checker.keys(m, allowed, f"{what} ({kind})")
-        for key in sorted(allowed - {"kind", "homes", "csp", "p_good_to_bad", "p_bad_to_good", "loss_bad"}):
+        for key in sorted(allowed - {"kind"} - OPTIONAL_KEYS):
             if key not in m:
                 needs = ", ".join(sorted(allowed - {"kind"}))
                 raise checker.fail(m.line, f"{what}.{key} is missing ({kind} needs {needs})")
@@ -114,6 +126,12 @@ def parse_faults(checker, top, homes: dict, csps: dict) -> tuple[FaultSpec, ...]
             overrides.append(("delay", number("delay")))
         elif kind == "wan_outage":
             overrides.append(("outages", ()))   # the window itself, filled in when it starts
+        elif kind == "gsme_clock":
+            offset = checker.typed(m, "offset", (int, float), what) if "offset" in m else DEFAULT_CLOCK_OFFSET
+            if isinstance(offset, bool) or not offset or offset != offset or abs(offset) == float("inf"):
+                raise checker.fail(m.key_lines["offset"], f"{what}.offset must be a non-zero number of seconds, "
+                                                          f"got {offset}")
+            overrides.append(("offset", float(offset)))
         elif kind == "han_burst":
             ge = {"p_good_to_bad": 0.05, "p_bad_to_good": 0.25, "loss_good": 0.0, "loss_bad": 0.9}
             for key in ("p_good_to_bad", "p_bad_to_good", "loss_bad"):
@@ -166,7 +184,8 @@ def apply_cli_faults(topology, *, han_loss: float = 0.0, wan_loss: float = 0.0,
 
 
 class FaultScheduler:
-    """Schedules the window faults' start and end on the clock and the GSME faults' alerts.
+    """Schedules the window faults' start and end on the clock, the GSME faults' alerts and the
+    GSME clock jumps.
 
     @param estate: the L{emulator.estate.Estate} (its homes' media).
     @param smwan: the L{emulator.wan.Smwan} (its CSPs' hub links).
@@ -180,7 +199,8 @@ class FaultScheduler:
         self.smwan = smwan
         self.raise_alert = raise_alert
         self.active: list[FaultSpec] = []
-        #: (run time, kind, "start" | "end" | "alert", target) of every fault event, in order
+        #: (run time, kind, "start" | "end" | "alert" | "clock" | "off" | "on", target) of every fault
+        #: event, in order
         self.events: list[tuple[float, str, str, str]] = []
         self._start = clock.seconds()
 
@@ -188,6 +208,11 @@ class FaultScheduler:
         for fault in self.faults:
             if fault.kind in GSME_ALERTS:
                 self.clock.callLater(fault.at, self._gsme, fault)
+            elif fault.kind == "gsme_clock":
+                self.clock.callLater(fault.at, self._gsme_clock, fault)
+            elif fault.kind == "hub_reboot":
+                self.clock.callLater(fault.at, self._hub_power, fault, False)
+                self.clock.callLater(fault.end, self._hub_power, fault, True)
             else:
                 self.clock.callLater(fault.at, self._toggle, fault, True)
                 self.clock.callLater(fault.end, self._toggle, fault, False)
@@ -201,6 +226,39 @@ class FaultScheduler:
                 continue
             self.raise_alert(home, "GSME", GSME_ALERTS[fault.kind])
             self.events.append((self._now(), fault.kind, "alert", home.spec.name))
+
+    def _gsme_clock(self, fault: FaultSpec) -> None:
+        from emulator.devices.gsme_clock import clock_application
+        offset = dict(fault.overrides)["offset"]
+        for home in self.estate.homes:
+            if fault.homes and home.spec.name not in fault.homes:
+                continue
+            for node in home.nodes.values():
+                if node.kind != "GSME":
+                    continue
+                app = clock_application(node)
+                if app is None:      # not powered yet, or no GBCS logic: no clock to move
+                    self.events.append((self._now(), fault.kind, "no_clock", home.spec.name))
+                    continue
+                app.clock_offset += offset
+                self.events.append((self._now(), fault.kind, "clock", home.spec.name))
+
+    def _hub_power(self, fault: FaultSpec, on: bool) -> None:
+        from emulator.devices import reboot
+        for home in self.estate.homes:
+            if fault.homes and home.spec.name not in fault.homes:
+                continue
+            hub = home.hub()
+            if hub is None:
+                continue
+            if on:
+                done = reboot.power_on(hub)
+            else:
+                wan = self.smwan.wans.get(home.spec.csp)
+                done = reboot.power_off(hub, wan.hubs.get(hub.spec.eui64) if wan is not None else None)
+            # (a hub not yet powered on, or already off under an overlapping reboot, is left as it is)
+            self.events.append((self._now(), fault.kind, ("on" if on else "off") if done else "unchanged",
+                                home.spec.name))
 
     def _toggle(self, fault: FaultSpec, on: bool) -> None:
         if on:

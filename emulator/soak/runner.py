@@ -122,10 +122,12 @@ class SoakRun:
         self.matrix = load_matrix()
         self.delivery = DeliveryObserver(self.host.broker)
         self.faults = FaultScheduler(topology.faults, self.clock, self.estate, self.wan.smwan, self._device_alert)
+        for home in self.estate.homes:        # alerts devices raise themselves are counted as well
+            home.alert_sink = self._device_alert
         self.start = self.clock.seconds()
         self.records: dict[str, Record] = {}
         self.unexpected: list[tuple[float, str]] = []
-        #: consumer-event and fault alerts raised: (device EUI, alert counter) -> (run s, home, code)
+        #: consumer-event, fault and device alerts raised: (device EUI, alert counter) -> (run s, home, code)
         self.alerts_raised: dict[tuple[int, int], tuple[float, str, int]] = {}
         self.alerts_unsendable = 0
         self.samples: list[dict] = []

@@ -212,12 +212,13 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
         start, end = _from_gtime(value.get("validityIntervalStart")), _from_gtime(value.get("validityIntervalEnd"))
         if start is None or end is None or end < start:
             return {"deviceTime": _gtime(device.now()), "deviceTimeStatus": 1}
-        now = device.now()
+        # the meter adopts the CH's time (the HAN's), not the Supplier's, if it lies in the interval
+        now = float(device.clock.seconds())
         if start <= now <= end:
             if commit:
                 device.clock_offset = 0.0                 # within tolerance: the clock is reliable
             return {"deviceTime": _gtime(now), "deviceTimeStatus": 0}
-        return {"deviceTime": _gtime(now), "deviceTimeStatus": 2}
+        return {"deviceTime": _gtime(device.now()), "deviceTimeStatus": 2}
     if name == "update_credentials":
         if not isinstance(value, dict) or "replacements" not in value:
             return None

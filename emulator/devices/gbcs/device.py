@@ -96,6 +96,9 @@ class GbcsDevice:
     #: message codes of the alerts this device type can raise
     alert_codes: frozenset[int] = frozenset({GENERIC_CRITICAL_ALERT, GENERIC_NON_CRITICAL_ALERT, 0x00CB, 0x0124,
                                              0x00CA})   # 0x00CA future-dated firmware activation
+    #: the device clock's error (s) against the HAN's time: what L{now} adds (a clock fault sets
+    #: it; synchronising with the CH or GCS28 Set Clock corrects it, L{emulator.devices.gsme_clock})
+    clock_offset: float = 0.0
 
     def __init__(self, eui: int, crypto: GbcsCrypto, clock: Any, send: Callable[[bytes], None], *,
                  security: SecurityState | None = None, alert_counter: int = 1) -> None:
@@ -223,7 +226,8 @@ class GbcsDevice:
     # ------------------------------------------------------------------ sending
 
     def now(self) -> float:
-        return float(self.clock.seconds())
+        """The device clock: the HAN's time plus the clock's error."""
+        return float(self.clock.seconds()) + self.clock_offset
 
     def build_response(self, command: Frame, payload: dict) -> bytes:
         """Frame, protect and encode the response to C{command} carrying C{payload}."""
