@@ -22,7 +22,7 @@ from protocols.gbcs.message import VERIFIED
 from protocols.gbcs.payloads import dlms, gbz
 
 from emulator.devices.gbcs import supply
-from emulator.devices.gbcs.credentials import pending_public_key
+from emulator.devices.gbcs.asn1_usecases import pending_public_key
 from emulator.devices.gbcs.firmware import distribute, firmware_state, make_ota_image, parse_ota_image
 
 from tests.device_usecase_helpers import DEVICE_EUIS, START, command, home

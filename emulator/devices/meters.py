@@ -18,6 +18,7 @@ from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRIC
 from emulator.devices.discovery import make_discovery
 from emulator.devices.gsme_control import AWAKE_POLL_INTERVAL, AWAKE_TIME, make_mirror_setup, make_wake_cycle
 from emulator.devices.load import GasLoad, HouseholdLoad
+from emulator.devices.prepayment import refresh_prepayment, serve_prepayment
 from emulator.devices.registers import ElectricityRegisters, GasRegisters
 from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
 from emulator.rng import derive_rng
@@ -82,8 +83,7 @@ class Esme(HanDevice):
             "InstantaneousDemand": 0, "CurrentDayConsumptionDelivered": 0})
         self.add_server(METER_ENDPOINT, CLUSTER_PRICE, {"Tier1PriceLabel": "Standard"})
         self.cluster_handlers[(METER_ENDPOINT, CLUSTER_PRICE)] = self._price_command
-        from emulator.devices.ppmid import serve_prepayment
-        serve_prepayment(self)  # Prepayment for a PPMID, in a home that has one
+        serve_prepayment(self, METER_ENDPOINT)  # Prepayment for a PPMID, in a home that has one
         super().start()
 
     def joined(self) -> None:
@@ -113,7 +113,6 @@ class Esme(HanDevice):
 
     def refresh(self, endpoint: int, cluster_id: int) -> None:
         if cluster_id == 0x0705:  # Prepayment (a PPMID reads it)
-            from emulator.devices.ppmid import refresh_prepayment
             refresh_prepayment(self, endpoint)
         if cluster_id != CLUSTER_METERING:
             return

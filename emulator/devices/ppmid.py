@@ -1,5 +1,4 @@
-"""The PPMID (prepayment meter interface device) as a HAN device, and the ESME's Prepayment
-cluster it reads.
+"""The PPMID (prepayment meter interface device) as a HAN device.
 
 PPMID: a mains-powered display (a ZigBee router) that joins, runs CBKE with the CH, finds the
 ESME (Match_Desc for a Metering server, as the IHD does; the CH's GPF mirror is a gas meter
@@ -9,10 +8,7 @@ asks for the current Price (GetCurrentPrice -> PublishPrice).  Its GBCS applicat
 PPMID use cases the CHF routes to it: joining, firmware version CS08 ...) is hosted on its
 GB-HRGP tunnel client (L{emulator.devices.tunnel.TunnelClientHost}).
 
-ESME side (L{serve_prepayment}, L{refresh_prepayment}): in a home with a PPMID the ESME
-serves the Prepayment cluster on its meter endpoint; each read takes the values from the
-ESME's GBCS state when it has one (the prepayment balances object 0-0:94.44.34.30: meter
-balance, emergency credit balance, accumulated debt ...; its payment mode), else they stay 0.
+The ESME side (the Prepayment cluster it serves) is L{emulator.devices.prepayment}.
 """
 
 from __future__ import annotations
@@ -20,70 +16,16 @@ from __future__ import annotations
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
                                    DIRECTION_SERVER_TO_CLIENT, PROFILE_SE, HanDevice)
 from emulator.devices.discovery import make_discovery
-from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, METER_ENDPOINT, price_p_per_kwh
+from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, price_p_per_kwh
+from emulator.devices.prepayment import (ATTR_ACCUMULATED_DEBT, ATTR_CREDIT_REMAINING, ATTR_CREDIT_STATUS,
+                                         ATTR_EMERGENCY_CREDIT_REMAINING, CLUSTER_PREPAYMENT, PREPAYMENT_ATTRIBUTES)
 from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
 from emulator.rng import derive_rng
 from protocols.zigbee.zdo import MatchDescReq, SimpleDescReq, SimpleDescriptor
 
-__all__ = ["Ppmid", "CLUSTER_PREPAYMENT", "PREPAYMENT_ATTRIBUTES", "serve_prepayment", "refresh_prepayment"]
+__all__ = ["Ppmid"]
 
-CLUSTER_PREPAYMENT = 0x0705
-ATTR_CREDIT_REMAINING = 0x0001
-ATTR_EMERGENCY_CREDIT_REMAINING = 0x0002
-ATTR_CREDIT_STATUS = 0x0003
-ATTR_ACCUMULATED_DEBT = 0x0005
-#: what the PPMID reads each time
-PREPAYMENT_ATTRIBUTES = (ATTR_CREDIT_REMAINING, ATTR_EMERGENCY_CREDIT_REMAINING, ATTR_CREDIT_STATUS,
-                         ATTR_ACCUMULATED_DEBT)
-#: the ESME's prepayment balances (GBCS): meter balance, emergency credit balance, accumulated
-#: debt, payment debt, time debt 1, time debt 2
-BALANCES = "0-0:94.44.34.30"
-#: ZSE D.7.2.2.1.4 CreditStatus bits: credit OK, low credit, emergency credit enabled,
-#: emergency credit available, emergency credit selected, emergency credit in use, credit exhausted
-CREDIT_OK, LOW_CREDIT, EMERGENCY_CREDIT_IN_USE, CREDIT_EXHAUSTED = 0x01, 0x02, 0x20, 0x40
 PPMID_DEVICE_ID = 0x0509  # ZSE Prepayment Terminal
-
-
-def has_ppmid(home) -> bool:
-    return any(d.kind == "PPMID" for d in home.spec.devices)
-
-
-def serve_prepayment(esme) -> None:
-    """Serve Prepayment on the ESME's meter endpoint (in a home with a PPMID)."""
-    if has_ppmid(esme.home):
-        esme.add_server(METER_ENDPOINT, CLUSTER_PREPAYMENT, {
-            "PaymentControlConfiguration": 0, "CreditRemaining": 0, "EmergencyCreditRemaining": 0,
-            "CreditStatus": CREDIT_OK, "AccumulatedDebt": 0})
-
-
-def _balances(esme) -> list[int] | None:
-    application = getattr(getattr(esme, "tunnel", None), "application", None)
-    model = getattr(application, "model", None)
-    if model is None:
-        return None
-    try:
-        value = model.get(1, BALANCES, 2)[1]
-    except (KeyError, LookupError, TypeError):
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("value"), list):
-        return None
-    return [int(m.get("value", 0)) for m in value["value"]]
-
-
-def refresh_prepayment(esme, endpoint: int) -> None:
-    """Before a read: the Prepayment attributes from the ESME's GBCS prepayment balances."""
-    server = esme.servers.get((endpoint, CLUSTER_PREPAYMENT))
-    balances = _balances(esme)
-    if server is None or balances is None or len(balances) < 3:
-        return
-    credit, emergency, debt = balances[0], balances[1], balances[2]
-    status = CREDIT_OK if credit > 0 else CREDIT_EXHAUSTED
-    if credit <= 0 and emergency > 0:
-        status |= EMERGENCY_CREDIT_IN_USE
-    server.values[ATTR_CREDIT_REMAINING] = credit
-    server.values[ATTR_EMERGENCY_CREDIT_REMAINING] = emergency
-    server.values[ATTR_ACCUMULATED_DEBT] = debt
-    server.values[ATTR_CREDIT_STATUS] = status
 
 
 class Ppmid(HanDevice):

@@ -73,7 +73,7 @@ class FaultSpec:
 
 def parse_faults(checker, top, homes: dict, csps: dict) -> tuple[FaultSpec, ...]:
     """The C{faults:} list of a topology (errors name the entry and field, C{file:line:})."""
-    from emulator.topology import _Seq, _describe
+    from emulator.yaml_lines import _Seq, _describe
     raw = top["faults"]
     if not isinstance(raw, _Seq):
         raise checker.fail(top.key_lines["faults"], f"faults must be a list, got {_describe(raw)}")

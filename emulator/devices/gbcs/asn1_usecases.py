@@ -31,7 +31,8 @@ from protocols.gbcs.payloads import asn1
 from emulator.devices.gbcs.security import CELL_ROLES
 
 __all__ = ["Asn1State", "ASN1_USE_CASES", "ASN1_HANDLERS", "ASN1_PREPARERS", "Asn1Typed", "execute_asn1", "asn1_outcome",
-           "asn1_is_error", "credentials_outcome", "stage_asn1_error", "DEVICE_TYPE_CODES"]
+           "asn1_is_error", "credentials_outcome", "stage_asn1_error", "DEVICE_TYPE_CODES", "pending_keys",
+           "pending_public_key", "adopt_pending_key"]
 
 #: GBCS device type enumeration (4.3)
 DEVICE_TYPE_CODES = {"GSME": 0, "ESME": 1, "CHF": 2, "GPF": 3, "HCALCS": 4, "PPMID": 5}
@@ -119,6 +120,29 @@ def _own_certificate(device: Any, usage: str) -> x509.Certificate | None:
     return device.crypto.keystore.certificate(device.eui, usage)
 
 
+def pending_keys(device: Any) -> dict:
+    """The key pairs CS02c made (by usage, "ds" / "ka") that wait for CS02d to certify them."""
+    pending = getattr(device, "pending_keys", None)
+    if pending is None:
+        pending = device.pending_keys = {}
+    return pending
+
+
+def pending_public_key(device: Any, usage: str) -> bytes | None:
+    """The uncompressed public key of the key pair CS02c made for C{usage}, if one is pending."""
+    key = pending_keys(device).get(usage)
+    if key is None:
+        return None
+    return key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+
+def adopt_pending_key(device: Any, usage: str) -> None:
+    """CS02d installed a certificate for the pending key: it becomes the device's key."""
+    key = pending_keys(device).pop(usage, None)
+    if key is not None and usage == "ds":
+        device.crypto.keystore.add(device.eui, "ds", private_key=key)
+
+
 def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) -> Any:
     """The response value of an ASN.1 command (state changes only with C{commit})."""
     name = ASN1_USE_CASES.get(message_code)
@@ -172,7 +196,6 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
                                                  serialization.PublicFormat.UncompressedPoint)
         offered = bytes.fromhex(value.get("public_key", ""))
         # a key pair CS02c made is pending until a certificate for it is installed
-        from emulator.devices.gbcs.credentials import adopt_pending_key, pending_public_key
         pending = offered == pending_public_key(device, usage)
         if offered != mine and not pending:
             return 5                                      # wrong public key

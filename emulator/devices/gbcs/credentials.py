@@ -9,7 +9,7 @@ certificates) and whose key usage extension is the usage asked for.  Any other k
 gets response code 1 (invalid key usage).
 
 The new key pair is pending: the device keeps using its current key until CS02d installs a
-device certificate for the new public key (L{pending_public_key}; CS02d accepts either the
+device certificate for the new public key (L{emulator.devices.gbcs.asn1_usecases.pending_public_key}; CS02d accepts either the
 current or the pending key, and installing a certificate for the pending one makes it
 current, its private key then signs the device's responses and alerts for a DS usage).
 
@@ -29,21 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_USE_CASES
+from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_USE_CASES, pending_keys
 
-__all__ = ["CS02C", "issue_credentials", "pending_public_key", "adopt_pending_key"]
+__all__ = ["CS02C", "issue_credentials"]
 
 CS02C = 0x000A
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _DS, _KA = {"bits": 1, "value": "80"}, {"bits": 5, "value": "08"}
 INVALID_KEY_USAGE = 1
-
-
-def _pending(device: Any) -> dict[str, ec.EllipticCurvePrivateKey]:
-    pending = getattr(device, "pending_keys", None)
-    if pending is None:
-        pending = device.pending_keys = {}
-    return pending
 
 
 def _new_key(device: Any, usage: str, counter: int) -> ec.EllipticCurvePrivateKey:
@@ -76,23 +69,8 @@ def issue_credentials(device: Any, message_code: int, value: Any, commit: bool) 
     counter = device.security.counters.get(getattr(device, "_current_originator", None), 0)
     key = _new_key(device, usage, counter)
     if commit:
-        _pending(device)[usage] = key
+        pending_keys(device)[usage] = key
     return {"der": certification_request(device, key, usage).hex().upper()}
-
-
-def pending_public_key(device: Any, usage: str) -> bytes | None:
-    """The uncompressed public key of the key pair CS02c made for C{usage}, if one is pending."""
-    key = _pending(device).get(usage)
-    if key is None:
-        return None
-    return key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-
-
-def adopt_pending_key(device: Any, usage: str) -> None:
-    """CS02d installed a certificate for the pending key: it becomes the device's key."""
-    key = _pending(device).pop(usage, None)
-    if key is not None and usage == "ds":
-        device.crypto.keystore.add(device.eui, "ds", private_key=key)
 
 
 ASN1_USE_CASES[CS02C] = "issue_credentials"
