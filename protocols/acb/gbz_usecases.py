@@ -474,11 +474,13 @@ def _gas_tier(ps: Body) -> int:
     return 0
 
 
-def _duis_zcl_date(node: Body) -> dict:
-    """A DUIS date with wildcards (Year / Month / DayOfMonth / DayOfWeek, each Specified... or
-    NonSpecified...) as a ZCL Date (C{None}: any)."""
+def _duis_zcl_date(node: Body, container: str = "{}") -> dict:
+    """A DUIS date with wildcards as a ZCL Date (C{None}: any): each part (Year, Month,
+    DayOfMonth, DayOfWeek) in an element named C{container.format(part)} (the electricity form
+    C{Year}, the gas form C{GasYearWithWildcards}) holding C{Specified<part>} or
+    C{NonSpecified<part>}."""
     def part(name: str, lo: int, hi: int) -> int | None:
-        p = node.require(name)
+        p = node.require(container.format(name))
         spec = p.find(f"Specified{name}")
         if spec is None:
             if p.find(f"NonSpecified{name}") is None:
@@ -508,19 +510,43 @@ def _gas_tariff(ctx: BuildContext) -> dict:
     special = el.all("SpecialDays/SpecialDay")
     if not days or not weeks or not seasons:
         raise RequestError(INVALID, table.path, "day profiles, week profiles and seasons are required")
-    head = {"ProviderID": 0, "IssuerEventID": ev, "IssuerCalendarID": ev}
-    comps = [cluster_command("Calendar", 0x00, {
-        **head, "StartTime": _publish_start(when), "CalendarType": _TARIFF_CALENDAR_TYPE,
-        "CalendarTimeReference": 0, "CalendarName": "", "NumberofSeasons": len(seasons),
-        "NumberofWeekProfiles": len(weeks), "NumberofDayProfiles": len(days)}, server_to_client=True)]
-    for d in days:
+
+    def tariff_entries(d: Body) -> list[dict]:
         entries = []
         for ps in d.all("ProfileSchedule"):
             t = ps.time("StartTime")
             entries.append({"RateStartTime": t.hour * 60 + t.minute, "PriceTier": _gas_tier(ps)})
+        return entries
+
+    comps = _publish_calendar(ev, when, _TARIFF_CALENDAR_TYPE, days, "DayName", tariff_entries, weeks, seasons,
+                              special, _duis_zcl_date)
+    thresholds = None
+    if el.has("BlockThresholds"):
+        given = sorted(el.all("BlockThresholds/BlockThreshold"), key=lambda t: index_of(t, 1, 3))
+        if [index_of(t, 1, 3) for t in given] != list(range(1, len(given) + 1)):
+            raise RequestError(INVALID, f"{el.path}.BlockThresholds", "thresholds must be indexed 1, 2, 3 in turn")
+        thresholds = [t.int(lo=0, hi=0xFFFFFFFFFFFF) for t in given]
+    comps += _gas_prices(el.require("PriceElements"), when, ev, thresholds)
+    return gbz_payload(*comps)
+
+
+def _publish_calendar(ev: int, when: int, calendar_type: int, days: list, day_name: str,
+                      day_entries: Callable[[Body], list[dict]], weeks: list, seasons: list, special: list,
+                      date: Callable[[Body], dict]) -> list[dict]:
+    """A ZSE calendar as the GSME takes it: Publish Calendar, Publish Day Profile per day
+    (C{day_name} its id element, C{day_entries} its schedule), Publish Week Profile per week
+    (one day per weekday, indexed 1-7), Publish Seasons and Publish Special Days (dates read
+    with C{date}), all under issuer event / calendar id C{ev}, starting at C{when}."""
+    head = {"ProviderID": 0, "IssuerEventID": ev, "IssuerCalendarID": ev}
+    comps = [cluster_command("Calendar", 0x00, {
+        **head, "StartTime": _publish_start(when), "CalendarType": calendar_type,
+        "CalendarTimeReference": 0, "CalendarName": "", "NumberofSeasons": len(seasons),
+        "NumberofWeekProfiles": len(weeks), "NumberofDayProfiles": len(days)}, server_to_client=True)]
+    for d in days:
+        entries = day_entries(d)
         comps.append(cluster_command("Calendar", 0x01, {
-            **head, "DayID": d.int("DayName", 1, 255), "TotalNumberofScheduleEntries": len(entries),
-            "CommandIndex": 0, "TotalNumberofCommands": 1, "CalendarType": _TARIFF_CALENDAR_TYPE,
+            **head, "DayID": d.int(day_name, 1, 255), "TotalNumberofScheduleEntries": len(entries),
+            "CommandIndex": 0, "TotalNumberofCommands": 1, "CalendarType": calendar_type,
             "DayScheduleEntries": {"Entries": entries}}, server_to_client=True))
     for w in weeks:
         refs = sorted(w.all("ReferencedDayName"), key=lambda r: index_of(r, 1, 7))
@@ -531,23 +557,16 @@ def _gas_tariff(ctx: BuildContext) -> dict:
             **{f"DayIDRef{day}": r.int(lo=1, hi=255) for day, r in zip(_DAYS, refs)}}, server_to_client=True))
     comps.append(cluster_command("Calendar", 0x03, {
         **head, "CommandIndex": 0, "TotalNumberofCommands": 1,
-        "SeasonEntries": [{"SeasonStartDate": _duis_zcl_date(se.require("SeasonStartDate")),
+        "SeasonEntries": [{"SeasonStartDate": date(se.require("SeasonStartDate")),
                            "WeekIDRef": se.int("ReferencedWeekName", 1, 255)} for se in seasons]},
         server_to_client=True))
     comps.append(cluster_command("Calendar", 0x04, {
-        **head, "StartTime": _publish_start(when), "CalendarType": _TARIFF_CALENDAR_TYPE,
+        **head, "StartTime": _publish_start(when), "CalendarType": calendar_type,
         "TotalNumberofSpecialDays": len(special), "CommandIndex": 0, "TotalNumberofCommands": 1,
-        "SpecialDayEntries": [{"SpecialDayDate": _duis_zcl_date(sd.require("Date")),
+        "SpecialDayEntries": [{"SpecialDayDate": date(sd.require("Date")),
                                "DayIDRef": sd.int("ReferencedDayName", 1, 255)} for sd in special]},
         server_to_client=True))
-    thresholds = None
-    if el.has("BlockThresholds"):
-        given = sorted(el.all("BlockThresholds/BlockThreshold"), key=lambda t: index_of(t, 1, 3))
-        if [index_of(t, 1, 3) for t in given] != list(range(1, len(given) + 1)):
-            raise RequestError(INVALID, f"{el.path}.BlockThresholds", "thresholds must be indexed 1, 2, 3 in turn")
-        thresholds = [t.int(lo=0, hi=0xFFFFFFFFFFFF) for t in given]
-    comps += _gas_prices(el.require("PriceElements"), when, ev, thresholds)
-    return gbz_payload(*comps)
+    return comps
 
 
 def _publish_start(start: int) -> int:
@@ -567,18 +586,7 @@ def _zcl_date(node: Body) -> dict:
 
     A NonSpecified part is the ZCL Date wildcard ("any"), C{None} in the tree.
     """
-    def part(container: str, name: str, lo: int, hi: int) -> int | None:
-        p = node.require(container)
-        spec = p.find(f"Specified{name}")
-        if spec is None:
-            if p.find(f"NonSpecified{name}") is None:
-                raise RequestError(INVALID, p.path, f"Specified{name} or NonSpecified{name} expected")
-            return None
-        return spec.int(lo=lo, hi=hi)
-    return {"year": part("GasYearWithWildcards", "Year", 1900, 2154),
-            "month": part("GasMonthWithWildcards", "Month", 1, 12),
-            "day": part("GasDayOfMonthWithWildcards", "DayOfMonth", 1, 31),
-            "day_of_week": part("GasDayOfWeekWithWildcards", "DayOfWeek", 1, 7)}
+    return _duis_zcl_date(node, "Gas{}WithWildcards")
 
 
 def _gas_prepay_configuration(ctx: BuildContext) -> dict:
@@ -607,12 +615,8 @@ def _gas_prepay_configuration(ctx: BuildContext) -> dict:
     weeks = cal.all("WeekProfiles/WeekProfile")
     seasons = cal.all("SeasonProfiles/Season")
     special = cal.all("SpecialDays/SpecialDay")
-    head = {"ProviderID": 0, "IssuerEventID": ev, "IssuerCalendarID": ev}
-    comps.append(cluster_command("Calendar", 0x00, {
-        **head, "StartTime": _publish_start(when), "CalendarType": _FRIENDLY_CREDIT_CALENDAR_TYPE,
-        "CalendarTimeReference": 0, "CalendarName": "", "NumberofSeasons": len(seasons),
-        "NumberofWeekProfiles": len(weeks), "NumberofDayProfiles": len(days)}, server_to_client=True))
-    for d in days:
+
+    def friendly_credit_entries(d: Body) -> list[dict]:
         entries = []
         for a in d.all("TimeStartAction"):
             action = a.require("NonDisablementAction")
@@ -621,28 +625,10 @@ def _gas_prepay_configuration(ctx: BuildContext) -> dict:
             t = a.time("StartTime")
             entries.append({"FriendlyCreditStartTime": t.hour * 60 + t.minute,
                             "FriendlyCreditEnable": _NON_DISABLEMENT_ACTIONS[action.text]})
-        comps.append(cluster_command("Calendar", 0x01, {
-            **head, "DayID": d.int("GasDayName", 1, 255), "TotalNumberofScheduleEntries": len(entries),
-            "CommandIndex": 0, "TotalNumberofCommands": 1, "CalendarType": _FRIENDLY_CREDIT_CALENDAR_TYPE,
-            "DayScheduleEntries": {"Entries": entries}}, server_to_client=True))
-    for w in weeks:
-        refs = sorted(w.all("ReferencedDayName"), key=lambda r: index_of(r, 1, 7))
-        if [index_of(r, 1, 7) for r in refs] != list(range(1, 8)):
-            raise RequestError(INVALID, f"{w.path}.ReferencedDayName", "one per day of the week, index 1 to 7")
-        comps.append(cluster_command("Calendar", 0x02, {
-            **head, "WeekID": w.int("WeekName", 1, 255),
-            **{f"DayIDRef{day}": r.int(lo=1, hi=255) for day, r in zip(_DAYS, refs)}}, server_to_client=True))
-    comps.append(cluster_command("Calendar", 0x03, {
-        **head, "CommandIndex": 0, "TotalNumberofCommands": 1,
-        "SeasonEntries": [{"SeasonStartDate": _zcl_date(se.require("SeasonStartDate")),
-                           "WeekIDRef": se.int("ReferencedWeekName", 1, 255)} for se in seasons]},
-        server_to_client=True))
-    comps.append(cluster_command("Calendar", 0x04, {
-        **head, "StartTime": _publish_start(when), "CalendarType": _FRIENDLY_CREDIT_CALENDAR_TYPE,
-        "TotalNumberofSpecialDays": len(special), "CommandIndex": 0, "TotalNumberofCommands": 1,
-        "SpecialDayEntries": [{"SpecialDayDate": _zcl_date(sd.require("Date")),
-                               "DayIDRef": sd.int("ReferencedDayName", 1, 255)} for sd in special]},
-        server_to_client=True))
+        return entries
+
+    comps += _publish_calendar(ev, when, _FRIENDLY_CREDIT_CALENDAR_TYPE, days, "GasDayName", friendly_credit_entries,
+                               weeks, seasons, special, _zcl_date)
     return gbz_payload(*comps)
 
 
