@@ -370,7 +370,37 @@ class MeterFormatting:
         return f"{self._format(self.value(raw), self.demand_formatting)} {_UNITS.get(self.unit, ('?', '?'))[1]}"
 
 
-class Ihd(HanDevice):
+class PriceReader:
+    """For a display on the HAN (IHD, PPMID): every 30 minutes it asks the ESME it found
+    (C{self.electricity}) for the current price (GetCurrentPrice -> PublishPrice, on its endpoint
+    C{price_endpoint}) and keeps the unit rate in p/kWh (C{unit_rate_p_per_kwh}, C{prices})."""
+
+    price_endpoint: int
+
+    def _get_price(self) -> None:
+        self.clock.callLater(1800.0, self._get_price)
+        if self.electricity is None:
+            return
+        short, ep = self.electricity
+        frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", CommandOptions=0)
+        self.request(short, ep, self.price_endpoint, CLUSTER_PRICE, frame, self._price,
+                     responses=(0x00,))  # PublishPrice
+
+    def _price(self, ind, frame) -> None:
+        if frame is None or frame.command_id != 0x00 or frame.direction != DIRECTION_SERVER_TO_CLIENT:
+            return
+        from protocols.errors import CodecError
+        from protocols.zcl.clusters import decode_command
+        try:
+            fields = decode_command(CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, 0x00, frame.payload)
+        except CodecError:
+            self._count("zcl_malformed")
+            return
+        self.prices += 1
+        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
+
+
+class Ihd(PriceReader, HanDevice):
     """In-Home Display: finds the meters (Match_Desc with a growing backoff), reads each one's
     formatting attributes once, then reads the ESME every C{read_interval} s and the gas mirror
     on the GPF every C{gas_read_interval} s, and shows the values as the meter formats them."""
@@ -381,6 +411,7 @@ class Ihd(HanDevice):
     device_id = 0x0507  # In-Premises Display
     model = "emulated IHD"
     IHD_ENDPOINT = 0x01
+    price_endpoint = IHD_ENDPOINT
 
     def __init__(self, home, spec, seed) -> None:
         super().__init__(home, spec, seed)
@@ -522,27 +553,6 @@ class Ihd(HanDevice):
         if isinstance(values.get(ATTR_SUMMATION), int):
             self.display["gas"] = self.formatting["gas"].summation(values[ATTR_SUMMATION])
         self.metrics.zcl_requests.labels(self.kind, "answered").inc()
-
-    def _get_price(self) -> None:
-        self.clock.callLater(1800.0, self._get_price)
-        if self.electricity is None:
-            return
-        short, ep = self.electricity
-        frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", CommandOptions=0)
-        self.request(short, ep, self.IHD_ENDPOINT, CLUSTER_PRICE, frame, self._price, responses=(0x00,))  # PublishPrice
-
-    def _price(self, ind, frame) -> None:
-        if frame is None or frame.command_id != 0x00 or frame.direction != DIRECTION_SERVER_TO_CLIENT:
-            return
-        from protocols.errors import CodecError
-        from protocols.zcl.clusters import decode_command
-        try:
-            fields = decode_command(CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, 0x00, frame.payload)
-        except CodecError:
-            self._count("zcl_malformed")
-            return
-        self.prices += 1
-        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
 
     def describe(self) -> str:
         pct = 100.0 * self.reads_answered / self.reads_sent if self.reads_sent else 0.0

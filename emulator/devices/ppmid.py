@@ -14,9 +14,9 @@ The ESME side (the Prepayment cluster it serves) is L{emulator.devices.prepaymen
 from __future__ import annotations
 
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
-                                   DIRECTION_SERVER_TO_CLIENT, PROFILE_SE, HanDevice)
+                                   PROFILE_SE, HanDevice)
 from emulator.devices.discovery import make_discovery
-from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, price_p_per_kwh
+from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, PriceReader
 from emulator.devices.prepayment import (ATTR_ACCUMULATED_DEBT, ATTR_CREDIT_REMAINING, ATTR_CREDIT_STATUS,
                                          ATTR_EMERGENCY_CREDIT_REMAINING, CLUSTER_PREPAYMENT, PREPAYMENT_ATTRIBUTES)
 from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
@@ -28,7 +28,7 @@ __all__ = ["Ppmid"]
 PPMID_DEVICE_ID = 0x0509  # ZSE Prepayment Terminal
 
 
-class Ppmid(HanDevice):
+class Ppmid(PriceReader, HanDevice):
     """Prepayment Meter Interface Device (see the module docstring)."""
 
     kind = "PPMID"
@@ -37,6 +37,7 @@ class Ppmid(HanDevice):
     device_id = PPMID_DEVICE_ID
     model = "emulated PPMID"
     ENDPOINT = 0x01
+    price_endpoint = ENDPOINT
 
     def __init__(self, home, spec, seed) -> None:
         super().__init__(home, spec, seed)
@@ -112,25 +113,6 @@ class Ppmid(HanDevice):
                  ATTR_CREDIT_STATUS: "status", ATTR_ACCUMULATED_DEBT: "debt"}
         self.credit = {names[k]: v for k, v in values.items() if k in names and isinstance(v, int)}
         self.metrics.zcl_requests.labels(self.kind, "answered").inc()
-
-    def _get_price(self) -> None:
-        self.clock.callLater(1800.0, self._get_price)
-        short, ep = self.electricity
-        frame = self.cluster_command(CLUSTER_PRICE, 0, "GetCurrentPrice", CommandOptions=0)
-        self.request(short, ep, self.ENDPOINT, CLUSTER_PRICE, frame, self._price)
-
-    def _price(self, ind, frame) -> None:
-        if frame is None or frame.command_id != 0x00 or frame.direction != DIRECTION_SERVER_TO_CLIENT:
-            return
-        from protocols.errors import CodecError
-        from protocols.zcl.clusters import decode_command
-        try:
-            fields = decode_command(CLUSTER_PRICE, DIRECTION_SERVER_TO_CLIENT, 0x00, frame.payload)
-        except CodecError:
-            self._count("zcl_malformed")
-            return
-        self.prices += 1
-        self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
 
     def describe(self) -> str:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(self.credit.items()))
