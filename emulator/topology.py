@@ -27,10 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 
 from emulator.impairments import ImpairmentSpec
-from emulator.yaml_lines import _HEX, TopologyError, _Checker, _describe, _Loader, _Map, _Seq
+from emulator.yaml_lines import _HEX, TopologyError, _Checker, _describe, _Map, _Seq, load_yaml
 from protocols.zigbee.limits import HanLimits
 from emulator.rng import derive_bytes, derive_seed
 from protocols.smwan.profiles import DEFAULT_PROFILES, LinkProfile
@@ -197,20 +196,7 @@ def parse_topology(text: str, filename: str, seed: int, parameters: dict[str, in
     C{parameters} override values of the topology's C{parameters:} section (e.g. the home count
     of C{homes_per_region}); naming one the topology does not have is an error."""
     checker = _Checker(filename)
-    loader = _Loader(text)
-    loader.name = filename
-    try:
-        doc = loader.get_single_data()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise TopologyError(filename, line, f"invalid YAML: {e.problem or e.context}") from None
-    except yaml.YAMLError as e:
-        raise TopologyError(filename, 0, f"invalid YAML: {e}") from None
-    finally:
-        loader.dispose()
-    if doc is None:
-        raise TopologyError(filename, 1, "topology file is empty")
+    doc = load_yaml(text, filename, "topology")
     top = checker.mapping(doc, 1, "the topology")
     checker.keys(top, _TOP_KEYS, "the topology")
     if "homes" not in top:

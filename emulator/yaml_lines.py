@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["TopologyError", "_Map", "_Seq", "_Loader", "_Checker", "_describe"]
+__all__ = ["TopologyError", "_Map", "_Seq", "_Loader", "_Checker", "_describe", "load_yaml"]
 
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
 
@@ -117,3 +117,24 @@ def _describe(value: Any) -> str:
     if isinstance(value, _Seq):
         return "a list"
     return f"{type(value).__name__} {value!r}"
+
+
+def load_yaml(text: str, filename: str, what: str) -> Any:
+    """The document in C{text} with line numbers (L{_Map}, L{_Seq}); a YAML syntax error, a
+    duplicate or non-string key, or an empty file (C{what}: "topology", "workload") is a
+    L{TopologyError} naming the line."""
+    loader = _Loader(text)
+    loader.name = filename
+    try:
+        doc = loader.get_single_data()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise TopologyError(filename, line, f"invalid YAML: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise TopologyError(filename, 0, f"invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+    if doc is None:
+        raise TopologyError(filename, 1, f"{what} file is empty")
+    return doc

@@ -37,7 +37,8 @@ from emulator.dcc.inventory import (DEVICE_TYPES, REGISTRATION_ROLES, DeviceStat
                                     InventoryError, ServiceUser)
 from emulator.rng import derive_seed
 from protocols.acb.anomaly import Thresholds
-from emulator.topology import Topology, TopologyError, _Checker, _Loader, _Map, _Seq
+from emulator.topology import Topology
+from emulator.yaml_lines import TopologyError, _Checker, _Map, _Seq, load_yaml
 from protocols.duis.matrix import ROLES, load_matrix
 from protocols.gbcs.keystore import KeyStore, parse_eui
 
@@ -81,12 +82,7 @@ def load_dcc_config(topology: Topology, seed: int = 1) -> DccConfig:
             text = f.read()
     except OSError as e:
         raise TopologyError(filename, 0, f"cannot read topology: {e.strerror}") from None
-    loader = _Loader(text)
-    loader.name = filename
-    try:
-        doc = loader.get_single_data()
-    finally:
-        loader.dispose()
+    doc = load_yaml(text, filename, "topology")
     section = doc.get("dcc") if isinstance(doc, _Map) else None
     checker = _Checker(filename)
     if section is None:

@@ -28,10 +28,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 
 from emulator.soak.requests import KINDS
-from emulator.topology import _Checker, _Loader, _Map, _Seq, _describe
+from emulator.yaml_lines import TopologyError, _Checker, _describe, _Map, _Seq, load_yaml
 
 __all__ = ["Workload", "Rate", "ConsumerEvent", "WorkloadError", "load_workload", "parse_workload", "EVENT_DEVICES"]
 
@@ -101,21 +100,10 @@ def _number(c: _Checker, m: _Map, key: str, what: str, *, positive: bool = False
 def parse_workload(text: str, filename: str) -> Workload:
     """Validate workload YAML (see the module docstring)."""
     c = _Checker(filename)
-    loader = _Loader(text)
-    loader.name = filename
     try:
-        doc = loader.get_single_data()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise WorkloadError(filename, mark.line + 1 if mark else 0, f"invalid YAML: {e.problem or e.context}") from None
-    except yaml.YAMLError as e:
-        raise WorkloadError(filename, 0, f"invalid YAML: {e}") from None
-    except ValueError as e:        # the topology loader's own errors (duplicate keys, ...)
-        raise WorkloadError(filename, getattr(e, "line", 0), getattr(e, "message", str(e))) from None
-    finally:
-        loader.dispose()
-    if doc is None:
-        raise WorkloadError(filename, 1, "workload file is empty")
+        doc = load_yaml(text, filename, "workload")
+    except TopologyError as e:     # the YAML reader's errors, as the workload's
+        raise WorkloadError(filename, e.line, e.message) from None
     try:
         return _parse(c, doc, filename)
     except ValueError as e:
