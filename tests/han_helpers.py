@@ -84,3 +84,45 @@ def tshark_fields(tmp_path: Path, fields: list[str], display_filter: str | None 
     env = dict(os.environ, WIRESHARK_CONFIG_DIR=str(conf))
     out = subprocess.run(args, capture_output=True, text=True, env=env, check=True, timeout=300).stdout
     return [line.split("\t") for line in out.splitlines()]
+
+
+# -- one node's NWK / APS layers over a fake MAC (unit tests of the stack) --------------------
+
+#: the fake node's network key, its link key with L{FAKE_PEER}, its EUI-64 and the peer's
+FAKE_NWK_KEY = bytes(range(16))
+FAKE_LINK_KEY = bytes(range(32, 48))
+FAKE_ME = 0x00124B0000000010
+FAKE_PEER = 0x00124B0000000020
+
+
+class FakeMac:
+    """The MAC under a fake node: keeps what the NWK layer hands it."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def mcps_data_request(self, dst, payload, *, ack_request=True, indirect=False):
+        self.sent.append(payload)
+
+
+def fake_zigbee_node():
+    """A joined router (short 0x1234, EUI L{FAKE_ME}) with the network key and a link key with
+    L{FAKE_PEER} (at 0x5678): its C{(nib, nwk, aps, counted)}, C{counted} the drop reasons."""
+    import random
+
+    from protocols.zigbee.aps_layer import ApsLayer
+    from protocols.zigbee.nib import Nib
+    from protocols.zigbee.nwk_layer import NwkLayer
+
+    counted: list[str] = []
+    nib = Nib(VirtualClock(start=0.0), random.Random(3), FAKE_ME, role="router", rx_on_when_idle=True,
+              count=counted.append)
+    nib.mac = FakeMac()
+    nib.short = 0x1234
+    nib.set_network_key(FAKE_NWK_KEY, 0)
+    nib.set_link_key(FAKE_PEER, FAKE_LINK_KEY)
+    nib.addresses.set(0x5678, FAKE_PEER)
+    nwk = NwkLayer(nib, lambda frame, broadcast, origin=None: None)
+    aps = ApsLayer(nib, nwk, on_command=lambda *a: None, on_zdp=lambda ind: None,
+                   request_link_key=lambda peer, done: done(False), joining_key=lambda: None)
+    return nib, nwk, aps, counted

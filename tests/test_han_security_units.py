@@ -19,42 +19,24 @@ from protocols.zcl.se import METERING
 from protocols.zcl.server import AttributeServer
 from protocols.zigbee import aps as _aps
 from protocols.zigbee import nwk as _nwk
-from protocols.zigbee.aps_layer import ApsIndication, ApsLayer
+from protocols.zigbee.aps_layer import ApsIndication
 from protocols.zigbee.fragmentation import Reassembler
 from protocols.zigbee.limits import DEFAULT_LIMITS, HanLimits
 from protocols.zigbee.nib import AddressMap, Nib
-from protocols.zigbee.nwk_layer import NwkLayer
 from protocols.zigbee.security import KEY_ID_DATA, KEY_ID_NETWORK, NWK_WINDOW, FrameCounters, secure_aps
-from tests.han_helpers import run_estate, topology_text
+from tests.han_helpers import (FAKE_LINK_KEY, FAKE_ME, FAKE_NWK_KEY, FAKE_PEER, fake_zigbee_node, run_estate,
+                               topology_text)
 
-NWK_KEY = bytes(range(16))
-LINK_KEY = bytes(range(32, 48))
-ME = 0x00124B0000000010
-PEER = 0x00124B0000000020
+NWK_KEY = FAKE_NWK_KEY
+LINK_KEY = FAKE_LINK_KEY
+ME = FAKE_ME
+PEER = FAKE_PEER
 OTHER = 0x00124B0000000030
 
 
-class FakeMac:
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def mcps_data_request(self, dst, payload, *, ack_request=True, indirect=False):
-        self.sent.append(payload)
-
-
 def _node():
-    counted: list[str] = []
-    nib = Nib(VirtualClock(start=0.0), random.Random(3), ME, role="router", rx_on_when_idle=True,
-              count=counted.append)
-    nib.mac = FakeMac()
-    nib.short = 0x1234
-    nib.set_network_key(NWK_KEY, 0)
-    nib.set_link_key(PEER, LINK_KEY)
-    nib.addresses.set(0x5678, PEER)
+    nib, _, aps, counted = fake_zigbee_node()
     delivered: list = []
-    nwk = NwkLayer(nib, lambda frame, broadcast, origin=None: None)
-    aps = ApsLayer(nib, nwk, on_command=lambda *a: None, on_zdp=lambda ind: None,
-                   request_link_key=lambda peer, done: done(False), joining_key=lambda: None)
     aps.add_endpoint(_simple(1), delivered.append)
     return nib, aps, counted, delivered
 

@@ -4,45 +4,22 @@ never sent; a device that joins again with restarted counters is accepted by the
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
-from emulator.clock import VirtualClock
 from protocols.zigbee import aps as _aps
-from protocols.zigbee.nwk_layer import NwkLayer
-from protocols.zigbee.aps_layer import ApsLayer
-from protocols.zigbee.nib import Nib
 from protocols.zigbee.security import KEY_ID_NETWORK, unsecure_aps, unsecure_nwk
-from tests.han_helpers import run_estate, topology_text
+from tests.han_helpers import (FAKE_LINK_KEY, FAKE_ME, FAKE_NWK_KEY, FAKE_PEER, fake_zigbee_node, run_estate,
+                               topology_text)
 
-NWK_KEY = bytes(range(16))
+NWK_KEY = FAKE_NWK_KEY
 NEW_KEY = bytes(range(16, 32))
-LINK_KEY = bytes(range(32, 48))
-ME = 0x00124B0000000010
-PEER = 0x00124B0000000020
-
-
-class FakeMac:
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def mcps_data_request(self, dst, payload, *, ack_request=True, indirect=False):
-        self.sent.append(payload)
+LINK_KEY = FAKE_LINK_KEY
+ME = FAKE_ME
+PEER = FAKE_PEER
 
 
 def _node():
-    counted: list[str] = []
-    nib = Nib(VirtualClock(start=0.0), random.Random(3), ME, role="router", rx_on_when_idle=True,
-              count=counted.append)
-    nib.mac = FakeMac()
-    nib.short = 0x1234
-    nib.set_network_key(NWK_KEY, 0)
-    nib.set_link_key(PEER, LINK_KEY)
-    nib.addresses.set(0x5678, PEER)
-    nwk = NwkLayer(nib, lambda frame, broadcast: None)
-    aps = ApsLayer(nib, nwk, on_command=lambda *a: None, on_zdp=lambda ind: None,
-                   request_link_key=lambda peer, done: done(False), joining_key=lambda: None)
-    return nib, nwk, aps, counted
+    return fake_zigbee_node()
 
 
 def _nwk_counter(data: bytes, key: bytes = NWK_KEY) -> int:
