@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -754,14 +753,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from emulator.cli_errors import run_command
+    return run_command("smets rtds replay", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    from emulator.cli_errors import check_directory
     args = _parser().parse_args(argv)
-    directory, keys = Path(args.directory), Path(args.keys)
-    if not directory.is_dir():
-        print(f"smets rtds replay: DIRECTORY: not a directory: {directory}", file=sys.stderr)
-        return 2
-    if not keys.is_dir():
-        print(f"smets rtds replay: --keys: not a directory: {keys}", file=sys.stderr)
-        return 2
+    directory, keys = check_directory("DIRECTORY", args.directory), check_directory("--keys", args.keys)
     outcomes = replay(directory, keys, seed=args.seed, han=not args.direct)
     for o in outcomes:
         if o.status == "failed" or (args.verbose and o.status == "not emulated"):
