@@ -156,6 +156,11 @@ class Topology:
     faults: tuple = ()
     #: the values of the C{parameters:} section after the caller's overrides
     parameters: dict[str, int] = field(default_factory=dict)
+    #: the C{dcc:} section as read (with its line numbers), checked by
+    #: L{emulator.dcc.config.load_dcc_config}; C{None} when the topology has none
+    dcc: Any = None
+    #: the line of the C{dcc:} key (for its error messages)
+    dcc_line: int = 0
 
 
 def _parse_time(checker: _Checker, m: _Map, key: str) -> float:
@@ -228,7 +233,8 @@ def parse_topology(text: str, filename: str, seed: int, parameters: dict[str, in
     if top.get("faults") is not None:
         from emulator.soak.faults import parse_faults
         faults = parse_faults(checker, top, {h.name: h for h in homes}, csps)
-    return Topology(name, description, start, tuple(homes), filename, csps, faults, params)
+    return Topology(name, description, start, tuple(homes), filename, csps, faults, params,
+                    top.get("dcc"), top.key_lines.get("dcc", 0))
 
 
 def _parse_parameters(checker: _Checker, top: _Map, overrides: dict[str, int]) -> dict[str, int]:

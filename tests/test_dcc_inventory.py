@@ -167,3 +167,18 @@ def test_duis_keys_option_mistakes(tmp_path):
     path.write_text(_GENERATED.replace(", roles: [IS, GS]", ""))
     with pytest.raises(TopologyError, match="needs roles"):
         load_dcc_config(load_topology(str(path), 1))
+
+
+def test_the_topology_file_is_read_once(tmp_path):
+    """The dcc: section and its key store path come from the parsed topology: the file is not
+    read again (it may have changed, or gone, since the run started)."""
+    require_shared()
+    keys = (RTDS_HOME.parent / "../../shared/rtds/keystore").resolve()
+    path = tmp_path / "home.yaml"
+    path.write_text(RTDS_HOME.read_text().replace("keys: ../../shared/rtds/keystore", f"keys: {keys}"))
+    topology = load_topology(str(path), 1)
+    path.unlink()
+    inv = load_dcc_config(topology).inventory
+    assert inv.device(0x00DB1234567890A0).device_type == "ESME"
+    from emulator.dcc.devices import dcc_keys_path
+    assert dcc_keys_path(topology) == str(keys)

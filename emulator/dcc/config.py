@@ -38,7 +38,7 @@ from emulator.dcc.inventory import (DEVICE_TYPES, REGISTRATION_ROLES, DeviceStat
 from emulator.rng import derive_seed
 from protocols.acb.anomaly import Thresholds
 from emulator.topology import Topology
-from emulator.yaml_lines import TopologyError, _Checker, _Map, _Seq, load_yaml
+from emulator.yaml_lines import _Checker, _Map, _Seq
 from protocols.duis.matrix import ROLES, load_matrix
 from protocols.gbcs.keystore import KeyStore, parse_eui
 
@@ -77,20 +77,14 @@ def load_dcc_config(topology: Topology, seed: int = 1) -> DccConfig:
     """Build the inventory of C{topology} from its C{dcc:} section (defaults without one);
     C{seed} makes the keys when the section names no key store."""
     filename = topology.filename
-    try:
-        with open(filename, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise TopologyError(filename, 0, f"cannot read topology: {e.strerror}") from None
-    doc = load_yaml(text, filename, "topology")
-    section = doc.get("dcc") if isinstance(doc, _Map) else None
+    section = topology.dcc
     checker = _Checker(filename)
     if section is None:
         empty = _Map()
         empty.line, empty.key_lines = 1, {}
         section = empty
     else:
-        section = checker.mapping(section, doc.key_lines["dcc"], "dcc")
+        section = checker.mapping(section, topology.dcc_line, "dcc")
     checker.keys(section, _TOP, "dcc")
     dcc_id = _eui(checker, section, "id", "dcc") if "id" in section else DEFAULT_DCC_ID
     generated = "keys" not in section

@@ -168,13 +168,7 @@ def dcc_keys_path(topology) -> str | None:
     """
     import os
 
-    import yaml
-    try:
-        with open(topology.filename, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError):
-        return None
-    section = doc.get("dcc") if isinstance(doc, dict) else None
+    section = topology.dcc
     keys = section.get("keys") if isinstance(section, dict) else None
     if not isinstance(keys, str):
         return None
