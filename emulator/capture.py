@@ -18,7 +18,7 @@ import math
 import struct
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from protocols.inet import internet_checksum
+from protocols.inet import LINKTYPE_IPV4, internet_checksum
 
 __all__ = ["CaptureSink", "TeeSink", "PcapngWriter", "LINKTYPE_IEEE802_15_4_WITHFCS", "LINKTYPE_IPV4", "TcpFlow",
            "ipv4_tcp_packet", "internet_checksum"]
@@ -201,9 +201,6 @@ class PcapngWriter:
 
 
 # --- IPv4/TCP framing for captured WAN traffic (the SMWAN, issue 9 item 5) ----------------------
-
-#: pcap link type: raw IPv4 packets, no link-layer header
-LINKTYPE_IPV4 = 228
 
 TCP_FIN = 0x01
 TCP_SYN = 0x02

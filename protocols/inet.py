@@ -1,10 +1,14 @@
-"""Internet checksum (RFC 1071), the one the IPv4, TCP and UDP codecs of captures and TAPs share."""
+"""Internet checksum (RFC 1071), the one the IPv4, TCP and UDP codecs of captures and TAPs share,
+and the pcap link type of raw IPv4 packets they are captured as."""
 
 from __future__ import annotations
 
 import struct
 
-__all__ = ["internet_checksum"]
+__all__ = ["internet_checksum", "LINKTYPE_IPV4"]
+
+#: pcap link type: raw IPv4 packets, no link-layer header
+LINKTYPE_IPV4 = 228
 
 
 def internet_checksum(data: bytes) -> int:

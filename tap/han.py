@@ -29,8 +29,6 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from emulator.medium import airtime
-
 from tap.zep import (BROADCAST_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV4, IPPROTO_UDP, ZEP_PORT, ArpPacket,
                      EthernetFrame, Ipv4Packet, UdpDatagram, ZepAck, ZepError, ZepFrame, bridge_addresses,
                      decode_arp, decode_ethernet, decode_ipv4, decode_udp, decode_zep, encode_arp,
@@ -84,7 +82,7 @@ class HanZepBridge:
 
     def air_frame(self, now: float, sender: str, psdu: bytes) -> None:
         """Medium observer: send one transmission out as ZEP (not the ones we injected)."""
-        self._busy_until = max(self._busy_until, now + airtime(len(psdu)))
+        self._busy_until = max(self._busy_until, now + self.medium.phy.airtime(len(psdu)))
         if self._injecting:
             return
         self.sequence = (self.sequence + 1) & 0xFFFFFFFF

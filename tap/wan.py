@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from emulator.capture import LINKTYPE_IPV4
+from protocols.inet import LINKTYPE_IPV4
 from tap.zep import ETHERTYPE_IPV4, EthernetFrame, ZepError, decode_ethernet, encode_ethernet
 
 __all__ = ["WanTapSink", "mac_for"]
