@@ -164,3 +164,13 @@ def test_cli_user_mistake_names_the_option(capsys, tmp_path):
     status = cli.main(["rtds", "replay", str(RTDS), "--keys", str(tmp_path / "nope")])
     err = capsys.readouterr().err.strip().splitlines()
     assert status != 0 and len(err) == 1 and "--keys" in err[0]
+
+
+def test_gsme_snapshot_log_reads_are_replayed(outcomes):
+    """GCS15c (billing data log: Get Snapshot and Get Prepay Snapshot, offsets 0..11) and GCS16a
+    (daily read log, offsets 0..30): the GSME's log staged from the reference response, the reads
+    answered by the device (period, cause, offsets, NOT_FOUND); the ERROR variants fail where the
+    reference GSME's hardware did, and the components after it with FAILURE."""
+    by_name = {o.test: o for o in outcomes}
+    for name in ("GCS15c_4.4.3_SUCCESS", "GCS15c_4.4.3_ERROR", "GCS16a_4.6.1_SUCCESS", "GCS16a_4.6.1_ERROR"):
+        assert (by_name[name].status, by_name[name].route) == ("passed", "tunnel"), (name, by_name[name].reason)
