@@ -51,8 +51,9 @@ _TIERS, _BLOCKS = 4, 4
 _DAY = 86400
 _EPOCH_2000 = 946684800
 ZCL_SUCCESS, ZCL_NOT_FOUND = 0x00, 0x8B
-#: (cluster, response command) of each snapshot read: Publish Snapshot, Publish Prepay Snapshot
-_READS = {(METERING, 6): 6, (PREPAYMENT, 7): 1}
+#: (cluster, command) of the snapshot reads: Get Snapshot, Get Prepay Snapshot (client to server)
+_READS = frozenset({(METERING, 6), (PREPAYMENT, 7)})
+#: (cluster, command) of their answers -> cluster: Publish Snapshot, Publish Prepay Snapshot
 _PUBLISHES = {(METERING, 6): METERING, (PREPAYMENT, 1): PREPAYMENT}
 
 
