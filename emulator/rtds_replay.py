@@ -10,6 +10,10 @@ case the device implements:
      originator (and the party the ACB acts for) among them;
   2. the device is put in the state the test needs, derived from the command and the variant
      the file name gives:
+       - a log the command reads holds the entries the reference device published in its
+         response (L{GbcsDevice.stage_history}: the reference device's log was its state);
+         which of them answer which item (period, cause, offset, "not found") is the device's
+         own logic;
        - SUCCESS (and other) variants: the preconditions the command states hold
          (L{GbcsDevice.prepare}: a device it unjoins or removes from a log is there, a log it
          reads has entries in the period it reads);
@@ -469,6 +473,13 @@ def _alert_time(msg: DecodedMessage) -> float | None:
     return None
 
 
+def _pair_components(response: list, command: list) -> list:
+    """Each command component with the response component(s) that answer it: one each when
+    there are as many as commands (a log read answered entry by entry), else one run of
+    responses per command component (a get answered by several publishes)."""
+    return list(zip(response if len(response) == len(command) else _runs(response), command))
+
+
 def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: DecodedMessage) -> bool:
     """Put the device in the fault condition the ERROR reference shows; False if none applies.
 
@@ -488,16 +499,17 @@ def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: Decode
         return False
     zcl = getattr(device, "zcl", None)
     if zcl is not None and rp.get("kind") == "gbz" and cp.get("kind") == "gbz":
-        # one run of responses per command component (a get answered by several publishes)
-        for rc, cc in zip(_runs(rp.get("components") or []), cp.get("components") or []):
+        for rc, cc in _pair_components(rp.get("components") or [], cp.get("components") or []):
             z = rc.get("zcl") or {}
             body = z.get("payload") or (z.get("ciphered_information") or {}).get("plaintext") or {}
             for r in body.get("Records") or []:
                 if r.get("Status") not in (Status.SUCCESS, Status.UNSUPPORTED_ATTRIBUTE):
                     zcl.faults[(rc["cluster_id"], "read", r["AttributeID"])] = r["Status"]
                     return True
+            # (not FAILURE: the items skipped after a fault; not NOT_FOUND: nothing to report)
             if z.get("command_id") == GlobalCommand.DEFAULT_RESPONSE and (z.get("frame_control", 0) & 0x03) == 0 \
-                    and body.get("Status") not in (Status.SUCCESS, Status.FAILURE) and body.get("CommandID") != 0xFF:
+                    and body.get("Status") not in (Status.SUCCESS, Status.FAILURE, Status.NOT_FOUND) \
+                    and body.get("CommandID") != 0xFF:
                 # the fault is in what this command addresses (e.g. one debt register)
                 zcl.command_faults.append((cc["cluster_id"], cc["zcl"]["command_id"],
                                            cc["zcl"].get("payload"), body["Status"]))
@@ -559,6 +571,8 @@ def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMes
             install_party(device, home_keys, eui)
     if "_TWIN" in test.name and getattr(device, "model", None) is not None:
         device.model.twin = True        # the reference device is a twin-element meter
+    # a log the command reads holds what the reference device published from it (its history)
+    device.stage_history(command.frame, command.payload or {}, ref.payload or {})
     if test.expects_error:
         # a fresh device may already fail the command (e.g. unjoin of an unknown device);
         # otherwise the failure is a fault of the device in the part the command addresses

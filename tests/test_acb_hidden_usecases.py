@@ -42,8 +42,11 @@ DATA = Path(__file__).resolve().parent / "data" / "duis"
 APPENDIX_C = SPEC / "gbcs-wire-format.md"
 FILES = sorted(p for p in DATA.glob("*_REQUEST_DUIS.XML") if not p.name.startswith(("ECS01a_", "GCS01a_")))
 DEVICES = DEVICE_CLASSES
-#: Use cases the emulated devices do not execute yet (the GSME keeps no snapshots).
-DEVICE_LACKS = {"GCS16b"}
+#: Use cases the emulated devices do not execute yet.
+DEVICE_LACKS: set[str] = set()
+#: (cluster, command) of the snapshot log reads: one per log entry asked for, NOT_FOUND past the
+#: log's last entry in the period (Metering Get Snapshot, Prepayment Get Prepay Snapshot)
+SNAPSHOT_READS = {(0x0702, 0x06), (0x0705, 0x07)}
 
 
 def _catalogue_gbz(code: int) -> list[list[tuple[int, int, int]]]:
@@ -136,5 +139,7 @@ def test_hidden_use_case_builds_decodes_and_the_device_takes_it(path, keys):
             [0] * len(payload["access_request_specification"])
     elif p["kind"] == "gbz":
         for comp in p["components"]:
-            status = (comp["zcl"].get("payload") or {}).get("Status", 0)
-            assert status == 0, comp
+            body = comp["zcl"].get("payload") or {}
+            if body.get("Status") == 0x8B and (comp["cluster_id"], body.get("CommandID")) in SNAPSHOT_READS:
+                continue                  # a log entry asked for that the meter does not hold
+            assert body.get("Status", 0) == 0, comp

@@ -78,21 +78,11 @@ _BUILT_ELSEWHERE = {
 }
 
 
-#: use cases the devices do not implement yet (answered with alert 0x8F1E, use case not
-#: supported): the GSME snapshot logs.  How many snapshots a reference GSME holds in a period
-#: depends on its clock and service history, which the reference data does not state.
-NOT_EMULATED = {
-    0x00C3: "GCS15b, GSME billing data log (Prepayment GetPrepaySnapshot)",
-    0x0096: "GCS16b, GSME prepayment daily read log (Prepayment GetPrepaySnapshot)",
-}
-
-
 def _cases() -> list[tuple[int, str]]:
     shipped = _reference_codes()
     out = []
     for uc in catalogue.use_cases():
-        if uc.is_alert or uc.message_code in shipped or uc.message_code in _BUILT_ELSEWHERE \
-                or uc.message_code in NOT_EMULATED:
+        if uc.is_alert or uc.message_code in shipped or uc.message_code in _BUILT_ELSEWHERE:
             continue
         if uc.payload_kind is None:
             continue                  # ZSE HAN-only (PECS*, HECS01): no GBCS payload to build
@@ -122,7 +112,7 @@ def test_hidden_reference_use_cases_are_among_the_cases():
     spec = (Path(RTDS).parents[1] / "spec" / "gbcs-wire-format.md").read_text(encoding="utf-8")
     appendix = spec.split("## Appendix C", 1)[1].split("\n## ", 1)[0]
     shipped = {p.name for p in Path(RTDS).iterdir()}
-    covered = {c for c, _ in CASES} | _reference_codes() | set(_BUILT_ELSEWHERE) | set(NOT_EMULATED)
+    covered = {c for c, _ in CASES} | _reference_codes() | set(_BUILT_ELSEWHERE)
     missing = []
     for line in appendix.splitlines():
         cells = [c.strip() for c in line.split("|")]
@@ -210,20 +200,6 @@ def _check_structure(uc, items, command_payload, p) -> None:
         assert p["asn1_type"] in asn1.MESSAGE_TYPES[uc.message_code]["response"]
         v = p["value"]
         assert not isinstance(v, int) or v == 0, (uc.name, v)
-
-
-@pytest.mark.parametrize("code", sorted(NOT_EMULATED))
-def test_not_emulated_use_cases_are_refused_not_faked(code):
-    """A use case the device does not model is refused with the GBCS alert, never answered."""
-    uc = catalogue.use_case(code)
-    for dtype in uc.target_device_types:
-        h = home(dtype)
-        assert not h.device.supports(code)
-        payload = gbz_payloads(h, code)[0][1]
-        h.device.receive(command(h, code, payload))
-        msgs = [decode_message(m, h.dcc) for m in h.sent]
-        assert [m.frame.signing.cra_flag for m in msgs] == [3]            # one alert, no response
-        assert h.device.counters.unsupported == 1
 
 
 def test_every_emulated_device_type_has_cases():

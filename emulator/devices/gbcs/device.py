@@ -212,6 +212,10 @@ class GbcsDevice:
     def forget(self, frame: Frame, payload: dict) -> None:
         """Make the data a command reads absent (to stage "not found" reference tests)."""
 
+    def stage_history(self, frame: Frame, payload: dict, reference: dict) -> None:
+        """Hold the log entries a reference device published in C{reference}, its answer to
+        this command (to stage reference tests that read a log: that history was its state)."""
+
     def prepare(self, frame: Frame, payload: dict) -> None:
         """Make the state a command presupposes hold (used to stage reference tests):
         a partner the command unjoins is joined."""

@@ -16,10 +16,11 @@
     meter and the supplier) and the entry, encrypted for the supplier (section 2.3).  Registers
     the model does not keep (the TOU and block registers, the secondary element's total: only
     the total import register is advanced by the load model) hold no consumption: zero.
-    A GSME's billing snapshot is a Metering Publish Snapshot (end of billing period, payload
-    type 6 "block tier information set delivered": current summation, the TOU tier summations
-    and the block summations from its Metering attributes), sent encrypted for the supplier in
-    the GBZ alert 0x8F0A (GCS53, message code 0x008B).
+    A GSME's billing calendar takes a snapshot (cause end of billing period) into its Billing
+    Data Log (L{emulator.devices.gbcs.snapshots}: the Metering registers and the Prepayment
+    balances) and sends the Metering part, a Publish Snapshot (payload type 6 "block tier
+    information set delivered": current summation, the TOU tier summations and the block
+    summations), encrypted for the supplier in the GBZ alert 0x8F0A (GCS53, message code 0x008B).
 """
 
 from __future__ import annotations
@@ -146,34 +147,17 @@ def billing(device: Any) -> bool:
 
 GCS53_ALERT = 0x008B
 METERING = 0x0702
-#: ZCL snapshot cause bit: end of billing period; payload type 6: block tier information set
-SNAPSHOT_END_OF_BILLING_PERIOD = 0x00000002
-SNAPSHOT_BLOCK_TIER_INFORMATION = 6
-_TIERS, _BLOCKS = 4, 4
 
 
 def _gas_billing(device: Any) -> bool:
     from protocols.gbcs.payloads import gbz
+
+    from emulator.devices.gbcs import snapshots
     supplier = next((p.eui for p in device.security.remote_parties.values() if p.role == ROLE_SUPPLIER), None)
     if supplier is None:
         return False
-
-    def attr(a: int) -> int:
-        _status, _type, value = device.zcl.read(METERING, a)
-        return int(value or 0)
-
-    snapshots = getattr(device, "snapshots", None)
-    if snapshots is None:
-        snapshots = device.snapshots = []
-    now = int(device.now()) - _EPOCH_2000
-    snapshot = {"SnapshotID": len(snapshots), "SnapshotTime": now, "TotalSnapshotsFound": 1, "CommandIndex": 0,
-                "TotalNumberofCommands": 1, "SnapshotCause": SNAPSHOT_END_OF_BILLING_PERIOD,
-                "SnapshotPayloadType": SNAPSHOT_BLOCK_TIER_INFORMATION,
-                "SnapshotPayload": {"CurrentSummation": attr(0x0000), "NumberofTiersInUse": _TIERS,
-                                    "TierSummation": [attr(0x0100 + 2 * i) for i in range(_TIERS)],
-                                    "NumberofTiersAndBlockThresholdsInUse": (1 << 4) | _BLOCKS,
-                                    "TierBlockSummation": [attr(0x0700 + i) for i in range(_BLOCKS)]}}
-    snapshots.append(snapshot)
+    # the billing data log entry (Metering and Prepayment registers), published from the log
+    snapshot = snapshots.publication(snapshots.take(device, snapshots.END_OF_BILLING_PERIOD), METERING)
     comp = gbz.build_component(METERING, 0x19, 0, 0x06, snapshot, last=True)     # Publish Snapshot
     comp["extended_header_control"] |= 0x02                                      # encrypted for the supplier
     comp["zcl"]["ciphered_information"] = {"plaintext": comp["zcl"].pop("payload")}

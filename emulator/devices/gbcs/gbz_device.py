@@ -35,7 +35,7 @@ from protocols.zcl import types as zt
 from protocols.zcl.clusters import get_cluster
 from protocols.zcl.foundation import Status
 
-from emulator.devices.gbcs import devicelog, gbz_logs
+from emulator.devices.gbcs import devicelog, gbz_logs, snapshots
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -96,6 +96,8 @@ SENSITIVE_RESPONSES: dict[str, frozenset[int]] = {
     "GCS13a": frozenset({METERING}), "GCS13b": frozenset({METERING}), "GCS13c": frozenset({METERING}),
     "GCS14": frozenset({PREPAYMENT}), "GCS15d": frozenset({PREPAYMENT}),
     "GCS17": frozenset({METERING}), "GCS61": frozenset({METERING}),
+    # the billing data and daily read logs (snapshots of the registers and balances)
+    **{name: frozenset({METERING, PREPAYMENT}) for name in ("GCS15b", "GCS15c", "GCS16a", "GCS16b")},
 }
 
 #: server-to-client commands the remote party publishes to the meter (stored, acknowledged)
@@ -252,6 +254,7 @@ class GbzDevice(GbcsDevice):
         if payload.get("kind") != "gbz" or "alert_code" in payload:
             return None
         self._frame = frame
+        snapshots.catch_up(self)          # the daily reads due before anything changes the registers
         uc = catalogue.use_case(frame.signing.message_code)
         sensitive = SENSITIVE_RESPONSES.get(uc.name if uc else "", frozenset())
         out: list[dict] = []
@@ -590,6 +593,12 @@ class GbzDevice(GbcsDevice):
                 self.zcl.price_in_force = False
         for key, _comp, _p in self._log_reads(payload):
             getattr(self.zcl, _LOG_READS[key]).clear()
+        snapshots.forget(self, payload)
+
+    def stage_history(self, frame: Frame, payload: dict, reference: dict) -> None:
+        """The snapshot logs hold the entries a reference meter published in answer to this
+        command (L{snapshots.stage_history})."""
+        snapshots.stage_history(self, payload, reference)
 
     def _top_up(self, payload: dict) -> tuple[int, int, dict]:
         a = self.zcl.attributes
@@ -654,6 +663,12 @@ class Gsme(GbzDevice):
     """The gas smart meter's GBCS logic (GBZ)."""
 
     device_type = "GSME"
+    #: when the meter takes its daily read (seconds after midnight UTC; L{snapshots})
+    daily_read_time = snapshots.DAILY_READ_TIME
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        snapshots.catch_up(self)          # the daily read log starts with the meter
 
 
 class Gpf(GbzDevice):

@@ -9,6 +9,8 @@
     GetSampledData): from StartSamplingTime (0 = now) the meter samples its consumption every
     SampleRequestInterval seconds, MaxNumberofSamples times (each sample the volume since the
     previous one), and answers StartSamplingResponse with the new SampleID.
+  - **Snapshots** (GCS15b/c, GCS16a/b: Metering GetSnapshot, Prepayment GetPrepaySnapshot):
+    the billing data and daily read logs of L{emulator.devices.gbcs.snapshots}.
   - GCS11, disable privacy PIN protection (Device Management RequestNewPasswordResponse
     published to the meter): kept with the other published commands and acknowledged.
 """
@@ -18,9 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.devices.gbcs import snapshots
+
 __all__ = ["GbzLogs", "logs", "record_event", "EVENT_LOG", "SECURITY_LOG", "COMMAND_HANDLERS"]
 
-METERING, DEVICE_MANAGEMENT, EVENTS = 0x0702, 0x0708, 0x0709
+METERING, PREPAYMENT, DEVICE_MANAGEMENT, EVENTS = 0x0702, 0x0705, 0x0708, 0x0709
 EVENT_LOG, SECURITY_LOG = 6, 7
 ZCL_SUCCESS, ZCL_NOT_FOUND = 0x00, 0x8B
 _EPOCH_2000 = 946684800
@@ -100,11 +104,14 @@ def _published(device: Any, payload: dict, comp: dict) -> None:
 COMMAND_HANDLERS = {
     (EVENTS, False, 0): _get_event_log,
     (METERING, False, 7): _start_sampling,
+    (METERING, False, 6): snapshots.get_snapshot,
+    (PREPAYMENT, False, 7): snapshots.get_prepay_snapshot,
     (DEVICE_MANAGEMENT, True, 2): _published,
 }
 
 def prepare(device: Any, payload: dict) -> None:
     """A log a command reads has an entry in the period it reads (a meter in service)."""
+    snapshots.prepare(device, payload)
     for comp in payload.get("components") or []:
         z = comp.get("zcl") or {}
         key = (comp.get("cluster_id"), bool(z.get("frame_control", 0) & 0x08), z.get("command_id"))
