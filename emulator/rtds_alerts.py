@@ -21,11 +21,13 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from protocols.errors import CodecError
 from protocols.gbcs.crypto import GbcsCrypto
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import DecodedMessage
 
-from emulator.devices.gbcs import DEVICE_CLASSES, devicelog, dualband, firmware, keypad
+from emulator.devices.gbcs import DEVICE_CLASSES, apc, devicelog, dualband, firmware, keypad
+from emulator.devices.gbcs.device import ALERT_COMMAND_NOT_SUPPORTED, UNSUPPORTED_COMMAND_ALERT
 from emulator.devices.gbcs.events import (BILLING_DATA_LOG_UPDATED, INTEGRITY_WARNING, SUPPLY_OUTAGE_RESTORED, billing,
                                           integrity_issue, supply_outage)
 from emulator.devices.gbcs.provisioning import acb_eui, provision
@@ -263,6 +265,82 @@ def _device_log_changed(device: Any, alert: DecodedMessage, ctx: AlertContext) -
     return True
 
 
+# --------------------------------------------------------------------------- ESME APC limits, unsupported commands
+
+def _unsigned(member: dict | None) -> int | None:
+    if not isinstance(member, dict) or member.get("type") != "unsigned" or not isinstance(member.get("value"), int):
+        return None
+    return member["value"]
+
+
+def _apc_named(device: Any, member: dict | None) -> tuple[int, int] | None:
+    """The (kind, n) of the APC an ESME's APC alert names (unsigned kind << 4 | n)."""
+    value = _unsigned(member)
+    if getattr(device, "apc", None) is None or value is None:
+        return None
+    return value >> 4, value & 0x0F
+
+
+def _apc_limit_processed(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """ECS101: the ESME processes a limit (ECS47e) on the APC the alert names, for the period
+    and at the level the alert reports."""
+    d = _data(alert)
+    named = _apc_named(device, d[0] if d else None)
+    if named is None or len(d) != 4:
+        return False
+    start, end, level = _octets(d[1]), _octets(d[2]), _unsigned(d[3])
+    if start is None or end is None or level is None:
+        return False
+    return apc.limit_apc(device, *named, level, start, end) == 0
+
+
+def _apc_limit_ended(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """ECS102: the ESME processed a limit at the alert's level on the APC it names, for the
+    next minute (its ECS101 alert is let go); then the period ends."""
+    from emulator.devices.gbcs.device import dlms_date_time
+    d = _data(alert)
+    named = _apc_named(device, d[0] if d else None)
+    level = _unsigned(d[1]) if len(d) == 2 else None
+    if named is None or level is None:
+        return False
+    now = device.clock.seconds()
+    if apc.limit_apc(device, *named, level, dlms_date_time(now), dlms_date_time(now + 60.0)) != 0:
+        return False
+    ctx.settle()
+    return True
+
+
+def _command_not_supported(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """ECS100: a command the device does not support arrives: the use case and originator
+    counter the alert's data names, from the party the alert goes to, on behalf of the alert's
+    supplementary remote party if it names one (a command the ACB sent for a user).  The device
+    is a product without that use case (GBCS optional functionality) if its type has it."""
+    from protocols.gbcs import catalogue
+    from protocols.gbcs.framing import CRA_COMMAND, GeneralCiphering, GeneralSigning, OtherInformation
+    from protocols.gbcs.message import protect
+    d = _data(alert)
+    ident = _octets(d[0] if d else None)
+    if UNSUPPORTED_COMMAND_ALERT not in type(device).alert_codes or ident is None or len(ident) != 10:
+        return False
+    code, counter = int.from_bytes(ident[0:2], "big"), int.from_bytes(ident[2:10], "big")
+    uc = catalogue.use_case(code)
+    if uc is None or uc.is_alert:
+        return False
+    if device.supports(code):
+        device.unsupported_codes.add(code)
+    rg = alert.frame.signing
+    oi = rg.other_information
+    header = OtherInformation(code, oi.supplementary_remote_party_id, oi.supplementary_remote_party_counter)
+    gs = GeneralSigning(CRA_COMMAND, counter, rg.recipient, device.eui, None, header, b"", b"")
+    try:
+        command = protect(gs, GbcsCrypto(ctx.keys, acb_eui(ctx.keys)), GeneralCiphering(b""),
+                          sign=uc.criticality == "critical")
+    except (CodecError, KeyError):          # the key store cannot protect a command of that party
+        return False
+    device.receive(command)
+    return True
+
+
 Cause = Callable[[Any, DecodedMessage, AlertContext], bool]
 
 #: GBCS alert code -> how to cause, in a device, the event the code names
@@ -281,6 +359,9 @@ CAUSES: dict[int, Cause] = {
     firmware.ALERT_TRANSFER_FAILED: _firmware_transferred,
     firmware.ALERT_FIRMWARE_ACTIVATED: _firmware_activated,
     devicelog.ALERT_GPF_BACKUP: _device_log_changed,
+    apc.ALERT_LIMIT_PROCESSED: _apc_limit_processed,
+    apc.ALERT_LIMIT_ENDED: _apc_limit_ended,
+    ALERT_COMMAND_NOT_SUPPORTED: _command_not_supported,
 }
 
 
@@ -292,8 +373,4 @@ def cause_for(alert_code: int | None) -> Cause | None:
 NOT_CAUSED: dict[int, str] = {
     0x8F12: "CHF device log changed: the CHF's log changes only by CCS01/CCS02/CCS03, whose reference "
             "responses come without this alert; what else makes a CHF raise it is not modelled",
-    0x8F85: "command not supported by device: which commands a load controller ESME does not support "
-            "is not modelled",
-    0x8F86: "limit APC level processed: the ESME has no auxiliary proportional controller model",
-    0x8F87: "limit APC level ended or cancelled: the ESME has no auxiliary proportional controller model",
 }

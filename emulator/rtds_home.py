@@ -124,7 +124,12 @@ class DirectStage:
         self.base.run_until(self.base.seconds() + _STEP_AHEAD)
 
     def wait_for(self, count: int, timeout: float) -> None:
+        """Run until C{count} messages were sent, or C{timeout} s of virtual time passed (what
+        the device does later, e.g. at the end of a period it set, happens in that time)."""
+        deadline = self.base.seconds() + timeout
         self.base.run_until(self.base.seconds())
+        while len(self.sent) < count and self.base.seconds() < deadline:
+            self.base.run_until(min(deadline, self.base.seconds() + 1.0))
 
     def close(self) -> None:
         self.clock.close()

@@ -24,6 +24,8 @@ from protocols.gbcs.payloads.zcl_commands import decode_zcl_payload, encode_zcl_
 
 from emulator.clock import VirtualClock
 from emulator.devices.gbcs import DEVICE_CLASSES, provision
+from emulator.devices.gbcs.apc import APC_LIMIT_SCRIPT_TABLE
+from emulator.devices.gbcs.auxload import KIND_OUTPUT
 from emulator.devices.gbcs.cosem import CLASS_METHODS, PROFILE_COLUMNS, default_for
 from emulator.devices.gbcs.gbz_device import ATTRIBUTE_TYPES, _gbz_items
 from emulator.devices.gbcs.provisioning import acb_eui, install_party
@@ -95,7 +97,7 @@ def command(h: Home, message_code: int, payload: dict, *, originator: int | None
 
 # --------------------------------------------------------------------------- DLMS
 
-def _action_parameter(h: Home, class_id: int, obis: str, method: int) -> dict:
+def _action_parameter(h: Home, class_id: int, obis: str, method: int, variant: tuple = ()) -> dict:
     want = CLASS_METHODS.get(class_id, {}).get(method)
     if class_id == 30:            # get protected attributes: the import energy register, for the originator
         supplier = h.keys.euis_with_role(ROLE_SUPPLIER, "ka")[0]
@@ -104,6 +106,11 @@ def _action_parameter(h: Home, class_id: int, obis: str, method: int) -> dict:
             dlms.structure(dlms.make_data("enum", 0), dlms.make_data("null-data")))
         from protocols.acb.dlms_items import protection_parameters
         return dlms.structure(dlms.array(descriptor), protection_parameters(h.counter + 1, supplier, h.device.eui))
+    if class_id == 9 and obis == APC_LIMIT_SCRIPT_TABLE:
+        # ECS47e: limit the output of the APC whose period the command sets, to 50 %
+        groups = [int(it.obis.split(".")[2]) for it in variant if it.obis.startswith("0-0:94.44.")]
+        n = groups[0] - 116 if groups else 1
+        return dlms.make_data("long-unsigned", KIND_OUTPUT << 12 | n << 8 | 50)
     if class_id == 9:
         return dlms.make_data("long-unsigned", SCRIPT_ENABLE if obis == LOAD_SWITCH_SCRIPTS else 1)
     if want is None:
@@ -134,7 +141,7 @@ def dlms_payloads(h: Home, message_code: int) -> list[tuple[list, dict]]:
                 data.append(copy.deepcopy(value) if value is not None else dlms.make_data("null-data"))
             else:
                 specs.append(dlms.access_request_item("action", it.class_id, it.obis, it.item_id))
-                data.append(_action_parameter(h, it.class_id, it.obis, it.item_id))
+                data.append(_action_parameter(h, it.class_id, it.obis, it.item_id, variant))
         out.append((list(variant), dlms.access_request(0, specs, data)))
     return out
 

@@ -18,7 +18,8 @@ The calendar-driven state is "off": the auxiliary controller calendar (ECS46d) i
 data, not run.  The controller's device id 0-0:94.44.0.(20 + n) names the HCALCS it drives
 (its EUI-64; all zero: an ALCS inside the ESME, or an HCALCS the home's topology binds).
 Listeners (the HAN side, L{emulator.devices.hcalcs.HcalcsDriver}) get C{(n, level)} on
-every change.
+every change.  An APC output limit in force (ECS47e, L{emulator.devices.gbcs.apc}) caps the
+level controller n outputs (L{AuxiliaryControllers.cap}); the listeners see the capped level.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Callable
 
 from emulator.devices.gbcs.cosem import OBJECT_UNDEFINED, SUCCESS, TYPE_UNMATCHED
 
-__all__ = ["AUX_SCRIPT_TABLE", "AuxiliaryControllers", "CONTROLLERS", "device_id_obis", "script_id"]
+__all__ = ["AUX_SCRIPT_TABLE", "AuxiliaryControllers", "CONTROLLERS", "device_id_obis", "script_id", "unix_time"]
 
 AUX_SCRIPT_TABLE = "0-0:10.0.103.255"
 CONTROLLERS = range(1, 6)
@@ -47,7 +48,7 @@ def device_id_obis(n: int) -> str:
     return f"0-0:94.44.0.{20 + n}"
 
 
-def _unix(octets: bytes) -> float | None:
+def unix_time(octets: bytes) -> float | None:
     """A DLMS date-time (12 octets) as Unix seconds (UTC; deviation ignored); None if unspecified."""
     if len(octets) != 12:
         return None
@@ -71,7 +72,13 @@ class AuxiliaryControllers:
     def __init__(self, model: Any, clock: Any) -> None:
         self.model = model
         self.clock = clock
+        #: what each controller outputs (what the listeners see): its commanded level, capped
+        #: by an APC limit in force (L{emulator.devices.gbcs.apc})
         self.levels: dict[int, int] = dict.fromkeys(CONTROLLERS, 0)
+        #: the level the ECS47 / ECS47a commands (or the calendar) set
+        self.commanded: dict[int, int] = dict.fromkeys(CONTROLLERS, 0)
+        #: controller -> the level an APC output limit in force allows at most
+        self.caps: dict[int, int] = {}
         self.listeners: list[Callable[[int, int], None]] = []
         self._timers: dict[int, list] = {n: [] for n in CONTROLLERS}
 
@@ -134,7 +141,7 @@ class AuxiliaryControllers:
             return int(value["value"])
         if value.get("type") == "octet-string":
             try:
-                return _unix(bytes.fromhex(value.get("value") or ""))
+                return unix_time(bytes.fromhex(value.get("value") or ""))
             except ValueError:
                 return None
         return None
@@ -145,7 +152,20 @@ class AuxiliaryControllers:
                 call.cancel()
         self._timers[n].clear()
 
+    def cap(self, n: int, level: int | None) -> None:
+        """An APC output limit on controller n comes into force (C{level}) or ends (None)."""
+        if level is None:
+            self.caps.pop(n, None)
+        else:
+            self.caps[n] = level
+        self._publish(n)
+
     def _set(self, n: int, level: int) -> None:
+        self.commanded[n] = level
+        self._publish(n)
+
+    def _publish(self, n: int) -> None:
+        level = min(self.commanded[n], self.caps.get(n, 100))
         if self.levels[n] == level:
             return
         self.levels[n] = level

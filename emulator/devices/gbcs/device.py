@@ -39,12 +39,16 @@ from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_SUPPLIER, Rejection, 
                                             check_command)
 
 __all__ = ["GbcsDevice", "Ppmid", "Hcalcs", "DeviceCounters", "dlms_date_time", "RESPONSE_DATE_TIME_USE_CASES",
-           "GENERIC_CRITICAL_ALERT", "GENERIC_NON_CRITICAL_ALERT"]
+           "GENERIC_CRITICAL_ALERT", "GENERIC_NON_CRITICAL_ALERT", "UNSUPPORTED_COMMAND_ALERT",
+           "ALERT_COMMAND_NOT_SUPPORTED"]
 
 _log = Logger()
 
 GENERIC_CRITICAL_ALERT = 0x1000
 GENERIC_NON_CRITICAL_ALERT = 0x1001
+#: ECS100 "Command not supported by Device" (GBCS 7.2.9.1): its message code and alert code
+UNSUPPORTED_COMMAND_ALERT = 0x0120
+ALERT_COMMAND_NOT_SUPPORTED = 0x8F85
 
 #: Use cases whose responses carry the grouping-header date-time (GBCS use-case definitions,
 #: restated in spec/gbcs-wire-format.md section 1.3); all other responses carry C{00}.
@@ -113,6 +117,9 @@ class GbcsDevice:
         self._current_originator: int | None = None
         self.alert_counter = alert_counter
         self.counters = DeviceCounters()
+        #: message codes of use cases this device's product does not implement although its
+        #: type may (GBCS optional functionality): commands for them are not supported
+        self.unsupported_codes: set[int] = set()
         #: the reason of the last rejected command (for operators and tests)
         self.last_rejection: Rejection | None = None
 
@@ -162,10 +169,9 @@ class GbcsDevice:
             return
         frame = result
         gs = frame.signing
-        if not self.supports(gs.message_code) or not self.accepts(frame):
+        if not self.supports(gs.message_code) or not self.accepts(frame) or gs.message_code in self.unsupported_codes:
             self.counters.unsupported += 1
-            self._reject(Rejection(0x8F1E, f"use case 0x{gs.message_code:04X} not supported by "
-                                           f"{self.device_type or 'this device'}", frame), count=False)
+            self._not_supported(frame)
             return
         try:
             tree = gbcs_payloads.decode_payload(gs.message_code, gs.cra_flag, gs.content,
@@ -196,6 +202,31 @@ class GbcsDevice:
             self.counters.rejected[rejection.alert_code] = self.counters.rejected.get(rejection.alert_code, 0) + 1
         self.log_security_event(rejection.alert_code)
         self.raise_alert(rejection.alert_code, critical=True)
+
+    def _not_supported(self, frame: Frame) -> None:
+        """An authenticated command of a use case this device does not support.  A device with
+        the ECS100 alert (GBCS 7.2.9.1) tells the command's originator: alert 0x8F85 (message
+        code 0x0120, signed), data the command's message code and originator counter, the
+        command's supplementary remote party (a command the ACB sent for a user) in the
+        other-information; other devices answer with alert 0x8F1E."""
+        gs = frame.signing
+        why = f"use case 0x{gs.message_code:04X} not supported by {self.device_type or 'this device'}"
+        if UNSUPPORTED_COMMAND_ALERT not in self.alert_codes:
+            self._reject(Rejection(0x8F1E, why, frame), count=False)
+            return
+        self.last_rejection = Rejection(ALERT_COMMAND_NOT_SUPPORTED, why, frame)
+        from protocols.gbcs.payloads import dlms
+        oi = gs.other_information
+        body = dlms.structure(dlms.make_data("long-unsigned", ALERT_COMMAND_NOT_SUPPORTED),
+                              dlms.octet_string(dlms_date_time(self.now())),
+                              dlms.octet_string(gs.message_code.to_bytes(2, "big")
+                                                + gs.originator_counter.to_bytes(8, "big")))
+        self.raise_alert(ALERT_COMMAND_NOT_SUPPORTED, critical=True,
+                         payload=dlms.data_notification(self.alert_counter, body),
+                         message_code=UNSUPPORTED_COMMAND_ALERT, recipient=gs.originator,
+                         other_information=OtherInformation(UNSUPPORTED_COMMAND_ALERT,
+                                                            oi.supplementary_remote_party_id,
+                                                            oi.supplementary_remote_party_counter))
 
     def log_security_event(self, event_code: int) -> None:
         """Record a security event in the device's security log (subclasses hold the log)."""
@@ -276,17 +307,21 @@ class GbcsDevice:
         return dlms.data_notification(counter, body)
 
     def raise_alert(self, alert_code: int, *, critical: bool, payload: dict | None = None,
-                    message_code: int | None = None, recipient: int | None = None) -> None:
-        """Send an alert with the device's next alert counter (signed if critical, else MACed)."""
+                    message_code: int | None = None, recipient: int | None = None,
+                    other_information: OtherInformation | None = None) -> None:
+        """Send an alert with the device's next alert counter (signed if critical, else MACed);
+        C{other_information} (the message code and a supplementary remote party) replaces the
+        message code alone."""
         counter = self.alert_counter
         self.alert_counter += 1
         code = message_code if message_code is not None else (
             GENERIC_CRITICAL_ALERT if critical else GENERIC_NON_CRITICAL_ALERT)
         body = payload if payload is not None else self.alert_payload(alert_code, counter)
         to = recipient if recipient is not None else self.alert_recipient()
-        header = GeneralSigning(CRA_ALERT, counter, self.eui, to, None, OtherInformation(code), b"", b"")
+        oi = other_information if other_information is not None else OtherInformation(code)
+        header = GeneralSigning(CRA_ALERT, counter, self.eui, to, None, oi, b"", b"")
         content = gbcs_payloads.encode_payload(body, self.crypto.payload_crypto(header))
-        gs = GeneralSigning(CRA_ALERT, counter, self.eui, to, None, OtherInformation(code), content, b"")
+        gs = GeneralSigning(CRA_ALERT, counter, self.eui, to, None, oi, content, b"")
         try:
             message = protect(gs, self.crypto, None, sign=True) if critical \
                 else protect(gs, self.crypto, GeneralCiphering(b""))

@@ -25,9 +25,9 @@ from protocols.gbcs.utrn import verify_utrn
 from emulator.devices.gbcs.cosem import (ACTIVATED_OBJECTS, HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
                                          PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
                                          ObjectModel)
-from emulator.devices.gbcs import auxload, dualband, supply
+from emulator.devices.gbcs import apc, auxload, dualband, supply
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
-from emulator.devices.gbcs.device import GbcsDevice, dlms_date_time
+from emulator.devices.gbcs.device import UNSUPPORTED_COMMAND_ALERT, GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 
 __all__ = ["DlmsDevice", "Esme", "use_case_items", "ACTIVATION_TIMES", "decode_activation_time",
@@ -301,6 +301,8 @@ class Esme(DlmsDevice):
     """The electricity smart meter's GBCS logic (DLMS/COSEM)."""
 
     device_type = "ESME"
+    #: ECS100 (unsupported command, GbcsDevice.receive), ECS101 / ECS102 (APC limits, apc)
+    alert_codes = DlmsDevice.alert_codes | {UNSUPPORTED_COMMAND_ALERT} | apc.APC_ALERT_CODES
 
     def _install_behaviours(self) -> None:
         m = self.model
@@ -316,6 +318,8 @@ class Esme(DlmsDevice):
         self.load_limiter = supply.LoadLimiter(m, lambda code: self.raise_alert(code, critical=True))
         # auxiliary controllers (ALCS / HC ALCS) switched by ECS47 / ECS47a: emulator.devices.gbcs.auxload
         self.aux = auxload.AuxiliaryControllers(m, self.clock)
+        # APC level limits (ECS47e, script table 0-0:10.0.107.255): emulator.devices.gbcs.apc
+        self.apc = apc.ApcLimits(self)
 
     def _execute_script(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
         """IC9 execute: the load switch scripts change the supply state; other tables' scripts
@@ -325,6 +329,8 @@ class Esme(DlmsDevice):
             return supply.load_switch_script(model, int(param.get("value", 0)))
         if obj.obis == auxload.AUX_SCRIPT_TABLE:
             return self.aux.execute(int(param.get("value", 0)))
+        if obj.obis == apc.APC_LIMIT_SCRIPT_TABLE:
+            return self.apc.execute(int(param.get("value", 0)))
         return SUCCESS
 
     def observe_power(self, power_w: float) -> None:

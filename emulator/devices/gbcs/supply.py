@@ -201,13 +201,13 @@ def reset_counter(model: ObjectModel, obj: CosemObject, method: int, param: dict
     return SUCCESS
 
 
-# ECS47e, limit APC [n] level (APC input 0-0:94.44.119.x, APC output 0-0:94.44.121.x; the
-# script table 0-0:10.0.107.255 executes the limit): .3 and .4 set the limit's period and
-# level.  The ECS101 alert that reports the limit carries a start and an end date-time and a
-# level (unsigned); the use case's object definitions are not in the specification notes, so
-# each attribute takes a date-time (the default), a duration in minutes (the CHOICE GBCS allows
-# for the switching times .1 of the same groups) or a level.
-for _g in (119, 121):
+# ECS47e, limit APC [n] level (L{emulator.devices.gbcs.apc}): APC n's limit period, start .3 and
+# end .4 of 0-0:94.44.(116 + n) (the catalogue's examples are APC 3 and 5, groups 119 and 121;
+# the ECS102 reference alerts name APC 1, so every controller 1-5 has them); the script table
+# 0-0:10.0.107.255 runs the limit.  Each is a DLMS date-time (the default); the end may be a
+# duration in minutes (long-unsigned, the CHOICE GBCS allows for the switching times .1 of the
+# same groups); an unsigned is accepted and read as "not specified".
+for _g in range(117, 122):
     for _i in (3, 4):
         INSTANCE_TYPES[(1, f"0-0:94.44.{_g}.{_i}", 2)] = lambda: dict(NEVER)
         INSTANCE_DEVICE[(1, f"0-0:94.44.{_g}.{_i}")] = "ESME"
