@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -44,7 +45,7 @@ from protocols.gbcs import catalogue
 from protocols.gbcs.framing import decode_frame
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import decode_message
-from protocols.gbcs.pki import (ROOT_ROLE_OU, TrustAnchor, certificate_role, hash_algorithm, issued_by,
+from protocols.gbcs.pki import (RECOVERABLE_CURVES, ROOT_ROLE_OU, TrustAnchor, certificate_role, hash_algorithm, issued_by,
                                 key_identifiers, recover_public_keys)
 
 __all__ = ["path_ca_certificates", "reconstruct_root", "root_from_commands", "replay_root", "MAX_SIGNATURES"]
@@ -84,16 +85,19 @@ def reconstruct_root(certificates: Iterable[bytes]) -> TrustAnchor | None:
     for der in certificates:
         if der not in parsed:
             try:
-                parsed[der] = x509.load_der_x509_certificate(der)
-            except ValueError:
+                cert = x509.load_der_x509_certificate(der)
+                cert.subject, cert.issuer, cert.extensions     # parsed now: a bad one is skipped
+            except (ValueError, UnsupportedAlgorithm):
                 continue
+            parsed[der] = cert
         occurrences[der] += 1
-    subjects = {c.subject for c in parsed.values()}
+    # a self-issued certificate a path may carry is not what its issuer's key is recovered from
+    subjects = {c.subject for c in parsed.values() if c.subject != c.issuer}
     by_issuer: dict[x509.Name, Counter] = {}
     for der, n in occurrences.items():
         cert = parsed[der]
-        if cert.issuer in subjects or hash_algorithm(cert) is None:
-            continue                     # not at the top of a path, or not an ECDSA signature
+        if cert.issuer in subjects or cert.issuer == cert.subject or hash_algorithm(cert) is None:
+            continue                     # not at the top of a path, self-issued, or not ECDSA
         by_issuer.setdefault(cert.issuer, Counter())[der] += n
     ranked = sorted(by_issuer.items(), key=lambda kv: (certificate_role(kv[0]) != ROOT_ROLE_OU,
                                                        -sum(kv[1].values()), kv[0].rfc4514_string()))
@@ -114,13 +118,10 @@ def _recover(issuer: x509.Name, copies: dict[x509.Certificate, int]) -> TrustAnc
             pass
     akis.discard(None)
     candidates: dict[bytes, ec.EllipticCurvePublicKey] = {}
-    for cert in certs:
-        key = cert.public_key()
-        if not isinstance(key, ec.EllipticCurvePublicKey):
-            continue
+    for cert, curve in ((c, curve) for c in certs for curve in RECOVERABLE_CURVES):
         try:
-            found = recover_public_keys(cert.tbs_certificate_bytes, cert.signature, hash_algorithm(cert), key.curve)
-        except ValueError:
+            found = recover_public_keys(cert.tbs_certificate_bytes, cert.signature, hash_algorithm(cert), curve)
+        except (ValueError, UnsupportedAlgorithm):
             continue
         for k in found:
             candidates.setdefault(k.public_bytes(serialization.Encoding.X962,

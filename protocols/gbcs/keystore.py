@@ -30,6 +30,7 @@ import re
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -193,7 +194,7 @@ class KeyStore:
             try:
                 cert = x509.load_pem_x509_certificate(self._root_path.read_bytes())
                 self._root = TrustAnchor.from_certificate(cert)
-            except ValueError as e:
+            except (ValueError, UnsupportedAlgorithm) as e:
                 raise ValueError(f"{self._root_path}: not a root CA certificate: {e}") from None
         return self._root
 

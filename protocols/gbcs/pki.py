@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 __all__ = ["TrustAnchor", "ROOT_ROLE_OU", "key_identifiers", "ca_problem", "issued_by", "recover_public_keys",
-           "certificate_role", "hash_algorithm"]
+           "certificate_role", "hash_algorithm", "RECOVERABLE_CURVES"]
 
 #: the subject OU of a root CA certificate (remote party role 0, two hex digits)
 ROOT_ROLE_OU = "00"
@@ -68,6 +68,8 @@ _CURVES = {
         n=0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551),
 }
 _CURVE_OBJECTS = {"secp256r1": ec.SECP256R1}
+#: the curves L{recover_public_keys} works on
+RECOVERABLE_CURVES: tuple[ec.EllipticCurve, ...] = tuple(c() for c in _CURVE_OBJECTS.values())
 
 
 def _point_bytes(key: ec.EllipticCurvePublicKey) -> bytes:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from protocols.errors import CodecError
@@ -322,17 +323,20 @@ def _chains_to_root(device: Any, cert: x509.Certificate, path: list) -> bool:
     path gives (the command itself is already authenticated by its originator's signature).
     """
     root = device.security.root
-    if root is not None and issued_by(cert, root.subject, root.public_key):
-        return True
-    for entry in path:
+    try:
+        if root is not None and issued_by(cert, root.subject, root.public_key):
+            return True
+    except (ValueError, UnsupportedAlgorithm):      # a certificate field that does not parse
+        return False
+    for entry in path if isinstance(path, list) else ():
         try:
             ca = x509.load_der_x509_certificate(bytes.fromhex(entry["der"]))
-        except (KeyError, TypeError, ValueError):
+            if not issued_by(cert, ca.subject, ca.public_key()):
+                continue
+            if root is None or ca_problem(ca, root, device.now()) is None:
+                return True
+        except (KeyError, TypeError, ValueError, UnsupportedAlgorithm):
             continue
-        if not issued_by(cert, ca.subject, ca.public_key()):
-            continue
-        if root is None or ca_problem(ca, root, device.now()) is None:
-            return True
     return False
 
 
