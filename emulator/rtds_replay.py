@@ -67,12 +67,14 @@ from protocols.gbcs.crypto import GbcsCrypto
 from protocols.gbcs.framing import CRA_RESPONSE, decode_frame
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import VERIFIED, DecodedMessage, decode_message
+from protocols.gbcs.pki import TrustAnchor
 from protocols.zcl.foundation import GlobalCommand, Status
 
 from emulator.devices.gbcs import DEVICE_CLASSES
 from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
+from emulator.pki_recovery import replay_root
 from emulator.rtds_alerts import CAUSES, NOT_CAUSED, AlertContext, cause_for
 from emulator.rtds_home import DirectStage, ReplayHome, Stage
 
@@ -518,8 +520,9 @@ def _inject_error_state(device: GbcsDevice, ref: DecodedMessage, command: Decode
 
 
 def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_crypto: GbcsCrypto,
-                homes: Homes, seed: int = 1) -> Outcome:
-    """Replay one reference test on a freshly provisioned device of the home."""
+                homes: Homes, seed: int = 1, root: TrustAnchor | None = None) -> Outcome:
+    """Replay one reference test on a freshly provisioned device of the home (with C{root} as
+    its Root trust anchor, L{emulator.pki_recovery.replay_root})."""
     try:
         command = decode_message(_read_hex(test.command), ref_crypto)
     except (CodecError, ValueError, OSError) as e:
@@ -546,7 +549,7 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
                            f"alert message code 0x{a.frame.signing.message_code:04X} not raised by {device_type}")
     stage = homes.stage(cg.recipient)
     try:
-        outcome = _replay_staged(test, command, ref, ref_alerts, cls, device_type, keys, stage, seed)
+        outcome = _replay_staged(test, command, ref, ref_alerts, cls, device_type, keys, stage, seed, root)
     finally:
         stage.close()
     if stage.outcome:
@@ -556,10 +559,10 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
 
 def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMessage,
                    ref_alerts: list[DecodedMessage], cls: type[GbcsDevice], device_type: str, keys: Path,
-                   stage: Stage | DirectStage, seed: int) -> Outcome:
+                   stage: Stage | DirectStage, seed: int, root: TrustAnchor | None = None) -> Outcome:
     cg = command.frame.signing
     home_keys = KeyStore(keys)
-    device = provision(cls, cg.recipient, home_keys, stage.clock, stage.send, rng=random.Random(seed))
+    device = provision(cls, cg.recipient, home_keys, stage.clock, stage.send, rng=random.Random(seed), root=root)
     stage.attach(device)
     if not device.supports(cg.message_code) or not device.accepts(command.frame):
         uc = catalogue.use_case(cg.message_code)
@@ -629,9 +632,11 @@ def replay(directory: Path, keys: Path, seed: int = 1, han: bool = True) -> list
     inventory = infer_inventory(tests)
     ref_keys = KeyStore(keys)
     ref_crypto = GbcsCrypto(ref_keys, acb_eui(ref_keys))
+    # the devices' Root trust anchor: the store's root certificate, else reconstructed (RTDS has none)
+    root = replay_root(ref_keys, [t.command for t in tests])
     homes = Homes(inventory, seed, han)
     try:
-        outcomes = [replay_test(t, inventory, keys, ref_crypto, homes, seed) for t in tests]
+        outcomes = [replay_test(t, inventory, keys, ref_crypto, homes, seed, root) for t in tests]
         # alerts no command explains are raised by the device on its own (tamper, supply events,
         # device log changes ...): replayed where the replay can cause the event, else not emulated
         for path in orphans:
@@ -772,9 +777,13 @@ def main(argv: list[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from emulator.cli_errors import check_directory
+    from emulator.cli_errors import UsageError, check_directory
     args = _parser().parse_args(argv)
     directory, keys = check_directory("DIRECTORY", args.directory), check_directory("--keys", args.keys)
+    try:
+        KeyStore(keys).root_anchor()
+    except ValueError as e:             # a root.pem that is not a root CA certificate
+        raise UsageError("--keys", str(e)) from None
     outcomes = replay(directory, keys, seed=args.seed, han=not args.direct)
     for o in outcomes:
         if o.status == "failed" or (args.verbose and o.status == "not emulated"):

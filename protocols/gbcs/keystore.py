@@ -10,7 +10,10 @@ for the keys it makes for a topology::
     SubjectPublicKeyInfo);
   - C{.key}: a PKCS#8 PEM private key;
   - C{ka} key agreement (ECDH), C{ds} digital signature (ECDSA), C{pp-ka} the supplier's
-    prepayment key-agreement key (UTRN, section 4.5).
+    prepayment key-agreement key (UTRN, section 4.5);
+  - C{root.pem}: the root CA certificate (a self-signed CA certificate whose subject OU is 00,
+    the root role), the Root trust anchor devices provisioned from the store hold
+    (L{KeyStore.root_anchor}).  The RTDS store has none (see L{emulator.pki_recovery}).
 
 Files are indexed by name when the store is opened and parsed lazily on first use (one parse
 per file per store).  Names are taken as given: no file is remapped (the RTDS
@@ -27,15 +30,20 @@ import re
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["KeyStore", "USAGES", "format_eui", "parse_eui"]
+from protocols.gbcs.pki import TrustAnchor
+
+__all__ = ["KeyStore", "USAGES", "ROOT_FILE", "format_eui", "parse_eui"]
 
 #: Key usages known to the layout.
 USAGES = ("ka", "ds", "pp-ka")
 
 _NAME = re.compile(r"^([0-9a-fA-F]{16})-(pp-ka|ka|ds)\.(pem|key)$")
+#: the file holding the root CA certificate
+ROOT_FILE = "root.pem"
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -64,6 +72,8 @@ class KeyStore:
         self._private: dict[tuple[int, str], ec.EllipticCurvePrivateKey | None] = {}
         self._public: dict[tuple[int, str], ec.EllipticCurvePublicKey | None] = {}
         self._certs: dict[tuple[int, str], x509.Certificate | None] = {}
+        self._root_path: Path | None = None
+        self._root: TrustAnchor | None = None
         self.directory = Path(directory) if directory is not None else None
         if directory is not None:
             self._index(Path(directory))
@@ -72,6 +82,9 @@ class KeyStore:
         if not directory.is_dir():
             raise FileNotFoundError(f"key store directory not found: {directory}")
         for entry in os.scandir(directory):
+            if entry.name == ROOT_FILE and entry.is_file():
+                self._root_path = Path(entry.path)
+                continue
             m = _NAME.match(entry.name)
             if m and entry.is_file():
                 key = (int(m.group(1), 16), m.group(2))
@@ -172,6 +185,24 @@ class KeyStore:
         """EUIs whose (usage) organisation certificate names remote-party C{role} (parses certificates)."""
         return [eui for eui, u in self.entries() if u == usage and self.role(eui, usage) == role]
 
+    def root_anchor(self) -> TrustAnchor | None:
+        """The Root trust anchor from the store's C{root.pem}, or C{None} without one.
+
+        ValueError naming the file if it is not a root CA certificate (self-signed CA, OU 00).
+        """
+        if self._root is None and self._root_path is not None:
+            try:
+                cert = x509.load_pem_x509_certificate(self._root_path.read_bytes())
+                self._root = TrustAnchor.from_certificate(cert)
+            except (ValueError, UnsupportedAlgorithm) as e:
+                raise ValueError(f"{self._root_path}: not a root CA certificate: {e}") from None
+        return self._root
+
+    def set_root(self, certificate: x509.Certificate) -> None:
+        """Make C{certificate} the store's root CA certificate (in memory; see L{save}).
+        ValueError if it is not one."""
+        self._root = TrustAnchor.from_certificate(certificate)
+
     # ------------------------------------------------------------------ making keys
 
     def add(self, eui: int, usage: str, *, private_key: ec.EllipticCurvePrivateKey | None = None,
@@ -218,6 +249,9 @@ class KeyStore:
                 written.append(_write(out / f"{stem}.key", priv.private_bytes(
                     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                     serialization.NoEncryption())))
+        root = self.root_anchor()
+        if root is not None and root.certificate is not None:
+            written.append(_write(out / ROOT_FILE, root.certificate.public_bytes(serialization.Encoding.PEM)))
         return written
 
 

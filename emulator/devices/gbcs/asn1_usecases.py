@@ -3,9 +3,13 @@
   - CS02a / CS02f, provide security credential details: the trust anchor cells the device
     holds for each remote party role asked about (key usage, cell usage, subject unique id
     and subject key identifier of each installed certificate);
+  - CS02b / CS02g, update security credentials: replace trust anchor cells with new
+    certificates that chain to the device's Root trust anchor through the certification
+    path the command carries (L{protocols.gbcs.pki});
   - CS02d, update device certificate: accepted when it names this device, has a single
     digital-signature or key-agreement key usage and carries the device's current public key;
-  - CS02e, provide device certificate;
+  - CS02e, provide device certificate (or why not: invalid key usage, no certificate held,
+    the certificate storage cannot be read);
   - CS03A1/A2/B/C and CS04AC/B, join and unjoin: the device's own log of HAN partners, with the
     join method/role and partner type combinations GBCS allows and the certificate method C needs;
   - GCS28, set the GSME clock within the command's validity interval;
@@ -23,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from protocols.errors import CodecError
 from protocols.gbcs.payloads import asn1
+from protocols.gbcs.pki import ca_problem, issued_by
 
 from emulator.devices.gbcs.security import CELL_ROLES
 
@@ -90,6 +96,8 @@ class Asn1State:
     pending_credentials: Any = None
     #: the firmware image cannot be read (a hardware fault): its version is unknown
     firmware_fault: bool = False
+    #: the device's certificate storage cannot be read (a hardware fault): CS02e fails
+    certificate_fault: bool = False
 
 
 def _ski(cert: x509.Certificate | None) -> str | None:
@@ -176,6 +184,8 @@ def asn1_outcome(device: Any, message_code: int, value: Any, *, commit: bool) ->
         usage = "ds" if bits == _DS else "ka" if bits == _KA else None
         if usage is None:
             return 1                                      # invalid key usage
+        if state.certificate_fault:
+            return 3                                      # retrieval failure
         cert = _own_certificate(device, usage)
         if cert is None:
             return 2                                      # no certificate held
@@ -277,7 +287,9 @@ def stage_asn1_error(device: Any, message_code: int, value: Any) -> bool:
     """Put the device in a state where the ASN.1 command fails; False if none applies.
 
     A join of a device the log already holds under another device type (the reference test
-    joined it before); a firmware version read from a device whose image cannot be read.
+    joined it before); a firmware version read from a device whose image cannot be read; a
+    device certificate (of a valid key usage, that the device holds) read from a device whose
+    certificate storage cannot be read.
     """
     name = ASN1_USE_CASES.get(message_code)
     state: Asn1State = device.asn1_state
@@ -292,6 +304,9 @@ def stage_asn1_error(device: Any, message_code: int, value: Any) -> bool:
     if name == "read_firmware":
         state.firmware_fault = True
         return True
+    if name == "provide_certificate":
+        state.certificate_fault = True
+        return True
     return False
 
 
@@ -299,20 +314,29 @@ def _cert_ski(cert: x509.Certificate) -> str:
     return _ski(cert) or ""
 
 
-def _issued_by_path(cert: x509.Certificate, path: list) -> bool:
-    """The new certificate was issued (and signed) by one of the certification path's CAs."""
-    for entry in path:
+def _chains_to_root(device: Any, cert: x509.Certificate, path: list) -> bool:
+    """The new certificate chains to the device's Root trust anchor: issued (and signed) by a
+    CA of the certification path that the root issued, is a CA and has not expired at the
+    device's time (L{protocols.gbcs.pki.ca_problem}), or issued by the root itself.
+
+    A device provisioned without a Root cell cannot validate the path CA: it takes the CA the
+    path gives (the command itself is already authenticated by its originator's signature).
+    """
+    root = device.security.root
+    try:
+        if root is not None and issued_by(cert, root.subject, root.public_key):
+            return True
+    except (ValueError, UnsupportedAlgorithm):      # a certificate field that does not parse
+        return False
+    for entry in path if isinstance(path, list) else ():
         try:
             ca = x509.load_der_x509_certificate(bytes.fromhex(entry["der"]))
-        except (KeyError, TypeError, ValueError):
+            if not issued_by(cert, ca.subject, ca.public_key()):
+                continue
+            if root is None or ca_problem(ca, root, device.now()) is None:
+                return True
+        except (KeyError, TypeError, ValueError, UnsupportedAlgorithm):
             continue
-        if ca.subject != cert.issuer:
-            continue
-        try:
-            cert.verify_directly_issued_by(ca)
-        except Exception:       # signature, algorithm or name mismatch
-            continue
-        return True
     return False
 
 
@@ -349,7 +373,7 @@ def _replace_credentials(device: Any, value: dict, commit: bool) -> dict:
             cert, new_eui, new_ski = None, None, ""
         existing = cells.get(key)
         ex_eui, ex_ski = (f"{existing[0]:016X}", existing[1]) if existing else (new_eui, new_ski)
-        ok = authorised and cert is not None and new_eui is not None and _issued_by_path(cert, path)
+        ok = authorised and cert is not None and new_eui is not None and _chains_to_root(device, cert, path)
         status = "success" if ok else ("noTrustAnchor" if authorised else "notAuthorized")
         outcomes.append({"affectedTrustAnchorCell": target, "statusCode": status,
                          "existingSubjectUniqueID": ex_eui, "existingSubjectKeyIdentifier": ex_ski,

@@ -15,6 +15,10 @@ device), so MACs and encrypted parts still work from the remote parties' private
 device's digital-signature key, which signs its responses to critical commands and its
 critical alerts, is generated from the seeded RNG when the store has none, and its public key
 replaces the certificate's in the home's key store (so the DCC side verifies with it).
+
+The device's Root trust anchor cell is the store's root CA certificate (C{root.pem},
+L{KeyStore.root_anchor}) unless the caller gives one (the RTDS replay reconstructs it,
+L{emulator.pki_recovery}).  A device without one cannot validate a certification path.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Callable
 
 from protocols.gbcs.crypto import DEFAULT_ACB_EUI, GbcsCrypto
 from protocols.gbcs.keystore import KeyStore
+from protocols.gbcs.pki import TrustAnchor
 
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import CELL_ROLES, KA_ONLY_CELLS, ROLE_ACB, TRUST_ANCHOR_ROLES, RemoteParty, SecurityState
@@ -75,14 +80,15 @@ def acb_eui(keystore: KeyStore) -> int:
 
 def provision(device_class: type[GbcsDevice], eui: int, keystore: KeyStore, clock: Any,
               send: Callable[[bytes], None], *, rng: random.Random, crypto: GbcsCrypto | None = None,
-              alert_counter: int = 1) -> GbcsDevice:
+              alert_counter: int = 1, root: TrustAnchor | None = None) -> GbcsDevice:
     """A device of C{device_class} with C{eui}, keys from C{keystore} and its remote parties installed.
 
-    C{keystore} is the home's store (it gains the device's DS key when it had none).
+    C{keystore} is the home's store (it gains the device's DS key when it had none); C{root}
+    is the Root trust anchor (default: the store's root certificate, if it has one).
     """
     if not keystore.has_private_key(eui, "ds"):
         keystore.generate(eui, "ds", rng)
-    security = SecurityState()
+    security = SecurityState(root=root if root is not None else keystore.root_anchor())
     for party in remote_parties(keystore):
         if not any(p.role == party.role for p in security.remote_parties.values()):
             security.install(party)

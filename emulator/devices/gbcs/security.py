@@ -35,6 +35,7 @@ from protocols.errors import CodecError
 from protocols.gbcs import catalogue
 from protocols.gbcs.crypto import GbcsCrypto, ecdsa_verify
 from protocols.gbcs.framing import CRA_COMMAND, Frame, decode_frame
+from protocols.gbcs.pki import TrustAnchor
 
 __all__ = ["ROLE_ROOT", "ROLE_RECOVERY", "ROLE_SUPPLIER", "ROLE_NETWORK_OPERATOR", "ROLE_ACB",
            "ROLE_TRANSITIONAL_COS", "ROLE_WAN_PROVIDER", "ROLE_LOAD_CONTROLLER",
@@ -111,6 +112,9 @@ class SecurityState:
     rejected: dict[int, int] = field(default_factory=dict)
     #: trust anchor cells: (role, key usage "80"/"08", cell usage or None) -> (EUI, subject key id hex)
     cells: dict[tuple[int, str, int | None], tuple[int, str]] = field(default_factory=dict)
+    #: the Root trust anchor cell (role 0): what certification paths are validated against
+    #: (L{protocols.gbcs.pki}); C{None} when the device was provisioned without a root
+    root: TrustAnchor | None = None
 
     def install(self, party: RemoteParty) -> None:
         """Install (or replace) a remote party's certificate."""
