@@ -202,7 +202,7 @@ def test_a_root_file_that_is_not_a_root_is_a_user_error(tmp_path, capsys):
         KeyStore(keys).root_anchor()
     assert replay_main(["replay", str(RTDS / "6.24.2_CS02e"), "--keys", str(keys)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("smets rtds replay: --keys:") and "root.pem" in err[0]
+    assert len(err) == 1 and err[0].startswith("smets rtds replay: error: --keys:") and "root.pem" in err[0]
 
 
 # --------------------------------------------------------------------------- device outcomes
