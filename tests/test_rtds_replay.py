@@ -97,10 +97,13 @@ def test_device_types_are_covered(outcomes):
     assert by[("PPMID", "passed")] >= 8
     # what is left, and why (each listed with its reason by `smets rtds replay -v`): the GSME
     # snapshots GCS15c/GCS16a (4), CS02g/CS02e ERROR (3: the same command as SUCCESS, failing
-    # on a trust anchor the key store does not hold), PCS01 (no KA keys of PPMID and GSME),
+    # on a trust anchor the key store does not hold), PCS01 (its reference UTRN is not authentic
+    # under the reference keys, yet the reference GSME accepted it: a faithful GSME rejects it),
     # CS14 (CHF device log changed) and ECS100/101/102 (APC and unsupported-command alerts, 6)
     left = Counter(o.device_type for o in outcomes if o.status == "not emulated")
     assert left == {"ESME": 9, "GSME": 5, "CHF": 1}, left
+    pcs01 = next(o for o in outcomes if o.test == "PCS01_NA_SUCCESS")
+    assert pcs01.status == "not emulated" and "reference UTRN 73941656880950804485 does not verify" in pcs01.reason
     # ERROR variants are replayed too (the device's own processing of a faulty item)
     assert any(o.status == "passed" and "_ERROR" in o.test for o in outcomes)
 
