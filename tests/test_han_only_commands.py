@@ -261,3 +261,55 @@ def test_utrn_not_authentic_classification(keys):
                          ("2.2_CS01a", "CS01a_2.2_ERROR"), ("2.2_CS01b", "CS01b_2.2_ERROR")):
         cmd, rsp = load(folder, stem)
         assert utrn_not_authentic(cmd, rsp, keys) is None, stem
+
+
+# --------------------------------------------------------------------------- in a running home
+
+HOME = """
+name: t
+start_time: "2015-01-01T00:00:00Z"
+homes:
+  - name: home-1
+    han: {channel: 20}
+    devices:
+      - {kind: CH, name: ch, eui64: "00DB1234567890A2", gpf_eui64: "00DB1234567890A3"}
+      - {kind: GSME, name: gsme, eui64: "00DB1234567890A1", wake_interval: 600}
+      - {kind: PPMID, name: ppmid, eui64: "00DB1234567890A4", read_interval: 300}
+"""
+
+
+def test_ppmid_tops_up_the_sleepy_gsme_over_the_han(tmp_path, keys):
+    """PCS01 and PCS02 from the PPMID HAN node: up its tunnel, routed by the CHF to the GSME's
+    queue, taken at the GSME's next wake, answered back down the PPMID's tunnel."""
+    from emulator.dcc.devices import install_device_logic
+    from emulator.estate import Estate
+    from emulator.topology import parse_topology
+    topology = parse_topology(HOME, "t.yaml", 4)
+    clock = VirtualClock(start=topology.start_time)
+    est = Estate(topology, clock, 4)
+    install_device_logic(est, keys, 4)
+    est.start()
+    clock.run_until(topology.start_time + 120)
+    home = est.homes[0]
+    ppmid, gsme, ch = home.nodes["ppmid"], home.nodes["gsme"], home.nodes["ch"]
+    meter = gsme.tunnel.application.application
+    han_commands.join_partner(meter, PPMID, "PPMID")          # the PPMID joined the GSME (CS03A/C)
+    meter.zcl.attributes[(0x0705, 0x0010)] = 300000
+    utrn = generate_utrn(GbcsCrypto(keys, acb_eui(keys)), SUPPLIER, GSME, 0x2_00000000, VALUE_CLASS_POUNDS, 12)
+    assert ppmid.key_in_utrn(utrn)
+    clock.run_until(clock.seconds() + 30)
+    assert ch.chf_tunnel.router.pending(GSME) == 1 and not ppmid.han_answers   # the GSME sleeps
+    clock.run_until(clock.seconds() + 660)                     # its next wake
+    assert [(a.message_code, a.command_id, a.payload["ResultType"]) for a in ppmid.han_answers] == [(0x009B, 3, 0)]
+    assert meter.zcl.attributes[(0x0705, 0x0001)] == 1200000
+    # credit is above the (zero) threshold: emergency credit is not available, then it is
+    assert ppmid.select_emergency_credit()
+    clock.run_until(clock.seconds() + 700)
+    meter.zcl.attributes[(0x0705, 0x0001)] = 0
+    assert ppmid.select_emergency_credit()
+    clock.run_until(clock.seconds() + 700)
+    assert [(a.message_code, a.payload["Status"]) for a in ppmid.han_answers[1:]] == [(0x0090, 1), (0x0090, 0)]
+    assert meter.zcl.attributes[(0x0705, 0x0002)] == 300000
+    assert not any(a.error for a in ppmid.han_answers)
+    assert not ch.chf_tunnel.wan_messages                      # nothing went to the WAN
+    est.close()

@@ -31,6 +31,7 @@ originator counter and checks the GSME's answer with the same pair of keys.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from protocols.errors import CodecError
@@ -48,7 +49,8 @@ from emulator.devices.gbcs.security import han_originator_types
 __all__ = ["HAN_ORIGINATOR_TYPES", "PCS01", "PCS02", "TOP_UP_ACCEPTED", "TOP_UP_REJECTED_INVALID",
            "TOP_UP_REJECTED_DUPLICATE", "han_partners", "join_partner", "check_top_up", "top_up_result",
            "select_emergency_credit", "emergency_credit_available", "make_emergency_credit_available",
-           "originate", "top_up_command", "emergency_credit_command", "read_response"]
+           "originate", "top_up_command", "emergency_credit_command", "read_response", "take_response",
+           "HanAnswer"]
 
 PCS02 = 0x0090      # Activate Emergency Credit on GSME from PPMID
 PCS01 = 0x009B      # Apply Prepayment Top Up to a GSME using PPMID
@@ -185,3 +187,37 @@ def read_response(device: Any, data: bytes) -> dict:
     if not hmac.compare_digest(expected, frame.ciphering.mac):
         raise CodecError("han_response.mac", 0, "MAC does not verify")
     return gbcs_payloads.decode_payload(gs.message_code, gs.cra_flag, gs.content, device.crypto.payload_crypto(gs))
+
+
+@dataclass(frozen=True, slots=True)
+class HanAnswer:
+    """What the PPMID learnt from one HAN-only response: the use case, the counter it answers,
+    and the ZCL answer (command id and payload), or why the response was refused."""
+
+    message_code: int
+    counter: int
+    command_id: int | None = None
+    payload: dict | None = None
+    error: str = ""
+
+
+def take_response(device: Any, data: bytes) -> bool:
+    """Handle C{data} at the PPMID if it is a HAN-only response (True); the answer, or why it
+    was refused, is appended to C{device.han_answers} (a refused one is also counted in
+    C{device.han_responses_refused})."""
+    try:
+        gs = decode_frame(data).signing
+    except CodecError:
+        return False
+    if gs.cra_flag != CRA_RESPONSE or not catalogue.is_han_only(gs.message_code):
+        return False
+    answers = device.__dict__.setdefault("han_answers", [])
+    try:
+        tree = read_response(device, data)
+        (comp,) = tree.get("components") or [None]
+        z = (comp or {}).get("zcl") or {}
+        answers.append(HanAnswer(gs.message_code, gs.originator_counter, z.get("command_id"), z.get("payload")))
+    except (CodecError, ValueError) as e:
+        device.han_responses_refused = getattr(device, "han_responses_refused", 0) + 1
+        answers.append(HanAnswer(gs.message_code, gs.originator_counter, error=str(getattr(e, "reason", e))))
+    return True
