@@ -296,6 +296,7 @@ def test_ppmid_tops_up_the_sleepy_gsme_over_the_han(tmp_path, keys):
     han_commands.join_partner(meter, PPMID, "PPMID")          # the PPMID joined the GSME (CS03A/C)
     meter.zcl.attributes[(0x0705, 0x0010)] = 300000
     utrn = generate_utrn(GbcsCrypto(keys, acb_eui(keys)), SUPPLIER, GSME, 0x2_00000000, VALUE_CLASS_POUNDS, 12)
+    assert not ppmid.key_in_utrn("1234 5678") and not ppmid.key_in_utrn("７" * 20)    # not a UTRN: not sent
     assert ppmid.key_in_utrn(utrn)
     clock.run_until(clock.seconds() + 30)
     assert ch.chf_tunnel.router.pending(GSME) == 1 and not ppmid.han_answers   # the GSME sleeps

@@ -124,9 +124,14 @@ class Ppmid(PriceReader, HanDevice):
     # ------------------------------------------------------------------ HAN-only GBCS (PCS01, PCS02)
 
     def key_in_utrn(self, utrn: str) -> bool:
-        """The consumer keys a UTRN in: PCS01 Consumer Top Up to the home's GSME (False when the
-        PPMID has no GBCS logic or the home no GSME).  The answer lands in L{han_answers}."""
-        return self._han_command(lambda app, gsme: han_commands.top_up_command(app, gsme, utrn))
+        """The consumer keys a UTRN in: PCS01 Consumer Top Up to the home's GSME (False when it
+        is not 20 digits, the PPMID has no GBCS logic or the home no GSME; counted).  The
+        GSME checks it; its answer lands in L{han_answers}."""
+        digits = str(utrn).replace(" ", "")
+        if len(digits) != 20 or not (digits.isascii() and digits.isdigit()):
+            self._count("utrn_malformed")
+            return False
+        return self._han_command(lambda app, gsme: han_commands.top_up_command(app, gsme, digits))
 
     def select_emergency_credit(self) -> bool:
         """The consumer asks for emergency credit: PCS02 to the home's GSME."""

@@ -612,15 +612,14 @@ class GbzDevice(GbcsDevice):
         if catalogue.is_han_only(cmd.message_code):        # PCS01: keyed in at the PPMID
             local = han_commands.check_top_up(self, str(utrn))
             result = han_commands.top_up_result(local)
-            amount = 0 if local.token is None or result else \
-                local.token.value * (100000 if local.token.value_class == 1 else 1000)
+            amount = 0 if local.token is None or result else _top_up_amount(local.token)
         else:
             party = self.security.remote_parties.get(cmd.originator)
             try:
                 if party is None or party.role != ROLE_SUPPLIER:
                     raise KeyError("not a supplier")
                 u = verify_utrn(self.crypto, str(utrn), cmd.originator, self.eui, cmd.originator_counter)
-                amount = u.value * (100000 if u.value_class == 1 else 1000)
+                amount = _top_up_amount(u)
                 result = 0
             except (CodecError, KeyError):
                 amount, result = 0, 0x01                        # rejected: invalid (not authentic)
@@ -640,6 +639,11 @@ class GbzDevice(GbcsDevice):
     def alert_payload(self, alert_code: int, counter: int) -> dict:
         return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "alert_code": alert_code,
                 "time_stamp": int(self.now()) - 946684800, "number_of_components": 0, "components": []}
+
+
+def _top_up_amount(token) -> int:
+    """A UTRN's value in the GSME's currency unit (1/1000 penny): pounds or pennies."""
+    return token.value * (100000 if token.value_class == 1 else 1000)
 
 
 _GBZ_ITEMS: dict[int, tuple] | None = None
