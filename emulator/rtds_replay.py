@@ -73,13 +73,13 @@ from protocols.zcl.foundation import GlobalCommand, Status
 from emulator.devices.gbcs import DEVICE_CLASSES
 from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice
-from emulator.devices.gbcs.provisioning import acb_eui, install_party, provision
+from emulator.devices.gbcs.provisioning import acb_eui, install_party, provide_ka_key, provision
 from emulator.pki_recovery import replay_root
 from emulator.rtds_alerts import CAUSES, NOT_CAUSED, AlertContext, cause_for
 from emulator.rtds_home import DirectStage, ReplayHome, Stage
 
 __all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay_alert", "replay",
-           "compare_payload", "Homes", "main"]
+           "compare_payload", "Homes", "main", "han_only_unkeyed", "rekey_han_only", "utrn_not_authentic"]
 
 #: RTDS devices' clock: the reference responses are stamped 2015-01-01T00:00:00
 _START = 1420070400.0
@@ -529,7 +529,8 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
         return Outcome(test.name, "failed", "?", f"reference command unreadable: {e}")
     cg = command.frame.signing
     device_type = inventory.get(cg.recipient, "?")
-    if command.verification.mac == "no-key" or command.verification.signature == "no-key":
+    rekey = han_only_unkeyed(command)      # re-MACed with the home's keys for the device pair
+    if not rekey and (command.verification.mac == "no-key" or command.verification.signature == "no-key"):
         return Outcome(test.name, "not emulated", device_type,
                        "the key store cannot authenticate the reference command "
                        f"({command.verification.mac_detail or command.verification.signature_detail})")
@@ -543,27 +544,41 @@ def replay_test(test: ReferenceTest, inventory: dict[int, str], keys: Path, ref_
         ref_alerts = [decode_message(_read_hex(a), ref_crypto) for a in test.alerts]
     except (CodecError, ValueError, OSError) as e:
         return Outcome(test.name, "failed", device_type, f"reference unreadable: {e}")
+    why = utrn_not_authentic(command, ref, ref_crypto.keystore)
+    if why:
+        return Outcome(test.name, "not emulated", device_type, why)
     for a in ref_alerts:
         if a.frame.signing.message_code not in cls.alert_codes:
             return Outcome(test.name, "not emulated", device_type,
                            f"alert message code 0x{a.frame.signing.message_code:04X} not raised by {device_type}")
     stage = homes.stage(cg.recipient)
     try:
-        outcome = _replay_staged(test, command, ref, ref_alerts, cls, device_type, keys, stage, seed, root)
+        outcome = _replay_staged(test, command, ref, ref_alerts, cls, device_type, keys, stage, seed, root,
+                                 rekey=rekey)
     finally:
         stage.close()
     if stage.outcome:
         outcome.route = stage.route
+    if rekey and outcome.status != "not emulated":
+        note = (f"MAC re-applied with the home's KA keys for {cg.originator:016X} x {cg.recipient:016X} "
+                "(the reference key store has no key for this HAN-only device pair)")
+        outcome.reason = f"{note}: {outcome.reason}" if outcome.reason else note
     return outcome
 
 
 def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMessage,
                    ref_alerts: list[DecodedMessage], cls: type[GbcsDevice], device_type: str, keys: Path,
-                   stage: Stage | DirectStage, seed: int, root: TrustAnchor | None = None) -> Outcome:
+                   stage: Stage | DirectStage, seed: int, root: TrustAnchor | None = None, *,
+                   rekey: bool = False) -> Outcome:
     cg = command.frame.signing
     home_keys = KeyStore(keys)
+    if rekey:
+        provide_ka_key(home_keys, cg.originator, cg.recipient, seed)
     device = provision(cls, cg.recipient, home_keys, stage.clock, stage.send, rng=random.Random(seed), root=root)
     stage.attach(device)
+    data = _read_hex(test.command)
+    if rekey:
+        data = rekey_han_only(command.frame, device, home_keys)
     if not device.supports(cg.message_code) or not device.accepts(command.frame):
         uc = catalogue.use_case(cg.message_code)
         return Outcome(test.name, "not emulated", device_type,
@@ -587,7 +602,7 @@ def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMes
         device.forget(command.frame, command.payload or {})     # the data read is absent
     else:
         device.prepare(command.frame, command.payload or {})
-    stage.deliver(_read_hex(test.command))
+    stage.deliver(data)
     # let the device run until the last reference alert was raised (future-dated execution)
     times = [t for t in (_alert_time(a) for a in ref_alerts) if t is not None]
     if times and max(times) > stage.clock.seconds():
@@ -623,6 +638,109 @@ def _replay_staged(test: ReferenceTest, command: DecodedMessage, ref: DecodedMes
     if want != got:
         return Outcome(test.name, "failed", device_type, f"alerts {got}, expected {want}")
     return Outcome(test.name, "passed", device_type)
+
+
+# --------------------------------------------------------------------------- HAN-only commands, UTRNs
+
+def han_only_unkeyed(command: DecodedMessage) -> bool:
+    """A HAN-only reference command (PPMID -> GSME ...) whose MAC the reference key store cannot
+    check: the two devices' KA private keys are not shipped (spec/gbcs-wire-format.md 2.2)."""
+    cg = command.frame.signing
+    return (catalogue.is_han_only(cg.message_code) and command.frame.ciphering is not None
+            and command.verification.mac == "no-key" and not cg.signature)
+
+
+def rekey_han_only(frame, device: GbcsDevice, home_keys: KeyStore) -> bytes:
+    """The reference command with its MAC re-applied under the home's keys for the device pair.
+
+    The General-Signing APDU (originator, recipient, counter, payload) is kept byte for byte;
+    only the 12-byte MAC changes.  The originator (its KA key provided by L{provide_ka_key})
+    is put in the device's log as the device type that sends this message code, as its join
+    (CS03A/C) would have.  L{CodecError} if the home still has no key for the pair.
+    """
+    from dataclasses import replace
+    from protocols.gbcs.framing import wrap_general_ciphering
+    from emulator.devices.gbcs.han_commands import join_partner
+    from emulator.devices.gbcs.security import han_originator_types
+    gs = frame.signing
+    kind = han_originator_types().get(gs.message_code)
+    if kind is not None:
+        join_partner(device, gs.originator, kind)
+    crypto = GbcsCrypto(home_keys, acb_eui(home_keys))
+    lookup = crypto.mac_key(gs, True)
+    if lookup.key is None:
+        raise CodecError("general_ciphering.mac", 0, f"no home key for the HAN-only pair: {lookup.reason}")
+    mac = crypto.compute_mac(lookup.key, gs, frame.apdu, frame.ciphering.invocation_counter)
+    return wrap_general_ciphering(frame.apdu, replace(frame.ciphering, mac=mac))
+
+
+def _utrns(tree: object) -> list[str]:
+    """Every UTRN (20 ASCII digits, as text or a hex octet string) in a decoded payload."""
+    found: list[str] = []
+    if isinstance(tree, dict):
+        for v in tree.values():
+            found += _utrns(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            found += _utrns(v)
+    elif isinstance(tree, str):
+        text = tree
+        if len(tree) == 40:
+            try:
+                text = bytes.fromhex(tree).decode("ascii")
+            except (ValueError, UnicodeDecodeError):
+                text = tree
+        if len(text) == 20 and text.isdigit():
+            found.append(text)
+    return found
+
+
+def _reports_acceptance(payload: dict) -> bool:
+    """The reference response says the command (a top-up) was accepted: every DLMS item
+    succeeded, or a ZCL response reports ResultType Accepted."""
+    if payload.get("kind") == "dlms":
+        items = payload.get("access_response_specification") or []
+        return bool(items) and all(i.get("result") == SUCCESS for i in items)
+    if payload.get("kind") == "gbz":
+        return any(_zcl_body(c).get("ResultType") == 0 for c in payload.get("components") or [])
+    return False
+
+
+def utrn_not_authentic(command: DecodedMessage, ref: DecodedMessage, ref_keys: KeyStore) -> str | None:
+    """Why a reference test cannot pass on a faithful device: its command carries a UTRN that
+    does not verify under the reference keys (any supplier prepayment key the store holds, the
+    device's KA certificate, the command's counter or the counter the UTRN's bits give), yet the
+    reference response reports it accepted.  None when every UTRN verifies, when the store has
+    no prepayment key to check with, or when the reference rejects it."""
+    from protocols.gbcs.utrn import decode_utrn, verify_utrn
+    utrns = _utrns(command.payload or {})
+    if not utrns or not _reports_acceptance(ref.payload or {}):
+        return None
+    suppliers = [eui for eui, usage in ref_keys.entries() if usage == "pp-ka" and ref_keys.has_private_key(eui, "pp-ka")]
+    if not suppliers:
+        return None
+    cg = command.frame.signing
+    crypto = GbcsCrypto(ref_keys, acb_eui(ref_keys))
+    for utrn in utrns:
+        try:
+            token = decode_utrn(utrn)
+        except CodecError as e:
+            return f"the reference UTRN {utrn} is no UTRN ({e.reason}), yet the reference response reports it accepted"
+        counters = {token.counter_high_bits << 32, cg.originator_counter}
+        ok = False
+        for supplier in suppliers:
+            for counter in counters:
+                try:
+                    verify_utrn(crypto, utrn, supplier, cg.recipient, counter)
+                    ok = True
+                except (CodecError, KeyError):
+                    continue
+        if not ok:
+            tag = " (its authentication tag bits are all zero)" if token.tag_low == bytes(4) else ""
+            return (f"the reference UTRN {utrn} does not verify under the reference keys{tag} (supplier "
+                    f"prepayment keys {', '.join(f'{s:016X}' for s in suppliers)} x {cg.recipient:016X}), yet the "
+                    "reference response reports it accepted: a faithful device rejects it")
+    return None
 
 
 def replay(directory: Path, keys: Path, seed: int = 1, han: bool = True) -> list[Outcome]:
@@ -786,7 +904,7 @@ def _main(argv: list[str]) -> int:
         raise UsageError("--keys", str(e)) from None
     outcomes = replay(directory, keys, seed=args.seed, han=not args.direct)
     for o in outcomes:
-        if o.status == "failed" or (args.verbose and o.status == "not emulated"):
+        if o.status == "failed" or (args.verbose and (o.status == "not emulated" or o.reason)):
             print(f"{o.test}: {o.status} ({o.device_type}): {o.reason}")
     if args.by_type:
         types = sorted({o.device_type for o in outcomes})

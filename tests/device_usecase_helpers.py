@@ -28,8 +28,10 @@ from emulator.devices.gbcs.apc import APC_LIMIT_SCRIPT_TABLE
 from emulator.devices.gbcs.auxload import KIND_OUTPUT
 from emulator.devices.gbcs.cosem import CLASS_METHODS, PROFILE_COLUMNS, default_for
 from emulator.devices.gbcs.gbz_device import ATTRIBUTE_TYPES, _gbz_items
-from emulator.devices.gbcs.provisioning import acb_eui, install_party
-from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_NETWORK_OPERATOR, ROLE_SUPPLIER, permitted_roles)
+from emulator.devices.gbcs.han_commands import join_partner
+from emulator.devices.gbcs.provisioning import acb_eui, install_party, provide_ka_key
+from emulator.devices.gbcs.security import (ROLE_ACB, ROLE_NETWORK_OPERATOR, ROLE_SUPPLIER, han_originator_types,
+                                            permitted_roles)
 from emulator.devices.gbcs.supply import LOAD_SWITCH_SCRIPTS, SCRIPT_ENABLE
 
 from tests.gbcs_helpers import KEYSTORE
@@ -68,7 +70,14 @@ def home(device_type: str, seed: int = 7) -> Home:
 
 def originator_for(h: Home, message_code: int) -> int:
     """A remote party allowed to send the use case (supplier, else network operator, else ACB),
-    installed on the device."""
+    installed on the device; for a HAN-only use case the device that sends it (the PPMID), in
+    the device's log and with a KA key to MAC with."""
+    kind = han_originator_types().get(message_code)
+    if kind is not None:
+        eui = DEVICE_EUIS[kind]
+        provide_ka_key(h.keys, eui, h.device.eui, seed=7)
+        join_partner(h.device, eui, kind)
+        return eui
     roles = permitted_roles(message_code)
     for role in (ROLE_SUPPLIER, ROLE_NETWORK_OPERATOR, ROLE_ACB):
         if roles is None or role in roles:

@@ -95,10 +95,13 @@ def test_device_types_are_covered(outcomes):
     assert by[("GPF", "passed")] >= 13
     assert by[("CHF", "passed")] >= 25
     assert by[("PPMID", "passed")] >= 8
-    # what is left, and why (each listed with its reason by `smets rtds replay -v`):
-    # PCS01 (the reference UTRN) and CS14 (CHF device log changed)
+    # what is left, and why (each listed with its reason by `smets rtds replay -v`): PCS01 (its
+    # reference UTRN is not authentic under the reference keys, yet the reference GSME accepted it:
+    # a faithful GSME rejects it) and CS14 (CHF device log changed)
     left = Counter(o.device_type for o in outcomes if o.status == "not emulated")
     assert left == {"GSME": 1, "CHF": 1}, left
+    pcs01 = next(o for o in outcomes if o.test == "PCS01_NA_SUCCESS")
+    assert pcs01.status == "not emulated" and "reference UTRN 73941656880950804485 does not verify" in pcs01.reason
     # ERROR variants are replayed too (the device's own processing of a faulty item)
     assert any(o.status == "passed" and "_ERROR" in o.test for o in outcomes)
 

@@ -9,6 +9,11 @@ PPMID use cases the CHF routes to it: joining, firmware version CS08 ...) is hos
 GB-HRGP tunnel client (L{emulator.devices.tunnel.TunnelClientHost}).
 
 The ESME side (the Prepayment cluster it serves) is L{emulator.devices.prepayment}.
+
+The consumer's top-up and emergency credit requests for the gas meter are GBCS HAN-only
+commands (PCS01 L{Ppmid.key_in_utrn}, PCS02 L{Ppmid.select_emergency_credit};
+L{emulator.devices.gbcs.han_commands}) sent up the PPMID's tunnel to the CHF, which routes them
+to the GSME.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
                                    PROFILE_SE, HanDevice)
 from emulator.devices.discovery import make_discovery
+from emulator.devices.gbcs import han_commands
+from emulator.devices.gbcs.provisioning import provide_ka_key
 from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, PriceReader
 from emulator.devices.prepayment import (ATTR_ACCUMULATED_DEBT, ATTR_CREDIT_REMAINING, ATTR_CREDIT_STATUS,
                                          ATTR_EMERGENCY_CREDIT_REMAINING, CLUSTER_PREPAYMENT, PREPAYMENT_ATTRIBUTES)
@@ -113,6 +120,47 @@ class Ppmid(PriceReader, HanDevice):
                  ATTR_CREDIT_STATUS: "status", ATTR_ACCUMULATED_DEBT: "debt"}
         self.credit = {names[k]: v for k, v in values.items() if k in names and isinstance(v, int)}
         self.metrics.zcl_requests.labels(self.kind, "answered").inc()
+
+    # ------------------------------------------------------------------ HAN-only GBCS (PCS01, PCS02)
+
+    def key_in_utrn(self, utrn: str) -> bool:
+        """The consumer keys a UTRN in: PCS01 Consumer Top Up to the home's GSME (False when it
+        is not 20 digits, the PPMID has no GBCS logic or the home no GSME; counted).  The
+        GSME checks it; its answer lands in L{han_answers}."""
+        digits = str(utrn).replace(" ", "")
+        if len(digits) != 20 or not (digits.isascii() and digits.isdigit()):
+            self._count("utrn_malformed")
+            return False
+        return self._han_command(lambda app, gsme: han_commands.top_up_command(app, gsme, digits))
+
+    def select_emergency_credit(self) -> bool:
+        """The consumer asks for emergency credit: PCS02 to the home's GSME."""
+        return self._han_command(han_commands.emergency_credit_command)
+
+    @property
+    def han_answers(self) -> list:
+        """The GSME's answers to the HAN-only commands sent (L{han_commands.HanAnswer})."""
+        app = self._gbcs_logic()
+        return getattr(app, "han_answers", []) if app is not None else []
+
+    def _gbcs_logic(self):
+        app = self.tunnel.application if self.tunnel is not None else None
+        app = getattr(app, "application", app)            # built on first use
+        return app if hasattr(app, "crypto") and hasattr(app, "eui") else None
+
+    def _han_command(self, build) -> bool:
+        """HAN-only GBCS messages travel as GBCS does between devices: PUT up the PPMID's
+        GB-HRGP tunnel, routed by the CHF to the GSME's queue (the sleepy GSME GETs it at its
+        next wake), the GSME's response routed back down the PPMID's tunnel."""
+        app = self._gbcs_logic()
+        gsme = next((d.eui64 for d in self.home.spec.devices if d.kind == "GSME"), None)
+        if app is None or gsme is None:
+            self._count("han_command_no_gbcs")
+            return False
+        # the PPMID's own KA key, for the MAC with the GSME (none shipped in a reference store)
+        provide_ka_key(app.crypto.keystore, app.eui, gsme, self.seed)
+        self.tunnel.send(build(app, gsme))
+        return True
 
     def describe(self) -> str:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(self.credit.items()))

@@ -163,7 +163,8 @@ class GbcsDevice:
 
     def receive(self, message: bytes) -> None:
         """Take one remote-party command; send the response and any alerts."""
-        result = check_command(message, self.eui, self.security, self.crypto)
+        from emulator.devices.gbcs.han_commands import han_partners   # HAN-only originators
+        result = check_command(message, self.eui, self.security, self.crypto, han_partners(self))
         if isinstance(result, Rejection):
             self._reject(result)
             return
@@ -337,6 +338,13 @@ class Ppmid(GbcsDevice):
 
     device_type = "PPMID"
     alert_codes = GbcsDevice.alert_codes | {0x012B}      # CS09 firmware activation (firmware.activate_held)
+
+    def receive(self, message: bytes) -> None:
+        """A response to a HAN-only command the PPMID sent (PCS01/PCS02) is read by
+        L{emulator.devices.gbcs.han_commands.take_response}; anything else is a command."""
+        from emulator.devices.gbcs.han_commands import take_response
+        if not take_response(self, message):
+            super().receive(message)
 
 
 class Hcalcs(GbcsDevice):

@@ -35,7 +35,7 @@ from protocols.zcl import types as zt
 from protocols.zcl.clusters import get_cluster
 from protocols.zcl.foundation import Status
 
-from emulator.devices.gbcs import devicelog, gbz_logs, snapshots
+from emulator.devices.gbcs import devicelog, gbz_logs, han_commands, keypad, snapshots
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
@@ -350,6 +350,8 @@ class GbzDevice(GbcsDevice):
                                     "EmergencyCreditThreshold": a.get((PREPAYMENT, 0x0011), 0)}
         if (cluster, cmd) == (PREPAYMENT, 4):              # Consumer Top Up (UTRN)
             return self._top_up(payload)
+        if (cluster, cmd) == (PREPAYMENT, 0):              # Select Available Emergency Credit (PCS02)
+            return han_commands.select_emergency_credit(self, payload)
         if (cluster, cmd) in _LOG_READS:
             return self._log_read(cluster, cmd, payload, comp)
         if (cluster, cmd) == (EVENTS, 1):                  # Clear Event Log
@@ -468,11 +470,12 @@ class GbzDevice(GbcsDevice):
             z = comp.get("zcl") or {}
             if (comp.get("cluster_id"), z.get("command_id")) == (PREPAYMENT, 4) and not z.get("frame_control", 0) & 0x08:
                 saved_zcl, saved_frame = self.zcl, getattr(self, "_frame", None)
+                saved_keypad = copy.deepcopy(getattr(self, "keypad", None))
                 self.zcl, self._frame = copy.deepcopy(saved_zcl), frame
                 try:
                     _status, _cmd, reply = self._top_up(z.get("payload") or {})
                 finally:
-                    self.zcl, self._frame = saved_zcl, saved_frame
+                    self.zcl, self._frame, self.keypad = saved_zcl, saved_frame, saved_keypad
                 if reply.get("ResultType") != 0:
                     return True
         return False
@@ -521,9 +524,13 @@ class GbzDevice(GbcsDevice):
                 yield key, comp, z.get("payload") or {}
 
     def prepare(self, frame: Frame, payload: dict) -> None:
-        """A log the command reads has entries in the period it reads (a meter in service)."""
+        """A log the command reads has entries in the period it reads (a meter in service); a
+        meter asked for emergency credit has it available."""
         super().prepare(frame, payload)
         gbz_logs.prepare(self, payload)
+        if any(c.get("cluster_id") == PREPAYMENT and (c.get("zcl") or {}).get("command_id") == 0
+               and not (c.get("zcl") or {}).get("frame_control", 0) & 0x08 for c in payload.get("components") or []):
+            han_commands.make_emergency_credit_available(self)      # PCS02 selects emergency credit
         z = self.zcl
         for key, comp, p in self._log_reads(payload):
             earliest = comp.get("from_date_time", 0) or 0
@@ -610,17 +617,25 @@ class GbzDevice(GbcsDevice):
             utrn = bytes.fromhex(str(utrn)).decode("ascii")
         except (ValueError, UnicodeDecodeError):
             utrn = ""
-        party = self.security.remote_parties.get(cmd.originator)
-        try:
-            if party is None or party.role != ROLE_SUPPLIER:
-                raise KeyError("not a supplier")
-            u = verify_utrn(self.crypto, str(utrn), cmd.originator, self.eui, cmd.originator_counter)
-            amount = u.value * (100000 if u.value_class == 1 else 1000)
-            result = 0
-        except (CodecError, KeyError):
-            amount, result = 0, 0x01                        # rejected: invalid (not authentic)
+        local = None
+        if catalogue.is_han_only(cmd.message_code):        # PCS01: keyed in at the PPMID
+            local = han_commands.check_top_up(self, str(utrn))
+            result = han_commands.top_up_result(local)
+            amount = 0 if local.token is None or result else _top_up_amount(local.token)
+        else:
+            party = self.security.remote_parties.get(cmd.originator)
+            try:
+                if party is None or party.role != ROLE_SUPPLIER:
+                    raise KeyError("not a supplier")
+                u = verify_utrn(self.crypto, str(utrn), cmd.originator, self.eui, cmd.originator_counter)
+                amount = _top_up_amount(u)
+                result = 0
+            except (CodecError, KeyError):
+                amount, result = 0, 0x01                        # rejected: invalid (not authentic)
         credit = int(a.get((PREPAYMENT, 0x0001), 0)) + amount
         a[(PREPAYMENT, 0x0001)] = credit
+        if local is not None and result == 0:
+            keypad.commit_utrn(self, local.counter)
         if result == 0:
             self.zcl.top_ups.append({"TopUpCode": utrn.encode("ascii").hex().upper(),
                                      "TopUpAmount": amount, "TopUpTime": int(self.now()) - _EPOCH_2000})
@@ -633,6 +648,11 @@ class GbzDevice(GbcsDevice):
     def alert_payload(self, alert_code: int, counter: int) -> dict:
         return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "alert_code": alert_code,
                 "time_stamp": int(self.now()) - 946684800, "number_of_components": 0, "components": []}
+
+
+def _top_up_amount(token) -> int:
+    """A UTRN's value in the GSME's currency unit (1/1000 penny): pounds or pennies."""
+    return token.value * (100000 if token.value_class == 1 else 1000)
 
 
 _GBZ_ITEMS: dict[int, tuple] | None = None

@@ -33,7 +33,7 @@ from protocols.gbcs.pki import TrustAnchor
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.security import CELL_ROLES, KA_ONLY_CELLS, ROLE_ACB, TRUST_ANCHOR_ROLES, RemoteParty, SecurityState
 
-__all__ = ["remote_parties", "provision", "acb_eui", "install_party"]
+__all__ = ["remote_parties", "provision", "acb_eui", "install_party", "provide_ka_key"]
 
 
 def remote_parties(keystore: KeyStore) -> list[RemoteParty]:
@@ -109,3 +109,20 @@ def install_party(device: GbcsDevice, keystore: KeyStore, eui: int) -> bool:
             _cells(device.security, keystore, party, device.device_type)
             return True
     return False
+
+
+def provide_ka_key(keystore: KeyStore, eui: int, peer: int, seed: int) -> bool:
+    """Make the device C{eui} able to agree a key with C{peer} device to device (HAN-only
+    messages: PPMID x GSME, spec/gbcs-wire-format.md section 2.2).
+
+    Remote-party messages need no device KA private key (the party's key pairs with the
+    device certificate), but two devices need one of theirs.  When the store holds neither,
+    C{eui}'s KA key pair is generated from C{seed} (deterministic per seed and EUI) and its
+    public key replaces the certificate's in the home's key store, as the DS key does in
+    L{provision}.  True if a key was generated.  The peer's certificate key is left as it is
+    (its UTRNs, its MACs with remote parties still verify).
+    """
+    if keystore.has_private_key(eui, "ka") or keystore.has_private_key(peer, "ka"):
+        return False
+    keystore.generate(eui, "ka", random.Random(f"ka-{seed}-{eui:016X}"))
+    return True

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -42,6 +44,7 @@ __all__ = ["ROLE_ROOT", "ROLE_RECOVERY", "ROLE_SUPPLIER", "ROLE_NETWORK_OPERATOR
            "ALERT_FORMAT_FAILED", "ALERT_MAC_FAILED", "ALERT_AUTH_FAILED", "ALERT_NO_AUTHORITY",
            "ALERT_SIGNATURE_FAILED",
            "RemoteParty", "SecurityState", "Rejection", "permitted_roles", "check_command",
+           "check_han_originator", "han_originator_types",
            "TRUST_ANCHOR_ROLES", "KA_ONLY_CELLS", "CELL_ROLES"]
 
 #: Remote party roles (GBCS; certificate subject OU).
@@ -157,9 +160,39 @@ def permitted_roles(message_code: int) -> frozenset[int] | None:
     return frozenset(_USER_ROLE_TO_PARTY[u] for u in users if u in _USER_ROLE_TO_PARTY)
 
 
-def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: GbcsCrypto
-                  ) -> Frame | Rejection:
+@cache
+def han_originator_types() -> dict[int, str]:
+    """HAN-only message code -> the device type that originates it, from the GBCS use case
+    titles ("Activate Emergency Credit on GSME from PPMID": a PPMID)."""
+    table: dict[int, str] = {}
+    for uc in catalogue.use_cases():
+        m = re.search(r"\b(?:from|using)\s+(PPMID|HCALCS)\b", uc.title) if uc.han_only else None
+        if m:
+            table[uc.message_code] = m.group(1)
+    return table
+
+
+def check_han_originator(frame: Frame, han_partners: Mapping[int, str]) -> Rejection | None:
+    """A HAN-only command (device to device, MACed with the two devices' KA keys) comes from a
+    device in the recipient's device log (C{han_partners}: EUI -> device type), of the device
+    type that may send its message code; else 0x8F30 (source does not have authority)."""
+    gs = frame.signing
+    kind = han_partners.get(gs.originator)
+    if kind is None:
+        return Rejection(ALERT_NO_AUTHORITY, f"originator {gs.originator:016X} is not in the device log", frame)
+    allowed = han_originator_types().get(gs.message_code)
+    if allowed != kind:
+        return Rejection(ALERT_NO_AUTHORITY, f"a {kind} may not send HAN-only message 0x{gs.message_code:04X}", frame)
+    return None
+
+
+def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: GbcsCrypto,
+                  han_partners: Mapping[int, str] | None = None) -> Frame | Rejection:
     """Run the GBCS checks on a received command; return its frame or a L{Rejection}.
+
+    A HAN-only command (PPMID to GSME, ...) is checked against C{han_partners}, the devices in
+    the recipient's device log (EUI -> device type), instead of the remote parties
+    (L{check_han_originator}); its MAC, counter and format checks are the same.
 
     Pure with respect to C{state}: the caller commits the counter (L{SecurityState.counters})
     only after it decided to act on the command.
@@ -188,6 +221,11 @@ def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: Gb
         expected = crypto.compute_mac(lookup.key, gs, frame.apdu, frame.ciphering.invocation_counter)
         if not hmac.compare_digest(expected, frame.ciphering.mac):
             return Rejection(ALERT_MAC_FAILED, "MAC does not verify", frame)
+    if han_only:
+        rejection = check_han_originator(frame, han_partners or {})
+        if rejection is not None:
+            return rejection
+        return _fresh(frame, state)
     party = state.remote_parties.get(gs.originator)
     if party is None:
         return Rejection(ALERT_NO_AUTHORITY, f"originator {gs.originator:016X} has no certificate on the device",
@@ -211,6 +249,12 @@ def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: Gb
                              frame)
         if not ecdsa_verify(party.ds_public_key, frame.signed_data, gs.signature):
             return Rejection(ALERT_SIGNATURE_FAILED, "signature does not verify", frame)
+    return _fresh(frame, state)
+
+
+def _fresh(frame: Frame, state: SecurityState) -> Frame | Rejection:
+    """The originator counter is strictly above the last one accepted from that originator."""
+    gs = frame.signing
     last = state.counters.get(gs.originator)
     if last is not None and gs.originator_counter <= last:
         return Rejection(ALERT_AUTH_FAILED, f"originator counter {gs.originator_counter} not above {last}", frame)
