@@ -357,7 +357,15 @@ class HanMedium:
             if tx.collided:
                 self._event("collision")
                 continue
-            path = self.path(tx.sender, port.name)
+            path = self._paths.get((tx.sender, port.name))
+            if path is None:
+                if self.impairments is None and not self._pair_specs:
+                    # an unimpaired pair: delivered intact, now (what a null path decides);
+                    # its path is made only when impairments appear (its random stream
+                    # starts then, as a null path never draws), saving ~700 bytes per pair
+                    self._deliver(port, psdu)
+                    continue
+                path = self.path(tx.sender, port.name)
             deliveries = path.decide(now, n)
             if not deliveries:
                 self._event(path.last_drop or "loss")
