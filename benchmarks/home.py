@@ -3,7 +3,15 @@ of idle dual-fuel homes.
 
 Run from the repository root::
 
-    python -m benchmarks.home [--reads N] [--spacing S] [--homes N] [--profile]
+    python -m benchmarks.home [--reads N] [--spacing S] [--homes N] [--traced-homes N]
+                              [--settle S] [--profile]
+
+The figures of issue 11 come from (2 cores shared: pin to one and take the median of a few)::
+
+    taskset -c 1 python -m benchmarks.home --reads 500 --homes 0            # reads/s (~10 s)
+    taskset -c 1 python -m benchmarks.home --reads 0 --homes 100            # memory (~30 s)
+    taskset -c 1 python -m benchmarks.home --reads 0 --homes 1000           # memory (~3-5 min)
+    python -m benchmarks.home --reads 300 --homes 0 --profile               # where the time goes
 
 Prints:
 
@@ -20,9 +28,13 @@ Prints:
     APS) and AES-GCM (GBCS MACs and encryption, with their SHA-256 key derivations) operations
     the reads caused, counted in an identical run and replayed on C{cryptography} alone;
   - memory: C{--homes} idle dual-fuel homes (CH with CHF and GPF, ESME, GSME, IHD; joined,
-    tunnels open, gas mirror configured, displays reading) in one process: RSS growth per home
-    (without tracemalloc), then the same homes again under tracemalloc: bytes per home and
-    where they go (by line, top 15).  The meters
+    tunnels open, gas mirror configured, displays reading) built and run for C{--settle}
+    virtual seconds (the joins are over within the first 30) in one process: RSS growth per
+    home (without tracemalloc), then C{--traced-homes} homes (default: at most 100) built again
+    under tracemalloc: bytes per home and where they go (by line, top 15).  A home's bytes do
+    not depend on how many other homes there are (each has its own medium, stack, timers), so
+    100 traced homes give the per-home figure of 1,000 without tracing millions of
+    allocations; the CPU and wall time each part took are printed.  The meters
     use no CBKE here (C{cbke: false}): a Key Establishment costs about a second of sect283k1
     arithmetic per device (C{python -m benchmarks.cbke}), which would make the measurement
     an hour long and adds a few link keys per home to what is measured;
@@ -292,66 +304,83 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def memory(n: int, settle: float, top: int = 15) -> None:
+def _idle_text(n: int) -> str:
+    return ('name: idle-homes\nstart_time: "2026-03-02T00:00:00Z"\nhomes:\n'
+            + "".join(_HOME.format(i=i, channel=11 + i % 16) for i in range(n)))
+
+
+def _idle_estate(n: int, settle: float, seed: int = 1):
+    """C{n} idle dual-fuel homes run for C{settle} virtual seconds; (estate, CPU s, wall s)."""
     from emulator.clock import VirtualClock
     from emulator.dcc.devices import install_run_device_logic
     from emulator.estate import Estate
     from emulator.topology import parse_topology
 
-    text = ('name: idle-homes\nstart_time: "2026-03-02T00:00:00Z"\nhomes:\n'
-            + "".join(_HOME.format(i=i, channel=11 + i % 16) for i in range(n)))
-    topology = parse_topology(text, "idle-homes.yaml", 1)
+    t0, w0 = time.process_time(), time.perf_counter()
+    topology = parse_topology(_idle_text(n), "idle-homes.yaml", seed)
+    clock = VirtualClock(start=topology.start_time)
+    estate = Estate(topology, clock, seed)
+    install_run_device_logic(estate, topology, seed)
+    estate.start()
+    clock.run_until(topology.start_time + settle)
+    return estate, time.process_time() - t0, time.perf_counter() - w0
+
+
+def _joined(estate) -> int:
+    return sum(1 for h in estate.homes for node in h.nodes.values()
+               if node.kind != "CH" and getattr(node.stack, "joined", False))
+
+
+def memory(n: int, settle: float, traced: int | None = None, top: int = 15) -> None:
+    """RSS growth of C{n} idle homes, then tracemalloc bytes of C{traced} (default: up to 100)
+    idle homes built again: a home's bytes do not depend on how many others there are (each
+    has its own medium, stack and timers), and tracing a million allocations would multiply
+    the run time by several."""
+    traced = min(n, 100) if traced is None else min(traced, n)
+    w_all = time.perf_counter()
     # the one-off costs (imports, registries, caches) come with a first home, not measured
-    warm = parse_topology(text.split("  - name: home-0001")[0], "warm.yaml", 2)
-    wclock = VirtualClock(start=warm.start_time)
-    westate = Estate(warm, wclock, 2)
-    install_run_device_logic(westate, warm, 2)
-    westate.start()
-    wclock.run_until(warm.start_time + settle)
-    westate.close()
-    def idle_estate():
-        clock = VirtualClock(start=topology.start_time)
-        estate = Estate(topology, clock, 1)
-        install_run_device_logic(estate, topology, 1)
-        estate.start()
-        clock.run_until(topology.start_time + settle)
-        return estate
+    warm, _, _ = _idle_estate(1, settle, seed=2)
+    warm.close()
+    del warm
 
     # RSS first, without tracemalloc (whose bookkeeping would be counted too)
     gc.collect()
     rss0 = _rss()
-    t0 = time.process_time()
-    estate = idle_estate()
-    cpu = time.process_time() - t0
+    estate, cpu, wall = _idle_estate(n, settle)
     gc.collect()
     rss1 = _rss()
+    joined = _joined(estate)
     estate.close()
     del estate
     gc.collect()
-    # then the same homes again under tracemalloc, for the bytes and where they go
+    print(f"memory: {n:,} idle dual-fuel homes ({joined:,}/{3 * n:,} devices joined after {settle:g} virtual s; "
+          f"built and run in {cpu:.0f} s CPU, {wall:.0f} s wall)")
+    print(f"  RSS growth: {(rss1 - rss0) / n / 1024:,.1f} KiB per home (no tracemalloc; "
+          f"{(rss1 - rss0) / 2**20:,.1f} MiB in all)")
+    if traced <= 0:
+        return
+    # then homes again under tracemalloc, for the bytes and where they go
     tracemalloc.start(1)
     snap0 = tracemalloc.take_snapshot()
-    estate = idle_estate()
+    t0 = time.perf_counter()
+    estate, _, _ = _idle_estate(traced, settle)
     gc.collect()
     snap1 = tracemalloc.take_snapshot()
-    traced = tracemalloc.get_traced_memory()[0]
+    traced_now = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    joined = sum(1 for h in estate.homes for node in h.nodes.values()
-                 if node.kind != "CH" and getattr(node.stack, "joined", False))
+    twall = time.perf_counter() - t0
     stats = snap1.compare_to(snap0, "lineno")
     total = sum(s.size_diff for s in stats)
-    print(f"memory: {n:,} idle dual-fuel homes ({joined:,}/{3 * n:,} devices joined after {settle:g} virtual s, "
-          f"{cpu:.0f} s CPU to get there)")
-    print(f"  RSS growth: {(rss1 - rss0) / n / 1024:,.1f} KiB per home (no tracemalloc)")
-    print(f"  tracemalloc: {total / n / 1024:,.1f} KiB per home ({total / 1e6:,.1f} MB in all; "
-          f"traced now {traced / 1e6:,.1f} MB)")
+    print(f"  tracemalloc ({traced:,} homes built again, {twall:.0f} s wall): {total / traced / 1024:,.1f} KiB per home "
+          f"({total / 1e6:,.1f} MB in all; traced now {traced_now / 1e6:,.1f} MB)")
     print(f"  where it goes (per home, by line; top {top}):")
     root = str(_ROOT) + os.sep
     for s in stats[:top]:
         frame = s.traceback[0]
-        print(f"    {s.size_diff / n:9,.0f} B {s.count_diff / n:7.1f} objects  "
+        print(f"    {s.size_diff / traced:9,.0f} B {s.count_diff / traced:7.1f} objects  "
               f"{frame.filename.replace(root, '')}:{frame.lineno}")
     estate.close()
+    print(f"  memory measurement took {time.perf_counter() - w_all:.0f} s wall")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,12 +389,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spacing", type=float, default=0.5, help="virtual seconds between reads")
     ap.add_argument("--homes", type=int, default=1000, help="idle homes for the memory figure (0: skip)")
     ap.add_argument("--settle", type=float, default=240.0, help="virtual seconds the idle homes run first")
+    ap.add_argument("--traced-homes", type=int, default=None,
+                    help="idle homes built again under tracemalloc (default: --homes, at most 100; 0: skip)")
     ap.add_argument("--profile", action="store_true", help="cProfile the read span")
     args = ap.parse_args(argv)
     if args.reads > 0:
         reads(args.reads, args.spacing, args.profile)
     if args.homes > 0:
-        memory(args.homes, args.settle)
+        memory(args.homes, args.settle, args.traced_homes)
     return 0
 
 

@@ -110,6 +110,14 @@ PHY_868 = Phy(868, 100_000, 10e-6, 12, 28, range(0, 27), 120e-6 + 17 * 80e-6 + 2
 PHYS = {PHY_2400.band: PHY_2400, PHY_868.band: PHY_868}
 
 
+_NULL_SPEC = ImpairmentSpec()
+
+
+def _is_null(spec: ImpairmentSpec | None) -> bool:
+    """Whether C{spec} leaves every frame intact and on time (what a null path decides)."""
+    return spec is None or spec == _NULL_SPEC
+
+
 def airtime(psdu_len: int) -> float:
     """Return the seconds a PSDU of C{psdu_len} bytes occupies the air (SHR + PHR + PSDU)."""
     return (PHY_OVERHEAD_BYTES + psdu_len) * 32 / 1_000_000
@@ -242,6 +250,8 @@ class HanMedium:
         self._on_air: list[_Transmission] = []
         self._paths: dict[tuple[str, str], ImpairmentPath] = {}
         self._pair_specs: dict[tuple[str, str], ImpairmentSpec | None] = {}
+        #: no impairments anywhere on this medium: pairs need no L{ImpairmentPath} (see L{_end})
+        self._unimpaired = _is_null(impairments)
         self._observers: list[Callable[[float, str, bytes], None]] = []
         self.capture = capture
         self.interface_id = 0
@@ -280,6 +290,7 @@ class HanMedium:
         """Change the medium's impairments from now on (every pair without its own override);
         each pair keeps its random stream and counts."""
         self.impairments = spec
+        self._unimpaired = _is_null(spec) and all(_is_null(s) for s in self._pair_specs.values())
         for key, path in self._paths.items():
             if key not in self._pair_specs:
                 path.set_spec(spec)
@@ -289,6 +300,7 @@ class HanMedium:
         pair's state; its random stream restarts from its derived seed)."""
         self._pair_specs[(sender, receiver)] = spec
         self._paths.pop((sender, receiver), None)
+        self._unimpaired = _is_null(self.impairments) and all(_is_null(s) for s in self._pair_specs.values())
 
     def path(self, sender: str, receiver: str) -> ImpairmentPath:
         """Return the L{ImpairmentPath} of the (sender, receiver) pair (created on first use)."""
@@ -357,7 +369,15 @@ class HanMedium:
             if tx.collided:
                 self._event("collision")
                 continue
-            path = self.path(tx.sender, port.name)
+            path = self._paths.get((tx.sender, port.name))
+            if path is None:
+                if self._unimpaired:
+                    # an unimpaired pair: delivered intact, now (what a null path decides);
+                    # its path is made only when impairments appear (its random stream
+                    # starts then, as a null path never draws), saving ~700 bytes per pair
+                    self._deliver(port, psdu)
+                    continue
+                path = self.path(tx.sender, port.name)
             deliveries = path.decide(now, n)
             if not deliveries:
                 self._event(path.last_drop or "loss")
