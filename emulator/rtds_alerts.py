@@ -25,8 +25,11 @@ from protocols.errors import CodecError
 from protocols.gbcs.crypto import GbcsCrypto
 from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import DecodedMessage
+from protocols.gbcs.payloads import dlms
 
 from emulator.devices.gbcs import DEVICE_CLASSES, apc, devicelog, dualband, firmware, keypad
+from emulator.devices.gbcs.asn1_usecases import DEVICE_TYPE_CODES
+from emulator.devices.gbcs.chf_device_log import ALERT_CHF_DEVICE_LOG_CHANGED
 from emulator.devices.gbcs.device import ALERT_COMMAND_NOT_SUPPORTED, UNSUPPORTED_COMMAND_ALERT
 from emulator.devices.gbcs.events import (BILLING_DATA_LOG_UPDATED, INTEGRITY_WARNING, SUPPLY_OUTAGE_RESTORED, billing,
                                           integrity_issue, supply_outage)
@@ -341,6 +344,53 @@ def _command_not_supported(device: Any, alert: DecodedMessage, ctx: AlertContext
     return True
 
 
+def _chf_device_log_changed(device: Any, alert: DecodedMessage, ctx: AlertContext) -> bool:
+    """CS14: the CHF's device log becomes what the alert's back-up lists, through the CHF's own
+    logic: each device listed is added (CCS01 register_device, with a seeded install code), then
+    each whose hashed TC link key the back-up carries establishes a TC link key (seeded) with
+    the CH's trust centre.  Every change sends a back-up; the last one is compared.  (A back-up
+    of an empty log: a device was added and removed again.)"""
+    if getattr(device, "device_type", "") != "CHF":
+        return False
+    d = _data(alert)
+    backup = d[0].get("value") if d and d[0].get("type") == "structure" else None
+    if not isinstance(backup, list) or len(backup) != 3 or backup[2].get("type") != "array":
+        return False
+    listed: list[tuple[bytes, bool]] = []
+    for e in backup[2].get("value") or []:
+        m = e.get("value") if isinstance(e, dict) and e.get("type") == "structure" else None
+        eui, hashed = (_octets(m[0]), _octets(m[1])) if isinstance(m, list) and len(m) == 2 else (None, None)
+        if eui is None or hashed is None or len(eui) != 8:
+            return False
+        listed.append((eui, bool(hashed)))
+    changes: list[Callable[[], Any]] = []
+    obj = device.model.objects.get((104, device.CHF_DEVICE_LOG))
+    if obj is None:
+        return False
+
+    def register(eui: bytes) -> Callable[[], Any]:
+        kind = ctx.inventory.get(int.from_bytes(eui, "big"))
+        param = dlms.structure(dlms.octet_string(eui), dlms.make_data("enum", DEVICE_TYPE_CODES.get(kind, 6)),
+                               dlms.octet_string(ctx.rng.randbytes(16)), dlms.make_data("enum", 0))
+        return lambda: device.model.action(104, device.CHF_DEVICE_LOG, 1, param)
+
+    for eui, _keyed in listed:
+        changes.append(register(eui))
+    for eui, keyed in listed:
+        if keyed:
+            key = ctx.rng.randbytes(16)
+            changes.append(lambda eui=eui, key=key: device.tc_link_key_established(eui, key))
+    if not listed:
+        gone = ctx.rng.randbytes(8)
+        changes += [register(gone),
+                    lambda: device.model.action(104, device.CHF_DEVICE_LOG, 2, dlms.octet_string(gone))]
+    for i, change in enumerate(changes):
+        if i:
+            ctx.settle()            # the back-ups on the way are not the one under test
+        change()
+    return True
+
+
 Cause = Callable[[Any, DecodedMessage, AlertContext], bool]
 
 #: GBCS alert code -> how to cause, in a device, the event the code names
@@ -362,6 +412,7 @@ CAUSES: dict[int, Cause] = {
     apc.ALERT_LIMIT_PROCESSED: _apc_limit_processed,
     apc.ALERT_LIMIT_ENDED: _apc_limit_ended,
     ALERT_COMMAND_NOT_SUPPORTED: _command_not_supported,
+    ALERT_CHF_DEVICE_LOG_CHANGED: _chf_device_log_changed,
 }
 
 
@@ -371,6 +422,4 @@ def cause_for(alert_code: int | None) -> Cause | None:
 
 #: alert codes whose event the emulated devices cannot have yet, and why (the replay's reason)
 NOT_CAUSED: dict[int, str] = {
-    0x8F12: "CHF device log changed: the CHF's log changes only by CCS01/CCS02/CCS03, whose reference "
-            "responses come without this alert; what else makes a CHF raise it is not modelled",
 }

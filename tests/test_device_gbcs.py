@@ -241,8 +241,10 @@ def test_chf_device_log_follows_ccs01(home):
     chf = provision(Chf, 0x00DB1234567890A2, keys, VirtualClock(START), sent.append, rng=random.Random(3))
     chf.receive(_rtds("8.9_CCS06", "CCS06_8.9_SUCCESS_COMMAND_GBCS.HEX"))        # counter 1000
     chf.receive(_rtds("8.11_CCS01", "CCS01_8.11_SUCCESS_COMMAND_GBCS.HEX"))      # counter 1002
-    before, added = _decoded(sent, dcc)
+    before, backup, added = _decoded(sent, dcc)
     assert before.payload["access_response_list_of_data"][0]["value"] == []
+    # adding the device changed the log: the CHF sent its CS14 back-up before the response
+    assert (backup.frame.signing.cra_flag, backup.frame.signing.message_code) == (CRA_ALERT, 0x0018)
     assert [s["result"] for s in added.payload["access_response_specification"]] == [0, 0, 0]
     (entry,) = chf.model.get(104, "0-0:30.3.0.255", 4)[1]["value"]
     cmd = decode_message(_rtds("8.11_CCS01", "CCS01_8.11_SUCCESS_COMMAND_GBCS.HEX"), dcc)

@@ -316,5 +316,6 @@ def test_a_request_that_may_wait_is_answered_by_the_esme_after_an_outage(tmp_pat
     assert response.response_code == "I0"
     gs = decode_message(response.gbcs_payload, GbcsCrypto(keystore())).frame.signing
     assert (gs.originator, gs.originator_counter, gs.message_code) == (ESME, 1200, 0x0028)
-    assert dcc.broker.counts == {"response": 1}
+    # (the alerts the broker saw are the CH's CS14 device log back-ups, one per meter's CBKE)
+    assert {k: v for k, v in dcc.broker.counts.items() if k != "alert"} == {"response": 1}
     est.close()

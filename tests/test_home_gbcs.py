@@ -93,7 +93,9 @@ def test_responses_verify_under_the_reference_keys(tmp_path) -> None:
     for raw in ch.chf_tunnel.wan_messages:
         msg = decode_message(raw, crypto)
         gs = msg.frame.signing
-        assert gs.cra_flag == CRA_RESPONSE
+        if gs.cra_flag != CRA_RESPONSE:     # the CHF's CS14 device log back-ups (meters' TC link keys)
+            assert gs.message_code == 0x0018 and msg.verification.mac == VERIFIED
+            continue
         v = msg.verification
         assert VERIFIED in (v.mac, v.signature) and "failed" not in (v.mac, v.signature), v
         answered[(gs.originator_counter, gs.message_code)] = gs

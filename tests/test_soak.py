@@ -326,6 +326,10 @@ def test_a_missing_or_second_response_shows_in_the_ledger(soak_files):
     deliver, seen = run.host.deliver, []
 
     def flaky(user, xml):
+        from protocols.duis.response import parse_response
+        if parse_response(xml).request_id is None:      # a device alert (the CH's CS14 back-ups)
+            deliver(user, xml)
+            return
         seen.append(xml)
         if len(seen) == 2:
             return                      # the second response never reaches the User

@@ -136,6 +136,7 @@ def _application(home, device, send, keystore: KeyStore, seed: int):
     rng = derive_rng(seed, home.spec.name, spec.name, "gbcs")
     if spec.kind == "CH":
         chf = provision(Chf, spec.eui64, keystore, home.clock, send, rng=rng)
+        chf.adopt_device_log(device.device_log, device.extended_pan_id)     # one log: the trust centre's
         gpf = None
         if spec.gpf_eui64 is not None:
             gpf = provision(Gpf, spec.gpf_eui64, keystore, home.clock, send,

@@ -3,7 +3,9 @@
 CHF (GBCS "Communications Hub Function"): forms the HAN, keeps the device log (the
 whitelist of EUI-64 + install code the joining rules check, spec 3.5), hands out the
 network key and application link keys, and serves the Time cluster as the HAN's time
-master (TimeStatus 0x09: Master | Superseding) and Basic.
+master (TimeStatus 0x09: Master | Superseding) and Basic.  The device log is one
+L{ChfDeviceLog}, shared with the CHF's GBCS logic (CCS01-CCS03 change it); a TC link key
+that key establishment makes is recorded in it, and the CHF reports the change (CS14).
 
 GPF (GBCS "Gas Proxy Function"): answers the GSME's RequestMirror with a mirror endpoint
 on the hub, accepts ConfigureMirror, and holds the Metering attributes the GSME reports,
@@ -16,6 +18,8 @@ from emulator.devices.base import (CHF_ENDPOINT, CLUSTER_BASIC, CLUSTER_METERING
                                    DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, terminate_status_name,
                                    utc_now)
 from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink
+from emulator.devices.gbcs.asn1_usecases import DEVICE_TYPE_CODES
+from emulator.devices.gbcs.chf_device_log import ChfDeviceLog
 from emulator.rng import derive_bytes
 from protocols.ieee802154.beacon import ZigbeeBeaconPayload, encode_zigbee_beacon_payload
 from protocols.zcl import foundation as zf
@@ -42,13 +46,15 @@ class CommsHub(HanDevice):
 
     def __init__(self, home, spec, seed) -> None:
         super().__init__(home, spec, seed)
-        # the CHF device log: EUI-64 -> registered install code (16 bytes, no CRC)
-        self.device_log: dict[int, bytes] = {}
+        # the CHF device log: the devices registered (with their install code, 16 bytes, no CRC)
+        # when the hub was installed; the CHF's GBCS logic works on the same log
+        self.device_log = ChfDeviceLog()
         self.kinds: dict[int, str] = {}
         for dev in home.spec.devices:
             self.kinds[dev.eui64] = dev.kind
             if dev is not spec and dev.registered_install_code is not None:
-                self.device_log[dev.eui64] = dev.registered_install_code
+                self.device_log.register(dev.eui64.to_bytes(8, "big"), DEVICE_TYPE_CODES.get(dev.kind, 6),
+                                         dev.registered_install_code)
         self.chf_tunnel = None  # the GB-HRGP Tunneling server + CHF routing, built at power-on
         self.mirrors: dict[int, int] = {}  # GSME EUI-64 -> mirror endpoint
         self.joins: dict[str, int] = {}
@@ -98,11 +104,15 @@ class CommsHub(HanDevice):
             self.clock.callLater(float(at), self._update_network_key)
         self.network_key_updates = 0
 
+    @property
+    def extended_pan_id(self) -> int:
+        """The HAN's extended PAN id: the anchor CH uses its own EUI-64."""
+        return self.spec.eui64
+
     def form_network(self, pan_id: int, network_key: bytes, key_seq: int) -> None:
         """Start the PAN as its coordinator and trust centre (at first power-on, and again with
         the same PAN after a power cut)."""
-        # the anchor CH uses its own EUI-64 as the extended PAN id
-        beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.spec.eui64))
+        beacon = encode_zigbee_beacon_payload(ZigbeeBeaconPayload(extended_pan_id=self.extended_pan_id))
         self.stack.form_network(pan_id, network_key, authorize=self._authorize, key_seq=key_seq,
                                 on_device_joined=self._device_joined, beacon_payload=beacon,
                                 link_key_established=self.link_key_established)
@@ -140,16 +150,16 @@ class CommsHub(HanDevice):
                                            queue_expiry=params.get("tunnel_queue_expiry", 86400.0))
         self.add_server(CHF_ENDPOINT, TUNNELING_CLUSTER_ID, {"CloseTunnelTimeout": min(int(timeout), 0xFFFF)})
         from emulator.devices import DEVICE_CLASSES
-        for eui in self.device_log:
+        for eui in (int.from_bytes(e, "big") for e in self.device_log):
             kind = self.kinds.get(eui, "")
             cls = DEVICE_CLASSES.get(kind)
             self.chf_tunnel.add_device(eui, kind, sleepy=cls is not None and not cls.rx_on_when_idle)
 
     def _authorize(self, eui: int) -> bytes | None:
-        code = self.device_log.get(eui)
-        if code is None:
+        entry = self.device_log.get(eui.to_bytes(8, "big"))
+        if entry is None or len(entry[1]) != 16:      # not in the log, or no install code (restored)
             return None
-        return install_code_to_link_key(append_install_code_crc(code))
+        return install_code_to_link_key(append_install_code_crc(entry[1]))
 
     def _device_joined(self, eui: int, short: int, outcome: str) -> None:
         self.joins[outcome] = self.joins.get(outcome, 0) + 1
@@ -164,7 +174,7 @@ class CommsHub(HanDevice):
         """Key Establishment (0x0800) from a device: the CH is the responder, for devices in
         its device log only; an InitiateKeyEstablishmentRequest starts a new run."""
         eui = ind.src_eui if ind.src_eui is not None else self.stack.eui_of(ind.src_short)
-        if eui is None or eui not in self.device_log:
+        if eui is None or eui.to_bytes(8, "big") not in self.device_log:
             self._count("cbke_not_in_device_log")
             return
         link = self.key_establishments.get(eui)
@@ -209,11 +219,23 @@ class CommsHub(HanDevice):
             self.cbke_keys[eui] = result.link_key
             self.home.add_key(result.link_key, f"{name} CBKE link key")
             self._cbke_count("established")
+            self._tc_link_key_established(eui, result.link_key)
             return
         outcome = terminate_status_name(result.status) if result.status is not None else result.outcome.value
         self._cbke_count(outcome)
         log.info("{home}/{name}: key establishment with {device} failed ({outcome}: {reason})",
                  home=self.home.spec.name, name=self.spec.name, device=name, outcome=outcome, reason=result.reason)
+
+    def _tc_link_key_established(self, eui: int, link_key: bytes) -> None:
+        """Record the device's new TC link key (its hash) in the CHF device log: through the
+        CHF's GBCS logic, which sends the CS14 back-up when the log changed (built now if no
+        message reached it yet); a hub with no GBCS logic only records it."""
+        app = self.chf_tunnel.application if self.chf_tunnel is not None else None
+        chf = getattr(app, "chf", None)
+        if chf is not None and hasattr(chf, "tc_link_key_established"):
+            chf.tc_link_key_established(eui.to_bytes(8, "big"), link_key)
+        else:
+            self.device_log.tc_link_key_established(eui.to_bytes(8, "big"), link_key)
 
     # -------------------------------------------------------------------- GPF mirroring
 

@@ -2,7 +2,8 @@
 
 Every device keeps the partners it joined (CS03*) in its device log (L{Asn1State.partners}:
 entity identifier -> GBCS device type); the CHF's log is its COSEM ZigBee network control
-object instead (CCS01-CCS03, L{emulator.devices.gbcs.dlms_device.Chf}).
+object instead (CCS01-CCS03, L{emulator.devices.gbcs.dlms_device.Chf}), a
+L{emulator.devices.gbcs.chf_device_log.ChfDeviceLog} whose changes the CHF reports with CS14.
 
   - CS07 read device join details (0x0013, NULL command): response code 0 and one
     {deviceID, deviceType} per log entry, in the log's order;

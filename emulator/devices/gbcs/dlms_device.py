@@ -27,6 +27,8 @@ from emulator.devices.gbcs.cosem import (ACTIVATED_OBJECTS, HARDWARE_FAULT, INST
                                          ObjectModel)
 from emulator.devices.gbcs import apc, auxload, dualband, supply
 from emulator.devices.gbcs.asn1_usecases import ASN1_USE_CASES
+from emulator.devices.gbcs.chf_device_log import (ALERT_CHF_DEVICE_LOG_CHANGED, CS14_ALERT, ChfDeviceLog,
+                                                  backup_data)
 from emulator.devices.gbcs.device import UNSUPPORTED_COMMAND_ALERT, GbcsDevice, dlms_date_time
 from emulator.devices.gbcs.security import ROLE_SUPPLIER, SecurityState
 
@@ -392,13 +394,18 @@ class Esme(DlmsDevice):
 
 class Chf(DlmsDevice):
     """The communications hub function's GBCS logic (DLMS): its device log (COSEM class 104,
-    ZigBee network control, 0-0:30.3.0.255; the GPF's log is 0-0:30.3.1.255) and identity."""
+    ZigBee network control, 0-0:30.3.0.255; the GPF's log is 0-0:30.3.1.255) and identity.
+
+    The CHF Device Log is a L{ChfDeviceLog}; each change of it (CCS01, CCS02, CCS03, a TC link
+    key established) sends the CS14 back-up alert (L{report_device_log})."""
 
     device_type = "CHF"
-    DEVICE_LOGS = ("0-0:30.3.0.255", "0-0:30.3.1.255")
+    CHF_DEVICE_LOG = "0-0:30.3.0.255"
+    DEVICE_LOGS = (CHF_DEVICE_LOG, "0-0:30.3.1.255")
     alert_codes = DlmsDevice.alert_codes | {dualband.CONFIGURATION_CHANGED_ALERT, dualband.LIMITED_ACTION_ALERT,
                                             dualband.CHANNEL_CHANGED_ALERT, dualband.SCAN_OUTCOME_ALERT,
                                             dualband.MESSAGE_DISCARDED_ALERT, dualband.NO_CAPACITY_ALERT,
+                                            CS14_ALERT,
                                             0x0128}      # CCS08 firmware transfer (firmware.transfer)
 
     def execute(self, frame: Frame, payload: dict) -> dict | None:
@@ -414,11 +421,53 @@ class Chf(DlmsDevice):
         m.actions[(104, 4)] = self._backup
         m.actions[(104, 5)] = self._restore
         self.sub_ghz = dualband.SubGhzRadio(self)       # the dual-band CH's 868 MHz radio management
-        #: device log -> {EUI-64 bytes: (device type, key)}
-        self.device_logs: dict[str, dict[bytes, tuple[int, bytes]]] = {o: {} for o in self.DEVICE_LOGS}
+        #: device log (OBIS) -> the log
+        self.device_logs: dict[str, ChfDeviceLog] = {o: ChfDeviceLog() for o in self.DEVICE_LOGS}
+        #: the extended PAN ID of the CH's HAN (the CH forms it with its own EUI-64; CCS03 sets it)
+        self.extended_pan_id = self.eui
 
-    def _log(self, obj: CosemObject) -> dict[bytes, tuple[int, bytes]]:
-        return self.device_logs.setdefault(obj.obis, {})
+    @property
+    def device_log(self) -> ChfDeviceLog:
+        """The CHF Device Log (the HAN whitelist)."""
+        return self.device_logs[self.CHF_DEVICE_LOG]
+
+    def adopt_device_log(self, log: ChfDeviceLog, extended_pan_id: int | None = None) -> None:
+        """Work on C{log}, the one the CH's trust centre admits joiners by (the running hub's),
+        on the HAN with C{extended_pan_id}."""
+        self.device_logs[self.CHF_DEVICE_LOG] = log
+        if extended_pan_id is not None:
+            self.extended_pan_id = extended_pan_id
+        obj = self.model.objects.get((104, self.CHF_DEVICE_LOG))
+        if obj is not None:
+            self._sync(obj)
+
+    def _log(self, obj: CosemObject) -> ChfDeviceLog:
+        return self.device_logs.setdefault(obj.obis, ChfDeviceLog())
+
+    def _changed(self, obj: CosemObject, changed: bool) -> None:
+        self._sync(obj)
+        if changed and obj.obis == self.CHF_DEVICE_LOG:
+            self.report_device_log()
+
+    def report_device_log(self) -> None:
+        """CS14: send the back-up of the CHF Device Log to the ACB (alert 0x8F12, MACed)."""
+        now = dlms_date_time(self.now())
+        body = dlms.structure(dlms.make_data("long-unsigned", ALERT_CHF_DEVICE_LOG_CHANGED), dlms.octet_string(now),
+                              backup_data(self.device_log, now, self.extended_pan_id))
+        self.raise_alert(ALERT_CHF_DEVICE_LOG_CHANGED, critical=False,
+                         payload=dlms.data_notification(self.alert_counter, body), message_code=CS14_ALERT,
+                         recipient=self.crypto.acb_eui)
+
+    def tc_link_key_established(self, eui: bytes, link_key: bytes) -> bool:
+        """The device C{eui} established C{link_key} as its TC link key with the CH's trust
+        centre: its hash goes into the log, and a changed hash is reported (CS14)."""
+        obj = self.model.objects.get((104, self.CHF_DEVICE_LOG))
+        changed = self.device_log.tc_link_key_established(eui, link_key)
+        if obj is not None:
+            self._changed(obj, changed)
+        elif changed:
+            self.report_device_log()
+        return changed
 
     def _sync(self, obj: CosemObject) -> None:
         """Attribute 4 (active devices) follows the log: {EUI, status bits, type, 0} per entry."""
@@ -434,37 +483,40 @@ class Chf(DlmsDevice):
         eui = bytes.fromhex(v[0]["value"])
         if len(eui) != 8:
             return 12
-        log = self._log(obj)
-        if eui not in log:                     # an existing entry keeps its key (GBCS CCS01)
-            dtype = int(v[1].get("value", 0)) if v[1].get("type") == "enum" else 0
-            log[eui] = (dtype, bytes.fromhex(v[2]["value"]))
-        self._sync(obj)
+        # an existing entry keeps its key (GBCS CCS01)
+        dtype = int(v[1].get("value", 0)) if v[1].get("type") == "enum" else 0
+        self._changed(obj, self._log(obj).register(eui, dtype, bytes.fromhex(v[2]["value"])))
         return SUCCESS
 
     def _unregister_device(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
         eui = bytes.fromhex(param.get("value", ""))
-        if self._log(obj).pop(eui, None) is None:
+        if not self._log(obj).unregister(eui):
             return OTHER_REASON
-        self._sync(obj)
+        self._changed(obj, True)
         return SUCCESS
 
     def _backup(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> tuple[int, dict]:
-        entries = [dlms.structure(dlms.octet_string(eui), dlms.octet_string(key[:16].ljust(16, b"\0")))
-                   for eui, (_t, key) in sorted(self._log(obj).items())]
-        return SUCCESS, dlms.structure(dlms.octet_string(dlms_date_time(self.now())),
-                                       dlms.octet_string(self.eui.to_bytes(8, "big")), dlms.array(*entries))
+        return SUCCESS, backup_data(self._log(obj), dlms_date_time(self.now()), self.extended_pan_id)
 
     def _restore(self, model: ObjectModel, obj: CosemObject, method: int, param: dict) -> int:
         v = param.get("value") or []
-        if len(v) != 2 or v[1].get("type") != "array":
+        if len(v) != 2 or v[0].get("type") != "octet-string" or v[1].get("type") != "array":
             return 12
-        log = self._log(obj)
-        log.clear()
+        pan = bytes.fromhex(v[0].get("value", ""))
+        entries = []
         for e in v[1].get("value") or []:
             m = e.get("value") or []
-            if len(m) == 2:
-                log[bytes.fromhex(m[0].get("value", ""))] = (0, bytes.fromhex(m[1].get("value", "")))
-        self._sync(obj)
+            if len(m) == 2 and all(x.get("type") == "octet-string" for x in m):
+                eui, hashed = bytes.fromhex(m[0].get("value", "")), bytes.fromhex(m[1].get("value", ""))
+                if len(eui) == 8 and len(hashed) in (0, 16):
+                    entries.append((eui, hashed))
+                    continue
+            return 12
+        if len(pan) != 8:
+            return 12
+        if obj.obis == self.CHF_DEVICE_LOG:     # the CH forms its network with the restored PAN
+            self.extended_pan_id = int.from_bytes(pan, "big")
+        self._changed(obj, self._log(obj).restore(entries))
         return SUCCESS
 
     def prepare(self, frame: Frame, payload: dict) -> None:
@@ -475,5 +527,5 @@ class Chf(DlmsDevice):
             if spec.get("class_id") == 104 and spec.get("method_id") == 2 and data.get("type") == "octet-string":
                 obj = self.model.objects.get((104, spec["obis"]))
                 if obj is not None:
-                    self._log(obj).setdefault(bytes.fromhex(data["value"]), (0, bytes(16)))
+                    self._log(obj).register(bytes.fromhex(data["value"]), 0, bytes(16))   # staged: no alert
                     self._sync(obj)
