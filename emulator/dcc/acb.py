@@ -37,7 +37,7 @@ from protocols.duis.errors import DuisError
 from protocols.duis.request import format_eui
 from protocols.gbcs.framing import decode_frame
 
-__all__ = ["AcbBroker", "duis_code", "alert_recipients", "alert_owners", "alert_facts", "AlertFacts",
+__all__ = ["AcbBroker", "DEVICE_LOG_BACKUP_ALERT_CODES", "duis_code", "alert_recipients", "alert_owners", "alert_facts", "AlertFacts",
            "ResponseTimes", "FUTURE_DATED_ALERT_CODES"]
 
 log = Logger(namespace="smets.dcc.acb")
@@ -110,6 +110,11 @@ def alert_owners(alert_code: int | None) -> tuple[str, ...]:
         return ("network_operator",)
     return ("supplier",)
 
+
+#: GBCS alert codes of the device log back-ups a device sends to the ACB for the DCC's own use:
+#: CS14 "CHF Device Log Changed" (8F12) and GCS62 "GPF Device Log Changed" (8071).  The DCC keeps
+#: the latest of each device (the copy CCS03 / GCS59 restore from); they are no DCC User's alert
+DEVICE_LOG_BACKUP_ALERT_CODES = frozenset({0x8F12, 0x8071})
 
 #: GBCS alert codes of a device-dated command's execution (GBCS 4.1.4: "Future-date HAN
 #: Interface Command Successfully Actioned" / "... not Successfully Actioned")
@@ -226,6 +231,8 @@ class AcbBroker:
         self.host = None
         #: counts: responses, alerts, unmatched, malformed, timeouts, refused sends
         self.counts: dict[str, int] = {}
+        #: device id -> the latest device log back-up (CS14 / GCS62 alert) it sent the ACB
+        self.device_log_backups: dict[int, bytes] = {}
 
     def attach(self, host) -> None:
         """The DCC host device alerts are handed to (C{host.device_alert(user, device, gbcs, counter)})."""
@@ -329,6 +336,10 @@ class AcbBroker:
             self._count("alert")
             facts = alert_facts(message)
             code = facts.alert_code
+            if code in DEVICE_LOG_BACKUP_ALERT_CODES and c.recipient == self.inventory.dcc_id:
+                self.device_log_backups[c.device] = message     # the DCC's copy, for a restore
+                self._count("device_log_backup")
+                return "alert"
             users = alert_recipients(self.inventory, c.device, c.recipient, code)
             if not users:
                 self._count("unrouted")
