@@ -246,3 +246,17 @@ def test_reference_alert_layouts_are_what_the_model_sends():
                                                                            "octet-string", "unsigned"])
     assert found["ECS102_NA_8F87_OUTPUT_ALERT_GBCS.HEX"] == (0x0122, 0x8F87, ["unsigned", "unsigned"])
     assert found["ECS100_NA_8F85_ALERT_GBCS.HEX"] == (0x0120, 0x8F85, ["octet-string"])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_every_auxiliary_controller_has_its_switching_time(esme, n):
+    """ECS47 boost on controller n sets 0-0:94.44.(116 + n).1 first: each of the five
+    controllers has that object (not only the odd ones the DCC's references use)."""
+    h = esme
+    h.device.receive(command(h, 0x0055, dlms.access_request(0, [
+        dlms.access_request_item("set", 1, f"0-0:94.44.{116 + n}.1", 2),
+        dlms.access_request_item("action", 9, AUX_SCRIPT_TABLE, 1)],
+        [dlms.make_data("long-unsigned", 30), dlms.make_data("long-unsigned", script_id(n, 0x11))])))
+    (response,) = _messages(h)
+    assert [s["result"] for s in response.payload["access_response_specification"]] == [SUCCESS, SUCCESS]
+    assert h.levels == [(n, 100)]

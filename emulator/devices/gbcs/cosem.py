@@ -189,7 +189,7 @@ for _i in range(31, 36):
     _it(1, f"0-0:94.44.0.{_i}", lambda: _n("utf8-string", ""))
 for _i in range(11, 16):                                          # auxiliary device labels
     _it(1, f"0-0:94.44.0.{_i}", lambda: _n("visible-string", ""))
-for _g in (117, 119, 121):                                        # ALCS / APC switching times
+for _g in range(117, 122):                                        # ALCS / APC switching times (controllers 1-5)
     _it(1, f"0-0:94.44.{_g}.1", lambda: copy.deepcopy(NEVER))
     _it(1, f"0-0:94.44.{_g}.2", lambda: copy.deepcopy(NEVER))
     # the start may be given as a date-time or as a duration in minutes (a CHOICE)
