@@ -175,6 +175,9 @@ def test_alerts_go_only_to_users_entitled_now():
     assert alert_recipients(inv, METER, DCC, 0x8002) == [(NETWORK, "network_operator")]
     assert alert_recipients(inv, METER, DCC, 0x8F35) == [(SUPPLIER, "supplier"), (NETWORK, "network_operator")]
     assert alert_recipients(inv, 0x1234, SUPPLIER, 0x81A0) == []           # not a device of the inventory
+    # addressed to the DCC on behalf of a User (ECS100 for a command the ACB sent for it): that User
+    assert alert_recipients(inv, METER, DCC, 0x8F85, on_behalf_of=SUPPLIER) == [(SUPPLIER, "supplier")]
+    assert alert_recipients(inv, METER, DCC, 0x8F85, on_behalf_of=OLD_SUPPLIER) == [(SUPPLIER, "supplier")]
 
 
 def test_alert_codes_are_read_from_the_rtds_alerts():

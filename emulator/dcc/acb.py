@@ -171,7 +171,7 @@ def alert_code_of(message: bytes) -> int | None:
 
 
 def alert_recipients(inventory: Inventory, device_id: int, recipient: int,
-                     alert_code: int | None = None) -> list[tuple[int, str]]:
+                     alert_code: int | None = None, on_behalf_of: int | None = None) -> list[tuple[int, str]]:
     """The DCC Users an alert from C{device_id} goes to, each with the party it is for
     (C{supplier} or C{network_operator}).
 
@@ -180,6 +180,9 @@ def alert_recipients(inventory: Inventory, device_id: int, recipient: int,
     in the grouping header):
 
       - the grouping-header recipient, when it is a DCC User registered for the device;
+      - for an alert to the DCC that names a supplementary remote party (C{on_behalf_of}: the
+        User a command the ACB sent was for, e.g. ECS100 "command not supported"), that User
+        when it is registered for the device;
       - when the recipient is not such a User (an alert for the DCC itself, or for a party
         that is no longer registered), the parties that own the alert code
         (L{alert_owners}) as registered for the device now.
@@ -188,9 +191,11 @@ def alert_recipients(inventory: Inventory, device_id: int, recipient: int,
     if device is None:
         return []
     registered = device.registered()
-    for owner, roles in _OWNER_ROLES.items():
-        if any(registered.get(r) == recipient for r in roles) and inventory.user(recipient) is not None:
-            return [(recipient, owner)]
+    for party in (recipient, on_behalf_of):
+        for owner, roles in _OWNER_ROLES.items():
+            if party is not None and any(registered.get(r) == party for r in roles) \
+                    and inventory.user(party) is not None:
+                return [(party, owner)]
     out: list[tuple[int, str]] = []
     for owner in alert_owners(alert_code):
         for role in _OWNER_ROLES[owner]:
@@ -340,7 +345,8 @@ class AcbBroker:
                 self.device_log_backups[c.device] = message     # the DCC's copy, for a restore
                 self._count("device_log_backup")
                 return "alert"
-            users = alert_recipients(self.inventory, c.device, c.recipient, code)
+            srp = decode_frame(message).signing.other_information.supplementary_remote_party_id
+            users = alert_recipients(self.inventory, c.device, c.recipient, code, on_behalf_of=srp)
             if not users:
                 self._count("unrouted")
                 if self.metrics is not None:
