@@ -36,7 +36,7 @@ from emulator.devices.gbcs.events import (BILLING_DATA_LOG_UPDATED, INTEGRITY_WA
 from emulator.devices.gbcs.provisioning import acb_eui, provision
 from emulator.devices.gbcs.security import ROLE_SUPPLIER
 
-__all__ = ["AlertContext", "CAUSES", "NOT_CAUSED", "cause_for"]
+__all__ = ["AlertContext", "CAUSES", "cause_for"]
 
 #: airtime of one sub-GHz frame (s): a full 127-octet frame with its preamble at 10 kb/s
 FRAME_AIRTIME = 0.12
@@ -419,7 +419,3 @@ CAUSES: dict[int, Cause] = {
 def cause_for(alert_code: int | None) -> Cause | None:
     return CAUSES.get(alert_code) if alert_code is not None else None
 
-
-#: alert codes whose event the emulated devices cannot have yet, and why (the replay's reason)
-NOT_CAUSED: dict[int, str] = {
-}

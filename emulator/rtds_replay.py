@@ -78,7 +78,7 @@ from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
 from emulator.devices.gbcs.device import GbcsDevice
 from emulator.devices.gbcs.provisioning import acb_eui, install_party, provide_ka_key, provision
 from emulator.pki_recovery import replay_root
-from emulator.rtds_alerts import CAUSES, NOT_CAUSED, AlertContext, cause_for
+from emulator.rtds_alerts import CAUSES, AlertContext, cause_for
 from emulator.rtds_home import DirectStage, ReplayHome, Stage
 
 __all__ = ["ReferenceTest", "Outcome", "find_tests", "infer_inventory", "replay_test", "replay_alert", "replay",
@@ -846,7 +846,7 @@ def replay_alert(path: Path, inventory: dict[int, str], keys: Path, ref_crypto: 
     cls = DEVICE_CLASSES.get(device_type)
     stimulus = _STIMULI.get(_alert_code(ref) or 0) or cause_for(_alert_code(ref))
     if cls is None or stimulus is None:
-        why = NOT_CAUSED.get(_alert_code(ref) or 0, "no command triggers it and no event of the device causes it")
+        why = "no command triggers it and no event of the device causes it"
         return Outcome(name, "not emulated", device_type, f"device-initiated alert: {why}")
     stage = homes.stage(rg.originator)
     try:

@@ -10,7 +10,7 @@ import re
 import pytest
 from lxml import etree
 
-from emulator.dcc.acb import alert_code_of, alert_owners, alert_recipients
+from emulator.dcc.acb import alert_code_of, alert_facts, alert_owners, alert_recipients
 from emulator.dcc.inventory import DeviceStatus, Inventory, InventoryDevice, ServiceUser
 from protocols.acb.anomaly import AnomalyDetector, Quarantine, QuarantineFull, Thresholds
 from protocols.acb.request import RequestError
@@ -192,3 +192,14 @@ def test_alert_codes_are_read_from_the_rtds_alerts():
         assert code == int(m.group(1), 16), path.name
         checked += 1
     assert checked >= 10
+
+
+def test_an_alert_names_the_user_it_is_for():
+    """ECS100 to the ACB for a command the ACB sent on the supplier's behalf: the supplementary
+    remote party of its other-information (RTDS NA_ECS100)."""
+    require_shared()
+    folder = pathlib.Path(RTDS) / "NA_ECS100"
+    srp = alert_facts(bytes.fromhex((folder / "ECS100_NA_8F85_SUPPLEMENTARY_REMOTE_PARTY_ALERT_GBCS.HEX").read_text().strip()))
+    plain = alert_facts(bytes.fromhex((folder / "ECS100_NA_8F85_ALERT_GBCS.HEX").read_text().strip()))
+    assert (srp.alert_code, srp.on_behalf_of) == (0x8F85, 0x90B3D51F30010000)
+    assert (plain.alert_code, plain.on_behalf_of) == (0x8F85, None)

@@ -128,10 +128,13 @@ class AlertFacts:
     @ivar alert_code: the GBCS alert code (None if the payload does not decode).
     @ivar command: for a future-dated execution alert that names its command (DLMS 0x00CC,
         GBZ 0x00CD: GBCS 4.1.4), the command's (message code, originator counter), else None.
+    @ivar on_behalf_of: the supplementary remote party the alert's other-information names (the
+        User a command the ACB sent was for), else None.
     """
 
     alert_code: int | None
     command: tuple[int, int] | None = None
+    on_behalf_of: int | None = None
 
     @property
     def future_dated(self) -> bool:
@@ -139,7 +142,7 @@ class AlertFacts:
 
 
 def alert_facts(message: bytes) -> AlertFacts:
-    """Read the alert code (and a future-dated alert's command) from a GBCS alert."""
+    """Read the alert code (a future-dated alert's command, the party it is for) from a GBCS alert."""
     from protocols.errors import CodecError
     from protocols.gbcs.payloads import decode_payload
     try:
@@ -147,8 +150,9 @@ def alert_facts(message: bytes) -> AlertFacts:
         tree = decode_payload(gs.message_code, gs.cra_flag, gs.content)
     except (CodecError, ValueError, KeyError, IndexError, TypeError):
         return AlertFacts(None)
+    on_behalf_of = gs.other_information.supplementary_remote_party_id
     if not isinstance(tree, dict):
-        return AlertFacts(None)
+        return AlertFacts(None, None, on_behalf_of)
     code = None
     reference = None
     alert = tree.get("alert") if isinstance(tree.get("alert"), dict) else {}
@@ -162,7 +166,7 @@ def alert_facts(message: bytes) -> AlertFacts:
                 and isinstance(ref.get("originator_counter"), int):
             reference = (ref["message_code"], ref["originator_counter"])
             break
-    return AlertFacts(code, reference)
+    return AlertFacts(code, reference, on_behalf_of)
 
 
 def alert_code_of(message: bytes) -> int | None:
@@ -345,8 +349,7 @@ class AcbBroker:
                 self.device_log_backups[c.device] = message     # the DCC's copy, for a restore
                 self._count("device_log_backup")
                 return "alert"
-            srp = decode_frame(message).signing.other_information.supplementary_remote_party_id
-            users = alert_recipients(self.inventory, c.device, c.recipient, code, on_behalf_of=srp)
+            users = alert_recipients(self.inventory, c.device, c.recipient, code, on_behalf_of=facts.on_behalf_of)
             if not users:
                 self._count("unrouted")
                 if self.metrics is not None:
