@@ -41,6 +41,8 @@ CLUSTER_BASIC = 0x0000
 CLUSTER_TIME = 0x000A
 CLUSTER_PRICE = 0x0700
 CLUSTER_METERING = 0x0702
+#: ZSE device id of a metering device (the ESME, the GSME, the GPF's mirror endpoints)
+DEVICE_ID_METER = 0x0501
 #: the CH's application endpoint (CHF: Basic, Time, Price, Tunneling, Key Establishment server)
 CHF_ENDPOINT = 0x01
 
@@ -561,5 +563,5 @@ def utc_now(clock) -> int:
 
 
 __all__ = ["HanDevice", "ZCL_EPOCH", "PROFILE_SE", "CLUSTER_BASIC", "CLUSTER_TIME", "CLUSTER_PRICE",
-           "CLUSTER_METERING", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now",
+           "CLUSTER_METERING", "DEVICE_ID_METER", "DIRECTION_CLIENT_TO_SERVER", "DIRECTION_SERVER_TO_CLIENT", "utc_now",
            "terminate_status_name"]

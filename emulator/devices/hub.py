@@ -15,7 +15,7 @@ so that an IHD can read gas consumption at any time although the meter sleeps.
 from __future__ import annotations
 
 from emulator.devices.base import (CHF_ENDPOINT, CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
-                                   DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, terminate_status_name,
+                                   DEVICE_ID_METER, DIRECTION_CLIENT_TO_SERVER, PROFILE_SE, HanDevice, log, terminate_status_name,
                                    utc_now)
 from emulator.devices.cbke import CLUSTER_KEY_ESTABLISHMENT, KeyEstablishmentLink
 from emulator.devices.gbcs.asn1_usecases import DEVICE_TYPE_CODES
@@ -31,7 +31,6 @@ from protocols.zigbee.zdo import SimpleDescriptor
 
 FIRST_MIRROR_ENDPOINT = 0x02
 DEVICE_ID_ESP = 0x0500  # Energy Service Interface
-DEVICE_ID_METER = 0x0501
 TIME_STATUS_MASTER_SUPERSEDING = 0x09
 
 

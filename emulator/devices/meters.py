@@ -13,7 +13,7 @@ pushes Report Attributes of its Metering registers to the mirror endpoint.
 
 from __future__ import annotations
 
-from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME,
+from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRICE, CLUSTER_TIME, DEVICE_ID_METER,
                                    DIRECTION_SERVER_TO_CLIENT, PROFILE_SE, ZCL_EPOCH, HanDevice, utc_now)
 from emulator.devices.discovery import make_discovery
 from emulator.devices.gsme_control import AWAKE_POLL_INTERVAL, AWAKE_TIME, make_mirror_setup, make_wake_cycle
@@ -28,7 +28,6 @@ from protocols.zcl.server import default_response
 from protocols.zigbee.zdo import ActiveEpReq, MatchDescReq, SimpleDescReq, SimpleDescriptor
 
 METER_ENDPOINT = 0x01
-DEVICE_ID_METER = 0x0501
 ATTR_SUMMATION = 0x0000
 ATTR_STATUS = 0x0200
 ATTR_DEMAND = 0x0400
@@ -370,6 +369,40 @@ class MeterFormatting:
         return f"{self._format(self.value(raw), self.demand_formatting)} {_UNITS.get(self.unit, ('?', '?'))[1]}"
 
 
+class MeterSearch:
+    """For a display on the HAN (IHD, PPMID): the ZDO side of finding the home's meters, the
+    L{emulator.devices.discovery.DiscoveryLower} its C{self.discovery} machine drives.  A
+    Match_Desc broadcast for Metering servers (the ESME and the GPF's mirror on the CH answer),
+    then a Simple_Desc of each endpoint that answered; C{meter_found(short, endpoint)} for each
+    meter endpoint (device id 0x0501 with Metering).  A device with C{mirror_wanted} false does
+    not ask about the CH's (short address 0x0000) endpoints: the gas mirror is no meter of its."""
+
+    mirror_wanted = True
+
+    def send_match_desc(self) -> None:
+        self.stack.zdo_send(0xFFFD, MatchDescReq(0xFFFD, PROFILE_SE, (CLUSTER_METERING,), ()), self._matched,
+                            timeout=MATCH_WINDOW)
+
+    def _matched(self, rsp) -> None:
+        """A Metering server answered (or the window closed): ask what it is."""
+        if rsp is None:
+            self.discovery.window_closed()
+            return
+        if rsp.status != 0 or (rsp.nwk_addr == 0x0000 and not self.mirror_wanted):
+            return
+        for endpoint in rsp.endpoints:
+            self.stack.zdo_send(rsp.nwk_addr, SimpleDescReq(rsp.nwk_addr, endpoint), self._described)
+
+    def _described(self, rsp) -> None:
+        d = rsp.descriptor if rsp is not None and rsp.status == 0 else None
+        if d is None or d.device_id != DEVICE_ID_METER or CLUSTER_METERING not in d.in_clusters:
+            return
+        self.meter_found(rsp.nwk_addr, d.endpoint)
+
+    def meter_found(self, short: int, endpoint: int) -> None:
+        raise NotImplementedError
+
+
 class PriceReader:
     """For a display on the HAN (IHD, PPMID): every 30 minutes it asks the ESME it found
     (C{self.electricity}) for the current price (GetCurrentPrice -> PublishPrice, on its endpoint
@@ -400,7 +433,7 @@ class PriceReader:
         self.unit_rate_p_per_kwh = price_p_per_kwh(fields["Price"], fields["PriceTrailingDigitAndPriceTier"])
 
 
-class Ihd(PriceReader, HanDevice):
+class Ihd(MeterSearch, PriceReader, HanDevice):
     """In-Home Display: finds the meters (Match_Desc with a growing backoff), reads each one's
     formatting attributes once, then reads the ESME every C{read_interval} s and the gas mirror
     on the GPF every C{gas_read_interval} s, and shows the values as the meter formats them."""
@@ -447,35 +480,17 @@ class Ihd(PriceReader, HanDevice):
         self.discovery.start()
         self.clock.callLater(60.0, self._get_price)
 
-    # ------------------------------------------------------------------ discovery (DiscoveryLower)
+    # ------------------------------------------------------------------ discovery (MeterSearch)
 
-    def send_match_desc(self) -> None:
-        """Match_Desc broadcast for Metering servers: the ESME and the GPF's mirror answer."""
-        self.stack.zdo_send(0xFFFD, MatchDescReq(0xFFFD, PROFILE_SE, (CLUSTER_METERING,), ()), self._matched,
-                            timeout=MATCH_WINDOW)
-
-    def _matched(self, rsp) -> None:
-        """A Metering server answered (or the window closed): ask what it is."""
-        if rsp is None:
-            self.discovery.window_closed()
-            return
-        if rsp.status != 0:
-            return
-        for endpoint in rsp.endpoints:
-            self.stack.zdo_send(rsp.nwk_addr, SimpleDescReq(rsp.nwk_addr, endpoint), self._described)
-
-    def _described(self, rsp) -> None:
-        """A meter endpoint (device id 0x0501) with Metering: the ESME itself, or the GPF's gas
-        mirror on the CH (the only meter a CH holds is a mirror)."""
-        d = rsp.descriptor if rsp is not None and rsp.status == 0 else None
-        if d is None or d.device_id != DEVICE_ID_METER or CLUSTER_METERING not in d.in_clusters:
-            return
-        if rsp.nwk_addr == 0x0000:
+    def meter_found(self, short: int, endpoint: int) -> None:
+        """The ESME itself, or the GPF's gas mirror on the CH (the only meter a CH holds is a
+        mirror): read each once found; discovery is complete with both."""
+        if short == 0x0000:
             if self.gas is None:
-                self.gas = (0x0000, d.endpoint)
+                self.gas = (0x0000, endpoint)
                 self._read_gas()
         elif self.electricity is None:
-            self.electricity = (rsp.nwk_addr, d.endpoint)
+            self.electricity = (short, endpoint)
             self._read_electricity()
         if self.electricity is not None and self.gas is not None:
             self.discovery.complete()

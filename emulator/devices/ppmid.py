@@ -23,19 +23,19 @@ from emulator.devices.base import (CLUSTER_BASIC, CLUSTER_METERING, CLUSTER_PRIC
 from emulator.devices.discovery import make_discovery
 from emulator.devices.gbcs import han_commands
 from emulator.devices.gbcs.provisioning import provide_ka_key
-from emulator.devices.meters import DEVICE_ID_METER, MATCH_WINDOW, PriceReader
+from emulator.devices.meters import MeterSearch, PriceReader
 from emulator.devices.prepayment import (ATTR_ACCUMULATED_DEBT, ATTR_CREDIT_REMAINING, ATTR_CREDIT_STATUS,
                                          ATTR_EMERGENCY_CREDIT_REMAINING, CLUSTER_PREPAYMENT, PREPAYMENT_ATTRIBUTES)
 from emulator.devices.tunnel import TUNNELING_CLUSTER_ID, TunnelClientHost
 from emulator.rng import derive_rng
-from protocols.zigbee.zdo import MatchDescReq, SimpleDescReq, SimpleDescriptor
+from protocols.zigbee.zdo import SimpleDescriptor
 
 __all__ = ["Ppmid"]
 
 PPMID_DEVICE_ID = 0x0509  # ZSE Prepayment Terminal
 
 
-class Ppmid(PriceReader, HanDevice):
+class Ppmid(MeterSearch, PriceReader, HanDevice):
     """Prepayment Meter Interface Device (see the module docstring)."""
 
     kind = "PPMID"
@@ -45,6 +45,7 @@ class Ppmid(PriceReader, HanDevice):
     model = "emulated PPMID"
     ENDPOINT = 0x01
     price_endpoint = ENDPOINT
+    mirror_wanted = False       # the CH holds only the gas mirror
 
     def __init__(self, home, spec, seed) -> None:
         super().__init__(home, spec, seed)
@@ -75,27 +76,11 @@ class Ppmid(PriceReader, HanDevice):
         self.discovery.start()
         self.tunnel.start()
 
-    # ------------------------------------------------------------------ discovery (DiscoveryLower)
+    # ------------------------------------------------------------------ discovery (MeterSearch)
 
-    def send_match_desc(self) -> None:
-        self.stack.zdo_send(0xFFFD, MatchDescReq(0xFFFD, PROFILE_SE, (CLUSTER_METERING,), ()), self._matched,
-                            timeout=MATCH_WINDOW)
-
-    def _matched(self, rsp) -> None:
-        if rsp is None:
-            self.discovery.window_closed()
-            return
-        if rsp.status != 0 or rsp.nwk_addr == 0x0000:   # the CH holds only the gas mirror
-            return
-        for endpoint in rsp.endpoints:
-            self.stack.zdo_send(rsp.nwk_addr, SimpleDescReq(rsp.nwk_addr, endpoint), self._described)
-
-    def _described(self, rsp) -> None:
-        d = rsp.descriptor if rsp is not None and rsp.status == 0 else None
-        if d is None or d.device_id != DEVICE_ID_METER or CLUSTER_METERING not in d.in_clusters:
-            return
+    def meter_found(self, short: int, endpoint: int) -> None:
         if self.electricity is None:
-            self.electricity = (rsp.nwk_addr, d.endpoint)
+            self.electricity = (short, endpoint)
             self.discovery.complete()
             self._read()
             self._get_price()
