@@ -31,6 +31,23 @@ TEMPLATES = SHARED / "duis-templates"
 #: every root the suite reads (checked up front under CI)
 REFERENCE_ROOTS = (RTDS, KEYSTORE, SPEC, TEMPLATES)
 
+#: the dcc: section of the soak tests' topologies (KEYS: the key store path the test puts in):
+#: the RTDS DCC and its supplier and network operator Users, registered for every home
+SOAK_DCC = """\
+dcc:
+  id: "90B3D51F30000002"
+  keys: KEYS
+  users:
+    - {id: "90B3D51F30010000", name: supplier, roles: [IS, ES, GS]}
+    - {id: "90B3D51F30020000", name: network-operator, roles: [ED, GT]}
+  homes:
+    "*":
+      import_supplier: "90B3D51F30010000"
+      gas_supplier: "90B3D51F30010000"
+      electricity_distributor: "90B3D51F30020000"
+      gas_transporter: "90B3D51F30020000"
+"""
+
 
 def in_ci() -> bool:
     """True when the environment variable C{CI} is set to anything but empty / 0 / false."""

@@ -19,7 +19,7 @@ from emulator.soak.requests import KINDS, build_request
 from emulator.soak.workload import WorkloadError, load_workload, parse_workload
 from emulator.topology import TopologyError, load_topology, parse_topology
 from protocols.duis.request import SR
-from tests.conftest import KEYSTORE, REPO, TEMPLATES, needs
+from tests.conftest import KEYSTORE, REPO, SOAK_DCC, TEMPLATES, needs
 from tests.duis_helpers import keystore
 
 TOPOLOGIES = REPO / "topologies"
@@ -220,19 +220,7 @@ faults:
   - {kind: han_burst, at: 600, length: 900}
   - {kind: wan_latency, csp: north, at: 1500, length: 900, delay: 3}
   - {kind: gsme_battery, at: 2400}
-dcc:
-  id: "90B3D51F30000002"
-  keys: KEYS
-  users:
-    - {id: "90B3D51F30010000", name: supplier, roles: [IS, ES, GS]}
-    - {id: "90B3D51F30020000", name: network-operator, roles: [ED, GT]}
-  homes:
-    "*":
-      import_supplier: "90B3D51F30010000"
-      gas_supplier: "90B3D51F30010000"
-      electricity_distributor: "90B3D51F30020000"
-      gas_transporter: "90B3D51F30020000"
-"""
+""" + SOAK_DCC
 
 BUSY = """\
 name: test-busy

@@ -19,7 +19,7 @@ from emulator.devices.gbcs.asn1_usecases import asn1_outcome
 from emulator.devices.gsme_clock import ADJUST_TOLERANCE, ALERT_CLOCK_NOT_ADJUSTED, ClockSync, gbcs_clock
 from emulator.soak.workload import parse_workload
 from emulator.topology import TopologyError, parse_topology
-from tests.conftest import KEYSTORE, needs
+from tests.conftest import KEYSTORE, SOAK_DCC, needs
 
 TOPOLOGY = """\
 name: faults-soak
@@ -37,19 +37,7 @@ homes:
   - {template: dual-fuel, count: homes, prefix: h-}
 faults:
 FAULTS
-dcc:
-  id: "90B3D51F30000002"
-  keys: KEYS
-  users:
-    - {id: "90B3D51F30010000", name: supplier, roles: [IS, ES, GS]}
-    - {id: "90B3D51F30020000", name: network-operator, roles: [ED, GT]}
-  homes:
-    "*":
-      import_supplier: "90B3D51F30010000"
-      gas_supplier: "90B3D51F30010000"
-      electricity_distributor: "90B3D51F30020000"
-      gas_transporter: "90B3D51F30020000"
-"""
+""" + SOAK_DCC
 
 WORKLOAD = """\
 name: light
