@@ -164,7 +164,7 @@ class GbcsDevice:
     def receive(self, message: bytes) -> None:
         """Take one remote-party command; send the response and any alerts."""
         from emulator.devices.gbcs.han_commands import han_partners   # HAN-only originators
-        result = check_command(message, self.eui, self.security, self.crypto, han_partners(self))
+        result = check_command(message, self.eui, self.security, self.crypto, lambda: han_partners(self))
         if isinstance(result, Rejection):
             self._reject(result)
             return

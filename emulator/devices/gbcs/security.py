@@ -26,7 +26,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -187,12 +187,12 @@ def check_han_originator(frame: Frame, han_partners: Mapping[int, str]) -> Rejec
 
 
 def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: GbcsCrypto,
-                  han_partners: Mapping[int, str] | None = None) -> Frame | Rejection:
+                  han_partners: Callable[[], Mapping[int, str]] | None = None) -> Frame | Rejection:
     """Run the GBCS checks on a received command; return its frame or a L{Rejection}.
 
-    A HAN-only command (PPMID to GSME, ...) is checked against C{han_partners}, the devices in
-    the recipient's device log (EUI -> device type), instead of the remote parties
-    (L{check_han_originator}); its MAC, counter and format checks are the same.
+    A HAN-only command (PPMID to GSME, ...) is checked against C{han_partners()}, the devices in
+    the recipient's device log (EUI -> device type; asked for only then), instead of the remote
+    parties (L{check_han_originator}); its MAC, counter and format checks are the same.
 
     Pure with respect to C{state}: the caller commits the counter (L{SecurityState.counters})
     only after it decided to act on the command.
@@ -222,7 +222,7 @@ def check_command(data: bytes, device_eui: int, state: SecurityState, crypto: Gb
         if not hmac.compare_digest(expected, frame.ciphering.mac):
             return Rejection(ALERT_MAC_FAILED, "MAC does not verify", frame)
     if han_only:
-        rejection = check_han_originator(frame, han_partners or {})
+        rejection = check_han_originator(frame, han_partners() if han_partners is not None else {})
         if rejection is not None:
             return rejection
         return _fresh(frame, state)
