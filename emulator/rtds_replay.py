@@ -72,6 +72,7 @@ from protocols.gbcs.keystore import KeyStore
 from protocols.gbcs.message import VERIFIED, DecodedMessage, decode_message
 from protocols.gbcs.pki import TrustAnchor
 from protocols.zcl.foundation import GlobalCommand, Status
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 
 from emulator.devices.gbcs import DEVICE_CLASSES
 from emulator.devices.gbcs.cosem import OTHER_REASON, SUCCESS
@@ -462,7 +463,7 @@ def _alert_time(msg: DecodedMessage) -> float | None:
     """When a reference alert was raised (Unix seconds), from its payload time stamp."""
     p = msg.payload or {}
     if p.get("kind") == "gbz" and isinstance(p.get("time_stamp"), int):
-        return float(p["time_stamp"] + 946684800)
+        return float(p["time_stamp"] + ZCL_EPOCH_UNIX)
     if p.get("kind") == "asn1" and isinstance(p.get("value"), dict):
         gt = p["value"].get("executionDateTime") or p["value"].get("dateTime")
         text = gt.get("generalized_time") if isinstance(gt, dict) else None

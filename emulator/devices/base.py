@@ -28,6 +28,7 @@ from protocols.zcl.clusters import get_cluster
 from protocols.zcl.frame import (DIRECTION_CLIENT_TO_SERVER, DIRECTION_SERVER_TO_CLIENT, FRAME_TYPE_CLUSTER,
                                  FRAME_TYPE_GLOBAL, ZclFrame, decode_zcl, encode_zcl)
 from protocols.zcl.server import AttributeServer, default_response
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 from protocols.zigbee.limits import DEFAULT_LIMITS, HanLimits
 from protocols.zigbee.stack import ApsIndication, ZigbeeStack
 from protocols.zigbee.zdo import SimpleDescriptor
@@ -35,7 +36,7 @@ from protocols.zigbee.zdo import SimpleDescriptor
 log = Logger(namespace="smets.device")
 
 #: ZCL UTCTime epoch (2000-01-01T00:00:00Z) in Unix seconds
-ZCL_EPOCH = 946684800
+ZCL_EPOCH = ZCL_EPOCH_UNIX
 PROFILE_SE = 0x0109
 CLUSTER_BASIC = 0x0000
 CLUSTER_TIME = 0x000A

@@ -27,12 +27,14 @@ from array import array
 from collections import deque
 from typing import Any
 
+from protocols.zcl.types import ZCL_EPOCH_UNIX
+
 __all__ = ["ElectricityRegisters", "GasRegisters", "TOU_RATES", "EPOCH_2000", "IMPORT_REGISTER",
            "tou_register", "tariff_rate", "HALF_HOUR_PROFILE", "DAILY_READ_LOG", "DAILY_BILLING_LOG",
            "BILLING_DATA_LOG", "MAX_DEMAND_REGISTER", "POWER_IMPORT_COLLECTION", "TARIFF_SWITCHING_TABLE"]
 
 #: GBCS log and profile times count seconds from 2000-01-01T00:00:00Z
-EPOCH_2000 = 946684800
+EPOCH_2000 = ZCL_EPOCH_UNIX
 TOU_RATES = 48
 HALF_HOUR = 1800.0
 DAY = 86400.0

@@ -58,7 +58,6 @@ RESPONSE_DATE_TIME_USE_CASES = frozenset({
     "ECS19", "ECS23", "ECS23b", "ECS28a", "ECS46c", "ECS46d", "GCS01a", "GCS01b", "GCS02", "GCS03",
     "GCS05", "GCS13a", "GCS13b", "GCS13c", "GCS14", "GCS60a"})
 
-_EPOCH_2000 = 946684800
 
 
 def dlms_date_time(unix_seconds: float) -> bytes:

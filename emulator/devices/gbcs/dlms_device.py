@@ -21,6 +21,7 @@ from protocols.gbcs import catalogue
 from protocols.gbcs.framing import Frame
 from protocols.gbcs.payloads import dlms
 from protocols.gbcs.utrn import verify_utrn
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 
 from emulator.devices.gbcs.cosem import (ACTIVATED_OBJECTS, HARDWARE_FAULT, INSTANCE_DEVICE, INSTANCE_TYPES, PROFILE_COLUMNS,
                                          PROFILE_DEVICE, OTHER_REASON, SUCCESS, CosemObject,
@@ -87,7 +88,6 @@ ACTIVATION_TIMES: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
 
 FUTURE_DATED_ALERT = 0x00CC
 ALERT_FUTURE_DATED_SUCCESS = 0x8F66
-_EPOCH = 946684800          # 2000-01-01T00:00:00Z: GBCS log times count seconds from it
 
 
 def decode_activation_time(raw: bytes) -> float | str:
@@ -170,7 +170,7 @@ class DlmsDevice(GbcsDevice):
                 times = [decode_activation_time(bytes.fromhex(x.get("value", ""))) for x in sel[1]["value"]]
                 if len(times) != 2 or not all(isinstance(t, float) for t in times):
                     return 12
-                result, value = self.model.profile(obis, int(times[0]) - _EPOCH, int(times[1]) - _EPOCH)
+                result, value = self.model.profile(obis, int(times[0]) - ZCL_EPOCH_UNIX, int(times[1]) - ZCL_EPOCH_UNIX)
             else:
                 result, value = self.model.get(class_id, obis, attr)
             if result != SUCCESS:
@@ -195,7 +195,7 @@ class DlmsDevice(GbcsDevice):
     SECURITY_LOG = "0-0:99.98.1.255"
 
     def log_security_event(self, event_code: int) -> None:
-        self.model.capture(self.SECURITY_LOG, int(self.now()) - _EPOCH, event_code)
+        self.model.capture(self.SECURITY_LOG, int(self.now()) - ZCL_EPOCH_UNIX, event_code)
 
 
     # ------------------------------------------------------------------ execution

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from protocols.gbcs.payloads import dlms
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 
 from emulator.devices.gbcs.cosem import INSTANCE_DEVICE, INSTANCE_TYPES, SUCCESS
 
@@ -89,7 +90,6 @@ ALERT_CHANNEL_NOT_CHANGED = 0x8F2B
 ALERT_MESSAGE_DISCARDED, ALERT_NO_CAPACITY = 0x8F2C, 0x8F2D
 SUB_GHZ_CHANNEL_LOG = "0-0:94.44.10.3"
 NORMAL, LIMITED, CRITICAL, REGULATED = 0, 1, 2, 3
-_EPOCH_2000 = 946684800
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +234,7 @@ class SubGhzRadio:
         """Move to another channel: the object, the channel log and alert 0x8F26."""
         model = self.chf.model
         model.objects[(1, SUB_GHZ_CHANNEL)].attributes[2] = channel_value(mask)
-        model.capture(SUB_GHZ_CHANNEL_LOG, int(self.chf.now()) - _EPOCH_2000, ALERT_CHANNEL_CHANGED,
+        model.capture(SUB_GHZ_CHANNEL_LOG, int(self.chf.now()) - ZCL_EPOCH_UNIX, ALERT_CHANNEL_CHANGED,
                       f"{mask:08X}090100")
         self._alert(ALERT_CHANNEL_CHANGED, CHANNEL_CHANGED_ALERT, channel_value(mask))
         for listener in self.channel_listeners:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocols.gbcs.payloads import dlms
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 
 from emulator.devices.gbcs.device import dlms_date_time
 from emulator.devices.gbcs.security import ROLE_NETWORK_OPERATOR, ROLE_SUPPLIER
@@ -43,7 +44,6 @@ ECS80_ALERT = 0x0067
 LONG_OUTAGE = 180.0
 #: the ESME's power event log
 POWER_EVENT_LOG = "0-0:99.98.20.255"
-_EPOCH_2000 = 946684800
 
 
 def supply_outage(device: Any, start: float, end: float) -> bool:
@@ -52,7 +52,7 @@ def supply_outage(device: Any, start: float, end: float) -> bool:
     if getattr(device, "device_type", "") != "ESME" or end < start:
         return False
     model = device.model
-    model.capture(POWER_EVENT_LOG, int(end) - _EPOCH_2000, SUPPLY_OUTAGE_RESTORED)
+    model.capture(POWER_EVENT_LOG, int(end) - ZCL_EPOCH_UNIX, SUPPLY_OUTAGE_RESTORED)
     if end - start < LONG_OUTAGE:
         return True
     recipient = next((p.eui for p in device.security.remote_parties.values() if p.role == ROLE_NETWORK_OPERATOR),
@@ -128,7 +128,7 @@ def billing(device: Any) -> bool:
     supplier = next((p.eui for p in device.security.remote_parties.values() if p.role == ROLE_SUPPLIER), None)
     if columns is None or supplier is None:
         return False
-    entry = [int(device.now()) - _EPOCH_2000, _register(model, TOTAL_IMPORT)] + [_zero(c) for c in columns[2:]]
+    entry = [int(device.now()) - ZCL_EPOCH_UNIX, _register(model, TOTAL_IMPORT)] + [_zero(c) for c in columns[2:]]
     model.capture(BILLING_DATA_LOG, *entry)
     _result, log = model.profile(BILLING_DATA_LOG, entry[0], entry[0])
     counter = device.alert_counter

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocols.gbcs.payloads import dlms
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 
 from emulator.devices.gbcs.asn1_usecases import ASN1_HANDLERS, ASN1_PREPARERS, ASN1_USE_CASES, Asn1Typed
 from emulator.devices.gbcs.cosem import INSTANCE_DEVICE, INSTANCE_TYPES
@@ -52,7 +53,6 @@ ALERT_TRANSFER_OK, ALERT_TRANSFER_FAILED = 0x8F8A, 0x8F89
 TRANSFER_SUCCESS, TRANSFER_FAILURE = 0, 3
 CS06 = 0x0012
 
-_EPOCH_2000 = 946684800
 
 #: image response codes (ActivateImageResponseCode)
 SUCCESS, NO_IMAGE_HELD, HASH_MISMATCH = 0, 1, 2
@@ -138,7 +138,7 @@ def distribute(device: Any, ota_file: bytes) -> FirmwareImage | None:
         payload, message_code = dlms.data_notification(counter, body), RECEIPT_DLMS
     else:                                                  # GBZ device (GSME, GPF)
         payload = {"kind": "gbz", "profile_id": 0x0109, "number_of_components": 1, "alert_code": code,
-                   "time_stamp": int(device.now()) - _EPOCH_2000,
+                   "time_stamp": int(device.now()) - ZCL_EPOCH_UNIX,
                    "calculated_manufacturer_image_hash": digest.hex().upper()}
         message_code = RECEIPT_GBZ
     device.raise_alert(code, critical=True, payload=payload, message_code=message_code)

@@ -166,7 +166,6 @@ class ZclState:
 
 
 FUTURE_DATED_GBZ_ALERT = 0x00CD
-_EPOCH_2000 = 946684800
 
 
 class GbzDevice(GbcsDevice):
@@ -373,7 +372,7 @@ class GbzDevice(GbcsDevice):
             if not self.zcl.price_in_force:
                 return ZCL_NOT_FOUND, 0, {}
             return ZCL_SUCCESS, 0, {"ProviderID": 0, "RateLabel": "", "IssuerEventID": 0,
-                                    "CurrentTime": int(self.now()) - 946684800, "UnitofMeasure": 1,
+                                    "CurrentTime": int(self.now()) - zt.ZCL_EPOCH_UNIX, "UnitofMeasure": 1,
                                     "Currency": a.get((PRICE, 0x0616), 826),
                                     "PriceTrailingDigitAndPriceTier": 0x51, "NumberofPriceTiersAndRegisterTier": 0x41,
                                     "StartTime": 0, "DurationInMinutes": 1440, "Price": 0}
@@ -405,7 +404,7 @@ class GbzDevice(GbcsDevice):
         pending = self.pending.pop(key, None)
         if pending is not None and pending[0].active():
             pending[0].cancel()
-        now2000 = int(self.now()) - _EPOCH_2000
+        now2000 = int(self.now()) - zt.ZCL_EPOCH_UNIX
         if when in self._NEVER or when <= now2000:
             if when in self._NEVER:
                 # a cancellation: the response is the command's answer, nothing is scheduled
@@ -435,7 +434,7 @@ class GbzDevice(GbcsDevice):
         self._command(cluster, fc, cmd, payload, comp)
         alert_code = 0x8F66                        # future-dated command successfully actioned
         body = {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "number_of_components": 1,
-                "alert_code": alert_code, "time_stamp": int(self.now()) - _EPOCH_2000,
+                "alert_code": alert_code, "time_stamp": int(self.now()) - zt.ZCL_EPOCH_UNIX,
                 "future_dated_alert": {"message_code": message_code, "originator_counter": counter,
                                        "cluster_id": cluster, "frame_control": fc, "command_id": cmd}}
         self.raise_alert(alert_code, critical=True, payload=body, message_code=FUTURE_DATED_GBZ_ALERT,
@@ -638,7 +637,7 @@ class GbzDevice(GbcsDevice):
             keypad.commit_utrn(self, local.counter)
         if result == 0:
             self.zcl.top_ups.append({"TopUpCode": utrn.encode("ascii").hex().upper(),
-                                     "TopUpAmount": amount, "TopUpTime": int(self.now()) - _EPOCH_2000})
+                                     "TopUpAmount": amount, "TopUpTime": int(self.now()) - zt.ZCL_EPOCH_UNIX})
         return ZCL_SUCCESS, 3, {"ResultType": result, "TopUpValue": amount,
                                 "SourceofTopUp": payload.get("OriginatingDevice", 0), "CreditRemaining": credit}
 
@@ -647,7 +646,7 @@ class GbzDevice(GbcsDevice):
 
     def alert_payload(self, alert_code: int, counter: int) -> dict:
         return {"kind": "gbz", "profile_id": gbz.GBZ_PROFILE_ID, "alert_code": alert_code,
-                "time_stamp": int(self.now()) - 946684800, "number_of_components": 0, "components": []}
+                "time_stamp": int(self.now()) - zt.ZCL_EPOCH_UNIX, "number_of_components": 0, "components": []}
 
 
 def _top_up_amount(token) -> int:

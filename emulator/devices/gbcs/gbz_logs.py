@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocols.zcl.types import ZCL_EPOCH_UNIX
+
 from emulator.devices.gbcs import snapshots
 
 __all__ = ["GbzLogs", "logs", "record_event", "EVENT_LOG", "SECURITY_LOG", "COMMAND_HANDLERS"]
@@ -27,7 +29,6 @@ __all__ = ["GbzLogs", "logs", "record_event", "EVENT_LOG", "SECURITY_LOG", "COMM
 METERING, PREPAYMENT, DEVICE_MANAGEMENT, EVENTS = 0x0702, 0x0705, 0x0708, 0x0709
 EVENT_LOG, SECURITY_LOG = 6, 7
 ZCL_SUCCESS, ZCL_NOT_FOUND = 0x00, 0x8B
-_EPOCH_2000 = 946684800
 
 
 @dataclass(slots=True)
@@ -46,7 +47,7 @@ def logs(device: Any) -> GbzLogs:
 
 
 def _now2000(device: Any) -> int:
-    return int(device.now()) - _EPOCH_2000
+    return int(device.now()) - ZCL_EPOCH_UNIX
 
 
 def record_event(device: Any, log_id: int, event_id: int, data: bytes = b"") -> None:

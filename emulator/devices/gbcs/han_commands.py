@@ -41,6 +41,7 @@ from protocols.gbcs.framing import CRA_COMMAND, CRA_RESPONSE, GeneralCiphering, 
     decode_frame
 from protocols.gbcs.message import protect
 from protocols.gbcs.payloads import gbz
+from protocols.zcl.types import ZCL_EPOCH_UNIX
 
 from emulator.devices.gbcs import keypad
 from emulator.devices.gbcs.asn1_usecases import DEVICE_TYPE_CODES
@@ -163,7 +164,7 @@ def top_up_command(device: Any, gsme: int, utrn: str) -> bytes:
 def emergency_credit_command(device: Any, gsme: int) -> bytes:
     """PCS02: the consumer asked the PPMID C{device} for emergency credit."""
     comp = gbz.build_component(PREPAYMENT, 0x01, 0, SELECT_AVAILABLE_EMERGENCY_CREDIT,
-                               {"CommandIssueDateTime": max(0, int(device.now()) - 946684800),
+                               {"CommandIssueDateTime": max(0, int(device.now()) - ZCL_EPOCH_UNIX),
                                 "OriginatingDevice": ORIGINATING_DEVICE_IHD}, last=True)
     return originate(device, gsme, PCS02, comp)
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocols.zcl.types import ZCL_EPOCH_UNIX
+
 __all__ = ["Snapshot", "SnapshotLog", "snapshot_log", "catch_up", "take", "get_snapshot", "get_prepay_snapshot",
            "stage_history", "prepare", "forget", "GENERAL", "END_OF_BILLING_PERIOD", "DAILY_READ_TIME",
            "DAILY_LOG_CAPACITY", "BILLING_LOG_CAPACITY", "METERING", "PREPAYMENT"]
@@ -49,7 +51,6 @@ DAILY_LOG_CAPACITY, BILLING_LOG_CAPACITY = 731, 12
 METERING_PAYLOAD_TYPE, PREPAY_PAYLOAD_TYPE = 6, 0
 _TIERS, _BLOCKS = 4, 4
 _DAY = 86400
-_EPOCH_2000 = 946684800
 ZCL_SUCCESS, ZCL_NOT_FOUND = 0x00, 0x8B
 #: (cluster, command) of the snapshot reads: Get Snapshot, Get Prepay Snapshot (client to server)
 _READS = frozenset({(METERING, 6), (PREPAYMENT, 7)})
@@ -85,7 +86,7 @@ def snapshot_log(device: Any) -> SnapshotLog:
 
 
 def _now2000(device: Any) -> int:
-    return int(device.now()) - _EPOCH_2000
+    return int(device.now()) - ZCL_EPOCH_UNIX
 
 
 def _attr(device: Any, cluster: int, attr: int) -> int:
