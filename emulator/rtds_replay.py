@@ -947,6 +947,9 @@ def _main(argv: list[str]) -> int:
     except ValueError as e:             # a root.pem that is not a root CA certificate
         raise UsageError("--keys", str(e)) from None
     outcomes = replay(directory, keys, seed=args.seed, han=not args.direct)
+    if not outcomes:
+        raise UsageError("DIRECTORY", f"no reference tests under {args.directory} (no *_COMMAND_GBCS.HEX "
+                                      "or *_ALERT_GBCS.HEX file)")
     for o in outcomes:
         if o.status == "failed" or (args.verbose and (o.status == "not emulated" or o.reason)):
             print(f"{o.test}: {o.status} ({o.device_type}): {o.reason}")

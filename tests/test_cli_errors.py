@@ -71,12 +71,16 @@ def test_decode_keys_is_a_file(tmp_path: Path) -> None:
     assert_usage_error(proc, "smets gbcs", "--keys", "not a directory")
 
 
+@needs_keys
 def test_rtds_replay_directory_and_keys_are_named(tmp_path: Path) -> None:
     proc = smets(tmp_path, "rtds", "replay", str(tmp_path / "nope"), "--keys", str(tmp_path))
     assert_usage_error(proc, "smets rtds replay", "DIRECTORY", "no such directory")
     (tmp_path / "k").write_text("x")
     proc = smets(tmp_path, "rtds", "replay", str(tmp_path), "--keys", "k")
     assert_usage_error(proc, "smets rtds replay", "--keys", "not a directory")
+    (tmp_path / "empty").mkdir()
+    proc = smets(tmp_path, "rtds", "replay", "empty", "--keys", str(KEYSTORE))
+    assert_usage_error(proc, "smets rtds replay", "DIRECTORY", "no reference tests under empty")
 
 
 def test_empty_key_store(tmp_path: Path) -> None:
